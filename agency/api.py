@@ -1,0 +1,115 @@
+"""API building blocks shared by every app, plus the studio-wide endpoints: token and ``me``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agency.auth import ExpiringTokenAuthentication
+from agency.models import ApiToken
+from agency.services import token_issue
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A writable relation whose choices are what the requesting user may see.
+
+    ``selector(user)`` must return a scoped queryset, so an id of another tenant's row is refused as
+    "does not exist" exactly like an id that never existed (SECURITY.md §1.6).
+    """
+
+    def __init__(self, selector: Callable[[Any], Any], **kwargs: Any) -> None:
+        self.selector = selector
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> Any:
+        return self.selector(self.context["request"].user)
+
+
+class RolePermission(permissions.BasePermission):
+    """Per-action roles declared on the view as ``action_roles = {"list": {...}, "default": {...}}``.
+
+    Detail actions check roles only after the scoped lookup, so an object outside the user's scope
+    answers 404 before any 403 can say it exists.
+    """
+
+    message = "Your role does not allow this."
+
+    def _roles(self, view: Any) -> Iterable[str] | None:
+        table = getattr(view, "action_roles", {})
+        return table.get(getattr(view, "action", None), table.get("default"))
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        roles = self._roles(view)
+        if roles is None or getattr(view, "detail", False):
+            return True
+        return request.user.role in roles
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        roles = self._roles(view)
+        return roles is None or request.user.role in roles
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+    role = serializers.CharField()
+    time_zone = serializers.CharField()
+    client = serializers.SerializerMethodField()
+
+    def get_client(self, user: Any) -> dict[str, Any] | None:
+        membership = getattr(user, "membership", None) if user.is_client else None
+        if membership is None:
+            return None
+        return {"id": str(membership.client_id), "name": membership.client.name}
+
+
+class MeView(APIView):
+    @extend_schema(responses=MeSerializer, summary="The logged-in user, their role and company")
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+
+class TokenInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+TokenOutput = inline_serializer("TokenOutput", {
+    "token": serializers.CharField(), "expires_at": serializers.DateTimeField(),
+})
+
+
+class TokenView(APIView):
+    """Exchange e-mail and password for an API token (shown once). Failed attempts count towards the
+    login lockout; an unknown address and a wrong password get the same answer."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[Any] = []
+
+    @extend_schema(request=TokenInputSerializer, responses={201: TokenOutput}, summary="Obtain an API token")
+    def post(self, request: Request) -> Response:
+        data = TokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request._request, email=data.validated_data["email"].lower(),
+                            password=data.validated_data["password"])
+        if user is None:
+            raise AuthenticationFailed("E-mail address or password is wrong.")
+        token, key = token_issue(user=user)
+        return Response({"token": key, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke the token used for this request")
+    def delete(self, request: Request) -> Response:
+        result = ExpiringTokenAuthentication().authenticate(request)
+        if result is None:
+            raise NotAuthenticated("Send the token to revoke in the Authorization header.")
+        ApiToken.objects.filter(pk=result[1].pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

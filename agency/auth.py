@@ -1,0 +1,45 @@
+"""API token authentication and the login-lockout hooks of django-axes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from agency.exceptions import problem_response
+from agency.models import ApiToken
+
+
+class ExpiringTokenAuthentication(authentication.TokenAuthentication):
+    """``Authorization: Token <key>``; refuses expired tokens, inactive users and tokens issued
+    before the last password change. A client user without a membership has no access either."""
+
+    keyword = "Token"
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, ApiToken]:
+        token = ApiToken.find(key)
+        if token is None or not token.is_valid():
+            raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+
+def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
+    """The e-mail address a login attempt was made for, lower-cased, whichever form sent it."""
+    credentials = credentials or {}
+    value = credentials.get("email") or credentials.get("username")
+    if not value and request is not None and request.method == "POST":
+        value = request.POST.get("username") or request.POST.get("email")
+    return (value or "").strip().lower()
+
+
+def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    message = "Too many failed logins. Try again in 15 minutes or ask your account manager."
+    if request.path.startswith("/api/"):
+        return problem_response(request, 429, "Too many login attempts", message)
+    return render(request, "registration/locked_out.html", {"message": message}, status=429)

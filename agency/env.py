@@ -1,0 +1,97 @@
+"""Strict, typed readers for settings that come from the environment.
+
+Every helper fails loudly with ``ImproperlyConfigured`` on a value it cannot parse, so a typo in
+production stops the process at start-up instead of silently falling back to a default. Secrets
+also accept a ``NAME_FILE`` variant (Docker/Kubernetes secrets mounted as files).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+_UNSET: Any = object()
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    file_name = os.environ.get(f"{name}_FILE")
+    if value is None and file_name:
+        try:
+            value = Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE points at {file_name!r}, which cannot be read") from exc
+    return value
+
+
+def env_str(name: str, default: Any = _UNSET) -> Any:
+    value = _raw(name)
+    if value is None:
+        if default is _UNSET:
+            raise ImproperlyConfigured(f"The environment variable {name} is required")
+        return default
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def env_int(name: str, default: int) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def email_config(url: str) -> dict[str, Any]:
+    """Turn ``EMAIL_URL`` into Django's e-mail settings.
+
+    ``console://`` prints mails, ``locmem://`` keeps them in memory (tests), ``smtp://user:pass@host:587``
+    sends with STARTTLS and ``smtps://…:465`` with implicit TLS.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    backends = {
+        "console": "django.core.mail.backends.console.EmailBackend",
+        "locmem": "django.core.mail.backends.locmem.EmailBackend",
+        "smtp": "django.core.mail.backends.smtp.EmailBackend",
+        "smtps": "django.core.mail.backends.smtp.EmailBackend",
+    }
+    if parts.scheme not in backends:
+        raise ImproperlyConfigured(f"EMAIL_URL scheme {parts.scheme!r} is not one of {sorted(backends)}")
+    config: dict[str, Any] = {"EMAIL_BACKEND": backends[parts.scheme]}
+    if parts.scheme.startswith("smtp"):
+        config.update(
+            EMAIL_HOST=parts.hostname or "localhost",
+            EMAIL_PORT=parts.port or (465 if parts.scheme == "smtps" else 587),
+            EMAIL_HOST_USER=unquote(parts.username or ""),
+            EMAIL_HOST_PASSWORD=unquote(parts.password or ""),
+            EMAIL_USE_TLS=parts.scheme == "smtp",
+            EMAIL_USE_SSL=parts.scheme == "smtps",
+        )
+    return config

@@ -1,0 +1,218 @@
+"""``manage.py seed_demo``: a studio with staff, three client companies and orders in every state.
+
+Idempotent: every row is found by a natural key (e-mail, company name, order title) before it is
+made, so a second run changes nothing. Like ``agency/urls.py`` this is a composition root and may
+import every app; nothing else in ``agency`` does.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from agency.models import Role, StaffProfile, User
+from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
+from jobs import workflow
+from jobs.images import encode_jpeg, make_thumbnail, render_jewelry
+from jobs.models import Complexity, ImageStatus, Order, OrderImage, OrderStatus, Service
+from jobs.services import order_create
+
+DEMO_PASSWORD = "loupe-demo-2026"
+
+STAFF = [
+    ("admin@loupe.test", "Ada Admin", Role.ADMIN, None),
+    ("maria.manager@loupe.test", "Maria Manager", Role.ACCOUNT_MANAGER, None),
+    ("tom.manager@loupe.test", "Tom Manager", Role.ACCOUNT_MANAGER, None),
+    ("rita.retoucher@loupe.test", "Rita Retoucher", Role.RETOUCHER,
+     (480, [0, 1, 2, 3, 4], ["colour-correction", "detail-enhancement", "reflection-shine", "stone-enhancement"])),
+    ("raj.retoucher@loupe.test", "Raj Retoucher", Role.RETOUCHER,
+     (420, [0, 1, 2, 3, 4], ["clipping-path", "background-removal", "shadow-creation", "dust-scratch-removal"])),
+    ("lena.retoucher@loupe.test", "Lena Retoucher", Role.RETOUCHER,
+     (240, [0, 1, 2], ["metal-recolouring", "colour-correction", "consistency-matching"])),
+    ("omar.retoucher@loupe.test", "Omar Retoucher", Role.RETOUCHER,
+     (360, [1, 2, 3, 4, 5], ["stone-enhancement", "reflection-shine", "clipping-path", "background-removal"])),
+    ("quinn.qc@loupe.test", "Quinn Reviewer", Role.QC, None),
+    ("fiona.finance@loupe.test", "Fiona Finance", Role.FINANCE, None),
+]
+
+CLIENTS: list[dict[str, Any]] = [
+    {
+        "name": "Aurelia Fine Jewelry", "currency": "EUR", "time_zone": "Europe/Paris", "tax_rate": "20.00",
+        "manager": "maria.manager@loupe.test",
+        "users": [("camille@aurelia.test", "Camille Durand", Role.CLIENT_ADMIN),
+                  ("louis@aurelia.test", "Louis Martin", Role.CLIENT_MEMBER)],
+        "guide": {"name": "E-shop white", "background": Background.WHITE, "output_formats": ["JPEG", "PNG"],
+                  "long_edge_px": 2000, "square_canvas": True, "shadow": Shadow.NATURAL, "metal": Metal.YELLOW_GOLD,
+                  "finish": Finish.POLISHED, "filename_pattern": "{sku}_{n}",
+                  "notes": "Keep the warmth of 18k yellow gold; no blown highlights on the table facet."},
+    },
+    {
+        "name": "Northwind Diamonds", "currency": "USD", "time_zone": "America/New_York", "tax_rate": "0.00",
+        "manager": "tom.manager@loupe.test",
+        "users": [("ava@northwind.test", "Ava Chen", Role.CLIENT_ADMIN),
+                  ("noah@northwind.test", "Noah Patel", Role.CLIENT_MEMBER)],
+        "guide": {"name": "Marketplace transparent", "background": Background.TRANSPARENT,
+                  "output_formats": ["PNG", "WEBP"], "long_edge_px": 3000, "shadow": Shadow.NONE,
+                  "metal": Metal.PLATINUM, "finish": Finish.POLISHED, "gemstone_notes": "Maximise fire; no colour cast.",
+                  "filename_pattern": "NW-{sku}-{n}"},
+    },
+    {
+        "name": "Rosewood Atelier", "currency": "GBP", "time_zone": "Europe/London", "tax_rate": "20.00",
+        "manager": "maria.manager@loupe.test",
+        "users": [("olivia@rosewood.test", "Olivia Hughes", Role.CLIENT_ADMIN),
+                  ("harry@rosewood.test", "Harry Evans", Role.CLIENT_MEMBER)],
+        "guide": {"name": "Editorial blush", "background": Background.COLOUR, "background_colour": "#F4E9E4",
+                  "output_formats": ["JPEG", "TIFF"], "long_edge_px": 4000, "shadow": Shadow.REFLECTION,
+                  "metal": Metal.ROSE_GOLD, "finish": Finish.BRUSHED, "reflection_style": "Soft gradient, no hard edges",
+                  "filename_pattern": "{order}_{n}"},
+    },
+]
+
+# (title, state, services, turnaround, kinds of pieces); one client each in turn.
+ORDERS = [
+    ("Spring bridal rings", OrderStatus.DRAFT, ["colour-correction", "background-removal"], "standard", ["ring"] * 3),
+    ("Heritage pendants", OrderStatus.SUBMITTED, ["clipping-path", "reflection-shine"], "express", ["pendant"] * 4),
+    ("Solitaire restock", OrderStatus.QUOTED, ["stone-enhancement", "background-removal"], "standard", ["ring", "ring"]),
+    ("Holiday campaign", OrderStatus.IN_PRODUCTION, ["colour-correction", "reflection-shine", "shadow-creation"],
+     "rush", ["earrings", "pendant", "ring"]),
+    ("Pearl drop earrings", OrderStatus.DELIVERED, ["detail-enhancement", "background-removal"], "standard",
+     ["earrings"] * 3),
+    ("Tennis bracelets re-shoot", OrderStatus.REVISION, ["dust-scratch-removal", "consistency-matching"], "express",
+     ["ring", "earrings"]),
+    ("Autumn catalogue", OrderStatus.COMPLETED, ["colour-correction", "clipping-path"], "standard",
+     ["pendant", "ring", "earrings", "ring"]),
+    ("Sample test shots", OrderStatus.CANCELLED, ["background-removal"], "standard", ["ring"]),
+    ("Gold variants", OrderStatus.ON_HOLD, ["metal-recolouring"], "standard", ["ring", "pendant"]),
+]
+
+# How the seed walks an order to its state. Transitions that have a workflow function use it; the
+# later stages (quote, production, delivery) are written as their timeline events say.
+PATHS = {
+    OrderStatus.DRAFT: [],
+    OrderStatus.SUBMITTED: ["submit"],
+    OrderStatus.QUOTED: ["submit", OrderStatus.QUOTED],
+    OrderStatus.IN_PRODUCTION: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION],
+    OrderStatus.DELIVERED: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED],
+    OrderStatus.REVISION: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED,
+                           OrderStatus.REVISION],
+    OrderStatus.COMPLETED: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED,
+                            OrderStatus.COMPLETED],
+    OrderStatus.CANCELLED: ["submit", "cancel"],
+    OrderStatus.ON_HOLD: ["submit", OrderStatus.QUOTED, "hold"],
+}
+STAGE_MESSAGES = {
+    OrderStatus.QUOTED: "Quote sent to the client",
+    OrderStatus.IN_PRODUCTION: "Quote accepted; production started",
+    OrderStatus.DELIVERED: "Delivered for review",
+    OrderStatus.REVISION: "Client requested a revision round",
+    OrderStatus.COMPLETED: "Client approved all images",
+}
+IMAGE_STATUS = {
+    OrderStatus.IN_PRODUCTION: ImageStatus.IN_PROGRESS, OrderStatus.DELIVERED: ImageStatus.DELIVERED,
+    OrderStatus.REVISION: ImageStatus.REVISION_REQUESTED, OrderStatus.COMPLETED: ImageStatus.APPROVED,
+}
+
+
+class Command(BaseCommand):
+    help = "Create demo staff, clients, style guides and orders in every state (safe to run twice)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            users = self._users()
+            clients = self._clients(users)
+            created = self._orders(users, clients)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new orders)."))
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for email, name, role, _ in STAFF:
+            self.stdout.write(f"  {role.label:<16} {email}")
+        for spec in CLIENTS:
+            for email, name, role in spec["users"]:
+                self.stdout.write(f"  {role.label:<16} {email}  ({spec['name']})")
+
+    def _user(self, email: str, name: str, role: str) -> User:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(email, DEMO_PASSWORD, full_name=name, role=role)
+        return user
+
+    def _users(self) -> dict[str, User]:
+        users = {}
+        for email, name, role, profile in STAFF:
+            user = users[email] = self._user(email, name, role)
+            if profile is not None:
+                capacity, days, skills = profile
+                StaffProfile.objects.get_or_create(user=user, defaults={
+                    "daily_capacity_minutes": capacity, "working_days": days,
+                })
+                for service in Service.objects.filter(code__in=skills):
+                    service.skilled_staff.add(user)
+        return users
+
+    def _clients(self, users: dict[str, User]) -> list[tuple[Client, StyleGuide, User]]:
+        result = []
+        for spec in CLIENTS:
+            client, _ = Client.objects.get_or_create(name=spec["name"], defaults={
+                "currency": spec["currency"], "time_zone": spec["time_zone"], "tax_rate": spec["tax_rate"],
+                "account_manager": users[spec["manager"]], "billing_email": spec["users"][0][0],
+            })
+            first_user = None
+            for email, name, role in spec["users"]:
+                user = self._user(email, name, role)
+                Membership.objects.get_or_create(user=user, defaults={"client": client})
+                first_user = first_user or user
+            guide = StyleGuide.objects.filter(client=client, name=spec["guide"]["name"], is_current=True).first()
+            if guide is None:
+                guide = StyleGuide(client=client, created_by=users[spec["manager"]], **spec["guide"])
+                guide.full_clean()
+                guide.save()
+            result.append((client, guide, first_user))
+        return result
+
+    def _orders(self, users: dict[str, User], clients: list[tuple[Client, StyleGuide, User]]) -> int:
+        created = 0
+        for index, (title, state, codes, tier, kinds) in enumerate(ORDERS):
+            client, guide, client_user = clients[index % len(clients)]
+            if Order.objects.filter(client=client, title=title).exists():
+                continue
+            manager = client.account_manager or users["maria.manager@loupe.test"]
+            order = order_create(client=client, created_by=client_user, title=title, style_guide=guide,
+                                 services=Service.objects.filter(code__in=codes), turnaround=tier,
+                                 instructions="Please keep the hallmark inside the band legible.",
+                                 po_number=f"PO-{2026_0100 + index}")
+            self._images(order, kinds, seed=index * 10, status=IMAGE_STATUS.get(state, ImageStatus.RECEIVED))
+            for step in PATHS[state]:
+                if step == "submit":
+                    workflow.order_submit(order_id=order.pk, by=client_user)
+                elif step == "cancel":
+                    workflow.order_cancel(order_id=order.pk, by=manager, reason="Client merged it into another order")
+                elif step == "hold":
+                    workflow.order_hold(order_id=order.pk, by=manager, reason="Waiting for the client's SKU list")
+                else:
+                    order.refresh_from_db()
+                    previous = order.status
+                    Order.objects.filter(pk=order.pk).update(status=step)
+                    workflow.record_event(order=order, actor=manager, verb=f"order.{step}",
+                                          message=STAGE_MESSAGES[step], from_status=previous, to_status=step)
+            if state in {OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED, OrderStatus.REVISION}:
+                Order.objects.filter(pk=order.pk).update(due_at=timezone.now() + timedelta(days=2 + index % 3))
+            created += 1
+        return created
+
+    def _images(self, order: Order, kinds: list[str], *, seed: int, status: str) -> None:
+        for n, kind in enumerate(kinds, start=1):
+            picture = render_jewelry(kind, seed=seed + n, size=1200)
+            image = OrderImage(order=order, filename=f"{kind.upper()}_{seed + n:04d}.jpg", sku=f"SKU-{seed + n:04d}",
+                               status=status, position=n, format="JPEG", width=picture.width, height=picture.height,
+                               complexity=[Complexity.SIMPLE, Complexity.STANDARD, Complexity.COMPLEX][n % 3])
+            data = encode_jpeg(picture)
+            image.size_bytes = len(data)
+            image.original.save(image.filename, ContentFile(data), save=False)
+            image.thumbnail.save("thumb.webp", ContentFile(make_thumbnail(picture)), save=False)
+            image.save()
+
+

@@ -1,0 +1,104 @@
+"""Request-level security: body size limit, absolute session lifetime, per-user time zone, CSP."""
+
+from __future__ import annotations
+
+import time
+import zoneinfo
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+from django.utils import timezone
+
+from agency.exceptions import problem_response
+
+Handler = Callable[[HttpRequest], HttpResponse]
+SESSION_STARTED_KEY = "loupe_login_at"
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses bodies above ``DATA_UPLOAD_MAX_MEMORY_SIZE`` before anything reads them.
+
+    Django checks that limit only when form data or ``request.body`` is read; DRF's parsers read the
+    stream directly, so without this a JSON endpoint would accept any size.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+        except ValueError:
+            return problem_response(request, 400, "Bad request", "The Content-Length header is not a number.")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if length > limit:
+            detail = f"The request body of {length} bytes exceeds the limit of {limit} bytes."
+            return problem_response(request, 413, "Request body too large", detail)
+        return self.get_response(request)
+
+
+class SessionLifetimeMiddleware:
+    """Ends a browser session 12 hours after login whatever the activity (the idle limit is
+    ``SESSION_COOKIE_AGE`` with ``SESSION_SAVE_EVERY_REQUEST``)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session") and request.session.session_key:
+            started = request.session.get(SESSION_STARTED_KEY)
+            now = time.time()
+            if started is None:
+                request.session[SESSION_STARTED_KEY] = now
+            elif now - float(started) > settings.LOUPE_SESSION_ABSOLUTE_SECONDS:
+                logout(request)
+                if request.path.startswith("/api/"):
+                    return problem_response(request, 401, "Session expired", "Your session has expired. Log in again.")
+                return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
+class TimezoneMiddleware:
+    """Shows times in the viewer's zone: their own setting, else their company's, else the studio's."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        zone_name = ""
+        if user is not None and user.is_authenticated:
+            zone_name = user.time_zone
+            if not zone_name and user.is_client:
+                membership = getattr(user, "membership", None)
+                zone_name = membership.client.time_zone if membership else ""
+        if zone_name:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(zone_name))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+        else:
+            timezone.deactivate()
+        return self.get_response(request)
+
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        return response

@@ -1,0 +1,223 @@
+"""The studio-wide models: the custom user with its role, and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+import zoneinfo
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    CLIENT_ADMIN = "client_admin", "Client admin"
+    CLIENT_MEMBER = "client_member", "Client member"
+    ACCOUNT_MANAGER = "account_manager", "Account manager"
+    RETOUCHER = "retoucher", "Retoucher"
+    QC = "qc", "QC reviewer"
+    FINANCE = "finance", "Finance"
+    ADMIN = "admin", "Admin"
+
+
+CLIENT_ROLES = frozenset({Role.CLIENT_ADMIN, Role.CLIENT_MEMBER})
+STUDIO_ROLES = frozenset(set(Role) - CLIENT_ROLES)
+# Studio roles that see every client's orders (retouchers and QC see only their work).
+ALL_ORDERS_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.FINANCE, Role.ADMIN})
+MANAGER_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.ADMIN})
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (for example Europe/Berlin).")
+
+
+def studio_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # E-mail addresses are matched case-insensitively: people type them both ways.
+        return self.get(email__iexact=username or "")
+
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> User:
+        fields["role"] = Role.ADMIN
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser):
+    """A person who logs in with e-mail and password. One role each (DESIGN.md §2).
+
+    Client users additionally hold a ``clients.Membership`` that ties them to their company.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("e-mail address", max_length=254, unique=True)
+    full_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone],
+        help_text="Display zone for this person; empty means the studio's zone.",
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["full_name", "email"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="user_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.lower()
+
+    @property
+    def is_client(self) -> bool:
+        return self.role in CLIENT_ROLES
+
+    @property
+    def is_studio(self) -> bool:
+        return self.role in STUDIO_ROLES
+
+    # Django admin is for the admin role only (SECURITY.md §3.13).
+    @property
+    def is_staff(self) -> bool:
+        return self.is_active and self.role == Role.ADMIN
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.is_staff
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return self.is_staff
+
+    def has_perms(self, perm_list: object, obj: object = None) -> bool:
+        return self.is_staff
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_staff
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def password_fingerprint(user: User) -> str:
+    """A keyed hash of the user's password hash: changes whenever the password changes."""
+    return hmac.new(settings.SECRET_KEY.encode(), user.password.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self) -> ApiTokenQuerySet:
+        return self.filter(expires_at__gt=timezone.now())
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 is stored; it expires, and it dies with the
+    password it was issued under (any password change anywhere invalidates it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False)
+    password_fingerprint = models.CharField(max_length=32, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… for {self.user.email}"
+
+    @classmethod
+    def issue(cls, user: User) -> tuple[ApiToken, str]:
+        """Create a token and return it with its clear-text key, which is shown exactly once."""
+        key = secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user,
+            digest=_digest(key),
+            prefix=key[:8],
+            password_fingerprint=password_fingerprint(user),
+            expires_at=timezone.now() + timedelta(days=settings.LOUPE_API_TOKEN_DAYS),
+        )
+        return token, key
+
+    @classmethod
+    def find(cls, key: str) -> ApiToken | None:
+        return cls.objects.select_related("user").filter(digest=_digest(key)).first()
+
+    def is_valid(self) -> bool:
+        return (
+            self.expires_at > timezone.now()
+            and self.user.is_active
+            and hmac.compare_digest(self.password_fingerprint, password_fingerprint(self.user))
+        )
+
+
+def default_working_days() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+class StaffProfile(models.Model):
+    """A studio person's working pattern. Their skills are the catalog services that name them
+    (``jobs.Service.skilled_staff``), declared in ``jobs`` so that ``agency`` imports nothing above it."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="staff_profile")
+    daily_capacity_minutes = models.PositiveIntegerField(
+        default=420, help_text="Minutes of retouching this person can take on per working day.",
+    )
+    working_days = models.JSONField(default=default_working_days,
+                                    help_text="Weekdays worked, 0 = Monday … 6 = Sunday.")
+
+    class Meta:
+        ordering = ["user__full_name"]
+
+    def __str__(self) -> str:
+        return f"{self.user.full_name}: {self.daily_capacity_minutes} min/day"
+
+    def clean(self) -> None:
+        days = self.working_days
+        if not isinstance(days, list) or not days or any(d not in range(7) for d in days) or len(set(days)) != len(days):
+            raise ValidationError({"working_days": "List distinct weekdays from 0 (Monday) to 6 (Sunday)."})
+        if self.daily_capacity_minutes > 24 * 60:
+            raise ValidationError({"daily_capacity_minutes": "A day has at most 1440 minutes."})
+        if not self.user.is_studio:
+            raise ValidationError({"user": "Only studio staff have a staff profile."})

@@ -1,0 +1,246 @@
+"""Loupe's one settings module. Production differs from `make run` only by environment variables
+(DESIGN.md §9); every value is read through the strict helpers of ``agency.env``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from agency.env import email_config, env_bool, env_int, env_list, env_str
+from agency.storage import build_storages
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("LOUPE_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+if DEBUG:
+    # Only a developer's machine runs with DEBUG on; a fixed, obviously-insecure key keeps sessions
+    # alive across restarts there. With DEBUG off there is no fallback at all.
+    SECRET_KEY = env_str("SECRET_KEY", "django-insecure-loupe-development-only-never-use-in-production")
+else:
+    SECRET_KEY = env_str("SECRET_KEY")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long")
+
+# HTTPS-only behaviour (secure cookies with the __Host- prefix, HSTS, redirects) is on whenever DEBUG
+# is off, unless the operator says otherwise (for example the test suite over plain HTTP).
+HTTPS = env_bool("LOUPE_HTTPS", not DEBUG)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+if env_bool("LOUPE_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "axes",
+    "agency",
+    "clients",
+    "jobs",
+    "billing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "agency.middleware.RequestSizeLimitMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "agency.middleware.SessionLifetimeMiddleware",
+    "agency.middleware.TimezoneMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "agency.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "agency.urls"
+WSGI_APPLICATION = "agency.wsgi.application"
+AUTH_USER_MODEL = "agency.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "agency.context_processors.studio",
+            ],
+        },
+    },
+]
+
+# Database: SQLite under var/ by default, PostgreSQL in production (DATABASE_URL).
+_database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'loupe.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=600, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Persistent connections are harmless for SQLite, but WAL + IMMEDIATE transactions are what make
+    # concurrent writers queue instead of failing with "database is locked" (DESIGN.md §9).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+USE_I18N = True
+USE_TZ = True
+# The studio's own zone: the default display zone and the zone of its business calendar. Times are
+# stored in UTC whatever this says; each user may pick their own display zone.
+TIME_ZONE = env_str("LOUPE_TIME_ZONE", "Europe/Berlin")
+LOUPE_COUNTRY = env_str("LOUPE_COUNTRY", "DE")
+LOUPE_STUDIO_NAME = env_str("LOUPE_STUDIO_NAME", "Loupe Studio")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = build_storages(var_dir=VAR_DIR, static_manifest=env_bool("LOUPE_STATIC_MANIFEST", not DEBUG))
+
+# Security defaults (SECURITY.md §3).
+SECURE_SSL_REDIRECT = HTTPS and env_bool("LOUPE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("LOUPE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+# The __Host- prefix needs Secure, so plain-HTTP development uses ordinary names.
+SESSION_COOKIE_NAME = "__Host-sessionid" if HTTPS else "loupe_sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if HTTPS else "loupe_csrftoken"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("LOUPE_SESSION_IDLE_SECONDS", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+LOUPE_SESSION_ABSOLUTE_SECONDS = env_int("LOUPE_SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
+LOUPE_API_TOKEN_DAYS = env_int("LOUPE_API_TOKEN_DAYS", 30)
+
+# Request limits: JSON and form bodies stay small; file bytes never go through the web process.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LOUPE_MAX_BODY_BYTES", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 300
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+LOUPE_MAX_IMAGE_PIXELS = env_int("LOUPE_MAX_IMAGE_PIXELS", 250_000_000)
+# Business hours promised per turnaround tier (DESIGN.md §3), overridable per studio.
+LOUPE_TURNAROUND_HOURS = {
+    tier: env_int(f"LOUPE_TURNAROUND_{tier.upper()}_HOURS", hours)
+    for tier, hours in {"standard": 48, "express": 24, "rush": 8}.items()
+}
+
+# Login lockout (django-axes): 10 failures per e-mail address or per IP lock for 15 minutes. Known and
+# unknown addresses are counted alike, so the lockout says nothing about which accounts exist.
+AXES_FAILURE_LIMIT = env_int("LOUPE_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "agency.auth.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password", "token"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "agency.auth.ExpiringTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "agency.pagination.PageNumberPagination",
+    "PAGE_SIZE": 25,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "agency.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Loupe API",
+    "DESCRIPTION": "Orders, images, quotes and deliveries of a jewelry-retouching studio.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus"},
+}
+
+# Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is
+# never handed to a second worker; one worker on SQLite, whose ORM broker stalls under bursts.
+REDIS_URL = env_str("REDIS_URL", None)
+_q_timeout = env_int("LOUPE_TASK_TIMEOUT", 600)
+Q_CLUSTER = {
+    "name": "loupe",
+    "workers": 1 if IS_SQLITE else env_int("LOUPE_TASK_WORKERS", 2),
+    "timeout": _q_timeout,
+    "retry": _q_timeout + 120,
+    "max_attempts": 3,
+    "ack_failures": False,
+    "catch_up": False,
+    "save_limit": 500,
+    "label": "Background tasks",
+    "sync": env_bool("LOUPE_TASKS_SYNC", False),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Loupe <loupe@localhost>")
+vars().update(email_config(env_str("EMAIL_URL", "console://" if DEBUG else "smtp://localhost:25")))
+
+# Logging: everything to stderr; secrets (passwords, tokens, presigned signatures) are redacted by
+# a filter on every handler, so no code path can leak them by accident.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "agency.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env_str("LOUPE_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},
+        "django-q": {"level": "WARNING"},
+    },
+}

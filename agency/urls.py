@@ -1,0 +1,52 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from agency import api as agency_api
+from agency import views
+from clients import api as clients_api
+from jobs import api as jobs_api
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("services", jobs_api.ServiceViewSet, basename="service")
+router.register("clients", clients_api.ClientViewSet, basename="client")
+router.register("style-guides", clients_api.StyleGuideViewSet, basename="style-guide")
+router.register("orders", jobs_api.OrderViewSet, basename="order")
+
+api_urlpatterns = [
+    path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),
+    path("me/", agency_api.MeView.as_view(), name="api-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    *router.urls,
+]
+
+admin.site.site_header = "Loupe administration"
+admin.site.site_title = "Loupe admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("profile/", views.profile, name="profile"),
+    path("healthz/", views.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_urlpatterns)),
+    path("", include("clients.urls")),
+    path("", include("jobs.urls")),
+]
+
+handler400 = "agency.views.bad_request"
+handler403 = "agency.views.permission_denied"
+handler404 = "agency.views.not_found"
+handler500 = "agency.views.server_error"

@@ -1,0 +1,100 @@
+"""Studio-wide pages: login, landing by role, profile, health, error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from agency.exceptions import problem_response
+from agency.models import User
+from agency.services import user_update_profile
+
+logger = logging.getLogger("loupe.security")
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(label="E-mail address", max_length=254,
+                                widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "E-mail address or password is wrong.",
+    }
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        logger.info("failed login from %s", self.request.META.get("REMOTE_ADDR"))
+        return super().form_invalid(form)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Everyone lands on the order list, which shows what their role may see."""
+    return redirect("jobs:order_list")
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["full_name", "time_zone"]
+        help_texts = {"time_zone": "For example Europe/Berlin or America/New_York. Empty: your company's zone."}
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        user_update_profile(user=request.user, **form.cleaned_data)
+        messages.success(request, "Your profile has been saved.")
+        return redirect("profile")
+    return render(request, "agency/profile.html", {"form": form})
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def _wants_problem(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(request, 404, "Not Found", "No such resource.")
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(request, 500, "Internal Server Error",
+                                "Something went wrong on our side. It has been logged.")
+    return render(request, "500.html", status=500)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(request, 403, "Forbidden", "You do not have permission to do this.")
+    return render(request, "403.html", status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(request, 400, "Bad Request", "The request could not be understood.")
+    return render(request, "400.html", status=400)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from agency.models import CLIENT_ROLES, MANAGER_ROLES, Role, User
+from clients.models import OUTPUT_FORMATS, Client, StyleGuide
+
+
+class ClientForm(forms.ModelForm):
+    class Meta:
+        model = Client
+        fields = ["name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate", "payment_terms_days",
+                  "free_revision_rounds", "account_manager", "notes", "is_active"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["account_manager"].queryset = User.objects.filter(role__in=MANAGER_ROLES, is_active=True)
+
+
+class MemberForm(forms.Form):
+    full_name = forms.CharField(max_length=150)
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r in CLIENT_ROLES],
+                             initial=Role.CLIENT_MEMBER)
+
+
+class StyleGuideForm(forms.ModelForm):
+    output_formats = forms.MultipleChoiceField(
+        choices=[(f, f) for f in OUTPUT_FORMATS], widget=forms.CheckboxSelectMultiple, initial=["JPEG"],
+    )
+
+    class Meta:
+        model = StyleGuide
+        fields = list(StyleGuide.CONTENT_FIELDS)
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "gemstone_notes": forms.Textarea(attrs={"rows": 2}),
+            "background_colour": forms.TextInput(attrs={"placeholder": "#F4F1EC"}),
+        }
+
+
+class StyleGuideCreateForm(StyleGuideForm):
+    """For studio users, who choose the company; client users create for their own."""
+
+    client = forms.ModelChoiceField(queryset=Client.objects.none())
+
+    class Meta(StyleGuideForm.Meta):
+        fields = ["client", *StyleGuideForm.Meta.fields]
+
+    def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients

@@ -1,0 +1,195 @@
+"""Client companies, their users' seats, and their versioned style guides."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from agency.models import studio_time_zone, validate_time_zone
+
+hex_colour = RegexValidator(r"^#[0-9A-Fa-f]{6}$", "Use a hex colour such as #FFFFFF.")
+
+
+class Currency(models.TextChoices):
+    EUR = "EUR", "Euro (EUR)"
+    USD = "USD", "US dollar (USD)"
+    GBP = "GBP", "Pound sterling (GBP)"
+    CHF = "CHF", "Swiss franc (CHF)"
+    JPY = "JPY", "Japanese yen (JPY)"
+    AED = "AED", "UAE dirham (AED)"
+    HKD = "HKD", "Hong Kong dollar (HKD)"
+
+
+class Client(models.Model):
+    """A company that buys retouching, with its contract terms."""
+
+    tenant_path = "pk"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    billing_email = models.EmailField(blank=True)
+    vat_number = models.CharField("VAT number", max_length=32, blank=True)
+    currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.EUR)
+    time_zone = models.CharField(max_length=64, default=studio_time_zone, validators=[validate_time_zone])
+    tax_rate = models.DecimalField(
+        "tax rate (%)", max_digits=5, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(default=30, validators=[MaxValueValidator(365)])
+    free_revision_rounds = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(20)])
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_clients",
+        limit_choices_to={"role__in": ["account_manager", "admin"]},
+    )
+    notes = models.TextField(blank=True, max_length=5000)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's seat in a client company. Removing it ends the user's access at once."""
+
+    tenant_path = "client"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["client__name", "user__full_name"]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} at {self.client.name}"
+
+
+class Background(models.TextChoices):
+    WHITE = "white", "White #FFFFFF"
+    TRANSPARENT = "transparent", "Transparent"
+    COLOUR = "colour", "Colour"
+
+
+class Shadow(models.TextChoices):
+    NONE = "none", "None"
+    NATURAL = "natural", "Natural"
+    DROP = "drop", "Drop shadow"
+    REFLECTION = "reflection", "Reflection"
+
+
+class Metal(models.TextChoices):
+    NONE = "", "Not specified"
+    YELLOW_GOLD = "yellow_gold", "Yellow gold"
+    WHITE_GOLD = "white_gold", "White gold"
+    ROSE_GOLD = "rose_gold", "Rose gold"
+    SILVER = "silver", "Silver"
+    PLATINUM = "platinum", "Platinum"
+
+
+class Finish(models.TextChoices):
+    NONE = "", "Not specified"
+    POLISHED = "polished", "Polished"
+    BRUSHED = "brushed", "Brushed"
+    MATTE = "matte", "Matte"
+
+
+OUTPUT_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")
+
+
+class StyleGuide(models.Model):
+    """One version of a client's standing instructions for a product line.
+
+    Versions of the same guide share ``family``. A version is locked once an order uses it; editing a
+    locked version makes a new one (``clients.services.style_guide_update``), so an order always keeps
+    the exact instructions it was made with.
+    """
+
+    tenant_path = "client"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="style_guides")
+    family = models.UUIDField(default=uuid.uuid4, editable=False, db_index=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    is_current = models.BooleanField(default=True, editable=False)
+    locked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    name = models.CharField(max_length=120)
+
+    background = models.CharField(max_length=12, choices=Background.choices, default=Background.WHITE)
+    background_colour = models.CharField(max_length=7, blank=True, validators=[hex_colour])
+    output_formats = models.JSONField(default=list)
+    long_edge_px = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(64), MaxValueValidator(20000)],
+        help_text="Long edge of the delivered image in pixels.",
+    )
+    square_canvas = models.BooleanField(default=False)
+    margin_percent = models.DecimalField(
+        max_digits=4, decimal_places=1, default=Decimal("5.0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("40"))],
+    )
+    shadow = models.CharField(max_length=12, choices=Shadow.choices, default=Shadow.NONE)
+    colour_profile = models.CharField(max_length=20, default="sRGB", choices=[("sRGB", "sRGB IEC61966-2.1")])
+    dpi = models.PositiveIntegerField(default=300, validators=[MinValueValidator(72), MaxValueValidator(1200)])
+    filename_pattern = models.CharField(
+        max_length=120, default="{sku}_{n}", help_text="Placeholders: {sku}, {n}, {order}, {name}.",
+    )
+    metal = models.CharField(max_length=12, choices=Metal.choices, blank=True)
+    finish = models.CharField(max_length=12, choices=Finish.choices, blank=True)
+    gemstone_notes = models.TextField(blank=True, max_length=2000)
+    reflection_style = models.CharField(max_length=200, blank=True)
+    keep_hallmarks = models.BooleanField("keep hallmarks and engravings", default=True)
+    notes = models.TextField(blank=True, max_length=5000)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # Fields copied from version to version; everything a person can edit.
+    CONTENT_FIELDS = (
+        "name", "background", "background_colour", "output_formats", "long_edge_px", "square_canvas",
+        "margin_percent", "shadow", "colour_profile", "dpi", "filename_pattern", "metal", "finish",
+        "gemstone_notes", "reflection_style", "keep_hallmarks", "notes",
+    )
+
+    class Meta:
+        ordering = ["client__name", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["family", "version"], name="styleguide_family_version_unique"),
+            models.UniqueConstraint(fields=["family"], condition=models.Q(is_current=True),
+                                    name="styleguide_one_current_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.client.name})" if self.client_id else self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        formats = self.output_formats
+        if not isinstance(formats, list) or not formats:
+            errors["output_formats"] = "Choose at least one output format."
+        elif any(f not in OUTPUT_FORMATS for f in formats) or len(set(formats)) != len(formats):
+            errors["output_formats"] = f"Output formats must be distinct values from {', '.join(OUTPUT_FORMATS)}."
+        if self.background == Background.COLOUR and not self.background_colour:
+            errors["background_colour"] = "A colour background needs a hex colour such as #F4F1EC."
+        if self.background == Background.TRANSPARENT and isinstance(formats, list) and formats == ["JPEG"]:
+            errors["background"] = "JPEG cannot carry transparency; add PNG, TIFF or WebP, or choose a background."
+        pattern = self.filename_pattern or ""
+        if "/" in pattern or "\\" in pattern or ".." in pattern:
+            errors["filename_pattern"] = "The file-name pattern cannot contain slashes or '..'."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+

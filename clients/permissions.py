@@ -1,0 +1,30 @@
+"""Who may do what with clients, memberships and style guides. Plain functions used by pages, the
+API and services alike; they assume the object is already within the user's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agency.models import MANAGER_ROLES, Role
+from clients.models import Client, StyleGuide
+from clients.tenancy import client_id_of
+
+
+def can_manage_clients(user: Any) -> bool:
+    """Create and edit companies and their users' seats."""
+    return user.is_authenticated and user.role in MANAGER_ROLES
+
+
+def can_view_clients(user: Any) -> bool:
+    return user.is_authenticated and user.role in MANAGER_ROLES | {Role.FINANCE}
+
+
+def can_edit_style_guide(user: Any, client: Client) -> bool:
+    """Account managers and admins for any client; a client's own users for their company."""
+    if user.role in MANAGER_ROLES:
+        return True
+    return user.is_client and client_id_of(user) == client.pk
+
+
+def can_use_style_guide(user: Any, guide: StyleGuide) -> bool:
+    return guide.is_current and can_edit_style_guide(user, guide.client)

@@ -1,0 +1,46 @@
+"""Reads for clients, memberships and style guides. Each starts from ``scope``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from clients.models import Client, Membership, StyleGuide
+from clients.tenancy import scope
+
+
+def client_list(user: Any, *, search: str = "") -> QuerySet[Client]:
+    qs = scope(Client.objects.all(), user).select_related("account_manager").annotate(
+        member_count=Count("memberships", distinct=True),
+        style_guide_count=Count("style_guides", filter=Q(style_guides__is_current=True), distinct=True),
+    )
+    if search:
+        qs = qs.filter(name__icontains=search)
+    return qs.order_by("name")
+
+
+def client_get(user: Any, pk: Any) -> Client:
+    return get_object_or_404(scope(Client.objects.select_related("account_manager"), user), pk=pk)
+
+
+def membership_list(user: Any, client: Client) -> QuerySet[Membership]:
+    return scope(Membership.objects.filter(client=client), user).select_related("user").order_by("user__full_name")
+
+
+def style_guide_list(user: Any, *, client: Any = None, current_only: bool = True) -> QuerySet[StyleGuide]:
+    qs = scope(StyleGuide.objects.all(), user).select_related("client")
+    if current_only:
+        qs = qs.filter(is_current=True)
+    if client is not None:
+        qs = qs.filter(client=client)
+    return qs.order_by("client__name", "name", "-version")
+
+
+def style_guide_get(user: Any, pk: Any) -> StyleGuide:
+    return get_object_or_404(scope(StyleGuide.objects.select_related("client", "created_by"), user), pk=pk)
+
+
+def style_guide_versions(user: Any, guide: StyleGuide) -> QuerySet[StyleGuide]:
+    return scope(StyleGuide.objects.filter(family=guide.family), user).select_related("created_by").order_by("-version")

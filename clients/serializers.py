@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from agency.models import MANAGER_ROLES, User
+from clients.models import OUTPUT_FORMATS, Client, StyleGuide
+
+
+class ClientOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Client
+        fields = ["id", "name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate",
+                  "payment_terms_days", "free_revision_rounds", "account_manager", "notes", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class ClientInputSerializer(serializers.ModelSerializer):
+    account_manager = serializers.PrimaryKeyRelatedField(
+        # Studio users are not tenant data; only the choice of role is restricted.
+        queryset=User.objects.filter(role__in=MANAGER_ROLES, is_active=True), required=False, allow_null=True,
+    )
+
+    class Meta:
+        model = Client
+        fields = ["name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate",
+                  "payment_terms_days", "free_revision_rounds", "account_manager", "notes", "is_active"]
+
+
+STYLE_GUIDE_CONTENT = list(StyleGuide.CONTENT_FIELDS)
+
+
+class StyleGuideOutputSerializer(serializers.ModelSerializer):
+    locked = serializers.BooleanField(source="is_locked", read_only=True)
+
+    class Meta:
+        model = StyleGuide
+        fields = ["id", "client", "family", "version", "is_current", "locked", *STYLE_GUIDE_CONTENT, "created_at"]
+        read_only_fields = fields
+
+
+class StyleGuideInputSerializer(serializers.ModelSerializer):
+    output_formats = serializers.ListField(
+        child=serializers.ChoiceField(choices=OUTPUT_FORMATS), min_length=1, max_length=len(OUTPUT_FORMATS),
+    )
+
+    class Meta:
+        model = StyleGuide
+        fields = STYLE_GUIDE_CONTENT
+

@@ -1,0 +1,149 @@
+"""Writes for clients, memberships and style guides. Keyword-only, transactional; each checks the
+actor's permission itself so pages, API and admin actions cannot skip it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
+from agency.models import CLIENT_ROLES, ApiToken, User
+from clients.models import Client, Membership, StyleGuide
+from clients.permissions import can_edit_style_guide, can_manage_clients
+
+logger = logging.getLogger("loupe.clients")
+
+CLIENT_FIELDS = (
+    "name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate", "payment_terms_days",
+    "free_revision_rounds", "account_manager", "notes", "is_active",
+)
+
+
+def _require_manager(by: User) -> None:
+    if not can_manage_clients(by):
+        raise NotPermitted("Only account managers and admins manage client companies.")
+
+
+@transaction.atomic
+def client_create(*, by: User, **fields: Any) -> Client:
+    """Create a company. Refused for roles other than account manager and admin."""
+    _require_manager(by)
+    client = Client(**{k: v for k, v in fields.items() if k in CLIENT_FIELDS})
+    client.full_clean()
+    client.save()
+    return client
+
+
+@transaction.atomic
+def client_update(*, client: Client, by: User, **fields: Any) -> Client:
+    """Change a company's details and contract terms."""
+    _require_manager(by)
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    for key, value in fields.items():
+        if key in CLIENT_FIELDS:
+            setattr(client, key, value)
+    client.full_clean()
+    client.save()
+    return client
+
+
+@transaction.atomic
+def member_add(*, client: Client, by: User, email: str, full_name: str, role: str,
+               password: str | None = None, invite: bool = True) -> Membership:
+    """Give a person a seat in ``client``. Without a password, they get an e-mail with a link to set
+    one. Refused when the address already has an account or the role is not a client role."""
+    _require_manager(by)
+    if role not in CLIENT_ROLES:
+        raise RuleViolation("A company's users are client admins or client members.", field="role")
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise RuleViolation("A user with this e-mail address already exists.", field="email")
+    user = User.objects.create_user(email, password, full_name=full_name, role=role)
+    membership = Membership.objects.create(user=user, client=client)
+    if invite and password is None:
+        transaction.on_commit(lambda: _send_invitation(user.pk, client.name))
+    return membership
+
+
+def _send_invitation(user_id: Any, client_name: str) -> None:
+    from django.conf import settings
+
+    user = User.objects.get(pk=user_id)
+    path = reverse("password_reset_confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
+    })
+    body = render_to_string("registration/invitation_email.txt", {
+        "user": user, "client_name": client_name, "path": path, "studio": settings.LOUPE_STUDIO_NAME,
+    })
+    send_mail(f"Your {settings.LOUPE_STUDIO_NAME} account", body, None, [user.email])
+    logger.info("invitation sent to user %s", user.pk)
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership, by: User) -> None:
+    """End a client user's access at once: the seat goes, the account is deactivated and its API
+    tokens are deleted (sessions of an inactive user are refused by the auth backend)."""
+    _require_manager(by)
+    user = User.objects.select_for_update().get(pk=membership.user_id)
+    if user.pk == by.pk:
+        raise RuleViolation("You cannot remove your own seat.")
+    membership.delete()
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    ApiToken.objects.filter(user=user).delete()
+
+
+def _clean_content(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k in StyleGuide.CONTENT_FIELDS}
+
+
+@transaction.atomic
+def style_guide_create(*, client: Client, by: User, **fields: Any) -> StyleGuide:
+    """Create version 1 of a new style guide for ``client``."""
+    if not can_edit_style_guide(by, client):
+        raise NotPermitted("You cannot create style guides for this company.")
+    guide = StyleGuide(client=client, created_by=by, **_clean_content(fields))
+    guide.full_clean()
+    guide.save()
+    return guide
+
+
+@transaction.atomic
+def style_guide_update(*, guide: StyleGuide, by: User, **fields: Any) -> StyleGuide:
+    """Edit a style guide. An unlocked version is edited in place; a locked one (an order uses it) is
+    kept as it is and a new current version is made, so orders keep the instructions they were made
+    with. Only the current version can be edited."""
+    if not can_edit_style_guide(by, guide.client):
+        raise NotPermitted("You cannot edit this company's style guides.")
+    guide = StyleGuide.objects.select_for_update().get(pk=guide.pk)
+    if not guide.is_current:
+        raise InvalidTransition(f"Version {guide.version} has been replaced by a newer version; edit that one.")
+    content = _clean_content(fields)
+    if not guide.is_locked:
+        for key, value in content.items():
+            setattr(guide, key, value)
+        guide.full_clean()
+        guide.save()
+        return guide
+    new = StyleGuide(client=guide.client, family=guide.family, version=guide.version + 1, created_by=by,
+                     **{name: getattr(guide, name) for name in StyleGuide.CONTENT_FIELDS})
+    for key, value in content.items():
+        setattr(new, key, value)
+    new.full_clean(validate_constraints=False)
+    StyleGuide.objects.filter(pk=guide.pk).update(is_current=False)
+    new.save()
+    return new
+
+
+def style_guide_lock(*, guide: StyleGuide) -> None:
+    """Freeze a version because an order now uses it (idempotent; a conditional update)."""
+    StyleGuide.objects.filter(pk=guide.pk, locked_at__isnull=True).update(locked_at=timezone.now())

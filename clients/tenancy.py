@@ -1,0 +1,54 @@
+"""The one tenant-scoping function (DESIGN.md §2). Every selector starts from ``scope``.
+
+A model reachable by client users declares ``tenant_path``, the lookup from the model to its client
+(``"order__client"``), and may declare ``client_visible_filter``, extra conditions that hold for client
+users only (for example internal timeline events). Models that studio roles with a narrow view
+(retouchers, QC) may see declare ``<role>_filter``; without one, those roles see nothing of the model.
+This module imports no model above ``clients``: the models describe themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
+
+from agency.models import ALL_ORDERS_ROLES
+from clients.models import Membership
+
+M = TypeVar("M", bound=Model)
+
+
+def client_id_of(user: Any) -> uuid.UUID | None:
+    """The company of a client user, or ``None`` for studio users and users without a seat."""
+    if not getattr(user, "is_authenticated", False) or not user.is_client:
+        return None
+    try:
+        return user.membership.client_id
+    except Membership.DoesNotExist:
+        return None
+
+
+def scope(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """Filter ``queryset`` to the rows ``user`` may see. Anything else must answer 404."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return queryset.none()
+    if user.role in ALL_ORDERS_ROLES:
+        return queryset
+    model = queryset.model
+    if user.is_client:
+        client_id = client_id_of(user)
+        path = getattr(model, "tenant_path", None)
+        if path is None:
+            raise ImproperlyConfigured(f"{model.__name__} declares no tenant_path; client users cannot be scoped")
+        if client_id is None:
+            return queryset.none()
+        queryset = queryset.filter(**{path: client_id})
+        extra = getattr(model, "client_visible_filter", None)
+        return queryset.filter(**extra) if extra else queryset
+    role_filter = getattr(model, f"{user.role}_filter", None)
+    if role_filter is None:
+        return queryset.none()
+    return queryset.filter(**role_filter(user)).distinct()

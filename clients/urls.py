@@ -1,0 +1,17 @@
+from django.urls import path
+
+from clients import views
+
+app_name = "clients"
+urlpatterns = [
+    path("clients/", views.client_list, name="client_list"),
+    path("clients/new/", views.client_create, name="client_create"),
+    path("clients/<uuid:pk>/", views.client_detail, name="client_detail"),
+    path("clients/<uuid:pk>/edit/", views.client_edit, name="client_edit"),
+    path("clients/<uuid:pk>/members/new/", views.member_add, name="member_add"),
+    path("clients/<uuid:pk>/members/<uuid:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path("style-guides/", views.style_guide_list, name="style_guide_list"),
+    path("style-guides/new/", views.style_guide_create, name="style_guide_create"),
+    path("style-guides/<uuid:pk>/", views.style_guide_detail, name="style_guide_detail"),
+    path("style-guides/<uuid:pk>/edit/", views.style_guide_edit, name="style_guide_edit"),
+]

@@ -1,0 +1,155 @@
+"""Pages for client companies, their users and their style guides (thin: form → service → redirect)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from agency.exceptions import RuleViolation
+from agency.forms import run_service
+from clients import permissions, selectors, services
+from clients.forms import ClientForm, MemberForm, StyleGuideCreateForm, StyleGuideForm
+from clients.tenancy import client_id_of
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+@login_required
+def client_list(request: HttpRequest) -> HttpResponse:
+    _require(permissions.can_view_clients(request.user))
+    search = request.GET.get("q", "")[:100]
+    return render(request, "clients/client_list.html", {
+        "clients": selectors.client_list(request.user, search=search), "q": search,
+        "can_manage": permissions.can_manage_clients(request.user),
+    })
+
+
+@login_required
+def client_create(request: HttpRequest) -> HttpResponse:
+    _require(permissions.can_manage_clients(request.user))
+    form = ClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        client = run_service(form, lambda: services.client_create(by=request.user, **form.cleaned_data))
+        if client:
+            messages.success(request, f"{client.name} has been added.")
+            return redirect("clients:client_detail", pk=client.pk)
+    return render(request, "clients/client_form.html", {"form": form, "title": "New client"})
+
+
+@login_required
+def client_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    client = selectors.client_get(request.user, pk)
+    _require(permissions.can_view_clients(request.user))
+    return render(request, "clients/client_detail.html", {
+        "client": client,
+        "members": selectors.membership_list(request.user, client),
+        "style_guides": selectors.style_guide_list(request.user, client=client),
+        "can_manage": permissions.can_manage_clients(request.user),
+        "member_form": MemberForm(),
+    })
+
+
+@login_required
+def client_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    client = selectors.client_get(request.user, pk)
+    _require(permissions.can_manage_clients(request.user))
+    form = ClientForm(request.POST or None, instance=client)
+    if request.method == "POST" and form.is_valid():
+        updated = run_service(form, lambda: services.client_update(client=client, by=request.user, **form.cleaned_data))
+        if updated:
+            messages.success(request, f"{updated.name} has been saved.")
+            return redirect("clients:client_detail", pk=updated.pk)
+    return render(request, "clients/client_form.html", {"form": form, "title": f"Edit {client.name}", "client": client})
+
+
+@login_required
+def member_add(request: HttpRequest, pk: Any) -> HttpResponse:
+    client = selectors.client_get(request.user, pk)
+    _require(permissions.can_manage_clients(request.user))
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        membership = run_service(form, lambda: services.member_add(client=client, by=request.user, **form.cleaned_data))
+        if membership:
+            messages.success(request, f"{membership.user.email} has been invited by e-mail.")
+            return redirect("clients:client_detail", pk=client.pk)
+    return render(request, "clients/member_form.html", {"form": form, "client": client})
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResponse:
+    client = selectors.client_get(request.user, pk)
+    _require(permissions.can_manage_clients(request.user))
+    membership = get_object_or_404(selectors.membership_list(request.user, client), pk=membership_id)
+    try:
+        services.member_remove(membership=membership, by=request.user)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{membership.user.email} no longer has access.")
+    return redirect("clients:client_detail", pk=client.pk)
+
+
+@login_required
+def style_guide_list(request: HttpRequest) -> HttpResponse:
+    guides = selectors.style_guide_list(request.user)
+    return render(request, "clients/style_guide_list.html", {
+        "style_guides": guides,
+        "can_create": request.user.is_client or permissions.can_manage_clients(request.user),
+    })
+
+
+@login_required
+def style_guide_create(request: HttpRequest) -> HttpResponse:
+    own = client_id_of(request.user)
+    if own is not None:
+        client = selectors.client_get(request.user, own)
+        form: StyleGuideForm = StyleGuideForm(request.POST or None)
+    else:
+        _require(permissions.can_manage_clients(request.user))
+        client = None
+        form = StyleGuideCreateForm(request.POST or None, clients=selectors.client_list(request.user),
+                                    initial={"client": request.GET.get("client")})
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        target = data.pop("client", None) or client
+        guide = run_service(form, lambda: services.style_guide_create(client=target, by=request.user, **data))
+        if guide:
+            messages.success(request, f"Style guide “{guide.name}” has been created.")
+            return redirect("clients:style_guide_detail", pk=guide.pk)
+    return render(request, "clients/style_guide_form.html", {"form": form, "title": "New style guide"})
+
+
+@login_required
+def style_guide_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    guide = selectors.style_guide_get(request.user, pk)
+    return render(request, "clients/style_guide_detail.html", {
+        "guide": guide,
+        "versions": selectors.style_guide_versions(request.user, guide),
+        "can_edit": guide.is_current and permissions.can_edit_style_guide(request.user, guide.client),
+    })
+
+
+@login_required
+def style_guide_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    guide = selectors.style_guide_get(request.user, pk)
+    _require(permissions.can_edit_style_guide(request.user, guide.client))
+    form = StyleGuideForm(request.POST or None, instance=guide)
+    if request.method == "POST" and form.is_valid():
+        saved = run_service(form, lambda: services.style_guide_update(guide=guide, by=request.user, **form.cleaned_data))
+        if saved:
+            if saved.pk != guide.pk:
+                messages.success(request, f"Orders use version {guide.version}, so your changes are version {saved.version}.")
+            else:
+                messages.success(request, "The style guide has been saved.")
+            return redirect("clients:style_guide_detail", pk=saved.pk)
+    return render(request, "clients/style_guide_form.html", {"form": form, "title": f"Edit {guide.name}", "guide": guide})

@@ -1,0 +1,72 @@
+from django.contrib import admin
+
+from jobs.models import Event, Order, OrderImage, OrderNumberSequence, Service
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "minutes_simple", "minutes_standard", "minutes_complex", "position", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "code")
+    list_editable = ("position", "is_active")
+    filter_horizontal = ("skilled_staff",)
+
+
+class OrderImageInline(admin.TabularInline):
+    model = OrderImage
+    extra = 0
+    fields = ("filename", "sku", "status", "complexity", "width", "height", "format")
+    readonly_fields = ("width", "height", "format")
+
+
+class EventInline(admin.TabularInline):
+    model = Event
+    extra = 0
+    fields = ("created_at", "actor", "verb", "message", "client_visible")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # the timeline is written by the workflow only
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "title", "client", "status", "turnaround", "created_at", "due_at")
+    list_filter = ("status", "turnaround", "client")
+    search_fields = ("number", "title", "po_number", "client__name")
+    list_select_related = ("client",)
+    date_hierarchy = "created_at"
+    # Status changes go through the workflow (with their events), never through a plain edit.
+    readonly_fields = ("number", "status", "held_from", "created_at", "submitted_at", "due_at", "created_by")
+    filter_horizontal = ("services",)
+    raw_id_fields = ("style_guide",)
+    inlines = [OrderImageInline, EventInline]
+
+
+@admin.register(OrderImage)
+class OrderImageAdmin(admin.ModelAdmin):
+    list_display = ("filename", "order", "status", "complexity", "format", "width", "height")
+    list_filter = ("status", "complexity", "format")
+    search_fields = ("filename", "sku", "order__number")
+    list_select_related = ("order",)
+    raw_id_fields = ("order",)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "order", "verb", "actor", "client_visible")
+    list_filter = ("verb", "client_visible")
+    search_fields = ("order__number", "message")
+    list_select_related = ("order", "actor")
+    readonly_fields = ("order", "actor", "verb", "message", "from_status", "to_status", "data", "client_visible",
+                       "notified_at", "created_at")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(OrderNumberSequence)
+class OrderNumberSequenceAdmin(admin.ModelAdmin):
+    list_display = ("year", "last")
+    readonly_fields = ("year", "last")

@@ -1,0 +1,116 @@
+"""API for the catalog, orders, their transitions and timelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agency.exceptions import RuleViolation
+from clients.selectors import client_get
+from clients.tenancy import client_id_of
+from jobs import selectors, services, workflow
+from jobs.serializers import (
+    EventSerializer,
+    OrderFilterSerializer,
+    OrderInputSerializer,
+    OrderListSerializer,
+    OrderOutputSerializer,
+    OrderUpdateSerializer,
+    ServiceSerializer,
+    TransitionInputSerializer,
+)
+
+
+@extend_schema_view(list=extend_schema(summary="The service catalog"),
+                    retrieve=extend_schema(summary="One service"))
+class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ServiceSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.service_list()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Orders the user may see", parameters=[OrderFilterSerializer],
+                       responses=OrderListSerializer(many=True)),
+    retrieve=extend_schema(summary="One order"),
+    create=extend_schema(request=OrderInputSerializer, responses={201: OrderOutputSerializer},
+                         summary="Create a draft order"),
+    partial_update=extend_schema(request=OrderUpdateSerializer, responses=OrderOutputSerializer,
+                                 summary="Edit a draft order"),
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = OrderOutputSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if self.action != "list":
+            return selectors.order_list(self.request.user).prefetch_related("services")
+        filters = OrderFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.order_list(self.request.user, **filters.validated_data)
+
+    def get_serializer_class(self) -> Any:
+        return OrderListSerializer if self.action == "list" else OrderOutputSerializer
+
+    def _output(self, order: Any, code: int = status.HTTP_200_OK) -> Response:
+        order = selectors.order_get(self.request.user, order.pk)
+        return Response(OrderOutputSerializer(order, context=self.get_serializer_context()).data, status=code)
+
+    def create(self, request: Request) -> Response:
+        data = OrderInputSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        client = fields.pop("client", None)
+        if client is None:
+            own = client_id_of(request.user)
+            if own is None:
+                raise RuleViolation("Choose the client this order is for.", field="client")
+            client = client_get(request.user, own)
+        order = services.order_create(client=client, created_by=request.user, **fields)
+        return self._output(order, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = OrderUpdateSerializer(order, data=request.data, partial=True, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        order = services.order_update(order=order, by=request.user, **data.validated_data)
+        return self._output(order)
+
+    @extend_schema(request=None, responses=OrderOutputSerializer, summary="Submit a draft to the studio")
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: Any = None) -> Response:
+        return self._output(workflow.order_submit(order_id=self.get_object().pk, by=request.user))
+
+    @extend_schema(request=TransitionInputSerializer, responses=OrderOutputSerializer, summary="Cancel an order")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = TransitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._output(workflow.order_cancel(order_id=order.pk, by=request.user, **data.validated_data))
+
+    @extend_schema(request=TransitionInputSerializer, responses=OrderOutputSerializer, summary="Put an order on hold")
+    @action(detail=True, methods=["post"])
+    def hold(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = TransitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._output(workflow.order_hold(order_id=order.pk, by=request.user, **data.validated_data))
+
+    @extend_schema(request=None, responses=OrderOutputSerializer, summary="Resume an order on hold")
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: Any = None) -> Response:
+        return self._output(workflow.order_resume(order_id=self.get_object().pk, by=request.user))
+
+    @extend_schema(responses=EventSerializer(many=True), summary="The order's timeline")
+    @action(detail=True, methods=["get"], serializer_class=EventSerializer)
+    def events(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        page = self.paginate_queryset(selectors.event_list(request.user, order))
+        return self.get_paginated_response(EventSerializer(page, many=True).data)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from jobs.models import Order, Service, Turnaround
+
+
+class OrderForm(forms.ModelForm):
+    """Create or edit a draft. ``style_guides`` and ``clients`` are the user's scoped choices."""
+
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.none(), widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one service."},
+    )
+    turnaround = forms.ChoiceField(choices=Turnaround.choices, widget=forms.RadioSelect, initial=Turnaround.STANDARD)
+
+    class Meta:
+        model = Order
+        fields = ["client", "title", "style_guide", "services", "turnaround", "instructions", "po_number"]
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 5})}
+        help_texts = {
+            "style_guide": "The order keeps this version of the style guide, even if the guide changes later.",
+            "po_number": "Your purchase-order reference, printed on the invoice.",
+        }
+
+    def __init__(self, *args: Any, services: Any, style_guides: Any, clients: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["services"].queryset = services
+        self.fields["style_guide"].queryset = style_guides
+        self.fields["style_guide"].label_from_instance = lambda g: (
+            f"{g.name} (v{g.version})" if clients is None else f"{g.client.name}: {g.name} (v{g.version})"
+        )
+        if clients is None or self.instance.pk:
+            del self.fields["client"]
+        else:
+            self.fields["client"].queryset = clients
+
+
+class TransitionForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class OrderFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False)
+    client = forms.ModelChoiceField(queryset=None, required=False, empty_label="All clients")
+    q = forms.CharField(required=False, max_length=100, label="Search")
+
+    def __init__(self, *args: Any, clients: Any, statuses: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "All statuses"), *statuses]
+        if clients is None:
+            del self.fields["client"]
+        else:
+            self.fields["client"].queryset = clients

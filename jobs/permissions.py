@@ -1,0 +1,50 @@
+"""Who may do what with orders. Plain functions used by pages, the API and workflow alike; they
+assume the order is already inside the user's scope (``clients.tenancy.scope``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agency.models import MANAGER_ROLES
+from clients.models import Client
+from clients.tenancy import client_id_of
+from jobs.models import Order, OrderStatus
+
+
+def _is_own_client(user: Any, client_id: Any) -> bool:
+    return user.is_client and client_id_of(user) == client_id
+
+
+def can_create_order(user: Any, client: Client | None = None) -> bool:
+    """Client users for their own company; account managers and admins for any company."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.role in MANAGER_ROLES:
+        return True
+    return user.is_client and client_id_of(user) is not None and (client is None or _is_own_client(user, client.pk))
+
+
+def can_edit_order(user: Any, order: Order) -> bool:
+    return user.role in MANAGER_ROLES or _is_own_client(user, order.client_id)
+
+
+def can_submit_order(user: Any, order: Order) -> bool:
+    return can_edit_order(user, order)
+
+
+def can_cancel_order(user: Any, order: Order) -> bool:
+    """Account managers cancel any cancellable order; a client may discard its own draft."""
+    if user.role in MANAGER_ROLES:
+        return True
+    return _is_own_client(user, order.client_id) and order.status == OrderStatus.DRAFT
+
+
+def can_hold_order(user: Any, order: Order) -> bool:
+    return user.role in MANAGER_ROLES
+
+
+can_resume_order = can_hold_order
+
+
+def can_see_internal_events(user: Any) -> bool:
+    return user.is_authenticated and user.is_studio

@@ -1,0 +1,54 @@
+"""Reads for orders, images and events. Each starts from ``clients.tenancy.scope``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from clients.tenancy import scope
+from jobs.models import Event, Order, OrderImage, Service
+
+
+def service_list(*, active_only: bool = True) -> QuerySet[Service]:
+    """The catalog is the same for everyone; it holds no client data."""
+    qs = Service.objects.all()
+    return qs.filter(is_active=True) if active_only else qs
+
+
+def order_list(user: Any, *, status: str | None = None, client: Any = None, search: str = "") -> QuerySet[Order]:
+    qs = (
+        scope(Order.objects.all(), user)
+        .select_related("client", "style_guide")
+        .annotate(image_count=Count("images", distinct=True))
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if client:
+        qs = qs.filter(client=client)
+    if search:
+        qs = qs.filter(Q(number__icontains=search) | Q(title__icontains=search) | Q(po_number__icontains=search))
+    return qs.order_by("-created_at")
+
+
+def order_get(user: Any, pk: Any) -> Order:
+    qs = (
+        scope(Order.objects.all(), user)
+        .select_related("client", "style_guide", "created_by")
+        .prefetch_related("services")
+        .annotate(image_count=Count("images", distinct=True))
+    )
+    return get_object_or_404(qs, pk=pk)
+
+
+def image_list(user: Any, order: Order) -> QuerySet[OrderImage]:
+    return scope(OrderImage.objects.filter(order=order), user).order_by("position", "created_at")
+
+
+def image_get(user: Any, pk: Any) -> OrderImage:
+    return get_object_or_404(scope(OrderImage.objects.select_related("order"), user), pk=pk)
+
+
+def event_list(user: Any, order: Order) -> QuerySet[Event]:
+    return scope(Event.objects.filter(order=order), user).select_related("actor").order_by("created_at")

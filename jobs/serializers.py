@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from agency.api import ScopedRelatedField
+from clients.selectors import client_list, style_guide_list
+from jobs import workflow
+from jobs.models import Event, Order, OrderStatus, Service, Turnaround
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = ["id", "code", "name", "description", "minutes_simple", "minutes_standard", "minutes_complex"]
+        read_only_fields = fields
+
+
+@extend_schema_field(serializers.ListField(child=serializers.ChoiceField(
+    choices=["submit", "cancel", "hold", "resume", "edit"])))
+class OrderActionsField(serializers.Field):
+    """The transitions the requesting user can take now, so clients need not re-code the rules."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["source"] = "*"
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, order: Order) -> list[str]:
+        return workflow.available_actions(self.context["request"].user, order)
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    client = serializers.SerializerMethodField()
+    style_guide = serializers.SerializerMethodField()
+    services = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    image_count = serializers.IntegerField(read_only=True)
+    actions = OrderActionsField()
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "title", "status", "held_from", "client", "style_guide", "services", "turnaround",
+                  "instructions", "po_number", "image_count", "created_at", "submitted_at", "due_at", "actions"]
+        read_only_fields = fields
+
+    def get_client(self, order: Order) -> dict[str, str]:
+        return {"id": str(order.client_id), "name": order.client.name}
+
+    def get_style_guide(self, order: Order) -> dict[str, Any]:
+        guide = order.style_guide
+        return {"id": str(guide.pk), "name": guide.name, "version": guide.version}
+
+
+class OrderListSerializer(OrderOutputSerializer):
+    class Meta(OrderOutputSerializer.Meta):
+        fields = [f for f in OrderOutputSerializer.Meta.fields if f not in {"services", "instructions"}]
+        read_only_fields = fields
+
+
+class OrderInputSerializer(serializers.ModelSerializer):
+    client = ScopedRelatedField(selector=lambda user: client_list(user), required=False)
+    style_guide = ScopedRelatedField(selector=lambda user: style_guide_list(user))
+    # The catalog is not tenant data: any active service may be chosen.
+    services = serializers.SlugRelatedField(
+        slug_field="code", many=True, queryset=Service.objects.filter(is_active=True), allow_empty=False,
+    )
+    turnaround = serializers.ChoiceField(choices=Turnaround.choices, default=Turnaround.STANDARD)
+
+    class Meta:
+        model = Order
+        fields = ["client", "title", "style_guide", "services", "turnaround", "instructions", "po_number"]
+
+
+class OrderUpdateSerializer(OrderInputSerializer):
+    class Meta(OrderInputSerializer.Meta):
+        fields = ["title", "style_guide", "services", "turnaround", "instructions", "po_number"]
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
+    client = serializers.UUIDField(required=False)
+    search = serializers.CharField(required=False, max_length=100)
+
+
+class TransitionInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ["id", "verb", "message", "from_status", "to_status", "actor", "data", "client_visible", "created_at"]
+        read_only_fields = fields
+
+    def get_actor(self, event: Event) -> str | None:
+        return (event.actor.full_name or event.actor.email) if event.actor else None

@@ -1,0 +1,135 @@
+"""Order pages (thin: form → service/workflow → redirect; reads through selectors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from agency.exceptions import DomainError
+from agency.forms import run_service
+from agency.models import ALL_ORDERS_ROLES
+from clients.selectors import client_get, client_list, style_guide_list
+from clients.tenancy import client_id_of
+from jobs import permissions, selectors, services, workflow
+from jobs.forms import OrderFilterForm, OrderForm, TransitionForm
+from jobs.models import OrderStatus
+
+
+@login_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    clients = client_list(user) if user.role in ALL_ORDERS_ROLES else None
+    form = OrderFilterForm(request.GET or None, clients=clients, statuses=OrderStatus.choices)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {"status": data.get("status") or None, "client": data.get("client"), "search": data.get("q", "")}
+    orders = selectors.order_list(user, **filters)
+    page = Paginator(orders, 25).get_page(request.GET.get("page"))
+    return render(request, "jobs/order_list.html", {
+        "filter_form": form, "page": page, "orders": page.object_list,
+        "can_create": permissions.can_create_order(user), "show_client": clients is not None,
+        "filtered": bool(request.GET.get("status") or request.GET.get("client") or request.GET.get("q")),
+        "query": request.GET.copy(),
+    })
+
+
+def _order_form(request: HttpRequest, **kwargs: Any) -> OrderForm:
+    user = request.user
+    return OrderForm(
+        request.POST or None,
+        services=selectors.service_list(),
+        style_guides=style_guide_list(user),
+        clients=None if user.is_client else client_list(user).filter(is_active=True),
+        **kwargs,
+    )
+
+
+@login_required
+def order_create(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not permissions.can_create_order(user):
+        raise PermissionDenied
+    form = _order_form(request, initial={"turnaround": "standard"})
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        client = data.pop("client", None) or client_get(user, client_id_of(user))
+        order = run_service(form, lambda: services.order_create(client=client, created_by=user, **data))
+        if order:
+            messages.success(request, f"Order {order.number} has been saved as a draft. Submit it when it is complete.")
+            return redirect("jobs:order_detail", pk=order.pk)
+    return render(request, "jobs/order_form.html", {"form": form, "title": "New order"})
+
+
+@login_required
+def order_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    order = selectors.order_get(request.user, pk)
+    if not permissions.can_edit_order(request.user, order):
+        raise PermissionDenied
+    form = _order_form(request, instance=order)
+    if request.method == "POST" and form.is_valid():
+        saved = run_service(form, lambda: services.order_update(order=order, by=request.user, **form.cleaned_data))
+        if saved:
+            messages.success(request, f"Order {saved.number} has been saved.")
+            return redirect("jobs:order_detail", pk=saved.pk)
+    return render(request, "jobs/order_form.html", {"form": form, "title": f"Edit {order.number}", "order": order})
+
+
+@login_required
+def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    user = request.user
+    order = selectors.order_get(user, pk)
+    return render(request, "jobs/order_detail.html", {
+        "order": order,
+        "images": selectors.image_list(user, order),
+        "events": selectors.event_list(user, order),
+        "actions": workflow.available_actions(user, order),
+        "show_internal": permissions.can_see_internal_events(user),
+    })
+
+
+TRANSITIONS = {
+    "submit": (workflow.order_submit, False, "Order {number} has been submitted to the studio."),
+    "cancel": (workflow.order_cancel, True, "Order {number} has been cancelled."),
+    "hold": (workflow.order_hold, True, "Order {number} is on hold."),
+    "resume": (workflow.order_resume, False, "Order {number} has been resumed."),
+}
+
+
+@login_required
+@require_POST
+def order_transition(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
+    if action not in TRANSITIONS:
+        raise Http404
+    order = selectors.order_get(request.user, pk)
+    func, takes_reason, done = TRANSITIONS[action]
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The reason can be at most 500 characters.")
+        return redirect("jobs:order_detail", pk=order.pk)
+    kwargs: dict[str, Any] = {"reason": form.cleaned_data["reason"]} if takes_reason else {}
+    try:
+        func(order_id=order.pk, by=request.user, **kwargs)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done.format(number=order.number))
+    return redirect("jobs:order_detail", pk=order.pk)
+
+
+@login_required
+def image_thumbnail(request: HttpRequest, pk: Any) -> FileResponse:
+    """A thumbnail, after the scope check; there is no public URL for any stored file."""
+    image = selectors.image_get(request.user, pk)
+    if not image.thumbnail:
+        raise Http404
+    response = FileResponse(image.thumbnail.open("rb"), content_type="image/webp")
+    response["Cache-Control"] = "private, max-age=300"
+    return response

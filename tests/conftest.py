@@ -1,0 +1,93 @@
+"""The standard cast (CONVENTIONS.md §2.7): two client companies and every studio role."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client as HttpClient
+from rest_framework.test import APIClient
+
+from agency.models import Role, User
+from clients.models import Client, StyleGuide
+from jobs.models import Order
+from tests.factories import ClientFactory, StyleGuideFactory, UserFactory, client_user, make_order
+
+
+@dataclass
+class Cast:
+    acme: Client
+    globex: Client
+    acme_guide: StyleGuide
+    globex_guide: StyleGuide
+    acme_admin: User
+    acme_member: User
+    globex_member: User
+    account_manager: User
+    retoucher: User
+    retoucher_other: User
+    qc: User
+    finance: User
+    admin: User
+    acme_order: Order
+    globex_order: Order
+
+    def personas(self) -> dict[str, User | None]:
+        return {
+            "anon": None, "client_admin_A": self.acme_admin, "client_member_A": self.acme_member,
+            "client_member_B": self.globex_member, "account_manager": self.account_manager,
+            "retoucher_assigned": self.retoucher, "retoucher_other": self.retoucher_other, "qc": self.qc,
+            "finance": self.finance, "admin": self.admin,
+        }
+
+
+@pytest.fixture
+def cast(db: Any) -> Cast:
+    acme = ClientFactory(name="Acme Jewels")
+    globex = ClientFactory(name="Globex Gems CANARY-B-7f3a")
+    acme_guide = StyleGuideFactory(client=acme, name="Acme white")
+    globex_guide = StyleGuideFactory(client=globex, name="CANARY-B-7f3a guide")
+    acme_member = client_user(acme, Role.CLIENT_MEMBER, full_name="Alice Acme")
+    globex_member = client_user(globex, Role.CLIENT_MEMBER, full_name="Bob Globex")
+    return Cast(
+        acme=acme, globex=globex, acme_guide=acme_guide, globex_guide=globex_guide,
+        acme_admin=client_user(acme, Role.CLIENT_ADMIN, full_name="Ann Acme"),
+        acme_member=acme_member, globex_member=globex_member,
+        account_manager=UserFactory(role=Role.ACCOUNT_MANAGER, full_name="Maria Manager"),
+        retoucher=UserFactory(role=Role.RETOUCHER), retoucher_other=UserFactory(role=Role.RETOUCHER),
+        qc=UserFactory(role=Role.QC), finance=UserFactory(role=Role.FINANCE), admin=UserFactory(role=Role.ADMIN),
+        acme_order=make_order(acme, by=acme_member, title="Acme rings"),
+        globex_order=make_order(globex, by=globex_member, title="CANARY-B-7f3a order"),
+    )
+
+
+def api_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def web_for(user: User | None) -> HttpClient:
+    client = HttpClient()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api() -> Any:
+    return api_for
+
+
+@pytest.fixture
+def web() -> Any:
+    return web_for
+
+
+def pytest_report_header(config: Any) -> list[str]:
+    from django.db import connection
+
+    return [f"loupe database: {connection.vendor} ({os.environ.get('DATABASE_URL', 'sqlite default')})"]

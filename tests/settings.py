@@ -1,0 +1,20 @@
+"""Test settings: the one settings module, with the environment a test run needs.
+
+Only environment defaults are set here (an explicit variable, such as DATABASE_URL on the PostgreSQL
+run, wins), plus synchronous tasks and a fast password hasher.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-loupe-suite-only-0123456789abcdefghij")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("LOUPE_HTTPS", "0")
+os.environ.setdefault("LOUPE_STATIC_MANIFEST", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("EMAIL_URL", "locmem://")
+os.environ.setdefault("LOUPE_TASKS_SYNC", "1")
+os.environ.setdefault("LOUPE_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+
+from agency.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
