@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("loupe.security")
@@ -67,7 +66,7 @@ def _as_field_errors(detail: Any) -> dict[str, Any]:
     return {"non_field_errors": [detail]}
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse | None:
     """DRF's exception handler, answering every error as problem+json."""
     # Imported here: rest_framework.views loads the authentication classes, which import this module.
     from rest_framework.views import exception_handler
@@ -75,12 +74,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     request = context.get("request")
     if isinstance(exc, RuleViolation):
         body = problem(exc.status_code, exc.title, exc.message, {exc.field: [exc.message]})
-        return Response(body, status=exc.status_code, content_type=PROBLEM_JSON)
+        return JsonResponse(body, status=exc.status_code, content_type=PROBLEM_JSON)
     if isinstance(exc, DomainError):
         if isinstance(exc, NotPermitted):
             logger.info("denied: %s %s (%s)", getattr(request, "method", "?"), getattr(request, "path", "?"), exc)
-        return Response(problem(exc.status_code, exc.title, exc.message), status=exc.status_code,
-                        content_type=PROBLEM_JSON)
+        return JsonResponse(problem(exc.status_code, exc.title, exc.message), status=exc.status_code,
+                            content_type=PROBLEM_JSON)
     if isinstance(exc, DjangoValidationError):
         # A model's full_clean() inside a service: the same 400 as a serializer's field errors.
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -104,9 +103,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         body = problem(response.status_code, title, str(detail))
-    response.data = body
-    response.content_type = PROBLEM_JSON
-    return response
+    # A plain JsonResponse, so the body is JSON whatever renderer the view negotiated (the schema
+    # view renders YAML); DRF's headers such as WWW-Authenticate and Retry-After are kept.
+    problem_doc = JsonResponse(body, status=response.status_code, content_type=PROBLEM_JSON)
+    for header in ("WWW-Authenticate", "Retry-After", "Allow"):
+        if header in response:
+            problem_doc[header] = response[header]
+    return problem_doc
 
 
 def problem_response(request: HttpRequest, status_code: int, title: str, detail: str) -> JsonResponse:

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from agency import api as agency_api
@@ -19,8 +20,9 @@ router.register("orders", jobs_api.OrderViewSet, basename="order")
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),
     path("me/", agency_api.MeView.as_view(), name="api-me"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
+         name="api-docs"),
     *router.urls,
 ]
 

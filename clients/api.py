@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,7 +35,7 @@ class ClientFilterSerializer(serializers.Serializer):
 )
 class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ClientOutputSerializer
-    permission_classes = [RolePermission]
+    permission_classes = [IsAuthenticated, RolePermission]
     action_roles = {"default": MANAGER_ROLES | {Role.FINANCE}, "create": MANAGER_ROLES,
                     "partial_update": MANAGER_ROLES}
     http_method_names = ["get", "post", "patch", "head", "options"]

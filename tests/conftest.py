@@ -91,3 +91,19 @@ def pytest_report_header(config: Any) -> list[str]:
     from django.db import connection
 
     return [f"loupe database: {connection.vendor} ({os.environ.get('DATABASE_URL', 'sqlite default')})"]
+
+
+@pytest.fixture
+def acme_image(cast: Cast) -> Any:
+    """An image of Acme's order with a real thumbnail in storage."""
+    from django.core.files.base import ContentFile
+
+    from jobs.images import make_thumbnail, render_jewelry
+    from jobs.models import ImageStatus, OrderImage
+
+    picture = render_jewelry("ring", seed=1, size=300)
+    image = OrderImage(order=cast.acme_order, filename="RING_1.jpg", status=ImageStatus.RECEIVED,
+                       width=300, height=300, format="JPEG")
+    image.thumbnail.save("thumb.webp", ContentFile(make_thumbnail(picture)), save=False)
+    image.save()
+    return image

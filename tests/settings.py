@@ -18,3 +18,5 @@ os.environ.setdefault("LOUPE_VAR_DIR", os.path.join(os.path.dirname(os.path.dirn
 from agency.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405  (WhiteNoise warns when it is missing)
