@@ -8,12 +8,13 @@ from typing import Any
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agency.auth import ExpiringTokenAuthentication
+from agency.exceptions import RuleViolation
 from agency.models import ApiToken
 from agency.services import token_issue
 
@@ -102,7 +103,8 @@ class TokenView(APIView):
         user = authenticate(request._request, email=data.validated_data["email"].lower(),
                             password=data.validated_data["password"])
         if user is None:
-            raise AuthenticationFailed("E-mail address or password is wrong.")
+            # 400 like DRF's own token view: 401 would ask for credentials this endpoint does not take.
+            raise RuleViolation("E-mail address or password is wrong.")
         token, key = token_issue(user=user)
         return Response({"token": key, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
 

@@ -32,7 +32,7 @@ class OrderForm(forms.ModelForm):
         self.fields["style_guide"].label_from_instance = lambda g: (
             f"{g.name} (v{g.version})" if clients is None else f"{g.client.name}: {g.name} (v{g.version})"
         )
-        if clients is None or self.instance.pk:
+        if clients is None or not self.instance._state.adding:
             del self.fields["client"]
         else:
             self.fields["client"].queryset = clients

@@ -1,0 +1,182 @@
+"""Login, API tokens and their revocation (A7), lockout (S3), sessions (S2), password reset."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client as HttpClient
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from agency.models import ApiToken
+from clients.services import member_remove
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _token(email, password=PASSWORD):
+    return APIClient().post("/api/v1/auth/token/", {"email": email, "password": password}, format="json")
+
+
+def _with_token(key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def test_token_login_and_use(cast):
+    response = _token(cast.acme_member.email.upper())
+    assert response.status_code == 201
+    key = response.json()["token"]
+    assert _with_token(key).get("/api/v1/me/").json()["email"] == cast.acme_member.email
+    stored = ApiToken.objects.get(user=cast.acme_member)
+    assert key not in (stored.digest, stored.prefix) and len(stored.digest) == 64
+    assert stored.expires_at - timezone.now() > timedelta(days=29)
+
+
+def test_token_can_be_revoked(cast):
+    key = _token(cast.acme_member.email).json()["token"]
+    assert _with_token(key).delete("/api/v1/auth/token/").status_code == 204
+    assert _with_token(key).get("/api/v1/me/").status_code == 401
+
+
+def test_wrong_password_and_unknown_address_look_the_same(cast):
+    wrong = _token(cast.acme_member.email, "nope-nope-nope")
+    unknown = _token("nobody@example.test", "nope-nope-nope")
+    assert wrong.status_code == unknown.status_code == 400
+    assert wrong.json() == unknown.json()
+    web = HttpClient()
+    page_wrong = web.post("/login/", {"username": cast.acme_member.email, "password": "nope-nope-nope"})
+    page_unknown = web.post("/login/", {"username": "nobody@example.test", "password": "nope-nope-nope"})
+    assert page_wrong.status_code == page_unknown.status_code == 200
+    assert b"E-mail address or password is wrong." in page_wrong.content
+    assert page_wrong.content.replace(cast.acme_member.email.encode(), b"X") == \
+        page_unknown.content.replace(b"nobody@example.test", b"X").replace(
+            page_unknown.content[page_unknown.content.find(b'name="csrfmiddlewaretoken"'):][:120],
+            page_wrong.content[page_wrong.content.find(b'name="csrfmiddlewaretoken"'):][:120])
+
+
+@pytest.mark.parametrize("email_exists", [True, False])
+def test_lockout_by_the_tenth_failure(cast, email_exists):
+    email = cast.acme_member.email if email_exists else "ghost@example.test"
+    codes = [_token(email, f"wrong-{i}").status_code for i in range(10)]
+    assert codes[:9] == [400] * 9 and codes[9] == 429
+    locked = _token(email, PASSWORD if email_exists else "x")
+    assert locked.status_code == 429 and locked["Content-Type"] == "application/problem+json"
+
+
+def test_page_login_locks_out_too(cast):
+    web = HttpClient()
+    for i in range(10):
+        response = web.post("/login/", {"username": cast.acme_member.email, "password": f"bad-{i}"})
+    assert response.status_code == 429 and b"Too many failed logins" in response.content
+    assert web.post("/login/", {"username": cast.acme_member.email, "password": PASSWORD}).status_code == 429
+
+
+def test_expired_token_is_refused(cast):
+    key = _token(cast.acme_member.email).json()["token"]
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = _with_token(key).get("/api/v1/me/")
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Token")
+
+
+def test_password_change_revokes_tokens(cast):
+    key = _token(cast.acme_member.email).json()["token"]
+    cast.acme_member.set_password("another-long-password-1")
+    cast.acme_member.save()
+    assert _with_token(key).get("/api/v1/me/").status_code == 401
+
+
+def test_deactivation_revokes_tokens_and_sessions(cast):
+    key = _token(cast.acme_member.email).json()["token"]
+    web = HttpClient()
+    web.force_login(cast.acme_member)
+    cast.acme_member.is_active = False
+    cast.acme_member.save()
+    assert _with_token(key).get("/api/v1/me/").status_code == 401
+    assert web.get("/orders/").status_code == 302
+
+
+def test_membership_removal_ends_access_at_once(cast):
+    key = _token(cast.acme_member.email).json()["token"]
+    web = HttpClient()
+    web.force_login(cast.acme_member)
+    member_remove(membership=cast.acme_member.membership, by=cast.account_manager)
+    assert _with_token(key).get(f"/api/v1/orders/{cast.acme_order.pk}/").status_code == 401
+    assert web.get(f"/orders/{cast.acme_order.pk}/").status_code == 302
+    assert not ApiToken.objects.filter(user=cast.acme_member).exists()
+
+
+def test_login_rotates_the_session_key_and_logout_kills_it(cast):
+    web = HttpClient()
+    web.get("/login/")
+    web.session["probe"] = 1
+    before = web.cookies.get("loupe_sessionid")
+    response = web.post("/login/", {"username": cast.acme_member.email, "password": PASSWORD})
+    assert response.status_code == 302
+    after = web.cookies["loupe_sessionid"].value
+    assert before is None or before.value != after
+    assert web.get("/orders/").status_code == 200
+    web.post("/logout/")
+    replay = HttpClient()
+    replay.cookies["loupe_sessionid"] = after
+    assert replay.get("/orders/").status_code == 302
+
+
+def test_session_ends_after_twelve_hours_whatever_the_activity(cast, settings):
+    web = HttpClient()
+    web.force_login(cast.acme_member)
+    assert web.get("/orders/").status_code == 200
+    session = web.session
+    session["loupe_login_at"] = session["loupe_login_at"] - settings.LOUPE_SESSION_ABSOLUTE_SECONDS - 60
+    session.save()
+    response = web.get("/orders/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert web.get("/orders/").status_code == 302
+
+
+def test_idle_timeout_is_thirty_minutes(settings):
+    assert settings.SESSION_COOKIE_AGE == 1800 and settings.SESSION_SAVE_EVERY_REQUEST
+
+
+def test_password_reset_mail_and_link(cast):
+    web = HttpClient()
+    response = web.post("/password/reset/", {"email": cast.acme_member.email})
+    assert response.status_code == 302
+    assert web.post("/password/reset/", {"email": "nobody@example.test"}).status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[0].body).group(0)
+    form = web.get(link, follow=True)
+    assert form.status_code == 200 and b"Choose a new password" in form.content
+    done = web.post(form.redirect_chain[-1][0], {"new_password1": "a-brand-new-password", "new_password2":
+                                                  "a-brand-new-password"})
+    assert done.status_code == 302
+    assert _token(cast.acme_member.email, "a-brand-new-password").status_code == 201
+
+
+def test_invited_member_gets_a_set_password_mail(cast, web, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web(cast.account_manager).post(f"/clients/{cast.acme.pk}/members/new/",
+                                                  {"full_name": "New Person", "email": "New@Acme.test",
+                                                   "role": "client_member"})
+    assert response.status_code == 302
+    assert mail.outbox[-1].to == ["new@acme.test"]
+    assert "/password/reset/" in mail.outbox[-1].body
+
+
+def test_password_change_page(cast, web):
+    client = web(cast.acme_member)
+    response = client.post("/password/change/", {"old_password": PASSWORD, "new_password1": "changed-password-42",
+                                                 "new_password2": "changed-password-42"})
+    assert response.status_code == 302
+
+
+def test_studio_user_without_role_cannot_exist():
+    from django.db import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        UserFactory(role="emperor")
