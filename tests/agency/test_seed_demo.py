@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from agency.models import Role, StaffProfile, User
+from clients.models import Client, Membership, StyleGuide
+from jobs.models import Event, Order, OrderImage, OrderStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def _snapshot():
+    return {
+        "users": sorted(User.objects.values_list("email", "role")),
+        "clients": Client.objects.count(), "memberships": Membership.objects.count(),
+        "guides": StyleGuide.objects.count(), "profiles": StaffProfile.objects.count(),
+        "orders": sorted(Order.objects.values_list("number", "status")),
+        "images": OrderImage.objects.count(), "events": Event.objects.count(),
+    }
+
+
+def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    first = _snapshot()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert _snapshot() == first
+    roles = [role for _, role in first["users"]]
+    assert roles.count(Role.ADMIN) == 1 and roles.count(Role.ACCOUNT_MANAGER) == 2
+    assert roles.count(Role.RETOUCHER) == 4 and roles.count(Role.QC) == 1 and roles.count(Role.FINANCE) == 1
+    assert first["clients"] == 3 and first["memberships"] == 6 and first["guides"] == 3
+    assert {status for _, status in first["orders"]} == set(OrderStatus.values)
+    capacities = set(StaffProfile.objects.values_list("daily_capacity_minutes", flat=True))
+    skills = {tuple(sorted(u.skills.values_list("code", flat=True))) for u in User.objects.filter(role=Role.RETOUCHER)}
+    assert len(capacities) == 4 and len(skills) == 4
+    image = OrderImage.objects.first()
+    assert image.original.size > 10_000 and image.thumbnail.read(4) == b"RIFF"
+    assert "loupe-demo-2026" in out.getvalue() and "camille@aurelia.test" in out.getvalue()
+
+
+def test_demo_logins_work():
+    call_command("seed_demo", stdout=io.StringIO())
+    from django.test import Client as HttpClient
+
+    web = HttpClient()
+    assert web.post("/login/", {"username": "camille@aurelia.test", "password": "loupe-demo-2026"}).status_code == 302
+    assert "Aurelia Fine Jewelry" in web.get("/orders/").content.decode()
