@@ -13,7 +13,14 @@ from rest_framework.test import APIClient
 from agency.models import Role, User
 from clients.models import Client, StyleGuide
 from jobs.models import Order
-from tests.factories import ClientFactory, StyleGuideFactory, UserFactory, client_user, make_order
+from tests.factories import (
+    ClientFactory,
+    StyleGuideFactory,
+    UserFactory,
+    client_user,
+    ensure_service_catalog,
+    make_order,
+)
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Cast:
 
 @pytest.fixture
 def cast(db: Any) -> Cast:
+    ensure_service_catalog()
     acme = ClientFactory(name="Acme Jewels")
     globex = ClientFactory(name="Globex Gems CANARY-B-7f3a")
     acme_guide = StyleGuideFactory(client=acme, name="Acme white")

@@ -49,6 +49,16 @@ class StyleGuideFactory(factory.django.DjangoModelFactory):
     output_formats = ["JPEG"]
 
 
+def ensure_service_catalog() -> None:
+    """Transactional tests flush every table, the catalog of the data migration included: put it back."""
+    import importlib
+
+    from django.apps import apps
+
+    if not Service.objects.exists():
+        importlib.import_module("jobs.migrations.0002_service_catalog").add_catalog(apps, None)
+
+
 def client_user(client: Client, role: str = Role.CLIENT_MEMBER, **kwargs) -> User:
     user = UserFactory(role=role, **kwargs)
     Membership.objects.create(user=user, client=client)

@@ -55,8 +55,10 @@ def test_production_cookies_and_headers_are_strict():
         "s.Q_CLUSTER.get('redis'), s.STORAGES['default']['OPTIONS']['default_acl'], s.DEBUG)"
     ))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1].split() == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "31536000", "True",
-                                     "redis://cache.internal:6379/0", "private", "False"]
+    assert result.stdout.strip().splitlines()[-1].split() == [
+        "__Host-sessionid", "__Host-csrftoken", "True", "True", "31536000", "True", "redis://cache.internal:6379/0",
+        "private", "False",
+    ]
 
 
 @pytest.mark.parametrize("value,expected", [("1", True), ("yes", True), ("off", False), ("0", False)])

@@ -15,16 +15,23 @@ from agency.models import Role
 from jobs import workflow
 from jobs.models import Event, Order, OrderStatus, Service
 from jobs.services import order_create
-from tests.factories import ClientFactory, StyleGuideFactory, UserFactory, client_user, make_order
+from tests.factories import (
+    ClientFactory,
+    StyleGuideFactory,
+    UserFactory,
+    client_user,
+    ensure_service_catalog,
+    make_order,
+)
 
-# serialized_rollback restores the service catalog (a data migration) that the flush removes.
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
 def _postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row-lock races need PostgreSQL: run with DATABASE_URL=postgres://… (CI does)")
+    ensure_service_catalog()
 
 
 def _race(n: int, work: Callable[[int], Any]) -> list[Any]:

@@ -128,10 +128,10 @@ class Command(BaseCommand):
             created = self._orders(users, clients)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new orders)."))
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for email, name, role, _ in STAFF:
+        for email, _name, role, _ in STAFF:
             self.stdout.write(f"  {role.label:<16} {email}")
         for spec in CLIENTS:
-            for email, name, role in spec["users"]:
+            for email, _name, role in spec["users"]:
                 self.stdout.write(f"  {role.label:<16} {email}  ({spec['name']})")
 
     def _user(self, email: str, name: str, role: str) -> User:
