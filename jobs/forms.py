@@ -45,7 +45,8 @@ class TransitionForm(forms.Form):
 class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(required=False)
     client = forms.ModelChoiceField(queryset=None, required=False, empty_label="All clients")
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(required=False, max_length=100, label="Search",
+                        widget=forms.TextInput(attrs={"placeholder": "Number, title or PO", "type": "search"}))
 
     def __init__(self, *args: Any, clients: Any, statuses: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
