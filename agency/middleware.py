@@ -28,7 +28,12 @@ class RequestSizeLimitMiddleware:
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
+    # The local-storage upload route streams bodies to disk with its own byte count (agency.uploads).
+    EXEMPT_PREFIXES = ("/api/v1/uploads/local/",)
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(self.EXEMPT_PREFIXES):
+            return self.get_response(request)
         raw = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw)

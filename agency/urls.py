@@ -16,10 +16,12 @@ router.register("services", jobs_api.ServiceViewSet, basename="service")
 router.register("clients", clients_api.ClientViewSet, basename="client")
 router.register("style-guides", clients_api.StyleGuideViewSet, basename="style-guide")
 router.register("orders", jobs_api.OrderViewSet, basename="order")
+router.register("images", jobs_api.ImageViewSet, basename="image")
 
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),
     path("me/", agency_api.MeView.as_view(), name="api-me"),
+    path("uploads/local/<str:token>/", views.local_upload, name="local-upload"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
          name="api-docs"),
@@ -42,6 +44,7 @@ urlpatterns = [
     path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("profile/", views.profile, name="profile"),
     path("healthz/", views.health, name="health"),
+    path("files/<str:token>/", views.local_file, name="local-file"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
     path("", include("clients.urls")),

@@ -10,14 +10,17 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core import signing
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from agency.exceptions import problem_response
 from agency.models import User
 from agency.services import user_update_profile
+from agency.uploads import LocalBackend, UploadError, content_disposition, get_backend
 
 logger = logging.getLogger("loupe.security")
 
@@ -98,3 +101,47 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if _wants_problem(request):
         return problem_response(request, 400, "Bad Request", "The request could not be understood.")
     return render(request, "400.html", status=400)
+
+
+@csrf_exempt
+def local_upload(request: HttpRequest, token: str) -> HttpResponse:
+    """The local backend's presigned PUT: the signed token names the key, part and exact size."""
+    backend = get_backend()
+    if request.method != "PUT" or not isinstance(backend, LocalBackend):
+        return problem_response(request, 405 if request.method != "PUT" else 404, "Not allowed", "Use PUT on an upload URL.")
+    try:
+        payload = backend.read_upload_token(token)
+    except signing.SignatureExpired:
+        return problem_response(request, 403, "Expired", "This upload URL has expired; ask for a new one.")
+    except signing.BadSignature:
+        return problem_response(request, 403, "Forbidden", "This upload URL is not valid.")
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and int(declared) > payload["s"]:
+        return problem_response(request, 413, "Too large", f"This URL accepts exactly {payload['s']} bytes.")
+    try:
+        etag = backend.receive(payload, request)
+    except UploadError as exc:
+        return problem_response(request, 400 if "expects exactly" in exc.reason else 413, "Upload refused", exc.reason)
+    response = HttpResponse(status=200)
+    response["ETag"] = etag
+    return response
+
+
+@require_GET
+def local_file(request: HttpRequest, token: str) -> HttpResponse:
+    """The local backend's presigned GET: a short-lived, signed link to one stored file."""
+    backend = get_backend()
+    if not isinstance(backend, LocalBackend):
+        raise Http404
+    try:
+        payload = backend.read_download_token(token)
+    except signing.BadSignature:
+        return HttpResponse("This download link is not valid or has expired.", status=403, content_type="text/plain")
+    try:
+        handle = backend.path(payload["k"]).open("rb")
+    except (FileNotFoundError, UploadError) as exc:
+        raise Http404 from exc
+    response = FileResponse(handle, content_type=payload.get("t") or "application/octet-stream")
+    response["Content-Disposition"] = "inline" if payload.get("i") else content_disposition(payload["f"])
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponseRedirect
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,9 +14,11 @@ from rest_framework.response import Response
 from agency.exceptions import RuleViolation
 from clients.selectors import client_get
 from clients.tenancy import client_id_of
-from jobs import selectors, services, workflow
+from jobs import selectors, services, uploads, workflow
 from jobs.serializers import (
+    CompleteInputSerializer,
     EventSerializer,
+    ImageSerializer,
     OrderFilterSerializer,
     OrderInputSerializer,
     OrderListSerializer,
@@ -23,6 +26,8 @@ from jobs.serializers import (
     OrderUpdateSerializer,
     ServiceSerializer,
     TransitionInputSerializer,
+    UploadsInputSerializer,
+    UploadsOutputSerializer,
 )
 
 
@@ -108,9 +113,68 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def resume(self, request: Request, pk: Any = None) -> Response:
         return self._output(workflow.order_resume(order_id=self.get_object().pk, by=request.user))
 
+    @extend_schema(responses=ImageSerializer(many=True), summary="The order's images")
+    @action(detail=True, methods=["get"], serializer_class=ImageSerializer)
+    def images(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        page = self.paginate_queryset(selectors.image_list(request.user, order))
+        return self.get_paginated_response(ImageSerializer(page, many=True).data)
+
+    @extend_schema(request=UploadsInputSerializer, responses={201: UploadsOutputSerializer},
+                   summary="Declare files to upload; get an upload target per file")
+    @action(detail=True, methods=["post"], serializer_class=UploadsInputSerializer)
+    def uploads(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = UploadsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = uploads.uploads_create(order=order, by=request.user, files=data.validated_data["files"])
+        body = {"images": [{"image": ImageSerializer(image).data, "upload": target} for image, target in created]}
+        return Response(body, status=status.HTTP_201_CREATED)
+
     @extend_schema(responses=EventSerializer(many=True), summary="The order's timeline")
     @action(detail=True, methods=["get"], serializer_class=EventSerializer)
     def events(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
         page = self.paginate_queryset(selectors.event_list(request.user, order))
         return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+
+class DownloadQuerySerializer(serializers.Serializer):
+    what = serializers.ChoiceField(choices=list(uploads.DOWNLOADS), default="original")
+
+
+@extend_schema_view(retrieve=extend_schema(summary="One image with its metadata and pre-flight findings"),
+                    destroy=extend_schema(summary="Remove an image from a draft or submitted order"))
+class ImageViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = ImageSerializer
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return selectors.image_queryset(self.request.user)
+
+    def perform_destroy(self, instance: Any) -> None:
+        uploads.image_remove(image=instance, by=self.request.user)
+
+    @extend_schema(request=CompleteInputSerializer, responses={202: ImageSerializer},
+                   summary="Finish an upload (with its parts for a multipart upload)")
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: Any = None) -> Response:
+        image = self.get_object()
+        data = CompleteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = uploads.upload_complete(image=image, by=request.user, parts=data.validated_data.get("parts"))
+        image.refresh_from_db()
+        code = status.HTTP_202_ACCEPTED if image.status == "uploading" else status.HTTP_200_OK
+        return Response(ImageSerializer(image).data, status=code)
+
+    @extend_schema(parameters=[DownloadQuerySerializer], responses={302: None},
+                   summary="Redirect to a short-lived link to the original, preview or thumbnail")
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
+        image = self.get_object()
+        query = DownloadQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        url = uploads.image_download_url(image=image, by=request.user, what=query.validated_data["what"])
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "no-store"
+        return response

@@ -121,18 +121,15 @@ class ImageStatus(models.TextChoices):
     REVISION_REQUESTED = "revision_requested", "Revision requested"
 
 
-def _image_key(instance: OrderImage, kind: str, name: str) -> str:
-    # Keys are made by the server (DESIGN.md §6); the user's file name never reaches the path.
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
-    return f"clients/{instance.order.client_id}/orders/{instance.order_id}/{instance.pk}/{kind}/{uuid.uuid4().hex}.{ext}"
+def image_prefix(image: OrderImage) -> str:
+    """Every key of an image starts here (DESIGN.md §6); keys are made by the server only."""
+    return f"clients/{image.order.client_id}/orders/{image.order_id}/{image.pk}"
 
 
-def original_key(instance: OrderImage, filename: str) -> str:
-    return _image_key(instance, "original", filename)
-
-
-def preview_key(instance: OrderImage, filename: str) -> str:
-    return _image_key(instance, "previews", filename)
+def _legacy_key(instance: OrderImage, filename: str) -> str:
+    # Files saved through the FileField API (demo data) get a server-made name too.
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"{image_prefix(instance)}/files/{uuid.uuid4().hex}.{ext[:5]}"
 
 
 class OrderImage(models.Model):
@@ -148,20 +145,104 @@ class OrderImage(models.Model):
     reason = models.CharField(max_length=300, blank=True, help_text="Why the file was rejected.")
     complexity = models.CharField(max_length=10, choices=Complexity.choices, default=Complexity.STANDARD)
     instructions = models.TextField(blank=True, max_length=5000)
-    original = models.FileField(upload_to=original_key, max_length=300, blank=True)
-    thumbnail = models.FileField(upload_to=preview_key, max_length=300, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    # The upload as declared by the client, and where its bytes land before they are validated.
+    declared_size = models.PositiveBigIntegerField(null=True, blank=True)
+    declared_sha256 = models.CharField(max_length=64, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    upload_key = models.CharField(max_length=300, blank=True, editable=False)
+    upload_id = models.CharField(max_length=200, blank=True, editable=False, help_text="S3 multipart upload id")
+    upload_etag = models.CharField(max_length=200, blank=True, editable=False,
+                                   help_text="What `complete` saw; processing reads exactly this object.")
+    uploaded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    processing_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The validated original and its derived files.
+    original = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
+    thumbnail = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
+    preview = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
     format = models.CharField(max_length=10, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+    mode = models.CharField(max_length=10, blank=True)
+    bit_depth = models.PositiveSmallIntegerField(null=True, blank=True)
+    icc_profile = models.CharField("colour profile", max_length=200, blank=True)
+    has_alpha = models.BooleanField(default=False)
+    dpi = models.PositiveIntegerField(null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    preflight = models.JSONField(default=list, blank=True, help_text="Pre-flight warnings: [{code, message}].")
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["order", "position", "created_at"]
+        indexes = [models.Index(fields=["status", "uploaded_at"])]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def is_processing(self) -> bool:
+        return self.status == ImageStatus.UPLOADING and self.uploaded_at is not None
+
+    @property
+    def megapixels(self) -> float | None:
+        return round(self.width * self.height / 1e6, 1) if self.width and self.height else None
+
+
+class Version(models.Model):
+    """A retouched file for an image (v1, v2 …); deliveries are rendered from the approved one."""
+
+    tenant_path = "image__order__client"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    file = models.FileField(upload_to=_legacy_key, max_length=300)
+    approved = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["image", "number"]
+        constraints = [models.UniqueConstraint(fields=["image", "number"], name="version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"v{self.number} of {self.image.filename}"
+
+
+class DeliveryStatus(models.TextChoices):
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """The rendered files of an order's approved versions, packed as one ZIP for download."""
+
+    tenant_path = "order__client"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.BUILDING)
+    reason = models.CharField(max_length=300, blank=True)
+    archive = models.CharField(max_length=300, blank=True, help_text="Storage key of the ZIP.")
+    archive_size = models.PositiveBigIntegerField(null=True, blank=True)
+    file_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["order", "-number"]
+        constraints = [models.UniqueConstraint(fields=["order", "number"], name="delivery_number_unique")]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.number} of {self.order_id}"
 
 
 class Event(models.Model):

@@ -48,3 +48,13 @@ can_resume_order = can_hold_order
 
 def can_see_internal_events(user: Any) -> bool:
     return user.is_authenticated and user.is_studio
+
+
+def can_upload_images(user: Any, order: Order) -> bool:
+    """The order's client users and account managers add, complete and remove images."""
+    return can_edit_order(user, order)
+
+
+def can_download_original(user: Any, order: Order) -> bool:
+    """Everyone who can see the order may download its originals, except finance (no use for them)."""
+    return user.role != "finance"

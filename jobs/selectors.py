@@ -46,6 +46,10 @@ def image_list(user: Any, order: Order) -> QuerySet[OrderImage]:
     return scope(OrderImage.objects.filter(order=order), user).order_by("position", "created_at")
 
 
+def image_queryset(user: Any) -> QuerySet[OrderImage]:
+    return scope(OrderImage.objects.select_related("order__client", "order__style_guide"), user)
+
+
 def image_get(user: Any, pk: Any) -> OrderImage:
     return get_object_or_404(scope(OrderImage.objects.select_related("order"), user), pk=pk)
 

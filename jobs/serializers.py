@@ -8,7 +8,7 @@ from rest_framework import serializers
 from agency.api import ScopedRelatedField
 from clients.selectors import client_list, style_guide_list
 from jobs import workflow
-from jobs.models import Event, Order, OrderStatus, Service, Turnaround
+from jobs.models import Event, Order, OrderImage, OrderStatus, Service, Turnaround
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -98,3 +98,73 @@ class EventSerializer(serializers.ModelSerializer):
 
     def get_actor(self, event: Event) -> str | None:
         return (event.actor.full_name or event.actor.email) if event.actor else None
+
+
+class UploadFileSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=1000, trim_whitespace=False)
+    size = serializers.IntegerField(min_value=0)
+    content_type = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", error_messages={"invalid": "Give the SHA-256 as 64 hex digits."})
+
+
+class UploadsInputSerializer(serializers.Serializer):
+    files = UploadFileSerializer(many=True, allow_empty=False, max_length=200)
+
+
+class PartSerializer(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1, max_value=10_000)
+    etag = serializers.CharField(max_length=200)
+
+
+class CompleteInputSerializer(serializers.Serializer):
+    parts = PartSerializer(many=True, required=False, max_length=10_000)
+
+
+class PreflightSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    order = serializers.UUIDField(source="order_id", read_only=True)
+    processing = serializers.BooleanField(source="is_processing", read_only=True)
+    megapixels = serializers.FloatField(read_only=True, allow_null=True)
+    preflight = PreflightSerializer(many=True, read_only=True)
+    thumbnail = serializers.SerializerMethodField()
+    preview = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderImage
+        fields = ["id", "order", "filename", "sku", "status", "reason", "processing", "complexity", "format", "width",
+                  "height", "megapixels", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi", "size_bytes", "sha256",
+                  "preflight", "thumbnail", "preview", "created_at"]
+        read_only_fields = fields
+
+    def _link(self, image: OrderImage, what: str) -> str | None:
+        return f"/api/v1/images/{image.pk}/download/?what={what}" if getattr(image, what) else None
+
+    def get_thumbnail(self, image: OrderImage) -> str | None:
+        return self._link(image, "thumbnail")
+
+    def get_preview(self, image: OrderImage) -> str | None:
+        return self._link(image, "preview")
+
+
+class UploadTargetSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["PUT", "MULTIPART"])
+    url = serializers.CharField(required=False)
+    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    upload_id = serializers.CharField(required=False)
+    part_size = serializers.IntegerField(required=False)
+    parts = serializers.ListField(child=serializers.DictField(), required=False)
+    expires_in = serializers.IntegerField()
+    complete_url = serializers.CharField()
+
+
+class ImageWithTargetSerializer(serializers.Serializer):
+    image = ImageSerializer()
+    upload = UploadTargetSerializer()
+
+
+class UploadsOutputSerializer(serializers.Serializer):
+    images = ImageWithTargetSerializer(many=True)

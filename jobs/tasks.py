@@ -57,3 +57,17 @@ def notify_event(event_id: str) -> int:
             send_mail(f"[{settings.LOUPE_STUDIO_NAME}] {order.number}: {event.message}", body, None, recipients)
         logger.info("event %s notified %d recipients", event_id, len(recipients))
         return len(recipients)
+
+
+def process_image(image_id: str) -> str:
+    """Validate and preview one completed upload (``jobs.uploads.image_process``)."""
+    from jobs.uploads import image_process
+
+    return image_process(image_id=image_id)
+
+
+def sweep_stuck_images() -> dict[str, int]:
+    """Every 10 minutes: re-queue or fail images stuck in processing, drop abandoned uploads."""
+    from jobs.uploads import sweep_stuck_images as sweep
+
+    return sweep()

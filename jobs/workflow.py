@@ -17,7 +17,7 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import User
 from jobs import permissions
-from jobs.models import Event, Order, OrderStatus
+from jobs.models import Event, ImageStatus, Order, OrderStatus
 
 S = OrderStatus
 
@@ -119,6 +119,12 @@ def order_submit(*, order_id: Any, by: User) -> Order:
         raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; only a draft can be submitted.")
     if not order.services.exists():
         raise InvalidTransition(f"Order {order.number} has no services; choose at least one before submitting.")
+    blocking = order.images.filter(status__in=[ImageStatus.UPLOADING, ImageStatus.REJECTED]).count()
+    if blocking:
+        raise InvalidTransition(
+            f"Order {order.number} has {blocking} image{'s' if blocking > 1 else ''} still uploading or rejected; "
+            "wait for them or remove them before submitting."
+        )
     return _transition(order, to=S.SUBMITTED, by=by, verb="order.submitted",
                        message=f"Order submitted by {by.full_name or by.email}", submitted_at=timezone.now())
 

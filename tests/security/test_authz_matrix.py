@@ -18,7 +18,8 @@ from tests.factories import make_order
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
 PERSONAS = ["anon", "client_admin_A", "client_member_A", "client_member_B", "account_manager",
             "retoucher_assigned", "retoucher_other", "qc", "finance", "admin"]
-OBJECT_NAMES = {"order", "order_submitted", "order_on_hold", "client", "guide", "service", "image", "membership"}
+OBJECT_NAMES = {"order", "order_submitted", "order_on_hold", "client", "guide", "service", "image", "image_uploading",
+                "membership"}
 
 
 def _cells() -> list[Any]:
@@ -36,11 +37,14 @@ def _cells() -> list[Any]:
 
 
 def _objects(cast: Any, image: OrderImage) -> dict[str, Any]:
+    submitted = make_order(cast.acme, status=OrderStatus.SUBMITTED, title="Submitted")
     return {
         "order": cast.acme_order,
-        "order_submitted": make_order(cast.acme, status=OrderStatus.SUBMITTED, title="Submitted"),
+        "order_submitted": submitted,
         "order_on_hold": make_order(cast.acme, status=OrderStatus.ON_HOLD, title="Held"),
         "client": cast.acme, "guide": cast.acme_guide, "service": Service.objects.first(), "image": image,
+        "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
+                                                     upload_key=f"clients/{cast.acme.pk}/pending/late.jpg"),
         "membership": cast.acme_member.membership,
     }
 
@@ -66,12 +70,12 @@ def test_authorization_matrix(cast, acme_image, surface, name, spec, persona, in
         expected = 404
     client = api_for(user) if surface == "api" else web_for(user)
     method = spec["method"].lower()
-    if surface == "api" and method in {"post", "patch"}:
+    if surface == "api" and method in {"post", "patch", "put"}:
         response = getattr(client, method)(url, body, format="json")
     elif method in {"post", "patch"}:
         response = getattr(client, method)(url, body)
     else:
-        response = client.get(url)
+        response = getattr(client, method)(url)
     assert response.status_code == expected, (
         f"{spec['method']} {url} as {persona} ({variant}): {response.status_code} != {expected}\n"
         f"{response.content[:300]!r}"

@@ -1,0 +1,333 @@
+"""Upload targets and download links: one contract for S3 and the local file system (DESIGN.md §6).
+
+Bytes never pass through the web process. The API hands out a target per file: a presigned ``PUT``
+or, above ``MULTIPART_THRESHOLD``, a multipart plan with one URL per part; the client sends the bytes
+straight to storage and calls ``complete``. The local backend serves the same shape with signed,
+expiring Loupe URLs, so clients and the browser code are identical for both.
+
+What was validated is pinned: ``stat`` returns an ETag, and ``download_to``/``promote`` refuse the
+object if it changed since (a presigned URL can be replayed until it expires).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+MiB = 1024 * 1024
+MULTIPART_THRESHOLD = 64 * MiB
+PART_SIZE = 16 * MiB
+MAX_PARTS = 10_000
+UPLOAD_TTL = 15 * 60
+DOWNLOAD_TTL = 10 * 60
+CHUNK = 1 * MiB
+
+
+class UploadError(Exception):
+    """Storage refused or does not hold what the client said; ``reason`` is user-readable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Stat:
+    size: int
+    etag: str
+
+
+def part_plan(size: int) -> list[tuple[int, int]]:
+    """(part number, part size) for a multipart upload of ``size`` bytes."""
+    part_size = max(PART_SIZE, -(-size // MAX_PARTS))
+    count = max(1, -(-size // part_size))
+    return [(n, min(part_size, size - (n - 1) * part_size)) for n in range(1, count + 1)]
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and an RFC 6266 ``filename*``; no CR, LF or quotes survive."""
+    cleaned = "".join(ch for ch in filename if ch.isprintable() and ch not in '"\\\r\n') or "download"
+    ascii_name = cleaned.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(cleaned, safe='')}"
+
+
+class LocalBackend:
+    """Files under the local storage root, uploaded and downloaded through signed Loupe URLs."""
+
+    UPLOAD_SALT = "loupe.uploads.put"
+    DOWNLOAD_SALT = "loupe.files.get"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+
+    # Paths and signatures -------------------------------------------------------------------------
+    def path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise UploadError("invalid storage key")
+        return path
+
+    def _parts_dir(self, key: str) -> Path:
+        return self.path(key).with_name(self.path(key).name + ".parts")
+
+    def _url(self, name: str, payload: dict[str, Any], salt: str) -> str:
+        token = signing.dumps(payload, salt=salt, compress=True)
+        return reverse(name, args=[token])
+
+    def read_upload_token(self, token: str) -> dict[str, Any]:
+        return signing.loads(token, salt=self.UPLOAD_SALT, max_age=UPLOAD_TTL)
+
+    def read_download_token(self, token: str) -> dict[str, Any]:
+        return signing.loads(token, salt=self.DOWNLOAD_SALT, max_age=DOWNLOAD_TTL)
+
+    # The contract ---------------------------------------------------------------------------------
+    def single_target(self, key: str, *, size: int, sha256: str, content_type: str) -> dict[str, Any]:
+        url = self._url("local-upload", {"k": key, "n": 0, "s": size}, self.UPLOAD_SALT)
+        return {"method": "PUT", "url": url, "headers": {"Content-Type": content_type}, "expires_in": UPLOAD_TTL}
+
+    def start_multipart(self, key: str, *, size: int, content_type: str) -> dict[str, Any]:
+        upload_id = hashlib.sha256(f"{key}:{time.time_ns()}".encode()).hexdigest()[:32]
+        parts = [{"number": n, "size": s, "url": self._url("local-upload", {"k": key, "n": n, "s": s, "u": upload_id},
+                                                          self.UPLOAD_SALT)} for n, s in part_plan(size)]
+        return {"upload_id": upload_id, "part_size": parts[0]["size"], "parts": parts, "expires_in": UPLOAD_TTL}
+
+    def receive(self, token_payload: dict[str, Any], stream: IO[bytes]) -> str:
+        """Write one PUT body to disk, at most the signed size; return its ETag. Never buffers it."""
+        key, number, limit = token_payload["k"], token_payload["n"], token_payload["s"]
+        final = self._parts_dir(key) / f"{number:05d}" if number else self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.{os.getpid()}.{time.time_ns()}.tmp")
+        digest = hashlib.md5(usedforsecurity=False)
+        written = 0
+        try:
+            with temp.open("wb") as out:
+                while chunk := stream.read(CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise UploadError(f"the body is larger than the {limit} bytes this URL accepts")
+                    digest.update(chunk)
+                    out.write(chunk)
+            if written != limit:
+                raise UploadError(f"the body has {written} bytes; this URL expects exactly {limit}")
+            os.replace(temp, final)
+        finally:
+            temp.unlink(missing_ok=True)
+        return f'"{digest.hexdigest()}"'
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        directory = self._parts_dir(key)
+        stored = sorted(directory.glob("[0-9]*")) if directory.exists() else []
+        expected = [int(p["number"]) for p in parts]
+        if expected != list(range(1, len(expected) + 1)) or len(stored) != len(expected):
+            raise UploadError("the upload's parts are missing, repeated or out of order")
+        for part in parts:
+            path = directory / f"{int(part['number']):05d}"
+            if not path.exists():
+                raise UploadError(f"part {part['number']} was never uploaded")
+            etag = '"' + _file_md5(path) + '"'
+            if str(part.get("etag", "")).strip() not in (etag, etag.strip('"')):
+                raise UploadError(f"part {part['number']} does not match its ETag")
+        target = self.path(key)
+        temp = target.with_name(f".{target.name}.assemble.tmp")
+        with temp.open("wb") as out:
+            for path in sorted(directory.glob("[0-9]*")):
+                with path.open("rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+        os.replace(temp, target)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        shutil.rmtree(self._parts_dir(key), ignore_errors=True)
+
+    def stat(self, key: str) -> Stat | None:
+        try:
+            st = self.path(key).stat()
+        except FileNotFoundError:
+            return None
+        return Stat(size=st.st_size, etag=f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}")
+
+    def download_to(self, key: str, out: IO[bytes], *, etag: str) -> None:
+        path = self.path(key)
+        with path.open("rb") as src:
+            st = os.fstat(src.fileno())
+            if f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}" != etag:
+                raise UploadError("the file changed after the upload was completed")
+            shutil.copyfileobj(src, out, CHUNK)
+
+    def promote(self, src: str, dst: str, *, etag: str) -> None:
+        current = self.stat(src)
+        if current is None or current.etag != etag:
+            raise UploadError("the file changed after the upload was completed")
+        self.path(dst).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path(src), self.path(dst))
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+        shutil.rmtree(self._parts_dir(key), ignore_errors=True)
+
+    def download_url(self, key: str, *, filename: str, content_type: str, inline: bool = False) -> str:
+        return self._url("local-file", {"k": key, "f": filename[:200], "t": content_type, "i": inline},
+                         self.DOWNLOAD_SALT)
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        base = self.path(prefix) if prefix else self.root
+        if base.is_dir():
+            for path in base.rglob("*"):
+                if path.is_file():
+                    yield str(path.relative_to(self.root))
+
+
+def _file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class S3Backend:
+    """One private bucket; presigned URLs for the bytes, server-side calls for everything else."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = options["bucket_name"]
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=options.get("endpoint_url"),
+            region_name=options.get("region_name"),
+            aws_access_key_id=options.get("access_key"),
+            aws_secret_access_key=options.get("secret_key"),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": options.get("addressing_style") or "virtual"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                retries={"max_attempts": 5, "mode": "standard"},
+            ),
+        )
+
+    def _error_code(self, exc: Exception) -> str:
+        return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+    def single_target(self, key: str, *, size: int, sha256: str, content_type: str) -> dict[str, Any]:
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+        params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size,
+                  "ChecksumSHA256": checksum}
+        url = self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=UPLOAD_TTL)
+        headers = {"Content-Type": content_type, "x-amz-checksum-sha256": checksum}
+        return {"method": "PUT", "url": url, "headers": headers, "expires_in": UPLOAD_TTL}
+
+    def start_multipart(self, key: str, *, size: int, content_type: str) -> dict[str, Any]:
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
+        parts = []
+        for number, part_size in part_plan(size):
+            url = self.client.generate_presigned_url(
+                "upload_part", ExpiresIn=UPLOAD_TTL,
+                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number,
+                        "ContentLength": part_size},
+            )
+            parts.append({"number": number, "size": part_size, "url": url})
+        return {"upload_id": upload_id, "part_size": parts[0]["size"], "parts": parts, "expires_in": UPLOAD_TTL}
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        from botocore.exceptions import ClientError
+
+        numbers = [int(p["number"]) for p in parts]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise UploadError("the upload's parts are missing, repeated or out of order")
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": int(p["number"]), "ETag": str(p["etag"])} for p in parts]},
+            )
+        except ClientError as exc:
+            raise UploadError(f"storage refused to assemble the parts ({self._error_code(exc) or 'error'})") from exc
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError:
+            pass  # already completed or aborted
+
+    def stat(self, key: str) -> Stat | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if self._error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return Stat(size=int(head["ContentLength"]), etag=head["ETag"])
+
+    def download_to(self, key: str, out: IO[bytes], *, etag: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key, IfMatch=etag)["Body"]
+        except ClientError as exc:
+            if self._error_code(exc) in ("PreconditionFailed", "412"):
+                raise UploadError("the file changed after the upload was completed") from exc
+            raise
+        for chunk in body.iter_chunks(CHUNK):
+            out.write(chunk)
+
+    def promote(self, src: str, dst: str, *, etag: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.copy({"Bucket": self.bucket, "Key": src}, self.bucket, dst,
+                             ExtraArgs={"CopySourceIfMatch": etag, "ServerSideEncryption": "AES256"})
+        except ClientError as exc:
+            if self._error_code(exc) in ("PreconditionFailed", "412"):
+                raise UploadError("the file changed after the upload was completed") from exc
+            raise
+        self.client.delete_object(Bucket=self.bucket, Key=src)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def download_url(self, key: str, *, filename: str, content_type: str, inline: bool = False) -> str:
+        disposition = "inline" if inline else content_disposition(filename)
+        return self.client.generate_presigned_url(
+            "get_object", ExpiresIn=DOWNLOAD_TTL,
+            Params={"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": disposition,
+                    "ResponseContentType": content_type},
+        )
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+
+@cache
+def _backend_for(backend: str, options_key: str) -> LocalBackend | S3Backend:
+    options = settings.STORAGES["default"].get("OPTIONS", {})
+    if backend.endswith("S3Storage"):
+        return S3Backend(options)
+    return LocalBackend(options.get("location") or settings.MEDIA_ROOT)
+
+
+def get_backend() -> LocalBackend | S3Backend:
+    """The backend matching ``STORAGES["default"]`` (cached per configuration)."""
+    default = settings.STORAGES["default"]
+    return _backend_for(default["BACKEND"], repr(sorted(default.get("OPTIONS", {}).items())))

@@ -1,0 +1,295 @@
+"""Uploads on the local file-system backend: targets, complete, processing, downloads, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from django.test import Client as HttpClient
+from PIL import Image
+
+from jobs.models import ImageStatus, OrderImage, OrderStatus
+from tests.conftest import api_for
+from tests.uploading import declare, put, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def profile_name(img: Image.Image) -> str:
+    from PIL import ImageCms
+
+    return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))).strip()
+
+
+def jpeg(width=1200, height=800, colour=(180, 150, 90), **save) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buf, "JPEG", quality=90, **save)
+    return buf.getvalue()
+
+
+def noisy_jpeg(width=800, height=600) -> bytes:
+    import random
+
+    rng = random.Random(7)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3)).save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def flow(cast, django_capture_on_commit_callbacks):
+    """Upload as Acme's member with tasks run on commit, as a worker would."""
+    api = api_for(cast.acme_member)
+    web = HttpClient()
+
+    def run(name, data, order=None, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            result = upload(api, web, order or cast.acme_order, name, data, **kwargs)
+        return OrderImage.objects.get(pk=result["id"])
+
+    run.api, run.web = api, web
+    return run
+
+
+def test_jpeg_upload_is_received_with_metadata_and_previews(flow):
+    image = flow("RING_01.JPG", jpeg(2400, 1600, dpi=(300, 300)))
+    assert image.status == ImageStatus.RECEIVED and image.reason == ""
+    assert (image.format, image.width, image.height, image.mode, image.bit_depth, image.dpi) == \
+        ("JPEG", 2400, 1600, "RGB", 8, 300)
+    assert image.original.name.endswith("/original/original.jpg") and "RING" not in image.original.name
+    thumb = Image.open(image.thumbnail.open("rb"))
+    preview = Image.open(image.preview.open("rb"))
+    assert (thumb.format, max(thumb.size), preview.format, preview.size) == ("WEBP", 256, "WEBP", (1600, 1067))
+    assert profile_name(preview) == "sRGB built-in" and "exif" not in preview.info
+    assert image.sha256 == hashlib.sha256(jpeg(2400, 1600, dpi=(300, 300))).hexdigest()
+
+
+def test_preflight_flags_small_images_missing_profile_and_clipping(flow, cast):
+    cast.acme_guide.long_edge_px = 2000
+    cast.acme_guide.save()
+    image = flow("white.jpg", jpeg(800, 600, colour=(255, 255, 255)))
+    codes = {w["code"] for w in image.preflight}
+    assert codes == {"resolution", "profile", "highlights"}
+    assert "800 px is below the 2000 px" in next(w["message"] for w in image.preflight if w["code"] == "resolution")
+
+
+def test_api_lists_images_with_status_and_links(flow, cast):
+    image = flow("a.jpg", jpeg())
+    body = flow.api.get(f"/api/v1/orders/{cast.acme_order.pk}/images/").json()
+    assert body["count"] == 1
+    row = body["results"][0]
+    assert row["status"] == "received" and row["thumbnail"] == f"/api/v1/images/{image.pk}/download/?what=thumbnail"
+    assert row["megapixels"] == 1.0 and row["processing"] is False
+
+
+def test_download_redirects_to_a_short_lived_signed_link(flow, cast):
+    data = jpeg()
+    image = flow("Ring \"final\"\r\n.jpg", data)
+    response = flow.api.get(f"/api/v1/images/{image.pk}/download/?what=original")
+    assert response.status_code == 302 and response["Location"].startswith("/files/")
+    file_response = HttpClient().get(response["Location"])
+    assert file_response.status_code == 200 and b"".join(file_response.streaming_content) == data
+    disposition = file_response["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "\r" not in disposition and "\n" not in disposition
+    assert "filename*=UTF-8''Ring%20final.jpg" in disposition
+    tampered = response["Location"][:-6] + "AAAAA/"
+    assert HttpClient().get(tampered).status_code == 403
+
+
+def test_other_tenant_gets_404_for_image_previews_and_download(flow, cast):
+    image = flow("a.jpg", jpeg())
+    outsider = api_for(cast.globex_member)
+    for url in (f"/api/v1/images/{image.pk}/", f"/api/v1/images/{image.pk}/download/?what=preview",
+                f"/api/v1/images/{image.pk}/complete/", f"/api/v1/orders/{cast.acme_order.pk}/images/"):
+        response = outsider.post(url, {}, format="json") if "complete" in url else outsider.get(url)
+        assert response.status_code == 404, url
+    assert outsider.post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", {"files": []}, format="json").status_code == 404
+
+
+def test_checksum_mismatch_rejects_the_image(flow):
+    data = jpeg()
+    image = flow("a.jpg", data, sha256="0" * 64)
+    assert image.status == ImageStatus.REJECTED
+    assert image.reason == "the file's SHA-256 does not match the checksum declared for it"
+
+
+def test_size_mismatch_is_refused_at_the_put(cast):
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = jpeg()
+    target = declare(api, cast.acme_order, "a.jpg", data, size=len(data) - 10).json()["images"][0]["upload"]
+    code, _ = put(target["url"], data, target["headers"], web)
+    assert code == 413
+    image = OrderImage.objects.get()
+    completed = api.post(target["complete_url"], {}, format="json")
+    assert completed.status_code == 409 and "has not arrived" in completed.json()["detail"]
+    image.refresh_from_db()
+    assert image.status == ImageStatus.UPLOADING and image.uploaded_at is None
+
+
+def test_short_body_is_refused_and_nothing_is_kept(cast):
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = jpeg()
+    target = declare(api, cast.acme_order, "a.jpg", data).json()["images"][0]["upload"]
+    code, _ = put(target["url"], data[:-1], target["headers"], web)
+    assert code == 400
+    assert api.post(target["complete_url"], {}, format="json").status_code == 409
+
+
+def test_signed_upload_url_cannot_be_tampered_with(cast):
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = jpeg()
+    url = declare(api, cast.acme_order, "a.jpg", data).json()["images"][0]["upload"]["url"]
+    token = url.split("/")[-2]
+    for bad in (url.replace(token, token[:-2] + ("AA" if not token.endswith("AA") else "BB")),
+                url.replace(token, token.upper())):
+        assert put(bad, data, {"Content-Type": "image/jpeg"}, web)[0] == 403
+    assert web.get(url).status_code == 405
+    assert web.post(url, data, content_type="image/jpeg").status_code == 405
+
+
+def test_expired_upload_url_is_refused(cast, monkeypatch):
+    import agency.uploads
+
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = jpeg()
+    url = declare(api, cast.acme_order, "a.jpg", data).json()["images"][0]["upload"]["url"]
+    monkeypatch.setattr(agency.uploads, "UPLOAD_TTL", -1)
+    code, _ = put(url, data, {"Content-Type": "image/jpeg"}, web)
+    assert code == 403
+
+
+def test_multipart_upload_in_parts_with_resume(cast, django_capture_on_commit_callbacks, monkeypatch):
+    import agency.uploads
+
+    monkeypatch.setattr(agency.uploads, "MULTIPART_THRESHOLD", 100_000)
+    monkeypatch.setattr(agency.uploads, "PART_SIZE", 64 * 1024)
+    monkeypatch.setattr("jobs.uploads.MULTIPART_THRESHOLD", 100_000)
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = noisy_jpeg()
+    assert len(data) > 100_000
+    target = declare(api, cast.acme_order, "big.jpg", data).json()["images"][0]["upload"]
+    assert target["method"] == "MULTIPART" and len(target["parts"]) > 1
+    parts, offset = [], 0
+    for part in target["parts"]:
+        chunk = data[offset:offset + part["size"]]
+        if part["number"] == 2:  # a dropped connection: the part is sent again and simply replaces itself
+            assert put(part["url"], chunk[: len(chunk) // 2], {}, web)[0] == 400
+        code, etag = put(part["url"], chunk, {}, web)
+        assert code == 200 and etag
+        parts.append({"number": part["number"], "etag": etag})
+        offset += part["size"]
+    wrong = api.post(target["complete_url"], {"parts": parts[:-1]}, format="json")
+    assert wrong.json()["status"] == "rejected" and "parts" in wrong.json()["reason"]
+
+
+def test_multipart_complete_assembles_and_processes(cast, django_capture_on_commit_callbacks, monkeypatch):
+    import agency.uploads
+
+    monkeypatch.setattr(agency.uploads, "PART_SIZE", 64 * 1024)
+    monkeypatch.setattr("jobs.uploads.MULTIPART_THRESHOLD", 100_000)
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = noisy_jpeg()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = upload(api, web, cast.acme_order, "big.jpg", data)
+    image = OrderImage.objects.get(pk=result["id"])
+    assert image.status == ImageStatus.RECEIVED and image.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_bytes_replaced_after_complete_are_not_processed(cast, django_capture_on_commit_callbacks):
+    """U4: a presigned URL replayed after complete cannot swap what gets processed."""
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = jpeg()
+    target = declare(api, cast.acme_order, "a.jpg", data).json()["images"][0]["upload"]
+    put(target["url"], data, target["headers"], web)
+    from jobs.uploads import image_process
+
+    api.post(target["complete_url"], {}, format="json")  # on_commit not executed: processing waits
+    other = jpeg(colour=(0, 0, 255))[: len(data)].ljust(len(data), b"\0")
+    assert put(target["url"], other, target["headers"], web)[0] == 200
+    image = OrderImage.objects.get()
+    assert image_process(image_id=image.pk) == ImageStatus.REJECTED
+    image.refresh_from_db()
+    assert image.reason == "the file changed after the upload was completed"
+
+
+def test_uploads_refused_after_submission_and_for_wrong_roles(cast):
+    data = jpeg()
+    submitted = cast.acme_order
+    submitted.status = OrderStatus.QUOTED
+    submitted.save()
+    response = declare(api_for(cast.acme_member), submitted, "a.jpg", data)
+    assert response.status_code == 409 and "draft or submitted" in response.json()["detail"]
+    cast.acme_order.status = OrderStatus.DRAFT
+    cast.acme_order.save()
+    assert declare(api_for(cast.finance), cast.acme_order, "a.jpg", data).status_code == 403
+    assert OrderImage.objects.count() == 0
+
+
+@pytest.mark.parametrize("files,field", [
+    ([{"name": "a.jpg", "size": 10, "sha256": "xyz"}], "files"),
+    ([{"name": "a.jpg", "size": -1, "sha256": "0" * 64}], "files"),
+    ([], "files"),
+    ([{"size": 10, "sha256": "0" * 64}], "files"),
+])
+def test_bad_upload_declarations_get_field_errors(cast, files, field):
+    response = api_for(cast.acme_member).post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", {"files": files},
+                                              format="json")
+    assert response.status_code == 400 and field in response.json()["errors"]
+    assert OrderImage.objects.count() == 0
+
+
+def test_file_above_the_limit_is_refused(cast, settings):
+    settings.LOUPE_MAX_UPLOAD_BYTES = 1000
+    response = declare(api_for(cast.acme_member), cast.acme_order, "a.jpg", b"x" * 2000)
+    assert response.status_code == 400 and "limit per file" in response.json()["errors"]["files"][0]
+
+
+def test_rejected_image_blocks_submission_until_removed(flow, cast):
+    image = flow("notes.jpg", b"just some text, not a photograph")
+    assert image.status == ImageStatus.REJECTED and image.reason == "not an image: the file is text"
+    response = flow.api.post(f"/api/v1/orders/{cast.acme_order.pk}/submit/")
+    assert response.status_code == 409 and "1 image still uploading or rejected" in response.json()["detail"]
+    assert flow.api.delete(f"/api/v1/images/{image.pk}/").status_code == 204
+    assert flow.api.post(f"/api/v1/orders/{cast.acme_order.pk}/submit/").status_code == 200
+
+
+def test_processing_twice_changes_nothing(flow):
+    from jobs.uploads import image_process
+
+    image = flow("a.jpg", jpeg())
+    before = (image.status, image.thumbnail.name, image.preview.name, image.attempts)
+    assert image_process(image_id=image.pk) == ImageStatus.RECEIVED
+    image.refresh_from_db()
+    assert (image.status, image.thumbnail.name, image.preview.name, image.attempts) == before
+
+
+def test_attempts_are_bounded(cast):
+    """T2: an image whose processing keeps dying ends rejected after three attempts."""
+    from jobs.uploads import MAX_ATTEMPTS, image_process
+
+    image = OrderImage.objects.create(order=cast.acme_order, filename="x.jpg", declared_size=1,
+                                      upload_key="missing", uploaded_at="2026-01-01T00:00:00Z", attempts=MAX_ATTEMPTS)
+    assert image_process(image_id=image.pk) == ImageStatus.REJECTED
+    image.refresh_from_db()
+    assert image.reason == "the file could not be processed after 3 attempts"
+
+
+def test_sweeper_requeues_stuck_and_drops_abandoned(cast, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.uploads import sweep_stuck_images
+
+    old = timezone.now() - timedelta(days=2)
+    abandoned = OrderImage.objects.create(order=cast.acme_order, filename="gone.jpg", declared_size=5, upload_key="k1")
+    OrderImage.objects.filter(pk=abandoned.pk).update(created_at=old)
+    stuck = OrderImage.objects.create(order=cast.acme_order, filename="stuck.jpg", declared_size=5, upload_key="k2",
+                                      uploaded_at=old, processing_started_at=old, attempts=3)
+    result = sweep_stuck_images()
+    assert result == {"requeued": 0, "failed": 1, "abandoned": 1}
+    stuck.refresh_from_db()
+    abandoned.refresh_from_db()
+    assert stuck.status == abandoned.status == ImageStatus.REJECTED
+    assert abandoned.reason == "the upload was never completed"

@@ -1,0 +1,51 @@
+"""Test helpers that upload a file the way a client does: declare → PUT (or parts) → complete."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+
+def put(url: str, data: bytes, headers: dict[str, str], web: Any = None) -> tuple[int, str]:
+    """PUT to a target: a Loupe URL goes through the Django test client, an absolute URL over HTTP."""
+    if urlsplit(url).scheme:
+        response = requests.put(url, data=data, headers=headers, timeout=60)
+        return response.status_code, response.headers.get("ETag", "")
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k.lower() != "content-type"}
+    response = web.generic("PUT", url, data, content_type=headers.get("Content-Type", "application/octet-stream"),
+                           **extra)
+    return response.status_code, response.headers.get("ETag", "")
+
+
+def declare(api: Any, order: Any, name: str, data: bytes, *, content_type: str = "image/jpeg",
+            sha256: str | None = None, size: int | None = None) -> Any:
+    return api.post(f"/api/v1/orders/{order.pk}/uploads/", {"files": [{
+        "name": name, "size": len(data) if size is None else size, "content_type": content_type,
+        "sha256": sha256 or hashlib.sha256(data).hexdigest()}]}, format="json")
+
+
+def upload(api: Any, web: Any, order: Any, name: str, data: bytes, **kwargs: Any) -> dict[str, Any]:
+    """The whole client flow; returns the image as ``complete`` answers it."""
+    declared = declare(api, order, name, data, **kwargs)
+    assert declared.status_code == 201, declared.content
+    entry = declared.json()["images"][0]
+    target = entry["upload"]
+    body: dict[str, Any] = {}
+    if target["method"] == "PUT":
+        code, _ = put(target["url"], data, target["headers"], web)
+        assert code == 200, code
+    else:
+        parts = []
+        offset = 0
+        for part in target["parts"]:
+            code, etag = put(part["url"], data[offset:offset + part["size"]], {}, web)
+            assert code == 200, code
+            parts.append({"number": part["number"], "etag": etag})
+            offset += part["size"]
+        body = {"parts": parts}
+    completed = api.post(target["complete_url"], body, format="json")
+    assert completed.status_code in (200, 202), completed.content
+    return completed.json()
