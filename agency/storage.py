@@ -24,6 +24,9 @@ def build_storages(*, var_dir: Path, static_manifest: bool) -> dict[str, Any]:
             "OPTIONS": {"location": str(var_dir / "media"), "base_url": None},
         }
     elif backend == "s3":
+        from botocore.config import Config
+
+        addressing = env_str("LOUPE_S3_ADDRESSING_STYLE", "virtual")
         default = {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
@@ -34,8 +37,13 @@ def build_storages(*, var_dir: Path, static_manifest: bool) -> dict[str, Any]:
                 "querystring_auth": True,
                 "querystring_expire": 600,
                 "file_overwrite": False,
-                "addressing_style": env_str("LOUPE_S3_ADDRESSING_STYLE", "virtual"),
+                "addressing_style": addressing,
                 "signature_version": "s3v4",
+                # Recent botocore adds CRC32 checksums to every request, which several S3-compatible
+                # stores refuse; send checksums only where an operation needs one.
+                "client_config": Config(s3={"addressing_style": addressing}, signature_version="s3v4",
+                                        request_checksum_calculation="when_required",
+                                        response_checksum_validation="when_required"),
                 "object_parameters": {"ServerSideEncryption": "AES256"},
             },
         }

@@ -17,6 +17,7 @@ router.register("clients", clients_api.ClientViewSet, basename="client")
 router.register("style-guides", clients_api.StyleGuideViewSet, basename="style-guide")
 router.register("orders", jobs_api.OrderViewSet, basename="order")
 router.register("images", jobs_api.ImageViewSet, basename="image")
+router.register("deliveries", jobs_api.DeliveryViewSet, basename="delivery")
 
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),

@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from agency.exceptions import RuleViolation
 from clients.selectors import client_get
 from clients.tenancy import client_id_of
-from jobs import selectors, services, uploads, workflow
+from jobs import deliveries, selectors, services, uploads, workflow
 from jobs.serializers import (
     CompleteInputSerializer,
+    DeliverySerializer,
     EventSerializer,
     ImageSerializer,
     OrderFilterSerializer,
@@ -131,6 +132,19 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body = {"images": [{"image": ImageSerializer(image).data, "upload": target} for image, target in created]}
         return Response(body, status=status.HTTP_201_CREATED)
 
+    @extend_schema(methods=["GET"], responses=DeliverySerializer(many=True), summary="The order's deliveries")
+    @extend_schema(methods=["POST"], request=None, responses={201: DeliverySerializer},
+                   summary="Build a delivery ZIP of the approved versions (staff)")
+    @action(detail=True, methods=["get", "post"], serializer_class=DeliverySerializer)
+    def deliveries(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        if request.method == "POST":
+            delivery = deliveries.delivery_create(order=order, by=request.user)
+            delivery.refresh_from_db()
+            return Response(DeliverySerializer(delivery).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.delivery_list(request.user, order))
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
     @extend_schema(responses=EventSerializer(many=True), summary="The order's timeline")
     @action(detail=True, methods=["get"], serializer_class=EventSerializer)
     def events(self, request: Request, pk: Any = None) -> Response:
@@ -176,5 +190,20 @@ class ImageViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets
         query.is_valid(raise_exception=True)
         url = uploads.image_download_url(image=image, by=request.user, what=query.validated_data["what"])
         response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@extend_schema_view(retrieve=extend_schema(summary="One delivery"))
+class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = DeliverySerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.delivery_queryset(self.request.user)
+
+    @extend_schema(responses={302: None}, summary="Redirect to a short-lived link to the delivery ZIP")
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
+        response = HttpResponseRedirect(deliveries.delivery_download_url(delivery=self.get_object()))
         response["Cache-Control"] = "no-store"
         return response

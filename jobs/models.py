@@ -132,6 +132,11 @@ def _legacy_key(instance: OrderImage, filename: str) -> str:
     return f"{image_prefix(instance)}/files/{uuid.uuid4().hex}.{ext[:5]}"
 
 
+def _version_key(instance: Version, filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"{image_prefix(instance.image)}/versions/v{instance.number}/{uuid.uuid4().hex}.{ext[:5]}"
+
+
 class OrderImage(models.Model):
     """One original photograph of an order and everything done to it."""
 
@@ -200,7 +205,7 @@ class Version(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    file = models.FileField(upload_to=_legacy_key, max_length=300)
+    file = models.FileField(upload_to=_version_key, max_length=300)
     approved = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from clients.tenancy import scope
-from jobs.models import Event, Order, OrderImage, Service
+from jobs.models import Delivery, Event, Order, OrderImage, Service
 
 
 def service_list(*, active_only: bool = True) -> QuerySet[Service]:
@@ -56,3 +56,11 @@ def image_get(user: Any, pk: Any) -> OrderImage:
 
 def event_list(user: Any, order: Order) -> QuerySet[Event]:
     return scope(Event.objects.filter(order=order), user).select_related("actor").order_by("created_at")
+
+
+def delivery_queryset(user: Any) -> QuerySet[Delivery]:
+    return scope(Delivery.objects.select_related("order"), user)
+
+
+def delivery_list(user: Any, order: Order) -> QuerySet[Delivery]:
+    return delivery_queryset(user).filter(order=order).order_by("-number")

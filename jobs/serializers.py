@@ -8,7 +8,7 @@ from rest_framework import serializers
 from agency.api import ScopedRelatedField
 from clients.selectors import client_list, style_guide_list
 from jobs import workflow
-from jobs.models import Event, Order, OrderImage, OrderStatus, Service, Turnaround
+from jobs.models import Delivery, Event, Order, OrderImage, OrderStatus, Service, Turnaround
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -168,3 +168,15 @@ class ImageWithTargetSerializer(serializers.Serializer):
 
 class UploadsOutputSerializer(serializers.Serializer):
     images = ImageWithTargetSerializer(many=True)
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "order", "number", "status", "reason", "file_count", "archive_size", "created_at", "download"]
+        read_only_fields = fields
+
+    def get_download(self, delivery: Delivery) -> str | None:
+        return f"/api/v1/deliveries/{delivery.pk}/download/" if delivery.status == "ready" else None

@@ -71,3 +71,10 @@ def sweep_stuck_images() -> dict[str, int]:
     from jobs.uploads import sweep_stuck_images as sweep
 
     return sweep()
+
+
+def build_delivery(delivery_id: str) -> str:
+    """Render and pack one delivery (``jobs.deliveries.delivery_build``)."""
+    from jobs.deliveries import delivery_build
+
+    return delivery_build(delivery_id=delivery_id)

@@ -116,3 +116,31 @@ def acme_image(cast: Cast) -> Any:
     image.original.save("RING_1.jpg", ContentFile(encode_jpeg(picture)), save=False)
     image.save()
     return image
+
+
+@pytest.fixture
+def acme_version_factory(cast: Cast) -> Any:
+    """Approved versions on Acme's order: a gold disc cut out on transparency, 900×600."""
+    from django.core.files.base import ContentFile
+    from PIL import Image, ImageDraw
+
+    from jobs.models import ImageStatus, OrderImage, Version
+
+    cast.acme_guide.output_formats = ["JPEG", "PNG"]
+    cast.acme_guide.save()
+
+    def make(sku: str = "SKU-1", size: tuple[int, int] = (900, 600)) -> Any:
+        import io
+
+        picture = Image.new("RGBA", size, (0, 0, 0, 0))
+        ImageDraw.Draw(picture).ellipse((size[0] // 4, size[1] // 4, 3 * size[0] // 4, 3 * size[1] // 4),
+                                        fill=(212, 175, 55, 255))
+        buf = io.BytesIO()
+        picture.save(buf, "PNG")
+        image = OrderImage.objects.create(order=cast.acme_order, filename=f"{sku}.png", sku=sku,
+                                          status=ImageStatus.READY)
+        version = Version(image=image, number=1, approved=True, created_by=cast.retoucher)
+        version.file.save("v1.png", ContentFile(buf.getvalue()), save=True)
+        return version
+
+    return make

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from jobs.models import OrderImage, OrderStatus, Service
+from jobs.models import Delivery, DeliveryStatus, OrderImage, OrderStatus, Service
 from tests.conftest import api_for, web_for
 from tests.factories import make_order
 
@@ -19,7 +19,7 @@ MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text(
 PERSONAS = ["anon", "client_admin_A", "client_member_A", "client_member_B", "account_manager",
             "retoucher_assigned", "retoucher_other", "qc", "finance", "admin"]
 OBJECT_NAMES = {"order", "order_submitted", "order_on_hold", "client", "guide", "service", "image", "image_uploading",
-                "membership"}
+                "delivery", "membership"}
 
 
 def _cells() -> list[Any]:
@@ -46,6 +46,8 @@ def _objects(cast: Any, image: OrderImage) -> dict[str, Any]:
         "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
                                                      upload_key=f"clients/{cast.acme.pk}/pending/late.jpg"),
         "membership": cast.acme_member.membership,
+        "delivery": Delivery.objects.create(order=cast.acme_order, number=1, status=DeliveryStatus.READY,
+                                            archive=f"clients/{cast.acme.pk}/orders/{cast.acme_order.pk}/d.zip"),
     }
 
 
