@@ -1,0 +1,198 @@
+"""Hostile and odd files through the whole pipeline (upload → complete → sandboxed worker).
+
+Synthetic bad inputs are made here; the real files are read in place from ../shared/corpus/
+(see its MANIFEST.md) and never copied into the repository."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.test import Client as HttpClient
+from PIL import Image, ImageCms, ImageOps
+
+from jobs.models import ImageStatus, OrderImage
+from tests.conftest import api_for
+from tests.uploading import upload
+
+pytestmark = pytest.mark.django_db
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+if not CORPUS.exists():
+    CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def send(cast, django_capture_on_commit_callbacks):
+    api, web = api_for(cast.acme_member), HttpClient()
+
+    def run(name: str, data: bytes) -> OrderImage:
+        with django_capture_on_commit_callbacks(execute=True):
+            result = upload(api, web, cast.acme_order, name, data)
+        return OrderImage.objects.get(pk=result["id"])
+
+    return run
+
+
+def _jpeg(size=(800, 600)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (120, 90, 60)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("photo.jpg", _jpeg())
+    return buf.getvalue()
+
+
+def _huge_itxt() -> bytes:
+    text = zlib.compress(b"A" * (64 * 1024 * 1024))
+    itxt = b"Comment\x00\x01\x00\x00\x00" + text
+    buf = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(buf, "PNG")
+    png = buf.getvalue()
+    return png[:33] + _png_chunk(b"iTXt", itxt) + png[33:]
+
+
+def _absurd_tiff() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(buf, "TIFF")
+    data = bytearray(buf.getvalue())
+    # Claim 2^31 rows per strip, an enormous strip byte count and strip data far past the end of the file.
+    offset = struct.unpack("<I", data[4:8])[0]
+    count = struct.unpack("<H", data[offset:offset + 2])[0]
+    for i in range(count):
+        entry = offset + 2 + i * 12
+        tag = struct.unpack("<H", data[entry:entry + 2])[0]
+        if tag in (273, 278, 279):
+            data[entry + 8:entry + 12] = struct.pack("<I", 0x7FFFFFFF)
+    return bytes(data)
+
+
+BAD_INPUTS = {
+    "zero.jpg": (b"", "the file is empty"),
+    "notes.jpg": (b"Dear studio, please retouch the rings.\n", "not an image: the file is text"),
+    "archive.tif": (_zip(), "not an image: the file is a ZIP archive"),
+    "truncated.jpg": (_jpeg()[:1500], "truncated JPEG"),
+    "bad-header.jpg": (b"\xff\xd8\xff\xe0" + b"\x00\x02" + b"\xff" * 200, "JPEG"),
+    "bomb.png": (_png_header(20000, 20000) + _png_chunk(b"IEND", b""), "image of 400 megapixels exceeds the 250 megapixel limit"),
+    "itxt.png": (_huge_itxt(), "PNG"),
+    "absurd.tif": (_absurd_tiff(), "TIFF"),
+    "page.jpg": (b"<!DOCTYPE html><html><script>alert(1)</script></html>", "not an image: the file is HTML/SVG markup"),
+    "vector.png": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+                   "not an image: the file is HTML/SVG markup"),
+    "scan.pdf.jpg": (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", "not an image: the file is a PDF document"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_inputs_end_rejected_with_a_reason(send, name):
+    data, reason = BAD_INPUTS[name]
+    image = send(name, data)
+    assert image.status == ImageStatus.REJECTED, image.reason
+    assert reason in image.reason and "Traceback" not in image.reason and len(image.reason) < 300
+    assert image.attempts == (0 if image.uploaded_at is None else 1)
+
+
+def test_nul_in_a_file_name_is_a_field_error(cast):
+    from tests.uploading import declare
+
+    response = declare(api_for(cast.acme_member), cast.acme_order, "ring\x00.jpg", _jpeg())
+    assert response.status_code == 400 and "name" in response.json()["errors"]["files"]["0"]
+
+
+def test_hostile_file_name_is_cleaned_and_never_reaches_a_key(send, cast):
+    name = "../../" + "\x07\x1b[31m\u202e" + "r" * 300 + ".jpg"
+    image = send(name, _jpeg())
+    assert image.status == ImageStatus.RECEIVED
+    assert ".." not in image.filename and "\x07" not in image.filename and "\u202e" not in image.filename
+    assert len(image.filename) <= 255 and image.filename.endswith(".jpg")
+    assert image.original.name == f"clients/{cast.acme.pk}/orders/{cast.acme_order.pk}/{image.pk}/original/original.jpg"
+
+
+HOSTILE = sorted(p.name for p in (CORPUS / "hostile").glob("*")) if (CORPUS / "hostile").exists() else []
+VALID = sorted(p.name for p in (CORPUS / "valid").glob("*")) if (CORPUS / "valid").exists() else []
+
+
+def test_the_shared_corpus_is_present():
+    assert len(HOSTILE) >= 40 and len(VALID) >= 20, f"corpus not found at {CORPUS}"
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_corpus_ends_received_or_rejected(send, name):
+    image = send(name, (CORPUS / "hostile" / name).read_bytes())
+    assert image.status in (ImageStatus.RECEIVED, ImageStatus.REJECTED)
+    if image.status == ImageStatus.REJECTED:
+        assert image.reason and "Traceback" not in image.reason and "TIFFReadDirectory" not in image.reason
+    else:
+        assert image.thumbnail and image.preview and image.width and image.height
+    assert image.attempts <= 1
+
+
+EXPECTED = {  # file: (format, width, height, mode, bit depth, profile present)
+    "16bit.deflate.tif": ("TIFF", 64, 64, "I;16", 16, False),
+    "hopper.Lab.tif": ("TIFF", 128, 128, "LAB", 8, False),
+    "hopper.iccprofile.tif": ("TIFF", 128, 128, "RGB", 8, True),
+    "hopper.jpg": ("JPEG", 128, 128, "RGB", 8, False),
+    "hopper.psd": ("PSD", 128, 128, "RGB", 8, True),
+    "hopper.webp": ("WEBP", 128, 128, "RGB", 8, False),
+    "hopper_bigtiff.tif": ("BigTIFF", 128, 128, "RGB", 8, False),
+    "icc_profile_big.jpg": ("JPEG", 425, 250, "RGB", 8, True),
+    "pil_sample_cmyk.jpg": ("JPEG", 100, 100, "CMYK", 8, False),
+    "rgba.psd": ("PSD", 100, 100, "RGBA", 8, False),
+    "tiff_16bit_RGB.tiff": ("TIFF", 100, 40, "RGB", 16, False),
+    "tiff_16bit_RGBa.tiff": ("TIFF", 100, 40, "RGBA", 16, True),
+    "tiff_strip_cmyk_jpeg.tif": ("TIFF", 100, 100, "CMYK", 8, False),
+}
+
+
+def _profile(img: Image.Image) -> str:
+    return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))).strip()
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_valid_corpus_is_received_with_metadata_and_srgb_previews(send, name):
+    image = send(name, (CORPUS / "valid" / name).read_bytes())
+    assert image.status == ImageStatus.RECEIVED, image.reason
+    if name in EXPECTED:
+        fmt, width, height, mode, bits, profile = EXPECTED[name]
+        assert (image.format, image.width, image.height, image.mode, image.bit_depth) == (fmt, width, height, mode, bits)
+        assert bool(image.icc_profile) == profile
+    preview = Image.open(image.preview.open("rb"))
+    assert preview.mode in ("RGB", "RGBA") and _profile(preview) == "sRGB built-in"
+    assert "exif" not in preview.info
+
+
+def _pixels(image: OrderImage) -> np.ndarray:
+    return np.asarray(Image.open(image.preview.open("rb")).convert("RGB"), dtype="float32")
+
+
+@pytest.mark.parametrize("name", ["hopper.jpg", "hopper.tif", "hopper.Lab.tif", "hopper.psd", "hopper.webp",
+                                  "hopper_bigtiff.tif", "hopper_lzw.tif", "hopper.iccprofile.tif"])
+def test_previews_of_the_same_picture_look_the_same(send, name):
+    reference = _pixels(send("hopper.png", (CORPUS / "valid" / "hopper.png").read_bytes()))
+    other = _pixels(send(name, (CORPUS / "valid" / name).read_bytes()))
+    assert other.shape == reference.shape
+    assert float(np.abs(other - reference).mean()) < 8.0, name
+
+
+def test_exif_orientation_is_applied(send):
+    path = CORPUS / "valid" / "exif_imagemagick_orientation.png"
+    image = send(path.name, path.read_bytes())
+    expected = ImageOps.exif_transpose(Image.open(path)).convert("RGB").resize((256, 256))
+    thumb = Image.open(image.thumbnail.open("rb")).convert("RGB")
+    assert float(np.abs(np.asarray(thumb, "float32") - np.asarray(expected, "float32")).mean()) < 12.0
