@@ -92,18 +92,23 @@ class TimezoneMiddleware:
         return self.get_response(request)
 
 
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
+def content_security_policy(storage_origins: list[str]) -> str:
+    """Scripts only from Loupe itself; the browser may also talk to the storage bucket (uploads,
+    presigned downloads and thumbnails)."""
+    storage = " ".join(storage_origins)
+    return (
+        f"default-src 'self'; img-src 'self' data: blob: {storage}; style-src 'self' 'unsafe-inline'; "
+        f"script-src 'self'; connect-src 'self' {storage}; font-src 'self' data:; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ).replace("  ", " ")
 
 
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
+        self.policy = content_security_policy(settings.LOUPE_STORAGE_ORIGINS)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", self.policy)
         return response

@@ -10,7 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from agency.env import email_config, env_bool, env_int, env_list, env_str
-from agency.storage import build_storages
+from agency.storage import build_storages, storage_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LOUPE_VAR_DIR", str(BASE_DIR / "var")))
@@ -129,6 +129,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = build_storages(var_dir=VAR_DIR, static_manifest=env_bool("LOUPE_STATIC_MANIFEST", not DEBUG))
+LOUPE_STORAGE_ORIGINS = storage_origins(STORAGES)
+LOUPE_MAX_UPLOAD_BYTES = env_int("LOUPE_MAX_UPLOAD_BYTES", 2 * 1024**3)
 
 # Security defaults (SECURITY.md §3).
 SECURE_SSL_REDIRECT = HTTPS and env_bool("LOUPE_SSL_REDIRECT", True)

@@ -55,3 +55,21 @@ def build_storages(*, var_dir: Path, static_manifest: bool) -> dict[str, Any]:
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     )
     return {"default": default, "staticfiles": {"BACKEND": static_backend}}
+
+
+def storage_origins(storages: dict[str, Any]) -> list[str]:
+    """Origins the browser talks to directly for uploads and downloads (for the CSP)."""
+    default = storages["default"]
+    if not default["BACKEND"].endswith("S3Storage"):
+        return []
+    options = default["OPTIONS"]
+    if options.get("endpoint_url"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(options["endpoint_url"])
+        origins = [f"{parts.scheme}://{parts.netloc}"]
+        if options.get("addressing_style") == "virtual":
+            origins.append(f"{parts.scheme}://{options['bucket_name']}.{parts.netloc}")
+        return origins
+    region = options.get("region_name") or "us-east-1"
+    return [f"https://{options['bucket_name']}.s3.{region}.amazonaws.com", f"https://s3.{region}.amazonaws.com"]

@@ -338,3 +338,18 @@ def blocking_images(order: Order) -> int:
     return order.images.filter(Q(status=ImageStatus.UPLOADING) | Q(status=ImageStatus.REJECTED)).count()
 
 
+
+
+def series_warnings(images: list[OrderImage]) -> list[str]:
+    """Pre-flight across the order: a series should share size and orientation."""
+    received = [i for i in images if i.width and i.height]
+    warnings = []
+    sizes = sorted({(i.width, i.height) for i in received}, key=lambda s: s[0] * s[1])
+    if len(sizes) > 1:
+        warnings.append(f"The images differ in size: {len(sizes)} sizes, from {sizes[0][0]}×{sizes[0][1]} "
+                        f"to {sizes[-1][0]}×{sizes[-1][1]} px.")
+    portrait = sum(1 for i in received if i.height > i.width)
+    landscape = sum(1 for i in received if i.width > i.height)
+    if portrait and landscape:
+        warnings.append(f"The series mixes orientations: {portrait} portrait and {landscape} landscape.")
+    return warnings

@@ -8,6 +8,9 @@ urlpatterns = [
     path("orders/new/", views.order_create, name="order_create"),
     path("orders/<uuid:pk>/", views.order_detail, name="order_detail"),
     path("orders/<uuid:pk>/edit/", views.order_edit, name="order_edit"),
+    path("orders/<uuid:pk>/images/", views.order_images, name="order_images"),
+    path("orders/<uuid:pk>/deliveries/new/", views.delivery_create, name="delivery_create"),
     path("orders/<uuid:pk>/<slug:action>/", views.order_transition, name="order_transition"),
-    path("images/<uuid:pk>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
+    path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
+    path("images/<uuid:pk>/remove/", views.image_remove, name="image_remove"),
 ]

@@ -8,18 +8,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from agency.exceptions import DomainError
 from agency.forms import run_service
-from agency.models import ALL_ORDERS_ROLES
+from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import permissions, selectors, services, workflow
+from jobs import deliveries, permissions, selectors, services, uploads, workflow
 from jobs.forms import OrderFilterForm, OrderForm, TransitionForm
-from jobs.models import OrderStatus
+from jobs.models import ImageStatus, OrderStatus
 
 
 @login_required
@@ -87,8 +87,10 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     user = request.user
     order = selectors.order_get(user, pk)
     return render(request, "jobs/order_detail.html", {
-        "order": order,
-        "images": selectors.image_list(user, order),
+        **_images_context(user, order),
+        "deliveries": selectors.delivery_list(user, order),
+        "can_deliver": user.role in MANAGER_ROLES,
+        "max_upload_bytes": uploads.max_upload_bytes(),
         "events": selectors.event_list(user, order),
         "actions": workflow.available_actions(user, order),
         "show_internal": permissions.can_see_internal_events(user),
@@ -124,12 +126,55 @@ def order_transition(request: HttpRequest, pk: Any, action: str) -> HttpResponse
     return redirect("jobs:order_detail", pk=order.pk)
 
 
+def _images_context(user: Any, order: Any) -> dict[str, Any]:
+    images = list(selectors.image_list(user, order))
+    return {
+        "order": order, "images": images, "series_warnings": uploads.series_warnings(images),
+        "busy": any(i.status == ImageStatus.UPLOADING for i in images),
+        "can_upload": permissions.can_upload_images(user, order) and order.status in uploads.UPLOADABLE_ORDER_STATES,
+    }
+
+
 @login_required
-def image_thumbnail(request: HttpRequest, pk: Any) -> FileResponse:
-    """A thumbnail, after the scope check; there is no public URL for any stored file."""
+def order_images(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The images grid alone, for the upload area and status polling (htmx)."""
+    order = selectors.order_get(request.user, pk)
+    return render(request, "jobs/_images.html", _images_context(request.user, order))
+
+
+@login_required
+def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     image = selectors.image_get(request.user, pk)
-    if not image.thumbnail:
-        raise Http404
-    response = FileResponse(image.thumbnail.open("rb"), content_type="image/webp")
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+    return render(request, "jobs/image_detail.html", {
+        "image": image, "order": image.order,
+        "can_remove": permissions.can_upload_images(request.user, image.order)
+        and image.order.status in uploads.UPLOADABLE_ORDER_STATES,
+        "can_download": bool(image.original) and permissions.can_download_original(request.user, image.order),
+    })
+
+
+@login_required
+@require_POST
+def image_remove(request: HttpRequest, pk: Any) -> HttpResponse:
+    image = selectors.image_get(request.user, pk)
+    order_id = image.order_id
+    try:
+        uploads.image_remove(image=image, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("jobs:image_detail", pk=image.pk)
+    messages.success(request, f"{image.filename} has been removed.")
+    return redirect("jobs:order_detail", pk=order_id)
+
+
+@login_required
+@require_POST
+def delivery_create(request: HttpRequest, pk: Any) -> HttpResponse:
+    order = selectors.order_get(request.user, pk)
+    try:
+        delivery = deliveries.delivery_create(order=order, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Delivery {delivery.number} is being prepared; its ZIP appears here when ready.")
+    return redirect("jobs:order_detail", pk=order.pk)

@@ -64,3 +64,33 @@ def test_pages_work_at_phone_width(cast, live_server, browser):
     page.goto(f"{live_server.url}/orders/{cast.acme_order.pk}/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
+
+
+def test_client_drops_files_and_sees_thumbnails_and_reasons(cast, live_server, page, tmp_path):
+    from PIL import Image
+
+    good = tmp_path / "RING_0001.jpg"
+    Image.new("RGB", (1800, 1200), (200, 170, 90)).save(good, "JPEG")
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("this is not a photograph")
+    _login(page, live_server, cast.acme_member.email)
+    page.goto(f"{live_server.url}/orders/{cast.acme_order.pk}/")
+    logs = []
+    page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
+    page.on("response", lambda r: logs.append(f"{r.status} {r.request.method} {r.url[:120]}"))
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    page.locator("#uploader input[type=file]").first.set_input_files([str(good), str(bad)])
+    card = page.locator(".thumb").filter(has_text="RING_0001.jpg")
+    try:
+        card.locator("img").wait_for(timeout=30_000)
+    except Exception:
+        print("\n".join(logs))
+        page.screenshot(path="/tmp/screens/fail.png", full_page=True)
+        raise
+    assert card.get_by_text("1800×1200").is_visible()
+    rejected = page.locator(".thumb").filter(has_text="notes.jpg")
+    rejected.get_by_text("not an image: the file is text").wait_for(timeout=30_000)
+    if __import__("os").environ.get("LOUPE_SCREENSHOTS"):
+        page.screenshot(path=f"{__import__('os').environ['LOUPE_SCREENSHOTS']}/upload.png", full_page=True)
+    page.get_by_role("button", name="Submit to studio").click()
+    assert page.get_by_text("still uploading or rejected").is_visible()

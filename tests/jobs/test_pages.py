@@ -108,11 +108,34 @@ def test_overlong_reason_is_refused(cast, web):
 
 def test_order_page_shows_images_instructions_guide_and_timeline(cast, web, acme_image):
     page = web(cast.acme_member).get(reverse("jobs:order_detail", args=[cast.acme_order.pk])).content.decode()
-    assert "RING_1.jpg" in page and reverse("jobs:image_thumbnail", args=[acme_image.pk]) in page
+    thumb_url = f"/api/v1/images/{acme_image.pk}/download/?what=thumbnail"
+    assert "RING_1.jpg" in page and thumb_url in page and 'id="uploader"' in page
     assert cast.acme_guide.name in page and "Order created by" in page
-    thumb = web(cast.acme_member).get(reverse("jobs:image_thumbnail", args=[acme_image.pk]))
+    client = web(cast.acme_member)
+    thumb = client.get(client.get(thumb_url)["Location"])
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/webp"
     assert b"".join(thumb.streaming_content)[:4] == b"RIFF"
+    detail = client.get(reverse("jobs:image_detail", args=[acme_image.pk])).content.decode()
+    assert "Download original" in detail and "300×300" in detail
+
+
+def test_images_partial_polls_only_while_busy(cast, web, acme_image):
+    from jobs.models import OrderImage
+
+    url = reverse("jobs:order_images", args=[cast.acme_order.pk])
+    assert "every 2s" not in web(cast.acme_member).get(url).content.decode()
+    OrderImage.objects.create(order=cast.acme_order, filename="new.jpg", declared_size=5, upload_key="k")
+    assert "every 2s" in web(cast.acme_member).get(url).content.decode()
+
+
+def test_image_remove_from_page(cast, web, acme_image):
+    response = web(cast.acme_member).post(reverse("jobs:image_remove", args=[acme_image.pk]), follow=True)
+    assert "RING_1.jpg has been removed." in response.content.decode()
+
+
+def test_delivery_button_reports_why_it_cannot(cast, web):
+    response = web(cast.account_manager).post(reverse("jobs:delivery_create", args=[cast.acme_order.pk]), follow=True)
+    assert "has no approved versions to deliver yet" in response.content.decode()
 
 
 def test_staff_filter_orders_by_status_and_client(cast, web):

@@ -66,3 +66,14 @@ class BrokenBackend:
 
     def send_messages(self, messages):
         raise ConnectionError("SMTP server down")
+
+
+def test_sweeper_is_scheduled_every_ten_minutes():
+    from django_q.models import Schedule
+
+    from jobs.apps import ensure_schedules
+
+    ensure_schedules(sender=None)
+    ensure_schedules(sender=None)
+    schedule = Schedule.objects.get(func="jobs.tasks.sweep_stuck_images")
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 10

@@ -1,0 +1,114 @@
+/* Loupe's upload area: Uppy's Dashboard with its AwsS3 plugin driven by Loupe's upload-target API.
+ * The same code serves S3 (presigned URLs) and the local backend (signed Loupe URLs). */
+(function () {
+  "use strict";
+  var root = document.getElementById("uploader");
+  if (!root || !window.Uppy) return;
+  var MULTIPART_THRESHOLD = 64 * 1024 * 1024;
+  var csrf = root.dataset.csrf;
+  var uploadsUrl = root.dataset.uploadsUrl;
+  var targets = {}; // uppy file id -> {image, upload}
+
+  function api(method, url, body) {
+    return fetch(url, {
+      method: method, credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          var detail = data.detail || "The server refused the upload.";
+          if (data.errors) detail += " " + JSON.stringify(data.errors);
+          throw new Error(detail);
+        }
+        return data;
+      });
+    });
+  }
+
+  function sha256(file) {
+    return file.data.arrayBuffer().then(function (buffer) {
+      return crypto.subtle.digest("SHA-256", buffer);
+    }).then(function (digest) {
+      return Array.prototype.map.call(new Uint8Array(digest), function (b) {
+        return ("0" + b.toString(16)).slice(-2);
+      }).join("");
+    });
+  }
+
+  function declare(file) {
+    if (targets[file.id]) return Promise.resolve(targets[file.id]);
+    return sha256(file).then(function (hex) {
+      return api("POST", uploadsUrl, {files: [{
+        name: file.name, size: file.size, content_type: file.type || "application/octet-stream", sha256: hex
+      }]});
+    }).then(function (data) {
+      targets[file.id] = data.images[0];
+      return targets[file.id];
+    });
+  }
+
+  // The local backend hands out Loupe-relative URLs; S3 gives absolute ones. Uppy needs absolute.
+  function absolute(url) { return new URL(url, window.location.href).href; }
+
+  function partSize(size) {
+    return Math.max(16 * 1024 * 1024, Math.ceil(size / 10000));
+  }
+
+  var uppy = new Uppy.Uppy({
+    autoProceed: true,
+    restrictions: {maxFileSize: parseInt(root.dataset.maxBytes, 10) || null},
+  });
+  uppy.use(Uppy.Dashboard, {
+    inline: true, target: root, height: 320, width: "100%", proudlyDisplayPoweredByUppy: false,
+    showProgressDetails: true, hideRetryButton: false, fileManagerSelectionType: "both",
+    note: "JPEG, TIFF, PSD/PSB, PNG, WebP or camera RAW. Drop files or a whole folder.",
+  });
+  uppy.use(Uppy.AwsS3, {
+    limit: 4,
+    shouldUseMultipart: function (file) { return file.size > MULTIPART_THRESHOLD; },
+    getChunkSize: function (file) { return partSize(file.size); },
+    getUploadParameters: function (file) {
+      return declare(file).then(function (entry) {
+        return {method: "PUT", url: absolute(entry.upload.url), headers: entry.upload.headers || {}};
+      });
+    },
+    createMultipartUpload: function (file) {
+      return declare(file).then(function (entry) {
+        return {uploadId: entry.upload.upload_id, key: entry.image.id};
+      });
+    },
+    signPart: function (file, options) {
+      var entry = targets[file.id];
+      return Promise.resolve({url: absolute(entry.upload.parts[options.partNumber - 1].url)});
+    },
+    listParts: function () { return Promise.resolve([]); },
+    completeMultipartUpload: function (file, options) {
+      var entry = targets[file.id];
+      var parts = options.parts.map(function (p) { return {number: p.PartNumber, etag: p.ETag}; });
+      return api("POST", entry.upload.complete_url, {parts: parts}).then(function () {
+        entry.completed = true;
+        return {};
+      });
+    },
+    abortMultipartUpload: function (file) {
+      var entry = targets[file.id];
+      if (entry) return api("DELETE", "/api/v1/images/" + entry.image.id + "/").catch(function () {});
+      return Promise.resolve();
+    },
+  });
+  uppy.on("upload-success", function (file) {
+    var entry = targets[file.id];
+    if (entry && !entry.completed) {
+      entry.completed = true;
+      api("POST", entry.upload.complete_url, {}).catch(function (error) { uppy.info(error.message, "error", 8000); });
+    }
+    refreshImages();
+  });
+  uppy.on("complete", refreshImages);
+
+  function refreshImages() {
+    var grid = document.getElementById("images");
+    if (grid && window.htmx) window.htmx.trigger(grid, "refresh");
+  }
+})();
