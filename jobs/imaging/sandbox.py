@@ -41,7 +41,7 @@ def inspect_file(path: Path, *, extension: str, max_pixels: int, memory_bytes: i
     """Decode ``path`` in a limited child. Never raises for anything the file does."""
     with tempfile.TemporaryDirectory(prefix="loupe-decode-") as outdir:
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-               "VIPS_CONCURRENCY": "1", "LANG": "C.UTF-8"}
+               "VIPS_CONCURRENCY": "2", "LANG": "C.UTF-8"}
         try:
             proc = subprocess.run(  # noqa: S603 - fixed argv, our own module
                 [sys.executable, "-m", "jobs.imaging.child", str(path), outdir, extension[:10], str(max_pixels)],
