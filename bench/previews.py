@@ -7,8 +7,8 @@
 
 all measured interleaved in the same run, each measurement in a fresh child process (so memory
 figures do not leak into each other) after one warm-up call on a tiny file of the same kind, with
-ratios. The sandbox's own per-file cost (a fresh limited child per upload) is printed separately. Also the PSNR of Loupe's 1600 px preview (before
-and after WebP encoding) against a full-resolution LANCZOS reference.
+ratios. The sandbox's own per-file cost (a fresh limited child per upload) is printed separately, and
+the PSNR of Loupe's WebP previews (1600 px and 256 px) against a full-resolution LANCZOS reference.
 
     .venv/bin/python bench/previews.py [--runs 5] [--keep DIR]
 """
