@@ -106,13 +106,14 @@ def acme_image(cast: Cast) -> Any:
     """An image of Acme's order with a real thumbnail in storage."""
     from django.core.files.base import ContentFile
 
-    from jobs.images import encode_jpeg, make_thumbnail, render_jewelry
+    from jobs.imaging.demo import encode_jpeg, render_jewelry
+    from jobs.imaging.pipeline import encode_webp
     from jobs.models import ImageStatus, OrderImage
 
     picture = render_jewelry("ring", seed=1, size=300)
     image = OrderImage(order=cast.acme_order, filename="RING_1.jpg", status=ImageStatus.RECEIVED,
                        width=300, height=300, format="JPEG")
-    image.thumbnail.save("thumb.webp", ContentFile(make_thumbnail(picture)), save=False)
+    image.thumbnail.save("thumb.webp", ContentFile(encode_webp(picture.resize((256, 256)))), save=False)
     image.original.save("RING_1.jpg", ContentFile(encode_jpeg(picture)), save=False)
     image.save()
     return image

@@ -7,9 +7,13 @@ import every app; nothing else in ``agency`` does.
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -18,9 +22,11 @@ from django.utils import timezone
 from agency.models import Role, StaffProfile, User
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
 from jobs import workflow
-from jobs.images import encode_jpeg, make_thumbnail, render_jewelry
+from jobs.imaging.demo import encode_jpeg, render_jewelry
+from jobs.imaging.pipeline import make_previews
 from jobs.models import Complexity, ImageStatus, Order, OrderImage, OrderStatus, Service
 from jobs.services import order_create
+from jobs.uploads import preflight_warnings
 
 DEMO_PASSWORD = "loupe-demo-2026"
 
@@ -205,14 +211,24 @@ class Command(BaseCommand):
 
     def _images(self, order: Order, kinds: list[str], *, seed: int, status: str) -> None:
         for n, kind in enumerate(kinds, start=1):
-            picture = render_jewelry(kind, seed=seed + n, size=1200)
-            image = OrderImage(order=order, filename=f"{kind.upper()}_{seed + n:04d}.jpg", sku=f"SKU-{seed + n:04d}",
-                               status=status, position=n, format="JPEG", width=picture.width, height=picture.height,
-                               complexity=[Complexity.SIMPLE, Complexity.STANDARD, Complexity.COMPLEX][n % 3])
+            picture = render_jewelry(kind, seed=seed + n, size=2400)
             data = encode_jpeg(picture)
-            image.size_bytes = len(data)
+            image = OrderImage(order=order, filename=f"{kind.upper()}_{seed + n:04d}.jpg", sku=f"SKU-{seed + n:04d}",
+                               status=status, position=n, size_bytes=len(data), content_type="image/jpeg",
+                               sha256=hashlib.sha256(data).hexdigest(),
+                               complexity=[Complexity.SIMPLE, Complexity.STANDARD, Complexity.COMPLEX][n % 3])
+            with tempfile.NamedTemporaryFile(suffix=".jpg") as tmp:
+                tmp.write(data)
+                tmp.flush()
+                # The same pipeline as a real upload (in-process: these files are our own).
+                result = make_previews(Path(tmp.name), max_pixels=settings.LOUPE_MAX_IMAGE_PIXELS)
+            info = result.inspection
+            image.format, image.width, image.height, image.mode = info.format, info.width, info.height, info.mode
+            image.bit_depth, image.icc_profile, image.dpi = info.bit_depth, info.icc_profile, info.dpi
+            image.preflight = preflight_warnings(image, info.as_dict())
             image.original.save(image.filename, ContentFile(data), save=False)
-            image.thumbnail.save("thumb.webp", ContentFile(make_thumbnail(picture)), save=False)
+            image.thumbnail.save("256.webp", ContentFile(result.thumbnail), save=False)
+            image.preview.save("1600.webp", ContentFile(result.preview), save=False)
             image.save()
 
 

@@ -1,4 +1,4 @@
-"""Pillow work as pure functions (no ORM): demo jewelry photographs and thumbnails."""
+"""Demo jewelry photographs drawn with Pillow at seed time (no downloads). Pure functions."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import io
 import math
 import random
 
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
-
-THUMBNAIL_PX = 256
+from PIL import Image, ImageDraw, ImageFilter
 
 GOLD = [(212, 175, 55), (183, 110, 121), (229, 228, 226), (196, 202, 206)]  # yellow, rose, white gold, silver
 STONES = [(224, 240, 255), (15, 82, 186), (155, 17, 30), (80, 200, 120)]  # diamond, sapphire, ruby, emerald
@@ -84,15 +82,4 @@ def render_jewelry(kind: str, *, seed: int, size: int = 1200) -> Image.Image:
 def encode_jpeg(img: Image.Image, *, quality: int = 88) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality, optimize=True)
-    return buf.getvalue()
-
-
-def make_thumbnail(img: Image.Image, *, px: int = THUMBNAIL_PX) -> bytes:
-    """A WebP thumbnail whose long edge is ``px``, upright per EXIF orientation, without metadata."""
-    thumb = ImageOps.exif_transpose(img.copy())
-    if thumb.mode not in ("RGB", "RGBA"):
-        thumb = thumb.convert("RGB")
-    thumb.thumbnail((px, px), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    thumb.save(buf, "WEBP", quality=82, method=4)
     return buf.getvalue()
