@@ -20,3 +20,8 @@ from agency.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405  (WhiteNoise warns when it is missing)
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's shared in-memory database: the browser tests' live server answers requests
+    # in threads, and each thread needs its own connection, as in production (WAL + IMMEDIATE).
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["LOUPE_VAR_DIR"], "test-db.sqlite3")}  # noqa: F405

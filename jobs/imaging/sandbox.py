@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,6 @@ class Outcome:
     preview: bytes = b""
 
 
-def _limits(memory_bytes: int, cpu_seconds: int) -> Any:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        os.nice(5)
-
-    return apply
-
-
 def inspect_file(path: Path, *, extension: str, max_pixels: int, memory_bytes: int = 4 << 30,
                  cpu_seconds: int = 120, wall_seconds: int = 180) -> Outcome:
     """Decode ``path`` in a limited child. Never raises for anything the file does."""
@@ -43,10 +32,12 @@ def inspect_file(path: Path, *, extension: str, max_pixels: int, memory_bytes: i
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
                "VIPS_CONCURRENCY": "2", "LANG": "C.UTF-8"}
         try:
+            # The child sets its own limits first thing (no preexec_fn: forking a process that runs
+            # threads, such as libvips', and running Python before exec can deadlock).
             proc = subprocess.run(  # noqa: S603 - fixed argv, our own module
-                [sys.executable, "-m", "jobs.imaging.child", str(path), outdir, extension[:10], str(max_pixels)],
+                [sys.executable, "-m", "jobs.imaging.child", str(path), outdir, extension[:10], str(max_pixels),
+                 str(memory_bytes), str(cpu_seconds)],
                 cwd=ROOT, env=env, capture_output=True, timeout=wall_seconds,
-                preexec_fn=_limits(memory_bytes, cpu_seconds),  # noqa: PLW1509
             )
         except subprocess.TimeoutExpired:
             return Outcome(False, "the file took too long to process (it may be damaged or deliberately complex)")
