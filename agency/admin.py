@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
-from agency.models import ApiToken, StaffProfile, User
+from agency.models import ApiToken, BusinessCalendar, Closure, StaffProfile, TimeOff, User
 
 
 class LoupeUserCreationForm(UserCreationForm):
@@ -66,3 +66,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False  # tokens are issued through the API only; their key is shown once
 
 
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "time_zone", "country")
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ("reason", "start_date", "end_date")
+    date_hierarchy = "start_date"
+    search_fields = ("reason",)
+
+
+@admin.register(TimeOff)
+class TimeOffAdmin(admin.ModelAdmin):
+    list_display = ("user", "start_date", "end_date", "reason")
+    list_filter = ("user",)
+    list_select_related = ("user",)
+    search_fields = ("user__full_name", "reason")

@@ -14,11 +14,18 @@ def studio(request: HttpRequest) -> dict[str, Any]:
     nav: list[tuple[str, str]] = []
     client = None
     if user is not None and user.is_authenticated:
+        if user.role in ALL_ORDERS_ROLES:
+            nav.append(("jobs:dashboard", "Dashboard"))
         nav.append(("jobs:order_list", "Orders"))
+        if user.role in MANAGER_ROLES:
+            nav.append(("jobs:workload", "Workload"))
         if user.is_client or user.role in MANAGER_ROLES:
             nav.append(("clients:style_guide_list", "Style guides"))
         if user.role in MANAGER_ROLES | {Role.FINANCE}:
             nav.append(("clients:client_list", "Clients"))
+            nav.append(("billing:price_list_list", "Price lists"))
+        if user.role in ALL_ORDERS_ROLES:
+            nav.append(("jobs:on_time_report", "Reports"))
         if user.is_client:
             membership = getattr(user, "membership", None)
             client = membership.client if membership else None

@@ -221,3 +221,83 @@ class StaffProfile(models.Model):
             raise ValidationError({"daily_capacity_minutes": "A day has at most 1440 minutes."})
         if not self.user.is_studio:
             raise ValidationError({"user": "Only studio staff have a staff profile."})
+
+
+def default_hours() -> dict[str, list[str]]:
+    return {"0": ["09:00", "18:00"], "1": ["09:00", "18:00"], "2": ["09:00", "18:00"], "3": ["09:00", "18:00"],
+            "4": ["09:00", "17:00"]}
+
+
+def studio_country() -> str:
+    return settings.LOUPE_COUNTRY
+
+
+class BusinessCalendar(models.Model):
+    """The studio's working week (one row). Turnaround promises count only these hours."""
+
+    time_zone = models.CharField(max_length=64, default=studio_time_zone, validators=[validate_time_zone])
+    country = models.CharField(max_length=2, default=studio_country,
+                               help_text="ISO country code whose public holidays are days off (e.g. DE, US).")
+    hours = models.JSONField(default=default_hours,
+                             help_text='Working hours per weekday, 0 = Monday: {"0": ["09:00", "18:00"], …}. '
+                                       "Missing days are closed.")
+
+    class Meta:
+        verbose_name = "business calendar"
+
+    def __str__(self) -> str:
+        return f"Business calendar ({self.time_zone}, {self.country})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.pk = 1  # a single row
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def clean(self) -> None:
+        from agency.calendar import parse_hours
+
+        try:
+            parsed = parse_hours(self.hours or {})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValidationError({"hours": f"Give hours as {{\"0\": [\"09:00\", \"18:00\"]}}: {exc}"}) from exc
+        if not parsed:
+            raise ValidationError({"hours": "The studio needs at least one working day."})
+        try:
+            import holidays
+
+            holidays.country_holidays(self.country)
+        except NotImplementedError as exc:
+            raise ValidationError({"country": f"No public holidays are known for {self.country!r}."}) from exc
+
+
+
+class Closure(models.Model):
+    """Days the studio is closed beyond public holidays (company holidays, moves, inventory)."""
+
+    start_date = models.DateField()
+    end_date = models.DateField()
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")),
+                                              name="closure_dates_ordered")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.start_date} – {self.end_date})"
+
+
+class TimeOff(models.Model):
+    """A studio person's leave: no work is scheduled for them on these days."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="time_off")
+    start_date = models.DateField()
+    end_date = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")),
+                                              name="timeoff_dates_ordered")]
+
+    def __str__(self) -> str:
+        return f"{self.user.full_name}: {self.start_date} – {self.end_date}"

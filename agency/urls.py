@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from agency import api as agency_api
 from agency import views
+from billing import api as billing_api
 from clients import api as clients_api
 from jobs import api as jobs_api
 
@@ -18,10 +19,14 @@ router.register("style-guides", clients_api.StyleGuideViewSet, basename="style-g
 router.register("orders", jobs_api.OrderViewSet, basename="order")
 router.register("images", jobs_api.ImageViewSet, basename="image")
 router.register("deliveries", jobs_api.DeliveryViewSet, basename="delivery")
+router.register("price-lists", billing_api.PriceListViewSet, basename="price-list")
+router.register("quotes", billing_api.QuoteViewSet, basename="quote")
+router.register("quote-lines", billing_api.QuoteLineViewSet, basename="quote-line")
 
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),
     path("me/", agency_api.MeView.as_view(), name="api-me"),
+    path("orders/<uuid:pk>/quote/", billing_api.OrderQuoteView.as_view(), name="order-quote"),
     path("uploads/local/<str:token>/", views.local_upload, name="local-upload"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
@@ -49,6 +54,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
     path("", include("clients.urls")),
+    # billing first: jobs' orders/<id>/<action>/ would otherwise swallow orders/<id>/quote/.
+    path("", include("billing.urls")),
     path("", include("jobs.urls")),
 ]
 

@@ -11,11 +11,14 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agency.exceptions import RuleViolation
+from agency.exceptions import NotPermitted, RuleViolation
+from agency.models import MANAGER_ROLES, User
 from clients.selectors import client_get
 from clients.tenancy import client_id_of
-from jobs import deliveries, selectors, services, uploads, workflow
+from jobs import deliveries, planning, selectors, services, uploads, workflow
 from jobs.serializers import (
+    AssignInputSerializer,
+    AssignmentSerializer,
     CompleteInputSerializer,
     DeliverySerializer,
     EventSerializer,
@@ -25,6 +28,8 @@ from jobs.serializers import (
     OrderListSerializer,
     OrderOutputSerializer,
     OrderUpdateSerializer,
+    ProposalSerializer,
+    ScheduleApplySerializer,
     ServiceSerializer,
     TransitionInputSerializer,
     UploadsInputSerializer,
@@ -63,6 +68,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_serializer_class(self) -> Any:
         return OrderListSerializer if self.action == "list" else OrderOutputSerializer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        from agency.calendar import studio_calendar
+
+        # One calendar per request, shared by every order's SLA figures (no query per row).
+        return {**super().get_serializer_context(), "calendar": studio_calendar()}
 
     def _output(self, order: Any, code: int = status.HTTP_200_OK) -> Response:
         order = selectors.order_get(self.request.user, order.pk)
@@ -145,12 +156,53 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         page = self.paginate_queryset(selectors.delivery_list(request.user, order))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
+    @extend_schema(methods=["GET"], responses=ProposalSerializer,
+                   summary="Proposed assignments for the order's unassigned images (staff)")
+    @extend_schema(methods=["POST"], request=ScheduleApplySerializer, responses=AssignmentSerializer(many=True),
+                   summary="Apply the proposal, or the given image → retoucher pairs (staff)")
+    @action(detail=True, methods=["get", "post"], serializer_class=ProposalSerializer)
+    def schedule(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        if request.user.role not in MANAGER_ROLES:
+            raise NotPermitted("Only an account manager schedules work.")
+        if request.method == "GET":
+            return Response(schedule_payload(order))
+        data = ScheduleApplySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pairs = None
+        if "assignments" in data.validated_data:
+            images = {i.pk: i for i in selectors.image_list(request.user, order)}
+            users = {u.pk: u for u in User.objects.filter(role="retoucher")}
+            try:
+                pairs = [(images[p["image"]], users[p["retoucher"]]) for p in data.validated_data["assignments"]]
+            except KeyError as exc:
+                raise RuleViolation(f"{exc.args[0]} is not an image of this order or not a retoucher.",
+                                    field="assignments") from exc
+        made = planning.schedule_apply(order=order, by=request.user, pairs=pairs)
+        return Response(AssignmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(responses=EventSerializer(many=True), summary="The order's timeline")
     @action(detail=True, methods=["get"], serializer_class=EventSerializer)
     def events(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
         page = self.paginate_queryset(selectors.event_list(request.user, order))
         return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+
+def schedule_payload(order: Any) -> dict[str, Any]:
+    """The proposal as plain data, for the API and the schedule page."""
+    proposal = planning.order_proposal(order)
+    images = {i.pk: i for i in order.images.all()}
+    services = list(order.services.all())
+    names = dict(User.objects.filter(pk__in=[p.retoucher_id for p in proposal.placements]).values_list("pk", "full_name"))
+    rows = [{"image": p.image_id, "filename": images[p.image_id].filename, "retoucher": p.retoucher_id,
+             "retoucher_name": names.get(p.retoucher_id), "finish": p.finish, "problem": "",
+             "minutes": planning.estimated_minutes(images[p.image_id].complexity, services)}
+            for p in proposal.placements]
+    rows += [{"image": image_id, "filename": images[image_id].filename, "retoucher": None, "retoucher_name": None,
+              "finish": None, "problem": reason, "minutes": planning.estimated_minutes(images[image_id].complexity, services)}
+             for image_id, reason in proposal.unassignable.items()]
+    return {"placements": rows, "finish": proposal.finish, "due_at": order.due_at}
 
 
 class DownloadQuerySerializer(serializers.Serializer):
@@ -180,6 +232,20 @@ class ImageViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets
         image.refresh_from_db()
         code = status.HTTP_202_ACCEPTED if image.status == "uploading" else status.HTTP_200_OK
         return Response(ImageSerializer(image).data, status=code)
+
+    @extend_schema(request=AssignInputSerializer, responses={201: AssignmentSerializer},
+                   summary="Assign (or with reassign=true, reassign) the image to a retoucher")
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: Any = None) -> Response:
+        image = self.get_object()
+        data = AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        retoucher = User.objects.filter(pk=data.validated_data["retoucher"]).first()
+        if retoucher is None:
+            raise RuleViolation("No such retoucher.", field="retoucher")
+        assignment = planning.image_assign(image=image, retoucher=retoucher, by=request.user,
+                                           reassign=data.validated_data["reassign"])
+        return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[DownloadQuerySerializer], responses={302: None},
                    summary="Redirect to a short-lived link to the original, preview or thumbnail")

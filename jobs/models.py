@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -69,10 +70,18 @@ class OrderStatus(models.TextChoices):
     ON_HOLD = "on_hold", "On hold"
 
 
+def _assigned_to(prefix: str) -> Any:
+    def condition(user: Any) -> dict[str, Any]:
+        return {f"{prefix}assignments__retoucher": user, f"{prefix}assignments__active": True}
+
+    return staticmethod(condition)
+
+
 class Order(models.Model):
     """A job: a set of images, the services wanted, a style guide version and a turnaround tier."""
 
     tenant_path = "client"
+    retoucher_filter = _assigned_to("images__")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(max_length=16, unique=True, editable=False)
@@ -93,6 +102,15 @@ class Order(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
     due_at = models.DateTimeField(null=True, blank=True, editable=False,
                                   help_text="Derived from the accepted quote's turnaround; never typed in.")
+    # The SLA clock (jobs/sla.py): business seconds used so far, and while it runs, since when.
+    sla_target_hours = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    sla_consumed_seconds = models.FloatField(default=0, editable=False)
+    sla_running_since = models.DateTimeField(null=True, blank=True, editable=False)
+    sla_remaining_seconds = models.FloatField(null=True, blank=True, editable=False,
+                                              help_text="Business seconds left when the clock was paused.")
+    sla_state = models.CharField(max_length=10, blank=True, editable=False)
+    projected_finish_at = models.DateTimeField(null=True, blank=True, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -141,6 +159,7 @@ class OrderImage(models.Model):
     """One original photograph of an order and everything done to it."""
 
     tenant_path = "order__client"
+    retoucher_filter = _assigned_to("")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="images")
@@ -255,6 +274,7 @@ class Event(models.Model):
 
     tenant_path = "order__client"
     client_visible_filter = {"client_visible": True}
+    retoucher_filter = _assigned_to("order__images__")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
@@ -285,3 +305,28 @@ class OrderNumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
+
+
+class Assignment(models.Model):
+    """An image given to a retoucher. Reassignment ends the active row and adds a new one (history)."""
+
+    tenant_path = "image__order__client"
+    retoucher_filter = staticmethod(lambda user: {"retoucher": user})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="assignments")
+    retoucher = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    minutes = models.PositiveIntegerField(help_text="Estimated minutes of work when assigned.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["image", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["image"], condition=models.Q(active=True),
+                                               name="one_active_assignment_per_image")]
+
+    def __str__(self) -> str:
+        return f"{self.image.filename} → {self.retoucher.full_name}"

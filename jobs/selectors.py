@@ -64,3 +64,15 @@ def delivery_queryset(user: Any) -> QuerySet[Delivery]:
 
 def delivery_list(user: Any, order: Order) -> QuerySet[Delivery]:
     return delivery_queryset(user).filter(order=order).order_by("-number")
+
+
+def on_time_by_client_month(user: Any) -> list[dict[str, Any]]:
+    """Delivered orders per client and month (studio time), and the share delivered by the due date."""
+    from django.db.models import F
+    from django.db.models.functions import TruncMonth
+
+    rows = (scope(Order.objects.filter(delivered_at__isnull=False, due_at__isnull=False), user)
+            .annotate(month=TruncMonth("delivered_at")).values("client__name", "month")
+            .annotate(delivered=Count("id"), on_time=Count("id", filter=Q(delivered_at__lte=F("due_at"))))
+            .order_by("-month", "client__name"))
+    return [{**row, "percent": round(100 * row["on_time"] / row["delivered"], 1)} for row in rows]

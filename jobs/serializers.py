@@ -18,6 +18,29 @@ class ServiceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SlaSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    used_hours = serializers.FloatField()
+    left_hours = serializers.FloatField(allow_null=True)
+    target_hours = serializers.IntegerField(allow_null=True)
+
+
+def sla_payload(order: Order, context: dict[str, Any]) -> dict[str, Any] | None:
+    from django.utils import timezone
+
+    from agency.calendar import studio_calendar
+    from jobs import sla
+
+    calendar = context.get("calendar") or studio_calendar()
+    context["calendar"] = calendar
+    result = sla.status(order, now=timezone.now(), calendar=calendar)
+    if result is None:
+        return None
+    return {"state": result.state, "used_hours": round(result.used_seconds / 3600, 2),
+            "left_hours": None if result.left_seconds is None else round(result.left_seconds / 3600, 2),
+            "target_hours": order.sla_target_hours}
+
+
 @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(
     choices=["submit", "cancel", "hold", "resume", "edit"])))
 class OrderActionsField(serializers.Field):
@@ -34,6 +57,7 @@ class OrderActionsField(serializers.Field):
 
 class OrderOutputSerializer(serializers.ModelSerializer):
     client = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
     style_guide = serializers.SerializerMethodField()
     services = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     image_count = serializers.IntegerField(read_only=True)
@@ -42,8 +66,12 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = ["id", "number", "title", "status", "held_from", "client", "style_guide", "services", "turnaround",
-                  "instructions", "po_number", "image_count", "created_at", "submitted_at", "due_at", "actions"]
+                  "instructions", "po_number", "image_count", "created_at", "submitted_at", "due_at", "sla", "actions"]
         read_only_fields = fields
+
+    @extend_schema_field(SlaSerializer(allow_null=True))
+    def get_sla(self, order: Order) -> dict[str, Any] | None:
+        return sla_payload(order, self.context)
 
     def get_client(self, order: Order) -> dict[str, str]:
         return {"id": str(order.client_id), "name": order.client.name}
@@ -180,3 +208,43 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     def get_download(self, delivery: Delivery) -> str | None:
         return f"/api/v1/deliveries/{delivery.pk}/download/" if delivery.status == "ready" else None
+
+
+class PlacementSerializer(serializers.Serializer):
+    image = serializers.UUIDField()
+    filename = serializers.CharField()
+    retoucher = serializers.UUIDField(allow_null=True)
+    retoucher_name = serializers.CharField(allow_null=True)
+    minutes = serializers.IntegerField()
+    finish = serializers.DateTimeField(allow_null=True)
+    problem = serializers.CharField(allow_blank=True)
+
+
+class ProposalSerializer(serializers.Serializer):
+    placements = PlacementSerializer(many=True)
+    finish = serializers.DateTimeField(allow_null=True)
+    due_at = serializers.DateTimeField(allow_null=True)
+
+
+class AssignmentPairSerializer(serializers.Serializer):
+    image = serializers.UUIDField()
+    retoucher = serializers.UUIDField()
+
+
+class ScheduleApplySerializer(serializers.Serializer):
+    assignments = AssignmentPairSerializer(many=True, required=False, max_length=1000)
+
+
+class AssignInputSerializer(serializers.Serializer):
+    retoucher = serializers.UUIDField()
+    reassign = serializers.BooleanField(default=False)
+
+
+class AssignmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    image = serializers.UUIDField(source="image_id")
+    retoucher = serializers.UUIDField(source="retoucher_id")
+    retoucher_name = serializers.CharField(source="retoucher.full_name")
+    minutes = serializers.IntegerField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()

@@ -15,7 +15,8 @@ from jobs.models import Event
 logger = logging.getLogger("loupe.tasks")
 
 # Timeline events that are worth an e-mail; the rest only appear on the timeline.
-MAILED_VERBS = {"order.submitted", "order.cancelled", "order.held", "order.resumed"}
+MAILED_VERBS = {"order.submitted", "order.cancelled", "order.held", "order.resumed", "order.sla_at_risk",
+                "order.sla_breached"}
 
 
 def _recipients(event: Event) -> list[str]:
@@ -78,3 +79,10 @@ def build_delivery(delivery_id: str) -> str:
     from jobs.deliveries import delivery_build
 
     return delivery_build(delivery_id=delivery_id)
+
+
+def sla_sweep() -> dict[str, int]:
+    """Every 10 minutes: mark orders at risk or breached and tell the account manager once."""
+    from jobs.planning import sla_sweep as sweep
+
+    return sweep()

@@ -14,10 +14,10 @@ from django.views.decorators.http import require_POST
 
 from agency.exceptions import DomainError
 from agency.forms import run_service
-from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES
+from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, User
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import deliveries, permissions, selectors, services, uploads, workflow
+from jobs import deliveries, permissions, planning, selectors, services, uploads, workflow
 from jobs.forms import OrderFilterForm, OrderForm, TransitionForm
 from jobs.models import ImageStatus, OrderStatus
 
@@ -90,11 +90,22 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         **_images_context(user, order),
         "deliveries": selectors.delivery_list(user, order),
         "can_deliver": user.role in MANAGER_ROLES,
+        "can_schedule": user.role in MANAGER_ROLES and order.status in planning.SCHEDULABLE_ORDERS,
+        "sla": _sla(order),
         "max_upload_bytes": uploads.max_upload_bytes(),
         "events": selectors.event_list(user, order),
         "actions": workflow.available_actions(user, order),
         "show_internal": permissions.can_see_internal_events(user),
     })
+
+
+def _sla(order: Any) -> Any:
+    from django.utils import timezone
+
+    from agency.calendar import studio_calendar
+    from jobs import sla
+
+    return sla.status(order, now=timezone.now(), calendar=studio_calendar())
 
 
 TRANSITIONS = {
@@ -178,3 +189,88 @@ def delivery_create(request: HttpRequest, pk: Any) -> HttpResponse:
     else:
         messages.success(request, f"Delivery {delivery.number} is being prepared; its ZIP appears here when ready.")
     return redirect("jobs:order_detail", pk=order.pk)
+
+
+def _require_manager(user: Any) -> None:
+    if user.role not in MANAGER_ROLES:
+        raise PermissionDenied
+
+
+@login_required
+def order_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Proposed assignments for the order, applied in one click or changed per image."""
+    order = selectors.order_get(request.user, pk)
+    _require_manager(request.user)
+    if request.method == "POST":
+        try:
+            made = planning.schedule_apply(order=order, by=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{len(made)} image{'s' if len(made) != 1 else ''} assigned.")
+        return redirect("jobs:order_schedule", pk=order.pk)
+    from jobs.api import schedule_payload
+
+    images = list(selectors.image_list(request.user, order).prefetch_related("assignments__retoucher"))
+    return render(request, "jobs/schedule.html", {
+        "order": order, "proposal": schedule_payload(order) if order.status in planning.SCHEDULABLE_ORDERS else None,
+        "images": images, "retouchers": User.objects.filter(role="retoucher", is_active=True).order_by("full_name"),
+        "schedulable": order.status in planning.SCHEDULABLE_ORDERS,
+    })
+
+
+@login_required
+@require_POST
+def image_assign(request: HttpRequest, pk: Any) -> HttpResponse:
+    image = selectors.image_get(request.user, pk)
+    _require_manager(request.user)
+    retoucher = User.objects.filter(pk=request.POST.get("retoucher"), role="retoucher").first()
+    if retoucher is None:
+        messages.error(request, "Choose a retoucher.")
+        return redirect("jobs:order_schedule", pk=image.order_id)
+    try:
+        planning.image_assign(image=image, retoucher=retoucher, by=request.user, reassign=bool(request.POST.get("reassign")))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{image.filename} is now with {retoucher.full_name}.")
+    return redirect("jobs:order_schedule", pk=image.order_id)
+
+
+@login_required
+def workload_board(request: HttpRequest) -> HttpResponse:
+    """Each retoucher's booked minutes per day for two weeks."""
+    _require_manager(request.user)
+    from django.utils import timezone
+
+    rows = planning.workload(start=timezone.localdate(), days=14)
+    days = [cell["day"] for cell in rows[0]["days"]] if rows else []
+    return render(request, "jobs/workload.html", {"rows": rows, "days": days})
+
+
+@login_required
+def sla_dashboard(request: HttpRequest) -> HttpResponse:
+    """Open orders by due time with their SLA state."""
+    if request.user.role not in ALL_ORDERS_ROLES:
+        raise PermissionDenied
+    from django.utils import timezone
+
+    from agency.calendar import studio_calendar
+    from jobs import sla
+
+    calendar, now = studio_calendar(), timezone.now()
+    orders = list(selectors.order_list(request.user).filter(
+        status__in=[OrderStatus.IN_PRODUCTION, OrderStatus.REVISION, OrderStatus.ON_HOLD], due_at__isnull=False
+    ).order_by("due_at"))
+    rows = [{"order": o, "sla": sla.status(o, now=now, calendar=calendar)} for o in orders]
+    counts = {state: sum(1 for r in rows if r["sla"] and r["sla"].state == state)
+              for state in ("on_track", "at_risk", "breached", "paused")}
+    return render(request, "jobs/dashboard.html", {"rows": rows, "counts": counts})
+
+
+@login_required
+def on_time_report(request: HttpRequest) -> HttpResponse:
+    """On-time delivery per client and month (delivered by the due date)."""
+    if request.user.role not in ALL_ORDERS_ROLES:
+        raise PermissionDenied
+    return render(request, "jobs/report.html", {"rows": selectors.on_time_by_client_month(request.user)})

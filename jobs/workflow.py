@@ -24,7 +24,7 @@ S = OrderStatus
 ALLOWED: dict[str, set[str]] = {
     S.DRAFT: {S.SUBMITTED, S.CANCELLED},
     S.SUBMITTED: {S.QUOTED, S.CANCELLED, S.ON_HOLD},
-    S.QUOTED: {S.IN_PRODUCTION, S.CANCELLED, S.ON_HOLD},
+    S.QUOTED: {S.IN_PRODUCTION, S.SUBMITTED, S.CANCELLED, S.ON_HOLD},
     S.IN_PRODUCTION: {S.DELIVERED, S.ON_HOLD},
     S.DELIVERED: {S.COMPLETED, S.REVISION, S.ON_HOLD},
     S.REVISION: {S.DELIVERED, S.ON_HOLD},
@@ -44,7 +44,7 @@ def _label(status: str) -> str:
 
 
 def can_submit(order: Order) -> bool:
-    return S.SUBMITTED in ALLOWED[order.status]
+    return order.status == S.DRAFT  # quoted → submitted is the studio's re-quote, not a submission
 
 
 def can_cancel(order: Order) -> bool:
@@ -71,6 +71,15 @@ def available_actions(user: Any, order: Order) -> list[str]:
         ("edit", order.status == OrderStatus.DRAFT and permissions.can_edit_order(user, order)),
     ]
     return [name for name, allowed in checks if allowed]
+
+
+def _clock_change(order: Order, action: str) -> dict[str, Any]:
+    """Pause or resume the SLA clock; returns the fields to save with the transition."""
+    from agency.calendar import studio_calendar
+    from jobs import sla
+
+    fields = getattr(sla, action)(order, now=timezone.now(), calendar=studio_calendar())
+    return {name: getattr(order, name) for name in fields}
 
 
 def _locked(order_id: Any) -> Order:
@@ -147,6 +156,42 @@ def order_cancel(*, order_id: Any, by: User, reason: str = "") -> Order:
 
 
 @transaction.atomic
+def order_quote(*, order_id: Any, by: User) -> Order:
+    """A quote was sent: the order waits on the client's answer (called by billing)."""
+    order = _locked(order_id)
+    if order.status != S.SUBMITTED:
+        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; only a submitted order can be quoted.")
+    return _transition(order, to=S.QUOTED, by=by, verb="order.quoted", message="Quote sent to the client")
+
+
+@transaction.atomic
+def order_requote(*, order_id: Any, by: User | None, reason: str) -> Order:
+    """The quote was declined or expired: the order goes back to the studio for a new quote."""
+    order = _locked(order_id)
+    if order.status != S.QUOTED:
+        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}, not waiting on a quote.")
+    return _transition(order, to=S.SUBMITTED, by=by, verb="order.requote", message=reason)  # type: ignore[arg-type]
+
+
+@transaction.atomic
+def order_start_production(*, order_id: Any, by: User, promised: Any = None) -> Order:
+    """The quote was accepted: production starts and so does the SLA clock (called by billing)."""
+    from agency.calendar import studio_calendar
+    from jobs import sla
+
+    order = _locked(order_id)
+    if order.status != S.QUOTED:
+        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; production starts from a quote.")
+    changes = {}
+    sla.start(order, now=timezone.now(), calendar=studio_calendar(), promised=promised)
+    for name in ("sla_target_hours", "due_at", "sla_consumed_seconds", "sla_running_since", "sla_remaining_seconds",
+                 "sla_state"):
+        changes[name] = getattr(order, name)
+    return _transition(order, to=S.IN_PRODUCTION, by=by, verb="order.in_production",
+                       message="Quote accepted; production started", **changes)
+
+
+@transaction.atomic
 def order_hold(*, order_id: Any, by: User, reason: str = "") -> Order:
     """Put an open order on hold (waiting on the client). Account managers and admins only."""
     order = _locked(order_id)
@@ -154,8 +199,9 @@ def order_hold(*, order_id: Any, by: User, reason: str = "") -> Order:
         raise NotPermitted("Only an account manager can put an order on hold.")
     if not can_hold(order):
         raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; only an open order can be put on hold.")
+    clock = _clock_change(order, "pause")
     return _transition(order, to=S.ON_HOLD, by=by, verb="order.held", note=reason,
-                       message="Order put on hold" + (f": {reason}" if reason else ""), held_from=order.status)
+                       message="Order put on hold" + (f": {reason}" if reason else ""), held_from=order.status, **clock)
 
 
 @transaction.atomic
@@ -166,5 +212,6 @@ def order_resume(*, order_id: Any, by: User) -> Order:
         raise NotPermitted("Only an account manager can resume an order.")
     if not can_resume(order):
         raise InvalidTransition(f"Order {order.number} is {_label(order.status)}, not on hold; there is nothing to resume.")
+    clock = _clock_change(order, "resume") if order.held_from in {S.IN_PRODUCTION, S.REVISION} else {}
     return _transition(order, to=order.held_from, by=by, verb="order.resumed",
-                       message=f"Order resumed ({_label(order.held_from)})", held_from="")
+                       message=f"Order resumed ({_label(order.held_from)})", held_from="", **clock)

@@ -16,3 +16,21 @@ def human_bytes(value: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TB"
+
+
+@register.filter(name="hours")
+def business_hours(seconds: float | None) -> str:
+    """Business seconds as hours: 5400 → '1.5 h'; negative means overdue."""
+    if seconds is None:
+        return "—"
+    value = abs(seconds) / 3600
+    text = f"{value:.0f} h" if value >= 10 else f"{value:.1f} h"
+    return f"{text} overdue" if seconds < 0 else text
+
+
+SLA_LABELS = {"on_track": "On track", "at_risk": "At risk", "breached": "Breached", "paused": "Paused"}
+
+
+@register.filter(name="sla_label")
+def sla_label(state: str) -> str:
+    return SLA_LABELS.get(state, state.replace("_", " ").capitalize())

@@ -96,3 +96,22 @@ def test_cancel_racing_hold_leaves_one_consistent_outcome():
     assert order.status in {OrderStatus.CANCELLED, OrderStatus.ON_HOLD}
     assert all(isinstance(r, (Order, InvalidTransition)) for r in results), results
     assert len(events) == sum(isinstance(r, Order) for r in results)
+
+
+def test_two_managers_assigning_the_same_image_exactly_one_wins():
+    from jobs import planning
+    from jobs.models import Assignment, ImageStatus
+    from tests.billing_fixtures import add_images, retoucher
+
+    client = ClientFactory()
+    order = make_order(client, status=OrderStatus.IN_PRODUCTION)
+    [image] = add_images(order, {"standard": 1})
+    people = [retoucher(f"R{i}", ["colour-correction"]) for i in range(2)]
+    managers = [UserFactory(role=Role.ACCOUNT_MANAGER) for _ in range(6)]
+    results = _race(6, lambda i: planning.image_assign(image=image, retoucher=people[i % 2], by=managers[i]))
+    winners = [r for r in results if isinstance(r, Assignment)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, (Assignment, InvalidTransition)) for r in results), results
+    assert Assignment.objects.filter(image=image).count() == 1
+    image.refresh_from_db()
+    assert image.status == ImageStatus.ASSIGNED

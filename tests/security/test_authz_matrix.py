@@ -11,7 +11,9 @@ import pytest
 import yaml
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from jobs.models import Delivery, DeliveryStatus, OrderImage, OrderStatus, Service
+from billing.services import quote_draft, quote_send
+from jobs.models import Assignment, Delivery, DeliveryStatus, OrderImage, OrderStatus, Service
+from tests.billing_fixtures import default_price_list, submitted_order
 from tests.conftest import api_for, web_for
 from tests.factories import make_order
 
@@ -19,7 +21,7 @@ MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text(
 PERSONAS = ["anon", "client_admin_A", "client_member_A", "client_member_B", "account_manager",
             "retoucher_assigned", "retoucher_other", "qc", "finance", "admin"]
 OBJECT_NAMES = {"order", "order_submitted", "order_on_hold", "client", "guide", "service", "image", "image_uploading",
-                "delivery", "membership"}
+                "delivery", "membership", "order_quoted", "quote", "quote_line", "price_list", "retoucher"}
 
 
 def _cells() -> list[Any]:
@@ -36,19 +38,41 @@ def _cells() -> list[Any]:
     return cells
 
 
-def _objects(cast: Any, image: OrderImage) -> dict[str, Any]:
-    submitted = make_order(cast.acme, status=OrderStatus.SUBMITTED, title="Submitted")
-    return {
-        "order": cast.acme_order,
-        "order_submitted": submitted,
-        "order_on_hold": make_order(cast.acme, status=OrderStatus.ON_HOLD, title="Held"),
-        "client": cast.acme, "guide": cast.acme_guide, "service": Service.objects.first(), "image": image,
-        "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
-                                                     upload_key=f"clients/{cast.acme.pk}/pending/late.jpg"),
-        "membership": cast.acme_member.membership,
-        "delivery": Delivery.objects.create(order=cast.acme_order, number=1, status=DeliveryStatus.READY,
-                                            archive=f"clients/{cast.acme.pk}/orders/{cast.acme_order.pk}/d.zip"),
-    }
+class _Objects(dict):
+    """Objects made on first use: most cells need one or two of them."""
+
+    def __init__(self, cast: Any, image: OrderImage) -> None:
+        super().__init__()
+        self.cast, self.image = cast, image
+        Assignment.objects.create(image=image, retoucher=cast.retoucher, minutes=30)  # retoucher_assigned's work
+
+    def __missing__(self, name: str) -> Any:
+        cast = self.cast
+        if name == "order_submitted":
+            value = make_order(cast.acme, status=OrderStatus.SUBMITTED, title="Submitted")
+        elif name == "order_quoted" or name in ("quote", "quote_line"):
+            self["price_list"]  # noqa: B018 - quoting needs the default price list
+            quoted = submitted_order(make_order(cast.acme, title="Quoted"), {"standard": 2})
+            quote = quote_draft(order=quoted, by=cast.account_manager)
+            quote_send(quote=quote, by=cast.account_manager)
+            self.update(order_quoted=quoted, quote=quote, quote_line=quote.lines.first())
+            return self[name]
+        else:
+            value = {
+                "order": lambda: cast.acme_order, "client": lambda: cast.acme, "guide": lambda: cast.acme_guide,
+                "service": lambda: Service.objects.first(), "image": lambda: self.image,
+                "order_on_hold": lambda: make_order(cast.acme, status=OrderStatus.ON_HOLD, title="Held"),
+                "image_uploading": lambda: OrderImage.objects.create(
+                    order=self["order_submitted"], filename="late.jpg", declared_size=10,
+                    upload_key=f"clients/{cast.acme.pk}/pending/late.jpg"),
+                "membership": lambda: cast.acme_member.membership,
+                "delivery": lambda: Delivery.objects.create(
+                    order=cast.acme_order, number=1, status=DeliveryStatus.READY,
+                    archive=f"clients/{cast.acme.pk}/orders/{cast.acme_order.pk}/d.zip"),
+                "price_list": default_price_list, "retoucher": lambda: cast.retoucher,
+            }[name]()
+        self[name] = value
+        return value
 
 
 def _resolve(value: Any, objects: dict[str, Any], variant: str) -> Any:
@@ -62,7 +86,7 @@ def _resolve(value: Any, objects: dict[str, Any], variant: str) -> Any:
 @pytest.mark.django_db
 @pytest.mark.parametrize("surface,name,spec,persona,index,variant", _cells())
 def test_authorization_matrix(cast, acme_image, surface, name, spec, persona, index, variant):
-    objects = _objects(cast, acme_image)
+    objects = _Objects(cast, acme_image)
     user = cast.personas()[persona]
     url = reverse(name, kwargs={k: _resolve(v, objects, variant) for k, v in spec.get("args", {}).items()})
     # Bodies reference objects as they are, even for the "missing" variant of the URL.

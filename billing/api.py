@@ -1,0 +1,146 @@
+"""API for price lists and quotes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agency.api import RolePermission
+from agency.models import MANAGER_ROLES, Role
+from billing import selectors, services
+from billing.models import PriceList
+from billing.serializers import (
+    PriceListCreateSerializer,
+    PriceListSerializer,
+    QuoteDeclineSerializer,
+    QuoteLineInputSerializer,
+    QuoteLineSerializer,
+    QuoteSendSerializer,
+    QuoteSerializer,
+)
+from jobs.selectors import order_get
+
+MONEY_ROLES = MANAGER_ROLES | {Role.FINANCE, Role.CLIENT_ADMIN, Role.CLIENT_MEMBER}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Price lists (a client reads its own, or the default)"),
+    retrieve=extend_schema(summary="One price list"),
+    create=extend_schema(request=PriceListCreateSerializer, responses={201: PriceListSerializer}),
+    partial_update=extend_schema(request=PriceListSerializer, responses=PriceListSerializer),
+)
+class PriceListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = PriceListSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    action_roles = {"default": MONEY_ROLES, "create": {Role.FINANCE, Role.ADMIN},
+                    "partial_update": {Role.FINANCE, Role.ADMIN}}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return PriceList.objects.none()
+        return selectors.price_list_list(self.request.user)
+
+    def create(self, request: Request) -> Response:
+        data = PriceListCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        rules = fields.pop("rules", None)
+        price_list = services.price_list_save(by=request.user, fields=fields, rules=rules)
+        return Response(PriceListSerializer(price_list).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        price_list = self.get_object()
+        data = PriceListSerializer(price_list, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        rules = fields.pop("rules", None)
+        price_list = services.price_list_save(by=request.user, fields=fields, rules=rules, price_list=price_list)
+        return Response(PriceListSerializer(price_list).data)
+
+
+class OrderQuoteView(APIView):
+    """The order's latest quote (GET) or a new draft from the price list (POST, account managers)."""
+
+    @extend_schema(responses=QuoteSerializer, summary="The order's latest quote")
+    def get(self, request: Request, pk: Any) -> Response:
+        order = order_get(request.user, pk)
+        return Response(QuoteSerializer(selectors.latest_quote(request.user, order)).data)
+
+    @extend_schema(request=None, responses={201: QuoteSerializer}, summary="Draft a quote from the price list")
+    def post(self, request: Request, pk: Any) -> Response:
+        order = order_get(request.user, pk)
+        quote = services.quote_draft(order=order, by=request.user)
+        return Response(QuoteSerializer(selectors.quote_queryset(request.user).get(pk=quote.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(retrieve=extend_schema(summary="One quote"))
+class QuoteViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = QuoteSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.quote_queryset(self.request.user)
+
+    def _answer(self, quote: Any) -> Response:
+        return Response(QuoteSerializer(self.get_queryset().get(pk=quote.pk)).data)
+
+    @extend_schema(request=QuoteSendSerializer, responses=QuoteSerializer, summary="Send the quote to the client")
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk: Any = None) -> Response:
+        data = QuoteSendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.quote_send(quote=self.get_object(), by=request.user, **data.validated_data))
+
+    @extend_schema(request=None, responses=QuoteSerializer, summary="Accept the quote (client admin)")
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: Any = None) -> Response:
+        return self._answer(services.quote_accept(quote=self.get_object(), by=request.user))
+
+    @extend_schema(request=QuoteDeclineSerializer, responses=QuoteSerializer, summary="Decline the quote with a reason")
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: Any = None) -> Response:
+        data = QuoteDeclineSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.quote_decline(quote=self.get_object(), by=request.user, **data.validated_data))
+
+    @extend_schema(request=QuoteLineInputSerializer, responses={201: QuoteLineSerializer}, summary="Add a line to a draft")
+    @action(detail=True, methods=["post"])
+    def lines(self, request: Request, pk: Any = None) -> Response:
+        data = QuoteLineInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        line = services.quote_line_save(quote=self.get_object(), by=request.user, **data.validated_data)
+        return Response(QuoteLineSerializer(line).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    partial_update=extend_schema(request=QuoteLineInputSerializer, responses=QuoteLineSerializer,
+                                 summary="Edit a line of a draft quote"),
+    destroy=extend_schema(summary="Remove a line from a draft quote"),
+)
+class QuoteLineViewSet(mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = QuoteLineSerializer
+    http_method_names = ["patch", "delete", "options"]
+
+    def get_queryset(self) -> Any:
+        return selectors.quote_line_queryset(self.request.user)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        line = self.get_object()
+        current = {"description": line.description, "quantity": line.quantity, "unit_price": line.unit_price}
+        data = QuoteLineInputSerializer(data={**current, **request.data})
+        data.is_valid(raise_exception=True)
+        line = services.quote_line_save(quote=line.quote, by=request.user, line=line, **data.validated_data)
+        return Response(QuoteLineSerializer(line).data)
+
+    def perform_destroy(self, instance: Any) -> None:
+        services.quote_line_delete(quote=instance.quote, by=self.request.user, line=instance)
+
+

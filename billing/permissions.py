@@ -1,0 +1,27 @@
+"""Who may do what with prices and quotes. Retouchers and QC never see money (their scope is empty)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agency.models import MANAGER_ROLES, Role
+from clients.tenancy import client_id_of
+
+
+def can_edit_price_lists(user: Any) -> bool:
+    return user.role in {Role.FINANCE, Role.ADMIN}
+
+
+def can_view_price_lists(user: Any) -> bool:
+    return user.role in {Role.FINANCE, Role.ADMIN, Role.ACCOUNT_MANAGER} or user.is_client
+
+
+def can_prepare_quote(user: Any) -> bool:
+    return user.role in MANAGER_ROLES
+
+
+def can_answer_quote(user: Any, quote: Any) -> bool:
+    """The client's admins accept or decline; the studio answers on a client's behalf only as admin."""
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.CLIENT_ADMIN and client_id_of(user) == quote.order.client_id

@@ -1,0 +1,65 @@
+"""Pricing arithmetic (pure). Rounding: half-up to the currency's minor unit on every line; tax is
+computed once on the net total and rounded the same way; totals are sums of rounded lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+MINOR_UNITS = {"JPY": 0}  # everything else Loupe bills in has cents
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    return Decimal(amount).quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    service_id: Any = None
+    complexity: str = ""
+
+
+def service_line(*, description: str, quantity: int, unit_price: Decimal, currency: str, service_id: Any,
+                 complexity: str) -> Line:
+    return Line("service", description, Decimal(quantity), unit_price,
+                round_money(unit_price * quantity, currency), service_id, complexity)
+
+
+def price_lines(*, services: list[Line], image_count: int, discount_percent: Decimal, multiplier: Decimal,
+                tier_label: str, minimum: Decimal, currency: str) -> list[Line]:
+    """Service lines, then the volume discount, the turnaround surcharge and the minimum-order top-up,
+    each its own line."""
+    lines = list(services)
+    subtotal = sum((line.amount for line in services), Decimal("0"))
+    if discount_percent > 0 and subtotal > 0:
+        discount = -round_money(subtotal * discount_percent / 100, currency)
+        lines.append(Line("discount", f"Volume discount {discount_percent.normalize()} % ({image_count} images)",
+                          Decimal(1), discount, discount))
+        subtotal += discount
+    if multiplier > 1 and subtotal > 0:
+        surcharge = round_money(subtotal * (multiplier - 1), currency)
+        lines.append(Line("surcharge", f"{tier_label} turnaround (×{multiplier.normalize()})", Decimal(1), surcharge,
+                          surcharge))
+        subtotal += surcharge
+    if subtotal < minimum:
+        top_up = round_money(minimum - subtotal, currency)
+        lines.append(Line("minimum", f"Minimum order amount {minimum} {currency}", Decimal(1), top_up, top_up))
+    return lines
+
+
+def totals(amounts: Iterable[Decimal], *, tax_rate: Decimal, currency: str) -> tuple[Decimal, Decimal, Decimal]:
+    """(net, tax, total): net is the sum of the lines, tax is rounded once on the net."""
+    net = sum((Decimal(a) for a in amounts), Decimal("0"))
+    tax = round_money(net * tax_rate / 100, currency)
+    return net, tax, net + tax

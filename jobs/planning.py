@@ -1,0 +1,253 @@
+"""Scheduling services: estimates, proposals, promises a studio can keep, assignment with history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from agency.calendar import Calendar, studio_calendar
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
+from agency.models import MANAGER_ROLES, Role, TimeOff, User
+from jobs import scheduling, sla
+from jobs.models import Assignment, ImageStatus, Order, OrderImage, OrderStatus, Service
+from jobs.workflow import record_event
+
+OPEN_WORK = {ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.REVISION_REQUESTED}
+ASSIGNABLE_IMAGES = {ImageStatus.RECEIVED, ImageStatus.ASSIGNED, ImageStatus.REVISION_REQUESTED}
+SCHEDULABLE_ORDERS = {OrderStatus.IN_PRODUCTION, OrderStatus.REVISION}
+TIER_ORDER = ["rush", "express", "standard"]
+
+
+def estimated_minutes(complexity: str, services: list[Service]) -> int:
+    """Minutes of work for one image: the catalog minutes of each service at its complexity."""
+    return sum(service.minutes_for(complexity) for service in services)
+
+
+def retoucher_pool(*, start: date, calendar: Calendar, exclude_images: set[Any] = frozenset()) -> list[scheduling.Retoucher]:
+    """Active retouchers with skills, capacity, working days, leave and the work already booked."""
+    users = list(User.objects.filter(role=Role.RETOUCHER, is_active=True).select_related("staff_profile")
+                 .prefetch_related(Prefetch("skills", queryset=Service.objects.only("id"))))
+    leave: dict[Any, set[date]] = defaultdict(set)
+    horizon = start + timedelta(days=scheduling.HORIZON_DAYS)
+    for off in TimeOff.objects.filter(end_date__gte=start, start_date__lte=horizon):
+        day = max(off.start_date, start)
+        while day <= min(off.end_date, horizon):
+            leave[off.user_id].add(day)
+            day += timedelta(days=1)
+    pool = {}
+    for user in users:
+        profile = getattr(user, "staff_profile", None)
+        pool[user.pk] = scheduling.Retoucher(
+            id=user.pk, name=user.full_name, skills=frozenset(s.pk for s in user.skills.all()),
+            capacity=profile.daily_capacity_minutes if profile else 420,
+            working_days=frozenset(profile.working_days if profile else range(5)), days_off=frozenset(leave[user.pk]),
+        )
+    booked = (Assignment.objects.filter(active=True, image__status__in=OPEN_WORK, retoucher_id__in=pool)
+              .exclude(image_id__in=exclude_images).order_by("created_at").values_list("retoucher_id", "minutes"))
+    for retoucher_id, minutes in booked:
+        scheduling.book(pool[retoucher_id], minutes, start, calendar)
+    return list(pool.values())
+
+
+def _jobs(order: Order, images: list[OrderImage]) -> list[scheduling.Job]:
+    services = list(order.services.all())
+    required = frozenset(s.pk for s in services)
+    return [scheduling.Job(i.pk, estimated_minutes(i.complexity, services), required, order.due_at, order.pk, i.position)
+            for i in images]
+
+
+def order_proposal(order: Order, *, now: datetime | None = None, calendar: Calendar | None = None,
+                   images: list[OrderImage] | None = None) -> scheduling.Proposal:
+    """Who should retouch each of the order's unassigned images, and when each would be finished."""
+    now = now or timezone.now()
+    calendar = calendar or studio_calendar()
+    if images is None:
+        images = list(order.images.filter(status=ImageStatus.RECEIVED).exclude(assignments__active=True))
+    pool = retoucher_pool(start=now.astimezone(calendar.tz).date(), calendar=calendar)
+    return scheduling.propose(_jobs(order, images), pool, start=now.astimezone(calendar.tz).date(), calendar=calendar)
+
+
+@dataclass(frozen=True)
+class Promise:
+    due_at: datetime
+    sla_due_at: datetime
+    earliest_finish: datetime | None
+    note: str
+    feasible_tier: str | None
+
+
+def order_promise(order: Order, *, now: datetime | None = None, calendar: Calendar | None = None) -> Promise:
+    """The date the studio can keep: the later of the tier's SLA due date and the earliest finish the
+    current schedule allows; when the tier cannot be met, why, and the next tier that can."""
+    now = now or timezone.now()
+    calendar = calendar or studio_calendar()
+    images = list(order.images.exclude(status__in=[ImageStatus.REJECTED, ImageStatus.UPLOADING]))
+    proposal = order_proposal(order, now=now, calendar=calendar, images=images)
+    finish = proposal.finish
+    due = sla.sla_due(now, order.turnaround, calendar)
+    if proposal.unassignable:
+        reason = next(iter(proposal.unassignable.values()))
+        return Promise(due, due, finish, f"{len(proposal.unassignable)} image(s) cannot be scheduled: {reason}.", None)
+    if finish is None or finish <= due:
+        return Promise(due, due, finish, "", order.turnaround)
+    services = list(order.services.all())
+    minutes = sum(estimated_minutes(i.complexity, services) for i in images)
+    busiest = max(services, key=lambda s: sum(s.minutes_for(i.complexity) for i in images)) if services else None
+    local = finish.astimezone(calendar.tz)
+    note = (f"{order.get_turnaround_display().lower()} needs {minutes / 60:.0f} h"
+            f"{f' of {busiest.name.lower()}' if busiest else ''}; the earliest free capacity finishes "
+            f"{local:%A %d %B %H:%M}")
+    feasible = next((t for t in TIER_ORDER[TIER_ORDER.index(order.turnaround) + 1:]
+                     if sla.sla_due(now, t, calendar) >= finish), None)
+    note += f"; {feasible} can be met." if feasible else "; no tier can be met, so the promise follows the schedule."
+    return Promise(finish, due, finish, note, feasible)
+
+
+def _check_assignable(image: OrderImage, retoucher: User, by: User, today: date) -> list[Service]:
+    if by.role not in MANAGER_ROLES:
+        raise NotPermitted("Only an account manager can assign work.")
+    if retoucher.role != Role.RETOUCHER or not retoucher.is_active:
+        raise RuleViolation(f"{retoucher.full_name} is not an active retoucher.", field="retoucher")
+    if image.order.status not in SCHEDULABLE_ORDERS:
+        raise InvalidTransition(f"Order {image.order.number} is {image.order.get_status_display().lower()}; "
+                                "work is assigned once production has started.")
+    if image.status not in ASSIGNABLE_IMAGES:
+        raise InvalidTransition(f"{image.filename} is {image.get_status_display().lower()} and cannot be assigned.")
+    services = list(image.order.services.all())
+    skills = set(retoucher.skills.values_list("pk", flat=True))
+    missing = [s.name for s in services if s.pk not in skills]
+    if missing:
+        raise RuleViolation(f"{retoucher.full_name} does not do {', '.join(missing).lower()}.", field="retoucher")
+    if TimeOff.objects.filter(user=retoucher, start_date__lte=today, end_date__gte=today).exists():
+        raise RuleViolation(f"{retoucher.full_name} is on leave today.", field="retoucher")
+    return services
+
+
+@transaction.atomic
+def image_assign(*, image: OrderImage, retoucher: User, by: User, reassign: bool = False) -> Assignment:
+    """Give an image to a retoucher. A first assignment is claimed with a conditional update, so two
+    managers assigning at once cannot both win; ``reassign`` ends the active assignment (kept as
+    history) and starts a new one."""
+    image = OrderImage.objects.select_related("order").get(pk=image.pk)
+    services = _check_assignable(image, retoucher, by, timezone.localdate())
+    current = Assignment.objects.filter(image=image, active=True).select_related("retoucher").first()
+    if current and not reassign:
+        raise InvalidTransition(f"{image.filename} is already assigned to {current.retoucher.full_name}; "
+                                "reassign it to change that.")
+    if current is None:
+        claimed = OrderImage.objects.filter(pk=image.pk, status__in=[ImageStatus.RECEIVED, ImageStatus.REVISION_REQUESTED]
+                                            ).update(status=ImageStatus.ASSIGNED)
+        if not claimed:
+            raise InvalidTransition(f"{image.filename} was assigned by someone else a moment ago.")
+    else:
+        ended = Assignment.objects.filter(pk=current.pk, active=True).update(active=False, ended_at=timezone.now())
+        if not ended:
+            raise InvalidTransition(f"{image.filename} was reassigned by someone else a moment ago.")
+    assignment = Assignment.objects.create(image=image, retoucher=retoucher, assigned_by=by,
+                                           minutes=estimated_minutes(image.complexity, services))
+    verb = "image.reassigned" if current else "image.assigned"
+    text = f"{image.filename} {'reassigned' if current else 'assigned'} to {retoucher.full_name}"
+    record_event(order=image.order, actor=by, verb=verb, message=text, client_visible=False,
+                 data={"image": str(image.pk), "retoucher": str(retoucher.pk),
+                       "previous": str(current.retoucher_id) if current else None})
+    return assignment
+
+
+@transaction.atomic
+def schedule_apply(*, order: Order, by: User, pairs: list[tuple[OrderImage, User]] | None = None) -> list[Assignment]:
+    """Apply the proposal for the order (or the given image → retoucher pairs) in one transaction."""
+    if by.role not in MANAGER_ROLES:
+        raise NotPermitted("Only an account manager can assign work.")
+    if pairs is None:
+        proposal = order_proposal(order)
+        if proposal.unassignable:
+            raise InvalidTransition("Some images cannot be scheduled: " + "; ".join(set(proposal.unassignable.values())))
+        images = {i.pk: i for i in order.images.all()}
+        users = {u.pk: u for u in User.objects.filter(pk__in=[p.retoucher_id for p in proposal.placements])}
+        pairs = [(images[p.image_id], users[p.retoucher_id]) for p in proposal.placements]
+    return [image_assign(image=image, retoucher=retoucher, by=by, reassign=image.assignments.filter(active=True).exists())
+            for image, retoucher in pairs]
+
+
+def workload(*, start: date, days: int = 14, calendar: Calendar | None = None) -> list[dict[str, Any]]:
+    """Booked minutes per retoucher per day for the board (two weeks by default)."""
+    calendar = calendar or studio_calendar()
+    pool = retoucher_pool(start=start, calendar=calendar)
+    span = [start + timedelta(days=n) for n in range(days)]
+    return [{"retoucher": r, "days": [{"day": d, "booked": r.booked.get(d, 0),
+                                       "capacity": r.capacity if r.free_on(d, calendar) or r.booked.get(d) else 0}
+                                      for d in span]} for r in sorted(pool, key=lambda r: r.name)]
+
+
+DONE_IMAGES = {ImageStatus.IN_QC, ImageStatus.READY, ImageStatus.DELIVERED, ImageStatus.APPROVED, ImageStatus.REJECTED,
+               ImageStatus.UPLOADING}
+
+
+def sla_sweep(*, now: datetime | None = None, calendar: Calendar | None = None) -> dict[str, int]:
+    """Mark open orders at risk (projected finish after ``due_at``) or breached (``due_at`` passed),
+    and record each change once (an internal event that mails the account manager).
+
+    The projection books all open work at once: assigned images on their retoucher, unassigned ones
+    by the proposal rules, earliest due first. A fixed number of queries whatever the order count.
+    """
+    now = now or timezone.now()
+    calendar = calendar or studio_calendar()
+    today = now.astimezone(calendar.tz).date()
+    orders = {o.pk: o for o in Order.objects.filter(status__in=SCHEDULABLE_ORDERS, sla_running_since__isnull=False)
+              .prefetch_related("services")}
+    pool = {r.id: r for r in retoucher_pool(start=today, calendar=calendar, exclude_images=set())}
+    for r in pool.values():
+        r.booked.clear()  # rebuilt below, in due order, so each image's finish is known
+    finish: dict[Any, datetime] = {}
+    images = (OrderImage.objects.filter(order_id__in=orders).exclude(status__in=DONE_IMAGES)
+              .values("pk", "order_id", "complexity", "position"))
+    active = dict(Assignment.objects.filter(active=True, image__order_id__in=orders).values_list("image_id", "retoucher_id"))
+    far = datetime.max.replace(tzinfo=UTC)
+    unassigned = []
+    for row in sorted(images, key=lambda r: (orders[r["order_id"]].due_at or far, r["position"])):
+        order = orders[row["order_id"]]
+        services = list(order.services.all())
+        minutes = estimated_minutes(row["complexity"], services)
+        person = pool.get(active.get(row["pk"]))
+        if person is None:
+            unassigned.append(scheduling.Job(row["pk"], minutes, frozenset(s.pk for s in services), order.due_at,
+                                             order.pk, row["position"]))
+            continue
+        placed = scheduling.propose([scheduling.Job(row["pk"], minutes, frozenset())], [person], start=today,
+                                    calendar=calendar)
+        for placement in placed.placements:
+            finish[row["pk"]] = placement.finish
+    proposal = scheduling.propose(unassigned, list(pool.values()), start=today, calendar=calendar)
+    finish.update({p.image_id: p.finish for p in proposal.placements})
+    projected: dict[Any, datetime] = {}
+    for row in images:
+        if row["pk"] in finish:
+            projected[row["order_id"]] = max(projected.get(row["order_id"], now), finish[row["pk"]])
+    changed = []
+    counts = {sla.ON_TRACK: 0, sla.AT_RISK: 0, sla.BREACHED: 0}
+    for order in orders.values():
+        order.projected_finish_at = projected.get(order.pk)
+        if order.due_at and now > order.due_at:
+            state = sla.BREACHED
+        elif order.projected_finish_at and order.due_at and order.projected_finish_at > order.due_at:
+            state = sla.AT_RISK
+        else:
+            state = sla.ON_TRACK
+        counts[state] += 1
+        if state != order.sla_state:
+            changed.append((order, order.sla_state, state))
+        order.sla_state = state
+    Order.objects.bulk_update(list(orders.values()), ["projected_finish_at", "sla_state"], batch_size=500)
+    for order, before, after in changed:
+        if after in (sla.AT_RISK, sla.BREACHED):
+            words = {sla.AT_RISK: "is at risk: the projected finish is after the due date",
+                     sla.BREACHED: "has passed its due date"}
+            record_event(order=order, actor=None, verb=f"order.sla_{after}", client_visible=False,
+                         message=f"Order {order.number} {words[after]}", data={"from": before, "to": after})
+    return counts
