@@ -15,7 +15,7 @@ from agency.calendar import Calendar, studio_calendar
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import MANAGER_ROLES, Role, TimeOff, User
 from jobs import scheduling, sla
-from jobs.models import Assignment, ImageStatus, Order, OrderImage, OrderStatus, Service
+from jobs.models import Assignment, Event, ImageStatus, Order, OrderImage, OrderStatus, Service
 from jobs.workflow import record_event
 
 OPEN_WORK = {ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.REVISION_REQUESTED}
@@ -29,7 +29,8 @@ def estimated_minutes(complexity: str, services: list[Service]) -> int:
     return sum(service.minutes_for(complexity) for service in services)
 
 
-def retoucher_pool(*, start: date, calendar: Calendar, exclude_images: set[Any] = frozenset()) -> list[scheduling.Retoucher]:
+def retoucher_pool(*, start: date, calendar: Calendar, exclude_images: set[Any] = frozenset(),
+                   book_existing: bool = True) -> list[scheduling.Retoucher]:
     """Active retouchers with skills, capacity, working days, leave and the work already booked."""
     users = list(User.objects.filter(role=Role.RETOUCHER, is_active=True).select_related("staff_profile")
                  .prefetch_related(Prefetch("skills", queryset=Service.objects.only("id"))))
@@ -48,6 +49,8 @@ def retoucher_pool(*, start: date, calendar: Calendar, exclude_images: set[Any] 
             capacity=profile.daily_capacity_minutes if profile else 420,
             working_days=frozenset(profile.working_days if profile else range(5)), days_off=frozenset(leave[user.pk]),
         )
+    if not book_existing:
+        return list(pool.values())
     booked = (Assignment.objects.filter(active=True, image__status__in=OPEN_WORK, retoucher_id__in=pool)
               .exclude(image_id__in=exclude_images).order_by("created_at").values_list("retoucher_id", "minutes"))
     for retoucher_id, minutes in booked:
@@ -191,63 +194,78 @@ DONE_IMAGES = {ImageStatus.IN_QC, ImageStatus.READY, ImageStatus.DELIVERED, Imag
 
 def sla_sweep(*, now: datetime | None = None, calendar: Calendar | None = None) -> dict[str, int]:
     """Mark open orders at risk (projected finish after ``due_at``) or breached (``due_at`` passed),
-    and record each change once (an internal event that mails the account manager).
+    and record each change once (an internal event; the account manager is mailed).
 
-    The projection books all open work at once: assigned images on their retoucher, unassigned ones
-    by the proposal rules, earliest due first. A fixed number of queries whatever the order count.
+    The projection follows DESIGN.md §5: the remaining estimated minutes of each order's assigned
+    images over their retouchers' free capacity, each retoucher's queue worked earliest due first.
+    A fixed number of queries whatever the number of orders.
     """
     now = now or timezone.now()
     calendar = calendar or studio_calendar()
     today = now.astimezone(calendar.tz).date()
-    orders = {o.pk: o for o in Order.objects.filter(status__in=SCHEDULABLE_ORDERS, sla_running_since__isnull=False)
-              .prefetch_related("services")}
-    pool = {r.id: r for r in retoucher_pool(start=today, calendar=calendar, exclude_images=set())}
-    for r in pool.values():
-        r.booked.clear()  # rebuilt below, in due order, so each image's finish is known
-    finish: dict[Any, datetime] = {}
-    images = (OrderImage.objects.filter(order_id__in=orders).exclude(status__in=DONE_IMAGES)
-              .values("pk", "order_id", "complexity", "position"))
-    active = dict(Assignment.objects.filter(active=True, image__order_id__in=orders).values_list("image_id", "retoucher_id"))
+    rows = {r["pk"]: r for r in Order.objects.filter(status__in=SCHEDULABLE_ORDERS, sla_running_since__isnull=False)
+            .values("pk", "number", "due_at", "sla_state", "projected_finish_at")}
+    pool = {r.id: r for r in retoucher_pool(start=today, calendar=calendar, book_existing=False)}
+    work = (Assignment.objects.filter(active=True, image__order__status__in=SCHEDULABLE_ORDERS,
+                                      image__order__sla_running_since__isnull=False)
+            .exclude(image__status__in=DONE_IMAGES)
+            .values_list("retoucher_id", "image__order_id", "image__position", "minutes"))
+    queues: dict[Any, list[tuple[Any, int, int]]] = defaultdict(list)
+    for retoucher_id, order_id, position, minutes in work:
+        queues[retoucher_id].append((order_id, position, minutes))
     far = datetime.max.replace(tzinfo=UTC)
-    unassigned = []
-    for row in sorted(images, key=lambda r: (orders[r["order_id"]].due_at or far, r["position"])):
-        order = orders[row["order_id"]]
-        services = list(order.services.all())
-        minutes = estimated_minutes(row["complexity"], services)
-        person = pool.get(active.get(row["pk"]))
-        if person is None:
-            unassigned.append(scheduling.Job(row["pk"], minutes, frozenset(s.pk for s in services), order.due_at,
-                                             order.pk, row["position"]))
-            continue
-        placed = scheduling.propose([scheduling.Job(row["pk"], minutes, frozenset())], [person], start=today,
-                                    calendar=calendar)
-        for placement in placed.placements:
-            finish[row["pk"]] = placement.finish
-    proposal = scheduling.propose(unassigned, list(pool.values()), start=today, calendar=calendar)
-    finish.update({p.image_id: p.finish for p in proposal.placements})
+    due = {pk: row["due_at"] or far for pk, row in rows.items()}
     projected: dict[Any, datetime] = {}
-    for row in images:
-        if row["pk"] in finish:
-            projected[row["order_id"]] = max(projected.get(row["order_id"], now), finish[row["pk"]])
-    changed = []
+    for retoucher_id, items in queues.items():
+        person = pool.get(retoucher_id)
+        items.sort(key=lambda item: (due[item[0]], str(item[0]), item[1]))
+        capacity = [(d, person.free_on(d, calendar)) for d in (today + timedelta(days=n)
+                    for n in range(scheduling.HORIZON_DAYS))] if person else []
+        index, used = 0, 0
+        for order_id, _, minutes in items:
+            remaining = minutes
+            while remaining > 0 and index < len(capacity):
+                free = capacity[index][1] - used
+                if free <= 0:
+                    index, used = index + 1, 0
+                    continue
+                take = min(free, remaining)
+                used, remaining = used + take, remaining - take
+            if remaining > 0:
+                finish = far  # nobody has the time (or the retoucher left): it will not finish in time
+            else:
+                finish = scheduling._finish_moment(capacity[index][0], used, person, calendar)  # type: ignore[arg-type]
+            if finish > projected.get(order_id, now):
+                projected[order_id] = finish
     counts = {sla.ON_TRACK: 0, sla.AT_RISK: 0, sla.BREACHED: 0}
-    for order in orders.values():
-        order.projected_finish_at = projected.get(order.pk)
-        if order.due_at and now > order.due_at:
+    changed, events = [], []
+    words = {sla.AT_RISK: "is at risk: the projected finish is after the due date", sla.BREACHED: "has passed its due date"}
+    for pk, row in rows.items():
+        finish = projected.get(pk)
+        stored_finish = None if finish == far else finish
+        if row["due_at"] and now > row["due_at"]:
             state = sla.BREACHED
-        elif order.projected_finish_at and order.due_at and order.projected_finish_at > order.due_at:
+        elif row["due_at"] and finish is not None and finish > row["due_at"]:
             state = sla.AT_RISK
         else:
             state = sla.ON_TRACK
         counts[state] += 1
-        if state != order.sla_state:
-            changed.append((order, order.sla_state, state))
-        order.sla_state = state
-    Order.objects.bulk_update(list(orders.values()), ["projected_finish_at", "sla_state"], batch_size=500)
-    for order, before, after in changed:
-        if after in (sla.AT_RISK, sla.BREACHED):
-            words = {sla.AT_RISK: "is at risk: the projected finish is after the due date",
-                     sla.BREACHED: "has passed its due date"}
-            record_event(order=order, actor=None, verb=f"order.sla_{after}", client_visible=False,
-                         message=f"Order {order.number} {words[after]}", data={"from": before, "to": after})
+        if state != row["sla_state"] or stored_finish != row["projected_finish_at"]:
+            if state != row["sla_state"] and state in words:
+                events.append(Event(order_id=pk, verb=f"order.sla_{state}", client_visible=False,
+                                    message=f"Order {row['number']} {words[state]}",
+                                    data={"from": row["sla_state"], "to": state}))
+            changed.append(Order(pk=pk, sla_state=state, projected_finish_at=stored_finish))
+    with transaction.atomic():
+        Order.objects.bulk_update(changed, ["projected_finish_at", "sla_state"])
+        Event.objects.bulk_create(events)
+        if events:
+            ids = [str(e.pk) for e in events]
+            transaction.on_commit(lambda: _enqueue_notifications(ids))
     return counts
+
+
+def _enqueue_notifications(event_ids: list[str]) -> None:
+    from django_q.tasks import async_task
+
+    async_task("jobs.tasks.notify_events", event_ids, group="notifications")

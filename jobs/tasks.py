@@ -86,3 +86,8 @@ def sla_sweep() -> dict[str, int]:
     from jobs.planning import sla_sweep as sweep
 
     return sweep()
+
+
+def notify_events(event_ids: list[str]) -> int:
+    """Notify a batch of events (the SLA watch records its changes in bulk)."""
+    return sum(notify_event(event_id) for event_id in event_ids)

@@ -21,7 +21,7 @@ def human_bytes(value: int | None) -> str:
 @register.filter(name="hours")
 def business_hours(seconds: float | None) -> str:
     """Business seconds as hours: 5400 → '1.5 h'; negative means overdue."""
-    if seconds is None:
+    if not isinstance(seconds, (int, float)):
         return "—"
     value = abs(seconds) / 3600
     text = f"{value:.0f} h" if value >= 10 else f"{value:.1f} h"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from agency.models import Role, StaffProfile, User
+from agency.models import BusinessCalendar, Role, StaffProfile, User
+from billing.models import PriceList, PriceRule
+from billing.services import quote_accept, quote_draft, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
 from jobs import workflow
 from jobs.imaging.demo import encode_jpeg, render_jewelry
 from jobs.imaging.pipeline import make_previews
 from jobs.models import Complexity, ImageStatus, Order, OrderImage, OrderStatus, Service
+from jobs.planning import schedule_apply
 from jobs.services import order_create
 from jobs.uploads import preflight_warnings
 
@@ -35,11 +39,13 @@ STAFF = [
     ("maria.manager@loupe.test", "Maria Manager", Role.ACCOUNT_MANAGER, None),
     ("tom.manager@loupe.test", "Tom Manager", Role.ACCOUNT_MANAGER, None),
     ("rita.retoucher@loupe.test", "Rita Retoucher", Role.RETOUCHER,
-     (480, [0, 1, 2, 3, 4], ["colour-correction", "detail-enhancement", "reflection-shine", "stone-enhancement"])),
+     (480, [0, 1, 2, 3, 4], ["colour-correction", "detail-enhancement", "reflection-shine", "stone-enhancement",
+                             "shadow-creation", "background-removal", "clipping-path"])),
     ("raj.retoucher@loupe.test", "Raj Retoucher", Role.RETOUCHER,
      (420, [0, 1, 2, 3, 4], ["clipping-path", "background-removal", "shadow-creation", "dust-scratch-removal"])),
     ("lena.retoucher@loupe.test", "Lena Retoucher", Role.RETOUCHER,
-     (240, [0, 1, 2], ["metal-recolouring", "colour-correction", "consistency-matching"])),
+     (240, [0, 1, 2], ["metal-recolouring", "colour-correction", "consistency-matching", "dust-scratch-removal",
+                       "detail-enhancement", "background-removal"])),
     ("omar.retoucher@loupe.test", "Omar Retoucher", Role.RETOUCHER,
      (360, [1, 2, 3, 4, 5], ["stone-enhancement", "reflection-shine", "clipping-path", "background-removal"])),
     ("quinn.qc@loupe.test", "Quinn Reviewer", Role.QC, None),
@@ -131,6 +137,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = self._users()
             clients = self._clients(users)
+            self._prices(clients)
             created = self._orders(users, clients)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new orders)."))
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
@@ -179,6 +186,22 @@ class Command(BaseCommand):
             result.append((client, guide, first_user))
         return result
 
+    def _prices(self, clients: list[tuple[Client, StyleGuide, User]]) -> None:
+        BusinessCalendar.objects.get_or_create(pk=1)
+        base = {"simple": Decimal("1.50"), "standard": Decimal("3.00"), "complex": Decimal("6.00")}
+        lists = [(None, "Studio prices 2026", "EUR", Decimal("1"))]
+        lists += [(client, f"{client.name} prices", "USD", Decimal("1.10")) for client, _, _ in clients
+                  if client.currency == "USD"]
+        for client, name, currency, factor in lists:
+            price_list, made = PriceList.objects.get_or_create(client=client, defaults={
+                "name": name, "currency": currency, "minimum_order": Decimal("40.00"),
+                "volume_tiers": [{"min_images": 50, "percent": "10"}, {"min_images": 200, "percent": "15"}]})
+            if made:
+                PriceRule.objects.bulk_create([
+                    PriceRule(price_list=price_list, service=service, complexity=complexity,
+                              unit_price=(price * factor * service.minutes_for(complexity) / 8).quantize(Decimal("0.01")))
+                    for service in Service.objects.all() for complexity, price in base.items()])
+
     def _orders(self, users: dict[str, User], clients: list[tuple[Client, StyleGuide, User]]) -> int:
         created = 0
         for index, (title, state, codes, tier, kinds) in enumerate(ORDERS):
@@ -190,7 +213,8 @@ class Command(BaseCommand):
                                  services=Service.objects.filter(code__in=codes), turnaround=tier,
                                  instructions="Please keep the hallmark inside the band legible.",
                                  po_number=f"PO-{2026_0100 + index}")
-            self._images(order, kinds, seed=index * 10, status=IMAGE_STATUS.get(state, ImageStatus.RECEIVED))
+            self._images(order, kinds, seed=index * 10, status=ImageStatus.RECEIVED)
+            quote = None
             for step in PATHS[state]:
                 if step == "submit":
                     workflow.order_submit(order_id=order.pk, by=client_user)
@@ -198,14 +222,20 @@ class Command(BaseCommand):
                     workflow.order_cancel(order_id=order.pk, by=manager, reason="Client merged it into another order")
                 elif step == "hold":
                     workflow.order_hold(order_id=order.pk, by=manager, reason="Waiting for the client's SKU list")
-                else:
+                elif step == OrderStatus.QUOTED:
+                    quote = quote_send(quote=quote_draft(order=order, by=manager), by=manager)
+                elif step == OrderStatus.IN_PRODUCTION:
+                    quote_accept(quote=quote, by=client_user)
+                    schedule_apply(order=order, by=manager)
+                else:  # delivery and approval come with later features; the demo writes their outcome
                     order.refresh_from_db()
                     previous = order.status
-                    Order.objects.filter(pk=order.pk).update(status=step)
+                    Order.objects.filter(pk=order.pk).update(status=step, sla_running_since=None, sla_state="",
+                                                             delivered_at=timezone.now() - timedelta(hours=index))
                     workflow.record_event(order=order, actor=manager, verb=f"order.{step}",
                                           message=STAGE_MESSAGES[step], from_status=previous, to_status=step)
-            if state in {OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED, OrderStatus.REVISION}:
-                Order.objects.filter(pk=order.pk).update(due_at=timezone.now() + timedelta(days=2 + index % 3))
+            if state in IMAGE_STATUS:
+                OrderImage.objects.filter(order=order).update(status=IMAGE_STATUS[state])
             created += 1
         return created
 

@@ -1,0 +1,118 @@
+"""Quote panel, price lists, schedule, workload, dashboard and report pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import PriceList, Quote, QuoteStatus
+from jobs.models import Order, OrderStatus
+from tests.billing_fixtures import add_images, default_price_list, retoucher, submitted_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ready(cast):
+    default_price_list()
+    retoucher("Rita", ["colour-correction"])
+    return submitted_order(cast.acme_order, {"standard": 3})
+
+
+def test_account_manager_drafts_edits_and_sends_from_the_order_page(cast, web, ready):
+    client = web(cast.account_manager)
+    panel = client.get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
+    assert "Draft quote from price list" in panel
+    client.post(reverse("billing:quote_draft", args=[ready.pk]))
+    quote = Quote.objects.get()
+    line = quote.lines.first()
+    client.post(reverse("billing:quote_line", args=[quote.pk, line.pk]),
+                {"description": "Colour, standard", "quantity": "3", "unit_price": "4.00"})
+    client.post(reverse("billing:quote_line_add", args=[quote.pk]),
+                {"description": "File preparation", "quantity": "1", "unit_price": "15.00"})
+    panel = client.get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
+    assert "File preparation" in panel and "Promise if sent now" in panel
+    response = client.post(reverse("billing:quote_send", args=[quote.pk]), {"valid_days": "10"}, follow=True)
+    assert "The quote has been sent to the client." in response.content.decode()
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.SENT and quote.total == quote.net_total + quote.tax_total
+
+
+def test_client_admin_accepts_and_member_only_reads(cast, web, ready):
+    from billing import services
+
+    quote = services.quote_draft(order=ready, by=cast.account_manager)
+    assert "Accept quote" not in web(cast.acme_admin).get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
+    services.quote_send(quote=quote, by=cast.account_manager)
+    assert "Accept quote" not in web(cast.acme_member).get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
+    panel = web(cast.acme_admin).get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
+    assert "Accept quote" in panel and "Delivery promised by" in panel
+    response = web(cast.acme_admin).post(reverse("billing:quote_answer", args=[quote.pk, "accept"]), follow=True)
+    assert "production has started" in response.content.decode()
+    ready.refresh_from_db()
+    assert ready.status == OrderStatus.IN_PRODUCTION
+    page = web(cast.acme_admin).get(reverse("jobs:order_detail", args=[ready.pk])).content.decode()
+    assert "Turnaround clock" in page and "On track" in page
+
+
+def test_decline_without_reason_is_refused_on_the_page(cast, web, ready):
+    from billing import services
+
+    quote = services.quote_draft(order=ready, by=cast.account_manager)
+    services.quote_send(quote=quote, by=cast.account_manager)
+    response = web(cast.acme_admin).post(reverse("billing:quote_answer", args=[quote.pk, "decline"]), {"reason": ""},
+                                         follow=True)
+    assert "Tell the studio why you decline" in response.content.decode()
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.SENT
+
+
+def test_retoucher_sees_no_quote_panel(cast, web, ready):
+    assert web(cast.retoucher).get(reverse("billing:order_quote", args=[ready.pk])).status_code == 404
+
+
+def test_finance_edits_price_lists_with_clear_errors(cast, web):
+    client = web(cast.finance)
+    form = {"name": "Studio", "currency": "EUR", "express_multiplier": "1.5", "rush_multiplier": "2",
+            "revision_fee_per_image": "1.00", "minimum_order": "30.00", "tiers": "50:10, 200:15",
+            "price_colour-correction_simple": "2.50"}
+    response = client.post(reverse("billing:price_list_create"), form)
+    assert response.status_code == 302
+    price_list = PriceList.objects.get()
+    assert price_list.volume_tiers == [{"min_images": 50, "percent": "10"}, {"min_images": 200, "percent": "15"}]
+    assert price_list.rules.get().unit_price == 2.5
+    bad = client.post(reverse("billing:price_list_create"), {**form, "name": "Second", "tiers": "fifty"})
+    assert "is not “images:percent”" in bad.content.decode()
+    dup = client.post(reverse("billing:price_list_create"), {**form, "name": "Second"})
+    assert "already a default price list" in dup.content.decode()
+    listing = web(cast.acme_member).get(reverse("billing:price_list_list")).content.decode()
+    assert "Studio" in listing and "−10 % from 50" in listing
+
+
+def test_schedule_page_applies_the_proposal(cast, web):
+    order = cast.acme_order
+    add_images(order, {"standard": 2})
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.IN_PRODUCTION, due_at=timezone.now() + timedelta(days=3))
+    retoucher("Rita", ["colour-correction"])
+    client = web(cast.account_manager)
+    page = client.get(reverse("jobs:order_schedule", args=[order.pk])).content.decode()
+    assert "Apply proposal" in page and "Rita" in page
+    response = client.post(reverse("jobs:order_schedule", args=[order.pk]), follow=True)
+    assert "2 images assigned." in response.content.decode()
+    board = client.get(reverse("jobs:workload")).content.decode()
+    assert "Rita" in board and "min/day" in board
+    dashboard = client.get(reverse("jobs:dashboard")).content.decode()
+    assert "Turnaround dashboard" in dashboard
+
+
+def test_on_time_report(cast, web):
+    now = timezone.now()
+    Order.objects.filter(pk=cast.acme_order.pk).update(status=OrderStatus.DELIVERED, due_at=now,
+                                                       delivered_at=now - timedelta(hours=1))
+    Order.objects.filter(pk=cast.globex_order.pk).update(status=OrderStatus.DELIVERED, due_at=now - timedelta(days=1),
+                                                         delivered_at=now)
+    page = web(cast.account_manager).get(reverse("jobs:on_time_report")).content.decode()
+    assert "Acme Jewels" in page and "100.0 %" in page and "0.0 %" in page
