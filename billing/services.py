@@ -22,11 +22,17 @@ PRICED_IMAGES_EXCLUDE = [ImageStatus.UPLOADING, ImageStatus.REJECTED]
 
 
 def price_list_for(order: Order) -> PriceList:
-    """The client's own list if it has one, else the studio's default list."""
+    """The client's own list if it has one, else the studio's default list when it is in the client's
+    currency (a client is always quoted in its own currency)."""
     own = PriceList.objects.filter(client=order.client).first()
-    default = own or PriceList.objects.filter(client__isnull=True).first()
+    if own is not None:
+        return own
+    default = PriceList.objects.filter(client__isnull=True).first()
     if default is None:
         raise InvalidTransition("There is no price list yet; finance must create the default list first.")
+    if default.currency != order.client.currency:
+        raise InvalidTransition(f"{order.client.name} is billed in {order.client.currency} and the default price list "
+                                f"is in {default.currency}; finance must give {order.client.name} its own price list.")
     return default
 
 
@@ -145,7 +151,7 @@ def quote_send(*, quote: Quote, by: User, valid_days: int = QUOTE_VALID_DAYS) ->
     workflow.order_quote(order_id=quote.order_id, by=by)
     workflow.record_event(order=quote.order, actor=by, verb="quote.sent",
                           message=f"Quote sent: {quote.total} {quote.currency}, delivery by "
-                                  f"{timezone.localtime(promise.due_at):%d %b %Y %H:%M}",
+                                  f"{timezone.localtime(promise.due_at):%d %b %Y %H:%M %Z}",
                           data={"quote": str(quote.pk)})
     return quote
 

@@ -19,7 +19,7 @@ from jobs.models import Assignment, Event, ImageStatus, Order, OrderImage, Order
 from jobs.workflow import record_event
 
 OPEN_WORK = {ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.REVISION_REQUESTED}
-ASSIGNABLE_IMAGES = {ImageStatus.RECEIVED, ImageStatus.ASSIGNED, ImageStatus.REVISION_REQUESTED}
+ASSIGNABLE_IMAGES = {ImageStatus.RECEIVED, ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.REVISION_REQUESTED}
 SCHEDULABLE_ORDERS = {OrderStatus.IN_PRODUCTION, OrderStatus.REVISION}
 TIER_ORDER = ["rush", "express", "standard"]
 

@@ -161,7 +161,7 @@ def order_quote(*, order_id: Any, by: User) -> Order:
     order = _locked(order_id)
     if order.status != S.SUBMITTED:
         raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; only a submitted order can be quoted.")
-    return _transition(order, to=S.QUOTED, by=by, verb="order.quoted", message="Quote sent to the client")
+    return _transition(order, to=S.QUOTED, by=by, verb="order.quoted", message="Waiting for the client's answer")
 
 
 @transaction.atomic

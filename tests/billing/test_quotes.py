@@ -171,3 +171,12 @@ def test_price_list_api(cast):
     assert [p["name"] for p in seen["results"]] == ["Acme prices"]
     assert api_for(cast.globex_member).get(f"/api/v1/price-lists/{created.json()['id']}/").status_code in (403, 404)
     assert api_for(cast.retoucher).get("/api/v1/price-lists/").status_code == 403
+
+
+def test_client_in_another_currency_needs_its_own_price_list(cast):
+    default_price_list()
+    cast.acme.currency = "GBP"
+    cast.acme.save()
+    order = submitted_order(cast.acme_order, {"standard": 1})
+    with pytest.raises(InvalidTransition, match="billed in GBP and the default price list is in EUR"):
+        services.quote_draft(order=order, by=cast.account_manager)

@@ -190,8 +190,9 @@ class Command(BaseCommand):
         BusinessCalendar.objects.get_or_create(pk=1)
         base = {"simple": Decimal("1.50"), "standard": Decimal("3.00"), "complex": Decimal("6.00")}
         lists = [(None, "Studio prices 2026", "EUR", Decimal("1"))]
-        lists += [(client, f"{client.name} prices", "USD", Decimal("1.10")) for client, _, _ in clients
-                  if client.currency == "USD"]
+        rates = {"USD": Decimal("1.10"), "GBP": Decimal("0.85")}
+        lists += [(client, f"{client.name} prices", client.currency, rates[client.currency]) for client, _, _ in clients
+                  if client.currency in rates]
         for client, name, currency, factor in lists:
             price_list, made = PriceList.objects.get_or_create(client=client, defaults={
                 "name": name, "currency": currency, "minimum_order": Decimal("40.00"),
