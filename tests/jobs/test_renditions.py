@@ -123,3 +123,18 @@ def test_delivery_refused_without_approved_versions(cast):
     response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliveries/")
     assert response.status_code == 409 and "no approved versions" in response.json()["detail"]
     assert Delivery.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_building_a_delivery_twice_changes_nothing(cast, acme_version_factory, django_capture_on_commit_callbacks):
+    """T3: a task payload delivered twice builds one archive."""
+    from jobs.deliveries import delivery_build, delivery_create
+
+    acme_version_factory(sku="RING-9")
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = delivery_create(order=cast.acme_order, by=cast.account_manager)
+    delivery.refresh_from_db()
+    archive, size = delivery.archive, delivery.archive_size
+    assert delivery_build(delivery_id=delivery.pk) == DeliveryStatus.READY
+    delivery.refresh_from_db()
+    assert (delivery.archive, delivery.archive_size, Delivery.objects.count()) == (archive, size, 1)

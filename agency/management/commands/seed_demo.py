@@ -27,7 +27,7 @@ from clients.models import Background, Client, Finish, Membership, Metal, Shadow
 from jobs import workflow
 from jobs.imaging.demo import encode_jpeg, render_jewelry
 from jobs.imaging.pipeline import make_previews
-from jobs.models import Complexity, ImageStatus, Order, OrderImage, OrderStatus, Service
+from jobs.models import Complexity, Event, ImageStatus, Order, OrderImage, OrderStatus, Service
 from jobs.planning import schedule_apply
 from jobs.services import order_create
 from jobs.uploads import preflight_warnings
@@ -139,6 +139,8 @@ class Command(BaseCommand):
             clients = self._clients(users)
             self._prices(clients)
             created = self._orders(users, clients)
+            # The demo's history is not news: nobody is mailed about it.
+            Event.objects.filter(notified_at__isnull=True).update(notified_at=timezone.now())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new orders)."))
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for email, _name, role, _ in STAFF:
