@@ -166,6 +166,8 @@ LOUPE_TURNAROUND_HOURS = {
     tier: env_int(f"LOUPE_TURNAROUND_{tier.upper()}_HOURS", hours)
     for tier, hours in {"standard": 48, "express": 24, "rush": 8}.items()
 }
+# A revision round runs its own clock (DESIGN.md §5).
+LOUPE_REVISION_HOURS = env_int("LOUPE_REVISION_HOURS", 24)
 
 # Login lockout (django-axes): 10 failures per e-mail address or per IP lock for 15 minutes. Known and
 # unknown addresses are counted alike, so the lockout says nothing about which accounts exist.
@@ -215,7 +217,7 @@ Q_CLUSTER = {
     "name": "loupe",
     "workers": 1 if IS_SQLITE else env_int("LOUPE_TASK_WORKERS", 2),
     "timeout": _q_timeout,
-    "retry": _q_timeout + 120,
+    "retry": _q_timeout + env_int("LOUPE_TASK_RETRY_MARGIN", 120),
     "max_attempts": 3,
     "ack_failures": False,
     "catch_up": False,

@@ -49,7 +49,7 @@ class PriceListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return selectors.price_list_list(self.request.user)
 
     def create(self, request: Request) -> Response:
-        data = PriceListCreateSerializer(data=request.data)
+        data = PriceListCreateSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         rules = fields.pop("rules", None)

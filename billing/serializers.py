@@ -4,8 +4,9 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from agency.api import ScopedRelatedField
 from billing.models import PriceList, PriceRule, Quote, QuoteLine
-from clients.models import Client
+from clients.selectors import client_list
 from jobs.models import Complexity, Service
 
 
@@ -36,8 +37,7 @@ class PriceListSerializer(serializers.ModelSerializer):
 
 
 class PriceListCreateSerializer(PriceListSerializer):
-    # Client companies are studio data here (finance prices them); not a tenant-scoped choice.
-    client = serializers.PrimaryKeyRelatedField(queryset=Client.objects.all(), required=False, allow_null=True)
+    client = ScopedRelatedField(selector=lambda user: client_list(user), required=False, allow_null=True)
 
     class Meta(PriceListSerializer.Meta):
         read_only_fields = ["id", "updated_at"]

@@ -36,6 +36,17 @@ def start(order: Order, *, now: datetime, calendar: Calendar, promised: datetime
             "sla_state"]
 
 
+def start_revision(order: Order, *, now: datetime, calendar: Calendar) -> list[str]:
+    """A revision round starts its own clock with the revision target (``LOUPE_REVISION_HOURS``);
+    the delivery-review workflow calls this when a client opens a round."""
+    order.sla_target_hours = int(settings.LOUPE_REVISION_HOURS)
+    order.due_at = add_business_hours(now, order.sla_target_hours, calendar)
+    order.sla_consumed_seconds, order.sla_running_since, order.sla_remaining_seconds = 0.0, now, None
+    order.sla_state, order.projected_finish_at = ON_TRACK, None
+    return ["sla_target_hours", "due_at", "sla_consumed_seconds", "sla_running_since", "sla_remaining_seconds",
+            "sla_state", "projected_finish_at"]
+
+
 def pause(order: Order, *, now: datetime, calendar: Calendar) -> list[str]:
     if order.sla_running_since is None:
         return []

@@ -24,4 +24,6 @@ os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405  (WhiteNoise warns when it
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not Django's shared in-memory database: the browser tests' live server answers requests
     # in threads, and each thread needs its own connection, as in production (WAL + IMMEDIATE).
-    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["LOUPE_VAR_DIR"], "test-db.sqlite3")}  # noqa: F405
+    # One file per test process, so two runs on one machine never share (and break) a database.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(os.environ["LOUPE_VAR_DIR"], f"test-db-{os.getpid()}.sqlite3")}

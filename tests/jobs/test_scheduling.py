@@ -232,3 +232,12 @@ def test_sla_sweep_runs_a_constant_number_of_queries(cast, django_assert_max_num
     first = count()  # the new orders change state: one bulk update, one bulk insert of events
     assert first <= small + 3
     assert count() == small
+
+
+def test_a_revision_round_gets_its_own_target():
+    order = Order(turnaround="rush", status=OrderStatus.REVISION)
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    sla.start_revision(order, now=now, calendar=CAL)
+    assert order.sla_target_hours == 24
+    assert business_seconds_between(now, order.due_at, CAL) == pytest.approx(24 * 3600)
+    assert sla.status(order, now=now + timedelta(hours=1), calendar=CAL).state == "on_track"
