@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agency.models import Role, User
+from jobs import deliveries, planning, uploads
 from jobs.models import Event
 
 logger = logging.getLogger("loupe.tasks")
@@ -62,30 +63,22 @@ def notify_event(event_id: str) -> int:
 
 def process_image(image_id: str) -> str:
     """Validate and preview one completed upload (``jobs.uploads.image_process``)."""
-    from jobs.uploads import image_process
-
-    return image_process(image_id=image_id)
+    return uploads.image_process(image_id=image_id)
 
 
 def sweep_stuck_images() -> dict[str, int]:
     """Every 10 minutes: re-queue or fail images stuck in processing, drop abandoned uploads."""
-    from jobs.uploads import sweep_stuck_images as sweep
-
-    return sweep()
+    return uploads.sweep_stuck_images()
 
 
 def build_delivery(delivery_id: str) -> str:
     """Render and pack one delivery (``jobs.deliveries.delivery_build``)."""
-    from jobs.deliveries import delivery_build
-
-    return delivery_build(delivery_id=delivery_id)
+    return deliveries.delivery_build(delivery_id=delivery_id)
 
 
 def sla_sweep() -> dict[str, int]:
     """Every 10 minutes: mark orders at risk or breached and tell the account manager once."""
-    from jobs.planning import sla_sweep as sweep
-
-    return sweep()
+    return planning.sla_sweep()
 
 
 def notify_events(event_ids: list[str]) -> int:

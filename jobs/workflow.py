@@ -14,9 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from agency.calendar import studio_calendar
 from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import User
-from jobs import permissions
+from jobs import permissions, sla
 from jobs.models import Event, ImageStatus, Order, OrderStatus
 
 S = OrderStatus
@@ -75,9 +76,6 @@ def available_actions(user: Any, order: Order) -> list[str]:
 
 def _clock_change(order: Order, action: str) -> dict[str, Any]:
     """Pause or resume the SLA clock; returns the fields to save with the transition."""
-    from agency.calendar import studio_calendar
-    from jobs import sla
-
     fields = getattr(sla, action)(order, now=timezone.now(), calendar=studio_calendar())
     return {name: getattr(order, name) for name in fields}
 
@@ -176,17 +174,11 @@ def order_requote(*, order_id: Any, by: User | None, reason: str) -> Order:
 @transaction.atomic
 def order_start_production(*, order_id: Any, by: User, promised: Any = None) -> Order:
     """The quote was accepted: production starts and so does the SLA clock (called by billing)."""
-    from agency.calendar import studio_calendar
-    from jobs import sla
-
     order = _locked(order_id)
     if order.status != S.QUOTED:
         raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; production starts from a quote.")
-    changes = {}
-    sla.start(order, now=timezone.now(), calendar=studio_calendar(), promised=promised)
-    for name in ("sla_target_hours", "due_at", "sla_consumed_seconds", "sla_running_since", "sla_remaining_seconds",
-                 "sla_state"):
-        changes[name] = getattr(order, name)
+    fields = sla.start(order, now=timezone.now(), calendar=studio_calendar(), promised=promised)
+    changes = {name: getattr(order, name) for name in fields}
     return _transition(order, to=S.IN_PRODUCTION, by=by, verb="order.in_production",
                        message="Quote accepted; production started", **changes)
 
