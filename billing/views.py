@@ -18,6 +18,7 @@ from billing import permissions, selectors, services
 from billing.forms import PriceListForm, QuoteDeclineForm, QuoteLineForm, QuoteSendForm
 from billing.models import Quote, QuoteStatus
 from jobs.models import OrderStatus
+from jobs.planning import order_promise
 from jobs.selectors import order_get
 
 
@@ -30,8 +31,6 @@ def order_quote(request: HttpRequest, pk: Any) -> HttpResponse:
     quote = selectors.quote_queryset(request.user).filter(order=order).order_by("-created_at").first()
     promise = None
     if quote and quote.status == QuoteStatus.DRAFT:
-        from jobs.planning import order_promise
-
         promise = order_promise(order)
     return render(request, "billing/_quote.html", {
         "order": order, "quote": quote, "promise": promise,

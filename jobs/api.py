@@ -166,7 +166,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if request.user.role not in MANAGER_ROLES:
             raise NotPermitted("Only an account manager schedules work.")
         if request.method == "GET":
-            return Response(schedule_payload(order))
+            return Response(planning.proposal_rows(order))
         data = ScheduleApplySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pairs = None
@@ -187,22 +187,6 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         page = self.paginate_queryset(selectors.event_list(request.user, order))
         return self.get_paginated_response(EventSerializer(page, many=True).data)
-
-
-def schedule_payload(order: Any) -> dict[str, Any]:
-    """The proposal as plain data, for the API and the schedule page."""
-    proposal = planning.order_proposal(order)
-    images = {i.pk: i for i in order.images.all()}
-    services = list(order.services.all())
-    names = dict(User.objects.filter(pk__in=[p.retoucher_id for p in proposal.placements]).values_list("pk", "full_name"))
-    rows = [{"image": p.image_id, "filename": images[p.image_id].filename, "retoucher": p.retoucher_id,
-             "retoucher_name": names.get(p.retoucher_id), "finish": p.finish, "problem": "",
-             "minutes": planning.estimated_minutes(images[p.image_id].complexity, services)}
-            for p in proposal.placements]
-    rows += [{"image": image_id, "filename": images[image_id].filename, "retoucher": None, "retoucher_name": None,
-              "finish": None, "problem": reason, "minutes": planning.estimated_minutes(images[image_id].complexity, services)}
-             for image_id, reason in proposal.unassignable.items()]
-    return {"placements": rows, "finish": proposal.finish, "due_at": order.due_at}
 
 
 class DownloadQuerySerializer(serializers.Serializer):

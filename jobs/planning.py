@@ -76,6 +76,22 @@ def order_proposal(order: Order, *, now: datetime | None = None, calendar: Calen
     return scheduling.propose(_jobs(order, images), pool, start=now.astimezone(calendar.tz).date(), calendar=calendar)
 
 
+def proposal_rows(order: Order) -> dict[str, Any]:
+    """The proposal as plain data, for the API and the schedule page."""
+    proposal = order_proposal(order)
+    images = {i.pk: i for i in order.images.all()}
+    services = list(order.services.all())
+    names = dict(User.objects.filter(pk__in=[p.retoucher_id for p in proposal.placements]).values_list("pk", "full_name"))
+    rows = [{"image": p.image_id, "filename": images[p.image_id].filename, "retoucher": p.retoucher_id,
+             "retoucher_name": names.get(p.retoucher_id), "finish": p.finish, "problem": "",
+             "minutes": estimated_minutes(images[p.image_id].complexity, services)}
+            for p in proposal.placements]
+    rows += [{"image": image_id, "filename": images[image_id].filename, "retoucher": None, "retoucher_name": None,
+              "finish": None, "problem": reason, "minutes": estimated_minutes(images[image_id].complexity, services)}
+             for image_id, reason in proposal.unassignable.items()]
+    return {"placements": rows, "finish": proposal.finish, "due_at": order.due_at}
+
+
 @dataclass(frozen=True)
 class Promise:
     due_at: datetime

@@ -10,14 +10,16 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from agency.calendar import studio_calendar
 from agency.exceptions import DomainError
 from agency.forms import run_service
 from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, User
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import deliveries, permissions, planning, selectors, services, uploads, workflow
+from jobs import deliveries, permissions, planning, selectors, services, sla, uploads, workflow
 from jobs.forms import OrderFilterForm, OrderForm, TransitionForm
 from jobs.models import ImageStatus, OrderStatus
 
@@ -100,11 +102,6 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 def _sla(order: Any) -> Any:
-    from django.utils import timezone
-
-    from agency.calendar import studio_calendar
-    from jobs import sla
-
     return sla.status(order, now=timezone.now(), calendar=studio_calendar())
 
 
@@ -209,11 +206,9 @@ def order_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
         else:
             messages.success(request, f"{len(made)} image{'s' if len(made) != 1 else ''} assigned.")
         return redirect("jobs:order_schedule", pk=order.pk)
-    from jobs.api import schedule_payload
-
     images = list(selectors.image_list(request.user, order).prefetch_related("assignments__retoucher"))
     return render(request, "jobs/schedule.html", {
-        "order": order, "proposal": schedule_payload(order) if order.status in planning.SCHEDULABLE_ORDERS else None,
+        "order": order, "proposal": planning.proposal_rows(order) if order.status in planning.SCHEDULABLE_ORDERS else None,
         "images": images, "retouchers": User.objects.filter(role="retoucher", is_active=True).order_by("full_name"),
         "schedulable": order.status in planning.SCHEDULABLE_ORDERS,
     })
@@ -241,8 +236,6 @@ def image_assign(request: HttpRequest, pk: Any) -> HttpResponse:
 def workload_board(request: HttpRequest) -> HttpResponse:
     """Each retoucher's booked minutes per day for two weeks."""
     _require_manager(request.user)
-    from django.utils import timezone
-
     rows = planning.workload(start=timezone.localdate(), days=14)
     days = [cell["day"] for cell in rows[0]["days"]] if rows else []
     return render(request, "jobs/workload.html", {"rows": rows, "days": days})
@@ -253,11 +246,6 @@ def sla_dashboard(request: HttpRequest) -> HttpResponse:
     """Open orders by due time with their SLA state."""
     if request.user.role not in ALL_ORDERS_ROLES:
         raise PermissionDenied
-    from django.utils import timezone
-
-    from agency.calendar import studio_calendar
-    from jobs import sla
-
     calendar, now = studio_calendar(), timezone.now()
     orders = list(selectors.order_list(request.user).filter(
         status__in=[OrderStatus.IN_PRODUCTION, OrderStatus.REVISION, OrderStatus.ON_HOLD], due_at__isnull=False
