@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
@@ -32,30 +32,6 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self) -> Any:
         return self.selector(self.context["request"].user)
-
-
-class RolePermission(permissions.BasePermission):
-    """Per-action roles declared on the view as ``action_roles = {"list": {...}, "default": {...}}``.
-
-    Detail actions check roles only after the scoped lookup, so an object outside the user's scope
-    answers 404 before any 403 can say it exists.
-    """
-
-    message = "Your role does not allow this."
-
-    def _roles(self, view: Any) -> Iterable[str] | None:
-        table = getattr(view, "action_roles", {})
-        return table.get(getattr(view, "action", None), table.get("default"))
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        roles = self._roles(view)
-        if roles is None or getattr(view, "detail", False):
-            return True
-        return request.user.role in roles
-
-    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
-        roles = self._roles(view)
-        return roles is None or request.user.role in roles
 
 
 class MeSerializer(serializers.Serializer):

@@ -9,9 +9,12 @@ time and elapsed time agree inside every working interval.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+from typing import Any
 from zoneinfo import ZoneInfo
 
 DEFAULT_HOURS = {0: (time(9), time(18)), 1: (time(9), time(18)), 2: (time(9), time(18)), 3: (time(9), time(18)),
@@ -118,8 +121,33 @@ def parse_hours(raw: dict[str, Iterable[str]]) -> dict[int, tuple[time, time]]:
     return hours
 
 
+# The configured calendar is read once per process and kept (holidays are computed once per year
+# too); an edit in this process drops it at once (signals in agency/apps.py), other processes pick
+# the change up within CACHE_SECONDS.
+CACHE_SECONDS = 300
+_cached: dict[str, Any] = {"calendar": None, "at": 0.0}
+_lock = threading.Lock()
+
+
 def studio_calendar() -> Calendar:
-    """The configured calendar (``agency.BusinessCalendar`` and its closures)."""
+    """The configured calendar (``agency.BusinessCalendar`` and its closures), cached per process."""
+    with _lock:
+        calendar, at = _cached["calendar"], _cached["at"]
+        if calendar is not None and monotonic() - at < CACHE_SECONDS:
+            return calendar
+    calendar = _load_calendar()
+    with _lock:
+        _cached.update(calendar=calendar, at=monotonic())
+    return calendar
+
+
+def forget_studio_calendar(**kwargs: Any) -> None:
+    """Drop the cached calendar (after an edit of the calendar or a closure)."""
+    with _lock:
+        _cached.update(calendar=None, at=0.0)
+
+
+def _load_calendar() -> Calendar:
     from django.conf import settings
 
     from agency.models import BusinessCalendar, Closure

@@ -95,3 +95,22 @@ def email_config(url: str) -> dict[str, Any]:
             EMAIL_USE_SSL=parts.scheme == "smtps",
         )
     return config
+
+
+def installation_secret_key(var_dir: Path) -> str:
+    """A development key made once per installation and kept in ``var/secret_key`` (mode 600)."""
+    import secrets
+
+    path = var_dir / "secret_key"
+    try:
+        key = path.read_text().strip()
+        if len(key) >= 50:
+            return key
+    except FileNotFoundError:
+        pass
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(64)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -10,6 +10,8 @@ _PATTERNS = [
     (re.compile(r"(\b(?:Token|Bearer)\s+)[A-Za-z0-9_\-\.]{16,}"), r"\1[redacted]"),
     (re.compile(r"((?:password|passwd|secret|token|signature|sig)=)[^&\s\"']+", re.I), r"\1[redacted]"),
     (re.compile(r"('(?:password|token|secret)'\s*:\s*')[^']*'", re.I), r"\1[redacted]'"),
+    # The local backend's signed links carry their signature in the path (Loupe's presigned URLs).
+    (re.compile(r"(/files/|/api/v1/uploads/local/)[^/\s\"'?]+"), r"\1[redacted]"),
 ]
 
 

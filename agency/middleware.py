@@ -12,7 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from agency.exceptions import problem_response
+from agency.exceptions import DomainError, problem_response
 
 Handler = Callable[[HttpRequest], HttpResponse]
 SESSION_STARTED_KEY = "loupe_login_at"
@@ -112,3 +112,24 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+class DomainErrorMiddleware:
+    """Pages let a service's refusal propagate: ``NotPermitted`` answers 403, ``InvalidTransition`` 409
+    and ``RuleViolation`` 400, each with its message on the page (the API's handler does the same as
+    problem+json). One place, so no view re-codes the mapping or hides a refusal behind a redirect."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DomainError):
+            return None
+        from agency.views import refused
+
+        if request.path.startswith("/api/"):
+            return problem_response(request, exception.status_code, exception.title, exception.message)
+        return refused(request, exception.status_code, exception.message)

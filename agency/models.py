@@ -182,7 +182,7 @@ class ApiToken(models.Model):
 
     @classmethod
     def find(cls, key: str) -> ApiToken | None:
-        return cls.objects.select_related("user").filter(digest=_digest(key)).first()
+        return cls.objects.select_related("user__membership__client").filter(digest=_digest(key)).first()
 
     def is_valid(self) -> bool:
         return (

@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from agency.env import email_config, env_bool, env_int, env_list, env_str
+from agency.env import email_config, env_bool, env_int, env_list, env_str, installation_secret_key
 from agency.storage import build_storages, storage_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -17,9 +17,10 @@ VAR_DIR = Path(env_str("LOUPE_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
 if DEBUG:
-    # Only a developer's machine runs with DEBUG on; a fixed, obviously-insecure key keeps sessions
-    # alive across restarts there. With DEBUG off there is no fallback at all.
-    SECRET_KEY = env_str("SECRET_KEY", "django-insecure-loupe-development-only-never-use-in-production")
+    # Only a developer's machine runs with DEBUG on. Without SECRET_KEY it gets a random key of its
+    # own, kept under var/ so sessions survive restarts; a key shared by every installation would let
+    # anyone forge signed file links and upload targets. With DEBUG off there is no fallback at all.
+    SECRET_KEY = env_str("SECRET_KEY", None) or installation_secret_key(VAR_DIR)
 else:
     SECRET_KEY = env_str("SECRET_KEY")
     if len(SECRET_KEY) < 50:
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "agency.middleware.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    "agency.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "agency.urls"
@@ -72,7 +74,7 @@ WSGI_APPLICATION = "agency.wsgi.application"
 AUTH_USER_MODEL = "agency.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "agency.auth.UserBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -180,17 +182,21 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "agency.auth.lockout_response"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "token"]
+# Password-reset mails per address and per client address an hour (more are silently not sent).
+LOUPE_RESET_MAILS_PER_ADDRESS = env_int("LOUPE_RESET_MAILS_PER_ADDRESS", 3)
+LOUPE_RESET_MAILS_PER_IP = env_int("LOUPE_RESET_MAILS_PER_IP", 20)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "agency.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Views declare ``action_permissions`` (permissions.py functions per action); see agency.api.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "agency.permissions.ActionPermission"],
     "DEFAULT_PAGINATION_CLASS": "agency.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["agency.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "agency.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -212,6 +218,9 @@ SPECTACULAR_SETTINGS = {
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is
 # never handed to a second worker; one worker on SQLite, whose ORM broker stalls under bursts.
 REDIS_URL = env_str("REDIS_URL", None)
+# The cache holds throttling counters: per process by default, shared through Redis in production.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+          if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 _q_timeout = env_int("LOUPE_TASK_TIMEOUT", 600)
 Q_CLUSTER = {
     "name": "loupe",

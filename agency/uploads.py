@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from django.conf import settings
 from django.core import signing
@@ -83,9 +83,11 @@ class LocalBackend:
     def _parts_dir(self, key: str) -> Path:
         return self.path(key).with_name(self.path(key).name + ".parts")
 
-    def _url(self, name: str, payload: dict[str, Any], salt: str) -> str:
+    def _url(self, name: str, payload: dict[str, Any], salt: str, base_url: str = "") -> str:
+        """A signed Loupe URL; absolute when ``base_url`` is given (upload targets are absolute, like
+        S3's, so API clients need no base-URL logic)."""
         token = signing.dumps(payload, salt=salt, compress=True)
-        return reverse(name, args=[token])
+        return urljoin(base_url, reverse(name, args=[token]))
 
     def read_upload_token(self, token: str) -> dict[str, Any]:
         return signing.loads(token, salt=self.UPLOAD_SALT, max_age=UPLOAD_TTL)
@@ -94,14 +96,14 @@ class LocalBackend:
         return signing.loads(token, salt=self.DOWNLOAD_SALT, max_age=DOWNLOAD_TTL)
 
     # The contract ---------------------------------------------------------------------------------
-    def single_target(self, key: str, *, size: int, sha256: str, content_type: str) -> dict[str, Any]:
-        url = self._url("local-upload", {"k": key, "n": 0, "s": size}, self.UPLOAD_SALT)
+    def single_target(self, key: str, *, size: int, sha256: str, content_type: str, base_url: str = "") -> dict[str, Any]:
+        url = self._url("local-upload", {"k": key, "n": 0, "s": size}, self.UPLOAD_SALT, base_url)
         return {"method": "PUT", "url": url, "headers": {"Content-Type": content_type}, "expires_in": UPLOAD_TTL}
 
-    def start_multipart(self, key: str, *, size: int, content_type: str) -> dict[str, Any]:
+    def start_multipart(self, key: str, *, size: int, content_type: str, base_url: str = "") -> dict[str, Any]:
         upload_id = hashlib.sha256(f"{key}:{time.time_ns()}".encode()).hexdigest()[:32]
         parts = [{"number": n, "size": s, "url": self._url("local-upload", {"k": key, "n": n, "s": s, "u": upload_id},
-                                                          self.UPLOAD_SALT)} for n, s in part_plan(size)]
+                                                          self.UPLOAD_SALT, base_url)} for n, s in part_plan(size)]
         return {"upload_id": upload_id, "part_size": parts[0]["size"], "parts": parts, "expires_in": UPLOAD_TTL}
 
     def receive(self, token_payload: dict[str, Any], stream: IO[bytes]) -> str:
@@ -178,6 +180,17 @@ class LocalBackend:
         self.path(key).unlink(missing_ok=True)
         shutil.rmtree(self._parts_dir(key), ignore_errors=True)
 
+    def upload_file(self, path: Path, key: str, *, content_type: str) -> None:
+        """Store a finished local file under ``key`` (copied to a temporary name, then renamed)."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{time.time_ns()}.tmp")
+        try:
+            shutil.copyfile(path, temp)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+
     def download_url(self, key: str, *, filename: str, content_type: str, inline: bool = False) -> str:
         return self._url("local-file", {"k": key, "f": filename[:200], "t": content_type, "i": inline},
                          self.DOWNLOAD_SALT)
@@ -224,7 +237,7 @@ class S3Backend:
     def _error_code(self, exc: Exception) -> str:
         return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
-    def single_target(self, key: str, *, size: int, sha256: str, content_type: str) -> dict[str, Any]:
+    def single_target(self, key: str, *, size: int, sha256: str, content_type: str, base_url: str = "") -> dict[str, Any]:
         checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
         params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size,
                   "ChecksumSHA256": checksum}
@@ -232,7 +245,7 @@ class S3Backend:
         headers = {"Content-Type": content_type, "x-amz-checksum-sha256": checksum}
         return {"method": "PUT", "url": url, "headers": headers, "expires_in": UPLOAD_TTL}
 
-    def start_multipart(self, key: str, *, size: int, content_type: str) -> dict[str, Any]:
+    def start_multipart(self, key: str, *, size: int, content_type: str, base_url: str = "") -> dict[str, Any]:
         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
         parts = []
         for number, part_size in part_plan(size):
@@ -303,6 +316,15 @@ class S3Backend:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def upload_file(self, path: Path, key: str, *, content_type: str) -> None:
+        """Store a finished local file with boto3's managed transfer: multipart in 8 MiB parts, each
+        part retried on failure, never more than a few parts in memory."""
+        from boto3.s3.transfer import TransferConfig
+
+        config = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=4)
+        self.client.upload_file(str(path), self.bucket, key, Config=config,
+                                ExtraArgs={"ContentType": content_type, "ServerSideEncryption": "AES256"})
 
     def download_url(self, key: str, *, filename: str, content_type: str, inline: bool = False) -> str:
         disposition = "inline" if inline else content_disposition(filename)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from axes.utils import reset as axes_reset
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,12 +16,14 @@ from django.core import signing
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from agency.exceptions import problem_response
 from agency.models import User
 from agency.services import user_update_profile
+from agency.throttle import allow
 from agency.uploads import LocalBackend, UploadError, content_disposition, get_backend
 
 logger = logging.getLogger("loupe.security")
@@ -42,6 +46,31 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form: Any) -> HttpResponse:
         logger.info("failed login from %s", self.request.META.get("REMOTE_ADDR"))
         return super().form_invalid(form)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form with limits: a few mails per address and per client address an hour. Over
+    the limit the page answers exactly as usual (it never says whether an address exists) and sends
+    nothing."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        email = form.cleaned_data["email"].strip().lower()
+        ip = self.request.META.get("REMOTE_ADDR", "")
+        if not (allow("password-reset-email", email, limit=settings.LOUPE_RESET_MAILS_PER_ADDRESS, window_seconds=3600)
+                and allow("password-reset-ip", ip, limit=settings.LOUPE_RESET_MAILS_PER_IP, window_seconds=3600)):
+            logger.warning("password reset throttled for a request from %s", ip)
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Setting a new password through a reset link also lifts a login lockout on that address: the
+    owner of the mailbox proved who they are, whoever failed logins from elsewhere."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        axes_reset(username=form.user.email.lower())
+        return response
 
 
 @login_required
@@ -78,6 +107,12 @@ def _wants_problem(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any unknown path under /api/ answers problem+json, also with DEBUG on (Django's debug 404
+    page would answer HTML)."""
+    return problem_response(request, 404, "Not Found", "No such resource.")
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(request, 404, "Not Found", "No such resource.")
@@ -92,15 +127,29 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    reason = str(exception) if exception and str(exception) else "Your role does not allow this page or action."
     if _wants_problem(request):
-        return problem_response(request, 403, "Forbidden", "You do not have permission to do this.")
-    return render(request, "403.html", status=403)
+        return problem_response(request, 403, "Forbidden", reason)
+    return refused(request, 403, reason)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(request, 400, "Bad Request", "The request could not be understood.")
     return render(request, "400.html", status=400)
+
+
+REFUSAL_TITLES = {400: "Please check your input", 403: "Not allowed", 409: "Not possible right now"}
+
+
+def refused(request: HttpRequest, status: int, reason: str) -> HttpResponse:
+    """A refused action on a page: its status (400, 403 or 409) with the reason on the page, never a
+    redirect with a flash message, so what the user reads is what a test can see."""
+    back = request.META.get("HTTP_REFERER", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    return render(request, "refused.html", {"title": REFUSAL_TITLES.get(status, "Refused"), "reason": reason,
+                                            "back": back}, status=status)
 
 
 @csrf_exempt

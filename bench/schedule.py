@@ -2,7 +2,7 @@
 
 - due dates of 10,000 open orders (``add_business_hours`` for each) beside a plain query fetching them,
 - a schedule proposal for 1,000 images over 20 retouchers (pure ``scheduling.propose``),
-- the SLA sweep over 10,000 open orders (``planning.sla_sweep``) beside the plain fetch of the same rows,
+- the SLA sweep over 10,000 open orders (``sla.sla_sweep``) beside the plain fetch of the same rows,
 
 on a throw-away SQLite database (or ``DATABASE_URL``), all measured in the same run.
 
@@ -107,7 +107,7 @@ def main() -> None:
     from django.utils import timezone
 
     from agency.calendar import add_business_hours, studio_calendar
-    from jobs import planning, scheduling
+    from jobs import scheduling, sla
     from jobs.models import Order
 
     started = time.perf_counter()
@@ -145,7 +145,7 @@ def main() -> None:
         scheduling.propose(jobs, pool, start=date(2026, 11, 30), calendar=calendar)
 
     def sweep() -> None:
-        planning.sla_sweep(now=timezone.now(), calendar=calendar)
+        sla.sla_sweep(now=timezone.now(), calendar=calendar)
 
     results = {}
     for name, fn in [("plain fetch", plain_fetch), ("due dates", due_dates), ("proposal 1000x20", proposal),

@@ -7,14 +7,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agency.api import RolePermission
-from agency.models import MANAGER_ROLES, Role
-from billing import selectors, services
+from billing import permissions, selectors, services, workflow
 from billing.models import PriceList
 from billing.serializers import (
     PriceListCreateSerializer,
@@ -27,8 +24,6 @@ from billing.serializers import (
 )
 from jobs.selectors import order_get
 
-MONEY_ROLES = MANAGER_ROLES | {Role.FINANCE, Role.CLIENT_ADMIN, Role.CLIENT_MEMBER}
-
 
 @extend_schema_view(
     list=extend_schema(summary="Price lists (a client reads its own, or the default)"),
@@ -38,9 +33,8 @@ MONEY_ROLES = MANAGER_ROLES | {Role.FINANCE, Role.CLIENT_ADMIN, Role.CLIENT_MEMB
 )
 class PriceListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PriceListSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    action_roles = {"default": MONEY_ROLES, "create": {Role.FINANCE, Role.ADMIN},
-                    "partial_update": {Role.FINANCE, Role.ADMIN}}
+    action_permissions = {"default": permissions.can_view_price_lists, "create": permissions.can_edit_price_lists,
+                          "partial_update": permissions.can_edit_price_lists}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> Any:
@@ -97,19 +91,19 @@ class QuoteViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def send(self, request: Request, pk: Any = None) -> Response:
         data = QuoteSendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.quote_send(quote=self.get_object(), by=request.user, **data.validated_data))
+        return self._answer(workflow.quote_send(quote=self.get_object(), by=request.user, **data.validated_data))
 
     @extend_schema(request=None, responses=QuoteSerializer, summary="Accept the quote (client admin)")
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: Any = None) -> Response:
-        return self._answer(services.quote_accept(quote=self.get_object(), by=request.user))
+        return self._answer(workflow.quote_accept(quote=self.get_object(), by=request.user))
 
     @extend_schema(request=QuoteDeclineSerializer, responses=QuoteSerializer, summary="Decline the quote with a reason")
     @action(detail=True, methods=["post"])
     def decline(self, request: Request, pk: Any = None) -> Response:
         data = QuoteDeclineSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.quote_decline(quote=self.get_object(), by=request.user, **data.validated_data))
+        return self._answer(workflow.quote_decline(quote=self.get_object(), by=request.user, **data.validated_data))
 
     @extend_schema(request=QuoteLineInputSerializer, responses={201: QuoteLineSerializer}, summary="Add a line to a draft")
     @action(detail=True, methods=["post"])

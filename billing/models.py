@@ -96,9 +96,11 @@ class PriceRule(models.Model):
 class QuoteStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     SENT = "sent", "Sent"
+    SUSPENDED = "suspended", "On hold"
     ACCEPTED = "accepted", "Accepted"
     DECLINED = "declined", "Declined"
     EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class LineKind(models.TextChoices):
@@ -109,7 +111,10 @@ class LineKind(models.TextChoices):
     CUSTOM = "custom", "Other"
 
 
-ANSWERABLE_OR_ANSWERED = ["sent", "accepted", "declined", "expired"]
+# What a client may read: everything but drafts (clients never see drafts).
+ANSWERABLE_OR_ANSWERED = ["sent", "suspended", "accepted", "declined", "expired", "withdrawn"]
+OPEN_QUOTES = ["draft", "sent", "suspended"]
+MAX_AMOUNT = Decimal("9999999999.99")  # what MONEY's 12 digits with 2 decimals hold
 
 
 class Quote(models.Model):
@@ -125,6 +130,8 @@ class Quote(models.Model):
     currency = models.CharField(max_length=3, choices=Currency.choices)
     price_list_name = models.CharField(max_length=200, blank=True)
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    minimum_order = models.DecimalField(**MONEY, default=Decimal("0"),
+                                        help_text="Copied from the price list; the top-up line follows every edit.")
     net_total = models.DecimalField(**MONEY, default=Decimal("0"))
     tax_total = models.DecimalField(**MONEY, default=Decimal("0"))
     total = models.DecimalField(**MONEY, default=Decimal("0"))
@@ -137,11 +144,13 @@ class Quote(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True, help_text="When the order was put on hold.")
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["order"], condition=models.Q(status__in=["draft", "sent"]),
+        constraints = [models.UniqueConstraint(fields=["order"], condition=models.Q(status__in=OPEN_QUOTES),
                                                name="one_open_quote_per_order")]
+        indexes = [models.Index(fields=["status", "valid_until"])]
 
     def __str__(self) -> str:
         return f"Quote for {self.order.number}: {self.total} {self.currency} ({self.status})"

@@ -25,3 +25,8 @@ def can_answer_quote(user: Any, quote: Any) -> bool:
     if user.role == Role.ADMIN:
         return True
     return user.role == Role.CLIENT_ADMIN and client_id_of(user) == quote.order.client_id
+
+
+def can_manage_prices_nav(user: Any) -> bool:
+    """The price-list pages in the studio's navigation (clients read their prices in their quotes)."""
+    return user.is_authenticated and user.is_studio and can_view_price_lists(user)

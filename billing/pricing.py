@@ -52,10 +52,27 @@ def price_lines(*, services: list[Line], image_count: int, discount_percent: Dec
         lines.append(Line("surcharge", f"{tier_label} turnaround (×{multiplier.normalize()})", Decimal(1), surcharge,
                           surcharge))
         subtotal += surcharge
-    if subtotal < minimum:
-        top_up = round_money(minimum - subtotal, currency)
-        lines.append(Line("minimum", f"Minimum order amount {minimum} {currency}", Decimal(1), top_up, top_up))
+    top_up = minimum_top_up(subtotal, minimum, currency)
+    if top_up:
+        lines.append(minimum_line(top_up, minimum, currency))
     return lines
+
+
+def minimum_top_up(others: Decimal, minimum: Decimal, currency: str) -> Decimal:
+    """The line that tops the other lines up to the minimum order: max(0, minimum − others)."""
+    return round_money(max(Decimal("0"), minimum - others), currency)
+
+
+def minimum_line(top_up: Decimal, minimum: Decimal, currency: str) -> Line:
+    return Line("minimum", f"Minimum order amount {minimum} {currency}", Decimal(1), top_up, top_up)
+
+
+def line_amount(quantity: Decimal, unit_price: Decimal, currency: str, limit: Decimal) -> Decimal | None:
+    """quantity × unit price rounded half-up, or None when it does not fit the money fields."""
+    amount = Decimal(quantity) * Decimal(unit_price)  # exact: Decimal multiplies without overflow here
+    if abs(amount) > limit:
+        return None
+    return round_money(amount, currency)
 
 
 def totals(amounts: Iterable[Decimal], *, tax_rate: Decimal, currency: str) -> tuple[Decimal, Decimal, Decimal]:

@@ -1,24 +1,22 @@
-"""Quotes: drafting from the price list, editing, sending with a promise the studio can keep, the
-client's answer, expiry. Every change writes an ``Event`` on the order's timeline."""
+"""Quotes and price lists: drafting a quote from the price list and editing its lines (the quote's
+state changes are in ``billing.workflow``). Every change writes an ``Event`` on the order's timeline,
+for managers only when it carries amounts."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from billing import permissions, pricing
-from billing.models import LineKind, PriceList, PriceRule, Quote, QuoteLine, QuoteStatus
-from jobs import planning, workflow
-from jobs.models import ImageStatus, Order, OrderStatus
+from billing.models import MAX_AMOUNT, OPEN_QUOTES, LineKind, PriceList, PriceRule, Quote, QuoteLine, QuoteStatus
+from jobs.events import record_event
+from jobs.models import Audience, Order, OrderStatus
 
 QUOTE_VALID_DAYS = 14
-PRICED_IMAGES_EXCLUDE = [ImageStatus.UPLOADING, ImageStatus.REJECTED]
 
 
 def price_list_for(order: Order) -> PriceList:
@@ -37,9 +35,29 @@ def price_list_for(order: Order) -> PriceList:
 
 
 def _recalculate(quote: Quote) -> None:
+    """Keep the minimum-order line equal to max(0, minimum − the other lines), then the totals.
+    Runs after every change to the lines, so the top-up can never go stale."""
     lines = list(quote.lines.all())
-    quote.net_total, quote.tax_total, quote.total = pricing.totals((line.amount for line in lines),
-                                                                   tax_rate=quote.tax_rate, currency=quote.currency)
+    minimum = next((line for line in lines if line.kind == LineKind.MINIMUM), None)
+    others = [line for line in lines if line.kind != LineKind.MINIMUM]
+    top_up = pricing.minimum_top_up(sum((line.amount for line in others), Decimal("0")), quote.minimum_order,
+                                    quote.currency)
+    if top_up and minimum is None:
+        spec = pricing.minimum_line(top_up, quote.minimum_order, quote.currency)
+        position = max((line.position for line in others), default=0) + 1
+        minimum = QuoteLine.objects.create(quote=quote, position=position, kind=LineKind.MINIMUM,
+                                           description=spec.description, quantity=1, unit_price=top_up, amount=top_up)
+    elif top_up and (minimum.amount != top_up or minimum.unit_price != top_up):
+        minimum.unit_price = minimum.amount = top_up
+        minimum.save(update_fields=["unit_price", "amount"])
+    elif not top_up and minimum is not None:
+        minimum.delete()
+        minimum = None
+    amounts = [line.amount for line in others] + ([minimum.amount] if minimum else [])
+    quote.net_total, quote.tax_total, quote.total = pricing.totals(amounts, tax_rate=quote.tax_rate,
+                                                                   currency=quote.currency)
+    if abs(quote.total) > MAX_AMOUNT:
+        raise RuleViolation("The quote's total is too large for an amount.", field="unit_price")
     quote.save(update_fields=["net_total", "tax_total", "total"])
 
 
@@ -54,10 +72,10 @@ def quote_draft(*, order: Order, by: User) -> Quote:
     if order.status != OrderStatus.SUBMITTED:
         raise InvalidTransition(f"Order {order.number} is {order.get_status_display().lower()}; quotes are made for "
                                 "submitted orders.")
-    if Quote.objects.filter(order=order, status__in=[QuoteStatus.DRAFT, QuoteStatus.SENT]).exists():
+    if Quote.objects.filter(order=order, status__in=OPEN_QUOTES).exists():
         raise InvalidTransition(f"Order {order.number} already has an open quote.")
     price_list = price_list_for(order)
-    complexities = Counter(order.images.exclude(status__in=PRICED_IMAGES_EXCLUDE).values_list("complexity", flat=True))
+    complexities = Counter(order.images.accepted().values_list("complexity", flat=True))
     if not complexities:
         raise InvalidTransition(f"Order {order.number} has no received images to price.")
     rules = {(r.service_id, r.complexity): r.unit_price for r in PriceRule.objects.filter(price_list=price_list)}
@@ -76,17 +94,16 @@ def quote_draft(*, order: Order, by: User) -> Quote:
     lines = pricing.price_lines(services=service_lines, image_count=image_count,
                                 discount_percent=price_list.discount_percent(image_count),
                                 multiplier=price_list.multiplier(order.turnaround),
-                                tier_label=order.get_turnaround_display(), minimum=price_list.minimum_order,
-                                currency=currency)
+                                tier_label=order.get_turnaround_display(), minimum=Decimal("0"), currency=currency)
     tax_rate = price_list.tax_rate if price_list.tax_rate is not None else order.client.tax_rate
     quote = Quote.objects.create(order=order, currency=currency, tax_rate=tax_rate, created_by=by,
-                                 price_list_name=str(price_list))
+                                 price_list_name=str(price_list), minimum_order=price_list.minimum_order)
     QuoteLine.objects.bulk_create([
         QuoteLine(quote=quote, position=n, kind=line.kind, description=line.description, service_id=line.service_id,
                   complexity=line.complexity, quantity=line.quantity, unit_price=line.unit_price, amount=line.amount)
         for n, line in enumerate(lines, start=1)])
     _recalculate(quote)
-    workflow.record_event(order=order, actor=by, verb="quote.drafted", client_visible=False,
+    record_event(order=order, actor=by, verb="quote.drafted", audience=Audience.MANAGERS,
                           message=f"Quote drafted: {quote.total} {currency}", data={"quote": str(quote.pk)})
     return quote
 
@@ -100,117 +117,71 @@ def _open_draft(quote: Quote, by: User) -> Quote:
     return quote
 
 
+def _check_line(kind: str, quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
+    if kind == LineKind.MINIMUM:
+        raise RuleViolation("The minimum-order line follows the other lines by itself; change those instead.",
+                            field="unit_price")
+    if quantity < 0:
+        raise RuleViolation("Quantities cannot be negative.", field="quantity")
+    if kind == LineKind.DISCOUNT and unit_price > 0:
+        raise RuleViolation("A discount line lowers the price: give it a negative or zero amount.", field="unit_price")
+    if kind != LineKind.DISCOUNT and unit_price < 0:
+        raise RuleViolation("Unit prices cannot be negative; lower a price or edit the discount line instead.",
+                            field="unit_price")
+    amount = pricing.line_amount(quantity, unit_price, currency, MAX_AMOUNT)
+    if amount is None:
+        raise RuleViolation(f"{quantity} × {unit_price} is too large for an amount (at most {MAX_AMOUNT}).",
+                            field="unit_price")
+    return amount
+
+
 @transaction.atomic
 def quote_line_save(*, quote: Quote, by: User, line: QuoteLine | None = None, description: str, quantity: Decimal,
                     unit_price: Decimal) -> QuoteLine:
-    """Edit a line (or add one when ``line`` is None); the amount is recomputed and rounded."""
+    """Edit a line (or add one when ``line`` is None); the amount is recomputed and rounded, and so is
+    the minimum-order top-up. Refused for negative prices (discount lines excepted), amounts beyond
+    the money fields, edits of the top-up line, and a change that makes the quote negative."""
     quote = _open_draft(quote, by)
-    if quantity < 0:
-        raise RuleViolation("Quantities cannot be negative.", field="quantity")
-    amount = pricing.round_money(quantity * unit_price, quote.currency)
+    kind = line.kind if line is not None else LineKind.CUSTOM
+    amount = _check_line(kind, quantity, unit_price, quote.currency)
     if line is None:
-        position = (quote.lines.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+        position = (quote.lines.exclude(kind=LineKind.MINIMUM).order_by("-position")
+                    .values_list("position", flat=True).first() or 0) + 1
         line = QuoteLine.objects.create(quote=quote, position=position, kind=LineKind.CUSTOM, description=description,
                                         quantity=quantity, unit_price=unit_price, amount=amount)
         verb, text = "quote.line_added", f"Quote line added: {description} ({amount} {quote.currency})"
     else:
+        line = QuoteLine.objects.get(pk=line.pk, quote=quote)
         before = f"{line.quantity} × {line.unit_price}"
         line.description, line.quantity, line.unit_price, line.amount = description, quantity, unit_price, amount
         line.save(update_fields=["description", "quantity", "unit_price", "amount"])
         verb, text = "quote.line_changed", f"Quote line changed: {description} ({before} → {quantity} × {unit_price})"
     _recalculate(quote)
-    workflow.record_event(order=quote.order, actor=by, verb=verb, message=text[:500], client_visible=False,
-                          data={"quote": str(quote.pk), "line": str(line.pk)})
+    if quote.total < 0:
+        raise RuleViolation(f"With this change the quote would total {quote.total} {quote.currency}; a quote cannot be "
+                            "negative.", field="unit_price")
+    record_event(order=quote.order, actor=by, verb=verb, message=text, audience=Audience.MANAGERS,
+                 data={"quote": str(quote.pk), "line": str(line.pk)})
     return line
 
 
 @transaction.atomic
 def quote_line_delete(*, quote: Quote, by: User, line: QuoteLine) -> None:
+    """Remove a line from a draft; the minimum-order top-up follows. The top-up line itself cannot be
+    removed, and neither can a line whose removal would make the quote negative."""
     quote = _open_draft(quote, by)
+    line = QuoteLine.objects.get(pk=line.pk, quote=quote)
+    if line.kind == LineKind.MINIMUM:
+        raise RuleViolation("The minimum-order line follows the other lines by itself; change those instead.",
+                            field="line")
     description = line.description
     line.delete()
     _recalculate(quote)
-    workflow.record_event(order=quote.order, actor=by, verb="quote.line_removed", client_visible=False,
-                          message=f"Quote line removed: {description}"[:500], data={"quote": str(quote.pk)})
-
-
-@transaction.atomic
-def quote_send(*, quote: Quote, by: User, valid_days: int = QUOTE_VALID_DAYS) -> Quote:
-    """Send the quote with a promised date the studio can keep; the order then waits on the client.
-    Refused without lines."""
-    quote = _open_draft(quote, by)
-    if not quote.lines.exists():
-        raise InvalidTransition("A quote without lines cannot be sent.")
-    if not 1 <= valid_days <= 90:
-        raise RuleViolation("A quote is valid for 1 to 90 days.", field="valid_days")
-    promise = planning.order_promise(quote.order)
-    now = timezone.now()
-    quote.status, quote.sent_at, quote.valid_until = QuoteStatus.SENT, now, now + timedelta(days=valid_days)
-    quote.promised_due_at, quote.promise_note = promise.due_at, promise.note[:500]
-    quote.save(update_fields=["status", "sent_at", "valid_until", "promised_due_at", "promise_note"])
-    workflow.order_quote(order_id=quote.order_id, by=by)
-    workflow.record_event(order=quote.order, actor=by, verb="quote.sent",
-                          message=f"Quote sent: {quote.total} {quote.currency}, delivery by "
-                                  f"{timezone.localtime(promise.due_at):%d %b %Y %H:%M %Z}",
-                          data={"quote": str(quote.pk)})
-    return quote
-
-
-def _answerable(quote: Quote, by: User) -> Quote:
-    quote = Quote.objects.select_for_update().select_related("order").get(pk=quote.pk)
-    if not permissions.can_answer_quote(by, quote):
-        raise NotPermitted("Only an admin of the client's company can accept or decline a quote.")
-    if quote.status == QuoteStatus.SENT and quote.valid_until and quote.valid_until < timezone.now():
-        _expire(quote)
-    if quote.status != QuoteStatus.SENT:
-        raise InvalidTransition(f"This quote is {quote.get_status_display().lower()} and can no longer be answered.")
-    return quote
-
-
-@transaction.atomic
-def quote_accept(*, quote: Quote, by: User) -> Quote:
-    """Accept: production starts and the SLA clock with it (due date: the promise or the tier's SLA,
-    whichever is later). Refused for expired, declined or already accepted quotes."""
-    quote = _answerable(quote, by)
-    quote.status, quote.answered_at = QuoteStatus.ACCEPTED, timezone.now()
-    quote.save(update_fields=["status", "answered_at"])
-    workflow.record_event(order=quote.order, actor=by, verb="quote.accepted",
-                          message=f"Quote accepted: {quote.total} {quote.currency}", data={"quote": str(quote.pk)})
-    workflow.order_start_production(order_id=quote.order_id, by=by, promised=quote.promised_due_at)
-    return quote
-
-
-@transaction.atomic
-def quote_decline(*, quote: Quote, by: User, reason: str) -> Quote:
-    """Decline with a reason; the order goes back to the studio for a new quote."""
-    if not reason.strip():
-        raise RuleViolation("Tell the studio why you decline, so that it can quote again.", field="reason")
-    quote = _answerable(quote, by)
-    quote.status, quote.answered_at, quote.decline_reason = QuoteStatus.DECLINED, timezone.now(), reason[:500]
-    quote.save(update_fields=["status", "answered_at", "decline_reason"])
-    workflow.order_requote(order_id=quote.order_id, by=by, reason=f"Quote declined: {reason}"[:500])
-    return quote
-
-
-def _expire(quote: Quote) -> None:
-    Quote.objects.filter(pk=quote.pk, status=QuoteStatus.SENT).update(status=QuoteStatus.EXPIRED)
-    quote.status = QuoteStatus.EXPIRED
-    workflow.order_requote(order_id=quote.order_id, by=None, reason="Quote expired without an answer")
-
-
-def quotes_expire_due() -> int:
-    """Expire sent quotes past their validity (scheduled); each in its own transaction."""
-    count = 0
-    for quote_id in Quote.objects.filter(status=QuoteStatus.SENT, valid_until__lt=timezone.now()).values_list("pk",
-                                                                                                            flat=True):
-        with transaction.atomic():
-            quote = Quote.objects.select_for_update().get(pk=quote_id)
-            if quote.status == QuoteStatus.SENT:
-                _expire(quote)
-                count += 1
-    return count
-
-
+    if quote.total < 0:
+        raise RuleViolation(f"Without this line the quote would total {quote.total} {quote.currency}; a quote cannot "
+                            "be negative.", field="line")
+    record_event(order=quote.order, actor=by, verb="quote.line_removed", audience=Audience.MANAGERS,
+                 message=f"Quote line removed: {description}", data={"quote": str(quote.pk)})
 
 
 @transaction.atomic

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing.services import quotes_expire_due
+from billing.workflow import quotes_expire_due
 
 
 def expire_quotes() -> int:

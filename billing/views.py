@@ -12,11 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from agency.exceptions import DomainError
+from agency.exceptions import RuleViolation
 from agency.forms import run_service
-from billing import permissions, selectors, services
+from billing import permissions, selectors, services, workflow
 from billing.forms import PriceListForm, QuoteDeclineForm, QuoteLineForm, QuoteSendForm
-from billing.models import Quote, QuoteStatus
+from billing.models import OPEN_QUOTES, Quote, QuoteStatus
 from jobs.models import OrderStatus
 from jobs.planning import order_promise
 from jobs.selectors import order_get
@@ -36,9 +36,8 @@ def order_quote(request: HttpRequest, pk: Any) -> HttpResponse:
         "order": order, "quote": quote, "promise": promise,
         "can_prepare": permissions.can_prepare_quote(request.user),
         "can_draft": permissions.can_prepare_quote(request.user) and order.status == OrderStatus.SUBMITTED
-        and (quote is None or quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT)),
-        "can_answer": quote is not None and quote.status == QuoteStatus.SENT
-        and permissions.can_answer_quote(request.user, quote),
+        and (quote is None or quote.status not in OPEN_QUOTES),
+        "can_answer": quote is not None and workflow.can_answer(request.user, quote),
         "send_form": QuoteSendForm(), "decline_form": QuoteDeclineForm(), "line_form": QuoteLineForm(),
     })
 
@@ -47,39 +46,37 @@ def _quote(request: HttpRequest, pk: Any) -> Quote:
     return get_object_or_404(selectors.quote_queryset(request.user), pk=pk)
 
 
-def _done(request: HttpRequest, order_id: Any, call: Any, success: str) -> HttpResponse:
-    try:
-        call()
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
-    return redirect("jobs:order_detail", pk=order_id)
+def _invalid(form: Any) -> RuleViolation:
+    field, errors = next(iter(form.errors.items()))
+    return RuleViolation(f"{form.fields[field].label or field}: {' '.join(errors)}" if field in form.fields
+                         else " ".join(errors), field=field)
 
 
 @login_required
 @require_POST
 def quote_draft(request: HttpRequest, pk: Any) -> HttpResponse:
     order = order_get(request.user, pk)
-    return _done(request, order.pk, lambda: services.quote_draft(order=order, by=request.user),
-                 "A quote has been drafted from the price list; check it and send it.")
+    services.quote_draft(order=order, by=request.user)
+    messages.success(request, "A quote has been drafted from the price list; check it and send it.")
+    return redirect("jobs:order_detail", pk=order.pk)
 
 
 @login_required
 @require_POST
 def quote_line(request: HttpRequest, pk: Any, line_id: Any = None) -> HttpResponse:
+    """Add a line, or change or remove one. Refusals answer 400/403/409 with the reason."""
     quote = _quote(request, pk)
     line = get_object_or_404(quote.lines, pk=line_id) if line_id else None
     if request.POST.get("delete") and line is not None:
-        return _done(request, quote.order_id, lambda: services.quote_line_delete(quote=quote, by=request.user, line=line),
-                     "The line has been removed.")
+        services.quote_line_delete(quote=quote, by=request.user, line=line)
+        messages.success(request, "The line has been removed.")
+        return redirect("jobs:order_detail", pk=quote.order_id)
     form = QuoteLineForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
-        return redirect("jobs:order_detail", pk=quote.order_id)
-    return _done(request, quote.order_id,
-                 lambda: services.quote_line_save(quote=quote, by=request.user, line=line, **form.cleaned_data),
-                 "The quote has been updated.")
+        raise _invalid(form)
+    services.quote_line_save(quote=quote, by=request.user, line=line, **form.cleaned_data)
+    messages.success(request, "The quote has been updated.")
+    return redirect("jobs:order_detail", pk=quote.order_id)
 
 
 @login_required
@@ -87,9 +84,11 @@ def quote_line(request: HttpRequest, pk: Any, line_id: Any = None) -> HttpRespon
 def quote_send(request: HttpRequest, pk: Any) -> HttpResponse:
     quote = _quote(request, pk)
     form = QuoteSendForm(request.POST)
-    days = form.cleaned_data["valid_days"] if form.is_valid() else 14
-    return _done(request, quote.order_id, lambda: services.quote_send(quote=quote, by=request.user, valid_days=days),
-                 "The quote has been sent to the client.")
+    if not form.is_valid():
+        raise _invalid(form)
+    workflow.quote_send(quote=quote, by=request.user, valid_days=form.cleaned_data["valid_days"])
+    messages.success(request, "The quote has been sent to the client.")
+    return redirect("jobs:order_detail", pk=quote.order_id)
 
 
 @login_required
@@ -97,17 +96,17 @@ def quote_send(request: HttpRequest, pk: Any) -> HttpResponse:
 def quote_answer(request: HttpRequest, pk: Any, answer: str) -> HttpResponse:
     quote = _quote(request, pk)
     if answer == "accept":
-        return _done(request, quote.order_id, lambda: services.quote_accept(quote=quote, by=request.user),
-                     "Thank you: the quote is accepted and production has started.")
-    if answer != "decline":
+        workflow.quote_accept(quote=quote, by=request.user)
+        messages.success(request, "Thank you: the quote is accepted and production has started.")
+    elif answer == "decline":
+        form = QuoteDeclineForm(request.POST)
+        if not form.is_valid():
+            raise RuleViolation("Tell the studio why you decline, so that it can quote again.", field="reason")
+        workflow.quote_decline(quote=quote, by=request.user, reason=form.cleaned_data["reason"])
+        messages.success(request, "The quote has been declined; the studio will come back to you.")
+    else:
         raise Http404
-    form = QuoteDeclineForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Tell the studio why you decline, so that it can quote again.")
-        return redirect("jobs:order_detail", pk=quote.order_id)
-    return _done(request, quote.order_id,
-                 lambda: services.quote_decline(quote=quote, by=request.user, reason=form.cleaned_data["reason"]),
-                 "The quote has been declined; the studio will come back to you.")
+    return redirect("jobs:order_detail", pk=quote.order_id)
 
 
 @login_required

@@ -6,14 +6,12 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agency.api import RolePermission, ScopedRelatedField
+from agency.api import ScopedRelatedField
 from agency.exceptions import RuleViolation
-from agency.models import MANAGER_ROLES, Role
-from clients import selectors, services
+from clients import permissions, selectors, services
 from clients.serializers import (
     ClientInputSerializer,
     ClientOutputSerializer,
@@ -35,9 +33,8 @@ class ClientFilterSerializer(serializers.Serializer):
 )
 class ClientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ClientOutputSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    action_roles = {"default": MANAGER_ROLES | {Role.FINANCE}, "create": MANAGER_ROLES,
-                    "partial_update": MANAGER_ROLES}
+    action_permissions = {"default": permissions.can_view_clients, "create": permissions.can_manage_clients,
+                          "partial_update": permissions.can_manage_clients}
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> Any:

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ClientsConfig(AppConfig):
     name = "clients"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from agency.navigation import register
+        from clients import permissions
+
+        register("clients:style_guide_list", "Style guides", permissions.can_browse_style_guides, position=40)
+        register("clients:client_list", "Clients", permissions.can_view_clients, position=50)

@@ -28,3 +28,8 @@ def can_edit_style_guide(user: Any, client: Client) -> bool:
 
 def can_use_style_guide(user: Any, guide: StyleGuide) -> bool:
     return guide.is_current and can_edit_style_guide(user, guide.client)
+
+
+def can_browse_style_guides(user: Any) -> bool:
+    """The style-guide pages: a client's own users and the studio's managers."""
+    return user.is_authenticated and (user.is_client or user.role in MANAGER_ROLES)

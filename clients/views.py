@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from clients import permissions, selectors, services
 from clients.forms import ClientForm, MemberForm, StyleGuideCreateForm, StyleGuideForm
@@ -90,12 +89,8 @@ def member_remove(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResp
     client = selectors.client_get(request.user, pk)
     _require(permissions.can_manage_clients(request.user))
     membership = get_object_or_404(selectors.membership_list(request.user, client), pk=membership_id)
-    try:
-        services.member_remove(membership=membership, by=request.user)
-    except RuleViolation as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{membership.user.email} no longer has access.")
+    services.member_remove(membership=membership, by=request.user)
+    messages.success(request, f"{membership.user.email} no longer has access.")
     return redirect("clients:client_detail", pk=client.pk)
 
 
@@ -104,7 +99,7 @@ def style_guide_list(request: HttpRequest) -> HttpResponse:
     guides = selectors.style_guide_list(request.user)
     return render(request, "clients/style_guide_list.html", {
         "style_guides": guides,
-        "can_create": request.user.is_client or permissions.can_manage_clients(request.user),
+        "can_create": permissions.can_browse_style_guides(request.user),
     })
 
 

@@ -22,7 +22,7 @@ class OrderImageInline(admin.TabularInline):
 class EventInline(admin.TabularInline):
     model = Event
     extra = 0
-    fields = ("created_at", "actor", "verb", "message", "client_visible")
+    fields = ("created_at", "actor", "verb", "message", "audience")
     readonly_fields = fields
     can_delete = False
 
@@ -55,11 +55,11 @@ class OrderImageAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "order", "verb", "actor", "client_visible")
-    list_filter = ("verb", "client_visible")
+    list_display = ("created_at", "order", "verb", "actor", "audience")
+    list_filter = ("verb", "audience")
     search_fields = ("order__number", "message")
     list_select_related = ("order", "actor")
-    readonly_fields = ("order", "actor", "verb", "message", "from_status", "to_status", "data", "client_visible",
+    readonly_fields = ("order", "actor", "verb", "message", "from_status", "to_status", "data", "audience",
                        "notified_at", "created_at")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]

@@ -11,11 +11,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agency.exceptions import NotPermitted, RuleViolation
-from agency.models import MANAGER_ROLES, User
+from agency.exceptions import RuleViolation
+from agency.models import Role, User
 from clients.selectors import client_get
 from clients.tenancy import client_id_of
-from jobs import deliveries, planning, selectors, services, uploads, workflow
+from jobs import deliveries, permissions, planning, selectors, services, uploads, workflow
 from jobs.serializers import (
     AssignInputSerializer,
     AssignmentSerializer,
@@ -58,6 +58,7 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = OrderOutputSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
+    action_permissions = {"schedule": permissions.can_schedule}
 
     def get_queryset(self) -> Any:
         if self.action != "list":
@@ -139,7 +140,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         data = UploadsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = uploads.uploads_create(order=order, by=request.user, files=data.validated_data["files"])
+        created = uploads.uploads_create(order=order, by=request.user, files=data.validated_data["files"],
+                                         base_url=request.build_absolute_uri("/"))
         body = {"images": [{"image": ImageSerializer(image).data, "upload": target} for image, target in created]}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -163,8 +165,6 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get", "post"], serializer_class=ProposalSerializer)
     def schedule(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
-        if request.user.role not in MANAGER_ROLES:
-            raise NotPermitted("Only an account manager schedules work.")
         if request.method == "GET":
             return Response(planning.proposal_rows(order))
         data = ScheduleApplySerializer(data=request.data)
@@ -172,7 +172,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         pairs = None
         if "assignments" in data.validated_data:
             images = {i.pk: i for i in selectors.image_list(request.user, order)}
-            users = {u.pk: u for u in User.objects.filter(role="retoucher")}
+            users = {u.pk: u for u in User.objects.filter(role=Role.RETOUCHER)}
             try:
                 pairs = [(images[p["image"]], users[p["retoucher"]]) for p in data.validated_data["assignments"]]
             except KeyError as exc:

@@ -6,16 +6,13 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
     """Periodic tasks as django-q2 Schedule rows, made or updated idempotently after migrate."""
     from django_q.models import Schedule
 
+    Schedule.objects.filter(name="Sweep stuck image uploads").delete()  # renamed
     Schedule.objects.update_or_create(
         name="SLA watch",
         defaults={"func": "jobs.tasks.sla_sweep", "schedule_type": Schedule.MINUTES, "minutes": 10, "repeats": -1},
     )
     Schedule.objects.update_or_create(
-        name="Expire unanswered quotes",
-        defaults={"func": "billing.tasks.expire_quotes", "schedule_type": Schedule.HOURLY, "repeats": -1},
-    )
-    Schedule.objects.update_or_create(
-        name="Sweep stuck image uploads",
+        name="Sweep stuck uploads and delivery builds",
         defaults={"func": "jobs.tasks.sweep_stuck_images", "schedule_type": Schedule.MINUTES, "minutes": 10,
                   "repeats": -1},
     )
@@ -26,4 +23,11 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from agency.navigation import register
+        from jobs import permissions
+
         post_migrate.connect(ensure_schedules, sender=self)
+        register("jobs:dashboard", "Dashboard", permissions.can_view_studio_reports, position=10)
+        register("jobs:order_list", "Orders", lambda user: True, position=20)
+        register("jobs:workload", "Workload", permissions.can_view_workload, position=30)
+        register("jobs:on_time_report", "Reports", permissions.can_view_studio_reports, position=90)

@@ -117,6 +117,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["client", "-created_at"]),
+            models.Index(fields=["due_at"]),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"),
@@ -137,6 +138,19 @@ class ImageStatus(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     APPROVED = "approved", "Approved"
     REVISION_REQUESTED = "revision_requested", "Revision requested"
+
+
+# Images that are not (yet) part of the work: still uploading or refused. They block an order's
+# submission and are never priced or scheduled (the one place this rule is written).
+NOT_ACCEPTED = (ImageStatus.UPLOADING, ImageStatus.REJECTED)
+
+
+class ImageQuerySet(models.QuerySet["OrderImage"]):
+    def blocking(self) -> ImageQuerySet:
+        return self.filter(status__in=NOT_ACCEPTED)
+
+    def accepted(self) -> ImageQuerySet:
+        return self.exclude(status__in=NOT_ACCEPTED)
 
 
 def image_prefix(image: OrderImage) -> str:
@@ -200,6 +214,8 @@ class OrderImage(models.Model):
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    objects = ImageQuerySet.as_manager()
+
     class Meta:
         ordering = ["order", "position", "created_at"]
         indexes = [models.Index(fields=["status", "uploaded_at"])]
@@ -260,21 +276,45 @@ class Delivery(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The build's own attempt counter and start, committed before the heavy work (SECURITY.md T1/T2).
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["order", "-number"]
-        constraints = [models.UniqueConstraint(fields=["order", "number"], name="delivery_number_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "number"], name="delivery_number_unique"),
+            # One build at a time per order: a double-clicked button cannot pack two ZIPs.
+            models.UniqueConstraint(fields=["order"], condition=models.Q(status="building"),
+                                    name="one_delivery_building_per_order"),
+        ]
 
     def __str__(self) -> str:
         return f"Delivery {self.number} of {self.order_id}"
 
 
+class Audience(models.TextChoices):
+    """Who reads an event on the timeline (DESIGN.md §3 "Event")."""
+
+    CLIENT = "client", "Client and studio"
+    STUDIO = "studio", "Studio only"
+    # Account managers, finance and admins: amounts of drafts and edits, and planning (who else is
+    # assigned what). Retouchers and QC never read these, nor do clients.
+    MANAGERS = "managers", "Managers (money and planning)"
+
+
+def _work_events(user: Any) -> dict[str, Any]:
+    """Retouchers read the client-visible and studio events of the orders they work on."""
+    return {"order__images__assignments__retoucher": user, "order__images__assignments__active": True,
+            "audience__in": [Audience.CLIENT, Audience.STUDIO]}
+
+
 class Event(models.Model):
-    """One line of an order's timeline: who did what, when, from which state to which."""
+    """One line of an order's timeline: who did what, when, from which state to which, for whom."""
 
     tenant_path = "order__client"
-    client_visible_filter = {"client_visible": True}
-    retoucher_filter = _assigned_to("order__images__")
+    client_visible_filter = {"audience": Audience.CLIENT}
+    retoucher_filter = staticmethod(_work_events)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
@@ -285,7 +325,7 @@ class Event(models.Model):
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    client_visible = models.BooleanField(default=True)
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.CLIENT)
     notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -295,6 +335,10 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.verb}"
+
+    @property
+    def is_internal(self) -> bool:
+        return self.audience != Audience.CLIENT
 
 
 class OrderNumberSequence(models.Model):
@@ -327,6 +371,7 @@ class Assignment(models.Model):
         ordering = ["image", "-created_at"]
         constraints = [models.UniqueConstraint(fields=["image"], condition=models.Q(active=True),
                                                name="one_active_assignment_per_image")]
+        indexes = [models.Index(fields=["active", "retoucher"])]
 
     def __str__(self) -> str:
         return f"{self.image.filename} → {self.retoucher.full_name}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agency.models import MANAGER_ROLES
+from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, Role
 from clients.models import Client
 from clients.tenancy import client_id_of
 from jobs.models import Order, OrderStatus
@@ -57,4 +57,23 @@ def can_upload_images(user: Any, order: Order) -> bool:
 
 def can_download_original(user: Any, order: Order) -> bool:
     """Everyone who can see the order may download its originals, except finance (no use for them)."""
-    return user.role != "finance"
+    return user.role != Role.FINANCE
+
+
+def can_schedule(user: Any) -> bool:
+    """Assign and reassign work, apply the proposed schedule: account managers and admins."""
+    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
+
+
+def can_deliver(user: Any, order: Order | None = None) -> bool:
+    """Publish a delivery to the client: account managers and admins."""
+    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
+
+
+def can_view_workload(user: Any) -> bool:
+    return can_schedule(user)
+
+
+def can_view_studio_reports(user: Any) -> bool:
+    """The turnaround dashboard and the on-time report: roles that see every client's orders."""
+    return getattr(user, "is_authenticated", False) and user.role in ALL_ORDERS_ROLES

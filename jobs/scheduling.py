@@ -61,7 +61,7 @@ class Proposal:
         return max((p.finish for p in self.placements), default=None)
 
 
-def _finish_moment(day: date, minutes_into_day: int, retoucher: Retoucher, calendar: Calendar) -> datetime:
+def finish_moment(day: date, minutes_into_day: int, retoucher: Retoucher, calendar: Calendar) -> datetime:
     """When the last booked minute of ``day`` ends, spreading the retoucher's capacity over the
     studio's opening hours."""
     opens, closes = calendar.interval(day)  # type: ignore[misc]
@@ -80,7 +80,7 @@ def _simulate(job: Job, retoucher: Retoucher, start: date, calendar: Calendar) -
             taken.append((day, use))
             remaining -= use
             if remaining == 0:
-                return _finish_moment(day, retoucher.booked[day] + use, retoucher, calendar), taken
+                return finish_moment(day, retoucher.booked[day] + use, retoucher, calendar), taken
         day += timedelta(days=1)
     return None
 

@@ -121,7 +121,7 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = ["id", "verb", "message", "from_status", "to_status", "actor", "data", "client_visible", "created_at"]
+        fields = ["id", "verb", "message", "from_status", "to_status", "actor", "data", "audience", "created_at"]
         read_only_fields = fields
 
     def get_actor(self, event: Event) -> str | None:

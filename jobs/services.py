@@ -14,8 +14,8 @@ from agency.models import User
 from clients.models import Client, StyleGuide
 from clients.services import style_guide_lock
 from jobs import permissions
+from jobs.events import record_event
 from jobs.models import Order, OrderNumberSequence, OrderStatus, Service
-from jobs.workflow import record_event
 
 EDITABLE_FIELDS = ("title", "style_guide", "services", "turnaround", "instructions", "po_number")
 

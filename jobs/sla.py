@@ -4,13 +4,20 @@ never typed in: business hours of the studio's calendar from the start, moved by
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from agency.calendar import Calendar, add_business_hours, business_seconds_between
-from jobs.models import Order, OrderStatus
+from agency.calendar import Calendar, add_business_hours, business_seconds_between, studio_calendar
+from agency.tasks import enqueue_on_commit
+from jobs import scheduling
+from jobs.capacity import retoucher_pool
+from jobs.models import Assignment, Audience, Event, ImageStatus, Order, OrderStatus
 
 ON_TRACK, AT_RISK, BREACHED, PAUSED = "on_track", "at_risk", "breached", "paused"
 CLOCK_STATES = {OrderStatus.IN_PRODUCTION, OrderStatus.REVISION}
@@ -100,3 +107,79 @@ def status(order: Order, *, now: datetime, calendar: Calendar) -> Status | None:
     if order.status not in CLOCK_STATES and order.status != OrderStatus.ON_HOLD:
         return Status(used, None, "")  # delivered or done: the clock stopped
     return Status(used, order.sla_remaining_seconds, BREACHED if (order.sla_remaining_seconds or 0) < 0 else PAUSED)
+
+
+DONE_IMAGES = {ImageStatus.IN_QC, ImageStatus.READY, ImageStatus.DELIVERED, ImageStatus.APPROVED, ImageStatus.REJECTED,
+               ImageStatus.UPLOADING}
+
+
+def sla_sweep(*, now: datetime | None = None, calendar: Calendar | None = None) -> dict[str, int]:
+    """Mark open orders at risk (projected finish after ``due_at``) or breached (``due_at`` passed),
+    and record each change once (an internal event; the account manager is mailed).
+
+    The projection follows DESIGN.md §5: the remaining estimated minutes of each order's assigned
+    images over their retouchers' free capacity, each retoucher's queue worked earliest due first.
+    A fixed number of queries whatever the number of orders.
+    """
+    now = now or timezone.now()
+    calendar = calendar or studio_calendar()
+    today = now.astimezone(calendar.tz).date()
+    rows = {r["pk"]: r for r in Order.objects.filter(status__in=CLOCK_STATES, sla_running_since__isnull=False)
+            .values("pk", "number", "due_at", "sla_state", "projected_finish_at")}
+    pool = {r.id: r for r in retoucher_pool(start=today, calendar=calendar, book_existing=False)}
+    work = (Assignment.objects.filter(active=True, image__order__status__in=CLOCK_STATES,
+                                      image__order__sla_running_since__isnull=False)
+            .exclude(image__status__in=DONE_IMAGES)
+            .values_list("retoucher_id", "image__order_id", "image__position", "minutes"))
+    queues: dict[Any, list[tuple[Any, int, int]]] = defaultdict(list)
+    for retoucher_id, order_id, position, minutes in work:
+        queues[retoucher_id].append((order_id, position, minutes))
+    far = datetime.max.replace(tzinfo=UTC)
+    due = {pk: row["due_at"] or far for pk, row in rows.items()}
+    projected: dict[Any, datetime] = {}
+    for retoucher_id, items in queues.items():
+        person = pool.get(retoucher_id)
+        items.sort(key=lambda item: (due[item[0]], str(item[0]), item[1]))
+        capacity = [(d, person.free_on(d, calendar)) for d in (today + timedelta(days=n)
+                    for n in range(scheduling.HORIZON_DAYS))] if person else []
+        index, used = 0, 0
+        for order_id, _, minutes in items:
+            remaining = minutes
+            while remaining > 0 and index < len(capacity):
+                free = capacity[index][1] - used
+                if free <= 0:
+                    index, used = index + 1, 0
+                    continue
+                take = min(free, remaining)
+                used, remaining = used + take, remaining - take
+            if remaining > 0:
+                finish = far  # nobody has the time (or the retoucher left): it will not finish in time
+            else:
+                finish = scheduling.finish_moment(capacity[index][0], used, person, calendar)  # type: ignore[arg-type]
+            if finish > projected.get(order_id, now):
+                projected[order_id] = finish
+    counts = {ON_TRACK: 0, AT_RISK: 0, BREACHED: 0}
+    changed, events = [], []
+    words = {AT_RISK: "is at risk: the projected finish is after the due date", BREACHED: "has passed its due date"}
+    for pk, row in rows.items():
+        finish = projected.get(pk)
+        stored_finish = None if finish == far else finish
+        if row["due_at"] and now > row["due_at"]:
+            state = BREACHED
+        elif row["due_at"] and finish is not None and finish > row["due_at"]:
+            state = AT_RISK
+        else:
+            state = ON_TRACK
+        counts[state] += 1
+        if state != row["sla_state"] or stored_finish != row["projected_finish_at"]:
+            if state != row["sla_state"] and state in words:
+                events.append(Event(order_id=pk, verb=f"order.sla_{state}", audience=Audience.MANAGERS,
+                                    message=f"Order {row['number']} {words[state]}",
+                                    data={"from": row["sla_state"], "to": state}))
+            changed.append(Order(pk=pk, sla_state=state, projected_finish_at=stored_finish))
+    with transaction.atomic():
+        Order.objects.bulk_update(changed, ["projected_finish_at", "sla_state"])
+        Event.objects.bulk_create(events)
+        if events:
+            enqueue_on_commit("jobs.tasks.notify_events", [str(e.pk) for e in events], group="notifications")
+    return counts

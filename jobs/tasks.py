@@ -6,12 +6,11 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils import timezone
 
 from agency.models import Role, User
-from jobs import deliveries, planning, uploads
-from jobs.models import Event
+from jobs import deliveries, sla, uploads
+from jobs.models import Audience, Event
 
 logger = logging.getLogger("loupe.tasks")
 
@@ -30,7 +29,7 @@ def _recipients(event: Event) -> list[str]:
             User.objects.filter(role=Role.ACCOUNT_MANAGER, is_active=True)
         )
         emails.update(m.email for m in managers)
-    if event.client_visible and (actor is None or actor.is_studio):
+    if event.audience == Audience.CLIENT and (actor is None or actor.is_studio):
         emails.update(User.objects.filter(membership__client=order.client, is_active=True)
                       .values_list("email", flat=True))
     if actor is not None:
@@ -38,27 +37,38 @@ def _recipients(event: Event) -> list[str]:
     return sorted(emails)
 
 
+def header_safe(text: str) -> str:
+    """Text that reaches a mail header: line breaks would end the header (or inject another one)."""
+    return " ".join(str(text).split())[:200]
+
+
 def notify_event(event_id: str) -> int:
     """Mail the people an order event concerns; returns the number of recipients.
 
-    The event row is claimed with a conditional update in the same transaction as the send, so a
-    task delivered twice mails once, and a failed send leaves the event unclaimed for the retry.
+    Claim, commit, send, release on failure: the event is claimed with a conditional update that
+    commits at once, so a task delivered twice mails once and no database lock is held while SMTP
+    talks; if sending fails the claim is released and the task's retry sends it.
     """
-    with transaction.atomic():
-        claimed = Event.objects.filter(pk=event_id, notified_at__isnull=True).update(notified_at=timezone.now())
-        if not claimed:
-            return 0
-        event = Event.objects.select_related("order__client__account_manager", "actor").get(pk=event_id)
-        if event.verb not in MAILED_VERBS:
-            return 0
-        recipients = _recipients(event)
-        if recipients:
-            order = event.order
-            body = (f"{event.message}.\n\nOrder {order.number}: {order.title}\nClient: {order.client.name}\n"
-                    f"Status: {order.get_status_display()}\n")
-            send_mail(f"[{settings.LOUPE_STUDIO_NAME}] {order.number}: {event.message}", body, None, recipients)
-        logger.info("event %s notified %d recipients", event_id, len(recipients))
-        return len(recipients)
+    claimed = Event.objects.filter(pk=event_id, notified_at__isnull=True).update(notified_at=timezone.now())
+    if not claimed:
+        return 0
+    event = Event.objects.select_related("order__client__account_manager", "actor").get(pk=event_id)
+    if event.verb not in MAILED_VERBS:
+        return 0
+    recipients = _recipients(event)
+    if recipients:
+        order = event.order
+        body = (f"{event.message}.\n\nOrder {order.number}: {order.title}\nClient: {order.client.name}\n"
+                f"Status: {order.get_status_display()}\n")
+        subject = header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {order.number}: {event.message}")
+        try:
+            send_mail(subject, body, None, recipients)
+        except Exception:
+            Event.objects.filter(pk=event_id).update(notified_at=None)
+            logger.warning("mail for event %s failed; released for a retry", event_id)
+            raise
+    logger.info("event %s notified %d recipients", event_id, len(recipients))
+    return len(recipients)
 
 
 def process_image(image_id: str) -> str:
@@ -67,8 +77,11 @@ def process_image(image_id: str) -> str:
 
 
 def sweep_stuck_images() -> dict[str, int]:
-    """Every 10 minutes: re-queue or fail images stuck in processing, drop abandoned uploads."""
-    return uploads.sweep_stuck_images()
+    """Every 10 minutes: re-queue or fail images stuck in processing, drop abandoned uploads, and
+    re-queue or fail delivery builds whose worker died."""
+    counts = uploads.sweep_stuck_images()
+    counts.update({f"deliveries_{k}": v for k, v in deliveries.sweep_stuck_deliveries().items()})
+    return counts
 
 
 def build_delivery(delivery_id: str) -> str:
@@ -78,7 +91,7 @@ def build_delivery(delivery_id: str) -> str:
 
 def sla_sweep() -> dict[str, int]:
     """Every 10 minutes: mark orders at risk or breached and tell the account manager once."""
-    return planning.sla_sweep()
+    return sla.sla_sweep()
 
 
 def notify_events(event_ids: list[str]) -> int:

@@ -15,6 +15,7 @@ import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
+from agency.tasks import enqueue, enqueue_on_commit
 from agency.uploads import MULTIPART_THRESHOLD, UploadError, get_backend
 from jobs import permissions
 from jobs.imaging.sandbox import inspect_file
@@ -60,31 +62,38 @@ def max_upload_bytes() -> int:
     return int(getattr(settings, "LOUPE_MAX_UPLOAD_BYTES", 2 * 1024**3))
 
 
-def _target_for(image: OrderImage) -> dict[str, Any]:
-    backend = get_backend()
+def _target_for(image: OrderImage, backend: Any, base_url: str) -> dict[str, Any]:
+    complete_url = urljoin(base_url, f"/api/v1/images/{image.pk}/complete/")
     if image.declared_size > MULTIPART_THRESHOLD:
-        plan = backend.start_multipart(image.upload_key, size=image.declared_size, content_type=image.content_type)
+        plan = backend.start_multipart(image.upload_key, size=image.declared_size, content_type=image.content_type,
+                                       base_url=base_url)
         image.upload_id = plan["upload_id"]
-        return {"method": "MULTIPART", **plan, "complete_url": f"/api/v1/images/{image.pk}/complete/"}
+        return {"method": "MULTIPART", **plan, "complete_url": complete_url}
     target = backend.single_target(image.upload_key, size=image.declared_size, sha256=image.declared_sha256,
-                                   content_type=image.content_type)
-    return {**target, "complete_url": f"/api/v1/images/{image.pk}/complete/"}
+                                   content_type=image.content_type, base_url=base_url)
+    return {**target, "complete_url": complete_url}
 
 
-@transaction.atomic
-def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]]) -> list[tuple[OrderImage, dict[str, Any]]]:
-    """Make an ``uploading`` image per declared file and hand out its upload target.
-
-    ``files``: ``[{"name", "size", "content_type", "sha256"}]`` (validated for shape by the caller).
-    Refused when the user may not add images, the order is past ``submitted``, or a file is too big.
-    """
-    order = Order.objects.select_for_update().select_related("client").get(pk=order.pk)
+def _check_can_add(order: Order, by: User) -> None:
     if not permissions.can_upload_images(by, order):
         raise NotPermitted("Only the client's users or an account manager can add images to this order.")
     if order.status not in UPLOADABLE_ORDER_STATES:
         raise InvalidTransition(
             f"Order {order.number} is {order.get_status_display().lower()}; images can be added to draft or submitted orders."
         )
+
+
+def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]],
+                   base_url: str = "") -> list[tuple[OrderImage, dict[str, Any]]]:
+    """Make an ``uploading`` image per declared file and hand out its upload target.
+
+    ``files``: ``[{"name", "size", "content_type", "sha256"}]`` (validated for shape by the caller).
+    Refused when the user may not add images, the order is past ``submitted``, or a file is too big.
+    Storage is asked for its multipart uploads before the order's row is locked (no network call
+    under a lock); if the rows cannot be written afterwards, those uploads are aborted again.
+    """
+    order = Order.objects.select_related("client").get(pk=order.pk)
+    _check_can_add(order, by)
     if not files or len(files) > MAX_FILES_PER_REQUEST:
         raise RuleViolation(f"Send between 1 and {MAX_FILES_PER_REQUEST} files per request.", field="files")
     limit = max_upload_bytes()
@@ -92,20 +101,33 @@ def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]]) -> li
         if spec["size"] > limit:
             raise RuleViolation(f"{safe_filename(spec['name'])} is {spec['size'] / 1024**3:.1f} GiB; the limit per file is "
                                 f"{limit / 1024**3:.0f} GiB.", field="files")
-    position = order.images.count()
-    created = []
+    images = []
     for spec in files:
-        position += 1
         image = OrderImage(order=order, filename=safe_filename(spec["name"]), uploaded_by=by,
                            declared_size=spec["size"], declared_sha256=spec["sha256"].lower(),
-                           content_type=(spec.get("content_type") or "application/octet-stream")[:100],
-                           position=position)
+                           content_type=(spec.get("content_type") or "application/octet-stream")[:100])
         token = hashlib.sha256(f"{image.pk}".encode()).hexdigest()[:16]
         image.upload_key = f"{image_prefix(image)}/upload/{token}.{key_extension(image.filename)}"
-        target = _target_for(image)
-        image.save()
-        created.append((image, target))
-    return created
+        images.append(image)
+    backend = get_backend()
+    targets: list[dict[str, Any]] = []
+    try:
+        for image in images:
+            targets.append(_target_for(image, backend, base_url))
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=order.pk)
+            _check_can_add(order, by)  # the order may have moved on while storage answered
+            position = order.images.count()
+            for image in images:
+                position += 1
+                image.position = position
+            OrderImage.objects.bulk_create(images)
+    except Exception:
+        for image in images:
+            if image.upload_id:
+                backend.abort_multipart(image.upload_key, image.upload_id)
+        raise
+    return list(zip(images, targets, strict=True))
 
 
 def _reject(image_id: Any, reason: str) -> bool:
@@ -117,17 +139,33 @@ def _reject(image_id: Any, reason: str) -> bool:
     return bool(done)
 
 
-@transaction.atomic
+COMPLETING = "completing"
+CLAIM_STALE = timezone.timedelta(minutes=10)
+
+
 def upload_complete(*, image: OrderImage, by: User, parts: list[dict[str, Any]] | None = None) -> OrderImage:
     """Finish an upload: assemble a multipart upload, check the stored size against the declared one,
     pin the object (ETag) and queue processing. A size mismatch or a bad part list rejects the image
-    with the reason; a file that has not arrived yet answers 409 and can be completed later."""
-    image = OrderImage.objects.select_for_update().select_related("order").get(pk=image.pk)
+    with the reason; a file that has not arrived yet answers 409 and can be completed later.
+
+    The image is claimed first with a conditional update that commits at once, so two ``complete``
+    calls cannot both talk to storage, and no row lock is held while storage answers.
+    """
+    image = OrderImage.objects.select_related("order").get(pk=image.pk)
     if not permissions.can_upload_images(by, image.order):
         raise NotPermitted("Only the client's users or an account manager can complete this upload.")
-    if image.status != ImageStatus.UPLOADING or image.uploaded_at is not None:
+    now = timezone.now()
+    claimed = OrderImage.objects.filter(
+        Q(upload_etag="") | Q(upload_etag=COMPLETING, processing_started_at__lt=now - CLAIM_STALE),
+        pk=image.pk, status=ImageStatus.UPLOADING, uploaded_at__isnull=True,
+    ).update(upload_etag=COMPLETING, processing_started_at=now)
+    if not claimed:
+        image.refresh_from_db()
+        if image.upload_etag == COMPLETING:
+            raise InvalidTransition(f"{image.filename} is being completed already.")
         state = "being processed" if image.is_processing else image.get_status_display().lower()
         raise InvalidTransition(f"{image.filename} is already {state}.")
+    release = OrderImage.objects.filter(pk=image.pk, upload_etag=COMPLETING)
     backend = get_backend()
     try:
         if image.upload_id:
@@ -142,13 +180,17 @@ def upload_complete(*, image: OrderImage, by: User, parts: list[dict[str, Any]] 
         if stat.size != image.declared_size:
             raise UploadError(f"the stored file has {stat.size} bytes but {image.declared_size} were declared")
     except UploadError as exc:
-        image.status, image.reason = ImageStatus.REJECTED, exc.reason[:300]
-        image.save(update_fields=["status", "reason"])
-        transaction.on_commit(lambda: _discard(image.upload_key, image.upload_id))
+        release.update(status=ImageStatus.REJECTED, reason=exc.reason[:300], upload_etag="", processing_started_at=None)
+        logger.info("image %s rejected at completion: %s", image.pk, exc.reason)
+        _discard(image.upload_key, image.upload_id)
+        image.refresh_from_db()
         return image
-    image.upload_etag, image.uploaded_at, image.size_bytes = stat.etag, timezone.now(), stat.size
-    image.save(update_fields=["upload_etag", "uploaded_at", "size_bytes"])
-    transaction.on_commit(lambda: _enqueue_processing(image.pk))
+    except Exception:
+        release.update(upload_etag="", processing_started_at=None)
+        raise
+    release.update(upload_etag=stat.etag, uploaded_at=timezone.now(), size_bytes=stat.size, processing_started_at=None)
+    enqueue_on_commit("jobs.tasks.process_image", str(image.pk), group="images")
+    image.refresh_from_db()
     return image
 
 
@@ -157,12 +199,6 @@ def _discard(key: str, upload_id: str = "") -> None:
     if upload_id:
         backend.abort_multipart(key, upload_id)
     backend.delete(key)
-
-
-def _enqueue_processing(image_id: Any) -> None:
-    from django_q.tasks import async_task
-
-    async_task("jobs.tasks.process_image", str(image_id), group="images")
 
 
 def _claim(image_id: Any) -> bool:
@@ -291,6 +327,9 @@ def image_remove(*, image: OrderImage, by: User) -> None:
 
 
 DOWNLOADS = {"original": ("original", None), "preview": ("preview", "image/webp"), "thumbnail": ("thumbnail", "image/webp")}
+# Originals go out with the type Loupe detected from their bytes, never the one the client declared.
+DETECTED_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "PSD": "image/vnd.adobe.photoshop",
+                  "PSB": "image/vnd.adobe.photoshop", "WEBP": "image/webp"}
 
 
 def image_download_url(*, image: OrderImage, by: User, what: str) -> str:
@@ -304,8 +343,8 @@ def image_download_url(*, image: OrderImage, by: User, what: str) -> str:
     if not stored:
         raise InvalidTransition(f"{image.filename} has no {what} yet.")
     filename = image.filename if what == "original" else f"{Path(image.filename).stem}_{what}.webp"
-    return get_backend().download_url(stored.name, filename=filename,
-                                      content_type=content_type or image.content_type or "application/octet-stream",
+    detected = DETECTED_TYPES.get(image.format.upper(), "application/octet-stream")
+    return get_backend().download_url(stored.name, filename=filename, content_type=content_type or detected,
                                       inline=what != "original")
 
 
@@ -323,7 +362,7 @@ def sweep_stuck_images(*, stuck_after_minutes: int = 15, abandoned_after_hours: 
         if image.attempts >= MAX_ATTEMPTS:
             failed += _reject(image.pk, f"the file could not be processed after {MAX_ATTEMPTS} attempts")
         else:
-            _enqueue_processing(image.pk)
+            enqueue("jobs.tasks.process_image", str(image.pk), group="images")
             requeued += 1
     for image in OrderImage.objects.filter(status=ImageStatus.UPLOADING, uploaded_at__isnull=True,
                                            created_at__lt=now - timezone.timedelta(hours=abandoned_after_hours)):
@@ -331,13 +370,6 @@ def sweep_stuck_images(*, stuck_after_minutes: int = 15, abandoned_after_hours: 
             _discard(image.upload_key, image.upload_id)
             abandoned += 1
     return {"requeued": requeued, "failed": failed, "abandoned": abandoned}
-
-
-def blocking_images(order: Order) -> int:
-    """Images that stop an order from being submitted: still uploading or rejected."""
-    return order.images.filter(Q(status=ImageStatus.UPLOADING) | Q(status=ImageStatus.REJECTED)).count()
-
-
 
 
 def series_warnings(images: list[OrderImage]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -14,9 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agency.calendar import studio_calendar
-from agency.exceptions import DomainError
+from agency.exceptions import RuleViolation
 from agency.forms import run_service
-from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, User
+from agency.models import Role, User
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
 from jobs import deliveries, permissions, planning, selectors, services, sla, uploads, workflow
@@ -27,7 +28,7 @@ from jobs.models import ImageStatus, OrderStatus
 @login_required
 def order_list(request: HttpRequest) -> HttpResponse:
     user = request.user
-    clients = client_list(user) if user.role in ALL_ORDERS_ROLES else None
+    clients = client_list(user) if permissions.can_view_studio_reports(user) else None
     form = OrderFilterForm(request.GET or None, clients=clients, statuses=OrderStatus.choices)
     filters: dict[str, Any] = {}
     if form.is_valid():
@@ -91,8 +92,8 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "jobs/order_detail.html", {
         **_images_context(user, order),
         "deliveries": selectors.delivery_list(user, order),
-        "can_deliver": user.role in MANAGER_ROLES,
-        "can_schedule": user.role in MANAGER_ROLES and order.status in planning.SCHEDULABLE_ORDERS,
+        "can_deliver": permissions.can_deliver(user, order),
+        "can_schedule": permissions.can_schedule(user) and order.status in planning.SCHEDULABLE_ORDERS,
         "sla": _sla(order),
         "max_upload_bytes": uploads.max_upload_bytes(),
         "events": selectors.event_list(user, order),
@@ -122,16 +123,18 @@ def order_transition(request: HttpRequest, pk: Any, action: str) -> HttpResponse
     func, takes_reason, done = TRANSITIONS[action]
     form = TransitionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The reason can be at most 500 characters.")
-        return redirect("jobs:order_detail", pk=order.pk)
+        raise RuleViolation("The reason can be at most 500 characters.", field="reason")
     kwargs: dict[str, Any] = {"reason": form.cleaned_data["reason"]} if takes_reason else {}
-    try:
-        func(order_id=order.pk, by=request.user, **kwargs)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, done.format(number=order.number))
+    func(order_id=order.pk, by=request.user, **kwargs)
+    messages.success(request, done.format(number=order.number))
     return redirect("jobs:order_detail", pk=order.pk)
+
+
+def _uuid_or_none(value: Any) -> Any:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _images_context(user: Any, order: Any) -> dict[str, Any]:
@@ -166,11 +169,7 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 def image_remove(request: HttpRequest, pk: Any) -> HttpResponse:
     image = selectors.image_get(request.user, pk)
     order_id = image.order_id
-    try:
-        uploads.image_remove(image=image, by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("jobs:image_detail", pk=image.pk)
+    uploads.image_remove(image=image, by=request.user)
     messages.success(request, f"{image.filename} has been removed.")
     return redirect("jobs:order_detail", pk=order_id)
 
@@ -179,17 +178,13 @@ def image_remove(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def delivery_create(request: HttpRequest, pk: Any) -> HttpResponse:
     order = selectors.order_get(request.user, pk)
-    try:
-        delivery = deliveries.delivery_create(order=order, by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Delivery {delivery.number} is being prepared; its ZIP appears here when ready.")
+    delivery = deliveries.delivery_create(order=order, by=request.user)
+    messages.success(request, f"Delivery {delivery.number} is being prepared; its ZIP appears here when ready.")
     return redirect("jobs:order_detail", pk=order.pk)
 
 
-def _require_manager(user: Any) -> None:
-    if user.role not in MANAGER_ROLES:
+def _require(allowed: bool) -> None:
+    if not allowed:
         raise PermissionDenied
 
 
@@ -197,19 +192,15 @@ def _require_manager(user: Any) -> None:
 def order_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
     """Proposed assignments for the order, applied in one click or changed per image."""
     order = selectors.order_get(request.user, pk)
-    _require_manager(request.user)
+    _require(permissions.can_schedule(request.user))
     if request.method == "POST":
-        try:
-            made = planning.schedule_apply(order=order, by=request.user)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"{len(made)} image{'s' if len(made) != 1 else ''} assigned.")
+        made = planning.schedule_apply(order=order, by=request.user)
+        messages.success(request, f"{len(made)} image{'s' if len(made) != 1 else ''} assigned.")
         return redirect("jobs:order_schedule", pk=order.pk)
     images = list(selectors.image_list(request.user, order).prefetch_related("assignments__retoucher"))
     return render(request, "jobs/schedule.html", {
         "order": order, "proposal": planning.proposal_rows(order) if order.status in planning.SCHEDULABLE_ORDERS else None,
-        "images": images, "retouchers": User.objects.filter(role="retoucher", is_active=True).order_by("full_name"),
+        "images": images, "retouchers": User.objects.filter(role=Role.RETOUCHER, is_active=True).order_by("full_name"),
         "schedulable": order.status in planning.SCHEDULABLE_ORDERS,
     })
 
@@ -218,24 +209,19 @@ def order_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def image_assign(request: HttpRequest, pk: Any) -> HttpResponse:
     image = selectors.image_get(request.user, pk)
-    _require_manager(request.user)
-    retoucher = User.objects.filter(pk=request.POST.get("retoucher"), role="retoucher").first()
+    _require(permissions.can_schedule(request.user))
+    retoucher = User.objects.filter(pk=_uuid_or_none(request.POST.get("retoucher")), role=Role.RETOUCHER).first()
     if retoucher is None:
-        messages.error(request, "Choose a retoucher.")
-        return redirect("jobs:order_schedule", pk=image.order_id)
-    try:
-        planning.image_assign(image=image, retoucher=retoucher, by=request.user, reassign=bool(request.POST.get("reassign")))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{image.filename} is now with {retoucher.full_name}.")
+        raise RuleViolation("Choose a retoucher.", field="retoucher")
+    planning.image_assign(image=image, retoucher=retoucher, by=request.user, reassign=bool(request.POST.get("reassign")))
+    messages.success(request, f"{image.filename} is now with {retoucher.full_name}.")
     return redirect("jobs:order_schedule", pk=image.order_id)
 
 
 @login_required
 def workload_board(request: HttpRequest) -> HttpResponse:
     """Each retoucher's booked minutes per day for two weeks."""
-    _require_manager(request.user)
+    _require(permissions.can_view_workload(request.user))
     rows = planning.workload(start=timezone.localdate(), days=14)
     days = [cell["day"] for cell in rows[0]["days"]] if rows else []
     return render(request, "jobs/workload.html", {"rows": rows, "days": days})
@@ -244,8 +230,7 @@ def workload_board(request: HttpRequest) -> HttpResponse:
 @login_required
 def sla_dashboard(request: HttpRequest) -> HttpResponse:
     """Open orders by due time with their SLA state."""
-    if request.user.role not in ALL_ORDERS_ROLES:
-        raise PermissionDenied
+    _require(permissions.can_view_studio_reports(request.user))
     calendar, now = studio_calendar(), timezone.now()
     orders = list(selectors.order_list(request.user).filter(
         status__in=[OrderStatus.IN_PRODUCTION, OrderStatus.REVISION, OrderStatus.ON_HOLD], due_at__isnull=False
@@ -259,6 +244,5 @@ def sla_dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def on_time_report(request: HttpRequest) -> HttpResponse:
     """On-time delivery per client and month (delivered by the due date)."""
-    if request.user.role not in ALL_ORDERS_ROLES:
-        raise PermissionDenied
+    _require(permissions.can_view_studio_reports(request.user))
     return render(request, "jobs/report.html", {"rows": selectors.on_time_by_client_month(request.user)})

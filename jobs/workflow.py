@@ -1,65 +1,65 @@
 """The order state machine (DESIGN.md §4). One transition table, one function per transition.
 
 Every transition, in this order: lock the row (``select_for_update``; on SQLite the IMMEDIATE
-transaction serializes writers), check the role (``NotPermitted`` → 403) and the state
-(``InvalidTransition`` → 409) with a message that says why, write the change, write its ``Event``, and
-enqueue side effects after commit.
+transaction serializes writers), check the role (``NotPermitted`` → 403) and the state through the
+table (``InvalidTransition`` → 409) with a message that says why, write the change, write its
+``Event``, tell the apps above (``order_status_changed``, in the same transaction) and enqueue side
+effects after commit. No function can move an order along an edge ``ORDERS`` lacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from agency.calendar import studio_calendar
 from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import User
+from agency.statemachine import StateTable
 from jobs import permissions, sla
-from jobs.models import Event, ImageStatus, Order, OrderStatus
+from jobs.events import record_event
+from jobs.models import Order, OrderImage, OrderStatus
 
 S = OrderStatus
 
-ALLOWED: dict[str, set[str]] = {
-    S.DRAFT: {S.SUBMITTED, S.CANCELLED},
-    S.SUBMITTED: {S.QUOTED, S.CANCELLED, S.ON_HOLD},
-    S.QUOTED: {S.IN_PRODUCTION, S.SUBMITTED, S.CANCELLED, S.ON_HOLD},
-    S.IN_PRODUCTION: {S.DELIVERED, S.ON_HOLD},
-    S.DELIVERED: {S.COMPLETED, S.REVISION, S.ON_HOLD},
-    S.REVISION: {S.DELIVERED, S.ON_HOLD},
-    # Resuming returns to the state the order was held from; cancelling is allowed when that state is.
-    S.ON_HOLD: {S.SUBMITTED, S.QUOTED, S.IN_PRODUCTION, S.DELIVERED, S.REVISION, S.CANCELLED},
-    S.COMPLETED: set(),
-    S.CANCELLED: set(),
-}
 OPEN = frozenset({S.SUBMITTED, S.QUOTED, S.IN_PRODUCTION, S.DELIVERED, S.REVISION})
 CANCELLABLE = frozenset({S.DRAFT, S.SUBMITTED, S.QUOTED})
 # While the order waits on the client, the studio's SLA clock does not run (DESIGN.md §5).
 WAITING_ON_CLIENT = frozenset({S.QUOTED, S.ON_HOLD, S.DELIVERED})
+CLOCK_RUNS = frozenset({S.IN_PRODUCTION, S.REVISION})
 
+ORDERS = StateTable("order", dict(S.choices))
+ORDERS.add("submit", {S.DRAFT}, S.SUBMITTED)
+ORDERS.add("cancel", CANCELLABLE | {S.ON_HOLD}, S.CANCELLED,
+           when=lambda order: order.status != S.ON_HOLD or order.held_from in CANCELLABLE)
+ORDERS.add("quote", {S.SUBMITTED}, S.QUOTED)
+ORDERS.add("requote", {S.QUOTED}, S.SUBMITTED)
+ORDERS.add("start_production", {S.QUOTED}, S.IN_PRODUCTION)
+ORDERS.add("hold", OPEN, S.ON_HOLD)
+ORDERS.add("resume", {S.ON_HOLD}, lambda order: order.held_from, when=lambda order: bool(order.held_from))
 
-def _label(status: str) -> str:
-    return OrderStatus(status).label.lower()
+# Sent inside the transition's transaction after the change is written, so an app above ``jobs``
+# (billing closes a cancelled order's quote) acts atomically with it without ``jobs`` importing it.
+order_status_changed = Signal()  # kwargs: order, action, from_status, to_status, by
 
 
 def can_submit(order: Order) -> bool:
-    return order.status == S.DRAFT  # quoted → submitted is the studio's re-quote, not a submission
+    return ORDERS.can("submit", order)
 
 
 def can_cancel(order: Order) -> bool:
-    if order.status == S.ON_HOLD:
-        return order.held_from in CANCELLABLE
-    return S.CANCELLED in ALLOWED[order.status]
+    return ORDERS.can("cancel", order)
 
 
 def can_hold(order: Order) -> bool:
-    return order.status in OPEN
+    return ORDERS.can("hold", order)
 
 
 def can_resume(order: Order) -> bool:
-    return order.status == S.ON_HOLD
+    return ORDERS.can("resume", order)
 
 
 def available_actions(user: Any, order: Order) -> list[str]:
@@ -69,87 +69,72 @@ def available_actions(user: Any, order: Order) -> list[str]:
         ("cancel", can_cancel(order) and permissions.can_cancel_order(user, order)),
         ("hold", can_hold(order) and permissions.can_hold_order(user, order)),
         ("resume", can_resume(order) and permissions.can_resume_order(user, order)),
-        ("edit", order.status == OrderStatus.DRAFT and permissions.can_edit_order(user, order)),
+        ("edit", order.status == S.DRAFT and permissions.can_edit_order(user, order)),
     ]
     return [name for name, allowed in checks if allowed]
 
 
-def _clock_change(order: Order, action: str) -> dict[str, Any]:
-    """Pause or resume the SLA clock; returns the fields to save with the transition."""
-    fields = getattr(sla, action)(order, now=timezone.now(), calendar=studio_calendar())
-    return {name: getattr(order, name) for name in fields}
-
-
 def _locked(order_id: Any) -> Order:
-    return Order.objects.select_for_update().get(pk=order_id)
+    return Order.objects.select_for_update().select_related("client").get(pk=order_id)
 
 
-def record_event(*, order: Order, actor: User | None, verb: str, message: str, from_status: str = "",
-                 to_status: str = "", data: dict[str, Any] | None = None, client_visible: bool = True) -> Event:
-    """Append one line to the order's timeline and notify the people concerned after commit."""
-    event = Event.objects.create(order=order, actor=actor, verb=verb, message=message, from_status=from_status,
-                                 to_status=to_status, data=data or {}, client_visible=client_visible)
-    transaction.on_commit(_enqueue_notification(event.pk))
-    return event
+def _refusal(order: Order, text: str) -> str:
+    return f"Order {order.number} is {{state}}; {text}"
 
 
-def _enqueue_notification(event_id: Any) -> Callable[[], None]:
-    def enqueue() -> None:
-        from django_q.tasks import async_task
-
-        async_task("jobs.tasks.notify_event", str(event_id), group="notifications")
-
-    return enqueue
-
-
-def _transition(order: Order, *, to: str, by: User, verb: str, message: str, note: str = "",
-                **changes: Any) -> Order:
-    from_status = order.status
-    order.status = to
+def _transition(order: Order, action: str, *, by: User | None, verb: str, message: str, note: str = "",
+                refusal: str | None = None, **changes: Any) -> Order:
+    """Move ``order`` along the table's ``action`` edge, save it with ``changes``, write the event."""
+    from_status, to = ORDERS.move(order, action, refusal=refusal)
     for key, value in changes.items():
         setattr(order, key, value)
     order.save(update_fields=["status", "updated_at", *changes])
-    data = {"note": note} if note else {}
     record_event(order=order, actor=by, verb=verb, message=message, from_status=from_status, to_status=to,
-                 data=data)
+                 data={"note": note} if note else {})
+    order_status_changed.send(sender=Order, order=order, action=action, from_status=from_status, to_status=to, by=by)
     return order
+
+
+def _clock(order: Order, change: str) -> dict[str, Any]:
+    """Start, pause or resume the SLA clock; returns the fields to save with the transition."""
+    fields = getattr(sla, change)(order, now=timezone.now(), calendar=studio_calendar())
+    return {name: getattr(order, name) for name in fields}
 
 
 @transaction.atomic
 def order_submit(*, order_id: Any, by: User) -> Order:
     """Send a draft to the studio. Refused for other roles than the order's client users and account
-    managers, for orders that are not drafts, and for orders without services."""
+    managers, for orders that are not drafts, for orders without services and while any image is
+    still uploading or was rejected."""
     order = _locked(order_id)
     if not permissions.can_submit_order(by, order):
         raise NotPermitted("Only the client's users or an account manager can submit this order.")
-    if not can_submit(order):
-        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; only a draft can be submitted.")
+    refusal = _refusal(order, "only a draft can be submitted.")
+    ORDERS.check("submit", order, refusal)
     if not order.services.exists():
         raise InvalidTransition(f"Order {order.number} has no services; choose at least one before submitting.")
-    blocking = order.images.filter(status__in=[ImageStatus.UPLOADING, ImageStatus.REJECTED]).count()
+    blocking = OrderImage.objects.filter(order=order).blocking().count()
     if blocking:
         raise InvalidTransition(
             f"Order {order.number} has {blocking} image{'s' if blocking > 1 else ''} still uploading or rejected; "
             "wait for them or remove them before submitting."
         )
-    return _transition(order, to=S.SUBMITTED, by=by, verb="order.submitted",
+    return _transition(order, "submit", by=by, verb="order.submitted", refusal=refusal,
                        message=f"Order submitted by {by.full_name or by.email}", submitted_at=timezone.now())
 
 
 @transaction.atomic
 def order_cancel(*, order_id: Any, by: User, reason: str = "") -> Order:
     """Cancel an order before production starts (draft, submitted or quoted, or on hold from one of
-    those). Clients may discard their own drafts; account managers may cancel any such order."""
+    those). Clients may discard their own drafts; account managers may cancel any such order. An
+    open quote is withdrawn with it (billing listens to ``order_status_changed``)."""
     order = _locked(order_id)
     if not permissions.can_cancel_order(by, order):
         if by.is_client and order.status != S.DRAFT:
             raise NotPermitted(f"Order {order.number} is already with the studio; ask your account manager to cancel it.")
         raise NotPermitted("Only an account manager can cancel this order.")
-    if not can_cancel(order):
-        raise InvalidTransition(
-            f"Order {order.number} is {_label(order.status)}; only draft, submitted or quoted orders can be cancelled."
-        )
-    return _transition(order, to=S.CANCELLED, by=by, verb="order.cancelled", note=reason,
+    return _transition(order, "cancel", by=by, verb="order.cancelled", note=reason,
+                       refusal=_refusal(order, "only draft, submitted or quoted orders can be cancelled."),
                        message="Order cancelled" + (f": {reason}" if reason else ""), held_from="")
 
 
@@ -157,43 +142,41 @@ def order_cancel(*, order_id: Any, by: User, reason: str = "") -> Order:
 def order_quote(*, order_id: Any, by: User) -> Order:
     """A quote was sent: the order waits on the client's answer (called by billing)."""
     order = _locked(order_id)
-    if order.status != S.SUBMITTED:
-        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; only a submitted order can be quoted.")
-    return _transition(order, to=S.QUOTED, by=by, verb="order.quoted", message="Waiting for the client's answer")
+    return _transition(order, "quote", by=by, verb="order.quoted", message="Waiting for the client's answer to the quote",
+                       refusal=_refusal(order, "only a submitted order can be quoted."))
 
 
 @transaction.atomic
 def order_requote(*, order_id: Any, by: User | None, reason: str) -> Order:
     """The quote was declined or expired: the order goes back to the studio for a new quote."""
     order = _locked(order_id)
-    if order.status != S.QUOTED:
-        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}, not waiting on a quote.")
-    return _transition(order, to=S.SUBMITTED, by=by, verb="order.requote", message=reason)  # type: ignore[arg-type]
+    return _transition(order, "requote", by=by, verb="order.requote", message=reason,
+                       refusal=_refusal(order, "it is not waiting on a quote."))
 
 
 @transaction.atomic
 def order_start_production(*, order_id: Any, by: User, promised: Any = None) -> Order:
     """The quote was accepted: production starts and so does the SLA clock (called by billing)."""
     order = _locked(order_id)
-    if order.status != S.QUOTED:
-        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; production starts from a quote.")
+    ORDERS.check("start_production", order, _refusal(order, "production starts from a quote."))
     fields = sla.start(order, now=timezone.now(), calendar=studio_calendar(), promised=promised)
     changes = {name: getattr(order, name) for name in fields}
-    return _transition(order, to=S.IN_PRODUCTION, by=by, verb="order.in_production",
+    return _transition(order, "start_production", by=by, verb="order.in_production",
                        message="Quote accepted; production started", **changes)
 
 
 @transaction.atomic
 def order_hold(*, order_id: Any, by: User, reason: str = "") -> Order:
-    """Put an open order on hold (waiting on the client). Account managers and admins only."""
+    """Put an open order on hold (waiting on the client). Account managers and admins only. The clock
+    pauses; a quote waiting for an answer is suspended until the order resumes."""
     order = _locked(order_id)
     if not permissions.can_hold_order(by, order):
         raise NotPermitted("Only an account manager can put an order on hold.")
-    if not can_hold(order):
-        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}; only an open order can be put on hold.")
-    clock = _clock_change(order, "pause")
-    return _transition(order, to=S.ON_HOLD, by=by, verb="order.held", note=reason,
-                       message="Order put on hold" + (f": {reason}" if reason else ""), held_from=order.status, **clock)
+    ORDERS.check("hold", order, _refusal(order, "only an open order can be put on hold."))
+    held_from = order.status
+    return _transition(order, "hold", by=by, verb="order.held", note=reason,
+                       message="Order put on hold" + (f": {reason}" if reason else ""), held_from=held_from,
+                       **_clock(order, "pause"))
 
 
 @transaction.atomic
@@ -202,8 +185,8 @@ def order_resume(*, order_id: Any, by: User) -> Order:
     order = _locked(order_id)
     if not permissions.can_resume_order(by, order):
         raise NotPermitted("Only an account manager can resume an order.")
-    if not can_resume(order):
-        raise InvalidTransition(f"Order {order.number} is {_label(order.status)}, not on hold; there is nothing to resume.")
-    clock = _clock_change(order, "resume") if order.held_from in {S.IN_PRODUCTION, S.REVISION} else {}
-    return _transition(order, to=order.held_from, by=by, verb="order.resumed",
-                       message=f"Order resumed ({_label(order.held_from)})", held_from="", **clock)
+    ORDERS.check("resume", order, _refusal(order, "it is not on hold; there is nothing to resume."))
+    held_from = order.held_from
+    clock = _clock(order, "resume") if held_from in CLOCK_RUNS else {}
+    return _transition(order, "resume", by=by, verb="order.resumed", held_from="",
+                       message=f"Order resumed ({ORDERS.label(held_from)})", **clock)

@@ -32,6 +32,7 @@ class Cast:
     acme_admin: User
     acme_member: User
     globex_member: User
+    globex_admin: User
     account_manager: User
     retoucher: User
     retoucher_other: User
@@ -46,12 +47,17 @@ class Cast:
             "anon": None, "client_admin_A": self.acme_admin, "client_member_A": self.acme_member,
             "client_member_B": self.globex_member, "account_manager": self.account_manager,
             "retoucher_assigned": self.retoucher, "retoucher_other": self.retoucher_other, "qc": self.qc,
-            "finance": self.finance, "admin": self.admin,
+            "finance": self.finance, "admin": self.admin, "client_admin_B": self.globex_admin,
         }
 
 
 @pytest.fixture
 def cast(db: Any) -> Cast:
+    return build_cast()
+
+
+def build_cast() -> Cast:
+    """Two companies (Globex's names carry the canary ``CANARY-B``) and every role."""
     ensure_service_catalog()
     acme = ClientFactory(name="Acme Jewels")
     globex = ClientFactory(name="Globex Gems CANARY-B-7f3a")
@@ -63,6 +69,7 @@ def cast(db: Any) -> Cast:
         acme=acme, globex=globex, acme_guide=acme_guide, globex_guide=globex_guide,
         acme_admin=client_user(acme, Role.CLIENT_ADMIN, full_name="Ann Acme"),
         acme_member=acme_member, globex_member=globex_member,
+        globex_admin=client_user(globex, Role.CLIENT_ADMIN, full_name="Bea Globex"),
         account_manager=UserFactory(role=Role.ACCOUNT_MANAGER, full_name="Maria Manager"),
         retoucher=UserFactory(role=Role.RETOUCHER), retoucher_other=UserFactory(role=Role.RETOUCHER),
         qc=UserFactory(role=Role.QC), finance=UserFactory(role=Role.FINANCE), admin=UserFactory(role=Role.ADMIN),
@@ -104,17 +111,23 @@ def pytest_report_header(config: Any) -> list[str]:
 @pytest.fixture
 def acme_image(cast: Cast) -> Any:
     """An image of Acme's order with a real thumbnail in storage."""
+    return received_image(cast.acme_order)
+
+
+def received_image(order: Order, filename: str = "RING_1.jpg", seed: int = 1) -> Any:
+    """A received image with its original, thumbnail and preview really in storage."""
     from django.core.files.base import ContentFile
 
     from jobs.imaging.demo import encode_jpeg, render_jewelry
     from jobs.imaging.pipeline import encode_webp
     from jobs.models import ImageStatus, OrderImage
 
-    picture = render_jewelry("ring", seed=1, size=300)
-    image = OrderImage(order=cast.acme_order, filename="RING_1.jpg", status=ImageStatus.RECEIVED,
-                       width=300, height=300, format="JPEG")
+    picture = render_jewelry("ring", seed=seed, size=300)
+    image = OrderImage(order=order, filename=filename, status=ImageStatus.RECEIVED, width=300, height=300,
+                       format="JPEG", position=order.images.count() + 1)
     image.thumbnail.save("thumb.webp", ContentFile(encode_webp(picture.resize((256, 256)))), save=False)
-    image.original.save("RING_1.jpg", ContentFile(encode_jpeg(picture)), save=False)
+    image.preview.save("preview.webp", ContentFile(encode_webp(picture)), save=False)
+    image.original.save(filename, ContentFile(encode_jpeg(picture)), save=False)
     image.save()
     return image
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from clients.tenancy import scope
-from jobs.models import Event, Order
+from jobs.models import Audience, Event, Order
 from tests.factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -73,11 +73,11 @@ def test_writes_with_foreign_ids_change_nothing(cast, api):
 
 
 def test_internal_events_are_hidden_from_clients(cast, api):
-    Event.objects.create(order=cast.acme_order, verb="note", message="Internal: client pays late", client_visible=False)
+    Event.objects.create(order=cast.acme_order, verb="note", message="Internal: client pays late", audience=Audience.MANAGERS)
     client_view = api(cast.acme_member).get(f"/api/v1/orders/{cast.acme_order.pk}/events/").json()
-    assert all(e["client_visible"] for e in client_view["results"])
+    assert {e["audience"] for e in client_view["results"]} == {"client"}
     staff_view = api(cast.account_manager).get(f"/api/v1/orders/{cast.acme_order.pk}/events/").json()
-    assert any(not e["client_visible"] for e in staff_view["results"])
+    assert "managers" in {e["audience"] for e in staff_view["results"]}
 
 
 def test_user_without_seat_sees_nothing(cast, api):

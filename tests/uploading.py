@@ -10,10 +10,13 @@ import requests
 
 
 def put(url: str, data: bytes, headers: dict[str, str], web: Any = None) -> tuple[int, str]:
-    """PUT to a target: a Loupe URL goes through the Django test client, an absolute URL over HTTP."""
-    if urlsplit(url).scheme:
+    """PUT to a target: a Loupe URL (on the test client's ``testserver``) goes through the Django
+    test client, any other absolute URL (S3, a live server) over HTTP."""
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != "testserver":
         response = requests.put(url, data=data, headers=headers, timeout=60)
         return response.status_code, response.headers.get("ETag", "")
+    url = parts.path
     extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k.lower() != "content-type"}
     response = web.generic("PUT", url, data, content_type=headers.get("Content-Type", "application/octet-stream"),
                            **extra)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing.models import PriceList, Quote, QuoteStatus
 from jobs.models import Order, OrderStatus
-from tests.billing_fixtures import add_images, default_price_list, retoucher, submitted_order
+from tests.factories import add_images, default_price_list, retoucher, submitted_order
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +42,11 @@ def test_account_manager_drafts_edits_and_sends_from_the_order_page(cast, web, r
 
 
 def test_client_admin_accepts_and_member_only_reads(cast, web, ready):
-    from billing import services
+    from billing import services, workflow
 
     quote = services.quote_draft(order=ready, by=cast.account_manager)
     assert "Accept quote" not in web(cast.acme_admin).get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
-    services.quote_send(quote=quote, by=cast.account_manager)
+    workflow.quote_send(quote=quote, by=cast.account_manager)
     assert "Accept quote" not in web(cast.acme_member).get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
     panel = web(cast.acme_admin).get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
     assert "Accept quote" in panel and "Delivery promised by" in panel
@@ -59,19 +59,32 @@ def test_client_admin_accepts_and_member_only_reads(cast, web, ready):
 
 
 def test_decline_without_reason_is_refused_on_the_page(cast, web, ready):
-    from billing import services
+    from billing import services, workflow
 
     quote = services.quote_draft(order=ready, by=cast.account_manager)
-    services.quote_send(quote=quote, by=cast.account_manager)
-    response = web(cast.acme_admin).post(reverse("billing:quote_answer", args=[quote.pk, "decline"]), {"reason": ""},
-                                         follow=True)
+    workflow.quote_send(quote=quote, by=cast.account_manager)
+    response = web(cast.acme_admin).post(reverse("billing:quote_answer", args=[quote.pk, "decline"]), {"reason": ""})
+    assert response.status_code == 400
     assert "Tell the studio why you decline" in response.content.decode()
     quote.refresh_from_db()
     assert quote.status == QuoteStatus.SENT
 
 
 def test_retoucher_sees_no_quote_panel(cast, web, ready):
-    assert web(cast.retoucher).get(reverse("billing:order_quote", args=[ready.pk])).status_code == 404
+    """The retoucher works on the order (so the order is theirs to see) but never sees its price."""
+    from billing import services, workflow
+    from jobs.models import Assignment
+
+    quote = services.quote_draft(order=ready, by=cast.account_manager)
+    workflow.quote_send(quote=quote, by=cast.account_manager)
+    Assignment.objects.create(image=ready.images.first(), retoucher=cast.retoucher, minutes=30)
+    panel = web(cast.retoucher).get(reverse("billing:order_quote", args=[ready.pk]))
+    assert panel.status_code == 200 and panel.content == b""
+    page = web(cast.retoucher).get(reverse("jobs:order_detail", args=[ready.pk]))
+    assert page.status_code == 200 and ready.number in page.content.decode()
+    assert str(quote.total) not in page.content.decode() and "EUR" not in page.content.decode()
+    # a retoucher on another order still answers 404
+    assert web(cast.retoucher_other).get(reverse("billing:order_quote", args=[ready.pk])).status_code == 404
 
 
 def test_finance_edits_price_lists_with_clear_errors(cast, web):

@@ -101,7 +101,7 @@ def test_cancel_racing_hold_leaves_one_consistent_outcome():
 def test_two_managers_assigning_the_same_image_exactly_one_wins():
     from jobs import planning
     from jobs.models import Assignment, ImageStatus
-    from tests.billing_fixtures import add_images, retoucher
+    from tests.factories import add_images, retoucher
 
     client = ClientFactory()
     order = make_order(client, status=OrderStatus.IN_PRODUCTION)

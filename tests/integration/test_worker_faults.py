@@ -66,13 +66,20 @@ def _image(cast, tmp_path, size=(300, 200)) -> OrderImage:
     return image
 
 
-@pytest.fixture
-def enqueue_to_broker(monkeypatch):
-    """Processing goes to the broker (the test process itself runs tasks synchronously)."""
+def to_broker(monkeypatch, replace: dict[str, str] | None = None) -> None:
+    """Queued tasks go to the broker (the test process itself runs tasks synchronously), optionally
+    swapping a task for another."""
     from django_q.tasks import async_task
 
-    monkeypatch.setattr("jobs.uploads._enqueue_processing",
-                        lambda image_id: async_task("jobs.tasks.process_image", str(image_id), sync=False))
+    def enqueue(func, *args, group):
+        async_task((replace or {}).get(func, func), *args, group=group, sync=False)
+
+    monkeypatch.setattr("agency.tasks.enqueue", enqueue)
+
+
+@pytest.fixture
+def enqueue_to_broker(monkeypatch):
+    to_broker(monkeypatch)
 
 
 def test_worker_killed_mid_preview_finishes_after_retry(cast, tmp_path, enqueue_to_broker):
@@ -97,12 +104,9 @@ def test_worker_killed_mid_preview_finishes_after_retry(cast, tmp_path, enqueue_
 
 
 def test_a_task_that_kills_its_worker_ends_rejected_after_three_attempts(cast, tmp_path, monkeypatch):
-    from django_q.tasks import async_task
-
     ensure_service_catalog()
     image = _image(cast, tmp_path)
-    monkeypatch.setattr("jobs.uploads._enqueue_processing",
-                        lambda image_id: async_task("tests.integration.poison.claim_then_die", str(image_id), sync=False))
+    to_broker(monkeypatch, {"jobs.tasks.process_image": "tests.integration.poison.claim_then_die"})
     upload_complete(image=image, by=cast.acme_member)
     cluster = start_cluster()
     try:

@@ -13,8 +13,8 @@ from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import TimeOff
 from jobs import planning, scheduling, sla, workflow
 from jobs.models import Assignment, ImageStatus, Order, OrderStatus
-from tests.billing_fixtures import add_images, retoucher
 from tests.conftest import api_for
+from tests.factories import add_images, retoucher
 
 CAL = Calendar("Europe/Berlin", country="DE")
 MONDAY = date(2026, 11, 30)
@@ -156,14 +156,15 @@ def test_sla_clock_pauses_and_resumes():
 @pytest.mark.django_db
 def test_hold_pauses_the_clock_and_resume_moves_the_due_date(cast):
     from billing import services as billing
-    from tests.billing_fixtures import default_price_list, submitted_order
+    from billing import workflow as quoting
+    from tests.factories import default_price_list, submitted_order
 
     default_price_list()
     order = submitted_order(cast.acme_order, {"standard": 2})
     retoucher("Rita", ["colour-correction"])
     quote = billing.quote_draft(order=order, by=cast.account_manager)
-    billing.quote_send(quote=quote, by=cast.account_manager)
-    billing.quote_accept(quote=quote, by=cast.acme_admin)
+    quoting.quote_send(quote=quote, by=cast.account_manager)
+    quoting.quote_accept(quote=quote, by=cast.acme_admin)
     workflow.order_hold(order_id=order.pk, by=cast.account_manager, reason="Waiting for SKUs")
     order.refresh_from_db()
     assert order.sla_running_since is None and order.sla_remaining_seconds > 0 and order.sla_state == "paused"
@@ -189,14 +190,14 @@ def test_sla_sweep_marks_at_risk_and_breached_once(cast, django_capture_on_commi
     rita = retoucher("Rita", ["colour-correction"], capacity=120)
     Assignment.objects.bulk_create([Assignment(image=i, retoucher=rita, minutes=15) for i in images])
     with django_capture_on_commit_callbacks(execute=True):
-        counts = planning.sla_sweep(now=now, calendar=CAL)
+        counts = sla.sla_sweep(now=now, calendar=CAL)
     late.refresh_from_db()
     assert counts["at_risk"] == 1 and late.sla_state == "at_risk" and late.projected_finish_at > late.due_at
     assert Event.objects.filter(order=late, verb="order.sla_at_risk").count() == 1
     assert mail.outbox and mail.outbox[-1].to == [cast.account_manager.email]
-    planning.sla_sweep(now=now, calendar=CAL)
+    sla.sla_sweep(now=now, calendar=CAL)
     assert Event.objects.filter(order=late, verb="order.sla_at_risk").count() == 1  # once per change
-    planning.sla_sweep(now=now + timedelta(days=1), calendar=CAL)
+    sla.sla_sweep(now=now + timedelta(days=1), calendar=CAL)
     late.refresh_from_db()
     assert late.sla_state == "breached" and Event.objects.filter(order=late, verb="order.sla_breached").count() == 1
 
@@ -222,7 +223,7 @@ def test_sla_sweep_runs_a_constant_number_of_queries(cast, django_assert_max_num
 
     def count():
         with CaptureQueriesContext(connection) as ctx:
-            planning.sla_sweep(now=now, calendar=CAL)
+            sla.sla_sweep(now=now, calendar=CAL)
         return len([q for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]])
 
     grow(2)

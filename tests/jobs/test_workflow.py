@@ -120,12 +120,6 @@ def test_order_on_hold_from_submitted_can_be_cancelled(cast):
     assert workflow.order_cancel(order_id=order.pk, by=cast.account_manager).status == S.CANCELLED
 
 
-def test_transition_table_names_every_state():
-    assert set(workflow.ALLOWED) == set(S.values)
-    for targets in workflow.ALLOWED.values():
-        assert targets <= set(S.values)
-
-
 def test_available_actions_follow_role_and_state(cast):
     assert workflow.available_actions(cast.acme_member, cast.acme_order) == ["submit", "cancel", "edit"]
     assert workflow.available_actions(cast.account_manager, cast.acme_order) == ["submit", "cancel", "edit"]

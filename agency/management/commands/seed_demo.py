@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from agency.models import BusinessCalendar, Role, StaffProfile, User
 from billing.models import PriceList, PriceRule
-from billing.services import quote_accept, quote_draft, quote_send
+from billing.services import quote_draft
+from billing.workflow import quote_accept, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
 from jobs import workflow
+from jobs.events import record_event
 from jobs.imaging.demo import encode_jpeg, render_jewelry
 from jobs.imaging.pipeline import make_previews
 from jobs.models import Complexity, Event, ImageStatus, Order, OrderImage, OrderStatus, Service
@@ -235,7 +237,7 @@ class Command(BaseCommand):
                     previous = order.status
                     Order.objects.filter(pk=order.pk).update(status=step, sla_running_since=None, sla_state="",
                                                              delivered_at=timezone.now() - timedelta(hours=index))
-                    workflow.record_event(order=order, actor=manager, verb=f"order.{step}",
+                    record_event(order=order, actor=manager, verb=f"order.{step}",
                                           message=STAGE_MESSAGES[step], from_status=previous, to_status=step)
             if state in IMAGE_STATUS:
                 OrderImage.objects.filter(order=order).update(status=IMAGE_STATUS[state])

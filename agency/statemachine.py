@@ -1,0 +1,86 @@
+"""Transition tables that are the rule (DESIGN.md §4, CONVENTIONS.md §2.9).
+
+Each app with states declares one ``StateTable``: named actions, each with the states it may start
+from and the state it leads to. The workflow functions move rows only through ``table.move(...)``,
+which refuses an edge the table lacks, and the ``can_*`` guards pages use to show buttons ask the
+same table. A test walks every table: each listed edge succeeds, every other edge is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agency.exceptions import InvalidTransition
+
+# ``to`` may be a state or a function of the row (for example "back to the state it was held from").
+Target = str | Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    sources: frozenset[str]
+    to: Target
+    # Extra condition on the row beyond its state (for example "held from a cancellable state").
+    when: Callable[[Any], bool] | None = None
+
+
+@dataclass
+class StateTable:
+    """Named transitions over the ``status`` field of one model."""
+
+    entity: str
+    labels: Mapping[str, str]
+    actions: dict[str, Action] = field(default_factory=dict)
+    field_name: str = "status"
+
+    def add(self, name: str, sources: Iterable[str], to: Target, when: Callable[[Any], bool] | None = None) -> None:
+        self.actions[name] = Action(name, frozenset(sources), to, when)
+
+    def label(self, state: str) -> str:
+        return str(self.labels.get(state, state)).lower()
+
+    def can(self, action: str, row: Any) -> bool:
+        """Does the table allow ``action`` from the row's current state?"""
+        spec = self.actions[action]
+        state = getattr(row, self.field_name)
+        return state in spec.sources and (spec.when is None or spec.when(row))
+
+    def target(self, action: str, row: Any) -> str:
+        to = self.actions[action].to
+        return to(row) if callable(to) else to
+
+    def edges(self) -> set[tuple[str, str]]:
+        """Every (from, to) pair some action allows; targets that depend on the row count all states."""
+        found: set[tuple[str, str]] = set()
+        for spec in self.actions.values():
+            targets = [spec.to] if not callable(spec.to) else list(self.labels)
+            found |= {(source, to) for source in spec.sources for to in targets}
+        return found
+
+    def check(self, action: str, row: Any, refusal: str | None = None) -> str:
+        """The state ``action`` leads to, or ``InvalidTransition`` with a message that says why."""
+        if self.can(action, row):
+            return self.target(action, row)
+        state = self.label(getattr(row, self.field_name))
+        if refusal:
+            raise InvalidTransition(refusal.format(state=state))
+        starts = ", ".join(sorted(self.label(s) for s in self.actions[action].sources)) or "no state"
+        raise InvalidTransition(f"This {self.entity} is {state}; it can be {action_words(action)} only when {starts}.")
+
+    def move(self, row: Any, action: str, *, refusal: str | None = None) -> tuple[str, str]:
+        """Set the row's new state along the ``action`` edge (not saved); returns (from, to)."""
+        to = self.check(action, row, refusal)
+        current = getattr(row, self.field_name)
+        setattr(row, self.field_name, to)
+        return current, to
+
+
+def action_words(action: str) -> str:
+    irregular = {"submit": "submitted", "send": "sent", "start": "started", "hold": "put on hold",
+                 "resume": "resumed", "quote": "quoted", "requote": "re-quoted", "cancel": "cancelled",
+                 "deliver": "delivered", "complete": "completed", "approve": "approved", "assign": "assigned",
+                 "reject": "rejected", "pass": "passed", "issue": "issued", "void": "voided", "pay": "paid"}
+    return irregular.get(action, action.replace("_", " ") + ("d" if action.endswith("e") else "ed"))

@@ -1,0 +1,21 @@
+"""Queueing background work (DESIGN.md §8): the one way Loupe hands a task to django-q2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+
+def enqueue(func: str, *args: Any, group: str) -> None:
+    """Queue ``func`` (a dotted path) with id arguments now. Use ``enqueue_on_commit`` from inside a
+    transaction; this is for code that runs outside one (sweepers, tasks)."""
+    from django_q.tasks import async_task
+
+    async_task(func, *args, group=group)
+
+
+def enqueue_on_commit(func: str, *args: Any, group: str) -> None:
+    """Queue ``func`` once the current transaction commits; a rolled-back transaction queues nothing
+    (SECURITY.md T4). Arguments are ids, never objects: the task re-reads what it needs."""
+    transaction.on_commit(lambda: enqueue(func, *args, group=group))
