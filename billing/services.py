@@ -40,8 +40,11 @@ def _recalculate(quote: Quote) -> None:
     lines = list(quote.lines.all())
     minimum = next((line for line in lines if line.kind == LineKind.MINIMUM), None)
     others = [line for line in lines if line.kind != LineKind.MINIMUM]
-    top_up = pricing.minimum_top_up(sum((line.amount for line in others), Decimal("0")), quote.minimum_order,
-                                    quote.currency)
+    work = sum((line.amount for line in others), Decimal("0"))
+    if work < 0:  # the top-up tops up work, it never hides a discount larger than the work
+        raise RuleViolation(f"With this change the quote's lines would total {work} {quote.currency}; a quote cannot be "
+                            "negative.", field="unit_price")
+    top_up = pricing.minimum_top_up(work, quote.minimum_order, quote.currency)
     if top_up and minimum is None:
         spec = pricing.minimum_line(top_up, quote.minimum_order, quote.currency)
         position = max((line.position for line in others), default=0) + 1
@@ -140,7 +143,7 @@ def quote_line_save(*, quote: Quote, by: User, line: QuoteLine | None = None, de
                     unit_price: Decimal) -> QuoteLine:
     """Edit a line (or add one when ``line`` is None); the amount is recomputed and rounded, and so is
     the minimum-order top-up. Refused for negative prices (discount lines excepted), amounts beyond
-    the money fields, edits of the top-up line, and a change that makes the quote negative."""
+    the money fields, edits of the top-up line, and a change that makes the lines negative."""
     quote = _open_draft(quote, by)
     kind = line.kind if line is not None else LineKind.CUSTOM
     amount = _check_line(kind, quantity, unit_price, quote.currency)
@@ -157,9 +160,6 @@ def quote_line_save(*, quote: Quote, by: User, line: QuoteLine | None = None, de
         line.save(update_fields=["description", "quantity", "unit_price", "amount"])
         verb, text = "quote.line_changed", f"Quote line changed: {description} ({before} → {quantity} × {unit_price})"
     _recalculate(quote)
-    if quote.total < 0:
-        raise RuleViolation(f"With this change the quote would total {quote.total} {quote.currency}; a quote cannot be "
-                            "negative.", field="unit_price")
     record_event(order=quote.order, actor=by, verb=verb, message=text, audience=Audience.MANAGERS,
                  data={"quote": str(quote.pk), "line": str(line.pk)})
     return line
@@ -168,7 +168,7 @@ def quote_line_save(*, quote: Quote, by: User, line: QuoteLine | None = None, de
 @transaction.atomic
 def quote_line_delete(*, quote: Quote, by: User, line: QuoteLine) -> None:
     """Remove a line from a draft; the minimum-order top-up follows. The top-up line itself cannot be
-    removed, and neither can a line whose removal would make the quote negative."""
+    removed, and neither can a line whose removal would make the lines negative."""
     quote = _open_draft(quote, by)
     line = QuoteLine.objects.get(pk=line.pk, quote=quote)
     if line.kind == LineKind.MINIMUM:
@@ -177,9 +177,6 @@ def quote_line_delete(*, quote: Quote, by: User, line: QuoteLine) -> None:
     description = line.description
     line.delete()
     _recalculate(quote)
-    if quote.total < 0:
-        raise RuleViolation(f"Without this line the quote would total {quote.total} {quote.currency}; a quote cannot "
-                            "be negative.", field="line")
     record_event(order=quote.order, actor=by, verb="quote.line_removed", audience=Audience.MANAGERS,
                  message=f"Quote line removed: {description}", data={"quote": str(quote.pk)})
 

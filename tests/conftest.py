@@ -78,6 +78,19 @@ def build_cast() -> Cast:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Any:
+    """Per-process caches (throttle counters, the studio calendar) start empty in every test, as a
+    rolled-back test's rows never told them it ended."""
+    from django.core.cache import cache
+
+    from agency.calendar import forget_studio_calendar
+
+    cache.clear()
+    forget_studio_calendar()
+    yield
+
+
 def api_for(user: User | None) -> APIClient:
     client = APIClient()
     if user is not None:

@@ -115,3 +115,23 @@ def test_two_managers_assigning_the_same_image_exactly_one_wins():
     assert Assignment.objects.filter(image=image).count() == 1
     image.refresh_from_db()
     assert image.status == ImageStatus.ASSIGNED
+
+
+def test_ten_clicks_on_build_delivery_make_one_build(monkeypatch):
+    from django.core.files.base import ContentFile
+
+    from jobs import deliveries
+    from jobs.models import Delivery, ImageStatus, OrderImage, Version
+
+    client = ClientFactory()
+    order = make_order(client, status=OrderStatus.IN_PRODUCTION)
+    image = OrderImage.objects.create(order=order, filename="ring.png", status=ImageStatus.READY)
+    version = Version(image=image, number=1, approved=True)
+    version.file.save("v1.png", ContentFile(b"not rendered in this test"), save=True)
+    manager = UserFactory(role=Role.ACCOUNT_MANAGER)
+    monkeypatch.setattr("agency.tasks.enqueue", lambda *args, **kwargs: None)  # the build stays "building"
+    results = _race(10, lambda i: deliveries.delivery_create(order=order, by=manager))
+    made = [r for r in results if isinstance(r, Delivery)]
+    assert len(made) == 1, results
+    assert all(isinstance(r, (Delivery, InvalidTransition)) for r in results), results
+    assert Delivery.objects.filter(order=order).count() == 1

@@ -100,9 +100,16 @@ def test_filters_by_status_client_and_search(cast, api):
 
 
 def test_pagination_caps_page_size(cast, api):
+    from tests.factories import make_order
+
+    for n in range(104):
+        make_order(cast.acme, by=cast.acme_member, title=f"Order {n}")
     response = api(cast.account_manager).get("/api/v1/orders/?page_size=1000")
     assert response.status_code == 200
-    assert set(response.json()) == {"count", "next", "previous", "results"}
+    body = response.json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == 106 and len(body["results"]) == 100 and "page=2" in body["next"]
+    assert len(api(cast.account_manager).get("/api/v1/orders/?page_size=7").json()["results"]) == 7
 
 
 def test_wrong_state_answers_409_and_changes_nothing(cast, api):

@@ -1,26 +1,41 @@
-"""List pages and endpoints run the same number of queries for 1 order and for 30."""
+"""Lists, pages and batch actions run the same number of queries at 2 rows and at 20 (or 30)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from jobs.models import OrderStatus
-from tests.factories import make_order
+from billing.models import PriceList
+from jobs import planning
+from jobs.models import Delivery, DeliveryStatus, Order, OrderStatus
+from tests.factories import ClientFactory, add_images, default_price_list, make_order, retoucher
 
 pytestmark = pytest.mark.django_db
 
 
-def _count(client, url):
+def _queries(client, url, method="get"):
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url)
-    assert response.status_code == 200
+        response = getattr(client, method)(url)
+    assert response.status_code in (200, 201, 302), (url, response.status_code)
     return len(ctx.captured_queries)
 
 
-def _grow(cast, n):
+def _steady(client, url, grow, django_assert_num_queries):
+    """Queries for ``url`` after a warm-up, then the same number again after ``grow()``."""
+    _queries(client, url)  # warm up: session, content types
+    small = _queries(client, url)
+    grow()
+    with django_assert_num_queries(small):
+        response = client.get(url)
+    assert response.status_code == 200
+
+
+def _grow_orders(cast, n):
     statuses = list(OrderStatus.values)
     for i in range(n):
         make_order(cast.acme, by=cast.acme_member, status=statuses[i % len(statuses)], title=f"Order {i}")
@@ -29,36 +44,93 @@ def _grow(cast, n):
 @pytest.mark.parametrize("persona", ["acme_member", "account_manager"])
 @pytest.mark.parametrize("url", ["/api/v1/orders/", "jobs:order_list", "/api/v1/style-guides/",
                                  "clients:style_guide_list"])
-def test_list_query_count_does_not_grow_with_rows(cast, api, web, persona, url):
+def test_list_query_count_does_not_grow_with_rows(cast, api, web, persona, url, django_assert_num_queries):
     user = getattr(cast, persona)
     client = api(user) if url.startswith("/api/") else web(user)
     path = url if url.startswith("/") else reverse(url)
-    _count(client, path)  # warm up: session, content types
-    small = _count(client, path)
-    _grow(cast, 29)
-    large = _count(client, path)
-    assert small == large, f"{path}: {small} queries for 1 order, {large} for 30"
+    _steady(client, path, lambda: _grow_orders(cast, 29), django_assert_num_queries)
 
 
-def test_client_list_query_count_does_not_grow(cast, api, web):
-    from tests.factories import ClientFactory
+@pytest.mark.parametrize("surface", ["api", "page"])
+def test_client_list_query_count_does_not_grow(cast, api, web, surface, django_assert_num_queries):
+    client = api(cast.account_manager) if surface == "api" else web(cast.account_manager)
+    url = "/api/v1/clients/" if surface == "api" else reverse("clients:client_list")
+    _steady(client, url, lambda: ClientFactory.create_batch(25), django_assert_num_queries)
 
+
+@pytest.mark.parametrize("url", ["/api/v1/orders/{pk}/images/", "/api/v1/orders/{pk}/events/",
+                                 "/api/v1/orders/{pk}/deliveries/", "jobs:order_images", "jobs:order_detail"])
+def test_order_children_lists_do_not_grow(cast, api, web, url, django_assert_num_queries):
+    order = cast.acme_order
+    add_images(order, {"standard": 2})
+    Delivery.objects.bulk_create([Delivery(order=order, number=n, status=DeliveryStatus.READY, archive=f"d{n}.zip")
+                                  for n in (1, 2)])
+    client = api(cast.account_manager) if url.startswith("/api/") else web(cast.account_manager)
+    path = url.format(pk=order.pk) if url.startswith("/") else reverse(url, args=[order.pk])
+
+    def grow():
+        add_images(order, {"standard": 18})
+        from jobs.events import record_event
+
+        for n in range(18):
+            record_event(order=order, actor=cast.account_manager, verb="note", message=f"Checked {n}")
+        Delivery.objects.bulk_create([Delivery(order=order, number=n, status=DeliveryStatus.READY, archive=f"d{n}.zip")
+                                      for n in range(3, 21)])
+
+    _steady(client, path, grow, django_assert_num_queries)
+
+
+@pytest.mark.parametrize("surface", ["api", "page"])
+def test_price_lists_do_not_grow(cast, api, web, surface, django_assert_num_queries):
+    default_price_list()
+    client = api(cast.finance) if surface == "api" else web(cast.finance)
+    url = "/api/v1/price-lists/" if surface == "api" else reverse("billing:price_list_list")
+
+    def grow():
+        for n in range(20):
+            PriceList.objects.create(name=f"List {n}", client=ClientFactory(), currency="EUR")
+
+    _steady(client, url, grow, django_assert_num_queries)
+
+
+def _production(cast, images):
+    order = make_order(cast.acme, status=OrderStatus.IN_PRODUCTION, title="Production")
+    Order.objects.filter(pk=order.pk).update(due_at=timezone.now() + timedelta(days=30))
+    order.refresh_from_db()
+    add_images(order, {"standard": images})
+    return order
+
+
+def test_dashboard_does_not_grow(cast, web, django_assert_num_queries):
+    _production(cast, 1)
     client = web(cast.account_manager)
-    _count(client, reverse("clients:client_list"))
-    small = _count(client, reverse("clients:client_list"))
-    api_small = _count(api(cast.account_manager), "/api/v1/clients/")
-    ClientFactory.create_batch(25)
-    assert _count(client, reverse("clients:client_list")) == small
-    assert _count(api(cast.account_manager), "/api/v1/clients/") == api_small
+    _steady(client, reverse("jobs:dashboard"), lambda: [_production(cast, 1) for _ in range(19)],
+            django_assert_num_queries)
 
 
-def test_order_detail_query_count_does_not_grow_with_events(cast, web, acme_image):
-    from jobs import workflow
+def test_schedule_proposal_does_not_grow(cast, api, web, django_assert_num_queries):
+    retoucher("Rita", ["colour-correction"], capacity=480)
+    retoucher("Raj", ["colour-correction"], capacity=480)
+    order = _production(cast, 2)
+    for client, url in [(api(cast.account_manager), f"/api/v1/orders/{order.pk}/schedule/"),
+                        (web(cast.account_manager), reverse("jobs:order_schedule", args=[order.pk]))]:
+        _queries(client, url)
+        small = _queries(client, url)
+        add_images(order, {"standard": 18})
+        with django_assert_num_queries(small):
+            client.get(url)
+        order.images.filter(filename__gte="IMG_0003").delete()
 
-    client = web(cast.account_manager)
-    url = reverse("jobs:order_detail", args=[cast.acme_order.pk])
-    _count(client, url)
-    small = _count(client, url)
-    for _ in range(10):
-        workflow.record_event(order=cast.acme_order, actor=cast.account_manager, verb="note", message="Checked")
-    assert _count(client, url) == small
+
+def test_applying_a_schedule_costs_the_same_at_2_and_20_images(cast):
+    retoucher("Rita", ["colour-correction"], capacity=480)
+    retoucher("Raj", ["colour-correction"], capacity=480)
+    planning.schedule_apply(order=_production(cast, 1), by=cast.account_manager)  # warm up (content types, calendar)
+    counts = {}
+    for size in (2, 20):
+        order = _production(cast, size)
+        with CaptureQueriesContext(connection) as ctx:
+            made = planning.schedule_apply(order=order, by=cast.account_manager)
+        assert len(made) == size and order.images.filter(status="assigned").count() == size
+        counts[size] = len(ctx.captured_queries)
+    assert counts[2] == counts[20], counts

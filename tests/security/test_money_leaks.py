@@ -1,0 +1,89 @@
+"""Retouchers and QC never see money (DESIGN.md §1): scan every page and API answer they can reach,
+on an order whose quote was drafted, edited, sent and accepted, for currency amounts."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.urls import NoReverseMatch, reverse
+
+from billing import services as quoting
+from billing import workflow as quotes
+from jobs.models import Assignment, Event
+from tests.conftest import api_for, received_image, web_for
+from tests.factories import default_price_list, submitted_order
+
+pytestmark = pytest.mark.django_db
+MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
+CURRENCIES = "EUR|USD|GBP|CHF|JPY|AED|HKD"
+MONEY = re.compile(rf"\d[\d,.]*\s*(?:{CURRENCIES})\b|(?:{CURRENCIES})\s*\d|[€£$]\s*\d")
+MONEY_FIELDS = re.compile(r'"(?:net_total|tax_total|unit_price|amount|total)"\s*:')
+
+
+@pytest.fixture
+def priced_work(cast):
+    """A quoted, edited, accepted order; the retoucher works on one of its images."""
+    default_price_list()
+    order = submitted_order(cast.acme_order, {"standard": 2})
+    image = received_image(order, "RING_9.jpg")
+    quote = quoting.quote_draft(order=order, by=cast.account_manager)
+    quoting.quote_line_save(quote=quote, by=cast.account_manager, description="Rush file preparation",
+                            quantity=Decimal("1"), unit_price=Decimal("135.43"))
+    quotes.quote_send(quote=quote, by=cast.account_manager)
+    quotes.quote_accept(quote=quote, by=cast.acme_admin)
+    Assignment.objects.create(image=image, retoucher=cast.retoucher, minutes=30)
+    assert Event.objects.filter(order=order, message__contains="135.43").exists()  # the leak would be real
+    return {"order": order, "image": image, "order_quoted": order, "order_production": order, "quote": quote,
+            "guide": cast.acme_guide, "client": cast.acme, "service": None}
+
+
+def _urls(objects: dict[str, Any]) -> list[tuple[str, str]]:
+    found = []
+    for surface in ("api", "pages"):
+        for name, specs in MATRIX[surface].items():
+            for spec in specs:
+                if spec["method"] != "GET" or name in {"api-schema", "api-docs"}:
+                    continue
+                args = {}
+                for key, value in spec.get("args", {}).items():
+                    target = objects.get(value, value) if isinstance(value, str) else value
+                    args[key] = str(target.pk) if hasattr(target, "pk") else target
+                try:
+                    found.append((surface, reverse(name, kwargs=args)))
+                except NoReverseMatch:
+                    continue
+    return found
+
+
+@pytest.mark.parametrize("persona", ["retoucher", "qc"])
+def test_retouchers_and_qc_never_read_an_amount(cast, priced_work, persona):
+    user = getattr(cast, persona)
+    urls = _urls(priced_work) + [("pages", reverse("jobs:order_detail", args=[priced_work["order"].pk])),
+                                 ("pages", reverse("billing:order_quote", args=[priced_work["order"].pk]))]
+    reached = 0
+    for surface, url in urls:
+        client = api_for(user) if surface == "api" else web_for(user)
+        response = client.get(url)
+        if response.status_code != 200:
+            continue
+        reached += 1
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        text = body.decode(errors="replace")
+        assert not MONEY.search(text), f"{persona} reads an amount at {url}: {MONEY.search(text).group(0)!r}"
+        assert not MONEY_FIELDS.search(text), f"{persona} reads a money field at {url}"
+    if persona == "retoucher":
+        assert reached >= 8  # the order page, its images, timeline and the API all answered
+
+
+def test_the_money_events_are_there_for_managers(cast, priced_work, api):
+    """The scan above proves something only if managers do read those amounts."""
+    events = api(cast.account_manager).get(f"/api/v1/orders/{priced_work['order'].pk}/events/").json()["results"]
+    assert any("135.43" in e["message"] for e in events)
+    retoucher_events = api(cast.retoucher).get(f"/api/v1/orders/{priced_work['order'].pk}/events/").json()["results"]
+    assert retoucher_events and {e["audience"] for e in retoucher_events} <= {"client", "studio"}
+    assert not any(e["verb"].startswith(("image.assigned", "schedule.")) for e in retoucher_events)
