@@ -9,13 +9,15 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agency.auth import ExpiringTokenAuthentication
 from agency.exceptions import RuleViolation
-from agency.models import ApiToken
+from agency.models import ApiToken, Notification
+from agency.notifications import mark_read, unread_count
 from agency.services import token_issue
 
 
@@ -91,3 +93,49 @@ class TokenView(APIView):
             raise NotAuthenticated("Send the token to revoke in the Authorization header.")
         ApiToken.objects.filter(pk=result[1].pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "created_at", "read_at"]
+        read_only_fields = fields
+
+
+class NotificationFilterSerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, default=False)
+
+
+class NotificationReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=500,
+                                help_text="The notifications to mark read; all of them when left out.")
+
+
+class NotificationListView(ListAPIView):
+    """The bell: the user's own notifications, newest first (``unread=true`` for the unread ones)."""
+
+    serializer_class = NotificationSerializer
+
+    @extend_schema(parameters=[NotificationFilterSerializer], summary="Your notifications")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Notification.objects.none()
+        filters = NotificationFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = Notification.objects.filter(user=self.request.user)
+        return qs.filter(read_at__isnull=True) if filters.validated_data["unread"] else qs
+
+
+class NotificationReadView(APIView):
+    @extend_schema(request=NotificationReadSerializer, responses=inline_serializer("NotificationsRead", {
+        "marked": serializers.IntegerField(), "unread": serializers.IntegerField()}),
+        summary="Mark notifications read")
+    def post(self, request: Request) -> Response:
+        data = NotificationReadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = data.validated_data.get("ids")
+        marked = mark_read(request.user, [str(i) for i in ids] if ids is not None else None)
+        return Response({"marked": marked, "unread": unread_count(request.user)})

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from agency.navigation import items_for
+from agency.notifications import unread_count
 
 
 def studio(request: HttpRequest) -> dict[str, Any]:
@@ -16,4 +17,6 @@ def studio(request: HttpRequest) -> dict[str, Any]:
     if user is not None and user.is_authenticated and user.is_client:
         membership = getattr(user, "membership", None)
         client = membership.client if membership else None
-    return {"studio_name": settings.LOUPE_STUDIO_NAME, "nav_items": items_for(user), "viewer_client": client}
+    unread = unread_count(user) if user is not None and user.is_authenticated else 0
+    return {"studio_name": settings.LOUPE_STUDIO_NAME, "nav_items": items_for(user), "viewer_client": client,
+            "unread_notifications": unread}

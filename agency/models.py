@@ -301,3 +301,42 @@ class TimeOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.full_name}: {self.start_date} – {self.end_date}"
+
+
+class Notification(models.Model):
+    """One line of a person's bell (and the mail about it, unless they opted out of that kind).
+    ``source`` identifies what it is about (an event id), unique per person: each is made once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30)
+    source = models.CharField(max_length=64)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, max_length=2000)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "source"], name="one_notification_per_source")]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.title}"
+
+
+class NotificationPreference(models.Model):
+    """A person's opt-out for one kind of notification (no row: bell and mail both on)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_preferences")
+    kind = models.CharField(max_length=30)
+    email = models.BooleanField(default=True)
+    bell = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_preference_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: mail {self.email}, bell {self.bell}"

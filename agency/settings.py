@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from agency.env import email_config, env_bool, env_int, env_list, env_str, installation_secret_key
+from agency.env import email_config, env_bool, env_float, env_int, env_list, env_str, installation_secret_key
 from agency.storage import build_storages, storage_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -126,6 +126,10 @@ USE_TZ = True
 TIME_ZONE = env_str("LOUPE_TIME_ZONE", "Europe/Berlin")
 LOUPE_COUNTRY = env_str("LOUPE_COUNTRY", "DE")
 LOUPE_STUDIO_NAME = env_str("LOUPE_STUDIO_NAME", "Loupe Studio")
+# Where people reach Loupe, for links in mails (pages and the API build their own from the request).
+LOUPE_BASE_URL = env_str("LOUPE_BASE_URL", "http://127.0.0.1:8000")
+# How far a version's border may be from the style guide's background colour (CIEDE2000).
+LOUPE_BACKGROUND_DELTA_E = env_float("LOUPE_BACKGROUND_DELTA_E", 3.0)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -212,7 +216,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus"},
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus", "RevisionKindEnum": "jobs.models.ItemKind",
+                            "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind"},
 }
 
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is

@@ -70,6 +70,18 @@ class StateTable:
         starts = ", ".join(sorted(self.label(s) for s in self.actions[action].sources)) or "no state"
         raise InvalidTransition(f"This {self.entity} is {state}; it can be {action_words(action)} only when {starts}.")
 
+    def sources(self, action: str) -> frozenset[str]:
+        return self.actions[action].sources
+
+    def claim(self, queryset: Any, action: str, **fields: Any) -> int:
+        """Move every row of ``queryset`` that the table allows along ``action`` with one conditional
+        ``UPDATE … WHERE status IN (sources)`` (works on both engines: the first writer wins, the
+        others update nothing). Returns the number of rows moved."""
+        spec = self.actions[action]
+        if callable(spec.to) or spec.when is not None:
+            raise TypeError(f"{action} depends on the row; move rows one at a time with move()")
+        return queryset.filter(**{f"{self.field_name}__in": spec.sources}).update(**{self.field_name: spec.to}, **fields)
+
     def move(self, row: Any, action: str, *, refusal: str | None = None) -> tuple[str, str]:
         """Set the row's new state along the ``action`` edge (not saved); returns (from, to)."""
         to = self.check(action, row, refusal)

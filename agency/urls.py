@@ -22,11 +22,17 @@ router.register("deliveries", jobs_api.DeliveryViewSet, basename="delivery")
 router.register("price-lists", billing_api.PriceListViewSet, basename="price-list")
 router.register("quotes", billing_api.QuoteViewSet, basename="quote")
 router.register("quote-lines", billing_api.QuoteLineViewSet, basename="quote-line")
+router.register("versions", jobs_api.VersionViewSet, basename="version")
+router.register("revision-rounds", jobs_api.RevisionRoundViewSet, basename="revision-round")
+router.register("revision-items", jobs_api.RevisionItemViewSet, basename="revision-item")
 
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),
     path("me/", agency_api.MeView.as_view(), name="api-me"),
     path("orders/<uuid:pk>/quote/", billing_api.OrderQuoteView.as_view(), name="order-quote"),
+    path("orders/<uuid:pk>/revision-price/", billing_api.RevisionPriceView.as_view(), name="order-revision-price"),
+    path("notifications/", agency_api.NotificationListView.as_view(), name="notification-list"),
+    path("notifications/read/", agency_api.NotificationReadView.as_view(), name="notification-read"),
     path("uploads/local/<str:token>/", views.local_upload, name="local-upload"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
@@ -50,6 +56,7 @@ urlpatterns = [
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("profile/", views.profile, name="profile"),
+    path("notifications/", views.notification_list, name="notifications"),
     path("healthz/", views.health, name="health"),
     path("files/<str:token>/", views.local_file, name="local-file"),
     path("admin/", admin.site.urls),

@@ -13,15 +13,18 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core import signing
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from agency import notifications
 from agency.exceptions import problem_response
-from agency.models import User
+from agency.models import Notification, NotificationPreference, User
 from agency.services import user_update_profile
 from agency.throttle import allow
 from agency.uploads import LocalBackend, UploadError, content_disposition, get_backend
@@ -88,12 +91,34 @@ class ProfileForm(forms.ModelForm):
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
+    form = ProfileForm(request.POST if request.POST.get("form") != "notifications" else None, instance=request.user)
+    kinds = notifications.kinds_for(request.user)
+    if request.method == "POST" and request.POST.get("form") == "notifications":
+        for kind in kinds:
+            notifications.set_preference(request.user, kind=kind.code, email=bool(request.POST.get(f"email_{kind.code}")),
+                                         bell=bool(request.POST.get(f"bell_{kind.code}")))
+        messages.success(request, "Your notification choices have been saved.")
+        return redirect(reverse("profile") + "#notifications")
     if request.method == "POST" and form.is_valid():
         user_update_profile(user=request.user, **form.cleaned_data)
         messages.success(request, "Your profile has been saved.")
         return redirect("profile")
-    return render(request, "agency/profile.html", {"form": form})
+    prefs = {p.kind: p for p in NotificationPreference.objects.filter(user=request.user)}
+    rows = [{"kind": k, "email": prefs[k.code].email if k.code in prefs else True,
+             "bell": prefs[k.code].bell if k.code in prefs else True} for k in kinds]
+    return render(request, "agency/profile.html", {"form": form, "notification_rows": rows})
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The bell's page: the user's notifications, newest first; one click marks them all read."""
+    if request.method == "POST":
+        notifications.mark_read(request.user)
+        return redirect("notifications")
+    page = Paginator(Notification.objects.filter(user=request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "agency/notifications.html", {"page": page,
+                                                         "unread": notifications.unread_count(request.user),
+                                                         "query": request.GET.copy()})
 
 
 @require_GET

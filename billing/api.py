@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agency.exceptions import NotPermitted
 from billing import permissions, selectors, services, workflow
 from billing.models import PriceList
 from billing.serializers import (
@@ -138,3 +139,35 @@ class QuoteLineViewSet(mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewse
         services.quote_line_delete(quote=instance.quote, by=self.request.user, line=instance)
 
 
+
+
+class RevisionPriceQuerySerializer(serializers.Serializer):
+    changes = serializers.IntegerField(min_value=0, max_value=10_000)
+
+
+class RevisionPriceSerializer(serializers.Serializer):
+    round = serializers.IntegerField()
+    free_rounds = serializers.IntegerField()
+    changes = serializers.IntegerField()
+    billable = serializers.BooleanField()
+    fee = serializers.DecimalField(max_digits=12, decimal_places=2)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class RevisionPriceView(APIView):
+    """What the next revision round with ``changes`` change items would cost (client users and the
+    studio's money roles; retouchers and QC never see prices)."""
+
+    @extend_schema(parameters=[RevisionPriceQuerySerializer], responses=RevisionPriceSerializer,
+                   summary="The price of the next revision round")
+    def get(self, request: Request, pk: Any) -> Response:
+        order = order_get(request.user, pk)
+        if not permissions.can_view_price_lists(request.user):
+            raise NotPermitted("Your role does not see prices.")
+        query = RevisionPriceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        price = services.revision_price(order=order, changes=query.validated_data["changes"])
+        return Response(RevisionPriceSerializer({
+            "round": price.number, "free_rounds": price.free_rounds, "changes": price.changes, "billable": price.billable,
+            "fee": price.fee, "amount": price.amount, "currency": price.currency}).data)  # money as strings

@@ -176,3 +176,25 @@ class QuoteLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description}: {self.amount}"
+
+
+class RevisionCharge(models.Model):
+    """A billable revision round, priced when it opened (the price list's revision fee per change
+    item, in the client's currency) and kept as it was for invoicing."""
+
+    tenant_path = "round__order__client"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    round = models.OneToOneField("jobs.RevisionRound", on_delete=models.PROTECT, related_name="charge")
+    currency = models.CharField(max_length=3, choices=Currency.choices)
+    fee = models.DecimalField(**MONEY)
+    items = models.PositiveIntegerField()
+    amount = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Round {self.round.number}: {self.amount} {self.currency}"

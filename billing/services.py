@@ -5,6 +5,7 @@ for managers only when it carries amounts."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -12,9 +13,19 @@ from django.db import transaction
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from billing import permissions, pricing
-from billing.models import MAX_AMOUNT, OPEN_QUOTES, LineKind, PriceList, PriceRule, Quote, QuoteLine, QuoteStatus
+from billing.models import (
+    MAX_AMOUNT,
+    OPEN_QUOTES,
+    LineKind,
+    PriceList,
+    PriceRule,
+    Quote,
+    QuoteLine,
+    QuoteStatus,
+    RevisionCharge,
+)
 from jobs.events import record_event
-from jobs.models import Audience, Order, OrderStatus
+from jobs.models import Audience, ItemKind, Order, OrderStatus, RevisionRound, RoundStatus
 
 QUOTE_VALID_DAYS = 14
 
@@ -209,3 +220,44 @@ def price_list_save(*, by: User, fields: dict, rules: list[dict] | None, price_l
         PriceRule.objects.bulk_create([PriceRule(price_list=price_list, service=r["service"], complexity=r["complexity"],
                                                  unit_price=r["unit_price"]) for r in rules])
     return price_list
+
+
+@dataclass(frozen=True)
+class RoundPrice:
+    number: int
+    free_rounds: int
+    changes: int
+    fee: Decimal
+    amount: Decimal
+    currency: str
+
+    @property
+    def billable(self) -> bool:
+        return self.number > self.free_rounds and self.changes > 0
+
+
+def revision_price(*, order: Order, changes: int, number: int | None = None) -> RoundPrice:
+    """What a revision round with ``changes`` change items costs the client (nothing within its free
+    rounds). The fee comes from the client's price list, in its currency."""
+    number = number or order.revision_rounds.count() + 1
+    price_list = price_list_for(order)
+    fee = price_list.revision_fee_per_image
+    billable = number > order.client.free_revision_rounds and changes > 0
+    amount = pricing.round_money(fee * changes, price_list.currency) if billable else Decimal("0")
+    return RoundPrice(number, order.client.free_revision_rounds, changes, fee, amount, price_list.currency)
+
+
+def on_revision_round_changed(*, round: RevisionRound, **kwargs: object) -> None:
+    """Keep the round's charge in step (inside the round's transaction): an open billable round is
+    charged its change items at the price list's fee; any other round has no charge."""
+    order = round.order
+    changes = round.items.filter(kind=ItemKind.CHANGE).count()
+    if round.status == RoundStatus.OPEN and round.billable and changes:
+        price = revision_price(order=order, changes=changes, number=round.number)
+        RevisionCharge.objects.update_or_create(round=round, defaults={
+            "currency": price.currency, "fee": price.fee, "items": changes, "amount": price.amount})
+        record_event(order=order, actor=None, verb="revision.charged", audience=Audience.MANAGERS,
+                     message=f"Revision round {round.number} billable: {changes} × {price.fee} = {price.amount} "
+                             f"{price.currency}", data={"round": str(round.pk)})
+    else:
+        RevisionCharge.objects.filter(round=round).delete()

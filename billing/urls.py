@@ -6,6 +6,7 @@ app_name = "billing"
 urlpatterns = [
     path("orders/<uuid:pk>/quote/", views.order_quote, name="order_quote"),
     path("orders/<uuid:pk>/quote/draft/", views.quote_draft, name="quote_draft"),
+    path("orders/<uuid:pk>/revision-price/", views.revision_price, name="revision_price"),
     path("quotes/<uuid:pk>/lines/", views.quote_line, name="quote_line_add"),
     path("quotes/<uuid:pk>/lines/<uuid:line_id>/", views.quote_line, name="quote_line"),
     path("quotes/<uuid:pk>/send/", views.quote_send, name="quote_send"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -133,3 +134,27 @@ def price_list_edit(request: HttpRequest, pk: Any = None) -> HttpResponse:
             messages.success(request, f"{saved.name} has been saved. Quotes already made keep their prices.")
             return redirect("billing:price_list_list")
     return render(request, "billing/price_list_form.html", {"form": form, "instance": instance})
+
+
+@login_required
+def revision_price(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The price panel of the proofing page (loaded over htmx: jobs never shows money itself): the
+    charge of a round waiting for confirmation, or the fee per change of the next round."""
+    order = order_get(request.user, pk)
+    if not permissions.can_view_price_lists(request.user):
+        return HttpResponse("")
+    round_ = None
+    if request.GET.get("round"):
+        round_ = get_object_or_404(order.revision_rounds.all(), pk=_uuid_or_404(request.GET["round"]))
+        changes = round_.items.filter(kind="change").count()
+        price = services.revision_price(order=order, changes=changes, number=round_.number)
+    else:
+        price = services.revision_price(order=order, changes=1)
+    return render(request, "billing/_revision_price.html", {"price": price, "round": round_})
+
+
+def _uuid_or_404(value: str) -> Any:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise Http404 from exc

@@ -22,7 +22,7 @@ from agency.statemachine import StateTable
 from billing import permissions
 from billing.models import OPEN_QUOTES, LineKind, Quote, QuoteStatus
 from jobs import planning, workflow
-from jobs.events import record_event
+from jobs.events import on_behalf, record_event
 from jobs.models import Order, OrderStatus
 
 logger = logging.getLogger("loupe.billing")
@@ -128,8 +128,8 @@ def quote_accept(*, quote: Quote, by: User) -> Quote:
         quote = _locked(quote.pk)
         QUOTES.check("accept", quote, _answer_refusal(quote))
         _move(quote, "accept", answered_at=timezone.now())
-        record_event(order=quote.order, actor=by, verb="quote.accepted", message="Quote accepted",
-                     data={"quote": str(quote.pk)})
+        record_event(order=quote.order, actor=by, verb="quote.accepted",
+                     message=f"Quote accepted{on_behalf(by, quote.order)}", data={"quote": str(quote.pk)})
         workflow.order_start_production(order_id=quote.order_id, by=by, promised=quote.promised_due_at)
     return quote
 

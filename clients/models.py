@@ -43,6 +43,10 @@ class Client(models.Model):
     )
     payment_terms_days = models.PositiveSmallIntegerField(default=30, validators=[MaxValueValidator(365)])
     free_revision_rounds = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(20)])
+    auto_approve_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Approve a delivery automatically after this many days without an answer (a reminder goes out "
+                  "the day before). Empty: never.")
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_clients",
         limit_choices_to={"role__in": ["account_manager", "admin"]},
@@ -116,6 +120,10 @@ class StyleGuide(models.Model):
     """
 
     tenant_path = "client"
+    # Retouchers and QC read the guides of the orders they work on (lookups only: no import of jobs).
+    retoucher_filter = staticmethod(lambda user: {"orders__images__assignments__retoucher": user,
+                                                  "orders__images__assignments__active": True})
+    qc_filter = staticmethod(lambda user: {"orders__images__versions__isnull": False})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="style_guides")
@@ -149,6 +157,9 @@ class StyleGuide(models.Model):
     reflection_style = models.CharField(max_length=200, blank=True)
     keep_hallmarks = models.BooleanField("keep hallmarks and engravings", default=True)
     notes = models.TextField(blank=True, max_length=5000)
+    # The golden reference: the preview of an approved image chosen as the example to match.
+    reference_key = models.CharField(max_length=300, blank=True, editable=False)
+    reference_label = models.CharField(max_length=255, blank=True, editable=False)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -160,6 +171,8 @@ class StyleGuide(models.Model):
         "margin_percent", "shadow", "colour_profile", "dpi", "filename_pattern", "metal", "finish",
         "gemstone_notes", "reflection_style", "keep_hallmarks", "notes",
     )
+    # Carried to the next version too, but set by their own service (not typed into the form).
+    COPIED_FIELDS = (*CONTENT_FIELDS, "reference_key", "reference_label")
 
     class Meta:
         ordering = ["client__name", "name", "-version"]

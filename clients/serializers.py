@@ -31,11 +31,19 @@ STYLE_GUIDE_CONTENT = list(StyleGuide.CONTENT_FIELDS)
 
 class StyleGuideOutputSerializer(serializers.ModelSerializer):
     locked = serializers.BooleanField(source="is_locked", read_only=True)
+    reference = serializers.SerializerMethodField()
 
     class Meta:
         model = StyleGuide
-        fields = ["id", "client", "family", "version", "is_current", "locked", *STYLE_GUIDE_CONTENT, "created_at"]
+        fields = ["id", "client", "family", "version", "is_current", "locked", *STYLE_GUIDE_CONTENT, "reference",
+                  "created_at"]
         read_only_fields = fields
+
+    def get_reference(self, guide: StyleGuide) -> dict[str, str] | None:
+        """The golden reference picture: its label and a link that redirects to a short-lived URL."""
+        if not guide.reference_key:
+            return None
+        return {"label": guide.reference_label, "url": f"/style-guides/{guide.pk}/reference/"}
 
 
 class StyleGuideInputSerializer(serializers.ModelSerializer):

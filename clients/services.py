@@ -122,12 +122,21 @@ def style_guide_update(*, guide: StyleGuide, by: User, **fields: Any) -> StyleGu
     """Edit a style guide. An unlocked version is edited in place; a locked one (an order uses it) is
     kept as it is and a new current version is made, so orders keep the instructions they were made
     with. Only the current version can be edited."""
+    return _revise(guide, by, _clean_content(fields))
+
+
+@transaction.atomic
+def style_guide_set_reference(*, guide: StyleGuide, by: User, key: str, label: str) -> StyleGuide:
+    """Make a stored picture the guide's golden reference (a new version when the guide is in use)."""
+    return _revise(guide, by, {"reference_key": key[:300], "reference_label": label[:255]})
+
+
+def _revise(guide: StyleGuide, by: User, content: dict[str, Any]) -> StyleGuide:
     if not can_edit_style_guide(by, guide.client):
         raise NotPermitted("You cannot edit this company's style guides.")
     guide = StyleGuide.objects.select_for_update().get(pk=guide.pk)
     if not guide.is_current:
         raise InvalidTransition(f"Version {guide.version} has been replaced by a newer version; edit that one.")
-    content = _clean_content(fields)
     if not guide.is_locked:
         for key, value in content.items():
             setattr(guide, key, value)
@@ -135,7 +144,7 @@ def style_guide_update(*, guide: StyleGuide, by: User, **fields: Any) -> StyleGu
         guide.save()
         return guide
     new = StyleGuide(client=guide.client, family=guide.family, version=guide.version + 1, created_by=by,
-                     **{name: getattr(guide, name) for name in StyleGuide.CONTENT_FIELDS})
+                     **{name: getattr(guide, name) for name in StyleGuide.COPIED_FIELDS})
     for key, value in content.items():
         setattr(new, key, value)
     new.full_clean(validate_constraints=False)

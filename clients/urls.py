@@ -14,4 +14,5 @@ urlpatterns = [
     path("style-guides/new/", views.style_guide_create, name="style_guide_create"),
     path("style-guides/<uuid:pk>/", views.style_guide_detail, name="style_guide_detail"),
     path("style-guides/<uuid:pk>/edit/", views.style_guide_edit, name="style_guide_edit"),
+    path("style-guides/<uuid:pk>/reference/", views.style_guide_reference, name="style_guide_reference"),
 ]

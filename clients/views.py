@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from agency.forms import run_service
+from agency.uploads import get_backend
 from clients import permissions, selectors, services
 from clients.forms import ClientForm, MemberForm, StyleGuideCreateForm, StyleGuideForm
 from clients.tenancy import client_id_of
@@ -148,3 +149,16 @@ def style_guide_edit(request: HttpRequest, pk: Any) -> HttpResponse:
                 messages.success(request, "The style guide has been saved.")
             return redirect("clients:style_guide_detail", pk=saved.pk)
     return render(request, "clients/style_guide_form.html", {"form": form, "title": f"Edit {guide.name}", "guide": guide})
+
+
+@login_required
+def style_guide_reference(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The guide's golden reference picture, through a short-lived link (whoever may read the guide)."""
+    guide = selectors.style_guide_get(request.user, pk)
+    if not guide.reference_key:
+        raise Http404
+    url = get_backend().download_url(guide.reference_key, filename=guide.reference_label or "reference.webp",
+                                     content_type="image/webp", inline=True)
+    response = redirect(url)
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -14,26 +14,42 @@ from rest_framework.response import Response
 from agency.exceptions import RuleViolation
 from agency.models import Role, User
 from clients.selectors import client_get
+from clients.serializers import StyleGuideOutputSerializer
 from clients.tenancy import client_id_of
-from jobs import deliveries, permissions, planning, selectors, services, uploads, workflow
+from jobs import deliveries, messages, permissions, planning, production, review, selectors, services, uploads, workflow
+from jobs.models import ImageStatus, VersionStatus
 from jobs.serializers import (
     AssignInputSerializer,
     AssignmentSerializer,
     CompleteInputSerializer,
+    DeliverInputSerializer,
     DeliverySerializer,
     EventSerializer,
     ImageSerializer,
+    MessageInputSerializer,
+    MessageSerializer,
     OrderFilterSerializer,
     OrderInputSerializer,
     OrderListSerializer,
     OrderOutputSerializer,
     OrderUpdateSerializer,
     ProposalSerializer,
+    QcInputSerializer,
+    ReclassInputSerializer,
+    ReviewInputSerializer,
+    ReviewResultSerializer,
+    RevisionItemSerializer,
+    RevisionRoundSerializer,
+    RoundAnswerSerializer,
     ScheduleApplySerializer,
     ServiceSerializer,
     TransitionInputSerializer,
+    UploadFileSerializer,
     UploadsInputSerializer,
     UploadsOutputSerializer,
+    VersionDownloadQuerySerializer,
+    VersionSerializer,
+    VersionWithTargetSerializer,
 )
 
 
@@ -145,18 +161,58 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body = {"images": [{"image": ImageSerializer(image).data, "upload": target} for image, target in created]}
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(methods=["GET"], responses=DeliverySerializer(many=True), summary="The order's deliveries")
-    @extend_schema(methods=["POST"], request=None, responses={201: DeliverySerializer},
-                   summary="Build a delivery ZIP of the approved versions (staff)")
-    @action(detail=True, methods=["get", "post"], serializer_class=DeliverySerializer)
+    @extend_schema(responses=DeliverySerializer(many=True), summary="The order's deliveries")
+    @action(detail=True, methods=["get"], serializer_class=DeliverySerializer)
     def deliveries(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
-        if request.method == "POST":
-            delivery = deliveries.delivery_create(order=order, by=request.user)
-            delivery.refresh_from_db()
-            return Response(DeliverySerializer(delivery).data, status=status.HTTP_201_CREATED)
-        page = self.paginate_queryset(selectors.delivery_list(request.user, order))
+        page = self.paginate_queryset(selectors.delivery_list(request.user, order).prefetch_related("items"))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @extend_schema(request=DeliverInputSerializer, responses={201: DeliverySerializer},
+                   summary="Publish the ready images (or the given ones) to the client (staff)")
+    @action(detail=True, methods=["post"], serializer_class=DeliverInputSerializer)
+    def deliver(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = DeliverInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        delivery = deliveries.delivery_publish(order=order, by=request.user, images=data.validated_data.get("images"))
+        delivery = selectors.delivery_queryset(request.user).prefetch_related("items").get(pk=delivery.pk)
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReviewInputSerializer, responses=ReviewResultSerializer,
+                   summary="Approve delivered images or request changes with pins (client)")
+    @action(detail=True, methods=["post"], serializer_class=ReviewInputSerializer)
+    def review(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = ReviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        result = review.review_submit(order=order, by=request.user, items=[dict(i) for i in body["items"]],
+                                      note=body["note"], confirm=body["confirm"])
+        round_ = selectors.round_list(request.user, order).filter(pk=result.round.pk).first() if result.round else None
+        return Response(ReviewResultSerializer({"approved": result.approved, "completed": result.completed,
+                                                "round": round_}).data)
+
+    @extend_schema(responses=RevisionRoundSerializer(many=True), summary="The order's revision rounds with pins")
+    @action(detail=True, methods=["get"], serializer_class=RevisionRoundSerializer)
+    def rounds(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        page = self.paginate_queryset(selectors.round_list(request.user, order))
+        return self.get_paginated_response(RevisionRoundSerializer(page, many=True).data)
+
+    @extend_schema(methods=["GET"], responses=MessageSerializer(many=True), summary="The order's thread")
+    @extend_schema(methods=["POST"], request=MessageInputSerializer, responses={201: MessageSerializer},
+                   summary="Write in the thread (internal=true: a studio note clients never see)")
+    @action(detail=True, methods=["get", "post"], serializer_class=MessageSerializer)
+    def messages(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        if request.method == "POST":
+            data = MessageInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            message = messages.message_post(order=order, by=request.user, **data.validated_data)
+            return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.message_list(request.user, order))
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
     @extend_schema(methods=["GET"], responses=ProposalSerializer,
                    summary="Proposed assignments for the order's unassigned images (staff)")
@@ -193,14 +249,51 @@ class DownloadQuerySerializer(serializers.Serializer):
     what = serializers.ChoiceField(choices=list(uploads.DOWNLOADS), default="original")
 
 
-@extend_schema_view(retrieve=extend_schema(summary="One image with its metadata and pre-flight findings"),
+class ImageFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ImageStatus.choices, required=False)
+    queue = serializers.BooleanField(required=False, default=False,
+                                     help_text="A retoucher's own open work, earliest due first.")
+
+
+@extend_schema_view(list=extend_schema(summary="Images the user may see (retouchers: their assigned work)",
+                                       parameters=[ImageFilterSerializer]),
+                    retrieve=extend_schema(summary="One image with its metadata and pre-flight findings"),
                     destroy=extend_schema(summary="Remove an image from a draft or submitted order"))
-class ImageViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = ImageSerializer
     http_method_names = ["get", "post", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
-        return selectors.image_queryset(self.request.user)
+        if self.action != "list":
+            return selectors.image_queryset(self.request.user)
+        filters = ImageFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        if filters.validated_data["queue"]:
+            return selectors.work_queue(self.request.user)
+        return selectors.image_list(self.request.user, status=filters.validated_data.get("status"))
+
+    @extend_schema(request=None, responses=ImageSerializer, summary="Start (or restart) work on an assigned image")
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: Any = None) -> Response:
+        image = production.image_start(image=self.get_object(), by=request.user)
+        return Response(ImageSerializer(image).data)
+
+    @extend_schema(methods=["GET"], responses=VersionSerializer(many=True), summary="The image's versions")
+    @extend_schema(methods=["POST"], request=UploadFileSerializer, responses={201: VersionWithTargetSerializer},
+                   summary="Declare a retouched version; get its upload target (the assigned retoucher)")
+    @action(detail=True, methods=["get", "post"], serializer_class=VersionSerializer)
+    def versions(self, request: Request, pk: Any = None) -> Response:
+        image = self.get_object()
+        if request.method == "POST":
+            data = UploadFileSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            version, target = production.version_create(image=image, by=request.user, file=data.validated_data,
+                                                        base_url=request.build_absolute_uri("/"))
+            version = selectors.version_get(request.user, version.pk)
+            return Response({"version": VersionSerializer(version).data, "upload": target},
+                            status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(selectors.versions_of(request.user, image))
+        return self.get_paginated_response(VersionSerializer(page, many=True).data)
 
     def perform_destroy(self, instance: Any) -> None:
         uploads.image_remove(image=instance, by=self.request.user)
@@ -251,9 +344,113 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> Any:
         return selectors.delivery_queryset(self.request.user)
 
+    @extend_schema(request=None, responses=DeliverySerializer, summary="Prepare a failed delivery again (staff)")
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: Any = None) -> Response:
+        delivery = deliveries.delivery_retry(delivery=self.get_object(), by=request.user)
+        return Response(DeliverySerializer(self.get_queryset().prefetch_related("items").get(pk=delivery.pk)).data)
+
     @extend_schema(responses={302: None}, summary="Redirect to a short-lived link to the delivery ZIP")
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
         response = HttpResponseRedirect(deliveries.delivery_download_url(delivery=self.get_object()))
         response["Cache-Control"] = "no-store"
         return response
+
+
+class VersionFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=VersionStatus.choices, required=False,
+                                     help_text="in_qc: the QC queue, the order due first")
+
+
+@extend_schema_view(list=extend_schema(summary="Versions the user may see", parameters=[VersionFilterSerializer]),
+                    retrieve=extend_schema(summary="One version: status, automated checks, QC decision"))
+class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = VersionSerializer
+    action_permissions = {"qc": permissions.can_review_qc}
+
+    def get_queryset(self) -> Any:
+        if self.action != "list":
+            return selectors.version_queryset(self.request.user)
+        filters = VersionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        if filters.validated_data.get("status") == VersionStatus.IN_QC:
+            return selectors.qc_queue(self.request.user)
+        qs = selectors.version_queryset(self.request.user).order_by("-created_at")
+        return qs.filter(status=filters.validated_data["status"]) if "status" in filters.validated_data else qs
+
+    @extend_schema(request=CompleteInputSerializer, responses={202: VersionSerializer},
+                   summary="Finish a version's upload (with its parts for a multipart upload)")
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: Any = None) -> Response:
+        data = CompleteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = production.version_complete(version=self.get_object(), by=request.user,
+                                              parts=data.validated_data.get("parts"))
+        version = selectors.version_get(request.user, version.pk)
+        code = status.HTTP_202_ACCEPTED if version.status == VersionStatus.UPLOADING else status.HTTP_200_OK
+        return Response(VersionSerializer(version).data, status=code)
+
+    @extend_schema(request=QcInputSerializer, responses=VersionSerializer,
+                   summary="Pass the version, or send it back with a category and notes (QC)")
+    @action(detail=True, methods=["post"], serializer_class=QcInputSerializer)
+    def qc(self, request: Request, pk: Any = None) -> Response:
+        data = QcInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        version = production.qc_decide(version=self.get_object(), by=request.user, decision=body["decision"],
+                                       category=body["category"], note=body["notes"])
+        return Response(VersionSerializer(selectors.version_get(request.user, version.pk)).data)
+
+    @extend_schema(request=None, responses={200: StyleGuideOutputSerializer},
+                   summary="Make this approved version the golden reference of its order's style guide")
+    @action(detail=True, methods=["post"])
+    def reference(self, request: Request, pk: Any = None) -> Response:
+        guide = production.version_make_reference(version=self.get_object(), by=request.user)
+        return Response(StyleGuideOutputSerializer(guide).data)
+
+    @extend_schema(parameters=[VersionDownloadQuerySerializer], responses={302: None},
+                   summary="Redirect to a short-lived link to the version's file or previews")
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
+        query = VersionDownloadQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        url = production.version_download_url(version=self.get_object(), by=request.user,
+                                              what=query.validated_data["what"])
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@extend_schema_view(retrieve=extend_schema(summary="One revision round with its items and pins"))
+class RevisionRoundViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = RevisionRoundSerializer
+
+    def get_queryset(self) -> Any:
+        return selectors.round_queryset(self.request.user)
+
+    @extend_schema(request=RoundAnswerSerializer, responses=RevisionRoundSerializer,
+                   summary="Confirm (or decline) a billable round (client admin)")
+    @action(detail=True, methods=["post"], serializer_class=RoundAnswerSerializer)
+    def confirm(self, request: Request, pk: Any = None) -> Response:
+        data = RoundAnswerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        round_ = review.round_answer(round_=self.get_object(), by=request.user, confirm=data.validated_data["confirm"])
+        return Response(RevisionRoundSerializer(self.get_queryset().get(pk=round_.pk)).data)
+
+
+class RevisionItemViewSet(viewsets.GenericViewSet):
+    serializer_class = RevisionItemSerializer
+    action_permissions = {"classify": permissions.can_classify_revisions}
+
+    def get_queryset(self) -> Any:
+        return selectors.revision_item_queryset(self.request.user)
+
+    @extend_schema(request=ReclassInputSerializer, responses=RevisionItemSerializer,
+                   summary="Class a revision item as defect or change, with a reason (account manager)")
+    @action(detail=True, methods=["post"], serializer_class=ReclassInputSerializer)
+    def classify(self, request: Request, pk: Any = None) -> Response:
+        data = ReclassInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = review.item_reclassify(item=self.get_object(), by=request.user, **data.validated_data)
+        return Response(RevisionItemSerializer(self.get_queryset().get(pk=item.pk)).data)

@@ -12,6 +12,10 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
         defaults={"func": "jobs.tasks.sla_sweep", "schedule_type": Schedule.MINUTES, "minutes": 10, "repeats": -1},
     )
     Schedule.objects.update_or_create(
+        name="Approve deliveries left unanswered",
+        defaults={"func": "jobs.tasks.auto_approve", "schedule_type": Schedule.HOURLY, "repeats": -1},
+    )
+    Schedule.objects.update_or_create(
         name="Sweep stuck uploads and delivery builds",
         defaults={"func": "jobs.tasks.sweep_stuck_images", "schedule_type": Schedule.MINUTES, "minutes": 10,
                   "repeats": -1},
@@ -24,10 +28,14 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         from agency.navigation import register
-        from jobs import permissions
+        from jobs import notifications, permissions
 
         post_migrate.connect(ensure_schedules, sender=self)
         register("jobs:dashboard", "Dashboard", permissions.can_view_studio_reports, position=10)
+        register("jobs:work_queue", "My work", permissions.can_view_work_queue, position=15)
+        register("jobs:qc_queue", "QC queue", permissions.can_view_qc_queue, position=16)
         register("jobs:order_list", "Orders", lambda user: True, position=20)
         register("jobs:workload", "Workload", permissions.can_view_workload, position=30)
         register("jobs:on_time_report", "Reports", permissions.can_view_studio_reports, position=90)
+        register("jobs:quality_report", "Quality", permissions.can_view_quality_report, position=91)
+        notifications.register_kinds()

@@ -22,3 +22,11 @@ def record_event(*, order: Order, actor: User | None, verb: str, message: str, f
                                  to_status=to_status, data=data or {}, audience=audience)
     enqueue_on_commit("jobs.tasks.notify_event", str(event.pk), group="notifications")
     return event
+
+
+def on_behalf(by: User | None, order: Order) -> str:
+    """Words for a client's action taken by the studio, so the timeline never names a manager as if
+    they were the client: " on behalf of Acme Jewels" (empty when the client acted)."""
+    if by is None or not by.is_studio:
+        return ""
+    return f" on behalf of {order.client.name}"

@@ -77,11 +77,17 @@ def _assigned_to(prefix: str) -> Any:
     return staticmethod(condition)
 
 
+def _retouched(prefix: str) -> Any:
+    """QC reviews retouched work: whatever has a version."""
+    return staticmethod(lambda user: {f"{prefix}versions__isnull": False})
+
+
 class Order(models.Model):
     """A job: a set of images, the services wanted, a style guide version and a turnaround tier."""
 
     tenant_path = "client"
     retoucher_filter = _assigned_to("images__")
+    qc_filter = _retouched("images__")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(max_length=16, unique=True, editable=False)
@@ -134,6 +140,7 @@ class ImageStatus(models.TextChoices):
     ASSIGNED = "assigned", "Assigned"
     IN_PROGRESS = "in_progress", "In progress"
     IN_QC = "in_qc", "In QC"
+    QC_REJECTED = "qc_rejected", "Sent back by QC"
     READY = "ready", "Ready"
     DELIVERED = "delivered", "Delivered"
     APPROVED = "approved", "Approved"
@@ -158,10 +165,11 @@ def image_prefix(image: OrderImage) -> str:
     return f"clients/{image.order.client_id}/orders/{image.order_id}/{image.pk}"
 
 
-def _legacy_key(instance: OrderImage, filename: str) -> str:
-    # Files saved through the FileField API (demo data) get a server-made name too.
+def _legacy_key(instance: Any, filename: str) -> str:
+    # Files saved through the FileField API (demo data, derived files) get a server-made name too.
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
-    return f"{image_prefix(instance)}/files/{uuid.uuid4().hex}.{ext[:5]}"
+    image = instance.image if isinstance(instance, Version) else instance
+    return f"{image_prefix(image)}/files/{uuid.uuid4().hex}.{ext[:5]}"
 
 
 def _version_key(instance: Version, filename: str) -> str:
@@ -169,23 +177,11 @@ def _version_key(instance: Version, filename: str) -> str:
     return f"{image_prefix(instance.image)}/versions/v{instance.number}/{uuid.uuid4().hex}.{ext[:5]}"
 
 
-class OrderImage(models.Model):
-    """One original photograph of an order and everything done to it."""
+class StoredImage(models.Model):
+    """An image file received through the upload contract (DESIGN.md §6): what was declared, where
+    its bytes landed, what ``complete`` pinned, the worker's attempt counter, and what decoding found.
+    Originals (``OrderImage``) and retouched versions (``Version``) share it, and one pipeline."""
 
-    tenant_path = "order__client"
-    retoucher_filter = _assigned_to("")
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="images")
-    filename = models.CharField(max_length=255, help_text="The client's file name, for display only.")
-    sku = models.CharField("SKU", max_length=64, blank=True)
-    status = models.CharField(max_length=20, choices=ImageStatus.choices, default=ImageStatus.UPLOADING)
-    reason = models.CharField(max_length=300, blank=True, help_text="Why the file was rejected.")
-    complexity = models.CharField(max_length=10, choices=Complexity.choices, default=Complexity.STANDARD)
-    instructions = models.TextField(blank=True, max_length=5000)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
-    # The upload as declared by the client, and where its bytes land before they are validated.
     declared_size = models.PositiveBigIntegerField(null=True, blank=True)
     declared_sha256 = models.CharField(max_length=64, blank=True)
     content_type = models.CharField(max_length=100, blank=True)
@@ -196,8 +192,6 @@ class OrderImage(models.Model):
     uploaded_at = models.DateTimeField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     processing_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # The validated original and its derived files.
-    original = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
     thumbnail = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
     preview = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -210,9 +204,47 @@ class OrderImage(models.Model):
     has_alpha = models.BooleanField(default=False)
     dpi = models.PositiveIntegerField(null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_processing(self) -> bool:
+        return self.status == "uploading" and self.uploaded_at is not None  # type: ignore[attr-defined]
+
+    @property
+    def megapixels(self) -> float | None:
+        return round(self.width * self.height / 1e6, 1) if self.width and self.height else None
+
+
+def _image_work(user: Any) -> dict[str, Any]:
+    return {"assignments__retoucher": user, "assignments__active": True}
+
+
+class OrderImage(StoredImage):
+    """One original photograph of an order and everything done to it."""
+
+    tenant_path = "order__client"
+    retoucher_filter = staticmethod(_image_work)
+    qc_filter = _retouched("")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="images")
+    filename = models.CharField(max_length=255, help_text="The client's file name, for display only.")
+    sku = models.CharField("SKU", max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=ImageStatus.choices, default=ImageStatus.UPLOADING)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why the file was rejected.")
+    complexity = models.CharField(max_length=10, choices=Complexity.choices, default=Complexity.STANDARD)
+    instructions = models.TextField(blank=True, max_length=5000)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    original = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
     preflight = models.JSONField(default=list, blank=True, help_text="Pre-flight warnings: [{code, message}].")
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Production: when the retoucher last started work on it (minutes to submission are measured from here).
+    work_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ImageQuerySet.as_manager()
 
@@ -223,35 +255,74 @@ class OrderImage(models.Model):
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
 
-    @property
-    def is_processing(self) -> bool:
-        return self.status == ImageStatus.UPLOADING and self.uploaded_at is not None
 
-    @property
-    def megapixels(self) -> float | None:
-        return round(self.width * self.height / 1e6, 1) if self.width and self.height else None
+class VersionStatus(models.TextChoices):
+    UPLOADING = "uploading", "Uploading"
+    REJECTED = "rejected", "File refused"
+    IN_QC = "in_qc", "Waiting for QC"
+    PASSED = "passed", "Passed QC"
+    FAILED = "failed", "Sent back by QC"
 
 
-class Version(models.Model):
-    """A retouched file for an image (v1, v2 …); deliveries are rendered from the approved one."""
+class QcCategory(models.TextChoices):
+    DUST = "dust", "Dust left"
+    CLIPPING = "clipping", "Clipping path"
+    COLOUR = "colour", "Colour"
+    REFLECTIONS = "reflections", "Reflections"
+    SHAPE = "shape", "Shape"
+    OTHER = "other", "Other"
+
+
+def _version_work(user: Any) -> dict[str, Any]:
+    return {"image__assignments__retoucher": user, "image__assignments__active": True}
+
+
+class Version(StoredImage):
+    """A retouched file for an image (v1, v2 …) with its automated checks and its QC decision.
+    Uploaded through the same contract and pipeline as originals; deliveries render it."""
 
     tenant_path = "image__order__client"
+    # Clients see a version once it was published to them in a delivery.
+    client_visible_filter = {"delivery_items__isnull": False}
+    retoucher_filter = staticmethod(_version_work)
+    qc_filter = staticmethod(lambda user: {})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    file = models.FileField(upload_to=_version_key, max_length=300)
-    approved = models.BooleanField(default=False)
+    status = models.CharField(max_length=12, choices=VersionStatus.choices, default=VersionStatus.UPLOADING)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why the file was refused.")
+    file = models.FileField(upload_to=_version_key, max_length=300, blank=True)
+    filename = models.CharField(max_length=255, blank=True, help_text="The retoucher's file name, for display.")
+    approved = models.BooleanField(default=False, help_text="The client approved this version.")
+    round = models.ForeignKey("RevisionRound", null=True, blank=True, on_delete=models.SET_NULL, related_name="versions",
+                              help_text="The revision round this version answers (empty: first production).")
+    checks = models.JSONField(default=list, blank=True,
+                              help_text="Automated style-guide checks: [{code, label, passed, measured, required}].")
+    work_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="From start of work to submission.")
+    estimate_minutes = models.PositiveIntegerField(null=True, blank=True)
+    qc_category = models.CharField(max_length=12, choices=QcCategory.choices, blank=True)
+    qc_note = models.TextField(blank=True, max_length=2000)
+    qc_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    qc_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["image", "number"]
-        constraints = [models.UniqueConstraint(fields=["image", "number"], name="version_number_unique")]
+        constraints = [models.UniqueConstraint(fields=["image", "number"], name="version_number_unique"),
+                       models.CheckConstraint(condition=models.Q(status__in=VersionStatus.values),
+                                              name="version_status_valid")]
+        indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
         return f"v{self.number} of {self.image.filename}"
+
+    @property
+    def checks_failed(self) -> int:
+        return sum(1 for check in self.checks if check.get("passed") is False)
 
 
 class DeliveryStatus(models.TextChoices):
@@ -260,16 +331,24 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class DeliveryKind(models.TextChoices):
+    REVIEW = "review", "For review"
+    FINAL = "final", "Final files"
+
+
 class Delivery(models.Model):
-    """The rendered files of an order's approved versions, packed as one ZIP for download."""
+    """Versions published to the client: each item is reviewed in the portal, and their renditions
+    (as the style guide asks) are packed in one ZIP for download."""
 
     tenant_path = "order__client"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries")
     number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=DeliveryKind.choices, default=DeliveryKind.REVIEW)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.BUILDING)
     reason = models.CharField(max_length=300, blank=True)
+    files_done = models.PositiveIntegerField(default=0, editable=False, help_text="Renditions packed so far.")
     archive = models.CharField(max_length=300, blank=True, help_text="Storage key of the ZIP.")
     archive_size = models.PositiveBigIntegerField(null=True, blank=True)
     file_count = models.PositiveIntegerField(default=0)
@@ -284,8 +363,9 @@ class Delivery(models.Model):
         ordering = ["order", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["order", "number"], name="delivery_number_unique"),
-            # One build at a time per order: a double-clicked button cannot pack two ZIPs.
-            models.UniqueConstraint(fields=["order"], condition=models.Q(status="building"),
+            # One build at a time per order and kind: a double-clicked button cannot pack two ZIPs, and the
+            # final package of a completed order never waits for the last review delivery's build.
+            models.UniqueConstraint(fields=["order", "kind"], condition=models.Q(status="building"),
                                     name="one_delivery_building_per_order"),
         ]
 
@@ -315,6 +395,8 @@ class Event(models.Model):
     tenant_path = "order__client"
     client_visible_filter = {"audience": Audience.CLIENT}
     retoucher_filter = staticmethod(_work_events)
+    qc_filter = staticmethod(lambda user: {"order__images__versions__isnull": False,
+                                           "audience__in": [Audience.CLIENT, Audience.STUDIO]})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
@@ -375,3 +457,142 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image.filename} → {self.retoucher.full_name}"
+
+
+class DeliveryItem(models.Model):
+    """One image of a delivery, with the version that was published for it."""
+
+    tenant_path = "delivery__order__client"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items")
+    image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="delivery_items")
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="delivery_items")
+
+    class Meta:
+        ordering = ["delivery", "image__position"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "image"], name="one_item_per_image_per_delivery")]
+
+    def __str__(self) -> str:
+        return f"{self.image.filename} in delivery {self.delivery.number}"
+
+
+class RoundStatus(models.TextChoices):
+    AWAITING_CONFIRMATION = "awaiting", "Awaiting the client admin's confirmation"
+    OPEN = "open", "In revision"
+    DECLINED = "declined", "Not confirmed"
+
+
+class ItemKind(models.TextChoices):
+    DEFECT = "defect", "Defect (missed the brief)"
+    CHANGE = "change", "Change (a new wish)"
+
+
+class RevisionRound(models.Model):
+    """A client's request for changes after a delivery, numbered per order. Rounds beyond the
+    client's free rounds that contain change items are billable and wait for a client admin."""
+
+    tenant_path = "order__client"
+    retoucher_filter = staticmethod(lambda user: {"items__image__assignments__retoucher": user,
+                                                  "items__image__assignments__active": True})
+    qc_filter = staticmethod(lambda user: {})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="revision_rounds")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=RoundStatus.choices, default=RoundStatus.OPEN)
+    note = models.TextField(blank=True, max_length=2000, help_text="The client's general note for this round.")
+    billable = models.BooleanField(default=False, help_text="Beyond the free rounds, with change items.")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["order", "number"]
+        constraints = [models.UniqueConstraint(fields=["order", "number"], name="revision_round_number_unique")]
+
+    def __str__(self) -> str:
+        return f"Round {self.number} of {self.order_id}"
+
+
+class RevisionItem(models.Model):
+    """One image's request in a round, with its pins. The client proposes defect or change; the
+    account manager may reclass it with a reason."""
+
+    tenant_path = "round__order__client"
+    retoucher_filter = staticmethod(lambda user: {"image__assignments__retoucher": user,
+                                                  "image__assignments__active": True})
+    qc_filter = staticmethod(lambda user: {})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    round = models.ForeignKey(RevisionRound, on_delete=models.CASCADE, related_name="items")
+    image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="revision_items")
+    version = models.ForeignKey(Version, null=True, on_delete=models.SET_NULL, related_name="revision_items",
+                                help_text="The delivered version the request is about.")
+    note = models.TextField(blank=True, max_length=2000)
+    proposed_kind = models.CharField(max_length=6, choices=ItemKind.choices, default=ItemKind.CHANGE)
+    kind = models.CharField(max_length=6, choices=ItemKind.choices, default=ItemKind.CHANGE)
+    reclass_reason = models.CharField(max_length=500, blank=True)
+    reclassed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+
+    class Meta:
+        ordering = ["round", "image__position"]
+        constraints = [models.UniqueConstraint(fields=["round", "image"], name="one_item_per_image_per_round")]
+
+    def __str__(self) -> str:
+        return f"{self.image.filename} in round {self.round.number}"
+
+
+class Pin(models.Model):
+    """A numbered note at a point of the delivered image (x, y from 0 to 1)."""
+
+    tenant_path = "item__round__order__client"
+    retoucher_filter = staticmethod(lambda user: {"item__image__assignments__retoucher": user,
+                                                  "item__image__assignments__active": True})
+    qc_filter = staticmethod(lambda user: {})
+
+    item = models.ForeignKey(RevisionItem, on_delete=models.CASCADE, related_name="pins")
+    number = models.PositiveSmallIntegerField()
+    x = models.DecimalField(max_digits=6, decimal_places=5)
+    y = models.DecimalField(max_digits=6, decimal_places=5)
+    text = models.CharField(max_length=2000)
+
+    class Meta:
+        ordering = ["item", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "number"], name="pin_number_unique"),
+            models.CheckConstraint(condition=models.Q(x__gte=0, x__lte=1, y__gte=0, y__lte=1), name="pin_inside_image"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pin {self.number}: {self.text[:40]}"
+
+
+def _thread_for_work(user: Any) -> dict[str, Any]:
+    return {"order__images__assignments__retoucher": user, "order__images__assignments__active": True}
+
+
+class Message(models.Model):
+    """One message of an order's thread between client and studio, or a studio-internal note that
+    clients never see (not in pages, API, mails or exports)."""
+
+    tenant_path = "order__client"
+    client_visible_filter = {"internal": False}
+    retoucher_filter = staticmethod(_thread_for_work)
+    qc_filter = staticmethod(lambda user: {"order__images__versions__isnull": False})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField(max_length=2000)
+    internal = models.BooleanField(default=False, help_text="A studio note: clients never see it.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["order", "created_at"]
+        indexes = [models.Index(fields=["order", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.body[:40]}"

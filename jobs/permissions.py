@@ -8,7 +8,7 @@ from typing import Any
 from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, Role
 from clients.models import Client
 from clients.tenancy import client_id_of
-from jobs.models import Order, OrderStatus
+from jobs.models import Assignment, Order, OrderStatus
 
 
 def _is_own_client(user: Any, client_id: Any) -> bool:
@@ -77,3 +77,51 @@ def can_view_workload(user: Any) -> bool:
 def can_view_studio_reports(user: Any) -> bool:
     """The turnaround dashboard and the on-time report: roles that see every client's orders."""
     return getattr(user, "is_authenticated", False) and user.role in ALL_ORDERS_ROLES
+
+
+def can_work_on(user: Any, image: Any) -> bool:
+    """Start work on an image and upload its versions: the retoucher it is assigned to."""
+    return (getattr(user, "is_authenticated", False) and user.role == Role.RETOUCHER
+            and Assignment.objects.filter(image=image, retoucher=user, active=True).exists())
+
+
+def can_review_qc(user: Any) -> bool:
+    """Pass or send back a version: QC reviewers and admins."""
+    return getattr(user, "is_authenticated", False) and user.role in {Role.QC, Role.ADMIN}
+
+
+def can_review_delivery(user: Any, order: Order) -> bool:
+    """Approve delivered images or request changes: the client's users, or an account manager acting
+    for the client (the timeline says so)."""
+    return _is_own_client(user, order.client_id) or user.role in MANAGER_ROLES
+
+
+def can_confirm_round(user: Any, order: Order) -> bool:
+    """Confirm (or decline) a billable revision round: an admin of the client's company (or the studio's admin)."""
+    if user.role == Role.ADMIN:
+        return True
+    return user.role == Role.CLIENT_ADMIN and _is_own_client(user, order.client_id)
+
+
+def can_classify_revisions(user: Any) -> bool:
+    """Reclass a revision item as defect or change: account managers and admins."""
+    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
+
+
+def can_post_message(user: Any, order: Order, *, internal: bool) -> bool:
+    """Clients write in their orders' thread; the studio writes there and in its internal notes."""
+    if internal:
+        return user.is_studio and user.role != Role.FINANCE
+    return _is_own_client(user, order.client_id) or user.role in MANAGER_ROLES
+
+
+def can_view_quality_report(user: Any) -> bool:
+    return can_view_studio_reports(user)
+
+
+def can_view_qc_queue(user: Any) -> bool:
+    return can_review_qc(user)
+
+
+def can_view_work_queue(user: Any) -> bool:
+    return getattr(user, "is_authenticated", False) and user.role == Role.RETOUCHER

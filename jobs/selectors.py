@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from clients.tenancy import scope
-from jobs.models import Delivery, Event, Order, OrderImage, Service
+from jobs.models import (
+    Delivery,
+    DeliveryItem,
+    Event,
+    ImageStatus,
+    ItemKind,
+    Message,
+    Order,
+    OrderImage,
+    RevisionItem,
+    RevisionRound,
+    Service,
+    Version,
+    VersionStatus,
+)
 
 
 def service_list(*, active_only: bool = True) -> QuerySet[Service]:
@@ -42,10 +56,6 @@ def order_get(user: Any, pk: Any) -> Order:
     return get_object_or_404(qs, pk=pk)
 
 
-def image_list(user: Any, order: Order) -> QuerySet[OrderImage]:
-    return scope(OrderImage.objects.filter(order=order), user).order_by("position", "created_at")
-
-
 def image_queryset(user: Any) -> QuerySet[OrderImage]:
     return scope(OrderImage.objects.select_related("order__client", "order__style_guide"), user)
 
@@ -76,3 +86,134 @@ def on_time_by_client_month(user: Any) -> list[dict[str, Any]]:
             .annotate(delivered=Count("id"), on_time=Count("id", filter=Q(delivered_at__lte=F("due_at"))))
             .order_by("-month", "client__name"))
     return [{**row, "percent": round(100 * row["on_time"] / row["delivered"], 1)} for row in rows]
+
+
+# Production and review -----------------------------------------------------------------------------
+
+def image_list(user: Any, order: Order | None = None, *, status: str | None = None) -> QuerySet[OrderImage]:
+    qs = scope(OrderImage.objects.all(), user)
+    if order is not None:
+        qs = qs.filter(order=order)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("position", "created_at")
+
+
+def work_queue(user: Any) -> QuerySet[OrderImage]:
+    """A retoucher's assigned images, earliest due first, with what they need to start."""
+    from jobs.production import QUEUE_STATES
+
+    return (scope(OrderImage.objects.filter(status__in=QUEUE_STATES, assignments__retoucher=user,
+                                            assignments__active=True), user)
+            .select_related("order__client", "order__style_guide")
+            .annotate(version_count=Count("versions", distinct=True))
+            .order_by(F("order__due_at").asc(nulls_last=True), "order__number", "position"))
+
+
+def version_queryset(user: Any) -> QuerySet[Version]:
+    return scope(Version.objects.select_related("image__order__client", "image__order__style_guide", "created_by",
+                                                "qc_by", "round"), user)
+
+
+def version_get(user: Any, pk: Any) -> Version:
+    return get_object_or_404(version_queryset(user), pk=pk)
+
+
+def qc_queue(user: Any) -> QuerySet[Version]:
+    """Versions waiting for QC, the order due first, then the oldest."""
+    return (version_queryset(user).filter(status=VersionStatus.IN_QC)
+            .order_by(F("image__order__due_at").asc(nulls_last=True), "created_at"))
+
+
+def versions_of(user: Any, image: OrderImage) -> QuerySet[Version]:
+    return version_queryset(user).filter(image=image).order_by("-number")
+
+
+def round_list(user: Any, order: Order) -> QuerySet[RevisionRound]:
+    items = Prefetch("items", queryset=scope(RevisionItem.objects.select_related("image", "reclassed_by")
+                                             .prefetch_related("pins").order_by("image__position"), user))
+    return (scope(RevisionRound.objects.filter(order=order), user).select_related("requested_by", "confirmed_by")
+            .prefetch_related(items).order_by("-number"))
+
+
+def round_queryset(user: Any) -> QuerySet[RevisionRound]:
+    items = Prefetch("items", queryset=scope(RevisionItem.objects.select_related("image").prefetch_related("pins")
+                                             .order_by("image__position"), user))
+    return (scope(RevisionRound.objects.select_related("order__client", "requested_by"), user)
+            .prefetch_related(items))
+
+
+def round_get(user: Any, pk: Any) -> RevisionRound:
+    return get_object_or_404(round_queryset(user), pk=pk)
+
+
+def revision_item_queryset(user: Any) -> QuerySet[RevisionItem]:
+    return scope(RevisionItem.objects.select_related("round__order", "image").prefetch_related("pins"), user)
+
+
+def revision_item_get(user: Any, pk: Any) -> RevisionItem:
+    return get_object_or_404(revision_item_queryset(user), pk=pk)
+
+
+def items_of_image(user: Any, image: OrderImage) -> QuerySet[RevisionItem]:
+    """Every round's request about one image, newest first, with its pins."""
+    return (scope(RevisionItem.objects.filter(image=image), user).select_related("round", "version")
+            .prefetch_related("pins").order_by("-round__number"))
+
+
+def message_list(user: Any, order: Order) -> QuerySet[Message]:
+    return scope(Message.objects.filter(order=order), user).select_related("author").order_by("created_at")
+
+
+def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:
+    """What a client reviews: every delivered image with the version it was last published with and the
+    open requests about it, in the order's image order. A fixed number of queries."""
+    images = list(scope(OrderImage.objects.filter(order=order, delivery_items__isnull=False), user).distinct()
+                  .order_by("position", "created_at"))
+    latest: dict[Any, tuple[int, Version]] = {}
+    for item in DeliveryItem.objects.filter(image__in=images).select_related("version", "delivery"):
+        current = latest.get(item.image_id)
+        if current is None or item.delivery.number > current[0]:
+            latest[item.image_id] = (item.delivery.number, item.version)
+    items: dict[Any, list[RevisionItem]] = {}
+    for row in (scope(RevisionItem.objects.filter(image__in=images), user).select_related("round")
+                .prefetch_related("pins").order_by("-round__number")):
+        items.setdefault(row.image_id, []).append(row)
+    return [{"image": image, "version": latest[image.pk][1] if image.pk in latest else None,
+             "delivery": latest[image.pk][0] if image.pk in latest else None, "requests": items.get(image.pk, [])}
+            for image in images]
+
+
+def quality_report(user: Any) -> dict[str, list[dict[str, Any]]]:
+    """First-time approval (delivered images approved without a defect round) and QC reject rates,
+    per retoucher, per client and per month, with the counts behind each percentage."""
+    from django.db.models.functions import TruncMonth
+
+    defect = RevisionItem.objects.filter(image=OuterRef("pk"), kind=ItemKind.DEFECT)
+    approved = scope(OrderImage.objects.filter(status=ImageStatus.APPROVED), user).annotate(defect=Exists(defect))
+    first_version = Version.objects.filter(image=OuterRef("pk"), status=VersionStatus.PASSED).order_by("number")
+    approved = approved.annotate(retoucher=Subquery(first_version.values("created_by__full_name")[:1]),
+                                 month=TruncMonth("approved_at"))
+
+    def ftar(key: str) -> list[dict[str, Any]]:
+        rows = (approved.values(key).annotate(images=Count("id", distinct=True),
+                                              first_time=Count("id", filter=Q(defect=False), distinct=True))
+                .order_by(key))
+        return [{"key": row[key], "images": row["images"], "first_time": row["first_time"],
+                 "percent": round(100 * row["first_time"] / row["images"], 1) if row["images"] else None} for row in rows]
+
+    decisions = scope(Version.objects.filter(qc_at__isnull=False), user)
+
+    def rejects(key: str) -> list[dict[str, Any]]:
+        rows = (decisions.annotate(month=TruncMonth("qc_at")).values(key)
+                .annotate(reviewed=Count("id"), rejected=Count("id", filter=Q(status=VersionStatus.FAILED))).order_by(key))
+        return [{"key": row[key], "reviewed": row["reviewed"], "rejected": row["rejected"],
+                 "percent": round(100 * row["rejected"] / row["reviewed"], 1) if row["reviewed"] else None} for row in rows]
+
+    return {"ftar_retoucher": ftar("retoucher"), "ftar_client": ftar("order__client__name"), "ftar_month": ftar("month"),
+            "qc_retoucher": rejects("created_by__full_name"), "qc_client": rejects("image__order__client__name"),
+            "qc_month": rejects("month")}
+
+
+def delivery_get(user: Any, pk: Any) -> Delivery:
+    return get_object_or_404(delivery_queryset(user), pk=pk)

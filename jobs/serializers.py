@@ -8,7 +8,22 @@ from rest_framework import serializers
 from agency.api import ScopedRelatedField
 from clients.selectors import client_list, style_guide_list
 from jobs import workflow
-from jobs.models import Delivery, Event, Order, OrderImage, OrderStatus, Service, Turnaround
+from jobs.models import (
+    Delivery,
+    Event,
+    ItemKind,
+    Message,
+    Order,
+    OrderImage,
+    OrderStatus,
+    Pin,
+    QcCategory,
+    RevisionItem,
+    RevisionRound,
+    Service,
+    Turnaround,
+    Version,
+)
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -200,11 +215,17 @@ class UploadsOutputSerializer(serializers.Serializer):
 
 class DeliverySerializer(serializers.ModelSerializer):
     download = serializers.SerializerMethodField()
+    images = serializers.SerializerMethodField()
 
     class Meta:
         model = Delivery
-        fields = ["id", "order", "number", "status", "reason", "file_count", "archive_size", "created_at", "download"]
+        fields = ["id", "order", "number", "kind", "status", "reason", "images", "files_done", "file_count",
+                  "archive_size", "created_at", "download"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
+    def get_images(self, delivery: Delivery) -> list[str]:
+        return [str(item.image_id) for item in delivery.items.all()]
 
     def get_download(self, delivery: Delivery) -> str | None:
         return f"/api/v1/deliveries/{delivery.pk}/download/" if delivery.status == "ready" else None
@@ -248,3 +269,156 @@ class AssignmentSerializer(serializers.Serializer):
     minutes = serializers.IntegerField()
     active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+
+
+# Production and review -----------------------------------------------------------------------------
+
+class CheckSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    passed = serializers.BooleanField(allow_null=True)
+    measured = serializers.CharField()
+    required = serializers.CharField()
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    image = serializers.UUIDField(source="image_id", read_only=True)
+    order = serializers.UUIDField(source="image.order_id", read_only=True)
+    processing = serializers.BooleanField(source="is_processing", read_only=True)
+    checks = CheckSerializer(many=True, read_only=True)
+    qc = serializers.SerializerMethodField()
+    author = serializers.SerializerMethodField()
+    round = serializers.IntegerField(source="round.number", allow_null=True, read_only=True, default=None)
+    thumbnail = serializers.SerializerMethodField()
+    preview = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Version
+        fields = ["id", "image", "order", "number", "status", "reason", "processing", "filename", "format", "width",
+                  "height", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi", "size_bytes", "sha256", "checks",
+                  "work_minutes", "estimate_minutes", "qc", "author", "round", "approved", "thumbnail", "preview",
+                  "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_qc(self, version: Version) -> dict[str, Any] | None:
+        if version.qc_at is None:
+            return None
+        return {"decision": "pass" if version.status == "passed" else "reject", "category": version.qc_category,
+                "notes": version.qc_note, "by": version.qc_by.full_name if version.qc_by else None, "at": version.qc_at}
+
+    def get_author(self, version: Version) -> str | None:
+        return version.created_by.full_name if version.created_by else None
+
+    def _link(self, version: Version, what: str) -> str | None:
+        return f"/api/v1/versions/{version.pk}/download/?what={what}" if getattr(version, what) else None
+
+    def get_thumbnail(self, version: Version) -> str | None:
+        return self._link(version, "thumbnail")
+
+    def get_preview(self, version: Version) -> str | None:
+        return self._link(version, "preview")
+
+
+class VersionWithTargetSerializer(serializers.Serializer):
+    version = VersionSerializer()
+    upload = UploadTargetSerializer()
+
+
+class QcInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["pass", "reject"])
+    category = serializers.ChoiceField(choices=QcCategory.choices, required=False, allow_blank=True, default="")
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DeliverInputSerializer(serializers.Serializer):
+    images = serializers.ListField(child=serializers.UUIDField(), required=False, allow_empty=False, max_length=1000,
+                                   help_text="The ready images to publish; all ready images when left out.")
+
+
+class PinInputSerializer(serializers.Serializer):
+    x = serializers.DecimalField(max_digits=6, decimal_places=5, min_value=0, max_value=1)
+    y = serializers.DecimalField(max_digits=6, decimal_places=5, min_value=0, max_value=1)
+    text = serializers.CharField(max_length=2000)
+
+
+class ReviewItemInputSerializer(serializers.Serializer):
+    image = serializers.UUIDField()
+    decision = serializers.ChoiceField(choices=["approve", "revise"])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(choices=ItemKind.choices, required=False, default=ItemKind.CHANGE)
+    pins = PinInputSerializer(many=True, required=False, max_length=50, default=list)
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    items = ReviewItemInputSerializer(many=True, allow_empty=False, max_length=1000)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    confirm = serializers.BooleanField(default=False, help_text="A client admin accepts the price of a billable round.")
+
+
+class PinSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pin
+        fields = ["number", "x", "y", "text"]
+        read_only_fields = fields
+
+
+class RevisionItemSerializer(serializers.ModelSerializer):
+    image = serializers.UUIDField(source="image_id", read_only=True)
+    filename = serializers.CharField(source="image.filename", read_only=True)
+    pins = PinSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RevisionItem
+        fields = ["id", "image", "filename", "note", "proposed_kind", "kind", "reclass_reason", "pins"]
+        read_only_fields = fields
+
+
+class RevisionRoundSerializer(serializers.ModelSerializer):
+    items = RevisionItemSerializer(many=True, read_only=True)
+    requested_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RevisionRound
+        fields = ["id", "order", "number", "status", "billable", "note", "requested_by", "confirmed_at", "created_at",
+                  "items"]
+        read_only_fields = fields
+
+    def get_requested_by(self, round_: RevisionRound) -> str | None:
+        return round_.requested_by.full_name if round_.requested_by else None
+
+
+class ReviewResultSerializer(serializers.Serializer):
+    approved = serializers.IntegerField()
+    completed = serializers.BooleanField()
+    round = RevisionRoundSerializer(allow_null=True)
+
+
+class RoundAnswerSerializer(serializers.Serializer):
+    confirm = serializers.BooleanField()
+
+
+class ReclassInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ItemKind.choices)
+    reason = serializers.CharField(max_length=500)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "order", "author", "body", "internal", "created_at"]
+        read_only_fields = fields
+
+    def get_author(self, message: Message) -> str | None:
+        return message.author.full_name if message.author else None
+
+
+class MessageInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=2000)
+    internal = serializers.BooleanField(default=False)
+
+
+class VersionDownloadQuerySerializer(serializers.Serializer):
+    what = serializers.ChoiceField(choices=["file", "preview", "thumbnail"], default="preview")

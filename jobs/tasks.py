@@ -4,71 +4,42 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.utils import timezone
 
-from agency.models import Role, User
-from jobs import deliveries, sla, uploads
-from jobs.models import Audience, Event
+from agency.notifications import notify
+from jobs import deliveries, messages, notifications, production, review, sla, uploads
+from jobs.models import Event
 
 logger = logging.getLogger("loupe.tasks")
 
-# Timeline events that are worth an e-mail; the rest only appear on the timeline.
-MAILED_VERBS = {"order.submitted", "order.cancelled", "order.held", "order.resumed", "order.sla_at_risk",
-                "order.sla_breached"}
-
-
-def _recipients(event: Event) -> list[str]:
-    order = event.order
-    actor = event.actor
-    emails: set[str] = set()
-    if actor is None or actor.is_client:
-        manager = order.client.account_manager
-        managers = [manager] if manager and manager.is_active else list(
-            User.objects.filter(role=Role.ACCOUNT_MANAGER, is_active=True)
-        )
-        emails.update(m.email for m in managers)
-    if event.audience == Audience.CLIENT and (actor is None or actor.is_studio):
-        emails.update(User.objects.filter(membership__client=order.client, is_active=True)
-                      .values_list("email", flat=True))
-    if actor is not None:
-        emails.discard(actor.email)
-    return sorted(emails)
-
-
-def header_safe(text: str) -> str:
-    """Text that reaches a mail header: line breaks would end the header (or inject another one)."""
-    return " ".join(str(text).split())[:200]
-
-
 def notify_event(event_id: str) -> int:
-    """Mail the people an order event concerns; returns the number of recipients.
+    """Tell the people an order event concerns (bell and mail, ``jobs.notifications``); returns the
+    number of mails sent.
 
-    Claim, commit, send, release on failure: the event is claimed with a conditional update that
-    commits at once, so a task delivered twice mails once and no database lock is held while SMTP
-    talks; if sending fails the claim is released and the task's retry sends it.
+    The event is claimed with a conditional update that commits at once (no lock is held while SMTP
+    talks), and each notification is a unique row per person: a task delivered twice notifies once.
+    If a mail fails, the claim is released and the task's retry finishes the job.
     """
     claimed = Event.objects.filter(pk=event_id, notified_at__isnull=True).update(notified_at=timezone.now())
     if not claimed:
         return 0
     event = Event.objects.select_related("order__client__account_manager", "actor").get(pk=event_id)
-    if event.verb not in MAILED_VERBS:
-        return 0
-    recipients = _recipients(event)
-    if recipients:
-        order = event.order
-        body = (f"{event.message}.\n\nOrder {order.number}: {order.title}\nClient: {order.client.name}\n"
-                f"Status: {order.get_status_display()}\n")
-        subject = header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {order.number}: {event.message}")
-        try:
-            send_mail(subject, body, None, recipients)
-        except Exception:
-            Event.objects.filter(pk=event_id).update(notified_at=None)
-            logger.warning("mail for event %s failed; released for a retry", event_id)
-            raise
-    logger.info("event %s notified %d recipients", event_id, len(recipients))
-    return len(recipients)
+    sent = 0
+    try:
+        for notice in notifications.event_notices(event):
+            users = [u for u in notice.users if notice.kind in PERSONAL_KINDS or notifications.audience_allows(event, u)]
+            sent += notify(users, kind=notice.kind, source=f"event:{event.pk}:{notice.kind}", title=notice.title,
+                           body=f"{event.message}.\n\nOrder {event.order.number}: {event.order.title}",
+                           url=notice.url, actor=event.actor)
+    except Exception:
+        Event.objects.filter(pk=event_id).update(notified_at=None)
+        raise
+    logger.info("event %s: %d mails", event_id, sent)
+    return sent
+
+
+# Notices addressed to one person about their own work (the event itself may be for managers only).
+PERSONAL_KINDS = {"assignment", "qc_rejected"}
 
 
 def process_image(image_id: str) -> str:
@@ -76,12 +47,28 @@ def process_image(image_id: str) -> str:
     return uploads.image_process(image_id=image_id)
 
 
+def process_version(version_id: str) -> str:
+    """Validate, preview and check one retouched version (``jobs.production.version_process``)."""
+    return production.version_process(version_id=version_id)
+
+
 def sweep_stuck_images() -> dict[str, int]:
-    """Every 10 minutes: re-queue or fail images stuck in processing, drop abandoned uploads, and
-    re-queue or fail delivery builds whose worker died."""
+    """Every 10 minutes: re-queue or fail originals and versions stuck in processing, drop abandoned
+    uploads, and re-queue or fail delivery builds whose worker died."""
     counts = uploads.sweep_stuck_images()
+    counts.update({f"versions_{k}": v for k, v in production.sweep_stuck_versions().items()})
     counts.update({f"deliveries_{k}": v for k, v in deliveries.sweep_stuck_deliveries().items()})
     return counts
+
+
+def notify_message(message_id: str) -> int:
+    """Tell the other side of an order's thread about a message (``jobs.messages.message_notify``)."""
+    return messages.message_notify(message_id=message_id)
+
+
+def auto_approve() -> dict[str, int]:
+    """Hourly: remind, then approve deliveries left unanswered by clients who chose auto-approval."""
+    return review.auto_approve_due()
 
 
 def build_delivery(delivery_id: str) -> str:

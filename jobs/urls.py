@@ -1,6 +1,7 @@
 from django.urls import path
 
 from jobs import views
+from jobs import views_production as production
 
 app_name = "jobs"
 urlpatterns = [
@@ -10,12 +11,25 @@ urlpatterns = [
     path("orders/<uuid:pk>/edit/", views.order_edit, name="order_edit"),
     path("orders/<uuid:pk>/images/", views.order_images, name="order_images"),
     path("orders/<uuid:pk>/schedule/", views.order_schedule, name="order_schedule"),
-    path("images/<uuid:pk>/assign/", views.image_assign, name="image_assign"),
-    path("workload/", views.workload_board, name="workload"),
-    path("dashboard/", views.sla_dashboard, name="dashboard"),
-    path("reports/on-time/", views.on_time_report, name="on_time_report"),
-    path("orders/<uuid:pk>/deliveries/new/", views.delivery_create, name="delivery_create"),
+    path("orders/<uuid:pk>/review/", production.order_review, name="order_review"),
+    path("orders/<uuid:pk>/deliveries/", production.order_deliveries, name="order_deliveries"),
+    path("orders/<uuid:pk>/deliveries/new/", production.delivery_create, name="delivery_create"),
+    path("orders/<uuid:pk>/messages/", production.message_post, name="message_post"),
     path("orders/<uuid:pk>/<slug:action>/", views.order_transition, name="order_transition"),
     path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
     path("images/<uuid:pk>/remove/", views.image_remove, name="image_remove"),
+    path("images/<uuid:pk>/assign/", views.image_assign, name="image_assign"),
+    path("images/<uuid:pk>/work/", production.image_work, name="image_work"),
+    path("images/<uuid:pk>/start/", production.image_start, name="image_start"),
+    path("versions/<uuid:pk>/qc/", production.version_qc, name="version_qc"),
+    path("versions/<uuid:pk>/reference/", production.version_reference, name="version_reference"),
+    path("deliveries/<uuid:pk>/retry/", production.delivery_retry, name="delivery_retry"),
+    path("rounds/<uuid:pk>/answer/", production.round_answer, name="round_answer"),
+    path("revision-items/<uuid:pk>/classify/", production.item_classify, name="item_classify"),
+    path("work/", production.work_queue, name="work_queue"),
+    path("qc/", production.qc_queue, name="qc_queue"),
+    path("workload/", views.workload_board, name="workload"),
+    path("dashboard/", views.sla_dashboard, name="dashboard"),
+    path("reports/on-time/", views.on_time_report, name="on_time_report"),
+    path("reports/quality/", production.quality_report, name="quality_report"),
 ]

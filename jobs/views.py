@@ -20,9 +20,10 @@ from agency.forms import run_service
 from agency.models import Role, User
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import deliveries, permissions, planning, selectors, services, sla, uploads, workflow
+from jobs import permissions, planning, selectors, services, sla, uploads, workflow
 from jobs.forms import OrderFilterForm, OrderForm, TransitionForm
 from jobs.models import ImageStatus, OrderStatus
+from jobs.views_production import production_context
 
 
 @login_required
@@ -91,8 +92,7 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     order = selectors.order_get(user, pk)
     return render(request, "jobs/order_detail.html", {
         **_images_context(user, order),
-        "deliveries": selectors.delivery_list(user, order),
-        "can_deliver": permissions.can_deliver(user, order),
+        **production_context(user, order),
         "can_schedule": permissions.can_schedule(user) and order.status in planning.SCHEDULABLE_ORDERS,
         "sla": _sla(order),
         "max_upload_bytes": uploads.max_upload_bytes(),
@@ -172,15 +172,6 @@ def image_remove(request: HttpRequest, pk: Any) -> HttpResponse:
     uploads.image_remove(image=image, by=request.user)
     messages.success(request, f"{image.filename} has been removed.")
     return redirect("jobs:order_detail", pk=order_id)
-
-
-@login_required
-@require_POST
-def delivery_create(request: HttpRequest, pk: Any) -> HttpResponse:
-    order = selectors.order_get(request.user, pk)
-    delivery = deliveries.delivery_create(order=order, by=request.user)
-    messages.success(request, f"Delivery {delivery.number} is being prepared; its ZIP appears here when ready.")
-    return redirect("jobs:order_detail", pk=order.pk)
 
 
 def _require(allowed: bool) -> None:

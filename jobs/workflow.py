@@ -20,8 +20,8 @@ from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import User
 from agency.statemachine import StateTable
 from jobs import permissions, sla
-from jobs.events import record_event
-from jobs.models import Order, OrderImage, OrderStatus
+from jobs.events import on_behalf, record_event
+from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, VersionStatus
 
 S = OrderStatus
 
@@ -40,6 +40,32 @@ ORDERS.add("requote", {S.QUOTED}, S.SUBMITTED)
 ORDERS.add("start_production", {S.QUOTED}, S.IN_PRODUCTION)
 ORDERS.add("hold", OPEN, S.ON_HOLD)
 ORDERS.add("resume", {S.ON_HOLD}, lambda order: order.held_from, when=lambda order: bool(order.held_from))
+# Production and review (jobs/review.py): the order follows its images.
+ORDERS.add("deliver", {S.IN_PRODUCTION, S.REVISION, S.DELIVERED}, S.DELIVERED)
+ORDERS.add("request_revision", {S.DELIVERED}, S.REVISION)
+ORDERS.add("complete", {S.DELIVERED}, S.COMPLETED)
+
+IM = ImageStatus
+# Per image (DESIGN.md §4): received → assigned → in_progress → in_qc → (qc_rejected → in_progress) →
+# ready → delivered → approved, and delivered → revision_requested → in_progress for a revision round.
+IMAGES = StateTable("image", dict(IM.choices))
+IMAGES.add("receive", {IM.UPLOADING}, IM.RECEIVED)
+IMAGES.add("reject_file", {IM.UPLOADING}, IM.REJECTED)
+IMAGES.add("assign", {IM.RECEIVED, IM.REVISION_REQUESTED}, IM.ASSIGNED)
+IMAGES.add("start", {IM.ASSIGNED, IM.QC_REJECTED, IM.REVISION_REQUESTED}, IM.IN_PROGRESS)
+IMAGES.add("submit", {IM.IN_PROGRESS}, IM.IN_QC)
+IMAGES.add("qc_pass", {IM.IN_QC}, IM.READY)
+IMAGES.add("qc_reject", {IM.IN_QC}, IM.QC_REJECTED)
+IMAGES.add("deliver", {IM.READY}, IM.DELIVERED)
+IMAGES.add("approve", {IM.DELIVERED}, IM.APPROVED)
+IMAGES.add("request_revision", {IM.DELIVERED}, IM.REVISION_REQUESTED)
+
+V = VersionStatus
+VERSIONS = StateTable("version", dict(V.choices))
+VERSIONS.add("receive", {V.UPLOADING}, V.IN_QC)
+VERSIONS.add("reject_file", {V.UPLOADING}, V.REJECTED)
+VERSIONS.add("pass", {V.IN_QC}, V.PASSED)
+VERSIONS.add("fail", {V.IN_QC}, V.FAILED)
 
 # Sent inside the transition's transaction after the change is written, so an app above ``jobs``
 # (billing closes a cancelled order's quote) acts atomically with it without ``jobs`` importing it.
@@ -83,14 +109,14 @@ def _refusal(order: Order, text: str) -> str:
 
 
 def _transition(order: Order, action: str, *, by: User | None, verb: str, message: str, note: str = "",
-                refusal: str | None = None, **changes: Any) -> Order:
+                refusal: str | None = None, data: dict[str, Any] | None = None, **changes: Any) -> Order:
     """Move ``order`` along the table's ``action`` edge, save it with ``changes``, write the event."""
     from_status, to = ORDERS.move(order, action, refusal=refusal)
     for key, value in changes.items():
         setattr(order, key, value)
     order.save(update_fields=["status", "updated_at", *changes])
     record_event(order=order, actor=by, verb=verb, message=message, from_status=from_status, to_status=to,
-                 data={"note": note} if note else {})
+                 data={**(data or {}), **({"note": note} if note else {})})
     order_status_changed.send(sender=Order, order=order, action=action, from_status=from_status, to_status=to, by=by)
     return order
 
@@ -120,7 +146,8 @@ def order_submit(*, order_id: Any, by: User) -> Order:
             "wait for them or remove them before submitting."
         )
     return _transition(order, "submit", by=by, verb="order.submitted", refusal=refusal,
-                       message=f"Order submitted by {by.full_name or by.email}", submitted_at=timezone.now())
+                       message=f"Order submitted by {by.full_name or by.email}{on_behalf(by, order)}",
+                       submitted_at=timezone.now())
 
 
 @transaction.atomic
@@ -190,3 +217,29 @@ def order_resume(*, order_id: Any, by: User) -> Order:
     clock = _clock(order, "resume") if held_from in CLOCK_RUNS else {}
     return _transition(order, "resume", by=by, verb="order.resumed", held_from="",
                        message=f"Order resumed ({ORDERS.label(held_from)})", **clock)
+
+
+def order_deliver(*, order: Order, by: User, message: str, data: dict[str, Any]) -> Order:
+    """A delivery was published (``jobs.review``, inside its transaction, order row locked): the
+    order waits on the client and the SLA clock stops."""
+    refusal = _refusal(order, "only an order in production or revision can be delivered.")
+    ORDERS.check("deliver", order, refusal)
+    clock = _clock(order, "stop") if order.status in CLOCK_RUNS else {}
+    return _transition(order, "deliver", by=by, verb="order.delivered", message=message, data=data,
+                       delivered_at=timezone.now(), **clock)
+
+
+def order_request_revision(*, order: Order, by: User, message: str, data: dict[str, Any], start_clock: bool) -> Order:
+    """A revision round opened (``jobs.review``, order row locked): the round runs its own clock."""
+    ORDERS.check("request_revision", order, _refusal(order, "changes can be requested on a delivered order."))
+    clock = {}
+    if start_clock:
+        fields = sla.start_revision(order, now=timezone.now(), calendar=studio_calendar())
+        clock = {name: getattr(order, name) for name in fields}
+    return _transition(order, "request_revision", by=by, verb="order.revision", message=message, data=data, **clock)
+
+
+def order_complete(*, order: Order, by: User | None, message: str) -> Order:
+    """Every image is approved (``jobs.review``, order row locked)."""
+    ORDERS.check("complete", order, _refusal(order, "only a delivered order can be completed."))
+    return _transition(order, "complete", by=by, verb="order.completed", message=message)

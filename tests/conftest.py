@@ -147,14 +147,17 @@ def received_image(order: Order, filename: str = "RING_1.jpg", seed: int = 1) ->
 
 @pytest.fixture
 def acme_version_factory(cast: Cast) -> Any:
-    """Approved versions on Acme's order: a gold disc cut out on transparency, 900×600."""
+    """Images of Acme's order (now in production) that passed QC and wait to be delivered, each with
+    its version: a gold disc cut out on transparency, 900×600."""
     from django.core.files.base import ContentFile
     from PIL import Image, ImageDraw
 
-    from jobs.models import ImageStatus, OrderImage, Version
+    from jobs.models import ImageStatus, OrderImage, OrderStatus, Version, VersionStatus
 
     cast.acme_guide.output_formats = ["JPEG", "PNG"]
     cast.acme_guide.save()
+    Order.objects.filter(pk=cast.acme_order.pk).update(status=OrderStatus.IN_PRODUCTION)
+    cast.acme_order.refresh_from_db()
 
     def make(sku: str = "SKU-1", size: tuple[int, int] = (900, 600)) -> Any:
         import io
@@ -166,7 +169,7 @@ def acme_version_factory(cast: Cast) -> Any:
         picture.save(buf, "PNG")
         image = OrderImage.objects.create(order=cast.acme_order, filename=f"{sku}.png", sku=sku,
                                           status=ImageStatus.READY)
-        version = Version(image=image, number=1, approved=True, created_by=cast.retoucher)
+        version = Version(image=image, number=1, status=VersionStatus.PASSED, created_by=cast.retoucher)
         version.file.save("v1.png", ContentFile(buf.getvalue()), save=True)
         return version
 

@@ -16,7 +16,7 @@ from billing import services as quoting
 from billing import workflow as quotes
 from billing.models import Quote, QuoteStatus
 from jobs import workflow
-from jobs.models import Event, Order, OrderStatus
+from jobs.models import Event, ImageStatus, Order, OrderStatus, VersionStatus
 from tests.factories import default_price_list, make_order, submitted_order
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,8 @@ ORDER_EDGES = {
     ("start_production", S.QUOTED, S.IN_PRODUCTION),
     *{("hold", s, S.ON_HOLD) for s in workflow.OPEN},
     ("resume", S.ON_HOLD, "held_from"),
+    *{("deliver", s, S.DELIVERED) for s in (S.IN_PRODUCTION, S.REVISION, S.DELIVERED)},
+    ("request_revision", S.DELIVERED, S.REVISION), ("complete", S.DELIVERED, S.COMPLETED),
 }
 QUOTE_EDGES = {
     ("send", Q.DRAFT, Q.SENT), ("accept", Q.SENT, Q.ACCEPTED), ("decline", Q.SENT, Q.DECLINED),
@@ -145,3 +147,134 @@ def test_every_quote_edge(cast, quote_in, action, state):
     else:
         assert result is False or action in {"suspend", "reopen", "withdraw"}  # order moves; the quote must not
         assert _snapshot(Quote, quote.pk) == before, f"{action} changed a {state} quote"
+
+
+# Images and versions -------------------------------------------------------------------------------
+
+IM, V = ImageStatus, VersionStatus
+IMAGE_EDGES = {
+    ("receive", IM.UPLOADING, IM.RECEIVED), ("reject_file", IM.UPLOADING, IM.REJECTED),
+    ("assign", IM.RECEIVED, IM.ASSIGNED), ("assign", IM.REVISION_REQUESTED, IM.ASSIGNED),
+    *{("start", s, IM.IN_PROGRESS) for s in (IM.ASSIGNED, IM.QC_REJECTED, IM.REVISION_REQUESTED)},
+    ("submit", IM.IN_PROGRESS, IM.IN_QC), ("qc_pass", IM.IN_QC, IM.READY), ("qc_reject", IM.IN_QC, IM.QC_REJECTED),
+    ("deliver", IM.READY, IM.DELIVERED), ("approve", IM.DELIVERED, IM.APPROVED),
+    ("request_revision", IM.DELIVERED, IM.REVISION_REQUESTED),
+}
+VERSION_EDGES = {("receive", V.UPLOADING, V.IN_QC), ("reject_file", V.UPLOADING, V.REJECTED),
+                 ("pass", V.IN_QC, V.PASSED), ("fail", V.IN_QC, V.FAILED)}
+
+
+def test_image_and_version_tables_are_the_documented_ones():
+    assert {(n, src, a.to) for n, a in workflow.IMAGES.actions.items() for src in a.sources} == IMAGE_EDGES
+    assert {(n, src, a.to) for n, a in workflow.VERSIONS.actions.items() for src in a.sources} == VERSION_EDGES
+
+
+@pytest.fixture
+def image_in(cast):
+    """An image forced into a state on an order whose state suits the action, with what each action
+    needs around it (the retoucher's assignment, a version waiting for QC, a delivery)."""
+    from jobs.models import Assignment, Delivery, DeliveryItem, OrderImage, Version
+    from tests.factories import add_images, retoucher
+
+    rita = retoucher("Rita", ["colour-correction"])
+
+    def make(state: str, order_state: str, assigned: bool = True) -> Any:
+        order = make_order(cast.acme, status=order_state, title=f"{state} {order_state}")
+        Order.objects.filter(pk=order.pk).update(due_at=timezone.now() + timedelta(days=5))
+        image = add_images(order, {"standard": 1}, status=state)[0]
+        if assigned and state not in {IM.RECEIVED, IM.UPLOADING}:
+            Assignment.objects.create(image=image, retoucher=rita, minutes=30)
+        version = Version.objects.create(image=image, number=1, status=V.IN_QC if state == IM.IN_QC else V.PASSED,
+                                         created_by=rita, file="x.png", preview="p.webp")
+        delivery = Delivery.objects.create(order=order, number=1, status="ready", archive="d.zip")
+        if state not in {IM.UPLOADING, IM.RECEIVED, IM.READY}:
+            DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+        return OrderImage.objects.get(pk=image.pk), version, rita
+
+    return make
+
+
+def _image_call(action, cast, image, version, rita):
+    from jobs import deliveries, planning, production, review
+
+    if action == "assign":
+        return planning.image_assign(image=image, retoucher=rita, by=cast.account_manager)
+    if action == "start":
+        return production.image_start(image=image, by=rita)
+    if action == "qc_pass":
+        return production.qc_decide(version=version, by=cast.qc, decision="pass")
+    if action == "qc_reject":
+        return production.qc_decide(version=version, by=cast.qc, decision="reject", category="dust", note="Dust")
+    if action == "deliver":
+        return deliveries.delivery_publish(order=image.order, by=cast.account_manager, images=[image.pk])
+    decision = "approve" if action == "approve" else "revise"
+    return review.review_submit(order=image.order, by=cast.acme_admin, items=[
+        {"image": image.pk, "decision": decision, "note": "Warmer", "kind": "defect", "pins": []}])
+
+
+ORDER_FOR = {"assign": S.IN_PRODUCTION, "start": S.IN_PRODUCTION, "qc_pass": S.IN_PRODUCTION,
+             "qc_reject": S.IN_PRODUCTION, "deliver": S.IN_PRODUCTION, "approve": S.DELIVERED,
+             "request_revision": S.DELIVERED}
+WALKED_STATES = [s for s in IM.values if s != IM.UPLOADING]
+
+
+@pytest.mark.parametrize("action", sorted(ORDER_FOR))
+@pytest.mark.parametrize("state", WALKED_STATES)
+def test_every_image_edge(cast, image_in, action, state):
+    """The human transitions of an image (``receive``/``reject_file`` belong to the pipeline and
+    ``submit`` to a processed version: both are claims the next test walks)."""
+    from agency.exceptions import DomainError
+    from jobs.models import OrderImage
+
+    # a first assignment: the image has no retoucher yet (a revision whose retoucher has left, say)
+    image, version, rita = image_in(state, ORDER_FOR[action], assigned=action != "assign")
+    allowed = workflow.IMAGES.can(action, image)
+    before = _snapshot(OrderImage, image.pk)
+    events = Event.objects.filter(order=image.order).count()
+    if allowed:
+        _image_call(action, cast, image, version, rita)
+        assert OrderImage.objects.get(pk=image.pk).status == workflow.IMAGES.target(action, image)
+    else:
+        with pytest.raises(DomainError):
+            _image_call(action, cast, image, version, rita)
+        assert _snapshot(OrderImage, image.pk) == before
+        assert Event.objects.filter(order=image.order).count() == events
+
+
+@pytest.mark.parametrize("action", ["receive", "reject_file", "submit"])
+@pytest.mark.parametrize("state", IM.values)
+def test_pipeline_claims_move_only_along_the_table(cast, action, state):
+    from jobs.models import OrderImage
+    from tests.factories import add_images
+
+    image = add_images(cast.acme_order, {"standard": 1}, status=state)[0]
+    moved = workflow.IMAGES.claim(OrderImage.objects.filter(pk=image.pk), action)
+    status = OrderImage.objects.get(pk=image.pk).status
+    if workflow.IMAGES.can(action, image):
+        assert moved == 1 and status == workflow.IMAGES.target(action, image)
+    else:
+        assert moved == 0 and status == state
+
+
+@pytest.mark.parametrize("action", ["pass", "fail"])
+@pytest.mark.parametrize("state", V.values)
+def test_every_version_edge(cast, image_in, action, state):
+    from agency.exceptions import DomainError
+    from jobs.models import Version
+
+    image, version, _ = image_in(IM.IN_QC, S.IN_PRODUCTION)
+    Version.objects.filter(pk=version.pk).update(status=state)
+    version.refresh_from_db()
+    allowed = workflow.VERSIONS.can(action, version)
+    before = _snapshot(Version, version.pk)
+    from jobs import production
+
+    call = lambda: production.qc_decide(version=version, by=cast.qc, decision="pass" if action == "pass" else "reject",  # noqa: E731
+                                        category="dust", note="Dust")
+    if allowed:
+        call()
+        assert Version.objects.get(pk=version.pk).status == workflow.VERSIONS.target(action, version)
+    else:
+        with pytest.raises(DomainError):
+            call()
+        assert _snapshot(Version, version.pk) == before

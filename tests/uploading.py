@@ -52,3 +52,30 @@ def upload(api: Any, web: Any, order: Any, name: str, data: bytes, **kwargs: Any
     completed = api.post(target["complete_url"], body, format="json")
     assert completed.status_code in (200, 202), completed.content
     return completed.json()
+
+
+def send(api: Any, web: Any, target: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """PUT the bytes to a target (single or multipart) and return the body for ``complete``."""
+    if target["method"] == "PUT":
+        code, _ = put(target["url"], data, target["headers"], web)
+        assert code == 200, code
+        return {}
+    parts, offset = [], 0
+    for part in target["parts"]:
+        code, etag = put(part["url"], data[offset:offset + part["size"]], {}, web)
+        assert code == 200, code
+        parts.append({"number": part["number"], "etag": etag})
+        offset += part["size"]
+    return {"parts": parts}
+
+
+def upload_version(api: Any, web: Any, image: Any, name: str, data: bytes, *, content_type: str = "image/png") -> Any:
+    """A retoucher's version through the same contract: declare → PUT → complete."""
+    declared = api.post(f"/api/v1/images/{image.pk}/versions/", {
+        "name": name, "size": len(data), "content_type": content_type, "sha256": hashlib.sha256(data).hexdigest()},
+        format="json")
+    assert declared.status_code == 201, declared.content
+    target = declared.json()["upload"]
+    completed = api.post(target["complete_url"], send(api, web, target, data), format="json")
+    assert completed.status_code in (200, 202), completed.content
+    return completed.json()

@@ -39,10 +39,17 @@ def _stone(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, colour: tuple[in
     draw.ellipse((cx - r // 4, cy - r // 2, cx, cy - r // 4), fill=(255, 255, 255))
 
 
-def render_jewelry(kind: str, *, seed: int, size: int = 1200) -> Image.Image:
-    """Draw a ring, pendant or pair of earrings on a studio backdrop (demo data; no downloads)."""
+def render_jewelry(kind: str, *, seed: int, size: int = 1200, backdrop: str | tuple[int, int, int] = "studio") -> Image.Image:
+    """Draw a ring, pendant or pair of earrings (demo data; no downloads): on a studio backdrop like a
+    raw photograph, or retouched on a plain colour or on transparency."""
     rng = random.Random(seed)
-    img = _studio_backdrop(size, rng)
+    if backdrop == "studio":
+        img = _studio_backdrop(size, rng)
+    elif backdrop == "transparent":
+        img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    else:
+        img = Image.new("RGB", (size, size), backdrop)
+        rng.randint(226, 240)  # keep the piece's colours those of the raw photograph
     metal = rng.choice(GOLD)
     stone = rng.choice(STONES)
     c = size // 2
@@ -59,7 +66,8 @@ def render_jewelry(kind: str, *, seed: int, size: int = 1200) -> Image.Image:
     else:
         for dx in (-size // 5, size // 5):
             sdraw.ellipse((c + dx - size // 12, c + size // 8, c + dx + size // 12, c + size // 5), fill=110)
-    img.paste((90, 88, 84), mask=shadow.filter(ImageFilter.GaussianBlur(size // 40)).point(lambda v: v // 2))
+    if backdrop == "studio":
+        img.paste((90, 88, 84), mask=shadow.filter(ImageFilter.GaussianBlur(size // 40)).point(lambda v: v // 2))
     layer = ImageDraw.Draw(img)
     if kind == "ring":
         _metal(layer, (c - w // 2, c - h // 2 + size // 10, c + w // 2, c + h // 2 + size // 10), metal, band)
@@ -83,3 +91,44 @@ def encode_jpeg(img: Image.Image, *, quality: int = 88) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality, optimize=True)
     return buf.getvalue()
+
+
+def encode_master(img: Image.Image, *, dpi: int = 300, fmt: str = "PNG") -> bytes:
+    """A retoucher's master (PNG, or TIFF where the guide asks for no PNG): sRGB profile and
+    resolution embedded, alpha kept when there is one."""
+    from jobs.imaging.pipeline import SRGB_ICC
+
+    buf = io.BytesIO()
+    if fmt == "TIFF":
+        img.save(buf, "TIFF", icc_profile=SRGB_ICC, dpi=(dpi, dpi), compression="tiff_adobe_deflate")
+    else:
+        img.save(buf, "PNG", icc_profile=SRGB_ICC, dpi=(dpi, dpi), compress_level=3)
+    return buf.getvalue()
+
+
+def render_retouched(kind: str, *, seed: int, guide: object, size: int = 2000) -> Image.Image:
+    """The retouched counterpart of ``render_jewelry``: the piece on the style guide's background,
+    on a square canvas with the guide's margin."""
+    background = getattr(guide, "background", "white")
+    if background == "transparent":
+        backdrop: str | tuple[int, int, int] = "transparent"
+    elif background == "colour" and getattr(guide, "background_colour", ""):
+        value = guide.background_colour.lstrip("#")  # type: ignore[attr-defined]
+        backdrop = (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+    else:
+        backdrop = (255, 255, 255)
+    piece = render_jewelry(kind, seed=seed, size=size, backdrop=backdrop)
+    # Fit the piece's bounding box inside the guide's margin on a square canvas.
+    probe = piece.getchannel("A") if piece.mode == "RGBA" else Image.eval(
+        piece.convert("L"), lambda v, ref=sum(backdrop) // 3 if isinstance(backdrop, tuple) else 0: 255 * (abs(v - ref) > 6))
+    box = probe.getbbox() or (0, 0, size, size)
+    product = piece.crop(box)
+    margin = float(getattr(guide, "margin_percent", 5)) / 100
+    inner = round(size * (1 - 2 * margin))
+    scale = inner / max(product.size)
+    product = product.resize((max(1, round(product.width * scale)), max(1, round(product.height * scale))),
+                             Image.Resampling.LANCZOS)
+    canvas = Image.new(piece.mode, (size, size), (0, 0, 0, 0) if piece.mode == "RGBA" else backdrop)
+    canvas.paste(product, ((size - product.width) // 2, (size - product.height) // 2),
+                 product if product.mode == "RGBA" else None)
+    return canvas

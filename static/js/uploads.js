@@ -7,7 +7,10 @@
   var MULTIPART_THRESHOLD = 64 * 1024 * 1024;
   var csrf = root.dataset.csrf;
   var uploadsUrl = root.dataset.uploadsUrl;
-  var targets = {}; // uppy file id -> {image, upload}
+  // Originals are declared in batches on the order; a retoucher's version is one file on its image.
+  var isVersion = root.dataset.kind === "version";
+  var declareUrl = root.dataset.declareUrl;
+  var targets = {}; // uppy file id -> {id, upload}
 
   function api(method, url, body) {
     return fetch(url, {
@@ -39,11 +42,11 @@
   function declare(file) {
     if (targets[file.id]) return Promise.resolve(targets[file.id]);
     return sha256(file).then(function (hex) {
-      return api("POST", uploadsUrl, {files: [{
-        name: file.name, size: file.size, content_type: file.type || "application/octet-stream", sha256: hex
-      }]});
+      var spec = {name: file.name, size: file.size, content_type: file.type || "application/octet-stream", sha256: hex};
+      return isVersion ? api("POST", declareUrl, spec) : api("POST", uploadsUrl, {files: [spec]});
     }).then(function (data) {
-      targets[file.id] = data.images[0];
+      var entry = isVersion ? data : data.images[0];
+      targets[file.id] = {id: (entry.version || entry.image).id, upload: entry.upload};
       return targets[file.id];
     });
   }
@@ -57,12 +60,13 @@
 
   var uppy = new Uppy.Uppy({
     autoProceed: true,
-    restrictions: {maxFileSize: parseInt(root.dataset.maxBytes, 10) || null},
+    restrictions: {maxFileSize: parseInt(root.dataset.maxBytes, 10) || null, maxNumberOfFiles: isVersion ? 1 : null},
   });
   uppy.use(Uppy.Dashboard, {
-    inline: true, target: root, height: 320, width: "100%", proudlyDisplayPoweredByUppy: false,
-    showProgressDetails: true, hideRetryButton: false, fileManagerSelectionType: "both",
-    note: "JPEG, TIFF, PSD/PSB, PNG, WebP or camera RAW. Drop files or a whole folder.",
+    inline: true, target: root, height: isVersion ? 220 : 320, width: "100%", proudlyDisplayPoweredByUppy: false,
+    showProgressDetails: true, hideRetryButton: false, fileManagerSelectionType: isVersion ? "files" : "both",
+    note: isVersion ? "Your retouched master: PNG, TIFF, PSD, JPEG or WebP, as the style guide asks."
+                    : "JPEG, TIFF, PSD/PSB, PNG, WebP or camera RAW. Drop files or a whole folder.",
   });
   uppy.use(Uppy.AwsS3, {
     limit: 4,
@@ -75,7 +79,7 @@
     },
     createMultipartUpload: function (file) {
       return declare(file).then(function (entry) {
-        return {uploadId: entry.upload.upload_id, key: entry.image.id};
+        return {uploadId: entry.upload.upload_id, key: entry.id};
       });
     },
     signPart: function (file, options) {
@@ -93,7 +97,7 @@
     },
     abortMultipartUpload: function (file) {
       var entry = targets[file.id];
-      if (entry) return api("DELETE", "/api/v1/images/" + entry.image.id + "/").catch(function () {});
+      if (entry && !isVersion) return api("DELETE", "/api/v1/images/" + entry.id + "/").catch(function () {});
       return Promise.resolve();
     },
   });
@@ -105,7 +109,15 @@
     }
     refreshImages();
   });
-  uppy.on("complete", refreshImages);
+  uppy.on("complete", function () {
+    if (isVersion) {
+      // The version is being checked in the background; the page shows it with its checks.
+      uppy.info("Uploaded. Loupe checks the file and hands it to QC.", "success", 4000);
+      window.setTimeout(function () { window.location.reload(); }, 2500);
+    } else {
+      refreshImages();
+    }
+  });
 
   function refreshImages() {
     var grid = document.getElementById("images");

@@ -7,7 +7,8 @@ import signal
 
 
 def claim_then_die(image_id: str) -> None:
-    from jobs.uploads import _claim
+    from jobs.ingest import _claim
+    from jobs.uploads import ORIGINALS
 
-    if _claim(image_id):
+    if _claim(ORIGINALS, image_id):
         os.kill(os.getpid(), signal.SIGKILL)

@@ -121,17 +121,96 @@ def test_ten_clicks_on_build_delivery_make_one_build(monkeypatch):
     from django.core.files.base import ContentFile
 
     from jobs import deliveries
-    from jobs.models import Delivery, ImageStatus, OrderImage, Version
+    from jobs.models import Delivery, ImageStatus, OrderImage, Version, VersionStatus
 
     client = ClientFactory()
     order = make_order(client, status=OrderStatus.IN_PRODUCTION)
     image = OrderImage.objects.create(order=order, filename="ring.png", status=ImageStatus.READY)
-    version = Version(image=image, number=1, approved=True)
+    version = Version(image=image, number=1, status=VersionStatus.PASSED)
     version.file.save("v1.png", ContentFile(b"not rendered in this test"), save=True)
     manager = UserFactory(role=Role.ACCOUNT_MANAGER)
     monkeypatch.setattr("agency.tasks.enqueue", lambda *args, **kwargs: None)  # the build stays "building"
-    results = _race(10, lambda i: deliveries.delivery_create(order=order, by=manager))
+    results = _race(10, lambda i: deliveries.delivery_publish(order=order, by=manager))
     made = [r for r in results if isinstance(r, Delivery)]
     assert len(made) == 1, results
     assert all(isinstance(r, (Delivery, InvalidTransition)) for r in results), results
     assert Delivery.objects.filter(order=order).count() == 1
+
+
+def _delivered_image(client, retoucher_user):
+    from jobs.models import Delivery, DeliveryItem, ImageStatus, OrderImage, Version, VersionStatus
+
+    order = make_order(client, status=OrderStatus.DELIVERED)
+    image = OrderImage.objects.create(order=order, filename="ring.png", status=ImageStatus.DELIVERED)
+    version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, file="v.png",
+                                     created_by=retoucher_user)
+    delivery = Delivery.objects.create(order=order, number=1, status="ready", archive="d.zip")
+    DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+    return order, image
+
+
+def test_two_qc_reviewers_deciding_one_version_one_wins():
+    from jobs import production
+    from jobs.models import ImageStatus, OrderImage, Version, VersionStatus
+
+    client = ClientFactory()
+    order = make_order(client, status=OrderStatus.IN_PRODUCTION)
+    image = OrderImage.objects.create(order=order, filename="ring.png", status=ImageStatus.IN_QC)
+    version = Version.objects.create(image=image, number=1, status=VersionStatus.IN_QC, file="v.png")
+    reviewers = [UserFactory(role=Role.QC) for _ in range(4)]
+    decisions = ["pass", "reject"] * 2
+    results = _race(4, lambda i: production.qc_decide(version=version, by=reviewers[i], decision=decisions[i],
+                                                      category="dust", note="Dust"))
+    winners = [r for r in results if isinstance(r, Version)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, (Version, InvalidTransition)) for r in results), results
+    assert Event.objects.filter(order=order, verb__startswith="version.qc_").count() == 1
+    version.refresh_from_db()
+    image.refresh_from_db()
+    assert (version.status, image.status) in {(VersionStatus.PASSED, ImageStatus.READY),
+                                              (VersionStatus.FAILED, ImageStatus.QC_REJECTED)}
+
+
+def test_approve_racing_request_changes_on_one_image_one_wins():
+    from jobs import review
+    from jobs.models import RevisionRound
+
+    client = ClientFactory()
+    people = [client_user(client, Role.CLIENT_MEMBER) for _ in range(6)]
+    order, image = _delivered_image(client, UserFactory(role=Role.RETOUCHER))
+    items = [[{"image": image.pk, "decision": "approve"}],
+             [{"image": image.pk, "decision": "revise", "note": "Warmer", "kind": "defect", "pins": []}]] * 3
+    results = _race(6, lambda i: review.review_submit(order=order, by=people[i], items=items[i]))
+    winners = [r for r in results if isinstance(r, review.ReviewResult)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, (review.ReviewResult, InvalidTransition)) for r in results), results
+    assert RevisionRound.objects.filter(order=order).count() == (1 if winners[0].round else 0)
+    assert Event.objects.filter(order=order, verb__in=["images.approved", "order.revision"]).count() == 1
+
+
+def test_a_retoucher_completing_a_version_twice_at_once_submits_it_once():
+    import hashlib
+
+    from jobs import production
+    from jobs.models import Assignment, ImageStatus, OrderImage, Version
+    from tests.factories import retoucher
+
+    client = ClientFactory()
+    order = make_order(client, status=OrderStatus.IN_PRODUCTION)
+    image = OrderImage.objects.create(order=order, filename="ring.png", status=ImageStatus.IN_PROGRESS)
+    rita = retoucher("Rita", ["colour-correction"])
+    Assignment.objects.create(image=image, retoucher=rita, minutes=30)
+    data = b"\x89PNG\r\n\x1a\n" + b"0" * 200
+    version, _ = production.version_create(image=image, by=rita, file={
+        "name": "v.png", "size": len(data), "content_type": "image/png", "sha256": hashlib.sha256(data).hexdigest()})
+    from agency.uploads import get_backend
+
+    path = get_backend().path(version.upload_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    results = _race(5, lambda i: production.version_complete(version=version, by=rita))
+    done = [r for r in results if isinstance(r, Version)]
+    assert len(done) == 1, results
+    assert all(isinstance(r, (Version, InvalidTransition)) for r in results), results
+    version.refresh_from_db()
+    assert version.uploaded_at is not None

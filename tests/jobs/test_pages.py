@@ -134,8 +134,9 @@ def test_image_remove_from_page(cast, web, acme_image):
 
 
 def test_delivery_button_reports_why_it_cannot(cast, web):
-    response = web(cast.account_manager).post(reverse("jobs:delivery_create", args=[cast.acme_order.pk]), follow=True)
-    assert "has no approved versions to deliver yet" in response.content.decode()
+    response = web(cast.account_manager).post(reverse("jobs:delivery_create", args=[cast.acme_order.pk]))
+    assert response.status_code == 409
+    assert "deliveries are published while it is in production or revision" in response.content.decode()
 
 
 def test_staff_filter_orders_by_status_and_client(cast, web):

@@ -134,3 +134,63 @@ def test_applying_a_schedule_costs_the_same_at_2_and_20_images(cast):
         assert len(made) == size and order.images.filter(status="assigned").count() == size
         counts[size] = len(ctx.captured_queries)
     assert counts[2] == counts[20], counts
+
+
+def _delivered(cast, n):
+    from jobs.models import Delivery, DeliveryItem, ImageStatus, Version, VersionStatus
+
+    order = make_order(cast.acme, status=OrderStatus.DELIVERED, title=f"Delivered {n}")
+    images = add_images(order, {"standard": n}, status=ImageStatus.DELIVERED)
+    delivery = Delivery.objects.create(order=order, number=1, status="ready", archive="d.zip")
+    versions = Version.objects.bulk_create([Version(image=i, number=1, status=VersionStatus.PASSED, file="v.png",
+                                                    preview="p.webp", created_by=cast.retoucher) for i in images])
+    DeliveryItem.objects.bulk_create([DeliveryItem(delivery=delivery, image=v.image, version=v) for v in versions])
+    return order, images
+
+
+def _queries_for(client, url):
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_production_pages_cost_the_same_at_1_and_30_images(cast, web):
+    from jobs.models import Assignment, ImageStatus, OrderImage, Version, VersionStatus
+
+    counts = {}
+    for n in (1, 30):
+        order = make_order(cast.acme, status=OrderStatus.IN_PRODUCTION, title=f"Work {n}")
+        images = add_images(order, {"standard": n}, status=ImageStatus.IN_QC)
+        Assignment.objects.bulk_create([Assignment(image=i, retoucher=cast.retoucher, minutes=30) for i in images])
+        versions = Version.objects.bulk_create([Version(image=i, number=1, status=VersionStatus.IN_QC, file="v.png",
+                                                        preview="p.webp", created_by=cast.retoucher) for i in images])
+        delivered, _ = _delivered(cast, n)
+        counts[n] = (
+            _queries_for(web(cast.retoucher), reverse("jobs:work_queue")),
+            _queries_for(web(cast.qc), reverse("jobs:qc_queue")),
+            _queries_for(web(cast.qc), reverse("jobs:version_qc", args=[versions[0].pk])),
+            _queries_for(web(cast.retoucher), reverse("jobs:image_work", args=[images[0].pk])),
+            _queries_for(web(cast.account_manager), reverse("jobs:order_detail", args=[order.pk])),
+            _queries_for(web(cast.acme_member), reverse("jobs:order_review", args=[delivered.pk])),
+            _queries_for(web(cast.acme_member), reverse("jobs:order_detail", args=[delivered.pk])),
+        )
+        OrderImage.objects.filter(order=order).update(status=ImageStatus.APPROVED)  # out of the queues for round 2
+    assert counts[1] == counts[30], counts
+
+
+def test_a_review_of_200_images_costs_a_bounded_number_of_queries(cast):
+    from jobs import review
+
+    counts = {}
+    for n in (10, 200):
+        order, images = _delivered(cast, n)
+        items = [{"image": i.pk, "decision": "approve"} for i in images[: n // 2]]
+        items += [{"image": i.pk, "decision": "revise", "note": "Warmer", "kind": "defect",
+                   "pins": [{"x": "0.5", "y": "0.5", "text": "Here"}, {"x": "0.2", "y": "0.4", "text": "And here"}]}
+                  for i in images[n // 2:]]
+        with CaptureQueriesContext(connection) as ctx:
+            result = review.review_submit(order=order, by=cast.acme_member, items=items)
+        assert result.approved == n // 2 and result.round.items.count() == n - n // 2
+        counts[n] = len(ctx.captured_queries)
+    assert counts[200] <= counts[10] + 5, counts

@@ -95,12 +95,12 @@ def test_encode_rejects_unknown_format():
 
 @pytest.mark.django_db
 def test_delivery_zip_contains_every_rendition(cast, acme_version_factory, django_capture_on_commit_callbacks):
-    from jobs.deliveries import delivery_create
+    from jobs.deliveries import delivery_publish
 
     for sku in ("RING-1", "RING-1", "RING-2"):
         acme_version_factory(sku=sku)
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliveries/")
+        response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliver/")
     assert response.status_code == 201
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.READY and delivery.file_count == 6
@@ -114,25 +114,30 @@ def test_delivery_zip_contains_every_rendition(cast, acme_version_factory, djang
                                           "RING-2_1.jpg", "RING-2_1.png"]
     assert opened(archive.read("RING-1_1.png")).size == (2000, 2000) or opened(archive.read("RING-1_1.png"))
     assert api_for(cast.globex_member).get(f"/api/v1/deliveries/{delivery.pk}/download/").status_code == 404
-    with pytest.raises(Exception, match="Only an account manager"):
-        delivery_create(order=cast.acme_order, by=cast.acme_member)
+    with pytest.raises(Exception, match="Only an account manager can publish"):
+        delivery_publish(order=cast.acme_order, by=cast.acme_member)
 
 
 @pytest.mark.django_db
-def test_delivery_refused_without_approved_versions(cast):
-    response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliveries/")
-    assert response.status_code == 409 and "no approved versions" in response.json()["detail"]
+def test_delivery_refused_without_work_that_passed_qc(cast):
+    response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliver/")
+    assert response.status_code == 409 and "published while it is in production or revision" in response.json()["detail"]
+    from jobs.models import Order, OrderStatus
+
+    Order.objects.filter(pk=cast.acme_order.pk).update(status=OrderStatus.IN_PRODUCTION)
+    response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliver/")
+    assert response.status_code == 409 and "no image that passed QC" in response.json()["detail"]
     assert Delivery.objects.count() == 0
 
 
 @pytest.mark.django_db
 def test_building_a_delivery_twice_changes_nothing(cast, acme_version_factory, django_capture_on_commit_callbacks):
     """T3: a task payload delivered twice builds one archive."""
-    from jobs.deliveries import delivery_build, delivery_create
+    from jobs.deliveries import delivery_build, delivery_publish
 
     acme_version_factory(sku="RING-9")
     with django_capture_on_commit_callbacks(execute=True):
-        delivery = delivery_create(order=cast.acme_order, by=cast.account_manager)
+        delivery = delivery_publish(order=cast.acme_order, by=cast.account_manager)
     delivery.refresh_from_db()
     archive, size = delivery.archive, delivery.archive_size
     assert delivery_build(delivery_id=delivery.pk) == DeliveryStatus.READY

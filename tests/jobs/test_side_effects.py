@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agency.exceptions import InvalidTransition
 from agency.uploads import LocalBackend
-from jobs import deliveries, uploads, workflow
+from jobs import deliveries, ingest, uploads, workflow
 from jobs.models import Delivery, DeliveryStatus, Event, ImageStatus, OrderImage
 from jobs.tasks import notify_event
 from tests.conftest import api_for
@@ -27,7 +27,7 @@ def test_a_failed_send_releases_the_claim_for_the_retry(cast, monkeypatch):
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError("SMTP is down")
 
-    monkeypatch.setattr("jobs.tasks.send_mail", refuse)
+    monkeypatch.setattr("agency.notifications.send_mail", refuse)
     with pytest.raises(ConnectionRefusedError):
         notify_event(str(event.pk))
     event.refresh_from_db()
@@ -42,7 +42,7 @@ def test_the_mail_is_sent_outside_any_transaction(cast, monkeypatch):
     event = Event.objects.get(order=cast.acme_order, verb="order.submitted")
     depth = len(connection.savepoint_ids)  # the test's own transaction does not count
     seen = []
-    monkeypatch.setattr("jobs.tasks.send_mail", lambda *a, **k: seen.append(len(connection.savepoint_ids) - depth))
+    monkeypatch.setattr("agency.notifications.send_mail", lambda *a, **k: seen.append(len(connection.savepoint_ids) - depth))
     notify_event(str(event.pk))
     assert seen == [0]
 
@@ -90,6 +90,7 @@ def spy(monkeypatch, settings, tmp_path):
     backend = _StorageSpy(tmp_path)
     backend.depth = len(connection.savepoint_ids)  # the test's own transaction does not count
     monkeypatch.setattr("jobs.uploads.get_backend", lambda: backend)
+    monkeypatch.setattr("jobs.ingest.get_backend", lambda: backend)
     return backend
 
 
@@ -133,29 +134,30 @@ def test_complete_talks_to_storage_without_holding_a_lock_and_claims_first(cast,
     assert image.upload_etag == "" and image.uploaded_at is None  # the claim was released
     spy.path(image.upload_key).parent.mkdir(parents=True, exist_ok=True)
     spy.path(image.upload_key).write_bytes(data)
-    OrderImage.objects.filter(pk=image.pk).update(upload_etag=uploads.COMPLETING, processing_started_at=timezone.now())
+    OrderImage.objects.filter(pk=image.pk).update(upload_etag=ingest.COMPLETING, processing_started_at=timezone.now())
     with pytest.raises(InvalidTransition, match="being completed already"):
         uploads.upload_complete(image=image, by=cast.acme_member)
     # a claim older than ten minutes belongs to a request that died: it can be taken over
     OrderImage.objects.filter(pk=image.pk).update(processing_started_at=timezone.now() - timedelta(minutes=11))
     done = uploads.upload_complete(image=image, by=cast.acme_member)
-    assert done.uploaded_at is not None and done.upload_etag not in ("", uploads.COMPLETING)
+    assert done.uploaded_at is not None and done.upload_etag not in ("", ingest.COMPLETING)
 
 
 def test_one_delivery_build_at_a_time(cast, acme_version_factory):
     acme_version_factory("SKU-1")
-    first = deliveries.delivery_create(order=cast.acme_order, by=cast.account_manager)
-    response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliveries/")
+    first = deliveries.delivery_publish(order=cast.acme_order, by=cast.account_manager)
+    response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliver/")
     assert response.status_code == 409 and "being prepared" in response.json()["detail"]
     assert list(Delivery.objects.values_list("pk", flat=True)) == [first.pk]
     assert deliveries.delivery_build(delivery_id=first.pk) == DeliveryStatus.READY
-    second = deliveries.delivery_create(order=cast.acme_order, by=cast.account_manager)
+    acme_version_factory("SKU-2")  # more work passed QC: it goes out in delivery 2
+    second = deliveries.delivery_publish(order=cast.acme_order, by=cast.account_manager)
     assert second.number == 2
 
 
 def test_a_failed_build_tells_the_client_plainly_and_logs_the_details(cast, acme_version_factory, monkeypatch, caplog):
     acme_version_factory("SKU-1")
-    delivery = deliveries.delivery_create(order=cast.acme_order, by=cast.account_manager)
+    delivery = deliveries.delivery_publish(order=cast.acme_order, by=cast.account_manager)
 
     def broken(*args, **kwargs):
         raise OSError("[Errno 28] No space left on device: '/srv/loupe/var/media/clients/secret/x.zip'")
@@ -171,7 +173,7 @@ def test_a_failed_build_tells_the_client_plainly_and_logs_the_details(cast, acme
 
 def test_stuck_builds_are_requeued_then_failed_after_three_attempts(cast, acme_version_factory, monkeypatch):
     acme_version_factory("SKU-1")
-    delivery = deliveries.delivery_create(order=cast.acme_order, by=cast.account_manager)
+    delivery = deliveries.delivery_publish(order=cast.acme_order, by=cast.account_manager)
     queued = []
     monkeypatch.setattr("jobs.deliveries.enqueue", lambda func, *args, group: queued.append(args))
     long_ago = timezone.now() - timedelta(hours=1)
@@ -183,14 +185,15 @@ def test_stuck_builds_are_requeued_then_failed_after_three_attempts(cast, acme_v
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED and delivery.reason == deliveries.FAILED_MESSAGE
     # a build still running (recent start) is left alone
-    fresh = deliveries.delivery_create(order=cast.acme_order, by=cast.account_manager)
+    acme_version_factory("SKU-2")
+    fresh = deliveries.delivery_publish(order=cast.acme_order, by=cast.account_manager)
     Delivery.objects.filter(pk=fresh.pk).update(attempts=1, started_at=timezone.now())
     assert deliveries.sweep_stuck_deliveries() == {"requeued": 0, "failed": 0}
 
 
 def test_a_killed_build_is_claimed_again_but_only_three_times(cast, acme_version_factory):
     acme_version_factory("SKU-1")
-    delivery = deliveries.delivery_create(order=cast.acme_order, by=cast.account_manager)
+    delivery = deliveries.delivery_publish(order=cast.acme_order, by=cast.account_manager)
     Delivery.objects.filter(pk=delivery.pk).update(attempts=3, started_at=timezone.now() - timedelta(hours=1))
     assert deliveries.delivery_build(delivery_id=delivery.pk) == DeliveryStatus.FAILED
-    assert OrderImage.objects.filter(status=ImageStatus.READY).exists()
+    assert OrderImage.objects.filter(status=ImageStatus.DELIVERED).exists()

@@ -164,7 +164,7 @@ def test_multipart_upload_in_parts_with_resume(cast, django_capture_on_commit_ca
 
     monkeypatch.setattr(agency.uploads, "MULTIPART_THRESHOLD", 100_000)
     monkeypatch.setattr(agency.uploads, "PART_SIZE", 64 * 1024)
-    monkeypatch.setattr("jobs.uploads.MULTIPART_THRESHOLD", 100_000)
+    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
     api, web = api_for(cast.acme_member), HttpClient()
     data = noisy_jpeg()
     assert len(data) > 100_000
@@ -187,7 +187,7 @@ def test_multipart_complete_assembles_and_processes(cast, django_capture_on_comm
     import agency.uploads
 
     monkeypatch.setattr(agency.uploads, "PART_SIZE", 64 * 1024)
-    monkeypatch.setattr("jobs.uploads.MULTIPART_THRESHOLD", 100_000)
+    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
     api, web = api_for(cast.acme_member), HttpClient()
     data = noisy_jpeg()
     with django_capture_on_commit_callbacks(execute=True):
@@ -266,7 +266,8 @@ def test_processing_twice_changes_nothing(flow):
 
 def test_attempts_are_bounded(cast):
     """T2: an image whose processing keeps dying ends rejected after three attempts."""
-    from jobs.uploads import MAX_ATTEMPTS, image_process
+    from jobs.ingest import MAX_ATTEMPTS
+    from jobs.uploads import image_process
 
     image = OrderImage.objects.create(order=cast.acme_order, filename="x.jpg", declared_size=1,
                                       upload_key="missing", uploaded_at="2026-01-01T00:00:00Z", attempts=MAX_ATTEMPTS)

@@ -12,42 +12,66 @@ each cell runs in its own savepoint, rolled back after it, so cells never see ea
 from __future__ import annotations
 
 import json
+import re
 import sys
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from django.apps import apps
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from agency.models import ApiToken, User
-from billing.models import PriceList, PriceRule, Quote, QuoteLine
+from agency.models import ApiToken, Notification, Role, User
+from billing.models import PriceList, PriceRule, Quote, QuoteLine, RevisionCharge
 from billing.services import quote_draft
 from billing.workflow import quote_send
 from clients.models import Client, Membership, StyleGuide
-from jobs.models import Assignment, Delivery, DeliveryStatus, Event, Order, OrderImage, OrderStatus, Service, Version
+from jobs.models import (
+    Assignment,
+    Delivery,
+    DeliveryItem,
+    DeliveryStatus,
+    Event,
+    ImageStatus,
+    Message,
+    Order,
+    OrderImage,
+    OrderStatus,
+    Pin,
+    RevisionItem,
+    RevisionRound,
+    RoundStatus,
+    Service,
+    Version,
+    VersionStatus,
+)
 from tests.conftest import Cast, api_for, build_cast, received_image, web_for
-from tests.factories import PASSWORD, add_images, default_price_list, make_order, submitted_order
+from tests.factories import PASSWORD, UserFactory, add_images, default_price_list, make_order, submitted_order
 
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
 PERSONAS = ["anon", "client_admin_A", "client_member_A", "client_member_B", "account_manager",
             "retoucher_assigned", "retoucher_other", "qc", "finance", "admin", "client_admin_B"]
 TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production", "order_quoted", "client", "guide",
                   "image", "image_uploading", "image_production", "delivery", "membership", "quote", "quote_line",
-                  "quote_draft", "quote_draft_line"}
+                  "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
+                  "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
+                  "image_ready"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
-# Who must get 404 for tenant B's real objects: A's client users, the retouchers (who work on A's
-# image only) and QC. The studio's managers, finance and admins see every tenant by design.
-FOREIGN_PERSONAS = {"client_admin_A", "client_member_A", "retoucher_assigned", "retoucher_other", "qc"}
+# Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
+# images only). The studio's managers, finance and admins see every tenant by design, and QC every
+# tenant's retouched work (its boundary, "retouched work only", is tested by the own cells).
+FOREIGN_PERSONAS = {"client_admin_A", "client_member_A", "retoucher_assigned", "retoucher_other"}
 COUNTED = [Order, OrderImage, Version, Assignment, Delivery, Event, Quote, QuoteLine, Client, Membership, StyleGuide,
-           PriceList, PriceRule, ApiToken, User]
+           PriceList, PriceRule, ApiToken, User, RevisionRound, RevisionItem, Pin, Message, DeliveryItem, RevisionCharge]
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 
 
@@ -74,7 +98,7 @@ def _cells() -> list[Any]:
     return cells
 
 
-def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager: User) -> dict[str, Any]:
+def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager: User, rita: User) -> dict[str, Any]:
     """One tenant's objects, one of each kind the matrix names."""
     order = make_order(client, by=member, title="Draft", guide=guide)
     submitted = make_order(client, by=member, status=OrderStatus.SUBMITTED, title="Submitted", guide=guide)
@@ -86,6 +110,7 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
     drafting = submitted_order(make_order(client, by=member, title="Drafting", guide=guide), {"standard": 2})
     draft = quote_draft(order=drafting, by=manager)
     return {
+        **_production(client, guide, member, production, rita),
         "order": order, "order_submitted": submitted, "client": client, "guide": guide,
         "image": received_image(order),
         "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
@@ -98,6 +123,62 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
                                             archive=f"clients/{client.pk}/orders/{order.pk}/d.zip"),
         "membership": member.membership,
     }
+
+
+def _version(image: OrderImage, status: str, by: User, **fields: Any) -> Version:
+    number = image.versions.count() + 1
+    version = Version(image=image, number=number, status=status, created_by=by, filename=f"v{number}.png",
+                      declared_size=10, upload_key=f"clients/{image.order.client_id}/pending/{uuid.uuid4().hex}.png",
+                      **fields)
+    if status != VersionStatus.UPLOADING:
+        version.file.save("v.png", ContentFile(b"not decoded in the matrix"), save=False)
+        version.preview.save("p.webp", ContentFile(b"RIFF preview"), save=False)
+    version.save()
+    return version
+
+
+def _production(client: Client, guide: StyleGuide, member: User, production: Order, rita: User) -> dict[str, Any]:
+    """The production and review objects: work assigned to retoucher_assigned, a version waiting for
+    QC and one uploading, an image ready to deliver, a delivered order, a billable round waiting for a
+    client admin, an open round's item, a failed delivery and an approved version."""
+    work, in_qc, ready = add_images(production, {"standard": 3})
+    OrderImage.objects.filter(pk=work.pk).update(status=ImageStatus.IN_PROGRESS)
+    OrderImage.objects.filter(pk=in_qc.pk).update(status=ImageStatus.IN_QC)
+    OrderImage.objects.filter(pk=ready.pk).update(status=ImageStatus.READY)
+    for image in (work, in_qc, ready):
+        Assignment.objects.create(image=image, retoucher=rita, minutes=30)
+    work.refresh_from_db()
+    uploading = _version(work, VersionStatus.UPLOADING, rita)
+    waiting = _version(in_qc, VersionStatus.IN_QC, rita, uploaded_at=timezone.now())
+    _version(ready, VersionStatus.PASSED, rita)
+
+    def delivered_order(title: str) -> tuple[Order, OrderImage, Version, Delivery]:
+        order = make_order(client, by=member, status=OrderStatus.DELIVERED, title=title, guide=guide)
+        image = add_images(order, {"standard": 1}, status=ImageStatus.DELIVERED)[0]
+        version = _version(image, VersionStatus.PASSED, rita)
+        delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive=f"d-{order.pk}.zip")
+        DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+        return order, image, version, delivery
+
+    order_delivered, image_delivered, _, _ = delivered_order("Delivered")
+    billable, billable_image, billable_version, _ = delivered_order("Billable round")
+    Client.objects.filter(pk=client.pk).update(free_revision_rounds=0)
+    awaiting = RevisionRound.objects.create(order=billable, number=1, status=RoundStatus.AWAITING_CONFIRMATION,
+                                            billable=True, requested_by=member)
+    RevisionItem.objects.create(round=awaiting, image=billable_image, version=billable_version, note="Warmer gold")
+    revising, revised_image, revised_version, failed = delivered_order("In revision")
+    Order.objects.filter(pk=revising.pk).update(status=OrderStatus.REVISION)
+    OrderImage.objects.filter(pk=revised_image.pk).update(status=ImageStatus.REVISION_REQUESTED)
+    open_round = RevisionRound.objects.create(order=revising, number=1, status=RoundStatus.OPEN, requested_by=member)
+    item = RevisionItem.objects.create(round=open_round, image=revised_image, version=revised_version, note="Polish")
+    Pin.objects.create(item=item, number=1, x=Decimal("0.5"), y=Decimal("0.5"), text="Here")
+    Delivery.objects.filter(pk=failed.pk).update(status=DeliveryStatus.FAILED, reason="could not be prepared")
+    approved_order, approved_image, approved, _ = delivered_order("Approved")
+    OrderImage.objects.filter(pk=approved_image.pk).update(status=ImageStatus.APPROVED)
+    Version.objects.filter(pk=approved.pk).update(approved=True)
+    return {"image_work": work, "version_in_qc": waiting, "version_uploading": uploading, "image_ready": ready,
+            "order_delivered": order_delivered, "image_delivered": image_delivered, "round_awaiting": awaiting,
+            "revision_item": item, "delivery_failed": failed, "version_approved": approved}
 
 
 @dataclass
@@ -117,9 +198,16 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Any:
             shared = {"service": Service.objects.get(code="colour-correction"), "price_list": default_price_list(),
                       "retoucher": cast.retoucher}
             shared["service"].skilled_staff.add(cast.retoucher)
-            own = {**_tenant(cast, cast.acme, cast.acme_guide, cast.acme_member, cast.account_manager), **shared}
-            foreign = {**_tenant(cast, cast.globex, cast.globex_guide, cast.globex_member, cast.account_manager), **shared}
+            own = {**_tenant(cast, cast.acme, cast.acme_guide, cast.acme_member, cast.account_manager, cast.retoucher),
+                   **shared}
+            # Tenant B's work goes to a retoucher of its own: neither persona retoucher works on it.
+            globex_retoucher = UserFactory(role=Role.RETOUCHER, full_name="Gil Globex-work")
+            foreign = {**_tenant(cast, cast.globex, cast.globex_guide, cast.globex_member, cast.account_manager,
+                                 globex_retoucher), **shared}
             Assignment.objects.create(image=own["image"], retoucher=cast.retoucher, minutes=30)
+            # one unread notification each, for the bell's "mark read" rows
+            Notification.objects.bulk_create([Notification(user=u, kind="message", source=f"matrix:{u.pk}", title="Hello")
+                                              for u in cast.personas().values() if u is not None])
         except BaseException:
             outer.__exit__(*sys.exc_info())
             raise
@@ -132,6 +220,8 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Any:
 def _resolve(value: Any, objects: dict[str, Any], variant: str, persona: User | None) -> Any:
     if isinstance(value, list):
         return [_resolve(v, objects, variant, persona) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, objects, variant, persona) for k, v in value.items()}
     if value == "$self":
         return persona.email if persona else "nobody@example.test"
     if value == "$password":
@@ -139,6 +229,10 @@ def _resolve(value: Any, objects: dict[str, Any], variant: str, persona: User | 
     if isinstance(value, str) and value in OBJECT_NAMES:
         return str(uuid.uuid4()) if variant == "missing" else str(objects[value].pk)
     return value
+
+
+def _key(key: str, objects: dict[str, Any]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(objects[m.group(1)].pk), key)
 
 
 def _watched(spec: dict[str, Any], objects: dict[str, Any]) -> Any:
@@ -149,6 +243,8 @@ def _watched(spec: dict[str, Any], objects: dict[str, Any]) -> Any:
         return None
     if watch.startswith("count:"):
         return apps.get_model(watch.removeprefix("count:")).objects.count()
+    if watch == "unread":
+        return Notification.objects.filter(read_at__isnull=True).count()
     target = objects[watch]
     return type(target).objects.filter(pk=target.pk).values().first()
 
@@ -164,8 +260,9 @@ def test_authorization_matrix(world, surface, name, spec, persona, index, varian
     user = User.objects.get(pk=requester.pk) if requester else None
     objects = world.foreign if variant == "foreign" else world.own
     url = reverse(name, kwargs={k: _resolve(v, objects, variant, user) for k, v in spec.get("args", {}).items()})
+    url += spec.get("query", "")
     # Bodies reference tenant A's objects whatever the URL points at.
-    body = {k: _resolve(v, world.own, "own", user) for k, v in spec.get("body", {}).items()}
+    body = {_key(k, world.own): _resolve(v, world.own, "own", user) for k, v in spec.get("body", {}).items()}
     expected = spec["expect"][index]
     if variant in {"missing", "foreign"} and user is not None:
         expected = 404
@@ -234,7 +331,9 @@ def test_every_write_row_sends_a_body_or_needs_none():
     bodiless = {"order-submit", "order-resume", "image-complete", "quote-accept", "image-detail", "order-deliveries",
                 "order-quote", "quote-line-detail", "order-schedule", "local-upload", "logout",
                 "clients:member_remove", "jobs:order_transition", "jobs:image_remove", "jobs:delivery_create",
-                "billing:quote_draft", "billing:quote_answer", "jobs:order_schedule"}
+                "billing:quote_draft", "billing:quote_answer", "jobs:order_schedule", "image-start", "version-complete",
+                "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
+                "notifications"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

@@ -8,31 +8,29 @@ import every app; nothing else in ``agency`` does.
 from __future__ import annotations
 
 import hashlib
-import tempfile
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from agency.models import BusinessCalendar, Role, StaffProfile, User
+from agency.uploads import LocalBackend, get_backend
 from billing.models import PriceList, PriceRule
 from billing.services import quote_draft
 from billing.workflow import quote_accept, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
 from jobs import workflow
-from jobs.events import record_event
-from jobs.imaging.demo import encode_jpeg, render_jewelry
-from jobs.imaging.pipeline import make_previews
-from jobs.models import Complexity, Event, ImageStatus, Order, OrderImage, OrderStatus, Service
+from jobs.deliveries import delivery_publish
+from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
+from jobs.models import Assignment, Complexity, Event, ImageStatus, Order, OrderImage, OrderStatus, Service, Version
 from jobs.planning import schedule_apply
+from jobs.production import image_start, qc_decide, version_complete, version_create, version_process
+from jobs.review import review_submit
 from jobs.services import order_create
-from jobs.uploads import preflight_warnings
+from jobs.uploads import image_process, upload_complete, uploads_create
 
 DEMO_PASSWORD = "loupe-demo-2026"
 
@@ -61,7 +59,7 @@ CLIENTS: list[dict[str, Any]] = [
         "users": [("camille@aurelia.test", "Camille Durand", Role.CLIENT_ADMIN),
                   ("louis@aurelia.test", "Louis Martin", Role.CLIENT_MEMBER)],
         "guide": {"name": "E-shop white", "background": Background.WHITE, "output_formats": ["JPEG", "PNG"],
-                  "long_edge_px": 2000, "square_canvas": True, "shadow": Shadow.NATURAL, "metal": Metal.YELLOW_GOLD,
+                  "long_edge_px": 1600, "square_canvas": True, "shadow": Shadow.NATURAL, "metal": Metal.YELLOW_GOLD,
                   "finish": Finish.POLISHED, "filename_pattern": "{sku}_{n}",
                   "notes": "Keep the warmth of 18k yellow gold; no blown highlights on the table facet."},
     },
@@ -71,7 +69,7 @@ CLIENTS: list[dict[str, Any]] = [
         "users": [("ava@northwind.test", "Ava Chen", Role.CLIENT_ADMIN),
                   ("noah@northwind.test", "Noah Patel", Role.CLIENT_MEMBER)],
         "guide": {"name": "Marketplace transparent", "background": Background.TRANSPARENT,
-                  "output_formats": ["PNG", "WEBP"], "long_edge_px": 3000, "shadow": Shadow.NONE,
+                  "output_formats": ["PNG", "WEBP"], "long_edge_px": 1600, "square_canvas": True, "shadow": Shadow.NONE,
                   "metal": Metal.PLATINUM, "finish": Finish.POLISHED, "gemstone_notes": "Maximise fire; no colour cast.",
                   "filename_pattern": "NW-{sku}-{n}"},
     },
@@ -81,7 +79,7 @@ CLIENTS: list[dict[str, Any]] = [
         "users": [("olivia@rosewood.test", "Olivia Hughes", Role.CLIENT_ADMIN),
                   ("harry@rosewood.test", "Harry Evans", Role.CLIENT_MEMBER)],
         "guide": {"name": "Editorial blush", "background": Background.COLOUR, "background_colour": "#F4E9E4",
-                  "output_formats": ["JPEG", "TIFF"], "long_edge_px": 4000, "shadow": Shadow.REFLECTION,
+                  "output_formats": ["JPEG", "TIFF"], "long_edge_px": 1600, "square_canvas": True, "shadow": Shadow.REFLECTION,
                   "metal": Metal.ROSE_GOLD, "finish": Finish.BRUSHED, "reflection_style": "Soft gradient, no hard edges",
                   "filename_pattern": "{order}_{n}"},
     },
@@ -104,32 +102,8 @@ ORDERS = [
     ("Gold variants", OrderStatus.ON_HOLD, ["metal-recolouring"], "standard", ["ring", "pendant"]),
 ]
 
-# How the seed walks an order to its state. Transitions that have a workflow function use it; the
-# later stages (quote, production, delivery) are written as their timeline events say.
-PATHS = {
-    OrderStatus.DRAFT: [],
-    OrderStatus.SUBMITTED: ["submit"],
-    OrderStatus.QUOTED: ["submit", OrderStatus.QUOTED],
-    OrderStatus.IN_PRODUCTION: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION],
-    OrderStatus.DELIVERED: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED],
-    OrderStatus.REVISION: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED,
-                           OrderStatus.REVISION],
-    OrderStatus.COMPLETED: ["submit", OrderStatus.QUOTED, OrderStatus.IN_PRODUCTION, OrderStatus.DELIVERED,
-                            OrderStatus.COMPLETED],
-    OrderStatus.CANCELLED: ["submit", "cancel"],
-    OrderStatus.ON_HOLD: ["submit", OrderStatus.QUOTED, "hold"],
-}
-STAGE_MESSAGES = {
-    OrderStatus.QUOTED: "Quote sent to the client",
-    OrderStatus.IN_PRODUCTION: "Quote accepted; production started",
-    OrderStatus.DELIVERED: "Delivered for review",
-    OrderStatus.REVISION: "Client requested a revision round",
-    OrderStatus.COMPLETED: "Client approved all images",
-}
-IMAGE_STATUS = {
-    OrderStatus.IN_PRODUCTION: ImageStatus.IN_PROGRESS, OrderStatus.DELIVERED: ImageStatus.DELIVERED,
-    OrderStatus.REVISION: ImageStatus.REVISION_REQUESTED, OrderStatus.COMPLETED: ImageStatus.APPROVED,
-}
+ORIGINAL_PX = 1600  # demo photographs: large enough to look real, small enough to seed in seconds
+QC = "quinn.qc@loupe.test"
 
 
 class Command(BaseCommand):
@@ -208,62 +182,107 @@ class Command(BaseCommand):
                     for service in Service.objects.all() for complexity, price in base.items()])
 
     def _orders(self, users: dict[str, User], clients: list[tuple[Client, StyleGuide, User]]) -> int:
+        """Walk each demo order to its state through the same services people use: uploads through
+        the upload contract and the pipeline, quotes, scheduling, versions, QC, deliveries, reviews."""
         created = 0
         for index, (title, state, codes, tier, kinds) in enumerate(ORDERS):
             client, guide, client_user = clients[index % len(clients)]
             if Order.objects.filter(client=client, title=title).exists():
                 continue
+            self.stdout.write(f"  seeding {client.name}: {title} ({OrderStatus(state).label.lower()})")
             manager = client.account_manager or users["maria.manager@loupe.test"]
             order = order_create(client=client, created_by=client_user, title=title, style_guide=guide,
                                  services=Service.objects.filter(code__in=codes), turnaround=tier,
                                  instructions="Please keep the hallmark inside the band legible.",
                                  po_number=f"PO-{2026_0100 + index}")
-            self._images(order, kinds, seed=index * 10, status=ImageStatus.RECEIVED)
-            quote = None
-            for step in PATHS[state]:
-                if step == "submit":
-                    workflow.order_submit(order_id=order.pk, by=client_user)
-                elif step == "cancel":
-                    workflow.order_cancel(order_id=order.pk, by=manager, reason="Client merged it into another order")
-                elif step == "hold":
+            self._upload_originals(order, client_user, kinds, seed=index * 10)
+            if state == OrderStatus.DRAFT:
+                created += 1
+                continue
+            workflow.order_submit(order_id=order.pk, by=client_user)
+            if state == OrderStatus.CANCELLED:
+                workflow.order_cancel(order_id=order.pk, by=manager, reason="Client merged it into another order")
+            elif state != OrderStatus.SUBMITTED:
+                quote = quote_send(quote=quote_draft(order=order, by=manager), by=manager)
+                if state == OrderStatus.ON_HOLD:
                     workflow.order_hold(order_id=order.pk, by=manager, reason="Waiting for the client's SKU list")
-                elif step == OrderStatus.QUOTED:
-                    quote = quote_send(quote=quote_draft(order=order, by=manager), by=manager)
-                elif step == OrderStatus.IN_PRODUCTION:
+                elif state != OrderStatus.QUOTED:
                     quote_accept(quote=quote, by=client_user)
                     schedule_apply(order=order, by=manager)
-                else:  # delivery and approval come with later features; the demo writes their outcome
-                    order.refresh_from_db()
-                    previous = order.status
-                    Order.objects.filter(pk=order.pk).update(status=step, sla_running_since=None, sla_state="",
-                                                             delivered_at=timezone.now() - timedelta(hours=index))
-                    record_event(order=order, actor=manager, verb=f"order.{step}",
-                                          message=STAGE_MESSAGES[step], from_status=previous, to_status=step)
-            if state in IMAGE_STATUS:
-                OrderImage.objects.filter(order=order).update(status=IMAGE_STATUS[state])
+                    self._produce(order, users, manager, client_user, state, kinds, seed=index * 10)
             created += 1
         return created
 
-    def _images(self, order: Order, kinds: list[str], *, seed: int, status: str) -> None:
+    def _upload_originals(self, order: Order, by: User, kinds: list[str], *, seed: int) -> None:
+        files = []
         for n, kind in enumerate(kinds, start=1):
-            picture = render_jewelry(kind, seed=seed + n, size=2400)
-            data = encode_jpeg(picture)
-            image = OrderImage(order=order, filename=f"{kind.upper()}_{seed + n:04d}.jpg", sku=f"SKU-{seed + n:04d}",
-                               status=status, position=n, size_bytes=len(data), content_type="image/jpeg",
-                               sha256=hashlib.sha256(data).hexdigest(),
-                               complexity=[Complexity.SIMPLE, Complexity.STANDARD, Complexity.COMPLEX][n % 3])
-            with tempfile.NamedTemporaryFile(suffix=".jpg") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                # The same pipeline as a real upload (in-process: these files are our own).
-                result = make_previews(Path(tmp.name), max_pixels=settings.LOUPE_MAX_IMAGE_PIXELS)
-            info = result.inspection
-            image.format, image.width, image.height, image.mode = info.format, info.width, info.height, info.mode
-            image.bit_depth, image.icc_profile, image.dpi = info.bit_depth, info.icc_profile, info.dpi
-            image.preflight = preflight_warnings(image, info.as_dict())
-            image.original.save(image.filename, ContentFile(data), save=False)
-            image.thumbnail.save("256.webp", ContentFile(result.thumbnail), save=False)
-            image.preview.save("1600.webp", ContentFile(result.preview), save=False)
-            image.save()
+            data = encode_jpeg(render_jewelry(kind, seed=seed + n, size=ORIGINAL_PX))
+            files.append((f"{kind.upper()}_{seed + n:04d}.jpg", data))
+        specs = [{"name": name, "size": len(data), "content_type": "image/jpeg", "sha256": hashlib.sha256(data).hexdigest()}
+                 for name, data in files]
+        created = uploads_create(order=order, by=by, files=specs)
+        for (image, _target), (_name, data), n in zip(created, files, range(1, len(files) + 1), strict=True):
+            _put(image.upload_key, data)
+            upload_complete(image=image, by=by)
+            image_process(image_id=image.pk)  # the worker would do it after commit; the demo needs it now
+            OrderImage.objects.filter(pk=image.pk).update(
+                sku=f"SKU-{seed + n:04d}", complexity=[Complexity.SIMPLE, Complexity.STANDARD, Complexity.COMPLEX][n % 3])
+
+    def _version(self, image: OrderImage, retoucher: User, kind: str, *, seed: int) -> Version:
+        start = OrderImage.objects.get(pk=image.pk)
+        if start.status != ImageStatus.IN_PROGRESS:
+            image_start(image=start, by=retoucher)
+        guide = image.order.style_guide
+        fmt = "PNG" if "PNG" in guide.output_formats else "TIFF"
+        data = encode_master(render_retouched(kind, seed=seed, guide=guide, size=ORIGINAL_PX), fmt=fmt)
+        spec = {"name": f"{Path(image.filename).stem}_retouched.{fmt.lower().replace('tiff', 'tif')}", "size": len(data),
+                "content_type": f"image/{fmt.lower()}", "sha256": hashlib.sha256(data).hexdigest()}
+        version, _target = version_create(image=start, by=retoucher, file=spec)
+        _put(version.upload_key, data)
+        version_complete(version=version, by=retoucher)
+        version_process(version_id=version.pk)
+        return Version.objects.get(pk=version.pk)
+
+    def _produce(self, order: Order, users: dict[str, User], manager: User, client_user: User, state: str,
+                 kinds: list[str], *, seed: int) -> None:
+        """Versions, QC, deliveries and reviews up to the order's demo state."""
+        qc = users[QC]
+        images = list(order.images.order_by("position"))
+        retouchers = {a.image_id: a.retoucher for a in Assignment.objects.filter(image__order=order, active=True)
+                      .select_related("retoucher")}
+        if state == OrderStatus.IN_PRODUCTION:
+            # Work in every stage: one waits for QC, one in progress, the rest still to start.
+            self._version(images[0], retouchers[images[0].pk], kinds[0], seed=seed + 1)
+            image_start(image=images[1], by=retouchers[images[1].pk])
+            return
+        for n, image in enumerate(images):
+            version = self._version(image, retouchers[image.pk], kinds[n], seed=seed + n + 1)
+            if n == 0:  # QC sends the first one back once: the timeline and the quality report show it
+                qc_decide(version=version, by=qc, decision="reject", category="dust",
+                          note="Dust specks on the lower band; clean before delivery.")
+                version = self._version(image, retouchers[image.pk], kinds[n], seed=seed + n + 11)
+            qc_decide(version=version, by=qc, decision="pass")
+        delivery_publish(order=order, by=manager)
+        if state == OrderStatus.DELIVERED:
+            return
+        if state == OrderStatus.REVISION:
+            first = images[0]
+            items = [{"image": first.pk, "decision": "revise", "kind": "change",
+                      "note": "Could the gold read a touch warmer, closer to the reference?",
+                      "pins": [{"x": "0.50", "y": "0.30", "text": "Soften the reflection on the stone"},
+                               {"x": "0.30", "y": "0.62", "text": "Polish marks still visible here"}]}]
+            items += [{"image": i.pk, "decision": "approve"} for i in images[1:]]
+            review_submit(order=order, by=client_user, items=items, note="Lovely work on the rest.")
+            return
+        review_submit(order=order, by=client_user, items=[{"image": i.pk, "decision": "approve"} for i in images])
 
 
+def _put(key: str, data: bytes) -> None:
+    """Send the bytes where the upload target points, as a client's PUT would (any storage backend)."""
+    backend = get_backend()
+    if isinstance(backend, LocalBackend):
+        path = backend.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    else:
+        backend.client.put_object(Bucket=backend.bucket, Key=key, Body=data)

@@ -1,0 +1,94 @@
+"""The bell and its mails (DESIGN.md §1: notifications live in ``agency``).
+
+Apps register the kinds they send, with the roles that receive them (``register``); ``notify`` makes one
+``Notification`` per person and source (a unique row, so a task delivered twice notifies once) and
+mails each person who has not opted out of that kind: claim the row, send, release the claim if the
+mail fails (the task's retry sends it). Called from django-q2 tasks, after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from agency.exceptions import RuleViolation
+from agency.models import Notification, NotificationPreference, User
+
+logger = logging.getLogger("loupe.notifications")
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    label: str
+    roles: frozenset[str]
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(code: str, label: str, roles: Iterable[str]) -> None:
+    KINDS[code] = Kind(code, label, frozenset(roles))
+
+
+def kinds_for(user: User) -> list[Kind]:
+    return [kind for kind in KINDS.values() if user.role in kind.roles]
+
+
+def header_safe(text: str) -> str:
+    """Text that reaches a mail header: line breaks would end the header (or inject another one)."""
+    return " ".join(str(text).split())[:200]
+
+
+def notify(users: Iterable[User], *, kind: str, source: str, title: str, body: str = "", url: str = "",
+           actor: User | None = None) -> int:
+    """Tell ``users`` (the actor excluded, inactive people skipped) about one thing, once each.
+    Returns the number of mails sent."""
+    people = {u.pk: u for u in users if u.is_active and (actor is None or u.pk != actor.pk)}
+    if not people:
+        return 0
+    prefs = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=people, kind=kind)}
+    now = timezone.now()
+    rows = [Notification(user_id=pk, kind=kind, source=source[:64], title=title[:200], body=body[:2000], url=url[:300],
+                         read_at=None if prefs.get(pk) is None or prefs[pk].bell else now) for pk in people]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    wanted = [pk for pk in people if prefs.get(pk) is None or prefs[pk].email]
+    sent = 0
+    for note in Notification.objects.filter(source=source[:64], user_id__in=wanted, emailed_at__isnull=True):
+        if not Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(emailed_at=timezone.now()):
+            continue  # another delivery of this task sent it
+        link = f"\n\n{settings.LOUPE_BASE_URL.rstrip('/')}{note.url}" if note.url else ""
+        try:
+            send_mail(header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {note.title}"), f"{note.body or note.title}{link}\n",
+                      None, [people[note.user_id].email])
+        except Exception:
+            Notification.objects.filter(pk=note.pk).update(emailed_at=None)
+            logger.warning("mail for notification %s failed; released for a retry", note.pk)
+            raise
+        sent += 1
+    return sent
+
+
+def unread_count(user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def mark_read(user: User, ids: Iterable[str] | None = None) -> int:
+    """Mark the user's notifications read (all of them, or those ``ids``); returns how many changed."""
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    return qs.update(read_at=timezone.now())
+
+
+def set_preference(user: User, *, kind: str, email: bool, bell: bool) -> NotificationPreference:
+    if kind not in KINDS or user.role not in KINDS[kind].roles:
+        raise RuleViolation(f"{kind!r} is not a kind of notification you receive.", field="kind")
+    pref, _ = NotificationPreference.objects.update_or_create(user=user, kind=kind,
+                                                              defaults={"email": email, "bell": bell})
+    return pref

@@ -1,0 +1,305 @@
+"""Client proofing: approve delivered images, or request changes with numbered pins and a note, which
+opens revision round N with its own SLA target. Rounds beyond the client's free rounds that contain
+change items are billable: they wait for a client admin's confirmation, and billing records their
+charge (``revision_round_changed``). The account manager classes each item as defect or change.
+When every image is approved the order completes and its final files are packed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
+from agency.models import User
+from agency.notifications import notify
+from jobs import deliveries, permissions, workflow
+from jobs.events import on_behalf, record_event
+from jobs.models import (
+    Delivery,
+    DeliveryItem,
+    DeliveryKind,
+    DeliveryStatus,
+    ImageStatus,
+    ItemKind,
+    Order,
+    OrderImage,
+    OrderStatus,
+    Pin,
+    RevisionItem,
+    RevisionRound,
+    RoundStatus,
+    Version,
+)
+from jobs.notifications import client_users
+from jobs.workflow import IMAGES
+
+logger = logging.getLogger("loupe.review")
+MAX_PINS = 50
+TEXT_MAX = 2000
+REVIEWABLE_ORDERS = {OrderStatus.DELIVERED, OrderStatus.REVISION}
+
+# Sent inside the transaction whenever a round's billable content may have changed (opened,
+# confirmed, reclassed): billing prices it from the client's price list and records the charge.
+revision_round_changed = Signal()  # kwargs: round
+
+
+@dataclass
+class ReviewResult:
+    approved: int
+    round: RevisionRound | None
+    completed: bool
+
+
+def _locked_order(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("client").get(pk=order.pk)
+
+
+def _latest_delivered(image_ids: list[Any]) -> dict[Any, Version]:
+    """The version each image was last published with."""
+    latest: dict[Any, tuple[int, Version]] = {}
+    for item in DeliveryItem.objects.filter(image_id__in=image_ids).select_related("version", "delivery"):
+        current = latest.get(item.image_id)
+        if current is None or item.delivery.number > current[0]:
+            latest[item.image_id] = (item.delivery.number, item.version)
+    return {image_id: version for image_id, (_, version) in latest.items()}
+
+
+def _pending(image_ids: list[Any]) -> set[Any]:
+    return set(RevisionItem.objects.filter(image_id__in=image_ids, round__status=RoundStatus.AWAITING_CONFIRMATION)
+               .values_list("image_id", flat=True))
+
+
+def _clean_text(value: str, field: str, *, required: bool = False) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise RuleViolation("Write what should change.", field=field)
+    if len(text) > TEXT_MAX:
+        raise RuleViolation(f"A note has at most {TEXT_MAX} characters.", field=field)
+    return text
+
+
+def _check_items(order: Order, items: list[dict[str, Any]]) -> dict[Any, OrderImage]:
+    if not items:
+        raise RuleViolation("Choose at least one image to approve or revise.", field="items")
+    ids = [item["image"] for item in items]
+    if len(set(ids)) != len(ids):
+        raise RuleViolation("An image appears twice in this review.", field="items")
+    images = {i.pk: i for i in OrderImage.objects.filter(order=order, pk__in=ids)}
+    if len(images) != len(ids):
+        raise RuleViolation("Some of these images are not part of this order's deliveries.", field="items")
+    published = set(DeliveryItem.objects.filter(image_id__in=ids).values_list("image_id", flat=True))
+    not_delivered = [i for i in images.values() if i.pk not in published]
+    if not_delivered:
+        raise RuleViolation(f"{not_delivered[0].filename} was not delivered to you; only delivered images are reviewed.",
+                            field="items")
+    pending = _pending(ids)
+    for image in images.values():
+        if image.status != ImageStatus.DELIVERED:
+            raise InvalidTransition(f"{image.filename} is {IMAGES.label(image.status)} already; reload the page.")
+        if image.pk in pending:
+            raise InvalidTransition(f"Changes to {image.filename} wait for your admin's confirmation.")
+    for item in items:
+        if item["decision"] == "revise":
+            item["note"] = _clean_text(item.get("note", ""), "items")
+            pins = item.get("pins") or []
+            if not item["note"] and not pins:
+                raise RuleViolation(f"Say what should change on {images[item['image']].filename}: a note or a pin.",
+                                    field="items")
+            if len(pins) > MAX_PINS:
+                raise RuleViolation(f"At most {MAX_PINS} pins per image and round.", field="pins")
+            for pin in pins:
+                if not (0 <= Decimal(str(pin["x"])) <= 1 and 0 <= Decimal(str(pin["y"])) <= 1):
+                    raise RuleViolation("A pin must lie on the picture (x and y from 0 to 1).", field="pins")
+                pin["text"] = _clean_text(pin.get("text", ""), "pins", required=True)
+    return images
+
+
+@transaction.atomic
+def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: str = "",
+                  confirm: bool = False) -> ReviewResult:
+    """Approve or revise delivered images in one go. ``items``: ``[{"image", "decision": "approve" |
+    "revise", "note", "kind": "defect" | "change", "pins": [{"x", "y", "text"}]}]``. A billable round is
+    opened at once only when a client admin sends it with ``confirm`` (having seen the price);
+    otherwise it waits for their confirmation. Refused without a permission (403), on an order that is
+    not waiting for a review or an image that is not delivered (409), and for malformed items (400)."""
+    order = _locked_order(order)
+    if not permissions.can_review_delivery(by, order):
+        raise NotPermitted("Only the client's users (or their account manager) review deliveries.")
+    if order.status not in REVIEWABLE_ORDERS:
+        raise InvalidTransition(f"Order {order.number} is {workflow.ORDERS.label(order.status)}; there is nothing to review.")
+    note = _clean_text(note, "note")
+    images = _check_items(order, items)
+    versions = _latest_delivered(list(images))
+    approve = [item["image"] for item in items if item["decision"] == "approve"]
+    revise = [item for item in items if item["decision"] == "revise"]
+    behalf = on_behalf(by, order)
+    if approve:
+        if IMAGES.claim(OrderImage.objects.filter(pk__in=approve), "approve", approved_at=timezone.now()) != len(approve):
+            raise InvalidTransition("Some of these images were reviewed by someone else a moment ago; reload the page.")
+        Version.objects.filter(pk__in=[versions[pk].pk for pk in approve]).update(approved=True)
+        names = ", ".join(images[pk].filename for pk in approve[:3]) + ("…" if len(approve) > 3 else "")
+        record_event(order=order, actor=by, verb="images.approved",
+                     message=f"{len(approve)} image{'s' if len(approve) != 1 else ''} approved{behalf}: {names}",
+                     data={"images": [str(pk) for pk in approve]})
+    round_ = _open_round(order, by, revise, images, versions, note, confirm=confirm) if revise else None
+    completed = _complete_if_done(order, by)
+    return ReviewResult(len(approve), round_, completed)
+
+
+def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: dict[Any, OrderImage],
+                versions: dict[Any, Version], note: str, *, confirm: bool) -> RevisionRound:
+    number = order.revision_rounds.count() + 1
+    kinds = [item.get("kind") or ItemKind.CHANGE for item in revise]
+    if any(kind not in ItemKind.values for kind in kinds):
+        raise RuleViolation("Each change is a defect or a change.", field="items")
+    billable = number > order.client.free_revision_rounds and ItemKind.CHANGE in kinds
+    awaiting = billable and not (confirm and permissions.can_confirm_round(by, order))
+    round_ = RevisionRound.objects.create(order=order, number=number, note=note, billable=billable, requested_by=by,
+                                          status=RoundStatus.AWAITING_CONFIRMATION if awaiting else RoundStatus.OPEN,
+                                          confirmed_by=None if awaiting or not billable else by,
+                                          confirmed_at=None if awaiting or not billable else timezone.now())
+    made = RevisionItem.objects.bulk_create([
+        RevisionItem(round=round_, image_id=item["image"], version=versions.get(item["image"]), note=item["note"],
+                     proposed_kind=kind, kind=kind) for item, kind in zip(revise, kinds, strict=True)])
+    Pin.objects.bulk_create([Pin(item=row, number=n, x=Decimal(str(pin["x"])), y=Decimal(str(pin["y"])), text=pin["text"])
+                             for row, item in zip(made, revise, strict=True)
+                             for n, pin in enumerate(item.get("pins") or [], start=1)])
+    changes = kinds.count(ItemKind.CHANGE)
+    if awaiting:
+        record_event(order=order, actor=by, verb="revision.awaiting_confirmation",
+                     message=f"Revision round {number} waits for a client admin's confirmation: {changes} "
+                             f"change{'s' if changes != 1 else ''} beyond the free rounds are billable",
+                     data={"round": str(round_.pk)})
+    else:
+        _start_round(order, round_, by)
+    revision_round_changed.send(sender=RevisionRound, round=round_)
+    return round_
+
+
+def _start_round(order: Order, round_: RevisionRound, by: User) -> None:
+    image_ids = list(round_.items.values_list("image_id", flat=True))
+    if IMAGES.claim(OrderImage.objects.filter(pk__in=image_ids), "request_revision") != len(image_ids):
+        raise InvalidTransition("Some of these images were reviewed by someone else a moment ago; reload the page.")
+    count = len(image_ids)
+    message = f"Revision round {round_.number} opened{on_behalf(by, order)}: changes requested on {count} " \
+              f"image{'s' if count != 1 else ''}"
+    data = {"round": str(round_.pk), "images": [str(pk) for pk in image_ids]}
+    if order.status == OrderStatus.DELIVERED:  # the order's own transition is the timeline line
+        workflow.order_request_revision(order=order, by=by, message=message, data=data, start_clock=True)
+    else:
+        record_event(order=order, actor=by, verb="revision.requested", message=message, data=data)
+
+
+def _complete_if_done(order: Order, by: User | None) -> bool:
+    images = OrderImage.objects.filter(order=order).accepted()
+    if order.status != OrderStatus.DELIVERED or images.exclude(status=ImageStatus.APPROVED).exists():
+        return False
+    workflow.order_complete(order=order, by=by, message="Every image approved; the order is complete")
+    deliveries.delivery_final(order=order, by=by)
+    return True
+
+
+@transaction.atomic
+def round_answer(*, round_: RevisionRound, by: User, confirm: bool) -> RevisionRound:
+    """A client admin confirms a billable round (it opens, with its own SLA target) or declines it
+    (the images stay delivered, to approve or revise differently)."""
+    order = _locked_order(round_.order)
+    if not permissions.can_confirm_round(by, order):
+        raise NotPermitted("Only an admin of the client's company confirms a billable revision round.")
+    round_ = RevisionRound.objects.select_for_update().get(pk=round_.pk)
+    if round_.status != RoundStatus.AWAITING_CONFIRMATION:
+        raise InvalidTransition(f"Revision round {round_.number} is {round_.get_status_display().lower()} already.")
+    if confirm:
+        round_.status, round_.confirmed_by, round_.confirmed_at = RoundStatus.OPEN, by, timezone.now()
+        round_.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+        _start_round(order, round_, by)
+        revision_round_changed.send(sender=RevisionRound, round=round_)
+    else:
+        round_.status = RoundStatus.DECLINED
+        round_.save(update_fields=["status"])
+        record_event(order=order, actor=by, verb="revision.declined",
+                     message=f"Revision round {round_.number} was not confirmed; its images stay delivered",
+                     data={"round": str(round_.pk)})
+        revision_round_changed.send(sender=RevisionRound, round=round_)
+    return round_
+
+
+@transaction.atomic
+def item_reclassify(*, item: RevisionItem, by: User, kind: str, reason: str) -> RevisionItem:
+    """The account manager classes a revision item as defect (the studio missed the brief: free, and
+    counted against first-time approval) or change (billable beyond the free rounds), with a reason
+    that the client reads on the timeline."""
+    if not permissions.can_classify_revisions(by):
+        raise NotPermitted("Only an account manager classes revision items.")
+    if kind not in ItemKind.values:
+        raise RuleViolation("The class is defect or change.", field="kind")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise RuleViolation("Give the client a reason (at most 500 characters).", field="reason")
+    order = _locked_order(item.round.order)
+    item = RevisionItem.objects.select_for_update().select_related("round", "image").get(pk=item.pk)
+    if item.kind == kind:
+        raise RuleViolation(f"{item.image.filename} is already classed as {kind}.", field="kind")
+    before = item.kind
+    item.kind, item.reclass_reason, item.reclassed_by = kind, reason, by
+    item.save(update_fields=["kind", "reclass_reason", "reclassed_by"])
+    round_ = item.round
+    round_.billable = (round_.number > order.client.free_revision_rounds
+                       and round_.items.filter(kind=ItemKind.CHANGE).exists())
+    round_.save(update_fields=["billable"])
+    record_event(order=order, actor=by, verb="revision.reclassed",
+                 message=f"{item.image.filename} in round {round_.number} classed as {kind} (was {before}): {reason}",
+                 data={"round": str(round_.pk), "item": str(item.pk), "from": before, "to": kind})
+    revision_round_changed.send(sender=RevisionRound, round=round_)
+    return item
+
+
+def auto_approve_due(*, now: Any = None) -> dict[str, int]:
+    """Hourly: for clients who chose it, approve what a delivery published N days ago still waits
+    for (the studio acting for the client, which the timeline says), after a reminder the day before."""
+    now = now or timezone.now()
+    reminded = approved = 0
+    due = (Delivery.objects.filter(kind=DeliveryKind.REVIEW, status=DeliveryStatus.READY,
+                                   order__client__auto_approve_days__isnull=False,
+                                   order__status__in=REVIEWABLE_ORDERS, items__image__status=ImageStatus.DELIVERED)
+           .select_related("order__client").distinct())
+    for delivery in due:
+        days = delivery.order.client.auto_approve_days
+        if now >= delivery.created_at + timedelta(days=days):
+            approved += _auto_approve(delivery, days)
+        elif now >= delivery.created_at + timedelta(days=days - 1):
+            order = delivery.order
+            reminded += bool(notify(client_users(order), kind="approval_reminder", source=f"reminder:{delivery.pk}",
+                                    title=f"{order.number}: delivery {delivery.number} will be approved tomorrow",
+                                    body=f"Images of delivery {delivery.number} you have not answered will be approved "
+                                         f"automatically after {days} days.",
+                                    url=f"/orders/{order.pk}/review/"))
+    return {"reminded": reminded, "approved": approved}
+
+
+def _auto_approve(delivery: Delivery, days: int) -> int:
+    with transaction.atomic():
+        order = _locked_order(delivery.order)
+        if order.status not in REVIEWABLE_ORDERS:
+            return 0
+        waiting = list(OrderImage.objects.filter(delivery_items__delivery=delivery, status=ImageStatus.DELIVERED)
+                       .exclude(pk__in=_pending([i.image_id for i in delivery.items.all()])).values_list("pk", flat=True))
+        if not waiting:
+            return 0
+        versions = _latest_delivered(waiting)
+        IMAGES.claim(OrderImage.objects.filter(pk__in=waiting), "approve", approved_at=timezone.now())
+        Version.objects.filter(pk__in=[v.pk for v in versions.values()]).update(approved=True)
+        record_event(order=order, actor=None, verb="images.approved",
+                     message=f"{len(waiting)} image{'s' if len(waiting) != 1 else ''} of delivery {delivery.number} "
+                             f"approved automatically after {days} days without an answer",
+                     data={"images": [str(pk) for pk in waiting], "automatic": True})
+        _complete_if_done(order, None)
+    return len(waiting)

@@ -1,0 +1,267 @@
+"""Production and review pages: the retoucher's queue and workspace, the QC queue and review page,
+delivery publishing, client proofing with pins, revision rounds and the order's thread. Thin: each
+reads through selectors, calls one service and redirects; a refusal propagates (403/409/400 page)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from agency.exceptions import RuleViolation
+from clients.permissions import can_edit_style_guide
+from jobs import deliveries, messages, permissions, production, review, selectors
+from jobs.models import Assignment, ImageStatus, ItemKind, OrderStatus, QcCategory, RoundStatus, VersionStatus
+from jobs.workflow import IMAGES
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+@login_required
+def work_queue(request: HttpRequest) -> HttpResponse:
+    """A retoucher's assigned images, earliest due first, grouped by what comes next."""
+    _require(permissions.can_view_work_queue(request.user))
+    images = list(selectors.work_queue(request.user))
+    groups = [
+        ("Sent back to you", [i for i in images if i.status in {ImageStatus.QC_REJECTED, ImageStatus.REVISION_REQUESTED}]),
+        ("In progress", [i for i in images if i.status == ImageStatus.IN_PROGRESS]),
+        ("To start", [i for i in images if i.status == ImageStatus.ASSIGNED]),
+        ("Waiting for QC", [i for i in images if i.status == ImageStatus.IN_QC]),
+    ]
+    return render(request, "jobs/work_queue.html", {"groups": groups, "count": len(images)})
+
+
+def _canvas_context(user: Any, image: Any) -> dict[str, Any]:
+    versions = list(selectors.versions_of(user, image))
+    shown = next((v for v in versions if v.preview), None)
+    return {"image": image, "order": image.order, "versions": versions, "shown": shown,
+            "requests": list(selectors.items_of_image(user, image))}
+
+
+@login_required
+def image_work(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The workspace for one image: the original and the latest version on the canvas, the brief,
+    the pins of earlier rounds, every version with its checks and QC decision, and the next action."""
+    image = selectors.image_get(request.user, pk)
+    _require(request.user.is_studio)
+    user, order = request.user, image.order
+    mine = permissions.can_work_on(user, image)
+    strip = list(selectors.work_queue(user).filter(order=order)) if user.role == "retoucher" else \
+        list(selectors.image_list(user, order))
+    assignment = Assignment.objects.filter(image=image, active=True).select_related("retoucher").first()
+    return render(request, "jobs/image_work.html", {
+        **_canvas_context(user, image), "strip": strip, "assignment": assignment, "guide": order.style_guide,
+        "can_start": mine and IMAGES.can("start", image) and order.status in production.WORKING_ORDERS,
+        "can_upload": mine and image.status == ImageStatus.IN_PROGRESS,
+        "can_download": permissions.can_download_original(user, order) and bool(image.original),
+        "can_set_reference": can_edit_style_guide(user, order.style_guide.client),
+        "max_upload_bytes": production.ingest.max_upload_bytes(),
+    })
+
+
+@login_required
+@require_POST
+def image_start(request: HttpRequest, pk: Any) -> HttpResponse:
+    image = selectors.image_get(request.user, pk)
+    production.image_start(image=image, by=request.user)
+    flash.success(request, f"Work on {image.filename} has started; upload your version when it is ready.")
+    return redirect("jobs:image_work", pk=image.pk)
+
+
+@login_required
+def qc_queue(request: HttpRequest) -> HttpResponse:
+    _require(permissions.can_view_qc_queue(request.user))
+    return render(request, "jobs/qc_queue.html", {"versions": list(selectors.qc_queue(request.user))})
+
+
+@login_required
+def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
+    """QC's review page: original and version side by side, as a slider, with a loupe and the
+    background switch; the automated checks; pass or send back with a category and a note."""
+    version = selectors.version_get(request.user, pk)
+    _require(request.user.is_studio)
+    if request.method == "POST":
+        production.qc_decide(version=version, by=request.user, decision=request.POST.get("decision", ""),
+                             category=request.POST.get("category", ""), note=request.POST.get("notes", ""))
+        verb = "passed" if request.POST.get("decision") == "pass" else "sent back to the retoucher"
+        flash.success(request, f"v{version.number} of {version.image.filename} {verb}.")
+        following = selectors.qc_queue(request.user).exclude(pk=version.pk).first()
+        return redirect("jobs:version_qc", pk=following.pk) if following else redirect("jobs:qc_queue")
+    image = version.image
+    context = _canvas_context(request.user, image)
+    return render(request, "jobs/version_qc.html", {
+        **context, "version": version, "shown": version, "categories": QcCategory.choices,
+        "can_decide": permissions.can_review_qc(request.user) and version.status == VersionStatus.IN_QC,
+        "queue_size": selectors.qc_queue(request.user).count(),
+    })
+
+
+def _review_items(post: Any) -> list[dict[str, Any]]:
+    """The proofing form: per image a decision, a note, a class and its pins (JSON from the canvas)."""
+    items = []
+    for pk in post.getlist("images"):
+        try:
+            image_id = uuid.UUID(pk)
+        except ValueError as exc:
+            raise RuleViolation("The review names an image that does not exist.", field="items") from exc
+        decision = post.get(f"decision_{pk}", "")
+        if decision not in {"approve", "revise"}:
+            continue
+        try:
+            pins = json.loads(post.get(f"pins_{pk}") or "[]")
+            pins = [{"x": p["x"], "y": p["y"], "text": str(p.get("text", ""))} for p in pins]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise RuleViolation("The pins could not be read; place them again.", field="pins") from exc
+        items.append({"image": image_id, "decision": decision, "note": post.get(f"note_{pk}", ""),
+                      "kind": post.get(f"kind_{pk}") or ItemKind.CHANGE, "pins": pins})
+    return items
+
+
+@login_required
+def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Client proofing: every delivered image beside its original, approve or request changes with
+    numbered pins, one submit for the whole review. The account manager can act for the client."""
+    order = selectors.order_get(request.user, pk)
+    _require(permissions.can_review_delivery(request.user, order))
+    if request.method == "POST":
+        result = review.review_submit(order=order, by=request.user, items=_review_items(request.POST),
+                                      note=request.POST.get("note", ""), confirm=bool(request.POST.get("confirm")))
+        parts = []
+        if result.approved:
+            parts.append(f"{result.approved} image{'s' if result.approved != 1 else ''} approved")
+        if result.round is not None:
+            parts.append(f"revision round {result.round.number} "
+                         + ("waits for your admin's confirmation" if result.round.status == RoundStatus.AWAITING_CONFIRMATION
+                            else "sent to the studio"))
+        flash.success(request, (", ".join(parts) or "Nothing changed").capitalize() + "."
+                      + (" The order is complete; its final files are being packed." if result.completed else ""))
+        return redirect("jobs:order_detail" if result.completed else "jobs:order_review", pk=order.pk)
+    entries = selectors.proofing_images(request.user, order)
+    for entry in entries:  # the canvas writes each image's pins into its own field
+        entry["pins_field"], entry["pins_list"] = f"pins-{entry['image'].pk}", f"pinlist-{entry['image'].pk}"
+    waiting = [e for e in entries if e["image"].status == ImageStatus.DELIVERED]
+    rounds = list(selectors.round_list(request.user, order))
+    return render(request, "jobs/order_review.html", {
+        "order": order, "entries": entries, "waiting": waiting, "kinds": ItemKind.choices,
+        "pending_rounds": [r for r in rounds if r.status == RoundStatus.AWAITING_CONFIRMATION],
+        "can_confirm": permissions.can_confirm_round(request.user, order),
+        "reviewable": order.status in review.REVIEWABLE_ORDERS and bool(waiting),
+        "next_round": len(rounds) + 1, "free_rounds": order.client.free_revision_rounds,
+    })
+
+
+@login_required
+@require_POST
+def round_answer(request: HttpRequest, pk: Any) -> HttpResponse:
+    round_ = selectors.round_get(request.user, pk)
+    confirm = request.POST.get("confirm") == "1"
+    review.round_answer(round_=round_, by=request.user, confirm=confirm)
+    flash.success(request, f"Revision round {round_.number} " + ("confirmed: the studio starts on it."
+                                                                 if confirm else "declined."))
+    return redirect("jobs:order_review", pk=round_.order_id)
+
+
+@login_required
+@require_POST
+def item_classify(request: HttpRequest, pk: Any) -> HttpResponse:
+    item = selectors.revision_item_get(request.user, pk)
+    review.item_reclassify(item=item, by=request.user, kind=request.POST.get("kind", ""),
+                           reason=request.POST.get("reason", ""))
+    flash.success(request, f"{item.image.filename} is classed as {request.POST.get('kind')}.")
+    return redirect(reverse("jobs:order_detail", args=[item.round.order_id]) + "#rounds")
+
+
+@login_required
+@require_POST
+def delivery_create(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Publish the ready images (the ticked ones, or all of them) to the client."""
+    order = selectors.order_get(request.user, pk)
+    chosen = request.POST.getlist("images") or None
+    delivery = deliveries.delivery_publish(order=order, by=request.user, images=chosen)
+    flash.success(request, f"Delivery {delivery.number} is published; the client is told when its files are packed.")
+    return redirect(reverse("jobs:order_detail", args=[order.pk]) + "#deliveries")
+
+
+@login_required
+def order_deliveries(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The deliveries panel alone, for its progress polling (htmx)."""
+    order = selectors.order_get(request.user, pk)
+    return render(request, "jobs/_deliveries.html", deliveries_context(request.user, order))
+
+
+def deliveries_context(user: Any, order: Any) -> dict[str, Any]:
+    rows = list(selectors.delivery_list(user, order).prefetch_related("items"))
+    return {"order": order, "deliveries": rows, "building": any(d.status == "building" for d in rows),
+            "can_deliver": permissions.can_deliver(user, order),
+            "ready_images": list(selectors.image_list(user, order, status=ImageStatus.READY))
+            if permissions.can_deliver(user, order) else []}
+
+
+@login_required
+@require_POST
+def delivery_retry(request: HttpRequest, pk: Any) -> HttpResponse:
+    delivery = selectors.delivery_get(request.user, pk)
+    deliveries.delivery_retry(delivery=delivery, by=request.user)
+    flash.success(request, f"Delivery {delivery.number} is being prepared again.")
+    return redirect(reverse("jobs:order_detail", args=[delivery.order_id]) + "#deliveries")
+
+
+@login_required
+@require_POST
+def message_post(request: HttpRequest, pk: Any) -> HttpResponse:
+    order = selectors.order_get(request.user, pk)
+    internal = request.POST.get("internal") == "1"
+    messages.message_post(order=order, by=request.user, body=request.POST.get("body", ""), internal=internal)
+    flash.success(request, "Your note is saved for the studio." if internal else "Your message is sent.")
+    return redirect(reverse("jobs:order_detail", args=[order.pk]) + "#messages")
+
+
+@login_required
+def quality_report(request: HttpRequest) -> HttpResponse:
+    """First-time approval and QC reject rates per retoucher, client and month, with their counts."""
+    _require(permissions.can_view_quality_report(request.user))
+    report = selectors.quality_report(request.user)
+    sections = [("First-time approval per retoucher", report["ftar_retoucher"], "Retoucher"),
+                ("QC reject rate per retoucher", report["qc_retoucher"], "Retoucher"),
+                ("First-time approval per client", report["ftar_client"], "Client"),
+                ("QC reject rate per client", report["qc_client"], "Client"),
+                ("First-time approval per month", report["ftar_month"], "Month"),
+                ("QC reject rate per month", report["qc_month"], "Month")]
+    return render(request, "jobs/quality.html", {"report_sections": sections})
+
+
+def production_context(user: Any, order: Any) -> dict[str, Any]:
+    """What the order page shows of production and review (the deliveries, rounds and thread)."""
+    thread = list(selectors.message_list(user, order))
+    return {
+        **deliveries_context(user, order),
+        "rounds": list(selectors.round_list(user, order)),
+        "thread": [m for m in thread if not m.internal], "notes": [m for m in thread if m.internal],
+        "can_message": permissions.can_post_message(user, order, internal=False),
+        "can_note": permissions.can_post_message(user, order, internal=True),
+        "can_classify": permissions.can_classify_revisions(user),
+        "can_review": permissions.can_review_delivery(user, order) and order.status in review.REVIEWABLE_ORDERS,
+        "review_waiting": order.status in {OrderStatus.DELIVERED, OrderStatus.REVISION}
+        and order.images.filter(status=ImageStatus.DELIVERED).exists(),
+        "kinds": ItemKind.choices,
+    }
+
+
+@login_required
+@require_POST
+def version_reference(request: HttpRequest, pk: Any) -> HttpResponse:
+    version = selectors.version_get(request.user, pk)
+    guide = production.version_make_reference(version=version, by=request.user)
+    flash.success(request, f"{version.image.filename} is now the golden reference of {guide.name} (v{guide.version}).")
+    return redirect("jobs:image_work", pk=version.image_id)

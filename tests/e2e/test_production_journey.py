@@ -1,0 +1,211 @@
+"""The studio's whole journey through the pages only (issue: production and review): a client orders
+three images → the account manager quotes → the client accepts → the schedule is applied → each
+retoucher uploads a version → QC sends one back and passes two → the retoucher uploads again → QC
+passes → the account manager delivers → the client pins a change and asks for a revision → the
+revision is retouched, passed and delivered → the client approves all → the order is complete and
+its timeline shows every step. Screenshots of the QC page, the proofing page with a pin and the
+retoucher's queue are saved at 1440 and 390 px (``LOUPE_SCREENSHOTS``, default ``var/screenshots``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
+from jobs.models import Event, Order, OrderImage, OrderStatus
+from tests.factories import PASSWORD, default_price_list, retoucher
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SHOTS = Path(os.environ.get("LOUPE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
+
+
+class Person:
+    """One person's browser session."""
+
+    def __init__(self, browser: Any, live_server: Any, user: Any) -> None:
+        self.context = browser.new_context(viewport={"width": 1440, "height": 1000}, timezone_id="Europe/Paris")
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.base, self.user = live_server.url, user
+        self.page.goto(f"{self.base}/login/")
+        self.page.get_by_label("E-mail address").fill(user.email)
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_url(re.compile(r"/(orders|work|qc)/$"))
+
+    def go(self, path: str) -> Any:
+        self.page.goto(self.base + path)
+        return self.page
+
+    def shoot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for width in (1440, 390):
+            self.page.set_viewport_size({"width": width, "height": 1000})
+            self.page.wait_for_timeout(300)
+            self.page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+            overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
+        self.page.set_viewport_size({"width": 1440, "height": 1000})
+
+
+def _files(tmp: Path, prefix: str, seeds: list[int], retouched: bool, guide: Any = None) -> list[str]:
+    paths = []
+    for n, seed in enumerate(seeds, start=1):
+        kind = ["ring", "pendant", "earrings"][n % 3]
+        if retouched:
+            path = tmp / f"{prefix}_{n}.png"
+            path.write_bytes(encode_master(render_retouched(kind, seed=seed, guide=guide, size=1000)))
+        else:
+            path = tmp / f"{prefix}_{n:04d}.jpg"
+            path.write_bytes(encode_jpeg(render_jewelry(kind, seed=seed, size=1000)))
+        paths.append(str(path))
+    return paths
+
+
+def _upload_version(person: Person, image: OrderImage, path: str) -> None:
+    page = person.go(f"/images/{image.pk}/work/")
+    if page.get_by_role("button", name=re.compile("Start (work|again)")).count():
+        page.get_by_role("button", name=re.compile("Start (work|again)")).click()
+        page.get_by_text("has started").wait_for()
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    page.locator("#uploader input[type=file]").first.set_input_files([path])
+    page.get_by_text(re.compile(r"v\d+ is waiting for QC")).wait_for(timeout=60_000)
+
+
+def _qc(person: Person, image: OrderImage, decision: str, note: str = "") -> None:
+    version = image.versions.order_by("-number").first()
+    page = person.go(f"/versions/{version.pk}/qc/")
+    if decision == "pass":
+        page.get_by_role("button", name="Pass").click()
+    else:
+        page.get_by_label("What is wrong").select_option(label="Dust left")
+        page.get_by_label("Note for the retoucher").fill(note)
+        page.get_by_role("button", name="Send back").click()
+    page.get_by_text(re.compile("passed|sent back to the retoucher")).first.wait_for()
+
+
+def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_path):
+    default_price_list()
+    cast.acme_guide.output_formats, cast.acme_guide.long_edge_px, cast.acme_guide.square_canvas = ["JPEG", "PNG"], 1000, True
+    cast.acme_guide.save()
+    rita = retoucher("Rita Retoucher", ["colour-correction"], capacity=480)
+    raj = retoucher("Raj Retoucher", ["colour-correction"], capacity=480)
+    for person in (rita, raj):
+        person.set_password(PASSWORD)
+        person.save()
+    client, manager = Person(browser, live_server, cast.acme_admin), Person(browser, live_server, cast.account_manager)
+
+    # 1. the client creates the order and uploads three images
+    page = client.go("/orders/new/")
+    page.get_by_label("Title").fill("Spring bridal set")
+    page.get_by_label("Style guide").select_option(label=f"{cast.acme_guide.name} (v1)")
+    page.get_by_label("Colour correction").check()
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url(re.compile(r"/orders/[0-9a-f-]{36}/$"))
+    order = Order.objects.get(title="Spring bridal set")
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    page.locator("#uploader input[type=file]").first.set_input_files(_files(tmp_path, "RING", [11, 12, 13], False))
+    for n in (1, 2, 3):
+        page.locator(".thumb").filter(has_text=f"RING_{n:04d}.jpg").locator("img").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Submit to studio").click()
+    page.get_by_text("has been submitted to the studio").wait_for()
+
+    # 2-3. quote, send, accept
+    page = manager.go(f"/orders/{order.pk}/")
+    page.get_by_role("button", name="Draft quote from price list").click()
+    page.get_by_role("button", name="Send to client").click()
+    page.get_by_text("The quote has been sent").wait_for()
+    page = client.go(f"/orders/{order.pk}/")
+    page.get_by_role("button", name="Accept quote").click()
+    page.get_by_text("production has started").wait_for()
+
+    # 4. the schedule
+    page = manager.go(f"/orders/{order.pk}/schedule/")
+    page.get_by_role("button", name="Apply proposal").click()
+    page.get_by_text("3 images assigned").wait_for()
+    images = list(OrderImage.objects.filter(order=order).order_by("position"))
+    workers = {u.pk: Person(browser, live_server, u) for u in (rita, raj)}
+    owner = {i.pk: i.assignments.get(active=True).retoucher_id for i in images}
+
+    # 5. each retoucher uploads a version through the queue
+    queue_page = workers[owner[images[0].pk]].go("/work/")
+    assert queue_page.get_by_text(images[0].filename).is_visible()
+    versions = _files(tmp_path, "retouched", [21, 22, 23], True, cast.acme_guide)
+    for image, path in zip(images, versions, strict=True):
+        _upload_version(workers[owner[image.pk]], image, path)
+
+    # 6. QC sends one back and passes two; the QC page is captured
+    qc = Person(browser, live_server, cast.qc)
+    page = qc.go("/qc/")
+    assert page.get_by_role("link", name=images[0].filename).is_visible()
+    qc.go(f"/versions/{images[0].versions.get().pk}/qc/")
+    qc.page.get_by_role("button", name="Loupe").click()
+    qc.shoot("qc-review")
+    _qc(qc, images[0], "reject", "Dust specks on the lower band")
+    for image in images[1:]:
+        _qc(qc, image, "pass")
+
+    # 7-8. the retoucher sees QC's note, uploads again; QC passes
+    rework = workers[owner[images[0].pk]]
+    page = rework.go("/work/")
+    page.get_by_text("Sent back to you").wait_for()
+    rework.shoot("retoucher-queue")
+    page = rework.go(f"/images/{images[0].pk}/work/")
+    assert page.get_by_text("Dust specks on the lower band").first.is_visible()
+    _upload_version(rework, images[0], _files(tmp_path, "again", [31], True, cast.acme_guide)[0])
+    _qc(qc, images[0], "pass")
+
+    # 9. the account manager publishes
+    page = manager.go(f"/orders/{order.pk}/")
+    page.get_by_role("button", name="Publish to the client").click()
+    page.get_by_text("is published").wait_for()
+
+    # 10. the client pins a change on the first image, approves the others, asks for a revision
+    page = client.go(f"/orders/{order.pk}/")
+    page.get_by_role("link", name="Review the delivery").click()
+    page.wait_for_url(re.compile("/review/$"))
+    first = page.locator(f"#img-{images[0].pk}")
+    first.get_by_label("Request changes").check()
+    layers = first.locator(".canvas-layers")
+    box = layers.bounding_box()
+    layers.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.4})
+    first.get_by_label("Pin 1").fill("Warmer gold on this prong")
+    first.get_by_label("Note").fill("Closer to the reference, please")
+    assert first.locator(".pin-new").count() == 1
+    client.shoot("proofing-with-pin")
+    for image in images[1:]:
+        page.locator(f"[data-target='img-{image.pk}']").click()
+        page.locator(f"#img-{image.pk}").get_by_label("Approve").check()
+    page.get_by_role("button", name="Send review").click()
+    page.get_by_text(re.compile("2 images approved, revision round 1 sent to the studio")).wait_for()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REVISION
+    assert order.revision_rounds.get().items.get().pins.get().text == "Warmer gold on this prong"
+
+    # 11. the revision is retouched, passed and delivered
+    _upload_version(rework, images[0], _files(tmp_path, "revised", [41], True, cast.acme_guide)[0])
+    _qc(qc, images[0], "pass")
+    page = manager.go(f"/orders/{order.pk}/")
+    page.get_by_role("button", name="Publish to the client").click()
+    page.get_by_text("is published").wait_for()
+
+    # 12. the client approves all; the order is complete and its timeline tells the story
+    page = client.go(f"/orders/{order.pk}/review/")
+    page.get_by_role("button", name="Approve all remaining").click()
+    page.get_by_role("button", name="Send review").click()
+    page.locator(".msg-success").filter(has_text="The order is complete").wait_for()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    timeline = client.go(f"/orders/{order.pk}/").locator(".timeline").inner_text()
+    for step in ["Order created", "Order submitted", "Quote sent", "Quote accepted", "Delivery 1 published",
+                 "approved", "Revision round 1 opened", "Delivery 2 published", "Every image approved"]:
+        assert step in timeline, step
+    staff_timeline = manager.go(f"/orders/{order.pk}/").locator(".timeline").inner_text()
+    for step in ["images assigned", "started work", "handed to QC", "QC sent v1", "QC passed"]:
+        assert step in staff_timeline, step
+    assert "QC sent" not in timeline  # studio-internal steps stay with the studio
+    assert Event.objects.filter(order=order, verb="order.completed").count() == 1

@@ -1,0 +1,138 @@
+"""Production and review through the API: the whole loop from a scheduled image to a completed order,
+and each step's refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from agency.models import Notification
+from jobs import planning
+from jobs.imaging.demo import encode_master, render_retouched
+from jobs.models import (
+    Delivery,
+    DeliveryStatus,
+    Event,
+    ImageStatus,
+    Order,
+    OrderStatus,
+    Version,
+    VersionStatus,
+)
+from tests.conftest import api_for
+from tests.factories import add_images, make_order, retoucher
+from tests.uploading import upload_version
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def production(cast, django_capture_on_commit_callbacks):
+    """Acme's order in production with two images assigned to Rita; tasks run on commit."""
+    cast.acme_guide.output_formats, cast.acme_guide.long_edge_px, cast.acme_guide.square_canvas = ["PNG"], 1000, True
+    cast.acme_guide.save()
+    order = make_order(cast.acme, status=OrderStatus.IN_PRODUCTION, title="Rings")
+    Order.objects.filter(pk=order.pk).update(due_at=timezone.now() + timedelta(days=3), sla_target_hours=48,
+                                             sla_running_since=timezone.now())
+    order.refresh_from_db()
+    images = add_images(order, {"standard": 2})
+    rita = retoucher("Rita Retoucher", ["colour-correction"])
+    with django_capture_on_commit_callbacks(execute=True):
+        planning.schedule_apply(order=order, by=cast.account_manager, pairs=[(i, rita) for i in images])
+    return {"order": order, "images": images, "rita": rita, "run": django_capture_on_commit_callbacks}
+
+
+def _master(cast, seed=3):
+    return encode_master(render_retouched("ring", seed=seed, guide=cast.acme_guide, size=1200))
+
+
+def _version(production, image, data, name="RING_retouched.png"):
+    with production["run"](execute=True):
+        body = upload_version(api_for(production["rita"]), HttpClient(), image, name, data)
+    return Version.objects.get(pk=body["id"])
+
+
+def test_assignment_notifies_the_retoucher_once(cast, production):
+    notes = Notification.objects.filter(user=production["rita"], kind="assignment")
+    assert notes.count() == 1 and "new work" in notes.get().title
+    assert [m.to for m in mail.outbox if production["rita"].email in m.to] == [[production["rita"].email]]
+
+
+def test_the_whole_loop_from_work_to_completed_order(cast, production):
+    image, other = production["images"]
+    rita = api_for(production["rita"])
+    # start, upload v1: checks run, the image waits for QC
+    assert rita.post(f"/api/v1/images/{image.pk}/start/").status_code == 200
+    v1 = _version(production, image, _master(cast))
+    assert v1.status == VersionStatus.IN_QC and v1.work_minutes is not None and v1.estimate_minutes
+    assert {c["code"]: c["passed"] for c in v1.checks}["background"] is True
+    image.refresh_from_db()
+    assert image.status == ImageStatus.IN_QC
+    # QC sends it back with a category and a note; the retoucher is told
+    qc = api_for(cast.qc)
+    with production["run"](execute=True):
+        refused = qc.post(f"/api/v1/versions/{v1.pk}/qc/",
+                          {"decision": "reject", "category": "dust", "notes": "Dust on the band"}, format="json")
+    assert refused.status_code == 200 and refused.json()["qc"]["category"] == "dust"
+    image.refresh_from_db()
+    assert image.status == ImageStatus.QC_REJECTED
+    assert Notification.objects.filter(user=production["rita"], kind="qc_rejected").count() == 1
+    # the retoucher starts again and uploads v2, which passes
+    assert rita.post(f"/api/v1/images/{image.pk}/start/").status_code == 200
+    v2 = _version(production, image, _master(cast, seed=4))
+    assert v2.number == 2
+    assert qc.post(f"/api/v1/versions/{v2.pk}/qc/", {"decision": "pass"}, format="json").status_code == 200
+    # the other image goes straight through
+    rita.post(f"/api/v1/images/{other.pk}/start/")
+    v3 = _version(production, other, _master(cast, seed=5))
+    qc.post(f"/api/v1/versions/{v3.pk}/qc/", {"decision": "pass"}, format="json")
+    # the account manager publishes; the ZIP is built and the client told
+    with production["run"](execute=True):
+        published = api_for(cast.account_manager).post(f"/api/v1/orders/{production['order'].pk}/deliver/", {}, format="json")
+    assert published.status_code == 201, published.content
+    delivery = Delivery.objects.get(pk=published.json()["id"])
+    assert delivery.status == DeliveryStatus.READY and delivery.file_count == 2
+    order = Order.objects.get(pk=production["order"].pk)
+    assert order.status == OrderStatus.DELIVERED and order.sla_running_since is None
+    assert Notification.objects.filter(user=cast.acme_member, kind="delivery_ready").exists()
+    # the client asks for changes on one image with a pin: round 1 opens with its own clock
+    client = api_for(cast.acme_member)
+    with production["run"](execute=True):
+        answer = client.post(f"/api/v1/orders/{order.pk}/review/", {"items": [
+            {"image": str(image.pk), "decision": "revise", "note": "Warmer gold", "kind": "change",
+             "pins": [{"x": "0.5", "y": "0.25", "text": "Polish this prong"}]},
+            {"image": str(other.pk), "decision": "approve"}]}, format="json")
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["approved"] == 1 and body["round"]["number"] == 1 and body["round"]["status"] == "open"
+    assert body["round"]["items"][0]["pins"][0]["text"] == "Polish this prong"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REVISION and order.sla_target_hours == 24 and order.sla_running_since
+    image.refresh_from_db()
+    assert image.status == ImageStatus.REVISION_REQUESTED
+    assert Notification.objects.filter(user=production["rita"], kind="revision_requested").exists()
+    # the retoucher reworks it (the version belongs to round 1), QC passes, the manager delivers again
+    rita.post(f"/api/v1/images/{image.pk}/start/")
+    v4 = _version(production, image, _master(cast, seed=6))
+    assert v4.round_id == body["round"]["id"] or str(v4.round_id) == body["round"]["id"]
+    qc.post(f"/api/v1/versions/{v4.pk}/qc/", {"decision": "pass"}, format="json")
+    with production["run"](execute=True):
+        assert api_for(cast.account_manager).post(f"/api/v1/orders/{order.pk}/deliver/", {}, format="json").status_code == 201
+    # the client approves: the order completes and its final files are packed
+    with production["run"](execute=True):
+        done = client.post(f"/api/v1/orders/{order.pk}/review/", {"items": [{"image": str(image.pk), "decision": "approve"}]},
+                           format="json")
+    assert done.json()["completed"] is True
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    final = Delivery.objects.get(order=order, kind="final")
+    assert final.status == DeliveryStatus.READY and final.file_count == 2
+    verbs = list(Event.objects.filter(order=order).values_list("verb", flat=True))
+    for verb in ["schedule.applied", "image.started", "version.submitted", "version.qc_rejected", "version.qc_passed",
+                 "order.delivered", "delivery.ready", "images.approved", "order.revision",
+                 "order.completed"]:
+        assert verb in verbs, verb

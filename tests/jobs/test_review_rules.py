@@ -1,0 +1,344 @@
+"""Client proofing, revision rounds, messages and notifications: every refusal and bad input leaves
+everything as it was; billable rounds wait for an admin; internal notes never reach clients."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from agency.exceptions import InvalidTransition, NotPermitted
+from agency.models import Notification, NotificationPreference
+from billing.models import RevisionCharge
+from jobs import deliveries, review, selectors
+from jobs.models import (
+    Delivery,
+    DeliveryItem,
+    DeliveryStatus,
+    Event,
+    ImageStatus,
+    Message,
+    Order,
+    OrderImage,
+    OrderStatus,
+    Pin,
+    RevisionRound,
+    RoundStatus,
+    Version,
+    VersionStatus,
+)
+from tests.conftest import api_for, web_for
+from tests.factories import add_images, default_price_list, make_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def delivered(cast):
+    """Acme's order delivered with three images (each published with a passed version)."""
+    order = make_order(cast.acme, status=OrderStatus.DELIVERED, title="Delivered rings")
+    images = add_images(order, {"standard": 3}, status=ImageStatus.DELIVERED)
+    delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive="d.zip")
+    for image in images:
+        version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, file="v.png",
+                                         preview="p.webp", created_by=cast.retoucher)
+        DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+    return order, images
+
+
+def _state(order, images):
+    return (Order.objects.get(pk=order.pk).status, [OrderImage.objects.get(pk=i.pk).status for i in images],
+            RevisionRound.objects.count(), Pin.objects.count(), Event.objects.filter(order=order).count())
+
+
+def _review(user, order, items, **extra):
+    return api_for(user).post(f"/api/v1/orders/{order.pk}/review/", {"items": items, **extra}, format="json")
+
+
+BAD_ITEMS = [
+    ("pin outside the picture", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x",
+                                              "pins": [{"x": "1.2", "y": "0.5", "text": "Off"}]}], "items"),
+    ("51 pins", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x",
+                              "pins": [{"x": "0.5", "y": "0.5", "text": "p"}] * 51}], "items"),
+    ("a 2,001-character note", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x" * 2001}], "items"),
+    ("an empty pin text", lambda img: [{"image": str(img.pk), "decision": "revise",
+                                        "pins": [{"x": "0.5", "y": "0.5", "text": ""}]}], "items"),
+    ("a change with neither note nor pin", lambda img: [{"image": str(img.pk), "decision": "revise"}], "items"),
+    ("an unknown decision", lambda img: [{"image": str(img.pk), "decision": "maybe"}], "items"),
+    ("no items", lambda img: [], "items"),
+    ("the same image twice", lambda img: [{"image": str(img.pk), "decision": "approve"}] * 2, "items"),
+]
+
+
+@pytest.mark.parametrize("label,items,field", BAD_ITEMS, ids=[b[0] for b in BAD_ITEMS])
+def test_bad_review_input_is_a_field_level_400_that_changes_nothing(cast, delivered, label, items, field):
+    order, images = delivered
+    before = _state(order, images)
+    response = _review(cast.acme_member, order, items(images[0]))
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"], response.json()
+    assert _state(order, images) == before
+
+
+def test_an_image_not_in_a_delivery_or_of_another_order_is_refused(cast, delivered):
+    order, images = delivered
+    stranger = add_images(order, {"standard": 1}, status=ImageStatus.DELIVERED)[0]  # never published
+    other = add_images(make_order(cast.acme, status=OrderStatus.DELIVERED), {"standard": 1}, status=ImageStatus.DELIVERED)[0]
+    before = _state(order, images)
+    for image in (stranger, other):
+        response = _review(cast.acme_member, order, [{"image": str(image.pk), "decision": "approve"}])
+        assert response.status_code == 400 and "items" in response.json()["errors"]
+    assert _state(order, images) == before
+
+
+def test_reviewing_a_completed_order_is_409(cast, delivered):
+    order, images = delivered
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.COMPLETED)
+    before = _state(order, images)
+    response = _review(cast.acme_member, order, [{"image": str(images[0].pk), "decision": "approve"}])
+    assert response.status_code == 409 and "nothing to review" in response.json()["detail"]
+    assert _state(order, images) == before
+
+
+def test_retouchers_qc_finance_and_other_clients_cannot_review(cast, delivered):
+    order, images = delivered
+    before = _state(order, images)
+    item = [{"image": str(images[0].pk), "decision": "approve"}]
+    assert _review(cast.globex_member, order, item).status_code == 404
+    assert _review(cast.retoucher, order, item).status_code == 404
+    assert _review(cast.finance, order, item).status_code == 403
+    assert _state(order, images) == before
+
+
+def test_approving_everything_completes_the_order_and_packs_the_final_files(cast, delivered,
+                                                                           django_capture_on_commit_callbacks):
+    order, images = delivered
+    result = review.review_submit(order=order, by=cast.acme_member,
+                                  items=[{"image": i.pk, "decision": "approve"} for i in images])
+    assert result.completed and result.approved == 3
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED
+    assert Delivery.objects.get(order=order, kind="final").items.count() == 3
+    assert all(v.approved for v in Version.objects.filter(image__order=order))
+
+
+def test_a_studio_review_on_the_clients_behalf_says_so(cast, delivered):
+    order, images = delivered
+    review.review_submit(order=order, by=cast.account_manager, items=[{"image": images[0].pk, "decision": "approve"}])
+    event = Event.objects.get(order=order, verb="images.approved")
+    assert "on behalf of Acme Jewels" in event.message and event.actor == cast.account_manager
+
+
+def _revise(images, kind="change"):
+    return [{"image": images[0].pk, "decision": "revise", "note": "Warmer gold", "kind": kind,
+             "pins": [{"x": "0.4", "y": "0.6", "text": "Here"}]}]
+
+
+def test_a_round_beyond_the_free_ones_waits_for_the_client_admin_and_is_charged_when_confirmed(cast, delivered):
+    default_price_list(revision_fee_per_image=Decimal("7.50"))
+    order, images = delivered
+    cast.acme.free_revision_rounds = 0
+    cast.acme.save()
+    result = review.review_submit(order=order, by=cast.acme_member, items=_revise(images))
+    round_ = result.round
+    assert round_.status == RoundStatus.AWAITING_CONFIRMATION and round_.billable
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.DELIVERED  # nothing starts before the admin says so
+    assert OrderImage.objects.get(pk=images[0].pk).status == ImageStatus.DELIVERED
+    assert not RevisionCharge.objects.exists()
+    # the member cannot confirm it; the image cannot be approved while it waits
+    with pytest.raises(NotPermitted):
+        review.round_answer(round_=round_, by=cast.acme_member, confirm=True)
+    with pytest.raises(InvalidTransition, match="wait for your admin"):
+        review.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
+    price = api_for(cast.acme_member).get(f"/api/v1/orders/{order.pk}/revision-price/?changes=2").json()
+    assert price["billable"] and price["amount"] == "15.00" and price["currency"] == "EUR"
+    panel = web_for(cast.acme_member).get(reverse("billing:revision_price", args=[order.pk]) + f"?round={round_.pk}")
+    assert "1 change × 7.50 EUR = 7.50 EUR" in panel.content.decode()
+    assert api_for(cast.retoucher).get(f"/api/v1/orders/{order.pk}/revision-price/?changes=2").status_code in (403, 404)
+    # the admin confirms: the round opens with its own clock and is charged at the price list's fee
+    review.round_answer(round_=round_, by=cast.acme_admin, confirm=True)
+    round_.refresh_from_db()
+    order.refresh_from_db()
+    assert round_.status == RoundStatus.OPEN and order.status == OrderStatus.REVISION and order.sla_target_hours == 24
+    charge = RevisionCharge.objects.get(round=round_)
+    assert (charge.items, charge.fee, charge.amount, charge.currency) == (1, Decimal("7.50"), Decimal("7.50"), "EUR")
+    # the account manager classes the item as a defect (the studio missed the brief): no charge
+    item = round_.items.get()
+    review.item_reclassify(item=item, by=cast.account_manager, kind="defect", reason="The brief asked for warm gold")
+    assert not RevisionCharge.objects.exists()
+    event = Event.objects.get(order=order, verb="revision.reclassed")
+    assert event.audience == "client" and "The brief asked for warm gold" in event.message
+    with pytest.raises(NotPermitted):
+        review.item_reclassify(item=item, by=cast.acme_admin, kind="change", reason="No")
+
+
+def test_a_declined_round_leaves_the_images_delivered(cast, delivered):
+    default_price_list()
+    order, images = delivered
+    cast.acme.free_revision_rounds = 0
+    cast.acme.save()
+    round_ = review.review_submit(order=order, by=cast.acme_member, items=_revise(images)).round
+    review.round_answer(round_=round_, by=cast.acme_admin, confirm=False)
+    assert RevisionRound.objects.get(pk=round_.pk).status == RoundStatus.DECLINED
+    assert OrderImage.objects.get(pk=images[0].pk).status == ImageStatus.DELIVERED
+    with pytest.raises(InvalidTransition):
+        review.round_answer(round_=round_, by=cast.acme_admin, confirm=True)
+    # the image can now be approved or revised anew
+    review.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
+
+
+def test_an_admin_who_accepts_the_price_opens_the_round_at_once(cast, delivered):
+    default_price_list()
+    order, images = delivered
+    cast.acme.free_revision_rounds = 0
+    cast.acme.save()
+    response = _review(cast.acme_admin, order, [{"image": str(images[0].pk), "decision": "revise", "note": "Warmer",
+                                                 "kind": "change"}], confirm=True)
+    assert response.status_code == 200 and response.json()["round"]["status"] == "open"
+    assert RevisionCharge.objects.count() == 1
+
+
+def test_free_rounds_and_defects_are_never_billable(cast, delivered):
+    default_price_list()
+    order, images = delivered
+    first = review.review_submit(order=order, by=cast.acme_member, items=_revise(images)).round
+    assert not first.billable and first.status == RoundStatus.OPEN
+    cast.acme.free_revision_rounds = 0
+    cast.acme.save()
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.DELIVERED)
+    second = review.review_submit(order=order, by=cast.acme_member, items=_revise(images[1:], kind="defect")).round
+    assert not second.billable and second.status == RoundStatus.OPEN and not RevisionCharge.objects.exists()
+
+
+def test_script_in_notes_pins_and_messages_stays_text(cast, delivered, django_capture_on_commit_callbacks):
+    order, images = delivered
+    payload = '<script>alert("x")</script>'
+    with django_capture_on_commit_callbacks(execute=True):
+        review.review_submit(order=order, by=cast.acme_member, note=payload, items=[
+            {"image": images[0].pk, "decision": "revise", "note": payload, "pins": [{"x": "0.5", "y": "0.5", "text": payload}]}])
+        api_for(cast.acme_member).post(f"/api/v1/orders/{order.pk}/messages/", {"body": payload}, format="json")
+    for user, url in [(cast.account_manager, reverse("jobs:order_detail", args=[order.pk])),
+                      (cast.acme_member, reverse("jobs:order_review", args=[order.pk]))]:
+        page = web_for(user).get(url).content.decode()
+        assert payload not in page and "&lt;script&gt;" in page
+    api = api_for(cast.acme_member).get(f"/api/v1/orders/{order.pk}/rounds/").json()["results"][0]
+    assert api["note"] == payload and api["items"][0]["pins"][0]["text"] == payload  # data, for the client to escape
+    assert any(payload in m.body for m in mail.outbox) and all(not m.alternatives for m in mail.outbox)  # text mails
+
+
+def test_internal_notes_never_reach_clients(cast, delivered, django_capture_on_commit_callbacks):
+    order, images = delivered
+    with django_capture_on_commit_callbacks(execute=True):
+        api_for(cast.account_manager).post(f"/api/v1/orders/{order.pk}/messages/",
+                                           {"body": "Client pays late; keep it tight", "internal": True}, format="json")
+        api_for(cast.account_manager).post(f"/api/v1/orders/{order.pk}/messages/", {"body": "Your files are ready"},
+                                           format="json")
+    for user in (cast.acme_admin, cast.acme_member):
+        thread = api_for(user).get(f"/api/v1/orders/{order.pk}/messages/").json()["results"]
+        assert [m["body"] for m in thread] == ["Your files are ready"]
+        page = web_for(user).get(reverse("jobs:order_detail", args=[order.pk])).content.decode()
+        assert "pays late" not in page and "Your files are ready" in page
+        assert not Notification.objects.filter(user=user, body__contains="pays late").exists()
+    assert not [m for m in mail.outbox if "pays late" in m.body and set(m.to) & {cast.acme_admin.email, cast.acme_member.email}]
+    refused = api_for(cast.acme_member).post(f"/api/v1/orders/{order.pk}/messages/", {"body": "x", "internal": True},
+                                             format="json")
+    assert refused.status_code == 403 and Message.objects.filter(order=order).count() == 2
+    for body in ("", "x" * 2001):
+        bad = api_for(cast.acme_member).post(f"/api/v1/orders/{order.pk}/messages/", {"body": body}, format="json")
+        assert bad.status_code == 400 and "body" in bad.json()["errors"]
+    assert Message.objects.filter(order=order).count() == 2
+
+
+def test_a_message_notifies_the_other_side_once_and_respects_opt_out(cast, delivered, django_capture_on_commit_callbacks):
+    order, _ = delivered
+    cast.acme.account_manager = cast.account_manager
+    cast.acme.save()
+    NotificationPreference.objects.create(user=cast.acme_member, kind="message", email=False, bell=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        api_for(cast.account_manager).post(f"/api/v1/orders/{order.pk}/messages/", {"body": "Files are ready"},
+                                           format="json")
+    assert Notification.objects.filter(kind="message", user=cast.acme_member, read_at__isnull=True).count() == 1
+    assert [m.to for m in mail.outbox] == [[cast.acme_admin.email]]  # the member opted out of mail
+    assert not Notification.objects.filter(user=cast.account_manager, kind="message").exists()  # never the author
+    from jobs.tasks import notify_message
+
+    message = Message.objects.get(order=order)
+    assert notify_message(str(message.pk)) == 0 and len(mail.outbox) == 1  # delivered twice, sent once
+    bell = api_for(cast.acme_member).get("/api/v1/notifications/?unread=true").json()
+    assert bell["count"] == 1 and "Files are ready" in bell["results"][0]["body"]
+    read = api_for(cast.acme_member).post("/api/v1/notifications/read/", {}, format="json").json()
+    assert read == {"marked": 1, "unread": 0}
+    # another person's notification id is not yours to mark
+    other = Notification.objects.get(user=cast.acme_admin)
+    assert api_for(cast.acme_member).post("/api/v1/notifications/read/", {"ids": [str(other.pk)]},
+                                          format="json").json()["marked"] == 0
+    assert Notification.objects.get(pk=other.pk).read_at is None
+
+
+def test_notification_preferences_in_the_profile(cast, web):
+    client = web(cast.retoucher)
+    page = client.get(reverse("profile")).content.decode()
+    assert "Work assigned to you" in page and "A quote is waiting" not in page  # only what the role receives
+    client.post(reverse("profile"), {"form": "notifications", "bell_assignment": "1"})
+    pref = NotificationPreference.objects.get(user=cast.retoucher, kind="assignment")
+    assert pref.bell and not pref.email
+
+
+def test_auto_approval_reminds_the_day_before_then_approves_once(cast, delivered):
+    order, images = delivered
+    cast.acme.auto_approve_days = 3
+    cast.acme.save()
+    delivery = Delivery.objects.get(order=order)
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(days=2, hours=1))
+    assert review.auto_approve_due() == {"reminded": 1, "approved": 0}
+    assert review.auto_approve_due() == {"reminded": 0, "approved": 0}  # reminded once
+    assert Notification.objects.filter(kind="approval_reminder").count() == 2  # the admin and the member
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(days=3, hours=1))
+    assert review.auto_approve_due()["approved"] == 3
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    assert "automatically after 3 days" in Event.objects.get(order=order, verb="images.approved").message
+    assert review.auto_approve_due() == {"reminded": 0, "approved": 0}
+
+
+def test_auto_approval_is_off_unless_the_client_chose_it(cast, delivered):
+    order, _ = delivered
+    Delivery.objects.filter(order=order).update(created_at=timezone.now() - timedelta(days=30))
+    assert review.auto_approve_due() == {"reminded": 0, "approved": 0}
+
+
+def test_publishing_a_subset_and_refusals(cast, acme_version_factory, django_capture_on_commit_callbacks):
+    first, second = (acme_version_factory(sku=f"S-{n}") for n in (1, 2))
+    with pytest.raises(NotPermitted):
+        deliveries.delivery_publish(order=cast.acme_order, by=cast.acme_admin)
+    other = add_images(make_order(cast.acme, status=OrderStatus.IN_PRODUCTION), {"standard": 1}, status="ready")[0]
+    response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliver/",
+                                                  {"images": [str(other.pk)]}, format="json")
+    assert response.status_code == 400 and "images" in response.json()["errors"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for(cast.account_manager).post(f"/api/v1/orders/{cast.acme_order.pk}/deliver/",
+                                                      {"images": [str(first.image_id)]}, format="json")
+    assert response.status_code == 201 and response.json()["images"] == [str(first.image_id)]
+    assert OrderImage.objects.get(pk=second.image_id).status == ImageStatus.READY  # still to publish
+    assert Order.objects.get(pk=cast.acme_order.pk).status == OrderStatus.DELIVERED
+    assert Notification.objects.filter(user=cast.acme_member, kind="delivery_ready").count() == 1
+
+
+def test_the_quality_report_counts_first_time_approval_and_qc_rejects(cast, delivered, web):
+    order, images = delivered
+    Version.objects.filter(image=images[0]).update(created_by=cast.retoucher)
+    review.review_submit(order=order, by=cast.acme_member, items=[
+        {"image": images[0].pk, "decision": "revise", "note": "Dust", "kind": "defect", "pins": []},
+        {"image": images[1].pk, "decision": "approve"}, {"image": images[2].pk, "decision": "approve"}])
+    Version.objects.create(image=images[0], number=2, status=VersionStatus.FAILED, qc_at=timezone.now(),
+                           created_by=cast.retoucher, qc_category="dust")
+    Version.objects.filter(image__in=images[1:]).update(qc_at=timezone.now())
+    report = selectors.quality_report(cast.account_manager)
+    assert report["ftar_client"] == [{"key": "Acme Jewels", "images": 2, "first_time": 2, "percent": 100.0}]
+    qc = {row["key"]: row for row in report["qc_retoucher"]}
+    assert qc[cast.retoucher.full_name]["reviewed"] == 3 and qc[cast.retoucher.full_name]["rejected"] == 1
+    page = web(cast.account_manager).get(reverse("jobs:quality_report")).content.decode()
+    assert "First-time approval per retoucher" in page and "1 of 3" in page
