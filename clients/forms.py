@@ -11,8 +11,7 @@ from clients.models import OUTPUT_FORMATS, Client, StyleGuide
 class ClientForm(forms.ModelForm):
     class Meta:
         model = Client
-        fields = ["name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate", "payment_terms_days",
-                  "free_revision_rounds", "account_manager", "notes", "is_active"]
+        fields = list(Client.TERMS_FIELDS)
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -30,6 +30,9 @@ class Client(models.Model):
     """A company that buys retouching, with its contract terms."""
 
     tenant_path = "pk"
+    # The contract terms the studio edits, in form order (the page form and the API share this list).
+    TERMS_FIELDS = ("name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate", "payment_terms_days",
+                    "free_revision_rounds", "auto_approve_days", "account_manager", "notes", "is_active")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, unique=True)

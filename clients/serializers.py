@@ -9,8 +9,7 @@ from clients.models import OUTPUT_FORMATS, Client, StyleGuide
 class ClientOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Client
-        fields = ["id", "name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate",
-                  "payment_terms_days", "free_revision_rounds", "account_manager", "notes", "is_active", "created_at"]
+        fields = ["id", *Client.TERMS_FIELDS, "created_at"]
         read_only_fields = fields
 
 
@@ -22,8 +21,7 @@ class ClientInputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Client
-        fields = ["name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate",
-                  "payment_terms_days", "free_revision_rounds", "account_manager", "notes", "is_active"]
+        fields = list(Client.TERMS_FIELDS)
 
 
 STYLE_GUIDE_CONTENT = list(StyleGuide.CONTENT_FIELDS)

@@ -22,10 +22,6 @@ from clients.permissions import can_edit_style_guide, can_manage_clients
 
 logger = logging.getLogger("loupe.clients")
 
-CLIENT_FIELDS = (
-    "name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate", "payment_terms_days",
-    "free_revision_rounds", "account_manager", "notes", "is_active",
-)
 
 
 def _require_manager(by: User) -> None:
@@ -37,7 +33,7 @@ def _require_manager(by: User) -> None:
 def client_create(*, by: User, **fields: Any) -> Client:
     """Create a company. Refused for roles other than account manager and admin."""
     _require_manager(by)
-    client = Client(**{k: v for k, v in fields.items() if k in CLIENT_FIELDS})
+    client = Client(**{k: v for k, v in fields.items() if k in Client.TERMS_FIELDS})
     client.full_clean()
     client.save()
     return client
@@ -49,7 +45,7 @@ def client_update(*, client: Client, by: User, **fields: Any) -> Client:
     _require_manager(by)
     client = Client.objects.select_for_update().get(pk=client.pk)
     for key, value in fields.items():
-        if key in CLIENT_FIELDS:
+        if key in Client.TERMS_FIELDS:
             setattr(client, key, value)
     client.full_clean()
     client.save()

@@ -25,6 +25,7 @@ from jobs.serializers import (
     DeliverInputSerializer,
     DeliverySerializer,
     EventSerializer,
+    ImageInputSerializer,
     ImageSerializer,
     MessageInputSerializer,
     MessageSerializer,
@@ -146,7 +147,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["get"], serializer_class=ImageSerializer)
     def images(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
-        page = self.paginate_queryset(selectors.image_list(request.user, order))
+        page = self.paginate_queryset(selectors.with_versions(selectors.image_list(request.user, order), request.user))
         return self.get_paginated_response(ImageSerializer(page, many=True).data)
 
     @extend_schema(request=UploadsInputSerializer, responses={201: UploadsOutputSerializer},
@@ -246,7 +247,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 
 class DownloadQuerySerializer(serializers.Serializer):
-    what = serializers.ChoiceField(choices=list(uploads.DOWNLOADS), default="original")
+    what = serializers.ChoiceField(choices=list(production.IMAGE_DOWNLOADS), default="original")
 
 
 class ImageFilterSerializer(serializers.Serializer):
@@ -261,22 +262,32 @@ class ImageFilterSerializer(serializers.Serializer):
                     destroy=extend_schema(summary="Remove an image from a draft or submitted order"))
 class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     serializer_class = ImageSerializer
-    http_method_names = ["get", "post", "delete", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
+        user = self.request.user
         if self.action != "list":
-            return selectors.image_queryset(self.request.user)
+            return selectors.with_versions(selectors.image_queryset(user), user)
         filters = ImageFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         if filters.validated_data["queue"]:
-            return selectors.work_queue(self.request.user)
-        return selectors.image_list(self.request.user, status=filters.validated_data.get("status"))
+            return selectors.with_versions(selectors.work_queue(user), user)
+        return selectors.with_versions(selectors.image_list(user, status=filters.validated_data.get("status")), user)
+
+    @extend_schema(request=ImageInputSerializer, responses=ImageSerializer,
+                   summary="Change an image's SKU or instructions (client, studio) or complexity (studio) before "
+                           "production")
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        data = ImageInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        uploads.image_update(image=self.get_object(), by=request.user, **data.validated_data)
+        return Response(ImageSerializer(self.get_object()).data)
 
     @extend_schema(request=None, responses=ImageSerializer, summary="Start (or restart) work on an assigned image")
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: Any = None) -> Response:
-        image = production.image_start(image=self.get_object(), by=request.user)
-        return Response(ImageSerializer(image).data)
+        production.image_start(image=self.get_object(), by=request.user)
+        return Response(ImageSerializer(self.get_object()).data)
 
     @extend_schema(methods=["GET"], responses=VersionSerializer(many=True), summary="The image's versions")
     @extend_schema(methods=["POST"], request=UploadFileSerializer, responses={201: VersionWithTargetSerializer},
@@ -325,13 +336,14 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[DownloadQuerySerializer], responses={302: None},
-                   summary="Redirect to a short-lived link to the original, preview or thumbnail")
+                   summary="Redirect to a short-lived link to the original, its previews, the latest visible "
+                           "version or the latest ready delivery holding the image")
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
         image = self.get_object()
         query = DownloadQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        url = uploads.image_download_url(image=image, by=request.user, what=query.validated_data["what"])
+        url = production.image_download_url(image=image, by=request.user, what=query.validated_data["what"])
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
         return response

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from jobs.models import Order, Service, Turnaround
+from jobs.models import Order, OrderImage, Service, Turnaround
 
 
 class OrderForm(forms.ModelForm):
@@ -36,6 +36,23 @@ class OrderForm(forms.ModelForm):
             del self.fields["client"]
         else:
             self.fields["client"].queryset = clients
+
+
+class ImageForm(forms.ModelForm):
+    """An image's SKU and its own instructions; the studio also grades its complexity."""
+
+    class Meta:
+        model = OrderImage
+        fields = ["sku", "instructions", "complexity"]
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 4, "placeholder": "For this photograph only, "
+                                                         "e.g. keep the engraving on the inner band sharp"})}
+        help_texts = {"sku": "Used in the delivered file names.",
+                      "complexity": "Sets the price per service and the retoucher's estimated minutes."}
+
+    def __init__(self, *args: Any, grade: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not grade:
+            del self.fields["complexity"]
 
 
 class TransitionForm(forms.Form):

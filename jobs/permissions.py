@@ -55,6 +55,11 @@ def can_upload_images(user: Any, order: Order) -> bool:
     return can_edit_order(user, order)
 
 
+def can_grade_complexity(user: Any) -> bool:
+    """Complexity drives the price and the minutes, so the studio grades it when it quotes."""
+    return user.role in MANAGER_ROLES
+
+
 def can_download_original(user: Any, order: Order) -> bool:
     """Everyone who can see the order may download its originals, except finance (no use for them)."""
     return user.role != Role.FINANCE

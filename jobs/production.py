@@ -24,13 +24,17 @@ from agency.uploads import get_backend
 from clients.models import StyleGuide
 from clients.permissions import can_edit_style_guide
 from clients.services import style_guide_set_reference
+from clients.tenancy import scope
 from jobs import ingest, permissions
+from jobs.deliveries import delivery_download_url
 from jobs.events import record_event
 from jobs.imaging.checks import GuideSpec, run_checks
 from jobs.imaging.pipeline import configure_pillow
 from jobs.models import (
     Assignment,
     Audience,
+    Delivery,
+    DeliveryStatus,
     ImageStatus,
     OrderImage,
     OrderStatus,
@@ -40,7 +44,7 @@ from jobs.models import (
     VersionStatus,
     image_prefix,
 )
-from jobs.uploads import DOWNLOADS, check_declared_size, file_download_url
+from jobs.uploads import DOWNLOADS, check_declared_size, file_download_url, original_download_url
 from jobs.workflow import IMAGES, ORDERS, VERSIONS
 
 logger = logging.getLogger("loupe.production")
@@ -219,6 +223,30 @@ def qc_decide(*, version: Version, by: User, decision: str, category: str = "", 
 
 
 VERSION_DOWNLOADS = {"file": "original", "preview": "preview", "thumbnail": "thumbnail"}
+IMAGE_DOWNLOADS = (*DOWNLOADS, "version", "delivery")
+
+
+def image_download_url(*, image: OrderImage, by: User, what: str) -> str:
+    """A short-lived link for one image, after the permission check (DESIGN.md §7): ``original``,
+    ``preview`` or ``thumbnail`` of the client's file; ``version``, the preview of the latest retouched
+    version the user may see (for clients, the latest one delivered to them); ``delivery``, the ZIP of
+    the latest ready delivery that holds the image."""
+    if what == "version":
+        version = (scope(Version.objects.filter(image=image), by).exclude(preview="")
+                   .order_by("-number").first())
+        if version is None:
+            shown = "delivered" if by.is_client else "checked"
+            raise InvalidTransition(f"{image.filename} has no retouched version {shown} yet.")
+        return file_download_url(version, what="preview", filename=_label(version), file_field="file")
+    if what == "delivery":
+        delivery = (scope(Delivery.objects.filter(items__image=image, status=DeliveryStatus.READY), by)
+                    .order_by("-created_at", "-number").first())
+        if delivery is None:
+            raise InvalidTransition(f"{image.filename} is in no delivery ready to download yet.")
+        return delivery_download_url(delivery=delivery)
+    if what not in IMAGE_DOWNLOADS:
+        raise RuleViolation(f"'what' must be one of {', '.join(IMAGE_DOWNLOADS)}.", field="what")
+    return original_download_url(image=image, by=by, what=what)
 
 
 def version_download_url(*, version: Version, by: User, what: str) -> str:

@@ -64,6 +64,12 @@ def image_get(user: Any, pk: Any) -> OrderImage:
     return get_object_or_404(scope(OrderImage.objects.select_related("order"), user), pk=pk)
 
 
+def with_versions(images: QuerySet[OrderImage], user: Any) -> QuerySet[OrderImage]:
+    """Images with ``visible_versions``: the versions ``user`` may see (clients: those delivered), in order."""
+    return images.prefetch_related(Prefetch("versions", queryset=scope(Version.objects.order_by("number"), user),
+                                            to_attr="visible_versions"))
+
+
 def event_list(user: Any, order: Order) -> QuerySet[Event]:
     return scope(Event.objects.filter(order=order), user).select_related("actor").order_by("created_at")
 

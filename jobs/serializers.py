@@ -168,8 +168,17 @@ class PreflightSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class VersionBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Version
+        fields = ["id", "number", "status", "approved", "created_at"]
+        read_only_fields = fields
+
+
 class ImageSerializer(serializers.ModelSerializer):
     order = serializers.UUIDField(source="order_id", read_only=True)
+    versions = VersionBriefSerializer(source="visible_versions", many=True, read_only=True, default=list,
+                                      help_text="The versions you may see (clients: those delivered to them).")
     processing = serializers.BooleanField(source="is_processing", read_only=True)
     megapixels = serializers.FloatField(read_only=True, allow_null=True)
     preflight = PreflightSerializer(many=True, read_only=True)
@@ -178,9 +187,9 @@ class ImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderImage
-        fields = ["id", "order", "filename", "sku", "status", "reason", "processing", "complexity", "format", "width",
-                  "height", "megapixels", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi", "size_bytes", "sha256",
-                  "preflight", "thumbnail", "preview", "created_at"]
+        fields = ["id", "order", "filename", "sku", "instructions", "status", "reason", "processing", "complexity",
+                  "format", "width", "height", "megapixels", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi",
+                  "size_bytes", "sha256", "preflight", "thumbnail", "preview", "versions", "created_at"]
         read_only_fields = fields
 
     def _link(self, image: OrderImage, what: str) -> str | None:
@@ -191,6 +200,16 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def get_preview(self, image: OrderImage) -> str | None:
         return self._link(image, "preview")
+
+
+class ImageInputSerializer(serializers.ModelSerializer):
+    """What a client (SKU, instructions) or the studio (also complexity) may change before production."""
+
+    class Meta:
+        model = OrderImage
+        fields = ["sku", "instructions", "complexity"]
+        extra_kwargs = {"sku": {"required": False}, "instructions": {"required": False},
+                        "complexity": {"required": False}}
 
 
 class UploadTargetSerializer(serializers.Serializer):

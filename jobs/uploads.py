@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.uploads import get_backend
 from jobs import ingest, permissions
+from jobs.events import record_event
 from jobs.ingest import key_extension, max_upload_bytes, safe_filename
 from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, image_prefix
 from jobs.workflow import IMAGES
@@ -42,13 +44,19 @@ ORIGINALS = ingest.IngestKind(
 )
 
 
-def _check_can_add(order: Order, by: User) -> None:
+def images_editable(user: User, order: Order) -> bool:
+    """Whether ``user`` may add, edit or remove the order's images now (pages show the controls)."""
+    return permissions.can_upload_images(user, order) and order.status in UPLOADABLE_ORDER_STATES
+
+
+def _check_images_editable(order: Order, by: User, doing: str, after: str = "") -> None:
+    """The one rule behind adding, editing and removing images: the order's client users and account
+    managers, while the order is a draft or submitted. ``doing`` completes "… can <doing> this order"."""
     if not permissions.can_upload_images(by, order):
-        raise NotPermitted("Only the client's users or an account manager can add images to this order.")
+        raise NotPermitted(f"Only the client's users or an account manager can {doing} this order.")
     if order.status not in UPLOADABLE_ORDER_STATES:
-        raise InvalidTransition(
-            f"Order {order.number} is {order.get_status_display().lower()}; images can be added to draft or submitted orders."
-        )
+        raise InvalidTransition(f"Order {order.number} is {order.get_status_display().lower()}; images can be added, "
+                                f"edited or removed only while it is a draft or submitted.{after}")
 
 
 def check_declared_size(name: str, size: int) -> None:
@@ -68,7 +76,7 @@ def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]],
     under a lock); if the rows cannot be written afterwards, those uploads are aborted again.
     """
     order = Order.objects.select_related("client").get(pk=order.pk)
-    _check_can_add(order, by)
+    _check_images_editable(order, by, "add images to")
     if not files or len(files) > MAX_FILES_PER_REQUEST:
         raise RuleViolation(f"Send between 1 and {MAX_FILES_PER_REQUEST} files per request.", field="files")
     for spec in files:
@@ -87,7 +95,7 @@ def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]],
             targets.append(ingest.target(image, backend, base_url, f"/api/v1/images/{image.pk}/complete/"))
         with transaction.atomic():
             order = Order.objects.select_for_update().get(pk=order.pk)
-            _check_can_add(order, by)  # the order may have moved on while storage answered
+            _check_images_editable(order, by, "add images to")  # the order may have moved on while storage answered
             position = order.images.count()
             for image in images:
                 position += 1
@@ -140,11 +148,7 @@ def preflight_warnings(image: OrderImage, info: dict[str, Any]) -> list[dict[str
 def image_remove(*, image: OrderImage, by: User) -> None:
     """Remove an image (for example a rejected one) while the order is a draft or submitted."""
     order = Order.objects.select_for_update().get(pk=image.order_id)
-    if not permissions.can_upload_images(by, order):
-        raise NotPermitted("Only the client's users or an account manager can remove images from this order.")
-    if order.status not in UPLOADABLE_ORDER_STATES:
-        raise InvalidTransition(f"Order {order.number} is {order.get_status_display().lower()}; its images can no "
-                                "longer be removed.")
+    _check_images_editable(order, by, "remove images from")
     keys = [k for k in (image.upload_key, image.original.name, image.thumbnail.name, image.preview.name) if k]
     upload_id = image.upload_id if image.status == ImageStatus.UPLOADING else ""
     image.delete()
@@ -157,6 +161,40 @@ def image_remove(*, image: OrderImage, by: User) -> None:
             backend.delete(key)
 
     transaction.on_commit(cleanup)
+
+
+IMAGE_FIELDS = ("sku", "instructions", "complexity")
+
+
+@transaction.atomic
+def image_update(*, image: OrderImage, by: User, **fields: Any) -> OrderImage:
+    """Change an image's SKU, its own instructions for the retoucher or (the studio) its complexity,
+    until production starts; after that, changes are asked for in the order's messages."""
+    order = Order.objects.select_for_update().get(pk=image.order_id)
+    _check_images_editable(order, by, "edit the images of",
+                           after=" Write to the studio in the order's messages instead.")
+    unknown = set(fields) - set(IMAGE_FIELDS)
+    if unknown:
+        raise RuleViolation(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    if "complexity" in fields and not permissions.can_grade_complexity(by):
+        raise NotPermitted("The studio grades complexity when it quotes.")
+    image = OrderImage.objects.select_for_update().get(pk=image.pk)
+    changed = []
+    for name, value in fields.items():
+        field = OrderImage._meta.get_field(name)
+        try:
+            value = field.clean(value.strip() if isinstance(value, str) else value, image)
+        except DjangoValidationError as exc:
+            raise RuleViolation(" ".join(exc.messages), field=name) from exc
+        if getattr(image, name) != value:
+            setattr(image, name, value)
+            changed.append(name)
+    if changed:
+        image.save(update_fields=changed)
+        labels = ", ".join(str(OrderImage._meta.get_field(n).verbose_name) for n in changed)
+        record_event(order=order, actor=by, verb="image.updated", message=f"{image.filename}: {labels} changed",
+                     data={"image": str(image.pk), "fields": changed})
+    return image
 
 
 DOWNLOADS = {"original": ("original", None), "preview": ("preview", "image/webp"), "thumbnail": ("thumbnail", "image/webp")}
@@ -178,8 +216,8 @@ def file_download_url(row: Any, *, what: str, filename: str, file_field: str) ->
                                       inline=what != "original")
 
 
-def image_download_url(*, image: OrderImage, by: User, what: str) -> str:
-    """A short-lived link to one of the image's files, after the permission check."""
+def original_download_url(*, image: OrderImage, by: User, what: str) -> str:
+    """A short-lived link to the client's file or its previews, after the permission check."""
     if what not in DOWNLOADS:
         raise RuleViolation(f"'what' must be one of {', '.join(DOWNLOADS)}.", field="what")
     if what == "original" and not permissions.can_download_original(by, image.order):

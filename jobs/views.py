@@ -21,7 +21,7 @@ from agency.models import Role, User
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
 from jobs import permissions, planning, selectors, services, sla, uploads, workflow
-from jobs.forms import OrderFilterForm, OrderForm, TransitionForm
+from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
 from jobs.models import ImageStatus, OrderStatus
 from jobs.views_production import production_context
 
@@ -142,7 +142,7 @@ def _images_context(user: Any, order: Any) -> dict[str, Any]:
     return {
         "order": order, "images": images, "series_warnings": uploads.series_warnings(images),
         "busy": any(i.status == ImageStatus.UPLOADING for i in images),
-        "can_upload": permissions.can_upload_images(user, order) and order.status in uploads.UPLOADABLE_ORDER_STATES,
+        "can_upload": uploads.images_editable(user, order),
     }
 
 
@@ -155,12 +155,29 @@ def order_images(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    """One original: its file facts and pre-flight, its own instructions (editable until production
+    starts), and what became of it (versions for the studio, the delivered preview for the client)."""
     image = selectors.image_get(request.user, pk)
+    user, order = request.user, image.order
+    editable = uploads.images_editable(user, order)
+    form = None
+    if editable:
+        form = ImageForm(request.POST or None, instance=image, grade=permissions.can_grade_complexity(user))
+        if request.method == "POST" and form.is_valid():
+            fields = {name: form.cleaned_data[name] for name in form.fields}
+            # The form validated against a copy; the service re-reads the row under its lock.
+            image = selectors.image_get(user, pk)
+            if run_service(form, lambda: uploads.image_update(image=image, by=user, **fields)):
+                messages.success(request, f"{image.filename} has been saved.")
+                return redirect("jobs:image_detail", pk=image.pk)
+    elif request.method == "POST":
+        uploads.image_update(image=image, by=user)  # refuses with the reason (403 or 409)
+    versions = list(selectors.versions_of(user, image).exclude(preview=""))
     return render(request, "jobs/image_detail.html", {
-        "image": image, "order": image.order,
-        "can_remove": permissions.can_upload_images(request.user, image.order)
-        and image.order.status in uploads.UPLOADABLE_ORDER_STATES,
-        "can_download": bool(image.original) and permissions.can_download_original(request.user, image.order),
+        "image": image, "order": order, "form": form, "versions": versions,
+        "delivered": user.is_client and bool(versions),
+        "can_remove": editable,
+        "can_download": bool(image.original) and permissions.can_download_original(user, order),
     })
 
 

@@ -41,6 +41,26 @@ def test_client_api_create_patch_and_bad_input(cast, api):
     assert Client.objects.get(name="Gem House").tax_rate == 0
 
 
+def test_auto_approval_is_a_contract_term_on_the_page_and_in_the_api(cast, web, api):
+    acme = cast.acme
+    page = web(cast.account_manager).post(reverse("clients:client_edit", args=[acme.pk]), {
+        "name": acme.name, "currency": acme.currency, "time_zone": acme.time_zone, "tax_rate": acme.tax_rate,
+        "payment_terms_days": acme.payment_terms_days, "free_revision_rounds": 2, "auto_approve_days": 5,
+        "is_active": "on"})
+    assert page.status_code == 302
+    acme.refresh_from_db()
+    assert acme.auto_approve_days == 5
+    shown = web(cast.account_manager).get(reverse("clients:client_detail", args=[acme.pk]))
+    assert "after 5 days without an answer" in shown.content.decode()
+    client = api(cast.account_manager)
+    assert client.get(f"/api/v1/clients/{acme.pk}/").json()["auto_approve_days"] == 5
+    bad = client.patch(f"/api/v1/clients/{acme.pk}/", {"auto_approve_days": 0}, format="json")
+    assert bad.status_code == 400 and "auto_approve_days" in bad.json()["errors"]
+    assert client.patch(f"/api/v1/clients/{acme.pk}/", {"auto_approve_days": None}, format="json").status_code == 200
+    acme.refresh_from_db()
+    assert acme.auto_approve_days is None
+
+
 def test_member_add_refuses_existing_address_and_studio_roles(cast):
     with pytest.raises(RuleViolation, match="already exists"):
         services.member_add(client=cast.acme, by=cast.account_manager, email=cast.globex_member.email.upper(),

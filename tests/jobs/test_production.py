@@ -136,3 +136,42 @@ def test_the_whole_loop_from_work_to_completed_order(cast, production):
                  "order.delivered", "delivery.ready", "images.approved", "order.revision",
                  "order.completed"]:
         assert verb in verbs, verb
+
+
+def _fetch(user, url):
+    """Follow an image download link as ``user``: (status, bytes) of what the link serves."""
+    response = api_for(user).get(url)
+    if response.status_code != 302:
+        return response.status_code, response.json()["detail"]
+    served = HttpClient().get(response["Location"])
+    return served.status_code, b"".join(served.streaming_content)
+
+
+def test_image_downloads_of_the_retouched_version_and_the_delivery(cast, production):
+    image = production["images"][0]
+    api_for(production["rita"]).post(f"/api/v1/images/{image.pk}/start/")
+    version = _version(production, image, _master(cast))
+    url = f"/api/v1/images/{image.pk}/download/?what="
+    with version.preview.open("rb") as fh:
+        preview = fh.read()
+    # the studio sees the version as soon as it is checked; the client only once it is delivered
+    assert _fetch(cast.account_manager, url + "version") == (200, preview)
+    status, detail = _fetch(cast.acme_member, url + "version")
+    assert status == 409 and "no retouched version delivered yet" in detail
+    status, detail = _fetch(cast.acme_member, url + "delivery")
+    assert status == 409 and "in no delivery ready" in detail
+    assert api_for(cast.acme_member).get(f"/api/v1/images/{image.pk}/").json()["versions"] == []
+    api_for(cast.qc).post(f"/api/v1/versions/{version.pk}/qc/", {"decision": "pass"}, format="json")
+    with production["run"](execute=True):
+        published = api_for(cast.account_manager).post(f"/api/v1/orders/{production['order'].pk}/deliver/",
+                                                       {"images": [str(image.pk)]}, format="json")
+    assert published.status_code == 201, published.content
+    assert _fetch(cast.acme_member, url + "version") == (200, preview)
+    status, archive = _fetch(cast.acme_member, url + "delivery")
+    assert status == 200 and archive[:2] == b"PK"
+    body = api_for(cast.acme_member).get(f"/api/v1/images/{image.pk}/").json()
+    assert [(v["number"], v["status"]) for v in body["versions"]] == [(1, "passed")]
+    # a retoucher never packs the client's delivery; a bad `what` is a field error
+    assert _fetch(production["rita"], url + "delivery")[0] == 409
+    bad = api_for(cast.acme_member).get(url + "master")
+    assert bad.status_code == 400 and "what" in bad.json()["errors"]

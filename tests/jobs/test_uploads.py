@@ -9,7 +9,7 @@ import pytest
 from django.test import Client as HttpClient
 from PIL import Image
 
-from jobs.models import ImageStatus, OrderImage, OrderStatus
+from jobs.models import ImageStatus, Order, OrderImage, OrderStatus
 from tests.conftest import api_for
 from tests.uploading import declare, put, upload
 
@@ -294,3 +294,44 @@ def test_sweeper_requeues_stuck_and_drops_abandoned(cast, django_capture_on_comm
     abandoned.refresh_from_db()
     assert stuck.status == abandoned.status == ImageStatus.REJECTED
     assert abandoned.reason == "the upload was never completed"
+
+
+def test_image_instructions_sku_and_complexity_before_production(cast, acme_image, web):
+    from django.urls import reverse
+
+    from jobs.models import Event
+
+    url = f"/api/v1/images/{acme_image.pk}/"
+    client = api_for(cast.acme_member)
+    changed = client.patch(url, {"sku": " RING-0042 ", "instructions": "<script>alert(1)</script> keep the engraving"},
+                           format="json")
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["sku"] == "RING-0042" and changed.json()["instructions"].startswith("<script>")
+    event = Event.objects.filter(order=acme_image.order, verb="image.updated").get()
+    assert event.actor == cast.acme_member and "SKU, instructions changed" in event.message
+    # complexity sets the price: the studio grades it, a client cannot
+    refused = client.patch(url, {"complexity": "complex"}, format="json")
+    assert refused.status_code == 403 and "grades complexity" in refused.json()["detail"]
+    manager = api_for(cast.account_manager)
+    assert manager.patch(url, {"complexity": "complex"}, format="json").json()["complexity"] == "complex"
+    bad = manager.patch(url, {"complexity": "impossible", "instructions": "x" * 5001}, format="json")
+    assert bad.status_code == 400 and {"complexity", "instructions"} <= set(bad.json()["errors"])
+    acme_image.refresh_from_db()
+    assert (acme_image.sku, acme_image.complexity) == ("RING-0042", "complex")
+    # the page: the same rule through a form; a script stays text
+    page = web(cast.acme_member).get(reverse("jobs:image_detail", args=[acme_image.pk])).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and 'name="complexity"' not in page
+    saved = web(cast.acme_member).post(reverse("jobs:image_detail", args=[acme_image.pk]),
+                                       {"sku": "RING-0043", "instructions": "Sharper prongs"})
+    assert saved.status_code == 302
+    acme_image.refresh_from_db()
+    assert (acme_image.sku, acme_image.instructions) == ("RING-0043", "Sharper prongs")
+    # once work starts the images are fixed; the refusal says where to go and changes nothing
+    Order.objects.filter(pk=acme_image.order_id).update(status=OrderStatus.IN_PRODUCTION)
+    late = client.patch(url, {"instructions": "Too late"}, format="json")
+    assert late.status_code == 409 and "messages" in late.json()["detail"]
+    page = web(cast.acme_member).post(reverse("jobs:image_detail", args=[acme_image.pk]), {"instructions": "Too late"})
+    assert page.status_code == 409
+    acme_image.refresh_from_db()
+    assert acme_image.instructions == "Sharper prongs"
+    assert Event.objects.filter(order=acme_image.order, verb="image.updated").count() == 3
