@@ -8,28 +8,28 @@ PORT ?= 8000
 
 .PHONY: run test install migrate seed lint clean
 
+# pip's own warnings about the editable build are not the newcomer's business (PYTHONWARNINGS reaches
+# the build backend's process too); errors still print.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Loupe needs Python 3.11 or newer"'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	@echo "Installing Loupe and its dependencies into $(VENV)/ (the first time takes a minute)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 # Development defaults: DEBUG on, SQLite under var/, local file storage, the ORM task broker.
 run: export DEBUG ?= 1
 run: $(STAMP)
-	mkdir -p var
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	@echo ""
-	@echo "  Loupe is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops the web server and the worker)"
-	@echo ""
-	@trap 'kill 0' INT TERM; \
-	  $(PY) manage.py qcluster & \
-	  $(PY) manage.py runserver --noreload $(HOST):$(PORT); \
-	  kill 0
+	@$(PY) manage.py devserver --check-port --host $(HOST) --port $(PORT)
+	@echo "Preparing the database"
+	@$(PY) manage.py migrate --noinput --verbosity 0
+	@echo "Seeding the demo studio"
+	@$(PY) manage.py seed_demo
+	@echo "Starting the web server and the task worker"
+	@exec $(PY) manage.py devserver --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -19,6 +19,7 @@ from agency.exceptions import RuleViolation
 from agency.models import ApiToken, Notification
 from agency.notifications import mark_read, unread_count
 from agency.services import token_issue
+from agency.timefmt import LocalTimesField
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
@@ -96,6 +97,8 @@ class TokenView(APIView):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    body = LocalTimesField()
+
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "body", "url", "created_at", "read_at"]

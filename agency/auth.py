@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from agency.exceptions import problem_response
+from agency.middleware import zone_of
 from agency.models import ApiToken, User
 
 
@@ -36,6 +37,10 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # The web's TimezoneMiddleware ran before DRF knew who this is: show times in their zone now.
+        zone = zone_of(token.user)
+        if zone is not None:
+            timezone.activate(zone)
         return token.user, token
 
 

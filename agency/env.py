@@ -80,14 +80,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def email_config(url: str) -> dict[str, Any]:
     """Turn ``EMAIL_URL`` into Django's e-mail settings.
 
-    ``console://`` prints mails, ``locmem://`` keeps them in memory (tests), ``smtp://user:pass@host:587``
-    sends with STARTTLS and ``smtps://…:465`` with implicit TLS.
+    ``console://`` prints mails, ``file:///path/to/folder`` writes them there (``make run``: ``var/mail/``),
+    ``locmem://`` keeps them in memory (tests), ``smtp://user:pass@host:587`` sends with STARTTLS and
+    ``smtps://…:465`` with implicit TLS.
     """
     from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url)
     backends = {
         "console": "django.core.mail.backends.console.EmailBackend",
+        "file": "django.core.mail.backends.filebased.EmailBackend",
         "locmem": "django.core.mail.backends.locmem.EmailBackend",
         "smtp": "django.core.mail.backends.smtp.EmailBackend",
         "smtps": "django.core.mail.backends.smtp.EmailBackend",
@@ -95,6 +97,10 @@ def email_config(url: str) -> dict[str, Any]:
     if parts.scheme not in backends:
         raise ImproperlyConfigured(f"EMAIL_URL scheme {parts.scheme!r} is not one of {sorted(backends)}")
     config: dict[str, Any] = {"EMAIL_BACKEND": backends[parts.scheme]}
+    if parts.scheme == "file":
+        if not parts.path.startswith("/"):
+            raise ImproperlyConfigured("EMAIL_URL file:// needs an absolute folder, e.g. file:///srv/loupe/mail")
+        config["EMAIL_FILE_PATH"] = unquote(parts.path)
     if parts.scheme.startswith("smtp"):
         config.update(
             EMAIL_HOST=parts.hostname or "localhost",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import zoneinfo
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -75,21 +76,26 @@ class TimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
-        zone_name = ""
-        if user is not None and user.is_authenticated:
-            zone_name = user.time_zone
-            if not zone_name and user.is_client:
-                membership = getattr(user, "membership", None)
-                zone_name = membership.client.time_zone if membership else ""
-        if zone_name:
-            try:
-                timezone.activate(zoneinfo.ZoneInfo(zone_name))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                timezone.deactivate()
+        zone = zone_of(getattr(request, "user", None))
+        if zone is not None:
+            timezone.activate(zone)
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+def zone_of(user: Any) -> zoneinfo.ZoneInfo | None:
+    """A person's zone: their own setting, else their company's; None for the studio's default."""
+    zone_name = ""
+    if user is not None and user.is_authenticated:
+        zone_name = user.time_zone
+        if not zone_name and user.is_client:
+            membership = getattr(user, "membership", None)
+            zone_name = membership.client.time_zone if membership else ""
+    try:
+        return zoneinfo.ZoneInfo(zone_name) if zone_name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def content_security_policy(storage_origins: list[str]) -> str:

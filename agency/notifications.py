@@ -17,7 +17,9 @@ from django.core.mail import send_mail
 from django.utils import timezone
 
 from agency.exceptions import RuleViolation
+from agency.middleware import zone_of
 from agency.models import Notification, NotificationPreference, User
+from agency.timefmt import render_times
 
 logger = logging.getLogger("loupe.notifications")
 
@@ -64,8 +66,10 @@ def notify(users: Iterable[User], *, kind: str, source: str, title: str, body: s
             continue  # another delivery of this task sent it
         link = f"\n\n{settings.LOUPE_BASE_URL.rstrip('/')}{note.url}" if note.url else ""
         try:
-            send_mail(header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {note.title}"), f"{note.body or note.title}{link}\n",
-                      None, [people[note.user_id].email])
+            person = people[note.user_id]
+            with timezone.override(zone_of(person)):
+                text = render_times(note.body or note.title, name_zone=True)
+            send_mail(header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {note.title}"), f"{text}{link}\n", None, [person.email])
         except Exception:
             Notification.objects.filter(pk=note.pk).update(emailed_at=None)
             logger.warning("mail for notification %s failed; released for a retry", note.pk)

@@ -167,6 +167,8 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 10
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 LOUPE_MAX_IMAGE_PIXELS = env_int("LOUPE_MAX_IMAGE_PIXELS", 250_000_000)
+# Smaller photographs are refused (a style guide's own resolution is only a pre-flight warning).
+LOUPE_MIN_LONG_EDGE_PX = env_int("LOUPE_MIN_LONG_EDGE_PX", 500)
 # Business hours promised per turnaround tier (DESIGN.md §3), overridable per studio.
 LOUPE_TURNAROUND_HOURS = {
     tier: env_int(f"LOUPE_TURNAROUND_{tier.upper()}_HOURS", hours)
@@ -217,7 +219,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus", "RevisionKindEnum": "jobs.models.ItemKind",
-                            "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind"},
+                            "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind",
+                            "VersionStatusEnum": "jobs.models.VersionStatus"},
 }
 
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is
@@ -245,7 +248,7 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Loupe <loupe@localhost>")
-vars().update(email_config(env_str("EMAIL_URL", "console://" if DEBUG else "smtp://localhost:25")))
+vars().update(email_config(env_str("EMAIL_URL", f"file://{VAR_DIR / 'mail'}" if DEBUG else "smtp://localhost:25")))
 
 # Logging: everything to stderr; secrets (passwords, tokens, presigned signatures) are redacted by
 # a filter on every handler, so no code path can leak them by accident.

@@ -58,6 +58,7 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("notifications/", views.notification_list, name="notifications"),
     path("healthz/", views.health, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("files/<str:token>/", views.local_file, name="local-file"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),

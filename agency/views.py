@@ -15,14 +15,22 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from agency import notifications
+from agency import navigation, notifications
 from agency.exceptions import problem_response
 from agency.models import Notification, NotificationPreference, User
 from agency.services import user_update_profile
@@ -76,10 +84,15 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return response
 
 
+HOME_QUEUES = ("jobs:work_queue", "jobs:qc_queue")
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Everyone lands on the order list, which shows what their role may see."""
-    return redirect("jobs:order_list")
+    """Each person lands where their work is: a retoucher's or QC's own queue, everyone else's order
+    list, which puts the orders waiting for them first."""
+    mine = {url_name for url_name, _label in navigation.items_for(request.user)}
+    return redirect(next((q for q in HOME_QUEUES if q in mine), "jobs:order_list"))
 
 
 class ProfileForm(forms.ModelForm):
@@ -119,6 +132,14 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     return render(request, "agency/notifications.html", {"page": page,
                                                          "unread": notifications.unread_count(request.user),
                                                          "query": request.GET.copy()})
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the (versioned) static file."""
+    response = HttpResponsePermanentRedirect(static("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @require_GET

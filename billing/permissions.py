@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agency.models import MANAGER_ROLES, Role
-from clients.tenancy import client_id_of
+from jobs.permissions import can_decide_for_client
 
 
 def can_edit_price_lists(user: Any) -> bool:
@@ -22,9 +22,7 @@ def can_prepare_quote(user: Any) -> bool:
 
 def can_answer_quote(user: Any, quote: Any) -> bool:
     """The client's admins accept or decline; the studio answers on a client's behalf only as admin."""
-    if user.role == Role.ADMIN:
-        return True
-    return user.role == Role.CLIENT_ADMIN and client_id_of(user) == quote.order.client_id
+    return can_decide_for_client(user, quote.order)
 
 
 def can_manage_prices_nav(user: Any) -> bool:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from agency.api import ScopedRelatedField
+from agency.timefmt import LocalTimesField
 from billing.models import PriceList, PriceRule, Quote, QuoteLine
 from clients.selectors import client_list
 from jobs.models import Complexity, Service
@@ -55,6 +56,7 @@ class QuoteLineSerializer(serializers.ModelSerializer):
 class QuoteSerializer(serializers.ModelSerializer):
     lines = QuoteLineSerializer(many=True, read_only=True)
     order = serializers.UUIDField(source="order_id", read_only=True)
+    promise_note = LocalTimesField()
 
     class Meta:
         model = Quote

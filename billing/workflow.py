@@ -19,6 +19,7 @@ from django.utils import timezone
 from agency.exceptions import DomainError, InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.statemachine import StateTable
+from agency.timefmt import stamp
 from billing import permissions
 from billing.models import OPEN_QUOTES, LineKind, Quote, QuoteStatus
 from jobs import planning, workflow
@@ -74,10 +75,11 @@ def quote_send(*, quote: Quote, by: User, valid_days: int = 14) -> Quote:
     now = timezone.now()
     _move(quote, "send", sent_at=now, valid_until=now + timedelta(days=valid_days), promised_due_at=promise.due_at,
           promise_note=promise.note[:500])
-    workflow.order_quote(order_id=quote.order_id, by=by)
+    # The cause before its effect on the timeline: "Quote sent", then the order's "waiting for the answer".
     record_event(order=quote.order, actor=by, verb="quote.sent",
-                 message=f"Quote sent, valid until {timezone.localtime(quote.valid_until):%d %b %Y}; delivery promised "
-                         f"by {timezone.localtime(promise.due_at):%d %b %Y %H:%M %Z}", data={"quote": str(quote.pk)})
+                 message=f"Quote sent, valid until {stamp(quote.valid_until)}; delivery promised by {stamp(promise.due_at)}",
+                 data={"quote": str(quote.pk)})
+    workflow.order_quote(order_id=quote.order_id, by=by)
     return quote
 
 
@@ -180,5 +182,5 @@ def on_order_status_changed(*, order: Order, action: str, from_status: str, to_s
             valid_until = (quote.valid_until + held) if quote.valid_until else None
             _move(quote, "reopen", suspended_at=None, valid_until=valid_until)
             record_event(order=order, actor=by, verb="quote.reopened",
-                         message=f"Quote open again, valid until {timezone.localtime(valid_until):%d %b %Y}"
+                         message=f"Quote open again, valid until {stamp(valid_until)}"
                          if valid_until else "Quote open again", data={"quote": str(quote.pk)})

@@ -37,6 +37,7 @@ from jobs.serializers import (
     ProposalSerializer,
     QcInputSerializer,
     ReclassInputSerializer,
+    RemovedSerializer,
     ReviewInputSerializer,
     ReviewResultSerializer,
     RevisionItemSerializer,
@@ -149,6 +150,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         page = self.paginate_queryset(selectors.with_versions(selectors.image_list(request.user, order), request.user))
         return self.get_paginated_response(ImageSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses=RemovedSerializer,
+                   summary="Remove every refused file of the order (a draft or submitted order)")
+    @action(detail=True, methods=["post"], url_path="remove-rejected")
+    def remove_rejected(self, request: Request, pk: Any = None) -> Response:
+        return Response({"removed": uploads.images_remove_rejected(order=self.get_object(), by=request.user)})
 
     @extend_schema(request=UploadsInputSerializer, responses={201: UploadsOutputSerializer},
                    summary="Declare files to upload; get an upload target per file")

@@ -198,6 +198,17 @@ def metadata(info: dict[str, Any]) -> dict[str, Any]:
             "dpi": info.get("dpi")}
 
 
+def too_small(info: dict[str, Any]) -> str:
+    """The hard floor for any photograph (``LOUPE_MIN_LONG_EDGE_PX``): below it nothing can be retouched,
+    so the file is refused; above it, a style guide's resolution is only a pre-flight warning."""
+    minimum = settings.LOUPE_MIN_LONG_EDGE_PX
+    width, height = info.get("width") or 0, info.get("height") or 0
+    if max(width, height) < minimum:
+        return (f"the image is only {width}×{height} px; photographs need at least {minimum} px on the long edge "
+                "to be retouched")
+    return ""
+
+
 def process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> str:
     """Validate and preview one completed upload; returns the final status. Safe to run twice."""
     if not _claim(kind, row_id):
@@ -220,8 +231,9 @@ def process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> st
             return rejected
         outcome: Outcome = inspect_file(local, extension=key_extension(label(row)),
                                         max_pixels=settings.LOUPE_MAX_IMAGE_PIXELS)
-    if not outcome.ok:
-        reject(kind, row.pk, outcome.reason)
+    reason = outcome.reason if not outcome.ok else too_small(outcome.inspection or {})
+    if reason:
+        reject(kind, row.pk, reason)
         discard(row.upload_key)
         return rejected
     final_key = kind.final_key(row)

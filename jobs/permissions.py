@@ -101,11 +101,30 @@ def can_review_delivery(user: Any, order: Order) -> bool:
     return _is_own_client(user, order.client_id) or user.role in MANAGER_ROLES
 
 
-def can_confirm_round(user: Any, order: Order) -> bool:
-    """Confirm (or decline) a billable revision round: an admin of the client's company (or the studio's admin)."""
+def can_decide_for_client(user: Any, order: Order) -> bool:
+    """Commit the client's money (accept a quote, confirm a billable round): an admin of the client's
+    company, or the studio's admin acting on their behalf."""
     if user.role == Role.ADMIN:
         return True
     return user.role == Role.CLIENT_ADMIN and _is_own_client(user, order.client_id)
+
+
+can_confirm_round = can_decide_for_client
+
+
+# Who acts next on an order in the user's scope (jobs.next_step): the client's people, the client's
+# admins (who commit money), the studio's managers.
+def is_client_user(user: Any) -> bool:
+    return getattr(user, "is_authenticated", False) and user.is_client
+
+
+def is_client_admin(user: Any) -> bool:
+    return getattr(user, "is_authenticated", False) and user.role == Role.CLIENT_ADMIN
+
+
+def runs_orders(user: Any) -> bool:
+    """The studio's side of an order (quote, schedule, deliver): account managers and admins."""
+    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
 
 
 def can_classify_revisions(user: Any) -> bool:

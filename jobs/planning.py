@@ -16,6 +16,7 @@ from django.utils import timezone
 from agency.calendar import Calendar, studio_calendar
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import Role, TimeOff, User
+from agency.timefmt import stamp
 from jobs import permissions, scheduling, sla
 from jobs.capacity import estimated_minutes, retoucher_pool
 from jobs.events import record_event
@@ -88,10 +89,9 @@ def order_promise(order: Order, *, now: datetime | None = None, calendar: Calend
     services = list(order.services.all())
     minutes = sum(estimated_minutes(i.complexity, services) for i in images)
     busiest = max(services, key=lambda s: sum(s.minutes_for(i.complexity) for i in images)) if services else None
-    local = finish.astimezone(calendar.tz)
     note = (f"{order.get_turnaround_display().lower()} needs {minutes / 60:.0f} h"
             f"{f' of {busiest.name.lower()}' if busiest else ''}; the earliest free capacity finishes "
-            f"{local:%A %d %B %H:%M}")
+            f"{stamp(finish)}")
     feasible = next((t for t in TIER_ORDER[TIER_ORDER.index(order.turnaround) + 1:]
                      if sla.sla_due(now, t, calendar) >= finish), None)
     note += f"; {feasible} can be met." if feasible else "; no tier can be met, so the promise follows the schedule."

@@ -23,6 +23,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
+from jobs.next_step import with_next_step
 
 
 def service_list(*, active_only: bool = True) -> QuerySet[Service]:
@@ -31,28 +32,29 @@ def service_list(*, active_only: bool = True) -> QuerySet[Service]:
     return qs.filter(is_active=True) if active_only else qs
 
 
-def order_list(user: Any, *, status: str | None = None, client: Any = None, search: str = "") -> QuerySet[Order]:
-    qs = (
-        scope(Order.objects.all(), user)
-        .select_related("client", "style_guide")
-        .annotate(image_count=Count("images", distinct=True))
-    )
+def order_list(user: Any, *, status: str | None = None, client: Any = None, search: str = "",
+               mine: bool = False) -> QuerySet[Order]:
+    """The user's orders with their next step, image counts and first thumbnail; the ones waiting for
+    this user first (``mine``: only those), then the newest."""
+    visible = scope(OrderImage.objects.all(), user).values("pk")  # a retoucher sees only their images
+    first_thumbnail = (OrderImage.objects.filter(order=OuterRef("pk"), pk__in=visible).exclude(thumbnail="")
+                       .order_by("position", "created_at").values("pk")[:1])
+    qs = with_next_step(scope(Order.objects.all(), user).select_related("client", "style_guide"), user)
+    qs = qs.annotate(thumbnail_image=Subquery(first_thumbnail))
     if status:
         qs = qs.filter(status=status)
     if client:
         qs = qs.filter(client=client)
     if search:
         qs = qs.filter(Q(number__icontains=search) | Q(title__icontains=search) | Q(po_number__icontains=search))
-    return qs.order_by("-created_at")
+    if mine:
+        qs = qs.filter(action_first=0)
+    return qs.order_by("action_first", "-created_at")
 
 
 def order_get(user: Any, pk: Any) -> Order:
-    qs = (
-        scope(Order.objects.all(), user)
-        .select_related("client", "style_guide", "created_by")
-        .prefetch_related("services")
-        .annotate(image_count=Count("images", distinct=True))
-    )
+    qs = with_next_step(scope(Order.objects.all(), user).select_related("client", "style_guide", "created_by")
+                        .prefetch_related("services"), user)
     return get_object_or_404(qs, pk=pk)
 
 

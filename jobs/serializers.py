@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agency.api import ScopedRelatedField
+from agency.timefmt import LocalTimesField
 from clients.selectors import client_list, style_guide_list
 from jobs import workflow
 from jobs.models import (
@@ -24,6 +25,7 @@ from jobs.models import (
     Turnaround,
     Version,
 )
+from jobs.next_step import STEPS, next_step
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -70,8 +72,15 @@ class OrderActionsField(serializers.Field):
         return workflow.available_actions(self.context["request"].user, order)
 
 
+class NextStepSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=[step.code for step in STEPS])
+    text = serializers.CharField()
+    action_needed = serializers.BooleanField(source="mine", help_text="It is the requesting user's move.")
+
+
 class OrderOutputSerializer(serializers.ModelSerializer):
     client = serializers.SerializerMethodField()
+    next_step = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
     style_guide = serializers.SerializerMethodField()
     services = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
@@ -81,8 +90,14 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = ["id", "number", "title", "status", "held_from", "client", "style_guide", "services", "turnaround",
-                  "instructions", "po_number", "image_count", "created_at", "submitted_at", "due_at", "sla", "actions"]
+                  "instructions", "po_number", "image_count", "created_at", "submitted_at", "due_at", "sla", "actions",
+                  "next_step"]
         read_only_fields = fields
+
+    @extend_schema_field(NextStepSerializer(allow_null=True))
+    def get_next_step(self, order: Order) -> dict[str, Any] | None:
+        step = next_step(order, self.context["request"].user)
+        return NextStepSerializer(step).data if step else None
 
     @extend_schema_field(SlaSerializer(allow_null=True))
     def get_sla(self, order: Order) -> dict[str, Any] | None:
@@ -125,6 +140,8 @@ class OrderFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
     client = serializers.UUIDField(required=False)
     search = serializers.CharField(required=False, max_length=100)
+    mine = serializers.BooleanField(required=False, default=False,
+                                    help_text="Only the orders waiting for the requesting user (action needed).")
 
 
 class TransitionInputSerializer(serializers.Serializer):
@@ -133,6 +150,7 @@ class TransitionInputSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    message = LocalTimesField()
 
     class Meta:
         model = Event
@@ -200,6 +218,10 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def get_preview(self, image: OrderImage) -> str | None:
         return self._link(image, "preview")
+
+
+class RemovedSerializer(serializers.Serializer):
+    removed = serializers.IntegerField(help_text="How many files were removed.")
 
 
 class ImageInputSerializer(serializers.ModelSerializer):

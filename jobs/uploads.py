@@ -149,18 +149,34 @@ def image_remove(*, image: OrderImage, by: User) -> None:
     """Remove an image (for example a rejected one) while the order is a draft or submitted."""
     order = Order.objects.select_for_update().get(pk=image.order_id)
     _check_images_editable(order, by, "remove images from")
-    keys = [k for k in (image.upload_key, image.original.name, image.thumbnail.name, image.preview.name) if k]
-    upload_id = image.upload_id if image.status == ImageStatus.UPLOADING else ""
-    image.delete()
+    _delete([image])
+
+
+@transaction.atomic
+def images_remove_rejected(*, order: Order, by: User) -> int:
+    """Remove every refused file of the order in one step (submission waits until they are gone)."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    _check_images_editable(order, by, "remove images from")
+    return _delete(list(order.images.filter(status=ImageStatus.REJECTED)))
+
+
+def _delete(images: list[OrderImage]) -> int:
+    """Delete the rows now and their stored files once the transaction commits."""
+    files = [(image.upload_key, image.upload_id if image.status == ImageStatus.UPLOADING else "",
+              [k for k in (image.upload_key, image.original.name, image.thumbnail.name, image.preview.name) if k])
+             for image in images]
+    OrderImage.objects.filter(pk__in=[image.pk for image in images]).delete()
 
     def cleanup() -> None:
         backend = get_backend()
-        if upload_id:
-            backend.abort_multipart(image.upload_key, upload_id)
-        for key in keys:
-            backend.delete(key)
+        for upload_key, upload_id, keys in files:
+            if upload_id:
+                backend.abort_multipart(upload_key, upload_id)
+            for key in keys:
+                backend.delete(key)
 
     transaction.on_commit(cleanup)
+    return len(images)
 
 
 IMAGE_FIELDS = ("sku", "instructions", "complexity")

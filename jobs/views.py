@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -23,6 +24,7 @@ from clients.tenancy import client_id_of
 from jobs import permissions, planning, selectors, services, sla, uploads, workflow
 from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
 from jobs.models import ImageStatus, OrderStatus
+from jobs.next_step import next_step
 from jobs.views_production import production_context
 
 
@@ -34,14 +36,21 @@ def order_list(request: HttpRequest) -> HttpResponse:
     filters: dict[str, Any] = {}
     if form.is_valid():
         data = form.cleaned_data
-        filters = {"status": data.get("status") or None, "client": data.get("client"), "search": data.get("q", "")}
+        filters = {"status": data.get("status") or None, "client": data.get("client"), "search": data.get("q", ""),
+                   "mine": data.get("mine", False)}
     orders = selectors.order_list(user, **filters)
     page = Paginator(orders, 25).get_page(request.GET.get("page"))
+    rows = [(order, next_step(order, user)) for order in page.object_list]
+    base = request.GET.copy()
+    for key in ("page", "mine"):
+        base.pop(key, None)
+    chips = {"all": f"?{base.urlencode()}", "mine": f"?{base.urlencode()}{'&' if base else ''}mine=on"}
     return render(request, "jobs/order_list.html", {
-        "filter_form": form, "page": page, "orders": page.object_list,
+        "filter_form": form, "page": page, "rows": rows,
+        "action_count": selectors.order_list(user).filter(action_first=0).count(),
+        "mine": filters.get("mine", False), "query": request.GET.copy(), "chips": chips,
         "can_create": permissions.can_create_order(user), "show_client": clients is not None,
-        "filtered": bool(request.GET.get("status") or request.GET.get("client") or request.GET.get("q")),
-        "query": request.GET.copy(),
+        "filtered": any(request.GET.get(k) for k in ("status", "client", "q", "mine")),
     })
 
 
@@ -61,7 +70,9 @@ def order_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not permissions.can_create_order(user):
         raise PermissionDenied
-    form = _order_form(request, initial={"turnaround": "standard"})
+    guides = list(style_guide_list(user)[:2])
+    # A company with one style guide has nothing to choose: it is preselected.
+    form = _order_form(request, initial={"turnaround": "standard", **({"style_guide": guides[0]} if len(guides) == 1 else {})})
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         client = data.pop("client", None) or client_get(user, client_id_of(user))
@@ -99,6 +110,7 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "events": selectors.event_list(user, order),
         "actions": workflow.available_actions(user, order),
         "show_internal": permissions.can_see_internal_events(user),
+        "step": next_step(order, user),
     })
 
 
@@ -142,6 +154,7 @@ def _images_context(user: Any, order: Any) -> dict[str, Any]:
     return {
         "order": order, "images": images, "series_warnings": uploads.series_warnings(images),
         "busy": any(i.status == ImageStatus.UPLOADING for i in images),
+        "rejected_count": sum(1 for i in images if i.status == ImageStatus.REJECTED),
         "can_upload": uploads.images_editable(user, order),
     }
 
@@ -183,12 +196,21 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 @require_POST
+def order_remove_rejected(request: HttpRequest, pk: Any) -> HttpResponse:
+    order = selectors.order_get(request.user, pk)
+    removed = uploads.images_remove_rejected(order=order, by=request.user)
+    messages.success(request, f"{removed} refused file{'s' if removed != 1 else ''} removed.")
+    return redirect(reverse("jobs:order_detail", args=[order.pk]) + "#images")
+
+
+@login_required
+@require_POST
 def image_remove(request: HttpRequest, pk: Any) -> HttpResponse:
     image = selectors.image_get(request.user, pk)
     order_id = image.order_id
     uploads.image_remove(image=image, by=request.user)
     messages.success(request, f"{image.filename} has been removed.")
-    return redirect("jobs:order_detail", pk=order_id)
+    return redirect(reverse("jobs:order_detail", args=[order_id]) + "#images")
 
 
 def _require(allowed: bool) -> None:

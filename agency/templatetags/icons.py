@@ -33,3 +33,4 @@ def icon(name: str, size: int = 18, label: str = "", css: str = "") -> SafeStrin
     return format_html('<svg class="icon {}" xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 24 24" '
                        'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" '
                        '{}>{}</svg>', css, size, size, a11y, body)
+

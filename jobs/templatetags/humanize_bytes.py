@@ -28,6 +28,20 @@ def business_hours(seconds: float | None) -> str:
     return f"{text} overdue" if seconds < 0 else text
 
 
+@register.filter(name="duration")
+def duration(seconds: float | None) -> str:
+    """A span of (business) time in words: 'under a minute', '25 min', '3 h 20 min', '31 h'."""
+    if not isinstance(seconds, (int, float)):
+        return "—"
+    minutes = round(abs(seconds) / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest and hours < 10 else f"{hours} h"
+
+
 SLA_LABELS = {"on_track": "On track", "at_risk": "At risk", "breached": "Breached", "paused": "Paused"}
 
 

@@ -39,7 +39,59 @@
     });
   }
 
+  // Files dropped together are declared together, in the order they were dropped, so the order's
+  // grid keeps that order (declaring each file as its upload starts would race). Checksums are taken
+  // one file at a time. If the studio refuses the batch (one bad file), each file is declared alone.
+  var batches = {}; // uppy file id -> promise of the batch declaration
+  var BATCH = 200;
+
+  function spec(file) {
+    return sha256(file).then(function (hex) {
+      return {name: file.name, size: file.size, content_type: file.type || "application/octet-stream", sha256: hex};
+    });
+  }
+
+  function declareBatch(files) {
+    var specs = [];
+    var chain = Promise.resolve();
+    files.forEach(function (file) {
+      chain = chain.then(function () { return spec(file).then(function (s) { specs.push(s); }); });
+    });
+    return chain.then(function () {
+      var sent = Promise.resolve();
+      for (var start = 0; start < specs.length; start += BATCH) {
+        (function (offset) {
+          sent = sent.then(function () {
+            return api("POST", uploadsUrl, {files: specs.slice(offset, offset + BATCH)}).then(function (data) {
+              data.images.forEach(function (entry, k) {
+                targets[files[offset + k].id] = {id: entry.image.id, upload: entry.upload};
+              });
+            });
+          });
+        })(start);
+      }
+      return sent;
+    }).catch(function () {
+      var alone = Promise.resolve();
+      files.forEach(function (file) {
+        alone = alone.then(function () { return declareOne(file).catch(function () {}); });
+      });
+      return alone;
+    });
+  }
+
   function declare(file) {
+    if (targets[file.id]) return Promise.resolve(targets[file.id]);
+    if (batches[file.id]) {
+      return batches[file.id].then(function () {
+        delete batches[file.id];
+        return targets[file.id] || declareOne(file);
+      });
+    }
+    return declareOne(file);
+  }
+
+  function declareOne(file) {
     if (targets[file.id]) return Promise.resolve(targets[file.id]);
     return sha256(file).then(function (hex) {
       var spec = {name: file.name, size: file.size, content_type: file.type || "application/octet-stream", sha256: hex};
@@ -101,6 +153,12 @@
       return Promise.resolve();
     },
   });
+  if (!isVersion) {
+    uppy.on("files-added", function (files) {
+      var batch = declareBatch(files);
+      files.forEach(function (file) { batches[file.id] = batch; });
+    });
+  }
   uppy.on("upload-success", function (file) {
     var entry = targets[file.id];
     if (entry && !entry.completed) {
@@ -109,15 +167,44 @@
     }
     refreshImages();
   });
-  uppy.on("complete", function () {
+  uppy.on("complete", function (result) {
     if (isVersion) {
       // The version is being checked in the background; the page shows it with its checks.
       uppy.info("Uploaded. Loupe checks the file and hands it to QC.", "success", 4000);
       window.setTimeout(function () { window.location.reload(); }, 2500);
-    } else {
-      refreshImages();
+      return;
     }
+    refreshImages();
+    if (result.failed && result.failed.length) return; // keep the widget open: its retry buttons are needed
+    collapse(result.successful ? result.successful.length : 0);
   });
+
+  // A finished batch folds into one line: the grid below shows each file with its checks.
+  var summary = document.createElement("div");
+  summary.className = "upload-summary";
+  summary.hidden = true;
+  summary.setAttribute("role", "status");
+  root.parentNode.insertBefore(summary, root.nextSibling);
+
+  function collapse(count) {
+    summary.innerHTML = "";
+    var text = document.createElement("span");
+    text.textContent = count + " file" + (count === 1 ? "" : "s") + " uploaded. Loupe checks each one; " +
+      "the results appear in the images below.";
+    var more = document.createElement("button");
+    more.type = "button";
+    more.className = "btn btn-small";
+    more.textContent = "Upload more";
+    more.addEventListener("click", function () {
+      uppy.cancelAll();
+      summary.hidden = true;
+      root.hidden = false;
+    });
+    summary.appendChild(text);
+    summary.appendChild(more);
+    summary.hidden = false;
+    root.hidden = true;
+  }
 
   function refreshImages() {
     var grid = document.getElementById("images");

@@ -160,3 +160,15 @@ def test_the_time_zone_middleware_adds_no_query(cast):
     with CaptureQueriesContext(connection) as queries:
         middleware(request)
     assert len(queries) == 0 and zones == ["America/New_York"]
+
+
+def test_the_favicon_is_served_and_every_page_names_it(client, cast):
+    """Browsers ask for /favicon.ico on every page; it must lead to a real icon, not a 404."""
+    from django.contrib.staticfiles import finders
+
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301 and answer["Location"].endswith("favicon.ico")
+    path = finders.find("favicon.ico")
+    assert path and open(path, "rb").read(4) == b"\x00\x00\x01\x00"  # an ICO header
+    page = client.get("/login/").content.decode()
+    assert 'rel="icon"' in page and "favicon.svg" in page

@@ -3,11 +3,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
 
+from agency.management.commands.seed_demo import demo_logins
 from agency.models import Role, StaffProfile, User
 from clients.models import Client, Membership, StyleGuide
-from jobs.models import Event, Order, OrderImage, OrderStatus
+from jobs.models import Delivery, DeliveryStatus, Event, Order, OrderImage, OrderStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +40,14 @@ def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
     assert len(capacities) == 4 and len(skills) == 4
     image = OrderImage.objects.first()
     assert image.original.size > 10_000 and image.thumbnail.read(4) == b"RIFF"
-    assert "loupe-demo-2026" in out.getvalue() and "camille@aurelia.test" in out.getvalue()
+    # one progress line per step, nothing else; the deliveries are packed and nobody is mailed
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "Demo data ready (9 new orders)." and len(lines) <= 14
+    assert all(line.startswith("  ") for line in lines[:-1]) and any("packing" in line for line in lines)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.READY}
+    assert not Event.objects.filter(notified_at__isnull=True).exists() and mail.outbox == []
+    logins = "\n".join(demo_logins())
+    assert "camille@aurelia.test" in logins and "quinn.qc@loupe.test" in logins
 
 
 def test_demo_logins_work():

@@ -97,7 +97,7 @@ def test_wrong_part_list_rejects_and_aborts(cast, s3_storage, monkeypatch):
 
 def test_download_redirect_is_presigned_and_attachment(cast, s3_storage, django_capture_on_commit_callbacks):
     api, web = api_for(cast.acme_member), HttpClient()
-    data = noisy_jpeg(320, 240)
+    data = noisy_jpeg(640, 480)
     with django_capture_on_commit_callbacks(execute=True):
         result = upload(api, web, cast.acme_order, "Ring \"1\".jpg", data)
     response = api.get(f"/api/v1/images/{result['id']}/download/?what=original")

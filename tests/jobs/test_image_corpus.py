@@ -1,7 +1,7 @@
 """Hostile and odd files through the whole pipeline (upload → complete → sandboxed worker).
 
-Synthetic bad inputs are made here; the real files are read in place from ../shared/corpus/
-(see its MANIFEST.md) and never copied into the repository."""
+Synthetic bad inputs are made here; the real files are test fixtures in tests/fixtures/corpus/ (from
+Pillow's own test images, with their licence and MANIFEST.md), so a fresh clone runs them too."""
 
 from __future__ import annotations
 
@@ -21,9 +21,14 @@ from tests.conftest import api_for
 from tests.uploading import upload
 
 pytestmark = pytest.mark.django_db
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-if not CORPUS.exists():
-    CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def _no_size_floor(settings):
+    """The corpus is about decoding: Pillow's test images are small, so the size floor is off here
+    (``test_the_size_floor_refuses_a_thumbnail`` tests it)."""
+    settings.LOUPE_MIN_LONG_EDGE_PX = 1
 
 
 @pytest.fixture
@@ -108,6 +113,20 @@ def test_bad_inputs_end_rejected_with_a_reason(send, name):
     assert image.attempts == (0 if image.uploaded_at is None else 1)
 
 
+def test_the_size_floor_refuses_a_thumbnail(send, settings, cast):
+    settings.LOUPE_MIN_LONG_EDGE_PX = 500
+    guide = cast.acme_order.style_guide
+    guide.long_edge_px = 2000
+    guide.save()
+    tiny = send("tiny.jpg", _jpeg((1, 1)))
+    assert tiny.status == ImageStatus.REJECTED
+    assert tiny.reason == "the image is only 1×1 px; photographs need at least 500 px on the long edge to be retouched"
+    # at the floor a photograph is received; the style guide's own resolution is only a warning
+    edge = send("edge.jpg", _jpeg((500, 300)))
+    assert edge.status == ImageStatus.RECEIVED
+    assert any(w["code"] == "resolution" for w in edge.preflight)
+
+
 def test_nul_in_a_file_name_is_a_field_error(cast):
     from tests.uploading import declare
 
@@ -128,7 +147,7 @@ HOSTILE = sorted(p.name for p in (CORPUS / "hostile").glob("*")) if (CORPUS / "h
 VALID = sorted(p.name for p in (CORPUS / "valid").glob("*")) if (CORPUS / "valid").exists() else []
 
 
-def test_the_shared_corpus_is_present():
+def test_the_corpus_fixtures_are_present():
     assert len(HOSTILE) >= 40 and len(VALID) >= 20, f"corpus not found at {CORPUS}"
 
 

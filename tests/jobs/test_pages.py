@@ -152,7 +152,7 @@ def test_staff_filter_orders_by_status_and_client(cast, web):
 
 def test_client_order_list_shows_number_status_count_and_due(cast, web, acme_image):
     page = web(cast.acme_member).get(reverse("jobs:order_list")).content.decode()
-    assert cast.acme_order.number in page and "Draft" in page and "set at quote" in page
+    assert cast.acme_order.number in page and "Draft" in page and "set by the quote" in page
     assert "CANARY" not in page
 
 

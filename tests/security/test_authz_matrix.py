@@ -63,7 +63,7 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "image", "image_uploading", "image_production", "delivery", "membership", "quote", "quote_line",
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
-                  "image_ready"}
+                  "image_ready", "image_rejected"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -115,6 +115,8 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
         "image": received_image(order),
         "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
                                                      upload_key=f"clients/{client.pk}/pending/late.jpg"),
+        "image_rejected": OrderImage.objects.create(order=submitted, filename="notes.jpg", status=ImageStatus.REJECTED,
+                                                    reason="not an image: the file is text"),
         "order_on_hold": make_order(client, by=member, status=OrderStatus.ON_HOLD, title="Held", guide=guide),
         "order_production": production, "image_production": add_images(production, {"standard": 1})[0],
         "order_quoted": quoted, "quote": quote, "quote_line": quote.lines.order_by("position").first(),
@@ -333,7 +335,7 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "clients:member_remove", "jobs:order_transition", "jobs:image_remove", "jobs:delivery_create",
                 "billing:quote_draft", "billing:quote_answer", "jobs:order_schedule", "image-start", "version-complete",
                 "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
-                "notifications"}
+                "notifications", "order-remove-rejected", "jobs:order_remove_rejected"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

@@ -23,9 +23,21 @@ from billing.services import quote_draft
 from billing.workflow import quote_accept, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
 from jobs import workflow
-from jobs.deliveries import delivery_publish
+from jobs.deliveries import delivery_build, delivery_publish
 from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
-from jobs.models import Assignment, Complexity, Event, ImageStatus, Order, OrderImage, OrderStatus, Service, Version
+from jobs.models import (
+    Assignment,
+    Complexity,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    ImageStatus,
+    Order,
+    OrderImage,
+    OrderStatus,
+    Service,
+    Version,
+)
 from jobs.planning import schedule_apply
 from jobs.production import image_start, qc_decide, version_complete, version_create, version_process
 from jobs.review import review_submit
@@ -33,6 +45,14 @@ from jobs.services import order_create
 from jobs.uploads import image_process, upload_complete, uploads_create
 
 DEMO_PASSWORD = "loupe-demo-2026"
+
+
+def demo_logins() -> list[str]:
+    """The demo accounts, one line each, for the start banner of ``make run``."""
+    lines = [f"  {role.label:<16} {email}" for email, _name, role, _ in STAFF]
+    for spec in CLIENTS:
+        lines += [f"  {role.label:<16} {email}  ({spec['name']})" for email, _name, role in spec["users"]]
+    return lines
 
 STAFF = [
     ("admin@loupe.test", "Ada Admin", Role.ADMIN, None),
@@ -111,19 +131,21 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
+            self.stdout.write("  staff, client companies and style guides")
             users = self._users()
             clients = self._clients(users)
+            self.stdout.write("  price lists")
             self._prices(clients)
             created = self._orders(users, clients)
-            # The demo's history is not news: nobody is mailed about it.
-            Event.objects.filter(notified_at__isnull=True).update(notified_at=timezone.now())
+        building = list(Delivery.objects.filter(status=DeliveryStatus.BUILDING).values_list("pk", flat=True))
+        if building:
+            # Packed here rather than by the worker, so the demo opens with its files ready.
+            self.stdout.write(f"  packing {len(building)} deliver{'ies' if len(building) != 1 else 'y'}")
+            for delivery_id in building:
+                delivery_build(delivery_id=delivery_id)
+        # The demo's history is not news: nobody is mailed about it.
+        Event.objects.filter(notified_at__isnull=True).update(notified_at=timezone.now())
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new orders)."))
-        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-        for email, _name, role, _ in STAFF:
-            self.stdout.write(f"  {role.label:<16} {email}")
-        for spec in CLIENTS:
-            for email, _name, role in spec["users"]:
-                self.stdout.write(f"  {role.label:<16} {email}  ({spec['name']})")
 
     def _user(self, email: str, name: str, role: str) -> User:
         user = User.objects.filter(email=email).first()

@@ -1,0 +1,106 @@
+"""What happens next on an order, and whose move it is: the one table behind "Action needed" on the
+order lists and the order page (UI.md "Lists").
+
+Each ``Step`` names a condition on an order row annotated by ``with_next_step`` (status and image
+counts), who acts (a ``permissions`` function of the viewer; the order is already in their scope) and
+the words for the one who acts, for the client's other users and for the rest of the studio. The first
+step whose condition holds is the order's next step; the database computes it, so a list can put the
+viewer's own actions first and still paginate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+
+from jobs import permissions
+from jobs.models import NOT_ACCEPTED, ImageStatus, OrderStatus, RevisionRound, RoundStatus
+
+S = OrderStatus
+WORKING = (S.IN_PRODUCTION, S.REVISION)
+
+
+@dataclass(frozen=True)
+class Step:
+    code: str
+    when: Q
+    actor: Callable[[Any], bool] | None  # None: nobody in particular (the queues carry the work)
+    mine: str
+    client: str
+    studio: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step("submit", Q(status=S.DRAFT), permissions.is_client_user,
+         "Add your photographs and submit", "Draft, not sent to the studio yet", "Draft: the client has not submitted it"),
+    Step("quote", Q(status=S.SUBMITTED), permissions.runs_orders,
+         "Send a quote", "The studio is preparing your quote", "Waiting for a quote"),
+    Step("answer", Q(status=S.QUOTED), permissions.is_client_admin,
+         "Answer the quote", "Waiting for your company admin to answer the quote", "Waiting for the client's answer"),
+    Step("confirm", Q(status=S.REVISION, awaiting_round=True), permissions.is_client_admin,
+         "Confirm the billable revision round", "Waiting for your company admin to confirm the revision round",
+         "Waiting for the client admin to confirm a billable round"),
+    Step("review", Q(status=S.DELIVERED), permissions.is_client_user,
+         "Review the delivery", "Delivered: review it", "Waiting for the client's review"),
+    Step("deliver", Q(status__in=WORKING, ready_count__gt=0), permissions.runs_orders,
+         "Deliver {ready} ready image{ready_s}", "Being retouched", "{ready} ready to deliver"),
+    Step("schedule", Q(status__in=WORKING, to_schedule_count__gt=0), permissions.runs_orders,
+         "Schedule {to_schedule} image{to_schedule_s}", "Being retouched", "{to_schedule} to schedule"),
+    Step("production", Q(status=S.IN_PRODUCTION), None, "", "Being retouched", "Retouching and QC"),
+    Step("revision", Q(status=S.REVISION), None, "", "Your changes are being made", "Revision round in work"),
+    # During a round, images delivered earlier still wait for the client (only ever the client's own step).
+    Step("review", Q(status=S.REVISION, delivered_count__gt=0), permissions.is_client_user,
+         "Review {delivered} delivered image{delivered_s}", "", ""),
+    Step("hold", Q(status=S.ON_HOLD), None, "", "On hold", "On hold"),
+    Step("completed", Q(status=S.COMPLETED), None, "", "Completed", "Completed"),
+    Step("cancelled", Q(status=S.CANCELLED), None, "", "Cancelled", "Cancelled"),
+)
+
+
+def with_next_step(orders: QuerySet[Any], user: Any) -> QuerySet[Any]:
+    """Annotate image counts, ``step`` (the first step that holds, an index into ``STEPS``), ``my_step``
+    (the first that holds and is the viewer's to take) and ``action_first`` (0 when there is one), so
+    lists can sort the viewer's actions first."""
+    accepted = ~Q(images__status__in=NOT_ACCEPTED)
+    orders = orders.annotate(
+        image_count=Count("images", filter=accepted, distinct=True),
+        approved_count=Count("images", filter=Q(images__status=ImageStatus.APPROVED), distinct=True),
+        ready_count=Count("images", filter=Q(images__status=ImageStatus.READY), distinct=True),
+        delivered_count=Count("images", filter=Q(images__status=ImageStatus.DELIVERED), distinct=True),
+        to_schedule_count=Count("images", filter=Q(images__status=ImageStatus.RECEIVED), distinct=True),
+        awaiting_round=Exists(RevisionRound.objects.filter(order=OuterRef("pk"),
+                                                          status=RoundStatus.AWAITING_CONFIRMATION)),
+    )
+    mine = [i for i, step in enumerate(STEPS) if step.actor is not None and step.actor(user)]
+    return orders.annotate(
+        step=Case(*[When(step.when, then=Value(i)) for i, step in enumerate(STEPS)], default=Value(None),
+                  output_field=IntegerField()),
+        # Two parties may each have a move (the client reviews what was delivered while the studio
+        # delivers the rest of a round): the viewer's own step wins for them.
+        my_step=Case(*[When(STEPS[i].when, then=Value(i)) for i in mine], default=Value(None),
+                     output_field=IntegerField()),
+    ).annotate(action_first=Case(When(my_step__isnull=False, then=Value(0)), default=Value(1),
+                                 output_field=IntegerField()))
+
+
+@dataclass(frozen=True)
+class NextStep:
+    code: str
+    text: str
+    mine: bool  # the viewer is the one to act ("Action needed")
+
+
+def next_step(order: Any, user: Any) -> NextStep | None:
+    """The order's next step in words for ``user`` (the order comes from ``with_next_step``)."""
+    counts = {name: getattr(order, f"{name}_count", 0) or 0 for name in ("ready", "to_schedule", "delivered")}
+    words = {**counts, **{f"{name}_s": "" if n == 1 else "s" for name, n in counts.items()}}
+    if getattr(order, "my_step", None) is not None:
+        step = STEPS[order.my_step]
+        return NextStep(step.code, step.mine.format(**words), True)
+    if getattr(order, "step", None) is None:
+        return None
+    step = STEPS[order.step]
+    return NextStep(step.code, (step.client if user.is_client else step.studio).format(**words), False)
