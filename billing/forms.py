@@ -45,7 +45,8 @@ class PriceListForm(forms.ModelForm):
                 self.fields[f"price_{service.code}_{complexity}"] = forms.DecimalField(
                     required=False, max_digits=12, decimal_places=2, min_value=Decimal("0"),
                     initial=prices.get((service.pk, complexity)), label=f"{service.name} ({complexity})",
-                    widget=forms.NumberInput(attrs={"step": "0.01", "class": "price"}))
+                    widget=forms.NumberInput(attrs={"step": "0.01", "class": "price",
+                                                    "aria-label": f"{service.name}, {complexity}: unit price"}))
 
     def clean_tiers(self) -> list[dict[str, str]]:
         raw = self.cleaned_data.get("tiers") or ""

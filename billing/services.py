@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
@@ -174,6 +175,88 @@ def quote_line_save(*, quote: Quote, by: User, line: QuoteLine | None = None, de
     record_event(order=quote.order, actor=by, verb=verb, message=text, audience=Audience.MANAGERS,
                  data={"quote": str(quote.pk), "line": str(line.pk)})
     return line
+
+
+@dataclass(frozen=True)
+class LineEdit:
+    """One row of the quote editor: an existing line (``line_id``) or a new one (``None``)."""
+
+    line_id: Any
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    delete: bool = False
+
+
+@dataclass(frozen=True)
+class QuoteEdited:
+    quote: Quote
+    amounts: dict[Any, Decimal]  # line id -> amount ("new" for the added line)
+    changed: int
+
+
+class _Preview(Exception):
+    """Raised to roll a preview back after it computed everything a save would."""
+
+    def __init__(self, result: QuoteEdited) -> None:
+        self.result = result
+
+
+def quote_lines_edit(*, quote: Quote, by: User, edits: list[LineEdit], preview: bool = False) -> QuoteEdited:
+    """Apply the editor's rows in one go (the minimum-order top-up and the totals follow once, at the
+    end, so the order of the rows never matters). ``preview`` runs exactly the same rules and
+    arithmetic, then rolls everything back: the page shows the figures a save would give."""
+    try:
+        with transaction.atomic():
+            result = _apply_edits(quote, by, edits)
+            if preview:
+                raise _Preview(result)
+    except _Preview as done:
+        return done.result
+    return result
+
+
+def _apply_edits(quote: Quote, by: User, edits: list[LineEdit]) -> QuoteEdited:
+    quote = _open_draft(quote, by)
+    lines = {line.pk: line for line in quote.lines.all()}
+    amounts: dict[Any, Decimal] = {}
+    changes: list[str] = []
+    for edit in edits:
+        line = lines.get(edit.line_id) if edit.line_id is not None else None
+        if edit.line_id is not None and line is None:
+            raise RuleViolation("A line of this quote was removed meanwhile; reload the page.", field="line")
+        if line is not None and line.kind == LineKind.MINIMUM:
+            continue  # it follows the others by itself
+        if line is not None and edit.delete:
+            changes.append(f"removed {line.description}")
+            line.delete()
+            continue
+        kind = line.kind if line is not None else LineKind.CUSTOM
+        try:
+            amount = _check_line(kind, edit.quantity, edit.unit_price, quote.currency)
+        except RuleViolation as exc:
+            raise RuleViolation(f"{edit.description or 'New line'}: {exc.message}",
+                                field=f"{edit.line_id or 'new'}-{exc.field}") from exc
+        if line is None:
+            position = max((x.position for x in lines.values() if x.kind != LineKind.MINIMUM), default=0) + 1
+            line = QuoteLine.objects.create(quote=quote, position=position, kind=LineKind.CUSTOM,
+                                            description=edit.description, quantity=edit.quantity,
+                                            unit_price=edit.unit_price, amount=amount)
+            amounts["new"] = amount
+            changes.append(f"added {edit.description} ({amount} {quote.currency})")
+            continue
+        if (line.description, line.quantity, line.unit_price) != (edit.description, edit.quantity, edit.unit_price):
+            changes.append(f"{edit.description}: {line.quantity} × {line.unit_price} → {edit.quantity} × {edit.unit_price}")
+            line.description, line.quantity, line.unit_price, line.amount = (edit.description, edit.quantity,
+                                                                             edit.unit_price, amount)
+            line.save(update_fields=["description", "quantity", "unit_price", "amount"])
+        amounts[line.pk] = amount
+    _recalculate(quote)
+    if changes:
+        record_event(order=quote.order, actor=by, verb="quote.edited", audience=Audience.MANAGERS,
+                     message=f"Quote edited ({quote.total} {quote.currency}): {'; '.join(changes)}"[:500],
+                     data={"quote": str(quote.pk)})
+    return QuoteEdited(quote, amounts, len(changes))
 
 
 @transaction.atomic

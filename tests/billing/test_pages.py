@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -29,12 +30,15 @@ def test_account_manager_drafts_edits_and_sends_from_the_order_page(cast, web, r
     client.post(reverse("billing:quote_draft", args=[ready.pk]))
     quote = Quote.objects.get()
     line = quote.lines.first()
-    client.post(reverse("billing:quote_line", args=[quote.pk, line.pk]),
-                {"description": "Colour, standard", "quantity": "3", "unit_price": "4.00"})
-    client.post(reverse("billing:quote_line_add", args=[quote.pk]),
-                {"description": "File preparation", "quantity": "1", "unit_price": "15.00"})
+    # one form, one Save: a changed line and a new one together
+    saved = client.post(reverse("billing:quote_edit", args=[quote.pk]), {
+        f"{line.pk}-description": "Colour, standard", f"{line.pk}-quantity": "3", f"{line.pk}-unit_price": "4.00",
+        "new-description": "File preparation", "new-quantity": "1", "new-unit_price": "15.00"})
+    assert saved.status_code == 302 and saved["Location"].endswith("#quote")
+    line.refresh_from_db()
+    assert (line.quantity, line.unit_price, line.amount) == (Decimal("3"), Decimal("4.00"), Decimal("12.00"))
     panel = client.get(reverse("billing:order_quote", args=[ready.pk])).content.decode()
-    assert "File preparation" in panel and "Promise if sent now" in panel
+    assert "File preparation" in panel and "Promise if sent now" in panel and panel.count("Save the quote") == 1
     response = client.post(reverse("billing:quote_send", args=[quote.pk]), {"valid_days": "10"}, follow=True)
     assert "The quote has been sent to the client." in response.content.decode()
     quote.refresh_from_db()
@@ -129,3 +133,29 @@ def test_on_time_report(cast, web):
                                                          delivered_at=now)
     page = web(cast.account_manager).get(reverse("jobs:on_time_report")).content.decode()
     assert "Acme Jewels" in page and "100.0 %" in page and "0.0 %" in page
+
+
+def test_the_editor_previews_what_a_save_would_give_and_keeps_what_was_typed(cast, web, ready):
+    from billing import services
+
+    quote = services.quote_draft(order=ready, by=cast.account_manager)
+    line = quote.lines.filter(kind="service").first()
+    before = (quote.total, quote.lines.count())
+    client = web(cast.account_manager)
+    fields = {f"{line.pk}-description": line.description, f"{line.pk}-quantity": "10", f"{line.pk}-unit_price": "2.50"}
+    preview = client.post(reverse("billing:quote_preview", args=[quote.pk]), fields).content.decode()
+    assert f'id="amount-{line.pk}" hx-swap-oob="true">25.00' in preview and "Not saved yet" in preview
+    assert "Save your changes before sending" in preview  # the send button waits for the save
+    quote.refresh_from_db()
+    assert (quote.total, quote.lines.count()) == before  # a preview changes nothing
+    # a refusal names the line and the field, and the page keeps every value that was typed
+    bad = client.post(reverse("billing:quote_edit", args=[quote.pk]), {
+        **fields, "new-description": "Courier", "new-quantity": "1", "new-unit_price": "-4"})
+    page = bad.content.decode()
+    assert bad.status_code == 400 and "Courier: Unit prices cannot be negative" in page
+    assert 'value="10"' in page and 'value="2.50"' in page and 'value="Courier"' in page
+    line.refresh_from_db()
+    quote.refresh_from_db()
+    assert line.quantity != Decimal("10") and (quote.total, quote.lines.count()) == before
+    malformed = client.post(reverse("billing:quote_preview", args=[quote.pk]), {**fields, f"{line.pk}-quantity": "ten"})
+    assert "Enter a number" in malformed.content.decode()

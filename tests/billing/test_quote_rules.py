@@ -16,7 +16,7 @@ from agency.exceptions import InvalidTransition, RuleViolation
 from billing import services, workflow
 from billing.models import LineKind, Quote, QuoteLine, QuoteStatus
 from jobs import workflow as orders
-from jobs.models import Order, OrderStatus
+from jobs.models import Event, Order, OrderStatus
 from tests.conftest import api_for, web_for
 from tests.factories import default_price_list, make_order, submitted_order
 
@@ -130,9 +130,9 @@ def test_amounts_beyond_the_fields_digits_are_400_not_500(cast, draft, api):
     assert response.status_code == 200  # 99,999,999.99 × 3.50 still fits
     response = client.patch(f"/api/v1/quote-lines/{line.pk}/", {"unit_price": "99999999999999.99"}, format="json")
     assert response.status_code == 400
-    page = web_for(cast.account_manager).post(reverse("billing:quote_line_add", args=[draft.pk]),
-                                              {"description": "x", "quantity": "99999999.99",
-                                               "unit_price": "9999999999.99"})
+    page = web_for(cast.account_manager).post(reverse("billing:quote_edit", args=[draft.pk]),
+                                              {"new-description": "x", "new-quantity": "99999999.99",
+                                               "new-unit_price": "9999999999.99"})
     assert page.status_code == 400 and "too large" in page.content.decode()
 
 
@@ -202,3 +202,20 @@ def test_a_late_acceptance_commits_the_expiry_and_is_refused(cast):
     quote.refresh_from_db()
     assert quote.status == QuoteStatus.EXPIRED
     assert Order.objects.get(pk=quote.order_id).status == OrderStatus.SUBMITTED
+
+
+def test_the_editor_applies_its_rows_together_so_their_order_never_matters(cast, draft):
+    """Lowering a price and shrinking the discount in one save: line by line, the first change alone
+    would make the quote negative; together they are fine, and the top-up follows once."""
+    service = draft.lines.get(kind=LineKind.SERVICE)  # 2 × 3.50
+    discount = QuoteLine.objects.create(quote=draft, position=50, kind=LineKind.DISCOUNT, description="Goodwill",
+                                        quantity=1, unit_price=Decimal("-6.00"), amount=Decimal("-6.00"))
+    edits = [services.LineEdit(service.pk, service.description, Decimal("2"), Decimal("2.00")),
+             services.LineEdit(discount.pk, "Goodwill", Decimal("1"), Decimal("-3.00"))]
+    with pytest.raises(RuleViolation, match="cannot be negative"):
+        services.quote_line_save(quote=draft, by=cast.account_manager, line=service, description=service.description,
+                                 quantity=Decimal("2"), unit_price=Decimal("2.00"))
+    result = services.quote_lines_edit(quote=draft, by=cast.account_manager, edits=edits)
+    draft.refresh_from_db()
+    assert result.changed == 2 and _top_up(draft) == Decimal("24.00") and draft.net_total == Decimal("25.00")
+    assert Event.objects.filter(order=draft.order, verb="quote.edited").count() == 1

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -130,6 +130,8 @@ class Command(BaseCommand):
     help = "Create demo staff, clients, style guides and orders in every state (safe to run twice)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not Service.objects.exists():
+            raise CommandError("The service catalog is missing (it comes with the migrations): run manage.py migrate.")
         with transaction.atomic():
             self.stdout.write("  staff, client companies and style guides")
             users = self._users()

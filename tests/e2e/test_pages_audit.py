@@ -1,0 +1,138 @@
+"""Every main page of every role, in a real browser, on the demo studio (``seed_demo``, every state):
+axe-core finds no serious or critical accessibility violation at 1440 px, and at 390 px nothing sticks
+out of the viewport (wide tables scroll inside their own card or stack). The order list, an order
+page, the quote editor and the new-order form are saved as screenshots at both widths
+(``LOUPE_SCREENSHOTS``, default ``var/screenshots``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from agency.management.commands.seed_demo import DEMO_PASSWORD
+from agency.models import User
+from billing.models import PriceList
+from billing.services import quote_draft
+from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, Version, VersionStatus
+from tests.factories import ensure_service_catalog
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()
+SHOTS = Path(os.environ.get("LOUPE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
+
+# Elements wider than the viewport whose overflow no ancestor contains (a scrolling card is fine).
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth, found = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= width + 1) continue;
+    let contained = false;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      const style = getComputedStyle(up);
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(style.overflowX) && up.getBoundingClientRect().right <= width + 1) {
+        contained = true; break;
+      }
+    }
+    const name = typeof el.className === 'string' ? el.className.trim() : '';
+    const classes = name ? '.' + name.split(/\\s+/).join('.') : '';
+    if (!contained) found.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + classes +
+                              ` (right ${Math.round(box.right)} > ${width})`);
+  }
+  return found.slice(0, 5);
+}"""
+
+
+def _pages() -> dict[str, list[tuple[str, str]]]:
+    """(name, path) of the main pages each demo person uses, on the demo's own objects."""
+    orders = {o.status: o for o in Order.objects.order_by("number")}
+    submitted, delivered = orders[OrderStatus.SUBMITTED], orders[OrderStatus.DELIVERED]
+    production = orders[OrderStatus.IN_PRODUCTION]
+    in_qc = Version.objects.filter(status=VersionStatus.IN_QC).first()
+    working = OrderImage.objects.filter(status__in=[ImageStatus.IN_PROGRESS, ImageStatus.ASSIGNED],
+                                        assignments__retoucher__email="rita.retoucher@loupe.test").first()
+    image = submitted.images.first()
+    client_id = submitted.client_id
+    prices = PriceList.objects.filter(client__isnull=True).first()
+    return {
+        "ava@northwind.test": [("order-list", "/orders/"), ("order-delivered", f"/orders/{delivered.pk}/"),
+                               ("review", f"/orders/{delivered.pk}/review/"), ("new-order-form", "/orders/new/"),
+                               ("image", f"/images/{image.pk}/"), ("style-guides", "/style-guides/"),
+                               ("style-guide", f"/style-guides/{submitted.style_guide_id}/"),
+                               ("profile", "/profile/"), ("notifications", "/notifications/")],
+        "maria.manager@loupe.test": [("order-list-studio", "/orders/"), ("order-page", f"/orders/{submitted.pk}/"),
+                                     ("order-production", f"/orders/{production.pk}/"),
+                                     ("schedule", f"/orders/{production.pk}/schedule/"), ("dashboard", "/dashboard/"),
+                                     ("workload", "/workload/"), ("clients", "/clients/"),
+                                     ("client", f"/clients/{client_id}/"), ("reports", "/reports/on-time/"),
+                                     ("quality", "/reports/quality/")],
+        "rita.retoucher@loupe.test": [("work-queue", "/work/"), ("workspace", f"/images/{working.pk}/work/")],
+        "quinn.qc@loupe.test": [("qc-queue", "/qc/"), ("qc-review", f"/versions/{in_qc.pk}/qc/")],
+        "fiona.finance@loupe.test": [("order-list-finance", "/orders/"), ("price-lists", "/price-lists/"),
+                                     ("price-list", f"/price-lists/{prices.pk}/")],
+    }
+
+
+def _login(page, url: str, email: str) -> None:
+    page.goto(f"{url}/login/")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/(orders|work|qc)/$"))
+
+
+def _serious(page) -> list[str]:
+    page.add_script_tag(content=AXE)
+    result = page.evaluate("""async () => {
+      const r = await axe.run(document, {resultTypes: ['violations']});
+      return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => v.id + ': ' + v.nodes.length + ' × ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+    }""")
+    return result
+
+
+@pytest.fixture
+def demo(transactional_db):
+    ensure_service_catalog()  # an earlier browser test's flush removed the migration's catalog
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_demo", stdout=quiet)
+    # the submitted order gets a draft quote, so its page shows the quote editor
+    order = Order.objects.get(status=OrderStatus.SUBMITTED)
+    quote_draft(order=order, by=User.objects.get(email="maria.manager@loupe.test"))
+    return _pages()
+
+
+SAVED = {"order-list", "order-list-studio", "order-page", "new-order-form"}
+
+
+def test_every_main_page_is_accessible_and_fits_a_phone(demo, live_server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    for email, pages in demo.items():
+        for width in (1440, 390):
+            # bypass_csp: axe is injected by the test; Loupe's own pages never run inline scripts
+            context = browser.new_context(viewport={"width": width, "height": 900}, timezone_id="America/New_York",
+                                          bypass_csp=True)
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            _login(page, live_server.url, email)
+            for name, path in pages:
+                response = page.goto(live_server.url + path)
+                page.wait_for_load_state("networkidle")
+                if response is None or response.status != 200:
+                    problems.append(f"{email} {path}: HTTP {response.status if response else '—'}")
+                    continue
+                if width == 1440:
+                    problems += [f"{email} {path}: {v}" for v in _serious(page)]
+                else:
+                    problems += [f"{email} {path} at 390 px overflows: {e}" for e in page.evaluate(OVERFLOW)]
+                if name in SAVED or name == "order-page":
+                    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+                    if name == "order-page":  # the quote editor is the order page's quote panel
+                        page.locator("#quote").screenshot(path=str(SHOTS / f"quote-editor-{width}.png"))
+            context.close()
+    assert not problems, "\n".join(problems)
