@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.engine_independent  # the supervisor runs on its own SQLite file either way
 
 
 def _env(var_dir: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ from billing.services import quote_draft
 from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, Version, VersionStatus
 from tests.factories import ensure_service_catalog
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.engine_independent, pytest.mark.django_db(transaction=True)]
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()
 SHOTS = Path(os.environ.get("LOUPE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
