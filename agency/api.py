@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import ListAPIView
@@ -22,6 +23,7 @@ from agency.services import token_issue
 from agency.timefmt import LocalTimesField
 
 
+@extend_schema_field(OpenApiTypes.UUID)  # every id is a UUID; plain serializers have no model to tell
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
     """A writable relation whose choices are what the requesting user may see.
 

@@ -128,6 +128,13 @@ LOUPE_COUNTRY = env_str("LOUPE_COUNTRY", "DE")
 LOUPE_STUDIO_NAME = env_str("LOUPE_STUDIO_NAME", "Loupe Studio")
 # Where people reach Loupe, for links in mails (pages and the API build their own from the request).
 LOUPE_BASE_URL = env_str("LOUPE_BASE_URL", "http://127.0.0.1:8000")
+# Accounting exports (docs/billing.md): Xero's sales account code and tax rate names (as they appear
+# in the organisation's Xero; {rate} is the invoice's VAT rate), QuickBooks' product/service name.
+LOUPE_XERO_ACCOUNT_CODE = env_str("LOUPE_XERO_ACCOUNT_CODE", "200")
+LOUPE_XERO_TAX_TYPES = {"S": env_str("LOUPE_XERO_TAX_STANDARD", "{rate}% (VAT on Income)"),
+                        "Z": env_str("LOUPE_XERO_TAX_ZERO", "Zero Rated Income"),
+                        "AE": env_str("LOUPE_XERO_TAX_REVERSE_CHARGE", "Zero Rated EC Services")}
+LOUPE_QUICKBOOKS_ITEM = env_str("LOUPE_QUICKBOOKS_ITEM", "Retouching")
 # How far a version's border may be from the style guide's background colour (CIEDE2000).
 LOUPE_BACKGROUND_DELTA_E = env_float("LOUPE_BACKGROUND_DELTA_E", 3.0)
 
@@ -220,7 +227,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus", "RevisionKindEnum": "jobs.models.ItemKind",
                             "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind",
-                            "VersionStatusEnum": "jobs.models.VersionStatus"},
+                            "VersionStatusEnum": "jobs.models.VersionStatus",
+                            "PaymentMethodEnum": "billing.models.PaymentMethod"},
 }
 
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is

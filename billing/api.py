@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agency.exceptions import NotPermitted
-from billing import permissions, selectors, services, workflow
-from billing.models import PriceList
+from agency.uploads import content_disposition
+from billing import documents, exports, invoicing, permissions, selectors, services, workflow
+from billing.models import Invoice, PriceList
 from billing.serializers import (
+    ExportQuerySerializer,
+    InvoiceCreditSerializer,
+    InvoiceFilterSerializer,
+    InvoiceGenerateSerializer,
+    InvoicePaySerializer,
+    InvoiceSerializer,
+    InvoiceVoidSerializer,
     PriceListCreateSerializer,
     PriceListSerializer,
     QuoteDeclineSerializer,
@@ -171,3 +182,117 @@ class RevisionPriceView(APIView):
         return Response(RevisionPriceSerializer({
             "round": price.number, "free_rounds": price.free_rounds, "changes": price.changes, "billable": price.billable,
             "fee": price.fee, "amount": price.amount, "currency": price.currency}).data)  # money as strings
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Invoices and credit notes (finance; a client admin reads the company's issued ones)",
+                       parameters=[InvoiceFilterSerializer]),
+    retrieve=extend_schema(summary="One invoice or credit note with its lines and payments"),
+)
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = InvoiceSerializer
+    action_permissions = {"default": permissions.can_view_invoices, "create": permissions.can_manage_invoices}
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Invoice.objects.none()
+        qs = selectors.invoice_queryset(self.request.user)
+        if self.action == "list":
+            filters = InvoiceFilterSerializer(data=self.request.query_params)
+            filters.is_valid(raise_exception=True)
+            qs = selectors.invoice_list(self.request.user, **filters.validated_data)
+        return qs.prefetch_related("lines__order", "payments")
+
+    def _answer(self, invoice: Any, code: int = status.HTTP_200_OK) -> Response:
+        return Response(InvoiceSerializer(self.get_queryset().get(pk=invoice.pk)).data, status=code)
+
+    @extend_schema(request=InvoiceGenerateSerializer, responses={201: InvoiceSerializer(many=True)},
+                   summary="Draft invoices from completed work: one order, or a client's (up to a month's end)")
+    def create(self, request: Request) -> Response:
+        data = InvoiceGenerateSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        period = invoicing.month_of(body["month"]) if body.get("month") and body.get("client") else None
+        drafts = invoicing.invoice_generate(by=request.user, order=body.get("order"), client=body.get("client"),
+                                            period=period)
+        rows = self.get_queryset().filter(pk__in=[d.pk for d in drafts])
+        return Response(InvoiceSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=InvoiceSerializer, summary="Issue a draft: number, frozen details")
+    @action(detail=True, methods=["post"])
+    def issue(self, request: Request, pk: Any = None) -> Response:
+        return self._answer(invoicing.invoice_issue(invoice=self.get_object(), by=request.user))
+
+    @extend_schema(request=InvoiceVoidSerializer, responses=InvoiceSerializer, summary="Void with a reason")
+    @action(detail=True, methods=["post"])
+    def void(self, request: Request, pk: Any = None) -> Response:
+        invoice = self.get_object()
+        data = InvoiceVoidSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(invoicing.invoice_void(invoice=invoice, by=request.user, **data.validated_data))
+
+    @extend_schema(request=InvoiceCreditSerializer, responses={201: InvoiceSerializer},
+                   summary="Issue a credit note: the whole invoice, or an amount before VAT")
+    @action(detail=True, methods=["post"])
+    def credit(self, request: Request, pk: Any = None) -> Response:
+        invoice = self.get_object()
+        data = InvoiceCreditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = invoicing.invoice_credit(invoice=invoice, by=request.user, **data.validated_data)
+        return self._answer(note, status.HTTP_201_CREATED)
+
+    @extend_schema(request=InvoicePaySerializer, responses={201: InvoiceSerializer},
+                   summary="Record a payment (full or partial, never more than is due)")
+    @action(detail=True, methods=["post"])
+    def pay(self, request: Request, pk: Any = None) -> Response:
+        invoice = self.get_object()
+        data = InvoicePaySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invoicing.invoice_pay(invoice=invoice, by=request.user, **data.validated_data)
+        return self._answer(invoice, status.HTTP_201_CREATED)
+
+    def _file(self, kind: str) -> HttpResponse:
+        return documents.file_response(self.get_object(), kind)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY}, summary="The PDF")
+    @action(detail=True, methods=["get"])
+    def pdf(self, request: Request, pk: Any = None) -> HttpResponse:
+        return self._file("pdf")
+
+    @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR}, summary="The UBL 2.1 e-invoice (EN 16931)")
+    @action(detail=True, methods=["get"])
+    def ubl(self, request: Request, pk: Any = None) -> HttpResponse:
+        return self._file("ubl")
+
+
+class _FormatIsTheExportFormat(BaseContentNegotiation):
+    """``?format=`` names the export format here (the contract's word), not DRF's renderer override."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class InvoiceExportView(APIView):
+    """The documents issued in a date range, streamed (any size, constant memory)."""
+
+    content_negotiation_class = _FormatIsTheExportFormat
+
+    @extend_schema(parameters=[ExportQuerySerializer], responses={(200, "text/csv"): OpenApiTypes.BINARY,
+                                                                 (200, "application/zip"): OpenApiTypes.BINARY},
+                   summary="Export invoices and credit notes: lines CSV, Xero, QuickBooks Online or a ZIP of PDF and UBL")
+    def get(self, request: Request) -> StreamingHttpResponse:
+        if not permissions.can_manage_invoices(request.user):
+            raise NotPermitted("Only finance exports invoices.")
+        query = ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        fmt, date_from, date_to = query.validated_data["format"], query.validated_data["from"], query.validated_data["to"]
+        exports.check_range(date_from, date_to)
+        response = StreamingHttpResponse(exports.stream(fmt, date_from, date_to),
+                                         content_type=exports.CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = content_disposition(exports.export_name(fmt, date_from, date_to))
+        response["Cache-Control"] = "private, no-store"
+        return response

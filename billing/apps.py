@@ -10,6 +10,15 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
         name="Expire unanswered quotes",
         defaults={"func": "billing.tasks.expire_quotes", "schedule_type": Schedule.HOURLY, "repeats": -1},
     )
+    # On the 1st of each month at 02:00 studio time; the first run is the next 1st (kept if it exists).
+    from billing.invoicing import first_of_next_month
+
+    monthly, made = Schedule.objects.get_or_create(
+        name="Monthly invoices", defaults={"func": "billing.tasks.invoice_monthly", "schedule_type": Schedule.MONTHLY,
+                                           "repeats": -1, "next_run": first_of_next_month()})
+    if not made and (monthly.func, monthly.schedule_type) != ("billing.tasks.invoice_monthly", Schedule.MONTHLY):
+        monthly.func, monthly.schedule_type = "billing.tasks.invoice_monthly", Schedule.MONTHLY
+        monthly.save(update_fields=["func", "schedule_type"])
 
 
 class BillingConfig(AppConfig):
@@ -18,7 +27,8 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from agency.navigation import register
-        from billing import permissions, services, workflow
+        from agency.notifications import register as register_kind
+        from billing import invoicing, permissions, services, workflow
         from jobs.review import revision_round_changed
         from jobs.workflow import order_status_changed
 
@@ -26,4 +36,7 @@ class BillingConfig(AppConfig):
         register("billing:price_list_list", "Price lists", permissions.can_manage_prices_nav, position=60)
         # jobs never imports billing: it announces order changes, and billing keeps quotes in step.
         order_status_changed.connect(workflow.on_order_status_changed, dispatch_uid="billing.quotes")
+        order_status_changed.connect(invoicing.on_order_status_changed, dispatch_uid="billing.invoices")
+        register("billing:invoice_list", "Invoices", permissions.can_view_invoices, position=65)
+        register_kind("invoice_issued", "Invoices and credit notes issued to your company", {"client_admin"})
         revision_round_changed.connect(services.on_revision_round_changed, dispatch_uid="billing.revision_charges")

@@ -5,7 +5,8 @@ from typing import Any
 
 from django import forms
 
-from billing.models import PriceList
+from billing.models import ExportFormat, InvoiceStatus, PaymentMethod, PriceList
+from clients.models import Currency
 from jobs.models import Complexity, Service
 
 
@@ -66,3 +67,62 @@ class PriceListForm(forms.ModelForm):
         return [{"service": s, "complexity": c, "unit_price": self.cleaned_data[f"price_{s.code}_{c}"]}
                 for s in self.services for c in Complexity.values
                 if self.cleaned_data.get(f"price_{s.code}_{c}") is not None]
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")  # what <input type=date> reads
+
+
+class InvoiceFilterForm(forms.Form):
+    client = forms.ModelChoiceField(queryset=None, required=False, empty_label="All clients")
+    status = forms.ChoiceField(required=False)
+    currency = forms.ChoiceField(required=False, choices=[("", "All currencies"), *Currency.choices])
+    issued_from = forms.DateField(required=False, label="Issued from", widget=DATE_INPUT)
+    issued_to = forms.DateField(required=False, label="Issued to", widget=DATE_INPUT)
+
+    def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients
+        self.fields["status"].choices = [("", "Any status"), *InvoiceStatus.choices, ("overdue", "Overdue")]
+
+
+class InvoiceGenerateForm(forms.Form):
+    client = forms.ModelChoiceField(queryset=None, label="Client", empty_label="Choose a client")
+
+    def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients
+
+
+class InvoiceLineForm(forms.Form):
+    description = forms.CharField(max_length=200)
+    quantity = forms.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"), initial=1)
+    unit_price = forms.DecimalField(max_digits=12, decimal_places=2, label="Unit price",
+                                    help_text="Negative for a discount.")
+
+
+class InvoicePayForm(forms.Form):
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    received_on = forms.DateField(label="Received on", widget=DATE_INPUT)
+    method = forms.ChoiceField(choices=PaymentMethod.choices)
+    reference = forms.CharField(max_length=140, required=False, help_text="The bank's reference, if any.")
+
+
+class InvoiceCreditForm(forms.Form):
+    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False,
+                                label="Amount before VAT", help_text="Leave empty to credit the whole invoice.")
+    reason = forms.CharField(max_length=500, help_text="Printed on the credit note.")
+
+
+class InvoiceVoidForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Kept with the invoice; its number stays taken.")
+
+
+class InvoiceNoteForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False, label="Note on the invoice",
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(choices=ExportFormat.choices)
+    date_from = forms.DateField(label="Issued from", widget=DATE_INPUT)
+    date_to = forms.DateField(label="Issued to", widget=DATE_INPUT)

@@ -28,3 +28,14 @@ def can_answer_quote(user: Any, quote: Any) -> bool:
 def can_manage_prices_nav(user: Any) -> bool:
     """The price-list pages in the studio's navigation (clients read their prices in their quotes)."""
     return user.is_authenticated and user.is_studio and can_view_price_lists(user)
+
+
+def can_view_invoices(user: Any) -> bool:
+    """Finance, admins and account managers read invoices; a client's admins read their company's
+    issued ones (the scope keeps drafts and other companies out); members, retouchers and QC none."""
+    return user.is_authenticated and user.role in {Role.FINANCE, Role.ADMIN, Role.ACCOUNT_MANAGER, Role.CLIENT_ADMIN}
+
+
+def can_manage_invoices(user: Any) -> bool:
+    """Generate, edit, issue, void, credit, record payments, export."""
+    return user.is_authenticated and user.role in {Role.FINANCE, Role.ADMIN}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from billing.models import PriceList, Quote, QuoteLine
+from billing import permissions
+from billing.models import OPEN_INVOICES, Invoice, InvoiceLine, PriceList, Quote, QuoteLine
 from clients.tenancy import client_id_of, scope
 
 
@@ -32,3 +33,45 @@ def latest_quote(user: Any, order: Any) -> Quote:
 
 def quote_line_queryset(user: Any) -> QuerySet[QuoteLine]:
     return scope(QuoteLine.objects.select_related("quote__order"), user)
+
+
+def invoice_queryset(user: Any) -> QuerySet[Invoice]:
+    """Invoices and credit notes the user may read (none for roles that never see invoices)."""
+    if not permissions.can_view_invoices(user):
+        return Invoice.objects.none()
+    return scope(Invoice.objects.select_related("client", "credited_invoice"), user)
+
+
+def invoice_get(user: Any, pk: Any) -> Invoice:
+    return get_object_or_404(invoice_queryset(user), pk=pk)
+
+
+def invoice_line_queryset(user: Any) -> QuerySet[InvoiceLine]:
+    if not permissions.can_view_invoices(user):
+        return InvoiceLine.objects.none()
+    return scope(InvoiceLine.objects.select_related("invoice", "order"), user)
+
+
+def invoice_list(user: Any, *, client: Any = None, status: str = "", currency: str = "", kind: str = "",
+                 issued_from: Any = None, issued_to: Any = None) -> QuerySet[Invoice]:
+    """The invoice list's filters, for the page and the API alike. ``status="overdue"`` is derived:
+    open, past its due date and with something still owed."""
+    from billing.invoicing import studio_today
+
+    qs = invoice_queryset(user)
+    if client:
+        qs = qs.filter(client_id=client)
+    if status == "overdue":
+        qs = (qs.filter(status__in=OPEN_INVOICES, due_date__lt=studio_today())
+              .alias(owed=F("total") - F("paid_total") - F("credited_total")).filter(owed__gt=0))
+    elif status:
+        qs = qs.filter(status=status)
+    if currency:
+        qs = qs.filter(currency=currency)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if issued_from:
+        qs = qs.filter(issue_date__gte=issued_from)
+    if issued_to:
+        qs = qs.filter(issue_date__lte=issued_to)
+    return qs

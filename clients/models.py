@@ -26,18 +26,40 @@ class Currency(models.TextChoices):
     HKD = "HKD", "Hong Kong dollar (HKD)"
 
 
+class Invoicing(models.TextChoices):
+    PER_ORDER = "per_order", "One invoice per order, when it completes"
+    MONTHLY = "monthly", "One invoice per month, on the 1st"
+
+
+def validate_country(value: str) -> None:
+    if not (len(value) == 2 and value.isalpha() and value.isupper()):
+        raise ValidationError("Give the ISO 3166 country code in two capital letters, e.g. DE or US.")
+
+
 class Client(models.Model):
     """A company that buys retouching, with its contract terms."""
 
     tenant_path = "pk"
     # The contract terms the studio edits, in form order (the page form and the API share this list).
-    TERMS_FIELDS = ("name", "billing_email", "vat_number", "currency", "time_zone", "tax_rate", "payment_terms_days",
-                    "free_revision_rounds", "auto_approve_days", "account_manager", "notes", "is_active")
+    TERMS_FIELDS = ("name", "billing_email", "vat_number", "billing_street", "billing_postcode", "billing_city",
+                    "billing_country", "currency", "time_zone", "tax_rate", "payment_terms_days", "invoicing",
+                    "pay_before_download", "free_revision_rounds", "auto_approve_days", "account_manager", "notes",
+                    "is_active")
+    BILLING_ADDRESS = ("billing_street", "billing_postcode", "billing_city", "billing_country")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, unique=True)
     billing_email = models.EmailField(blank=True)
     vat_number = models.CharField("VAT number", max_length=32, blank=True)
+    billing_street = models.CharField("street and number", max_length=200, blank=True)
+    billing_postcode = models.CharField("postcode", max_length=20, blank=True)
+    billing_city = models.CharField("city", max_length=100, blank=True)
+    billing_country = models.CharField("country", max_length=2, blank=True, validators=[validate_country],
+                                       help_text="ISO 3166 code, e.g. DE, FR, US.")
+    invoicing = models.CharField(max_length=10, choices=Invoicing.choices, default=Invoicing.PER_ORDER)
+    pay_before_download = models.BooleanField(
+        default=False, help_text="Until an order's invoice is paid, the client sees watermarked previews and "
+                                 "cannot download the files (for new or risky clients).")
     currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.EUR)
     time_zone = models.CharField(max_length=64, default=studio_time_zone, validators=[validate_time_zone])
     tax_rate = models.DecimalField(

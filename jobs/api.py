@@ -372,7 +372,7 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @extend_schema(responses={302: None}, summary="Redirect to a short-lived link to the delivery ZIP")
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
-        response = HttpResponseRedirect(deliveries.delivery_download_url(delivery=self.get_object()))
+        response = HttpResponseRedirect(deliveries.delivery_download_url(delivery=self.get_object(), by=request.user))
         response["Cache-Control"] = "no-store"
         return response
 

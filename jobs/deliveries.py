@@ -29,7 +29,7 @@ from agency.models import User
 from agency.statemachine import StateTable
 from agency.tasks import enqueue, enqueue_on_commit
 from agency.uploads import CHUNK, get_backend
-from jobs import permissions, workflow
+from jobs import payment_holds, permissions, workflow
 from jobs.events import record_event
 from jobs.imaging.pipeline import configure_pillow
 from jobs.imaging.renditions import Spec, file_name, render
@@ -248,7 +248,10 @@ def sweep_stuck_deliveries() -> dict[str, int]:
     return {"requeued": requeued, "failed": failed}
 
 
-def delivery_download_url(*, delivery: Delivery) -> str:
+def delivery_download_url(*, delivery: Delivery, by: User) -> str:
+    """A short-lived link to a ready delivery's ZIP; 402 for a client whose order is paid before
+    download and not paid yet."""
+    payment_holds.check_download(delivery.order, by)
     if delivery.status != D.READY:
         raise InvalidTransition(f"Delivery {delivery.number} is {delivery.get_status_display().lower()}.")
     return get_backend().download_url(delivery.archive, filename=Path(delivery.archive).name,

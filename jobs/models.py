@@ -117,6 +117,10 @@ class Order(models.Model):
     sla_state = models.CharField(max_length=10, blank=True, editable=False)
     projected_finish_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Pay before download (a client setting): billing releases the files through jobs.payment_holds.
+    downloads_held = models.BooleanField(default=False, editable=False,
+                                         help_text="The client sees watermarked previews until the invoice is paid.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -25,7 +25,7 @@ from clients.models import StyleGuide
 from clients.permissions import can_edit_style_guide
 from clients.services import style_guide_set_reference
 from clients.tenancy import scope
-from jobs import ingest, permissions
+from jobs import ingest, payment_holds, permissions
 from jobs.deliveries import delivery_download_url
 from jobs.events import record_event
 from jobs.imaging.checks import GuideSpec, run_checks
@@ -237,13 +237,13 @@ def image_download_url(*, image: OrderImage, by: User, what: str) -> str:
         if version is None:
             shown = "delivered" if by.is_client else "checked"
             raise InvalidTransition(f"{image.filename} has no retouched version {shown} yet.")
-        return file_download_url(version, what="preview", filename=_label(version), file_field="file")
+        return _version_file_url(version, by, "preview")
     if what == "delivery":
         delivery = (scope(Delivery.objects.filter(items__image=image, status=DeliveryStatus.READY), by)
                     .order_by("-created_at", "-number").first())
         if delivery is None:
             raise InvalidTransition(f"{image.filename} is in no delivery ready to download yet.")
-        return delivery_download_url(delivery=delivery)
+        return delivery_download_url(delivery=delivery, by=by)
     if what not in IMAGE_DOWNLOADS:
         raise RuleViolation(f"'what' must be one of {', '.join(IMAGE_DOWNLOADS)}.", field="what")
     return original_download_url(image=image, by=by, what=what)
@@ -257,7 +257,20 @@ def version_download_url(*, version: Version, by: User, what: str) -> str:
     if what == "file" and (by.is_client or not permissions.can_download_original(by, version.image.order)):
         raise NotPermitted("The retouched master is for the studio; clients download their delivery.")
     assert set(VERSION_DOWNLOADS.values()) <= set(DOWNLOADS)
-    return file_download_url(version, what=VERSION_DOWNLOADS[what], filename=_label(version), file_field="file")
+    return _version_file_url(version, by, VERSION_DOWNLOADS[what])
+
+
+def _version_file_url(version: Version, by: User, what: str) -> str:
+    """A version's file or previews; a client whose order is paid before download gets watermarked
+    previews until the invoice is paid (``jobs.payment_holds``)."""
+    if what != "original" and payment_holds.is_held(version.image.order, by):
+        stored = getattr(version, what)
+        if not stored:
+            raise InvalidTransition(f"{_label(version)} has no {what} yet.")
+        key = payment_holds.held_preview(stored.name)
+        return get_backend().download_url(key, filename=f"{_label(version)}_{what}_proof.webp",
+                                          content_type="image/webp", inline=True)
+    return file_download_url(version, what=what, filename=_label(version), file_field="file")
 
 
 def version_make_reference(*, version: Version, by: User) -> Any:

@@ -21,7 +21,7 @@ from agency.forms import run_service
 from agency.models import Role, User
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import permissions, planning, selectors, services, sla, uploads, workflow
+from jobs import payment_holds, permissions, planning, selectors, services, sla, uploads, workflow
 from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
 from jobs.models import ImageStatus, OrderStatus
 from jobs.next_step import next_step
@@ -188,7 +188,7 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     versions = list(selectors.versions_of(user, image).exclude(preview=""))
     return render(request, "jobs/image_detail.html", {
         "image": image, "order": order, "form": form, "versions": versions,
-        "delivered": user.is_client and bool(versions),
+        "delivered": user.is_client and bool(versions), "held": payment_holds.is_held(image.order, user),
         "can_remove": editable,
         "can_download": bool(image.original) and permissions.can_download_original(user, order),
     })

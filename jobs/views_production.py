@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from agency.exceptions import RuleViolation
 from clients.permissions import can_edit_style_guide
-from jobs import deliveries, messages, permissions, production, review, selectors
+from jobs import deliveries, messages, payment_holds, permissions, production, review, selectors
 from jobs.models import Assignment, ImageStatus, ItemKind, OrderStatus, QcCategory, RoundStatus, VersionStatus
 from jobs.workflow import IMAGES
 
@@ -203,6 +203,7 @@ def order_deliveries(request: HttpRequest, pk: Any) -> HttpResponse:
 def deliveries_context(user: Any, order: Any) -> dict[str, Any]:
     rows = list(selectors.delivery_list(user, order).prefetch_related("items"))
     return {"order": order, "deliveries": rows, "building": any(d.status == "building" for d in rows),
+            "held": payment_holds.is_held(order, user),
             "can_deliver": permissions.can_deliver(user, order),
             "ready_images": list(selectors.image_list(user, order, status=ImageStatus.READY))
             if permissions.can_deliver(user, order) else []}

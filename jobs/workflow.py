@@ -188,6 +188,8 @@ def order_start_production(*, order_id: Any, by: User, promised: Any = None) -> 
     ORDERS.check("start_production", order, _refusal(order, "production starts from a quote."))
     fields = sla.start(order, now=timezone.now(), calendar=studio_calendar(), promised=promised)
     changes = {name: getattr(order, name) for name in fields}
+    # A pay-before-download client gets watermarked previews until billing records the payment.
+    changes["downloads_held"] = order.client.pay_before_download
     return _transition(order, "start_production", by=by, verb="order.in_production",
                        message="Quote accepted; production started", **changes)
 
@@ -242,4 +244,4 @@ def order_request_revision(*, order: Order, by: User, message: str, data: dict[s
 def order_complete(*, order: Order, by: User | None, message: str) -> Order:
     """Every image is approved (``jobs.review``, order row locked)."""
     ORDERS.check("complete", order, _refusal(order, "only a delivered order can be completed."))
-    return _transition(order, "complete", by=by, verb="order.completed", message=message)
+    return _transition(order, "complete", by=by, verb="order.completed", message=message, completed_at=timezone.now())

@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from agency.management.commands.seed_demo import DEMO_PASSWORD
 from agency.models import User
-from billing.models import PriceList
+from billing.models import Invoice, PriceList
 from billing.services import quote_draft
 from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, Version, VersionStatus
 from tests.factories import ensure_service_catalog
@@ -58,6 +58,7 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
     image = submitted.images.first()
     client_id = submitted.client_id
     prices = PriceList.objects.filter(client__isnull=True).first()
+    invoice = Invoice.objects.exclude(number="").order_by("number").first()
     return {
         "ava@northwind.test": [("order-list", "/orders/"), ("order-delivered", f"/orders/{delivered.pk}/"),
                                ("review", f"/orders/{delivered.pk}/review/"), ("new-order-form", "/orders/new/"),
@@ -73,7 +74,10 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
         "rita.retoucher@loupe.test": [("work-queue", "/work/"), ("workspace", f"/images/{working.pk}/work/")],
         "quinn.qc@loupe.test": [("qc-queue", "/qc/"), ("qc-review", f"/versions/{in_qc.pk}/qc/")],
         "fiona.finance@loupe.test": [("order-list-finance", "/orders/"), ("price-lists", "/price-lists/"),
-                                     ("price-list", f"/price-lists/{prices.pk}/")],
+                                     ("price-list", f"/price-lists/{prices.pk}/"), ("invoices", "/invoices/"),
+                                     ("invoice", f"/invoices/{invoice.pk}/"), ("aging", "/invoices/aging/"),
+                                     ("exports", "/invoices/exports/")],
+        "camille@aurelia.test": [("client-invoices", "/invoices/"), ("client-invoice", f"/invoices/{invoice.pk}/")],
     }
 
 
@@ -106,7 +110,7 @@ def demo(transactional_db):
     return _pages()
 
 
-SAVED = {"order-list", "order-list-studio", "order-page", "new-order-form"}
+SAVED = {"order-list", "order-list-studio", "order-page", "new-order-form", "invoices", "invoice"}
 
 
 def test_every_main_page_is_accessible_and_fits_a_phone(demo, live_server, browser):

@@ -214,3 +214,42 @@ def test_a_retoucher_completing_a_version_twice_at_once_submits_it_once():
     assert all(isinstance(r, (Version, InvalidTransition)) for r in results), results
     version.refresh_from_db()
     assert version.uploaded_at is not None
+
+
+def test_200_invoices_issued_from_8_threads_take_numbers_1_to_200_without_a_gap():
+    """Issue 9: numbering is gapless under load, and failed issues in the mix take no number."""
+    from decimal import Decimal
+
+    from billing import invoicing
+    from billing.models import Invoice, InvoiceLine, InvoiceStatus
+    from tests.billing.invoicing_setup import address, billing_profile
+
+    billing_profile()
+    finance = UserFactory(role=Role.FINANCE)
+    good, bad = address(ClientFactory(name="Numbered")), ClientFactory(name="No address")
+    drafts = []
+    for i in range(208):
+        invoice = Invoice.objects.create(client=bad if i % 26 == 0 else good, currency="EUR", tax_rate=Decimal("19"),
+                                         net_total=Decimal("10.00"), tax_total=Decimal("1.90"), total=Decimal("11.90"))
+        InvoiceLine.objects.create(invoice=invoice, position=1, source="extra", description=f"Line {i}",
+                                   quantity=Decimal("1"), unit_price=Decimal("10.00"), amount=Decimal("10.00"))
+        drafts.append(invoice)
+    assert sum(d.client_id == bad.pk for d in drafts) == 8
+
+    def issue(i: int) -> list[str]:
+        outcomes = []
+        for draft in drafts[i::8]:
+            try:
+                outcomes.append(invoicing.invoice_issue(invoice=draft, by=finance).number)
+            except InvalidTransition as exc:
+                outcomes.append(f"refused: {exc.message}")
+        return outcomes
+
+    results = _race(8, issue)
+    assert all(isinstance(r, list) for r in results), results
+    numbers = [n for r in results for n in r if not n.startswith("refused")]
+    year = invoicing.studio_today().year
+    assert sorted(numbers) == [f"INV-{year}-{n:05d}" for n in range(1, 201)]
+    assert sum(n.startswith("refused") for r in results for n in r) == 8
+    assert Invoice.objects.filter(client=bad, status=InvoiceStatus.DRAFT, number="").count() == 8
+    assert sorted(Invoice.objects.exclude(number="").values_list("sequence", flat=True)) == list(range(1, 201))

@@ -16,7 +16,7 @@ import re
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,26 @@ import pytest
 import yaml
 from django.apps import apps
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from agency.models import ApiToken, Notification, Role, User
-from billing.models import PriceList, PriceRule, Quote, QuoteLine, RevisionCharge
+from billing import invoicing
+from billing.models import (
+    DocumentCounter,
+    Export,
+    ExportStatus,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PriceList,
+    PriceRule,
+    Quote,
+    QuoteLine,
+    RevisionCharge,
+)
 from billing.services import quote_draft
 from billing.workflow import quote_send
 from clients.models import Client, Membership, StyleGuide
@@ -63,15 +77,16 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "image", "image_uploading", "image_production", "delivery", "membership", "quote", "quote_line",
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
-                  "image_ready", "image_rejected"}
-SHARED_OBJECTS = {"service", "price_list", "retoucher"}
+                  "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft"}
+SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
 # images only). The studio's managers, finance and admins see every tenant by design, and QC every
 # tenant's retouched work (its boundary, "retouched work only", is tested by the own cells).
 FOREIGN_PERSONAS = {"client_admin_A", "client_member_A", "retoucher_assigned", "retoucher_other"}
 COUNTED = [Order, OrderImage, Version, Assignment, Delivery, Event, Quote, QuoteLine, Client, Membership, StyleGuide,
-           PriceList, PriceRule, ApiToken, User, RevisionRound, RevisionItem, Pin, Message, DeliveryItem, RevisionCharge]
+           PriceList, PriceRule, ApiToken, User, RevisionRound, RevisionItem, Pin, Message, DeliveryItem, RevisionCharge,
+           Invoice, InvoiceLine, Payment, DocumentCounter, Export]
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 
 
@@ -110,7 +125,7 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
     drafting = submitted_order(make_order(client, by=member, title="Drafting", guide=guide), {"standard": 2})
     draft = quote_draft(order=drafting, by=manager)
     return {
-        **_production(client, guide, member, production, rita),
+        **_production(client, guide, member, production, rita), **_invoices(cast, client, member, manager),
         "order": order, "order_submitted": submitted, "client": client, "guide": guide,
         "image": received_image(order),
         "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
@@ -125,6 +140,18 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
                                             archive=f"clients/{client.pk}/orders/{order.pk}/d.zip"),
         "membership": member.membership,
     }
+
+
+def _invoices(cast: Cast, client: Client, member: User, manager: User) -> dict[str, Any]:
+    """A completed order not invoiced yet, an issued invoice and a draft (each from its own order)."""
+    from tests.billing.invoicing_setup import address, completed_order
+
+    address(client)
+    orders = [completed_order(client, manager, title=f"Completed {n}") for n in range(3)]
+    [issued] = invoicing.invoice_generate(by=cast.finance, order=orders[1])
+    invoicing.invoice_issue(invoice=issued, by=cast.finance)
+    [draft] = invoicing.invoice_generate(by=cast.finance, order=orders[2])
+    return {"order_completed": orders[0], "invoice": issued, "invoice_draft": draft}
 
 
 def _version(image: OrderImage, status: str, by: User, **fields: Any) -> Version:
@@ -200,6 +227,12 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Any:
             shared = {"service": Service.objects.get(code="colour-correction"), "price_list": default_price_list(),
                       "retoucher": cast.retoucher}
             shared["service"].skilled_staff.add(cast.retoucher)
+            from tests.billing.invoicing_setup import billing_profile
+
+            billing_profile()
+            shared["export"] = Export.objects.create(
+                format="csv", date_from=date(2026, 1, 1), date_to=date(2026, 1, 31), created_by=cast.finance,
+                status=ExportStatus.READY, file=default_storage.save("exports/matrix/invoices.csv", ContentFile(b"a,b\n")))
             own = {**_tenant(cast, cast.acme, cast.acme_guide, cast.acme_member, cast.account_manager, cast.retoucher),
                    **shared}
             # Tenant B's work goes to a retoucher of its own: neither persona retoucher works on it.
@@ -335,7 +368,8 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "clients:member_remove", "jobs:order_transition", "jobs:image_remove", "jobs:delivery_create",
                 "billing:quote_draft", "billing:quote_answer", "jobs:order_schedule", "image-start", "version-complete",
                 "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
-                "notifications", "order-remove-rejected", "jobs:order_remove_rejected"}
+                "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
+                "billing:invoice_issue_drafts"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from agency.models import BusinessCalendar, Role, StaffProfile, User
 from agency.uploads import LocalBackend, get_backend
-from billing.models import PriceList, PriceRule
+from billing import invoicing
+from billing.models import BillingProfile, InvoiceLine, PriceList, PriceRule
 from billing.services import quote_draft
 from billing.workflow import quote_accept, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
@@ -76,6 +77,8 @@ CLIENTS: list[dict[str, Any]] = [
     {
         "name": "Aurelia Fine Jewelry", "currency": "EUR", "time_zone": "Europe/Paris", "tax_rate": "20.00",
         "manager": "maria.manager@loupe.test",
+        "billing": {"billing_street": "12 rue de la Paix", "billing_postcode": "75002", "billing_city": "Paris",
+                    "billing_country": "FR", "vat_number": "FR40303265045"},
         "users": [("camille@aurelia.test", "Camille Durand", Role.CLIENT_ADMIN),
                   ("louis@aurelia.test", "Louis Martin", Role.CLIENT_MEMBER)],
         "guide": {"name": "E-shop white", "background": Background.WHITE, "output_formats": ["JPEG", "PNG"],
@@ -86,6 +89,8 @@ CLIENTS: list[dict[str, Any]] = [
     {
         "name": "Northwind Diamonds", "currency": "USD", "time_zone": "America/New_York", "tax_rate": "0.00",
         "manager": "tom.manager@loupe.test",
+        "billing": {"billing_street": "580 Fifth Avenue", "billing_postcode": "10036", "billing_city": "New York",
+                    "billing_country": "US", "pay_before_download": True},
         "users": [("ava@northwind.test", "Ava Chen", Role.CLIENT_ADMIN),
                   ("noah@northwind.test", "Noah Patel", Role.CLIENT_MEMBER)],
         "guide": {"name": "Marketplace transparent", "background": Background.TRANSPARENT,
@@ -96,6 +101,8 @@ CLIENTS: list[dict[str, Any]] = [
     {
         "name": "Rosewood Atelier", "currency": "GBP", "time_zone": "Europe/London", "tax_rate": "20.00",
         "manager": "maria.manager@loupe.test",
+        "billing": {"billing_street": "14 Hatton Garden", "billing_postcode": "EC1N 8AT", "billing_city": "London",
+                    "billing_country": "GB", "vat_number": "GB123456789", "invoicing": "monthly"},
         "users": [("olivia@rosewood.test", "Olivia Hughes", Role.CLIENT_ADMIN),
                   ("harry@rosewood.test", "Harry Evans", Role.CLIENT_MEMBER)],
         "guide": {"name": "Editorial blush", "background": Background.COLOUR, "background_colour": "#F4E9E4",
@@ -122,6 +129,13 @@ ORDERS = [
     ("Gold variants", OrderStatus.ON_HOLD, ["metal-recolouring"], "standard", ["ring", "pendant"]),
 ]
 
+# The studio as seller (Admin → Billing profile); the IBAN is the standard's example account.
+STUDIO_BILLING = {"legal_name": "Loupe Studio GmbH", "street": "Torstraße 110", "postcode": "10119", "city": "Berlin",
+                  "country": "DE", "vat_number": "DE123456789", "registration": "Amtsgericht Berlin HRB 123456",
+                  "email": "billing@loupe.test", "phone": "+49 30 1234567", "bank_name": "Commerzbank",
+                  "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+                  "footer": "Thank you for your business."}
+
 ORIGINAL_PX = 1600  # demo photographs: large enough to look real, small enough to seed in seconds
 QC = "quinn.qc@loupe.test"
 
@@ -139,6 +153,8 @@ class Command(BaseCommand):
             self.stdout.write("  price lists")
             self._prices(clients)
             created = self._orders(users, clients)
+            self.stdout.write("  invoices")
+            self._invoices(users)
         building = list(Delivery.objects.filter(status=DeliveryStatus.BUILDING).values_list("pk", flat=True))
         if building:
             # Packed here rather than by the worker, so the demo opens with its files ready.
@@ -173,7 +189,7 @@ class Command(BaseCommand):
         for spec in CLIENTS:
             client, _ = Client.objects.get_or_create(name=spec["name"], defaults={
                 "currency": spec["currency"], "time_zone": spec["time_zone"], "tax_rate": spec["tax_rate"],
-                "account_manager": users[spec["manager"]], "billing_email": spec["users"][0][0],
+                "account_manager": users[spec["manager"]], "billing_email": spec["users"][0][0], **spec["billing"],
             })
             first_user = None
             for email, name, role in spec["users"]:
@@ -187,6 +203,19 @@ class Command(BaseCommand):
                 guide.save()
             result.append((client, guide, first_user))
         return result
+
+    def _invoices(self, users: dict[str, User]) -> None:
+        """The studio's billing details, and each completed order invoiced (the first one partly paid)
+        through billing.invoicing, as finance would."""
+        BillingProfile.objects.get_or_create(pk=1, defaults=STUDIO_BILLING)
+        finance = users["fiona.finance@loupe.test"]
+        completed = Order.objects.filter(status=OrderStatus.COMPLETED).exclude(
+            pk__in=InvoiceLine.objects.filter(released=False).values("order")).order_by("number")
+        for order in completed:
+            for draft in invoicing.invoice_generate(by=finance, order=order):
+                invoice = invoicing.invoice_issue(invoice=draft, by=finance)
+                half = (invoice.total / 2).quantize(Decimal("0.01"))
+                invoicing.invoice_pay(invoice=invoice, by=finance, amount=half, reference="SEPA transfer, first half")
 
     def _prices(self, clients: list[tuple[Client, StyleGuide, User]]) -> None:
         BusinessCalendar.objects.get_or_create(pk=1)

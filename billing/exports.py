@@ -1,0 +1,330 @@
+"""Finance exports of the documents issued in a date range, streamed in constant memory.
+
+Formats (columns documented in docs/billing.md):
+- ``csv``: every line of every invoice and credit note (credit notes negative), with the document's
+  header fields repeated on each line; void documents are listed with their status.
+- ``xero``: Xero's sales-invoice import template (one row per line, ``*`` marks Xero's required
+  columns, dates DD/MM/YYYY, credit notes as negative quantities, which Xero imports as credit notes).
+- ``quickbooks``: QuickBooks Online's invoice import (one row per line); QuickBooks imports invoices
+  only, so credit notes are left out of this file (they are in the CSV and the ZIP).
+- ``zip``: every document's PDF and UBL file.
+
+Documents are read in batches of ``BATCH`` with their lines (one query per batch), each batch is
+written, and the memory is released: the peak does not grow with the range. Text cells that begin
+with ``=``, ``+``, ``-``, ``@``, tab or carriage return are prefixed with ``'`` so a spreadsheet never
+runs them as formulas; amounts are written as plain numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import CharField, QuerySet
+from django.db.models.functions import Cast
+
+from agency.exceptions import RuleViolation
+from billing import documents
+from billing.models import DocumentKind, Export, ExportFormat, ExportStatus, Invoice, InvoiceLine, InvoiceStatus
+
+logger = logging.getLogger("loupe.billing")
+BATCH = 50
+MAX_DAYS = 366 * 5
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "xero": "text/csv; charset=utf-8",
+                 "quickbooks": "text/csv; charset=utf-8", "zip": "application/zip"}
+DATE = "%d/%m/%Y"
+
+
+def safe(value: Any) -> Any:
+    """A text cell a spreadsheet will not evaluate (numbers and dates pass as they are)."""
+    if isinstance(value, str) and value.startswith(DANGEROUS):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def check_range(date_from: date | None, date_to: date | None) -> None:
+    if date_from is None or date_to is None:
+        raise RuleViolation("Give both dates of the range (from and to).", field="from")
+    if date_to < date_from:
+        raise RuleViolation("The range ends before it starts.", field="to")
+    if (date_to - date_from).days > MAX_DAYS:
+        raise RuleViolation("Export at most five years at once.", field="to")
+
+
+def documents_in(date_from: date, date_to: date) -> QuerySet[Invoice]:
+    """Issued documents (void ones included: their numbers were given) in the range, in number order."""
+    return (Invoice.objects.filter(issue_date__gte=date_from, issue_date__lte=date_to).exclude(number="")
+            .order_by("issue_date", "kind", "sequence"))
+
+
+def _batches(queryset: QuerySet[Invoice]) -> Iterator[list[tuple[Invoice, list[LineRow]]]]:
+    ids = queryset.values_list("pk", flat=True)
+    pending: list[Any] = []
+    for pk in ids.iterator(chunk_size=2000):
+        pending.append(pk)
+        if len(pending) == BATCH:
+            yield _load(pending)
+            pending = []
+    if pending:
+        yield _load(pending)
+
+
+class _Order(NamedTuple):
+    number: str
+
+
+class LineRow(NamedTuple):
+    """An invoice line read as a plain row (``values_list``): what the exports and documents read of a
+    line, without building model instances for a hundred thousand of them."""
+
+    invoice_id: Any
+    position: int
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    po_number: str
+    order_number: str | None
+
+    @property
+    def order_id(self) -> str | None:
+        return self.order_number
+
+    @property
+    def order(self) -> _Order | None:
+        return _Order(self.order_number) if self.order_number else None
+
+
+LINE_FIELDS = ("invoice_id", "position", "description", "quantity", "unit_price", "amount", "po_number", "order__number")
+
+
+def _load(ids: list[Any]) -> list[tuple[Invoice, list[LineRow]]]:
+    # Lines name their invoice by the key's text (Cast): turning 100,000 keys into UUID objects would
+    # cost more than writing the rows. The same Cast keys the documents, so both engines agree.
+    docs = {d.key: d for d in Invoice.objects.filter(pk__in=ids).select_related("credited_invoice")
+            .annotate(key=Cast("pk", CharField()))}
+    lines: dict[str, list[LineRow]] = {key: [] for key in docs}
+    rows = (InvoiceLine.objects.filter(invoice_id__in=ids).annotate(key=Cast("invoice_id", CharField()))
+            .order_by("invoice", "position").values_list("key", *LINE_FIELDS[1:]))
+    for row in rows:
+        lines[row[0]].append(LineRow(*row))
+    ordered = sorted(docs.values(), key=lambda d: ids.index(d.pk))
+    return [(doc, lines[doc.key]) for doc in ordered]
+
+
+LINE_COLUMNS = ["document", "number", "status", "issue_date", "due_date", "client", "client_vat_id",
+                "client_country", "currency", "order", "po_number", "position", "description", "quantity",
+                "unit_price", "net_amount", "vat_category", "vat_rate", "credits_invoice"]
+XERO_COLUMNS = ["*ContactName", "EmailAddress", "POAddressLine1", "POAddressLine2", "POAddressLine3", "POAddressLine4",
+                "POCity", "PORegion", "POPostalCode", "POCountry", "*InvoiceNumber", "Reference", "*InvoiceDate",
+                "*DueDate", "InventoryItemCode", "*Description", "*Quantity", "*UnitAmount", "Discount",
+                "*AccountCode", "*TaxType", "TrackingName1", "TrackingOption1", "TrackingName2", "TrackingOption2",
+                "Currency", "BrandingTheme"]
+QUICKBOOKS_COLUMNS = ["*InvoiceNo", "*Customer", "*InvoiceDate", "*DueDate", "Terms", "Location", "Memo",
+                      "Item(Product/Service)", "ItemDescription", "ItemQuantity", "ItemRate", "*ItemAmount",
+                      "Taxable", "TaxRate", "Currency"]
+
+
+def _sign(doc: Invoice) -> int:
+    return -1 if doc.kind == DocumentKind.CREDIT_NOTE else 1
+
+
+def _line_rows(doc: Invoice, lines: list[LineRow]) -> Iterator[list[Any]]:
+    sign, buyer = _sign(doc), doc.buyer
+    head = [doc.get_kind_display(), doc.number, doc.status, doc.issue_date.isoformat(),
+            doc.due_date.isoformat() if doc.due_date else "", safe(buyer.get("name", "")),
+            safe(buyer.get("vat_number", "")), buyer.get("country", ""), doc.currency]
+    tail = [doc.tax_category, doc.tax_rate, doc.credited_invoice.number if doc.credited_invoice_id else ""]
+    for line in lines:
+        yield [*head, line.order_number or "", safe(line.po_number), line.position, safe(line.description),
+               line.quantity, line.unit_price, sign * line.amount, *tail]
+
+
+def xero_tax_type(doc: Invoice) -> str:
+    names = settings.LOUPE_XERO_TAX_TYPES
+    return names.get(doc.tax_category, "").format(rate=f"{doc.tax_rate.normalize():f}")
+
+
+def _xero_rows(doc: Invoice, lines: list[LineRow]) -> Iterator[list[Any]]:
+    if doc.status == InvoiceStatus.VOID:
+        return
+    sign, buyer = _sign(doc), doc.buyer
+    due = doc.due_date or doc.issue_date
+    contact = [safe(buyer.get("name", "")), safe(buyer.get("email", "")), safe(buyer.get("street", "")), "", "", "",
+               safe(buyer.get("city", "")), "", safe(buyer.get("postcode", "")), buyer.get("country", ""), doc.number]
+    dates = [doc.issue_date.strftime(DATE), due.strftime(DATE), ""]
+    tail = ["", settings.LOUPE_XERO_ACCOUNT_CODE, xero_tax_type(doc), "", "", "", "", doc.currency, ""]
+    credit = f"Credit on {doc.credited_invoice.number}" if doc.credited_invoice_id else ""
+    for line in lines:
+        quantity, price = line.quantity * sign, line.unit_price
+        if price < 0:  # a discount line: negative quantity, positive price (as in the UBL file)
+            quantity, price = -quantity, -price
+        yield [*contact, safe(credit or _reference(line)), *dates, safe(line.description), quantity, price, *tail]
+
+
+def _reference(line: LineRow) -> str:
+    return " · ".join(x for x in (line.order_number, line.po_number) if x)
+
+
+def _quickbooks_rows(doc: Invoice, lines: list[LineRow]) -> Iterator[list[Any]]:
+    if doc.kind != DocumentKind.INVOICE or doc.status == InvoiceStatus.VOID:
+        return
+    head = [doc.number, safe(doc.buyer.get("name", "")), doc.issue_date.strftime(DATE), doc.due_date.strftime(DATE),
+            f"Net {(doc.due_date - doc.issue_date).days}", "", safe(doc.note), settings.LOUPE_QUICKBOOKS_ITEM]
+    tail = ["Y" if doc.tax_rate > 0 else "N", f"{doc.tax_rate.normalize():f}%", doc.currency]
+    for line in lines:
+        reference = _reference(line)
+        yield [*head, safe(f"{reference} — {line.description}" if reference else line.description), line.quantity,
+               line.unit_price, line.amount, *tail]
+
+
+ROWS = {"csv": (LINE_COLUMNS, _line_rows), "xero": (XERO_COLUMNS, _xero_rows),
+        "quickbooks": (QUICKBOOKS_COLUMNS, _quickbooks_rows)}
+
+
+def stream(fmt: str, date_from: date, date_to: date, progress: Any = None) -> Iterator[bytes]:
+    """The export as chunks of bytes (one per batch of documents, or per document for the ZIP);
+    ``progress(done)`` is called as documents are written."""
+    if fmt not in ExportFormat.values:
+        raise RuleViolation(f"'format' must be one of {', '.join(ExportFormat.values)}.", field="format")
+    check_range(date_from, date_to)
+    queryset = documents_in(date_from, date_to)
+    if fmt == ExportFormat.ZIP:
+        yield from _zip(queryset, progress)
+        return
+    columns, rows = ROWS[fmt]
+    writer = csv.writer(_Echo())
+    yield ("\ufeff" + writer.writerow(columns)).encode()  # the BOM: spreadsheets then read UTF-8
+    done = 0
+    for batch in _batches(queryset):
+        yield "".join(writer.writerow(row) for doc, lines in batch for row in rows(doc, lines)).encode()
+        done += len(batch)
+        if progress:
+            progress(done)
+
+
+class _Sink:
+    """A write-only, unseekable file for ``zipfile`` that hands out what was written so far."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def _zip(queryset: QuerySet[Invoice], progress: Any) -> Iterator[bytes]:
+    sink = _Sink()
+    logos: dict[str, Any] = {}
+    done = 0
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:  # type: ignore[arg-type]
+        for batch in _batches(queryset):
+            for doc, lines in batch:
+                folder = "credit-notes" if doc.kind == DocumentKind.CREDIT_NOTE else "invoices"
+                name = doc.seller.get("logo", "")
+                if name not in logos:
+                    logos[name] = documents.logo_data(name)
+                archive.writestr(f"{folder}/{documents.filename(doc, 'pdf')}",
+                                 documents.render_pdf(doc, lines, logo=documents.logo_image(logos[name])))
+                archive.writestr(f"{folder}/{documents.filename(doc, 'xml')}", documents.render_ubl(doc, lines))
+                done += 1
+                yield sink.take()
+            if progress:
+                progress(done)
+    yield sink.take()
+
+
+def export_name(fmt: str, date_from: date, date_to: date) -> str:
+    ext = "zip" if fmt == ExportFormat.ZIP else "csv"
+    return f"invoices-{fmt}-{date_from:%Y%m%d}-{date_to:%Y%m%d}.{ext}"
+
+
+# Background exports for the page ---------------------------------------------------------------------
+
+def export_start(*, by: Any, fmt: str, date_from: date, date_to: date) -> Export:
+    from agency.tasks import enqueue_on_commit
+    from billing import permissions
+
+    if not permissions.can_manage_invoices(by):
+        from agency.exceptions import NotPermitted
+
+        raise NotPermitted("Only finance exports invoices.")
+    if fmt not in ExportFormat.values:
+        raise RuleViolation("Choose a format.", field="format")
+    check_range(date_from, date_to)
+    with transaction.atomic():
+        export = Export.objects.create(format=fmt, date_from=date_from, date_to=date_to, created_by=by,
+                                       total=documents_in(date_from, date_to).count())
+        enqueue_on_commit("billing.tasks.build_export", str(export.pk), group="exports")
+    return export
+
+
+def export_build(*, export_id: Any) -> str:
+    """Write the export to storage (a task; running it twice rebuilds the same file)."""
+    from django.core.files.storage import default_storage
+
+    claimed = Export.objects.filter(pk=export_id, status=ExportStatus.BUILDING)
+    if not claimed.exists():
+        return "nothing to do"
+    export = Export.objects.get(pk=export_id)
+    Export.objects.filter(pk=export.pk).update(attempts=export.attempts + 1, done=0)
+    if export.attempts >= 3:
+        Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED,
+                                                   reason="The export failed three times; try a shorter range.")
+        return "failed"
+
+    def progress(done: int) -> None:
+        Export.objects.filter(pk=export.pk).update(done=done)
+
+    name = export_name(export.format, export.date_from, export.date_to)
+    key = f"exports/{export.pk}/{name}"
+    try:
+        with tempfile.TemporaryFile() as scratch:
+            for chunk in stream(export.format, export.date_from, export.date_to, progress):
+                scratch.write(chunk)
+            size = scratch.tell()
+            scratch.seek(0)
+            if default_storage.exists(key):
+                default_storage.delete(key)
+            key = default_storage.save(key, File(scratch, name=name))
+    except Exception:
+        logger.exception("export %s failed", export.pk)
+        raise
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.READY, file=key, size=size, done=export.total)
+    return key
+
+
+def export_download_url(export: Export) -> str:
+    from agency.uploads import get_backend
+
+    return get_backend().download_url(export.file, filename=export.file.rsplit("/", 1)[-1],
+                                      content_type=CONTENT_TYPES[export.format])
+
