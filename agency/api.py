@@ -7,8 +7,8 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
-from rest_framework import permissions, serializers, status
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -19,7 +19,8 @@ from agency.auth import ExpiringTokenAuthentication
 from agency.exceptions import RuleViolation
 from agency.models import ApiToken, Notification
 from agency.notifications import mark_read, unread_count
-from agency.services import token_issue
+from agency.selectors import token_list
+from agency.services import token_create, token_issue, token_revoke
 from agency.timefmt import LocalTimesField
 
 
@@ -144,3 +145,48 @@ class NotificationReadView(APIView):
         ids = data.validated_data.get("ids")
         marked = mark_read(request.user, [str(i) for i in ids] if ids is not None else None)
         return Response({"marked": marked, "unread": unread_count(request.user)})
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at"]
+        read_only_fields = fields
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(help_text="The secret, shown this once: store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiTokenInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your personal API tokens (live ones; secrets are never shown again)"),
+    create=extend_schema(request=ApiTokenInputSerializer, responses={201: ApiTokenCreatedSerializer},
+                         summary="Create a named token; the secret is in this answer only"),
+    destroy=extend_schema(summary="Revoke one of your tokens"),
+)
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = ApiTokenSerializer
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return token_list(self.request.user)
+
+    def create(self, request: Request) -> Response:
+        data = ApiTokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, key = token_create(user=request.user, name=data.validated_data["name"])
+        token.key = key
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        token_revoke(token=instance, by=self.request.user)

@@ -19,6 +19,11 @@ class UserBackend(ModelBackend):
     """Django's model backend, loading the user with their seat and company in one query, so the
     middleware that picks the viewer's time zone (and every page's header) adds no query."""
 
+    def user_can_authenticate(self, user: Any) -> bool:
+        """Active, and for a client user a seat in an active company (deactivating a company locks
+        its people out at once: sessions, tokens and sign-in)."""
+        return super().user_can_authenticate(user) and user.company_allows_access()
+
     def get_user(self, user_id: Any) -> User | None:
         user = User.objects.select_related("membership__client").filter(pk=user_id).first()
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -14,6 +14,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class Role(models.TextChoices):
@@ -79,6 +80,9 @@ class User(AbstractBaseUser):
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Part of the session hash: raising it ends every session of this person at once (seat removed,
+    # role changed, company deactivated), as a password change does.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -98,6 +102,18 @@ class User(AbstractBaseUser):
     def clean(self) -> None:
         super().clean()
         self.email = self.email.lower()
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        key_salt = "agency.models.User.session"
+        return salted_hmac(key_salt, f"{self.password}:{self.session_epoch}", secret=secret,
+                           algorithm="sha256").hexdigest()
+
+    def company_allows_access(self) -> bool:
+        """Studio users: always. Client users: only with a seat in an active company."""
+        if not self.is_client:
+            return True
+        membership = getattr(self, "membership", None)
+        return membership is not None and membership.client.is_active
 
     @property
     def is_client(self) -> bool:
@@ -152,6 +168,7 @@ class ApiToken(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What the token is for, e.g. \"PIM sync\".")
     digest = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False)
     password_fingerprint = models.CharField(max_length=32, editable=False)
@@ -168,11 +185,11 @@ class ApiToken(models.Model):
         return f"{self.prefix}… for {self.user.email}"
 
     @classmethod
-    def issue(cls, user: User) -> tuple[ApiToken, str]:
+    def issue(cls, user: User, name: str = "") -> tuple[ApiToken, str]:
         """Create a token and return it with its clear-text key, which is shown exactly once."""
         key = secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user,
+            user=user, name=name,
             digest=_digest(key),
             prefix=key[:8],
             password_fingerprint=password_fingerprint(user),
@@ -185,9 +202,12 @@ class ApiToken(models.Model):
         return cls.objects.select_related("user__membership__client").filter(digest=_digest(key)).first()
 
     def is_valid(self) -> bool:
+        """Unexpired, its user active and allowed in (a client user needs a seat in an active company),
+        and issued under the current password."""
         return (
             self.expires_at > timezone.now()
             and self.user.is_active
+            and self.user.company_allows_access()
             and hmac.compare_digest(self.password_fingerprint, password_fingerprint(self.user))
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from agency.exceptions import RuleViolation
 from agency.models import ApiToken, User
 
 
@@ -17,6 +18,29 @@ def user_update_profile(*, user: User, full_name: str, time_zone: str) -> User:
     return user
 
 
-def token_issue(*, user: User) -> tuple[ApiToken, str]:
+def token_issue(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     """Issue an API token; the clear key is returned once and never stored."""
-    return ApiToken.issue(user)
+    return ApiToken.issue(user, name=name)
+
+
+MAX_TOKENS = 20
+
+
+@transaction.atomic
+def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A named personal token for scripts and integrations (the key is shown once). It expires after
+    ``LOUPE_API_TOKEN_DAYS`` and dies with a password change, a removed seat or a deactivated company."""
+    name = " ".join(name.split())
+    if not name:
+        raise RuleViolation("Name the token after what will use it, e.g. \"PIM sync\".", field="name")
+    if len(name) > 100:
+        raise RuleViolation("A token's name has at most 100 characters.", field="name")
+    User.objects.select_for_update().get(pk=user.pk)
+    if ApiToken.objects.live().filter(user=user).count() >= MAX_TOKENS:
+        raise RuleViolation(f"You have {MAX_TOKENS} live tokens; revoke one you no longer use first.", field="name")
+    return ApiToken.issue(user, name=name)
+
+
+def token_revoke(*, token: ApiToken, by: User) -> None:
+    """Revoke one of one's own tokens (selectors give nobody another person's token)."""
+    ApiToken.objects.filter(pk=token.pk, user=by).delete()

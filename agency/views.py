@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core import signing
 from django.core.paginator import Paginator
 from django.db import connection
@@ -23,16 +23,17 @@ from django.http import (
     HttpResponsePermanentRedirect,
     JsonResponse,
 )
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from agency import navigation, notifications
-from agency.exceptions import problem_response
+from agency import navigation, notifications, services
+from agency.exceptions import RuleViolation, problem_response
 from agency.models import Notification, NotificationPreference, User
+from agency.selectors import token_list
 from agency.services import user_update_profile
 from agency.throttle import allow
 from agency.uploads import LocalBackend, UploadError, content_disposition, get_backend
@@ -47,7 +48,25 @@ class EmailAuthenticationForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "E-mail address or password is wrong.",
+        "company_inactive": "Your company's access to Loupe is suspended. Ask your account manager at the studio.",
     }
+
+    def get_invalid_login_error(self) -> forms.ValidationError:
+        """The right password for a person whose company the studio deactivated gets a plain answer
+        (only someone who knows the password learns it); everything else the same generic one."""
+        user = User.objects.select_related("membership__client").filter(
+            email__iexact=self.cleaned_data.get("username") or "").first()
+        password = self.cleaned_data.get("password") or ""
+        if user is not None and user.is_active and not user.company_allows_access() and user.check_password(password):
+            return forms.ValidationError(self.error_messages["company_inactive"], code="company_inactive")
+        return super().get_invalid_login_error()
+
+
+class LoupePasswordResetForm(PasswordResetForm):
+    """No reset mail for people who cannot sign in anyway (a deactivated company's users)."""
+
+    def get_users(self, email: str) -> Any:
+        return (user for user in super().get_users(email) if user.company_allows_access())
 
 
 class LoginView(auth_views.LoginView):
@@ -63,6 +82,8 @@ class PasswordResetView(auth_views.PasswordResetView):
     """Django's reset form with limits: a few mails per address and per client address an hour. Over
     the limit the page answers exactly as usual (it never says whether an address exists) and sends
     nothing."""
+
+    form_class = LoupePasswordResetForm
 
     def form_valid(self, form: Any) -> HttpResponse:
         email = form.cleaned_data["email"].strip().lower()
@@ -104,7 +125,8 @@ class ProfileForm(forms.ModelForm):
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST if request.POST.get("form") != "notifications" else None, instance=request.user)
+    details = request.method == "POST" and request.POST.get("form") != "notifications"
+    form = ProfileForm(request.POST if details else None, instance=request.user)
     kinds = notifications.kinds_for(request.user)
     if request.method == "POST" and request.POST.get("form") == "notifications":
         for kind in kinds:
@@ -116,10 +138,42 @@ def profile(request: HttpRequest) -> HttpResponse:
         user_update_profile(user=request.user, **form.cleaned_data)
         messages.success(request, "Your profile has been saved.")
         return redirect("profile")
+    return _profile(request, form)
+
+
+def _profile(request: HttpRequest, form: Any = None, status: int = 200, **tokens: Any) -> HttpResponse:
+    kinds = notifications.kinds_for(request.user)
     prefs = {p.kind: p for p in NotificationPreference.objects.filter(user=request.user)}
     rows = [{"kind": k, "email": prefs[k.code].email if k.code in prefs else True,
              "bell": prefs[k.code].bell if k.code in prefs else True} for k in kinds]
-    return render(request, "agency/profile.html", {"form": form, "notification_rows": rows})
+    return render(request, "agency/profile.html", {
+        "form": form or ProfileForm(instance=request.user), "notification_rows": rows,
+        "tokens": list(token_list(request.user)), "token_days": settings.LOUPE_API_TOKEN_DAYS, **tokens,
+    }, status=status)
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    """Create a named personal API token and show its secret on this answer only (no redirect, so
+    the secret is never stored in a session or a later page)."""
+    name = request.POST.get("name", "")
+    try:
+        token, key = services.token_create(user=request.user, name=name)
+    except RuleViolation as exc:
+        return _profile(request, status=400, token_error=exc.message, token_name=name[:100])
+    response = _profile(request, new_key=key, new_token=token)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: Any) -> HttpResponse:
+    token = get_object_or_404(token_list(request.user), pk=pk)
+    services.token_revoke(token=token, by=request.user)
+    messages.success(request, f"The token “{token.name or token.prefix}” is revoked.")
+    return redirect(reverse("profile") + "#tokens")
 
 
 @login_required

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -41,15 +43,31 @@ def client_create(*, by: User, **fields: Any) -> Client:
 
 @transaction.atomic
 def client_update(*, client: Client, by: User, **fields: Any) -> Client:
-    """Change a company's details and contract terms."""
+    """Change a company's details and contract terms. Deactivating it locks its people out at once
+    (``company_lock_out``); reactivating lets them sign in again."""
     _require_manager(by)
     client = Client.objects.select_for_update().get(pk=client.pk)
+    was_active = client.is_active
     for key, value in fields.items():
         if key in Client.TERMS_FIELDS:
             setattr(client, key, value)
     client.full_clean()
     client.save()
+    if was_active and not client.is_active:
+        company_lock_out(client)
     return client
+
+
+def company_lock_out(client: Client) -> None:
+    """End every session and token of the company's people and kill pending invitations (their
+    one-time links die with the password hash they were made from). Sign-in is refused while the
+    company is inactive (``User.company_allows_access``); after reactivation people sign in anew."""
+    people = User.objects.filter(membership__client=client)
+    people.update(session_epoch=F("session_epoch") + 1)
+    ApiToken.objects.filter(user__in=people).delete()
+    for user in people.filter(password__startswith=UNUSABLE_PASSWORD_PREFIX):
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
 
 
 @transaction.atomic
@@ -94,7 +112,8 @@ def member_remove(*, membership: Membership, by: User) -> None:
         raise RuleViolation("You cannot remove your own seat.")
     membership.delete()
     user.is_active = False
-    user.save(update_fields=["is_active"])
+    user.session_epoch += 1
+    user.save(update_fields=["is_active", "session_epoch"])
     ApiToken.objects.filter(user=user).delete()
 
 

@@ -77,7 +77,8 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "image", "image_uploading", "image_production", "delivery", "membership", "quote", "quote_line",
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
-                  "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft"}
+                  "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
+                  "token"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -139,6 +140,7 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
         "delivery": Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY,
                                             archive=f"clients/{client.pk}/orders/{order.pk}/d.zip"),
         "membership": member.membership,
+        "token": ApiToken.issue(member, name="Matrix script")[0],
     }
 
 
@@ -369,7 +371,7 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "billing:quote_draft", "billing:quote_answer", "jobs:order_schedule", "image-start", "version-complete",
                 "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
                 "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
-                "billing:invoice_issue_drafts"}
+                "billing:invoice_issue_drafts", "token_revoke"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

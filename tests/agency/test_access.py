@@ -1,0 +1,133 @@
+"""Issue 11, first part: personal API tokens (named, shown once, revocable, expiring) and a deactivated
+company locking its people out at once (A7: sessions, tokens, sign-in, reset mails, invitations)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client as HttpClient
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from agency.models import ApiToken
+from clients.models import Client
+from tests.conftest import api_for, web_for
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _with_token(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def test_a_named_token_is_shown_once_works_and_is_revoked(cast, settings):
+    api = api_for(cast.acme_member)
+    made = api.post("/api/v1/tokens/", {"name": "  PIM   sync "}, format="json")
+    assert made.status_code == 201
+    body = made.json()
+    key = body["key"]
+    assert body["name"] == "PIM sync" and key.startswith(body["prefix"])
+    stored = ApiToken.objects.get(pk=body["id"])
+    assert key not in (stored.digest, stored.prefix)
+    assert stored.expires_at - timezone.now() > timedelta(days=settings.LOUPE_API_TOKEN_DAYS - 1)
+    listed = api.get("/api/v1/tokens/").json()["results"]
+    assert [row["name"] for row in listed] == ["PIM sync"] and "key" not in listed[0]
+    assert _with_token(key).get("/api/v1/me/").json()["email"] == cast.acme_member.email
+    assert ApiToken.objects.get(pk=body["id"]).last_used_at is not None
+    # another person neither sees nor revokes it
+    assert api_for(cast.acme_admin).get("/api/v1/tokens/").json()["results"] == []
+    assert api_for(cast.acme_admin).delete(f"/api/v1/tokens/{body['id']}/").status_code == 404
+    assert ApiToken.objects.filter(pk=body["id"]).exists()
+    assert api.delete(f"/api/v1/tokens/{body['id']}/").status_code == 204
+    assert _with_token(key).get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.parametrize("name,reason", [("", "blank"), ("   ", "blank"), ("x" * 101, "100")])
+def test_a_token_needs_a_sensible_name(cast, name, reason):
+    response = api_for(cast.acme_member).post("/api/v1/tokens/", {"name": name}, format="json")
+    assert response.status_code == 400 and reason in str(response.json())
+    assert not ApiToken.objects.exists()
+
+
+def test_tokens_die_with_a_password_change_and_expire(cast):
+    api = api_for(cast.acme_member)
+    key = api.post("/api/v1/tokens/", {"name": "Script"}, format="json").json()["key"]
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert _with_token(key).get("/api/v1/me/").status_code == 401
+    assert api.get("/api/v1/tokens/").json()["results"] == []  # expired tokens are not listed
+    key = api.post("/api/v1/tokens/", {"name": "Script 2"}, format="json").json()["key"]
+    cast.acme_member.set_password("a-whole-new-password")
+    cast.acme_member.save()
+    assert _with_token(key).get("/api/v1/me/").status_code == 401
+
+
+def test_the_profile_page_creates_shows_once_and_revokes(cast):
+    web = web_for(cast.finance)
+    page = web.post("/profile/tokens/", {"name": "Accounting export"})
+    assert page.status_code == 200 and page["Cache-Control"] == "no-store"
+    key = re.search(r'<code class="secret">([^<]+)</code>', page.content.decode()).group(1)
+    assert _with_token(key).get("/api/v1/me/").status_code == 200
+    again = web.get("/profile/").content.decode()
+    assert "Accounting export" in again and key not in again
+    refused = web.post("/profile/tokens/", {"name": ""})
+    assert refused.status_code == 400 and "Name the token" in refused.content.decode()
+    token = ApiToken.objects.get(user=cast.finance)
+    assert web_for(cast.admin).post(f"/profile/tokens/{token.pk}/revoke/").status_code == 404
+    assert web.post(f"/profile/tokens/{token.pk}/revoke/").status_code == 302
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_deactivating_a_company_locks_its_people_out_at_once(cast):
+    member = cast.acme_member
+    key = api_for(member).post("/api/v1/tokens/", {"name": "Script"}, format="json").json()["key"]
+    session = HttpClient()
+    assert session.post("/login/", {"username": member.email, "password": PASSWORD}).status_code == 302
+    assert session.get("/orders/").status_code == 200
+    download = api_for(member).get(f"/api/v1/orders/{cast.acme_order.pk}/")
+    assert download.status_code == 200
+
+    response = api_for(cast.account_manager).patch(f"/api/v1/clients/{cast.acme.pk}/", {"is_active": False},
+                                                   format="json")
+    assert response.status_code == 200
+    assert session.get("/orders/").status_code == 302  # the open session is signed out on the next request
+    assert _with_token(key).get("/api/v1/me/").status_code == 401
+    refused = HttpClient().post("/login/", {"username": member.email, "password": PASSWORD})
+    assert refused.status_code == 200 and "access to Loupe is suspended" in refused.content.decode()
+    wrong = HttpClient().post("/login/", {"username": member.email, "password": "not-it"})
+    assert "suspended" not in wrong.content.decode()  # only the password's owner learns it
+    assert APIClient().post("/api/v1/auth/token/", {"email": member.email, "password": PASSWORD},
+                            format="json").status_code == 400
+    HttpClient().post("/password/reset/", {"email": member.email})
+    assert mail.outbox == []
+    # the studio still sees the company's orders
+    assert api_for(cast.account_manager).get(f"/api/v1/orders/{cast.acme_order.pk}/").status_code == 200
+
+    api_for(cast.account_manager).patch(f"/api/v1/clients/{cast.acme.pk}/", {"is_active": True}, format="json")
+    assert session.get("/orders/").status_code == 302  # reactivation needs a new sign-in
+    assert _with_token(key).get("/api/v1/me/").status_code == 401  # tokens do not come back
+    assert HttpClient().post("/login/", {"username": member.email, "password": PASSWORD}).status_code == 302
+
+
+def test_a_pending_invitation_dies_with_the_company(cast, web, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        web(cast.account_manager).post(f"/clients/{cast.acme.pk}/members/new/",
+                                       {"full_name": "New Person", "email": "new@acme.test", "role": "client_member"})
+    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[-1].body).group(0)
+    acme = Client.objects.get(pk=cast.acme.pk)
+    from clients.services import client_update
+
+    client_update(client=acme, by=cast.account_manager, is_active=False)
+    client_update(client=acme, by=cast.account_manager, is_active=True)
+    page = HttpClient().get(link, follow=True)
+    assert b"This link has expired or has been used already" in page.content  # the one-time link is dead
+
+
+def test_the_profile_page_opens_with_the_details_filled_in_and_no_error(cast):
+    page = web_for(cast.acme_member).get("/profile/").content.decode()
+    assert f'value="{cast.acme_member.full_name}"' in page and "This field is required" not in page
