@@ -6,12 +6,15 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agency.api import ScopedRelatedField
 from agency.exceptions import RuleViolation
+from agency.models import CLIENT_ROLES, Role
 from clients import permissions, selectors, services
+from clients.models import Membership
 from clients.serializers import (
     ClientInputSerializer,
     ClientOutputSerializer,
@@ -111,3 +114,88 @@ class StyleGuideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         data.is_valid(raise_exception=True)
         guide = services.style_guide_update(guide=guide, by=request.user, **data.validated_data)
         return Response(StyleGuideOutputSerializer(guide).data)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    client = serializers.UUIDField(source="client_id", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    full_name = serializers.CharField(source="user.full_name", read_only=True)
+    role = serializers.CharField(source="seat_role", read_only=True)
+    invitation_pending = serializers.SerializerMethodField()
+    last_login = serializers.DateTimeField(source="user.last_login", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "client", "email", "full_name", "role", "invitation_pending", "last_login", "created_at"]
+        read_only_fields = fields
+
+    def get_invitation_pending(self, membership: Membership) -> bool:
+        return not membership.user.has_usable_password()
+
+
+class MemberInviteSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    full_name = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=[r for r in CLIENT_ROLES], default=Role.CLIENT_MEMBER)
+    client = ScopedRelatedField(selector=lambda user: selectors.client_list(user), required=False,
+                                help_text="The company (studio users); a client admin invites into their own.")
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=[r for r in CLIENT_ROLES])
+
+
+class MemberFilterSerializer(serializers.Serializer):
+    client = serializers.UUIDField(required=False)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The team: a client user's company, or every company's for the studio",
+                       parameters=[MemberFilterSerializer]),
+    create=extend_schema(request=MemberInviteSerializer, responses={201: MemberSerializer},
+                         summary="Invite someone by e-mail (client admins for their company, managers for any)"),
+    partial_update=extend_schema(request=MemberRoleSerializer, responses=MemberSerializer,
+                                 summary="Make a member an admin or an admin a member"),
+    destroy=extend_schema(summary="Remove a seat or cancel an invitation (ends access at once)"),
+)
+class MemberViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = MemberSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        qs = selectors.team_list(self.request.user)
+        if self.action == "list":
+            filters = MemberFilterSerializer(data=self.request.query_params)
+            filters.is_valid(raise_exception=True)
+            if filters.validated_data.get("client"):
+                qs = qs.filter(client_id=filters.validated_data["client"])
+        return qs
+
+    def create(self, request: Request) -> Response:
+        data = MemberInviteSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        body = dict(data.validated_data)
+        client = body.pop("client", None) or (selectors.client_list(request.user).filter(pk=client_id_of(request.user))
+                                              .first())
+        if client is None:
+            raise RuleViolation("Name the company to invite into.", field="client")
+        membership = services.member_add(client=client, by=request.user, **body)
+        return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        membership = self.get_object()
+        data = MemberRoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.member_set_role(membership=membership, by=request.user, role=data.validated_data["role"])
+        return Response(MemberSerializer(self.get_queryset().get(pk=membership.pk)).data)
+
+    def perform_destroy(self, instance: Membership) -> None:
+        services.member_remove(membership=instance, by=self.request.user)
+
+    @extend_schema(request=None, responses={202: None}, summary="Send a pending invitation again")
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: Any = None) -> Response:
+        services.member_resend(membership=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_202_ACCEPTED)

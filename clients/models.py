@@ -103,6 +103,11 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user.email} at {self.client.name}"
 
+    @property
+    def seat_role(self) -> str:
+        """The person's role in the company (client admin or member)."""
+        return self.user.role
+
 
 class Background(models.TextChoices):
     WHITE = "white", "White #FFFFFF"

@@ -33,3 +33,18 @@ def can_use_style_guide(user: Any, guide: StyleGuide) -> bool:
 def can_browse_style_guides(user: Any) -> bool:
     """The style-guide pages: a client's own users and the studio's managers."""
     return user.is_authenticated and (user.is_client or user.role in MANAGER_ROLES)
+
+
+def can_manage_team(user: Any, client: Client) -> bool:
+    """Invite, change roles, resend or cancel invitations and remove seats: the studio's managers for
+    any company, a client admin for their own."""
+    if not user.is_authenticated:
+        return False
+    if user.role in MANAGER_ROLES:
+        return True
+    return user.role == Role.CLIENT_ADMIN and client_id_of(user) == client.pk
+
+
+def can_view_team(user: Any, client: Client) -> bool:
+    """A company's own users see their team; the studio's managers and finance see every team."""
+    return user.is_authenticated and (can_view_clients(user) or client_id_of(user) == client.pk)

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from clients.models import Client, Membership, StyleGuide
+from clients.permissions import can_view_clients
 from clients.tenancy import scope
 
 
@@ -44,3 +45,12 @@ def style_guide_get(user: Any, pk: Any) -> StyleGuide:
 
 def style_guide_versions(user: Any, guide: StyleGuide) -> QuerySet[StyleGuide]:
     return scope(StyleGuide.objects.filter(family=guide.family), user).select_related("created_by").order_by("-version")
+
+
+def team_list(user: Any) -> QuerySet[Membership]:
+    """Seats the user may see: their own company's for client users (members included: they see the
+    team), every company's for the studio's managers and finance, none for retouchers and QC."""
+    qs = Membership.objects.select_related("user", "client").order_by("client__name", "user__full_name")
+    if getattr(user, "is_authenticated", False) and user.is_studio and not can_view_clients(user):
+        return qs.none()
+    return scope(qs, user)

@@ -18,9 +18,9 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
-from agency.models import CLIENT_ROLES, ApiToken, User
+from agency.models import CLIENT_ROLES, ApiToken, Role, User
 from clients.models import Client, Membership, StyleGuide
-from clients.permissions import can_edit_style_guide, can_manage_clients
+from clients.permissions import can_edit_style_guide, can_manage_clients, can_manage_team
 
 logger = logging.getLogger("loupe.clients")
 
@@ -70,17 +70,30 @@ def company_lock_out(client: Client) -> None:
         user.save(update_fields=["password"])
 
 
+def _require_team(by: User, client: Client) -> None:
+    if not can_manage_team(by, client):
+        raise NotPermitted("Only the company's admins or the studio's account managers change the team.")
+
+
 @transaction.atomic
 def member_add(*, client: Client, by: User, email: str, full_name: str, role: str,
                password: str | None = None, invite: bool = True) -> Membership:
-    """Give a person a seat in ``client``. Without a password, they get an e-mail with a link to set
-    one. Refused when the address already has an account or the role is not a client role."""
-    _require_manager(by)
+    """Give a person a seat in ``client``. Without a password, they get an e-mail with a one-time link
+    (valid ``PASSWORD_RESET_TIMEOUT``, 72 h) to set one. An address already in use is refused without
+    saying by whom."""
+    _require_team(by, client)
     if role not in CLIENT_ROLES:
         raise RuleViolation("A company's users are client admins or client members.", field="role")
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise RuleViolation("A user with this e-mail address already exists.", field="email")
+    full_name = " ".join(full_name.split())
+    if not full_name or len(full_name) > 150:
+        raise RuleViolation("Give the person's name (at most 150 characters).", field="full_name")
+    existing = User.objects.filter(email__iexact=email).select_related("membership").first()
+    if existing is not None:
+        if getattr(existing, "membership", None) is not None and existing.membership.client_id == client.pk:
+            raise RuleViolation(f"{email} is already in the team.", field="email")
+        raise RuleViolation("This address cannot be invited. Ask the person for another address, or ask the studio.",
+                            field="email")
     user = User.objects.create_user(email, password, full_name=full_name, role=role)
     membership = Membership.objects.create(user=user, client=client)
     if invite and password is None:
@@ -102,19 +115,63 @@ def _send_invitation(user_id: Any, client_name: str) -> None:
     logger.info("invitation sent to user %s", user.pk)
 
 
+def _admins_left(client: Client, without: Any) -> int:
+    return (Membership.objects.filter(client=client, user__role=Role.CLIENT_ADMIN, user__is_active=True)
+            .exclude(pk=without).count())
+
+
 @transaction.atomic
 def member_remove(*, membership: Membership, by: User) -> None:
-    """End a client user's access at once: the seat goes, the account is deactivated and its API
-    tokens are deleted (sessions of an inactive user are refused by the auth backend)."""
-    _require_manager(by)
-    user = User.objects.select_for_update().get(pk=membership.user_id)
-    if user.pk == by.pk:
+    """End a client user's access at once: the seat goes, the account is deactivated, its sessions end
+    and its API tokens are deleted. A pending invitation is cancelled the same way. The company always
+    keeps an admin."""
+    _require_team(by, membership.client)
+    person = User.objects.select_for_update().get(pk=membership.user_id)
+    if person.pk == by.pk:
         raise RuleViolation("You cannot remove your own seat.")
+    Client.objects.select_for_update().get(pk=membership.client_id)  # one team change at a time
+    if person.role == Role.CLIENT_ADMIN and not _admins_left(membership.client, membership.pk):
+        raise InvalidTransition(f"{person.full_name or person.email} is the company's last admin; make someone else an "
+                                "admin first.")
     membership.delete()
-    user.is_active = False
-    user.session_epoch += 1
-    user.save(update_fields=["is_active", "session_epoch"])
-    ApiToken.objects.filter(user=user).delete()
+    person.is_active = False
+    person.session_epoch += 1
+    person.save(update_fields=["is_active", "session_epoch"])
+    ApiToken.objects.filter(user=person).delete()
+
+
+@transaction.atomic
+def member_set_role(*, membership: Membership, by: User, role: str) -> Membership:
+    """Make a member an admin or an admin a member; their open sessions end (they sign in with the new
+    role). The company always keeps an admin."""
+    _require_team(by, membership.client)
+    if role not in CLIENT_ROLES:
+        raise RuleViolation("A company's users are client admins or client members.", field="role")
+    Client.objects.select_for_update().get(pk=membership.client_id)
+    person = User.objects.select_for_update().get(pk=membership.user_id)
+    if person.role == role:
+        return membership
+    if person.role == Role.CLIENT_ADMIN and not _admins_left(membership.client, membership.pk):
+        raise InvalidTransition(f"{person.full_name or person.email} is the company's last admin; make someone else an "
+                                "admin first.")
+    person.role = role
+    person.session_epoch += 1
+    person.save(update_fields=["role", "session_epoch"])
+    ApiToken.objects.filter(user=person).delete()
+    membership.user = person
+    return membership
+
+
+def member_resend(*, membership: Membership, by: User) -> None:
+    """Send a pending invitation again (a fresh one-time link; earlier links stay valid until used or
+    expired). Refused once the person has set a password."""
+    _require_team(by, membership.client)
+    person = membership.user
+    if person.has_usable_password():
+        raise InvalidTransition(f"{person.email} has accepted the invitation already.")
+    if not membership.client.is_active:
+        raise InvalidTransition("The company is deactivated; reactivate it first.")
+    transaction.on_commit(lambda: _send_invitation(person.pk, membership.client.name))
 
 
 def _clean_content(fields: dict[str, Any]) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def client_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "members": selectors.membership_list(request.user, client),
         "style_guides": selectors.style_guide_list(request.user, client=client),
         "can_manage": permissions.can_manage_clients(request.user),
-        "member_form": MemberForm(),
+        "can_manage_team": permissions.can_manage_team(request.user, client),
     })
 
 
@@ -72,27 +72,70 @@ def client_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @login_required
+def team(request: HttpRequest) -> HttpResponse:
+    """A client user's own company team (the studio manages teams from the client's page)."""
+    client_id = client_id_of(request.user)
+    if client_id is None:
+        raise Http404
+    client = selectors.client_get(request.user, client_id)
+    return render(request, "clients/team.html", {
+        "client": client, "own": True, "members": selectors.membership_list(request.user, client),
+        "can_manage_team": permissions.can_manage_team(request.user, client),
+    })
+
+
+def _team_page(request: HttpRequest, client: Any) -> HttpResponse:
+    return redirect("clients:team" if request.user.is_client else "clients:client_detail",
+                    **({} if request.user.is_client else {"pk": client.pk}))
+
+
+def _team_member(request: HttpRequest, pk: Any, membership_id: Any) -> tuple[Any, Any]:
+    client = selectors.client_get(request.user, pk)
+    membership = get_object_or_404(selectors.membership_list(request.user, client), pk=membership_id)
+    _require(permissions.can_manage_team(request.user, client))
+    return client, membership
+
+
+@login_required
 def member_add(request: HttpRequest, pk: Any) -> HttpResponse:
     client = selectors.client_get(request.user, pk)
-    _require(permissions.can_manage_clients(request.user))
+    _require(permissions.can_manage_team(request.user, client))
     form = MemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         membership = run_service(form, lambda: services.member_add(client=client, by=request.user, **form.cleaned_data))
         if membership:
             messages.success(request, f"{membership.user.email} has been invited by e-mail.")
-            return redirect("clients:client_detail", pk=client.pk)
-    return render(request, "clients/member_form.html", {"form": form, "client": client})
+            return _team_page(request, client)
+    back = "/team/" if request.user.is_client else f"/clients/{client.pk}/"
+    return render(request, "clients/member_form.html", {"form": form, "client": client, "back": back},
+                  status=400 if form.errors else 200)
 
 
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResponse:
-    client = selectors.client_get(request.user, pk)
-    _require(permissions.can_manage_clients(request.user))
-    membership = get_object_or_404(selectors.membership_list(request.user, client), pk=membership_id)
+    client, membership = _team_member(request, pk, membership_id)
     services.member_remove(membership=membership, by=request.user)
     messages.success(request, f"{membership.user.email} no longer has access.")
-    return redirect("clients:client_detail", pk=client.pk)
+    return _team_page(request, client)
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResponse:
+    client, membership = _team_member(request, pk, membership_id)
+    membership = services.member_set_role(membership=membership, by=request.user, role=request.POST.get("role", ""))
+    messages.success(request, f"{membership.user.email} is now a {membership.user.get_role_display().lower()}.")
+    return _team_page(request, client)
+
+
+@login_required
+@require_POST
+def member_resend(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResponse:
+    client, membership = _team_member(request, pk, membership_id)
+    services.member_resend(membership=membership, by=request.user)
+    messages.success(request, f"The invitation is on its way to {membership.user.email} again.")
+    return _team_page(request, client)
 
 
 @login_required

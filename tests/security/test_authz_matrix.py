@@ -78,7 +78,7 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
-                  "token"}
+                  "token", "colleague", "colleague_person", "invitation"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -141,7 +141,18 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
                                             archive=f"clients/{client.pk}/orders/{order.pk}/d.zip"),
         "membership": member.membership,
         "token": ApiToken.issue(member, name="Matrix script")[0],
+        **_colleague(client),
+        "invitation": Membership.objects.create(
+            client=client, user=User.objects.create_user(f"invited-{client.pk.hex[:8]}@example.test", None,
+                                                         full_name="Invited Person", role=Role.CLIENT_MEMBER)),
     }
+
+
+def _colleague(client: Client) -> dict[str, Any]:
+    """A client member who is none of the personas (their row is watched while others change it)."""
+    person = User.objects.create_user(f"colleague-{client.pk.hex[:8]}@example.test", PASSWORD, full_name="Colleague",
+                                      role=Role.CLIENT_MEMBER)
+    return {"colleague": Membership.objects.create(client=client, user=person), "colleague_person": person}
 
 
 def _invoices(cast: Cast, client: Client, member: User, manager: User) -> dict[str, Any]:
@@ -371,7 +382,8 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "billing:quote_draft", "billing:quote_answer", "jobs:order_schedule", "image-start", "version-complete",
                 "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
                 "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
-                "billing:invoice_issue_drafts", "token_revoke"}
+                "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
+                "member-detail"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

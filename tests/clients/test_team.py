@@ -1,0 +1,122 @@
+"""Issue 11: a client admin runs their own team (invite, resend, cancel, change roles, remove), always
+keeping an admin; members see the team and change nothing; the studio does the same for any client."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client as HttpClient
+
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
+from agency.models import Role, User
+from clients import services
+from clients.models import Membership
+from tests.conftest import api_for, web_for
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_client_admin_invites_and_the_colleague_joins(cast, django_capture_on_commit_callbacks):
+    admin = web_for(cast.acme_admin)
+    assert "Invite someone" in admin.get("/team/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(f"/clients/{cast.acme.pk}/members/new/",
+                              {"full_name": "Cleo Colleague", "email": "Cleo@Acme.test", "role": "client_member"})
+    assert response.status_code == 302 and response["Location"] == "/team/"
+    assert mail.outbox[-1].to == ["cleo@acme.test"]
+    assert "invitation sent, not accepted yet" in admin.get("/team/").content.decode()
+    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[-1].body).group(0)
+    colleague = HttpClient()
+    form = colleague.get(link, follow=True)
+    colleague.post(form.redirect_chain[-1][0], {"new_password1": "a-good-new-password", "new_password2":
+                                                 "a-good-new-password"})
+    assert colleague.post("/login/", {"username": "cleo@acme.test", "password": "a-good-new-password"}).status_code == 302
+    assert cast.acme_order.number in colleague.get("/orders/").content.decode()
+
+
+def test_members_see_the_team_and_change_nothing(cast):
+    member = web_for(cast.acme_member)
+    page = member.get("/team/").content.decode()
+    assert cast.acme_admin.email in page and "Invite someone" not in page and "Make admin" not in page
+    assert "CANARY" not in page  # another company's people never show
+    seat = cast.acme_admin.membership
+    assert member.post(f"/clients/{cast.acme.pk}/members/{seat.pk}/remove/").status_code == 403
+    assert member.post(f"/clients/{cast.acme.pk}/members/new/", {"full_name": "X", "email": "x@acme.test",
+                                                                  "role": "client_member"}).status_code == 403
+    assert Membership.objects.filter(pk=seat.pk).exists() and not User.objects.filter(email="x@acme.test").exists()
+    with pytest.raises(NotPermitted):
+        services.member_set_role(membership=seat, by=cast.acme_member, role=Role.CLIENT_MEMBER)
+
+
+def test_an_address_of_another_company_is_refused_without_naming_it(cast):
+    api = api_for(cast.acme_admin)
+    other = api.post("/api/v1/members/", {"email": cast.globex_member.email, "full_name": "Bob"}, format="json")
+    assert other.status_code == 400 and "cannot be invited" in other.content.decode()
+    assert "Globex" not in other.content.decode() and "CANARY" not in other.content.decode()
+    same = api.post("/api/v1/members/", {"email": cast.acme_member.email, "full_name": "Alice"}, format="json")
+    assert same.status_code == 400 and "already in the team" in same.content.decode()
+    for body in ({"email": "not-an-address", "full_name": "N"}, {"email": "long@acme.test", "full_name": "x" * 300}):
+        assert api.post("/api/v1/members/", body, format="json").status_code == 400
+    assert Membership.objects.filter(client=cast.acme).count() == 2
+
+
+def test_the_company_always_keeps_an_admin(cast):
+    seat = cast.acme_admin.membership
+    with pytest.raises(InvalidTransition, match="last admin"):
+        services.member_set_role(membership=seat, by=cast.account_manager, role=Role.CLIENT_MEMBER)
+    with pytest.raises(InvalidTransition, match="last admin"):
+        services.member_remove(membership=seat, by=cast.account_manager)
+    refused = api_for(cast.account_manager).patch(f"/api/v1/members/{seat.pk}/", {"role": "client_member"},
+                                                  format="json")
+    assert refused.status_code == 409 and "last admin" in refused.json()["detail"]
+    assert User.objects.get(pk=cast.acme_admin.pk).role == Role.CLIENT_ADMIN
+    with pytest.raises(RuleViolation, match="own seat"):
+        services.member_remove(membership=seat, by=cast.acme_admin)
+
+
+def test_a_role_change_takes_effect_at_the_next_request(cast):
+    promoted = api_for(cast.acme_admin).patch(f"/api/v1/members/{cast.acme_member.membership.pk}/",
+                                               {"role": "client_admin"}, format="json")
+    assert promoted.status_code == 200 and promoted.json()["role"] == "client_admin"
+    session = HttpClient()
+    session.post("/login/", {"username": cast.acme_member.email, "password": PASSWORD})
+    assert session.get("/team/").status_code == 200
+    web_for(cast.acme_admin).post(f"/clients/{cast.acme.pk}/members/{cast.acme_member.membership.pk}/role/",
+                                  {"role": "client_member"})
+    assert User.objects.get(pk=cast.acme_member.pk).role == Role.CLIENT_MEMBER
+    assert session.get("/team/").status_code == 302  # signed out: they sign in again with the new role
+
+
+def test_remove_a_seat_ends_the_session_and_cancel_an_invitation(cast, django_capture_on_commit_callbacks):
+    session = HttpClient()
+    session.post("/login/", {"username": cast.acme_member.email, "password": PASSWORD})
+    assert session.get("/orders/").status_code == 200
+    removed = api_for(cast.acme_admin).delete(f"/api/v1/members/{cast.acme_member.membership.pk}/")
+    assert removed.status_code == 204 and session.get("/orders/").status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        made = api_for(cast.acme_admin).post("/api/v1/members/", {"email": "new@acme.test", "full_name": "New"},
+                                             format="json")
+    assert made.status_code == 201 and made.json()["invitation_pending"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api_for(cast.acme_admin).post(f"/api/v1/members/{made.json()['id']}/resend/").status_code == 202
+    assert [m.to for m in mail.outbox[-2:]] == [["new@acme.test"], ["new@acme.test"]]
+    web_for(cast.acme_admin).post(f"/clients/{cast.acme.pk}/members/{made.json()['id']}/remove/")
+    assert not Membership.objects.filter(pk=made.json()["id"]).exists()
+    assert not User.objects.get(email="new@acme.test").is_active
+
+
+def test_resend_after_acceptance_is_refused(cast):
+    response = api_for(cast.acme_admin).post(f"/api/v1/members/{cast.acme_member.membership.pk}/resend/")
+    assert response.status_code == 409 and "accepted the invitation" in response.json()["detail"]
+
+
+def test_the_team_list_is_the_company_and_nothing_else(cast):
+    emails = {row["email"] for row in api_for(cast.acme_member).get("/api/v1/members/").json()["results"]}
+    assert emails == {cast.acme_admin.email, cast.acme_member.email}
+    assert api_for(cast.retoucher).get("/api/v1/members/").json()["results"] == []
+    studio = {row["email"] for row in api_for(cast.account_manager).get(
+        f"/api/v1/members/?client={cast.globex.pk}").json()["results"]}
+    assert studio == {cast.globex_member.email, cast.globex_admin.email}
