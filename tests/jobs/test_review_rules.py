@@ -342,3 +342,13 @@ def test_the_quality_report_counts_first_time_approval_and_qc_rejects(cast, deli
     assert qc[cast.retoucher.full_name]["reviewed"] == 3 and qc[cast.retoucher.full_name]["rejected"] == 1
     page = web(cast.account_manager).get(reverse("jobs:quality_report")).content.decode()
     assert "First-time approval per retoucher" in page and "1 of 3" in page
+
+
+def test_the_bell_page_marks_only_the_readers_own_notifications(cast, web):
+    """The matrix's notifications row gives every signed-in person the same redirect by design: each
+    marks their own bell. Here: nobody else's notification changes."""
+    mine = Notification.objects.create(user=cast.acme_member, kind="message", source="t:mine", title="Mine")
+    theirs = Notification.objects.create(user=cast.finance, kind="message", source="t:theirs", title="Theirs")
+    assert web(cast.acme_member).post("/notifications/").status_code == 302
+    assert Notification.objects.get(pk=mine.pk).read_at is not None
+    assert Notification.objects.get(pk=theirs.pk).read_at is None
