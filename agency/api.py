@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -15,8 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agency import two_factor
 from agency.auth import ExpiringTokenAuthentication
-from agency.exceptions import RuleViolation
+from agency.exceptions import NotPermitted, RuleViolation
 from agency.models import ApiToken, Notification
 from agency.notifications import mark_read, unread_count
 from agency.selectors import token_list
@@ -47,6 +49,10 @@ class MeSerializer(serializers.Serializer):
     role = serializers.CharField()
     time_zone = serializers.CharField()
     client = serializers.SerializerMethodField()
+    two_factor = serializers.SerializerMethodField(help_text="Whether two-factor sign-in is on for this person.")
+
+    def get_two_factor(self, user: Any) -> bool:
+        return two_factor.is_enabled(user)
 
     def get_client(self, user: Any) -> dict[str, Any] | None:
         membership = getattr(user, "membership", None) if user.is_client else None
@@ -64,6 +70,9 @@ class MeView(APIView):
 class TokenInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
+    code = serializers.CharField(max_length=20, required=False, allow_blank=True,
+                                 help_text="The current code of the authenticator app (or a recovery code), "
+                                           "for people who turned two-factor sign-in on.")
 
 
 TokenOutput = inline_serializer("TokenOutput", {
@@ -87,6 +96,16 @@ class TokenView(APIView):
         if user is None:
             # 400 like DRF's own token view: 401 would ask for credentials this endpoint does not take.
             raise RuleViolation("E-mail address or password is wrong.")
+        if two_factor.is_enabled(user):
+            if two_factor.verify(user, data.validated_data.get("code", "")) is None:
+                user_login_failed.send(sender=__name__, request=request._request,
+                                       credentials={"username": user.email, "loupe_reason": "wrong second-factor code"})
+                raise RuleViolation("Two-factor sign-in is on: send the current code of your authenticator app "
+                                    "(or a recovery code) in “code”. " + ("The code sent is wrong, expired or "
+                                    "already used." if data.validated_data.get("code") else ""), field="code")
+        elif two_factor.required_for(user):
+            raise NotPermitted("Your role needs two-factor sign-in: set it up in Loupe (Profile, Two-factor "
+                               "sign-in) before asking for a token.")
         token, key = token_issue(user=user)
         return Response({"token": key, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
 
@@ -95,7 +114,7 @@ class TokenView(APIView):
         result = ExpiringTokenAuthentication().authenticate(request)
         if result is None:
             raise NotAuthenticated("Send the token to revoke in the Authorization header.")
-        ApiToken.objects.filter(pk=result[1].pk).delete()
+        token_revoke(token=result[1], by=result[0])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -190,3 +209,32 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
 
     def perform_destroy(self, instance: ApiToken) -> None:
         token_revoke(token=instance, by=self.request.user)
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+    "description": "Any unique string (a UUID): a retry with the same key and body within 24 hours replays the "
+                   "first answer instead of doing the work again.",
+}
+
+
+def idempotency_header(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular hook: every POST that needs a signed-in person takes an ``Idempotency-Key``
+    (``agency.idempotency``) and may answer 409 (the first request still runs) or 422 (the key was used
+    for another request)."""
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault("Problem", {
+        "type": "object", "description": "An error (RFC 9457 problem details).",
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                       "detail": {"type": "string"}},
+        "required": ["title", "status", "detail"],
+    })
+    problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for path, operations in result.get("paths", {}).items():
+        post = operations.get("post")
+        if post is None or path.endswith("/auth/token/"):
+            continue
+        post.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+        post["responses"].setdefault("409", {**problem, "description": "A request with this key is still running, "
+                                                                      "or the action is not possible now"})
+        post["responses"].setdefault("422", {**problem, "description": "The key was used with a different request"})
+    return result

@@ -49,6 +49,12 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
         return token.user, token
 
 
+def token_user(key: str) -> User | None:
+    """The person a valid API token belongs to, or None (used before DRF authenticates)."""
+    token = ApiToken.find(key) if key else None
+    return token.user if token is not None and token.is_valid() else None
+
+
 def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
     """The e-mail address a login attempt was made for, lower-cased, whichever form sent it."""
     credentials = credentials or {}

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 
 from agency.exceptions import DomainError, problem_response
@@ -139,3 +140,42 @@ class DomainErrorMiddleware:
         if request.path.startswith("/api/"):
             return problem_response(request, exception.status_code, exception.title, exception.message)
         return refused(request, exception.status_code, exception.message)
+
+
+class SecondFactorMiddleware:
+    """Where the studio requires a second factor (staff roles), a signed-in person who has not used one
+    is sent to set it up before anything else: pages redirect, the API answers 403 with the reason.
+    Token-authenticated API calls are checked when the token is issued (``agency.api.TokenView``)."""
+
+    OPEN_PREFIXES = ("/profile/two-factor/", "/logout/", "/static/", "/healthz/", "/readyz/", "/favicon.ico", "/login/")
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from agency import two_factor
+
+        user = getattr(request, "user", None)
+        if (user is not None and two_factor.required_for(user) and not user.is_verified()
+                and not request.path.startswith(self.OPEN_PREFIXES)):
+            message = "Your role needs two-factor sign-in: set it up at /profile/two-factor/ first."
+            if request.path.startswith("/api/"):
+                return problem_response(request, 403, "Two-factor sign-in required", message)
+            return redirect_to_login(request.get_full_path(), login_url=reverse("two_factor_setup"))
+        return self.get_response(request)
+
+
+class SecurityContextMiddleware:
+    """Lets services record the address and browser of the request they serve in the security log."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from agency import security_log
+
+        token = security_log.bind_request(request)
+        try:
+            return self.get_response(request)
+        finally:
+            security_log.unbind_request(token)

@@ -360,3 +360,69 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind}: mail {self.email}, bell {self.bell}"
+
+
+class SecurityEvent(models.Model):
+    """One line of the security log: who did what to whose access, when and from where. Rows are
+    snapshots (names and addresses as they were) and are never edited. ``company_id`` is the client
+    company concerned, if any, so a client admin sees their company's lines (``agency`` imports
+    nothing above it, hence an id and a name rather than a foreign key)."""
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+        LOCKED_OUT = "locked_out", "Locked out after failed sign-ins"
+        TWO_FACTOR_ON = "two_factor_on", "Two-factor sign-in turned on"
+        TWO_FACTOR_OFF = "two_factor_off", "Two-factor sign-in turned off"
+        RECOVERY_CODES = "recovery_codes", "New recovery codes"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        INVITATION_SENT = "invitation_sent", "Invitation sent"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        SEAT_REMOVED = "seat_removed", "Seat removed"
+        TOKEN_CREATED = "token_created", "API token created"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
+        COMPANY_DEACTIVATED = "company_deactivated", "Company access suspended"
+        COMPANY_REACTIVATED = "company_reactivated", "Company access restored"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)
+    subject = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    subject_email = models.CharField(max_length=254, blank=True)
+    company_id = models.UUIDField(null=True, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    tenant_path = "company_id"  # clients.tenancy.scope: a client admin sees their company's lines
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["company_id", "-at"], name="securityevent_company_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()}: {self.subject_email or self.actor_email}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST sent with an ``Idempotency-Key``, kept 24 hours so a retried request
+    (a timeout, a lost connection) gets the same answer without the work being done twice. Keys are
+    per person; ``status_code`` is empty while the first request is still running."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the method, path and body.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    body = models.BinaryField(blank=True, default=b"")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from agency import security_log
 from agency.exceptions import RuleViolation
 from agency.models import ApiToken, User
 
@@ -18,9 +19,13 @@ def user_update_profile(*, user: User, full_name: str, time_zone: str) -> User:
     return user
 
 
+@transaction.atomic
 def token_issue(*, user: User, name: str = "") -> tuple[ApiToken, str]:
-    """Issue an API token; the clear key is returned once and never stored."""
-    return ApiToken.issue(user, name=name)
+    """Issue an API token for a script that signed in with e-mail and password (and its second factor);
+    the clear key is returned once and never stored."""
+    token, key = ApiToken.issue(user, name=name)
+    security_log.record(security_log.Kind.TOKEN_CREATED, actor=user, detail=f"{token.prefix}… from e-mail and password")
+    return token, key
 
 
 MAX_TOKENS = 20
@@ -38,9 +43,14 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     User.objects.select_for_update().get(pk=user.pk)
     if ApiToken.objects.live().filter(user=user).count() >= MAX_TOKENS:
         raise RuleViolation(f"You have {MAX_TOKENS} live tokens; revoke one you no longer use first.", field="name")
-    return ApiToken.issue(user, name=name)
+    token, key = ApiToken.issue(user, name=name)
+    security_log.record(security_log.Kind.TOKEN_CREATED, actor=user, detail=f"“{name}” ({token.prefix}…)")
+    return token, key
 
 
+@transaction.atomic
 def token_revoke(*, token: ApiToken, by: User) -> None:
     """Revoke one of one's own tokens (selectors give nobody another person's token)."""
-    ApiToken.objects.filter(pk=token.pk, user=by).delete()
+    if ApiToken.objects.filter(pk=token.pk, user=by).delete()[0]:
+        label = f"“{token.name}” ({token.prefix}…)" if token.name else f"{token.prefix}…"
+        security_log.record(security_log.Kind.TOKEN_REVOKED, actor=by, detail=label)

@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "agency",
     "clients",
     "jobs",
@@ -60,7 +63,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "agency.middleware.SessionLifetimeMiddleware",
+    "agency.middleware.SecondFactorMiddleware",
+    "agency.middleware.SecurityContextMiddleware",
+    "agency.idempotency.IdempotencyMiddleware",
     "agency.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -166,6 +173,12 @@ SESSION_COOKIE_AGE = env_int("LOUPE_SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 LOUPE_SESSION_ABSOLUTE_SECONDS = env_int("LOUPE_SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
 LOUPE_API_TOKEN_DAYS = env_int("LOUPE_API_TOKEN_DAYS", 90)
+# Webhooks: hosts allowed over plain HTTP and on private addresses (development, the test suite only),
+# and how long a receiver may take to answer.
+LOUPE_WEBHOOK_ALLOWED_HOSTS = env_list("LOUPE_WEBHOOK_ALLOWED_HOSTS", [])
+LOUPE_WEBHOOK_TIMEOUT = env_float("LOUPE_WEBHOOK_TIMEOUT", 10.0)
+# How long an API POST's answer is kept for a retry with the same Idempotency-Key.
+LOUPE_IDEMPOTENCY_HOURS = env_int("LOUPE_IDEMPOTENCY_HOURS", 24)
 
 # Request limits: JSON and form bodies stay small; file bytes never go through the web process.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LOUPE_MAX_BODY_BYTES", 2_621_440)
@@ -195,6 +208,17 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "agency.auth.lockout_response"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "token"]
+# Two-factor sign-in (django-otp: TOTP authenticator apps and single-use recovery codes). Studio staff
+# must set it up before anything else when this is on (the default outside DEBUG); anyone may turn it on.
+LOUPE_REQUIRE_2FA_FOR_STAFF = env_bool("LOUPE_REQUIRE_2FA_FOR_STAFF", not DEBUG)
+LOUPE_RECOVERY_CODES = 10
+OTP_TOTP_ISSUER = LOUPE_STUDIO_NAME
+# Wrong codes count towards the login lockout above (one policy for both steps), so django-otp's own
+# per-device back-off, which would refuse a right code a second after a typo, is off.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# A password-checked sign-in waits this long for its second step.
+LOUPE_2FA_PENDING_SECONDS = 300
 # Password-reset mails per address and per client address an hour (more are silently not sent).
 LOUPE_RESET_MAILS_PER_ADDRESS = env_int("LOUPE_RESET_MAILS_PER_ADDRESS", 3)
 LOUPE_RESET_MAILS_PER_IP = env_int("LOUPE_RESET_MAILS_PER_IP", 20)
@@ -225,6 +249,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "agency.api.idempotency_header"],
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus", "RevisionKindEnum": "jobs.models.ItemKind",
                             "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind",
                             "VersionStatusEnum": "jobs.models.VersionStatus",

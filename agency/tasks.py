@@ -19,3 +19,10 @@ def enqueue_on_commit(func: str, *args: Any, group: str) -> None:
     """Queue ``func`` once the current transaction commits; a rolled-back transaction queues nothing
     (SECURITY.md T4). Arguments are ids, never objects: the task re-reads what it needs."""
     transaction.on_commit(lambda: enqueue(func, *args, group=group))
+
+
+def forget_idempotency_keys() -> None:
+    """Periodic: drop the kept answers of Idempotency-Keys older than the window."""
+    from agency.idempotency import forget_expired
+
+    forget_expired()

@@ -195,6 +195,15 @@ class LocalBackend:
         return self._url("local-file", {"k": key, "f": filename[:200], "t": content_type, "i": inline},
                          self.DOWNLOAD_SALT)
 
+    def check(self) -> None:
+        """Raise unless files can be stored (the health check)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UploadError("The storage folder cannot be created.") from exc
+        if not os.access(self.root, os.W_OK):
+            raise UploadError("The storage folder is missing or not writable.")
+
     def keys(self, prefix: str) -> Iterator[str]:
         base = self.path(prefix) if prefix else self.root
         if base.is_dir():
@@ -333,6 +342,10 @@ class S3Backend:
             Params={"Bucket": self.bucket, "Key": key, "ResponseContentDisposition": disposition,
                     "ResponseContentType": content_type},
         )
+
+    def check(self) -> None:
+        """Raise unless the bucket answers (the health check: one HEAD request)."""
+        self.client.head_bucket(Bucket=self.bucket)
 
     def keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import time
 from typing import Any
 
+import segno
+from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db import connection
 from django.http import (
     FileResponse,
     Http404,
@@ -26,11 +32,15 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from django_otp import login as otp_login
 
-from agency import navigation, notifications, services
+from agency import health as health_checks
+from agency import navigation, notifications, security_log, services, two_factor
+from agency.auth import lockout_response
 from agency.exceptions import RuleViolation, problem_response
 from agency.models import Notification, NotificationPreference, User
 from agency.selectors import token_list
@@ -69,13 +79,82 @@ class LoupePasswordResetForm(PasswordResetForm):
         return (user for user in super().get_users(email) if user.company_allows_access())
 
 
+PENDING_KEY = "loupe_2fa_pending"
+
+
 class LoginView(auth_views.LoginView):
+    """The first step. Someone with two-factor sign-in on is not signed in yet: the session remembers
+    who passed the password check (for ``LOUPE_2FA_PENDING_SECONDS``) and the code page finishes."""
+
     form_class = EmailAuthenticationForm
     redirect_authenticated_user = True
 
     def form_invalid(self, form: Any) -> HttpResponse:
         logger.info("failed login from %s", self.request.META.get("REMOTE_ADDR"))
         return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if not two_factor.is_enabled(user):
+            return super().form_valid(form)
+        self.request.session.cycle_key()
+        self.request.session[PENDING_KEY] = {"user": str(user.pk), "backend": user.backend, "at": time.time(),
+                                             "hash": user.get_session_auth_hash()}
+        next_url = self.get_redirect_url()
+        return redirect(reverse("login_code") + (f"?{urlencode({'next': next_url})}" if next_url else ""))
+
+
+def _pending_user(request: HttpRequest) -> tuple[User | None, dict[str, Any]]:
+    pending = request.session.get(PENDING_KEY) or {}
+    if not pending or time.time() - float(pending.get("at", 0)) > settings.LOUPE_2FA_PENDING_SECONDS:
+        return None, {}
+    user = User.objects.select_related("membership__client").filter(pk=pending.get("user")).first()
+    if (user is None or not user.is_active or not user.company_allows_access()
+            or not constant_time_compare(user.get_session_auth_hash(), pending.get("hash", ""))):
+        return None, {}
+    return user, pending
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go afterwards: a path on this site only (never another host)."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    ok = url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return next_url if ok else ""
+
+
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step: the authenticator's code or a recovery code. Wrong codes count towards the
+    same lockout as wrong passwords, for the address and the network address alike."""
+    user, pending = _pending_user(request)
+    if user is None:
+        request.session.pop(PENDING_KEY, None)
+        messages.info(request, "Sign in again: the sign-in waited too long for its code.")
+        return redirect("login")
+    next_url = _safe_next(request)
+    error, status = "", 200
+    if request.method == "POST":
+        credentials = {"username": user.email}
+        if AxesProxyHandler.is_locked(request, credentials):
+            request.session.pop(PENDING_KEY, None)
+            return lockout_response(request)
+        device = two_factor.verify(user, request.POST.get("code", ""))
+        if device is None:
+            user_login_failed.send(sender=__name__, request=request,
+                                   credentials={**credentials, "loupe_reason": "wrong second-factor code"})
+            if getattr(request, "axes_locked_out", False):
+                request.session.pop(PENDING_KEY, None)
+                return lockout_response(request)
+            error, status = two_factor.WRONG_CODE + " Or use one of your recovery codes.", 400
+        else:
+            request.session.pop(PENDING_KEY, None)
+            user.otp_device = device  # django-otp keeps it in the session: request.user.is_verified()
+            auth_login(request, user, backend=pending["backend"])
+            if device._meta.model_name == "staticdevice":
+                left = two_factor.recovery_codes_left(user)
+                messages.warning(request, f"You signed in with a recovery code; {left} left. Make new ones on your "
+                                          "profile if you are running out.")
+            return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+    return render(request, "registration/login_code.html", {"error": error, "next": next_url}, status=status)
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -100,8 +179,18 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     owner of the mailbox proved who they are, whoever failed logins from elsewhere."""
 
     def form_valid(self, form: Any) -> HttpResponse:
+        accepted = not form.user.has_usable_password()
         response = super().form_valid(form)
         axes_reset(username=form.user.email.lower())
+        security_log.record(security_log.Kind.PASSWORD_CHANGED, subject=form.user,
+                            detail="invitation accepted" if accepted else "reset through an e-mail link")
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        security_log.record(security_log.Kind.PASSWORD_CHANGED, actor=self.request.user, detail="on the profile")
         return response
 
 
@@ -149,6 +238,7 @@ def _profile(request: HttpRequest, form: Any = None, status: int = 200, **tokens
     return render(request, "agency/profile.html", {
         "form": form or ProfileForm(instance=request.user), "notification_rows": rows,
         "tokens": list(token_list(request.user)), "token_days": settings.LOUPE_API_TOKEN_DAYS, **tokens,
+        "two_factor_on": two_factor.is_enabled(request.user), "two_factor_required": two_factor.required_for(request.user),
     }, status=status)
 
 
@@ -176,6 +266,54 @@ def token_revoke(request: HttpRequest, pk: Any) -> HttpResponse:
     return redirect(reverse("profile") + "#tokens")
 
 
+SETUP_KEY = "loupe_2fa_setup_secret"
+
+
+@login_required
+def two_factor_page(request: HttpRequest) -> HttpResponse:
+    """Set up, confirm, renew recovery codes for or turn off two-factor sign-in. Codes and the
+    secret are shown on the answer to the request that made them, never stored for a later page."""
+    user = request.user
+    next_url = _safe_next(request)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    code = request.POST.get("code", "")
+    context: dict[str, Any] = {"next": next_url, "required": two_factor.required_for(user)}
+    status = 200
+    try:
+        if action == "confirm":
+            device, codes = two_factor.confirm(user=user, secret=request.session.get(SETUP_KEY, ""), code=code)
+            request.session.pop(SETUP_KEY, None)
+            update_session_auth_hash(request, user)  # this session stays; the others end
+            otp_login(request, device)
+            return _no_store(render(request, "agency/two_factor_codes.html", {**context, "codes": codes, "new": True}))
+        if action == "codes":
+            codes = two_factor.regenerate_codes(user=user, code=code)
+            return _no_store(render(request, "agency/two_factor_codes.html", {**context, "codes": codes}))
+        if action == "disable":
+            two_factor.disable(user=user, code=code)
+            messages.success(request, "Two-factor sign-in is off. Your password alone signs you in again.")
+            return redirect(reverse("profile") + "#two-factor")
+        if action:
+            raise RuleViolation("Choose what to do: confirm, new recovery codes or turn off.", field="action")
+    except RuleViolation as exc:
+        context["error"], status = exc.message, 400
+    if two_factor.is_enabled(user):
+        context.update(enabled=True, codes_left=two_factor.recovery_codes_left(user))
+    else:
+        if not request.session.get(SETUP_KEY):
+            request.session[SETUP_KEY] = two_factor.new_secret()
+        device = two_factor.setup_device(user, request.session[SETUP_KEY])
+        secret = base64.b32encode(device.bin_key).decode()
+        context.update(secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                       qr=segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2))
+    return _no_store(render(request, "agency/two_factor.html", context, status=status))
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
     """The bell's page: the user's notifications, newest first; one click marks them all read."""
@@ -197,10 +335,22 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """Database, task broker and file storage: 200 when all answer, 503 naming the failing part."""
+    ok, checks = health_checks.run(["database", "broker", "storage"])
+    response = JsonResponse({"status": "ok" if ok else "failing", "checks": checks}, status=200 if ok else 503)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    """For load balancers: this process serves requests (it reaches its database)."""
+    ok, checks = health_checks.run(["database"])
+    response = JsonResponse({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _wants_problem(request: HttpRequest) -> bool:

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from agency.api import ScopedRelatedField
 from agency.exceptions import RuleViolation
-from agency.models import CLIENT_ROLES, Role
+from agency.models import CLIENT_ROLES, Role, SecurityEvent
 from clients import permissions, selectors, services
 from clients.models import Membership
 from clients.serializers import (
@@ -199,3 +199,33 @@ class MemberViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Ge
     def resend(self, request: Request, pk: Any = None) -> Response:
         services.member_resend(membership=self.get_object(), by=request.user)
         return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class SecurityEventSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = SecurityEvent
+        fields = ["id", "at", "kind", "kind_label", "subject_email", "actor_email", "company_id", "company_name",
+                  "ip_address", "user_agent", "detail"]
+        read_only_fields = fields
+
+
+class SecurityEventFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SecurityEvent.Kind.choices, required=False)
+    person = serializers.CharField(required=False, max_length=254, help_text="An e-mail address or part of it.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[SecurityEventFilterSerializer],
+                                       summary="The security log: the studio's for admins, the company's for a "
+                                               "client admin"))
+class SecurityEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = SecurityEventSerializer
+    action_permissions = {"default": permissions.can_view_security_log}
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return SecurityEvent.objects.none()
+        filters = SecurityEventFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.security_events(self.request.user, **filters.validated_data)

@@ -12,3 +12,4 @@ class ClientsConfig(AppConfig):
         register("clients:style_guide_list", "Style guides", permissions.can_browse_style_guides, position=40)
         register("clients:client_list", "Clients", permissions.can_view_clients, position=50)
         register("clients:team", "Team", lambda user: user.is_authenticated and user.is_client, position=70)
+        register("clients:security_log", "Security", permissions.can_view_security_log, position=95)

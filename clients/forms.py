@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from agency.models import CLIENT_ROLES, MANAGER_ROLES, Role, User
+from agency.models import CLIENT_ROLES, MANAGER_ROLES, Role, SecurityEvent, User
 from clients.models import OUTPUT_FORMATS, Client, StyleGuide
 
 
@@ -21,7 +21,7 @@ class ClientForm(forms.ModelForm):
 
 class MemberForm(forms.Form):
     full_name = forms.CharField(max_length=150)
-    email = forms.EmailField(max_length=254)
+    email = forms.EmailField(label="E-mail address", max_length=254)
     role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r in CLIENT_ROLES],
                              initial=Role.CLIENT_MEMBER)
 
@@ -52,3 +52,9 @@ class StyleGuideCreateForm(StyleGuideForm):
     def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = clients
+
+
+class SecurityLogFilterForm(forms.Form):
+    kind = forms.ChoiceField(label="What", required=False, choices=[("", "Everything"), *SecurityEvent.Kind.choices])
+    person = forms.CharField(label="Person", required=False, max_length=254,
+                             widget=forms.TextInput(attrs={"placeholder": "e-mail address or part of it"}))

@@ -235,4 +235,3 @@ class StyleGuide(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.locked_at is not None
-

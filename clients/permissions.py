@@ -48,3 +48,8 @@ def can_manage_team(user: Any, client: Client) -> bool:
 def can_view_team(user: Any, client: Client) -> bool:
     """A company's own users see their team; the studio's managers and finance see every team."""
     return user.is_authenticated and (can_view_clients(user) or client_id_of(user) == client.pk)
+
+
+def can_view_security_log(user: Any) -> bool:
+    """The studio's admins see the studio's security log; a client admin sees their company's."""
+    return user.is_authenticated and user.role in {Role.ADMIN, Role.CLIENT_ADMIN}

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from agency.models import SecurityEvent
 from clients.models import Client, Membership, StyleGuide
 from clients.permissions import can_view_clients
 from clients.tenancy import scope
@@ -54,3 +55,14 @@ def team_list(user: Any) -> QuerySet[Membership]:
     if getattr(user, "is_authenticated", False) and user.is_studio and not can_view_clients(user):
         return qs.none()
     return scope(qs, user)
+
+
+def security_events(user: Any, *, kind: str = "", person: str = "") -> QuerySet[SecurityEvent]:
+    """The security log lines ``user`` may read (callers check ``can_view_security_log``), newest
+    first, optionally of one kind or about one address (part of it)."""
+    qs = scope(SecurityEvent.objects.all(), user)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if person:
+        qs = qs.filter(Q(subject_email__icontains=person) | Q(actor_email__icontains=person))
+    return qs.order_by("-at")

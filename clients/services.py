@@ -17,12 +17,14 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from agency import security_log
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
-from agency.models import CLIENT_ROLES, ApiToken, Role, User
+from agency.models import CLIENT_ROLES, ApiToken, Role, SecurityEvent, User
 from clients.models import Client, Membership, StyleGuide
 from clients.permissions import can_edit_style_guide, can_manage_clients, can_manage_team
 
 logger = logging.getLogger("loupe.clients")
+Kind = SecurityEvent.Kind
 
 
 
@@ -55,6 +57,9 @@ def client_update(*, client: Client, by: User, **fields: Any) -> Client:
     client.save()
     if was_active and not client.is_active:
         company_lock_out(client)
+        security_log.record(Kind.COMPANY_DEACTIVATED, actor=by, subject=security_log.NOBODY, company=client)
+    elif client.is_active and not was_active:
+        security_log.record(Kind.COMPANY_REACTIVATED, actor=by, subject=security_log.NOBODY, company=client)
     return client
 
 
@@ -98,6 +103,8 @@ def member_add(*, client: Client, by: User, email: str, full_name: str, role: st
     membership = Membership.objects.create(user=user, client=client)
     if invite and password is None:
         transaction.on_commit(lambda: _send_invitation(user.pk, client.name))
+        security_log.record(Kind.INVITATION_SENT, actor=by, subject=user, company=client,
+                            detail=f"as {Role(role).label.lower()}")
     return membership
 
 
@@ -109,7 +116,8 @@ def _send_invitation(user_id: Any, client_name: str) -> None:
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
     })
     body = render_to_string("registration/invitation_email.txt", {
-        "user": user, "client_name": client_name, "path": path, "studio": settings.LOUPE_STUDIO_NAME,
+        "user": user, "client_name": client_name, "path": f"{settings.LOUPE_BASE_URL.rstrip('/')}{path}",
+        "studio": settings.LOUPE_STUDIO_NAME,
     })
     send_mail(f"Your {settings.LOUPE_STUDIO_NAME} account", body, None, [user.email])
     logger.info("invitation sent to user %s", user.pk)
@@ -133,11 +141,14 @@ def member_remove(*, membership: Membership, by: User) -> None:
     if person.role == Role.CLIENT_ADMIN and not _admins_left(membership.client, membership.pk):
         raise InvalidTransition(f"{person.full_name or person.email} is the company's last admin; make someone else an "
                                 "admin first.")
+    pending = not person.has_usable_password()
     membership.delete()
     person.is_active = False
     person.session_epoch += 1
     person.save(update_fields=["is_active", "session_epoch"])
     ApiToken.objects.filter(user=person).delete()
+    security_log.record(Kind.SEAT_REMOVED, actor=by, subject=person, company=membership.client,
+                        detail="invitation cancelled" if pending else "sessions and tokens ended")
 
 
 @transaction.atomic
@@ -154,10 +165,13 @@ def member_set_role(*, membership: Membership, by: User, role: str) -> Membershi
     if person.role == Role.CLIENT_ADMIN and not _admins_left(membership.client, membership.pk):
         raise InvalidTransition(f"{person.full_name or person.email} is the company's last admin; make someone else an "
                                 "admin first.")
+    before = person.get_role_display()
     person.role = role
     person.session_epoch += 1
     person.save(update_fields=["role", "session_epoch"])
     ApiToken.objects.filter(user=person).delete()
+    security_log.record(Kind.ROLE_CHANGED, actor=by, subject=person, company=membership.client,
+                        detail=f"{before} → {person.get_role_display()}")
     membership.user = person
     return membership
 
@@ -172,6 +186,7 @@ def member_resend(*, membership: Membership, by: User) -> None:
     if not membership.client.is_active:
         raise InvalidTransition("The company is deactivated; reactivate it first.")
     transaction.on_commit(lambda: _send_invitation(person.pk, membership.client.name))
+    security_log.record(Kind.INVITATION_SENT, actor=by, subject=person, company=membership.client, detail="sent again")
 
 
 def _clean_content(fields: dict[str, Any]) -> dict[str, Any]:

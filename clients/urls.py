@@ -13,6 +13,7 @@ urlpatterns = [
     path("clients/<uuid:pk>/members/<uuid:membership_id>/role/", views.member_role, name="member_role"),
     path("clients/<uuid:pk>/members/<uuid:membership_id>/resend/", views.member_resend, name="member_resend"),
     path("team/", views.team, name="team"),
+    path("security/", views.security_log, name="security_log"),
     path("style-guides/", views.style_guide_list, name="style_guide_list"),
     path("style-guides/new/", views.style_guide_create, name="style_guide_create"),
     path("style-guides/<uuid:pk>/", views.style_guide_detail, name="style_guide_detail"),

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -14,7 +15,13 @@ from django.views.decorators.http import require_POST
 from agency.forms import run_service
 from agency.uploads import get_backend
 from clients import permissions, selectors, services
-from clients.forms import ClientForm, MemberForm, StyleGuideCreateForm, StyleGuideForm
+from clients.forms import (
+    ClientForm,
+    MemberForm,
+    SecurityLogFilterForm,
+    StyleGuideCreateForm,
+    StyleGuideForm,
+)
 from clients.tenancy import client_id_of
 
 
@@ -205,3 +212,18 @@ def style_guide_reference(request: HttpRequest, pk: Any) -> HttpResponse:
     response = redirect(url)
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@login_required
+def security_log(request: HttpRequest) -> HttpResponse:
+    """Sign-ins, failures, second-factor changes, invitations, roles, seats and tokens: the whole
+    studio's for its admins, the company's own for a client admin."""
+    _require(permissions.can_view_security_log(request.user))
+    form = SecurityLogFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.security_events(request.user, kind=filters.get("kind", ""), person=filters.get("person", ""))
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "clients/security_log.html", {
+        "form": form, "page": page, "events": page.object_list, "studio_view": not request.user.is_client,
+        "query": request.GET,
+    }, status=400 if form.errors else 200)

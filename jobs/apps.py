@@ -20,6 +20,10 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
         defaults={"func": "jobs.tasks.sweep_stuck_images", "schedule_type": Schedule.MINUTES, "minutes": 10,
                   "repeats": -1},
     )
+    Schedule.objects.update_or_create(
+        name="Forget old Idempotency-Key answers",
+        defaults={"func": "agency.tasks.forget_idempotency_keys", "schedule_type": Schedule.HOURLY, "repeats": -1},
+    )
 
 
 class JobsConfig(AppConfig):

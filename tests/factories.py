@@ -122,3 +122,18 @@ def retoucher(name: str, codes: list[str], capacity: int = 420, days: list[int] 
     for service in Service.objects.filter(code__in=codes):
         service.skilled_staff.add(user)
     return user
+
+
+def sign_in_with_second_factor(web: Any, user: User) -> Any:
+    """Sign ``web`` (a Django test client) in as ``user`` with a confirmed authenticator, as the two
+    sign-in steps would (Django admin and the staff requirement need it). Returns the device."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="Authenticator app", confirmed=True)
+    web.force_login(user)
+    session = web.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agency.calendar import Calendar, add_business_hours, business_seconds_between, parse_hours
+from tests.factories import sign_in_with_second_factor
 
 BERLIN = Calendar("Europe/Berlin", country="DE")
 NEW_YORK = Calendar("America/New_York", country="US",
@@ -112,7 +113,7 @@ def test_studio_calendar_is_configurable_in_admin(cast):
     assert calendar.time_zone == "America/New_York" and calendar.interval(date(2026, 7, 6)) is None
     assert calendar.minutes_on(date(2026, 7, 13)) == 480 and calendar.interval(date(2026, 7, 14)) is None
     web = HttpClient()
-    web.force_login(cast.admin)
+    sign_in_with_second_factor(web, cast.admin)
     response = web.post("/admin/agency/businesscalendar/1/change/", {"time_zone": "Europe/Berlin", "country": "XX",
                                                                        "hours": '{"0": ["09:00", "17:00"]}'})
     assert response.status_code == 200 and b"No public holidays are known" in response.content

@@ -19,7 +19,7 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-def test_a_client_admin_invites_and_the_colleague_joins(cast, django_capture_on_commit_callbacks):
+def test_a_client_admin_invites_and_the_colleague_joins(cast, django_capture_on_commit_callbacks, settings):
     admin = web_for(cast.acme_admin)
     assert "Invite someone" in admin.get("/team/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -29,6 +29,7 @@ def test_a_client_admin_invites_and_the_colleague_joins(cast, django_capture_on_
     assert mail.outbox[-1].to == ["cleo@acme.test"]
     assert "invitation sent, not accepted yet" in admin.get("/team/").content.decode()
     link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[-1].body).group(0)
+    assert f"{settings.LOUPE_BASE_URL}{link}" in mail.outbox[-1].body  # a link that works from a mail program
     colleague = HttpClient()
     form = colleague.get(link, follow=True)
     colleague.post(form.redirect_chain[-1][0], {"new_password1": "a-good-new-password", "new_password2":
@@ -120,3 +121,28 @@ def test_the_team_list_is_the_company_and_nothing_else(cast):
     studio = {row["email"] for row in api_for(cast.account_manager).get(
         f"/api/v1/members/?client={cast.globex.pk}").json()["results"]}
     assert studio == {cast.globex_member.email, cast.globex_admin.email}
+
+
+def test_an_invitation_link_works_once_and_not_after_72_hours(cast, django_capture_on_commit_callbacks, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from django.contrib.auth.tokens import PasswordResetTokenGenerator
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.member_add(client=cast.acme, by=cast.acme_admin, email="late@acme.test", full_name="Late Larry",
+                            role="client_member")
+    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[-1].body).group(0)
+    later = datetime.now() + timedelta(hours=73)
+    with monkeypatch.context() as m:
+        m.setattr(PasswordResetTokenGenerator, "_now", lambda self: later)
+        stale = HttpClient().get(link, follow=True)
+    assert b"This link has expired or has been used already" in stale.content
+    assert not User.objects.get(email="late@acme.test").has_usable_password()
+
+    first = HttpClient()
+    form = first.get(link, follow=True)
+    first.post(form.redirect_chain[-1][0], {"new_password1": "a-good-new-password", "new_password2":
+                                            "a-good-new-password"})
+    assert User.objects.get(email="late@acme.test").check_password("a-good-new-password")
+    again = HttpClient().get(link, follow=True)
+    assert b"This link has expired or has been used already" in again.content

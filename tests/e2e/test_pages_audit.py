@@ -77,7 +77,9 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
                                      ("price-list", f"/price-lists/{prices.pk}/"), ("invoices", "/invoices/"),
                                      ("invoice", f"/invoices/{invoice.pk}/"), ("aging", "/invoices/aging/"),
                                      ("exports", "/invoices/exports/")],
-        "camille@aurelia.test": [("client-invoices", "/invoices/"), ("client-invoice", f"/invoices/{invoice.pk}/")],
+        "camille@aurelia.test": [("client-invoices", "/invoices/"), ("client-invoice", f"/invoices/{invoice.pk}/"),
+                                 ("team", "/team/"), ("security-log", "/security/"),
+                                 ("two-factor-setup", "/profile/two-factor/")],
     }
 
 

@@ -253,3 +253,42 @@ def test_200_invoices_issued_from_8_threads_take_numbers_1_to_200_without_a_gap(
     assert sum(n.startswith("refused") for r in results for n in r) == 8
     assert Invoice.objects.filter(client=bad, status=InvoiceStatus.DRAFT, number="").count() == 8
     assert sorted(Invoice.objects.exclude(number="").values_list("sequence", flat=True)) == list(range(1, 201))
+
+
+def test_twenty_requests_with_one_idempotency_key_execute_once(monkeypatch):
+    """SECURITY.md D5: 20 identical POSTs at once with one key. One claims the key and works; the others
+    are told it is still running (409) or, once it has finished, get its answer byte for byte."""
+    import time
+
+    from rest_framework.test import APIClient
+
+    from jobs import api as jobs_api
+
+    client = ClientFactory()
+    guide = StyleGuideFactory(client=client)
+    user = client_user(client, Role.CLIENT_MEMBER)
+    real = jobs_api.services.order_create
+
+    def slow(**kwargs: Any) -> Any:
+        time.sleep(0.3)  # the others arrive while the first works
+        return real(**kwargs)
+
+    monkeypatch.setattr(jobs_api.services, "order_create", slow)
+    body = {"title": "Retried ring", "style_guide": str(guide.pk), "services": ["colour-correction"],
+            "turnaround": "standard"}
+
+    def post(i: int) -> tuple[int, str, bytes]:
+        web = APIClient()
+        web.force_login(user)
+        if i % 2:
+            time.sleep(0.6)  # half of them come back after the first has answered
+        response = web.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+        return response.status_code, response.get("Idempotent-Replayed", ""), response.content
+
+    results = _race(20, post)
+    assert all(isinstance(r, tuple) for r in results), results
+    fresh = [r for r in results if r[0] == 201 and not r[1]]
+    replays = [r for r in results if r[0] == 201 and r[1] == "true"]
+    assert len(fresh) == 1 and len(fresh) + len(replays) + sum(r[0] == 409 for r in results) == 20, results
+    assert replays and all(r[2] == fresh[0][2] for r in replays)
+    assert Order.objects.filter(title="Retried ring").count() == 1

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.test import Client as HttpClient
 
 from jobs.models import Order, OrderStatus
+from tests.factories import sign_in_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def test_every_other_role_is_sent_to_the_admin_login(cast, persona):
 
 def test_every_registered_model_page_renders_for_the_admin(cast, acme_image):
     web = HttpClient()
-    web.force_login(cast.admin)
+    sign_in_with_second_factor(web, cast.admin)
     for model in admin.site._registry:
         label = f"{model._meta.app_label}/{model._meta.model_name}"
         assert web.get(f"/admin/{label}/").status_code == 200, label
@@ -34,7 +35,7 @@ def test_every_registered_model_page_renders_for_the_admin(cast, acme_image):
 
 def test_admin_cannot_edit_an_order_status_past_the_workflow(cast):
     web = HttpClient()
-    web.force_login(cast.admin)
+    sign_in_with_second_factor(web, cast.admin)
     page = web.get(f"/admin/jobs/order/{cast.acme_order.pk}/change/").content.decode()
     assert 'name="status"' not in page  # read-only: status changes go through the workflow with their events
     form = {"title": "Renamed", "client": str(cast.acme.pk), "style_guide": str(cast.acme_guide.pk),

@@ -1,0 +1,111 @@
+"""``Idempotency-Key`` on the API's POST requests (creating orders, uploads, quotes, versions, reviews,
+messages, invoices, payments, webhooks, and every action).
+
+The same key with the same request within ``LOUPE_IDEMPOTENCY_HOURS`` replays the first answer (status,
+body, ``Location``) with ``Idempotent-Replayed: true`` and does nothing again; the same key with a
+different request answers 422; a second request while the first still runs answers 409 (the key's row
+is claimed with a unique insert before the work starts, so two simultaneous requests execute once).
+Answers of 500 and above, and refusals before any work (401, 403, 429), are not kept: the request may
+be retried with the same key. Keys are per
+person, so two people cannot collide or read each other's answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from agency.exceptions import problem_response
+from agency.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+# Refusals before any work (not signed in, CSRF, no permission, throttled) are not kept: fixed and sent
+# again with the same key, the request runs.
+NOT_KEPT = {401, 403, 429}
+
+
+def _person(request: HttpRequest) -> Any:
+    """Who sends the request: the API token's owner, else the session's person (None: the view will
+    answer 401 and nothing is kept)."""
+    from agency.auth import token_user
+
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header.startswith("Token "):
+        return token_user(header[6:].strip())
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def _fingerprint(request: HttpRequest) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method or "", request.get_full_path(), request.content_type or ""):
+        digest.update(part.encode() + b"\0")
+    digest.update(request.body)
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyKey) -> HttpResponse:
+    response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type or None)
+    if record.location:
+        response["Location"] = record.location
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def forget_expired() -> int:
+    """Delete keys older than the window (a periodic task)."""
+    cutoff = timezone.now() - timedelta(hours=settings.LOUPE_IDEMPOTENCY_HOURS)
+    return IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        key = request.headers.get(HEADER)
+        if key is None or request.method != "POST" or not request.path.startswith("/api/"):
+            return self.get_response(request)
+        if not 1 <= len(key) <= 255 or not key.isprintable() or key.strip() != key:
+            return problem_response(request, 400, "Invalid Idempotency-Key",
+                                    "An Idempotency-Key has 1 to 255 visible characters (a UUID is a good choice).")
+        person = _person(request)
+        if person is None:
+            return self.get_response(request)
+        fingerprint = _fingerprint(request)
+        cutoff = timezone.now() - timedelta(hours=settings.LOUPE_IDEMPOTENCY_HOURS)
+        IdempotencyKey.objects.filter(user=person, key=key, created_at__lt=cutoff).delete()  # a day later: anew
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(user=person, key=key, fingerprint=fingerprint)
+        except IntegrityError:
+            first = IdempotencyKey.objects.filter(user=person, key=key).first()
+            if first is not None and first.fingerprint != fingerprint:
+                return problem_response(request, 422, "Idempotency-Key reused",
+                                        "This Idempotency-Key was sent with a different request in the last "
+                                        f"{settings.LOUPE_IDEMPOTENCY_HOURS} hours. Use a new key for a new request.")
+            if first is None or first.status_code is None:
+                return problem_response(request, 409, "Request in progress",
+                                        "A request with this Idempotency-Key is still being processed; retry in a "
+                                        "moment to get its answer.")
+            return _replay(first)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            record.delete()
+            raise
+        if response.status_code >= 500 or response.status_code in NOT_KEPT or response.streaming:
+            record.delete()
+            return response
+        record.status_code = response.status_code
+        record.content_type = response.get("Content-Type", "")[:100]
+        record.location = response.get("Location", "")[:500]
+        record.body = response.content
+        record.save(update_fields=["status_code", "content_type", "location", "body"])
+        return response

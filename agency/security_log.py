@@ -1,0 +1,95 @@
+"""The security log: sign-ins, failed sign-ins and lockouts, second-factor changes, invitations, role
+changes, seat removals, API tokens and company suspensions, each with time, actor and address.
+
+Services call ``record``; the address and browser of the request being served come from
+``SecurityContextMiddleware`` (a context variable), so no service needs the request passed down.
+Sign-ins, failures and lockouts are recorded from Django's and django-axes' signals, whichever page
+or endpoint made them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from agency.models import SecurityEvent, User
+
+Kind = SecurityEvent.Kind
+NOBODY = object()  # ``subject`` for events about a company rather than a person
+
+_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("loupe_security_request", default=None)
+
+
+def bind_request(request: HttpRequest | None) -> contextvars.Token[HttpRequest | None]:
+    return _request.set(request)
+
+
+def unbind_request(token: contextvars.Token[HttpRequest | None]) -> None:
+    _request.reset(token)
+
+
+def client_address(request: HttpRequest | None) -> str | None:
+    """The address django-axes counts failures against (it knows the proxy settings), else the peer."""
+    if request is None:
+        return None
+    address = getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR") or None
+    return address
+
+
+def _company_of(person: Any) -> Any:
+    if person is None or not getattr(person, "is_client", False):
+        return None
+    membership = getattr(person, "membership", None)
+    return membership.client if membership is not None else None
+
+
+def record(kind: str, *, actor: Any = None, subject: Any = None, company: Any = None, detail: str = "",
+           email: str = "", request: HttpRequest | None = None) -> SecurityEvent:
+    """Write one line. ``subject`` is the person whose access changed (default: the actor);
+    ``company`` defaults to the subject's company (or the actor's); ``email`` names the address tried
+    when no account matches (failed sign-ins)."""
+    request = request if request is not None else _request.get()
+    actor = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    subject = None if subject is NOBODY else subject if subject is not None else actor
+    company = company if company is not None else (_company_of(subject) or _company_of(actor))
+    user_agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
+    return SecurityEvent.objects.create(
+        kind=kind,
+        actor=actor, actor_email=actor.email if actor is not None else "",
+        subject=subject, subject_email=(subject.email if subject is not None else email)[:254],
+        company_id=company.pk if company is not None else None,
+        company_name=company.name[:200] if company is not None else "",
+        ip_address=client_address(request), user_agent=user_agent[:200], detail=detail[:300],
+    )
+
+
+def _person(email: str) -> User | None:
+    return User.objects.select_related("membership__client").filter(email__iexact=email).first() if email else None
+
+
+def on_logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+    device = getattr(user, "otp_device", None)
+    how = {"totpdevice": "with password and authenticator code",
+           "staticdevice": "with password and a recovery code"}.get(
+        device._meta.model_name if device is not None else "", "with password")
+    record(Kind.SIGN_IN, actor=user, detail=how, request=request)
+
+
+def on_login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
+                    **kwargs: Any) -> None:
+    from agency.auth import axes_username
+
+    email = axes_username(request, credentials)  # type: ignore[arg-type]
+    detail = credentials.get("loupe_reason") or "wrong password or unknown address"
+    record(Kind.SIGN_IN_FAILED, subject=_person(email), email=email, detail=detail, request=request)
+
+
+def on_locked_out(sender: Any, request: HttpRequest | None = None, username: str | None = None,
+                  ip_address: str | None = None, **kwargs: Any) -> None:
+    email = (username or "").lower()
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    record(Kind.LOCKED_OUT, subject=_person(email), email=email, request=request,
+           detail=f"sign-in refused for {minutes} minutes after repeated failures")

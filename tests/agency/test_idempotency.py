@@ -1,0 +1,133 @@
+"""Idempotency-Key on the API's POSTs (issue 10): a retried request replays the first answer and does
+nothing twice; a reused key with another body is 422; keys are per person and last 24 hours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from agency.idempotency import forget_expired
+from agency.models import IdempotencyKey
+from jobs.models import Order
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def api_for(user):
+    """A signed-in session (the middleware sees who sends the key before DRF runs)."""
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def _order(cast, **overrides):
+    body = {"title": "Engagement rings", "style_guide": str(cast.acme_guide.pk), "services": ["colour-correction"],
+            "turnaround": "express"}
+    return {**body, **overrides}
+
+
+def test_a_retried_create_replays_the_first_answer(cast):
+    api = api_for(cast.acme_member)
+    before = Order.objects.count()
+    first = api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="order-7f1c")
+    again = api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="order-7f1c")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    assert Order.objects.count() == before + 1
+    other = api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="order-8a2d")
+    assert other.status_code == 201 and Order.objects.count() == before + 2
+
+
+def test_the_same_key_with_another_body_is_refused(cast):
+    api = api_for(cast.acme_member)
+    api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    count = Order.objects.count()
+    refused = api.post("/api/v1/orders/", _order(cast, title="Something else"), format="json",
+                       HTTP_IDEMPOTENCY_KEY="k1")
+    assert refused.status_code == 422 and "different request" in refused.json()["detail"]
+    assert refused["Content-Type"] == "application/problem+json"
+    assert Order.objects.count() == count
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "", " padded ", "tab\there"])
+def test_a_malformed_key_is_refused(cast, key):
+    count = Order.objects.count()
+    refused = api_for(cast.acme_member).post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert refused.status_code == 400 and "1 to 255" in refused.json()["detail"]
+    assert Order.objects.count() == count
+
+
+def test_a_255_character_key_works(cast):
+    response = api_for(cast.acme_member).post("/api/v1/orders/", _order(cast), format="json",
+                                              HTTP_IDEMPOTENCY_KEY="k" * 255)
+    assert response.status_code == 201
+
+
+def test_keys_are_per_person(cast):
+    count = Order.objects.count()
+    for person in (cast.acme_member, cast.acme_admin):
+        assert api_for(person).post("/api/v1/orders/", _order(cast), format="json",
+                                    HTTP_IDEMPOTENCY_KEY="shared").status_code == 201
+    assert Order.objects.count() == count + 2
+
+
+def test_after_24_hours_the_key_executes_anew(cast):
+    api = api_for(cast.acme_member)
+    api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="daily")
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=24, minutes=1))
+    count = Order.objects.count()
+    again = api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="daily")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert Order.objects.count() == count + 1
+
+
+def test_refusals_are_replayed_but_not_authentication_failures(cast):
+    api = api_for(cast.acme_member)
+    bad = api.post("/api/v1/orders/", _order(cast, turnaround="yesterday"), format="json", HTTP_IDEMPOTENCY_KEY="bad")
+    again = api.post("/api/v1/orders/", _order(cast, turnaround="yesterday"), format="json", HTTP_IDEMPOTENCY_KEY="bad")
+    assert bad.status_code == again.status_code == 400 and again["Idempotent-Replayed"] == "true"
+    # a token answers for its owner; a wrong token is a 401 that keeps nothing
+    key = APIClient().post("/api/v1/auth/token/", {"email": cast.acme_member.email, "password": PASSWORD},
+                           format="json").json()["token"]
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert wrong.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="tok").status_code == 401
+    right = APIClient()
+    right.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    made = right.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="tok")
+    replay = right.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="tok")
+    assert made.status_code == 201 and replay.json()["id"] == made.json()["id"]
+    # the session's answer for the same key is the same person's
+    assert api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="tok").json()["id"] == \
+        made.json()["id"]
+
+
+def test_actions_and_other_creates_are_covered(cast):
+    api = api_for(cast.acme_member)
+    order = api.post("/api/v1/orders/", _order(cast), format="json").json()
+    first = api.post(f"/api/v1/orders/{order['id']}/cancel/", {"reason": "changed my mind"}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="cancel-1")
+    again = api.post(f"/api/v1/orders/{order['id']}/cancel/", {"reason": "changed my mind"}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="cancel-1")
+    assert first.status_code == 200 and again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    # without the key the second cancel is refused as it always was
+    assert api.post(f"/api/v1/orders/{order['id']}/cancel/", {"reason": "x"}, format="json").status_code in (403, 409)
+
+
+def test_old_answers_are_forgotten(cast):
+    api_for(cast.acme_member).post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="old")
+    api_for(cast.acme_member).post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="new")
+    IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - timedelta(days=2))
+    assert forget_expired() == 1 and list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_the_schema_documents_the_header(cast):
+    schema = api_for(cast.acme_member).get("/api/v1/schema/?format=json").json()
+    post = schema["paths"]["/api/v1/orders/"]["post"]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in post["parameters"])
+    assert {"409", "422"} <= set(post["responses"])
