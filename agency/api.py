@@ -218,23 +218,44 @@ IDEMPOTENCY_PARAMETER = {
 }
 
 
-def idempotency_header(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular hook: every POST that needs a signed-in person takes an ``Idempotency-Key``
-    (``agency.idempotency``) and may answer 409 (the first request still runs) or 422 (the key was used
-    for another request)."""
+ERRORS = {
+    "400": "The request is invalid: `detail` says why, `errors` names the fields",
+    "401": "Not signed in, or the token is invalid or expired",
+    "402": "The files are released once the invoice is paid",
+    "403": "Signed in, but this role may not do this",
+    "404": "No such object (or not one this person may see), or a page past the end of a list",
+    "409": "Not possible in the object's current state (or a request with this Idempotency-Key still runs)",
+    "422": "The Idempotency-Key was used with a different request",
+    "429": "Too many attempts; try again later",
+}
+
+
+def document_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular hook: every operation lists the errors it can answer, each as problem+json
+    (``agency.exceptions``), so a client generated from the schema knows them; every POST that needs a
+    signed-in person takes an ``Idempotency-Key`` (``agency.idempotency``)."""
     result.setdefault("components", {}).setdefault("schemas", {}).setdefault("Problem", {
         "type": "object", "description": "An error (RFC 9457 problem details).",
         "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                       "detail": {"type": "string"}},
+                       "detail": {"type": "string"},
+                       "errors": {"type": "object", "additionalProperties": True,
+                                  "description": "Field name: list of messages, for invalid input."}},
         "required": ["title", "status", "detail"],
     })
-    problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for path, operations in result.get("paths", {}).items():
-        post = operations.get("post")
-        if post is None or path.endswith("/auth/token/"):
-            continue
-        post.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
-        post["responses"].setdefault("409", {**problem, "description": "A request with this key is still running, "
-                                                                      "or the action is not possible now"})
-        post["responses"].setdefault("422", {**problem, "description": "The key was used with a different request"})
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            codes = {"400", "403"}
+            codes |= {"429"} if path.endswith("/auth/token/") else {"401"}
+            codes |= {"404"} if "{" in path or method == "get" else set()  # lists: a page past the end
+            codes |= {"409"} if method != "get" else set()
+            codes |= {"402"} if path.endswith("/download/") else set()
+            if method == "post" and not path.endswith("/auth/token/"):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+                codes |= {"409", "422"}
+            for code in sorted(codes):
+                operation["responses"].setdefault(code, {
+                    "description": ERRORS[code],
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
     return result

@@ -83,6 +83,7 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "agency.auth.UserBackend",
 ]
+CSRF_FAILURE_VIEW = "agency.views.csrf_failure"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -249,7 +250,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "agency.api.idempotency_header"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "agency.api.document_errors"],
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus", "RevisionKindEnum": "jobs.models.ItemKind",
                             "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind",
                             "VersionStatusEnum": "jobs.models.VersionStatus",

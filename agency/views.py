@@ -383,6 +383,16 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return refused(request, 403, reason)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form or API call without its CSRF token (an expired page, or a script sending the session
+    cookie instead of its API token): problem+json under /api/, the site's refusal page elsewhere."""
+    message = ("The request's CSRF token is missing or expired. Reload the page and try again; scripts send "
+               "their API token (Authorization: Token …) rather than the session cookie.")
+    if _wants_problem(request):
+        return problem_response(request, 403, "CSRF check failed", message)
+    return refused(request, 403, message)
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(request, 400, "Bad Request", "The request could not be understood.")

@@ -52,7 +52,8 @@ from billing.models import (
     RevisionCharge,
     TaxCategory,
 )
-from clients.models import Client, Invoicing
+from clients import webhooks
+from clients.models import Client, Invoicing, WebhookEvent
 from jobs import payment_holds
 from jobs.events import record_event
 from jobs.models import Audience, Order, OrderStatus
@@ -380,6 +381,7 @@ def invoice_issue(*, invoice: Invoice, by: User) -> Invoice:
                          message=f"Invoice {invoice.number} issued: {invoice.total} {invoice.currency}, due "
                                  f"{invoice.due_date:%d %b %Y}", data={"invoice": str(invoice.pk)})
         enqueue_on_commit("billing.tasks.notify_issued", str(invoice.pk), group="notifications")
+        webhooks.emit(WebhookEvent.INVOICE_ISSUED, client_id=invoice.client_id, data=webhooks.invoice_data(invoice))
     return invoice
 
 

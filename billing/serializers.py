@@ -119,7 +119,8 @@ class InvoiceSerializer(serializers.ModelSerializer):
     payments = PaymentSerializer(many=True, read_only=True)
     balance = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
-    credits_invoice = serializers.CharField(source="credited_invoice.number", read_only=True, default=None)
+    credits_invoice = serializers.CharField(source="credited_invoice.number", read_only=True, default=None,
+                                            allow_null=True, help_text="A credit note: the invoice it credits.")
 
     class Meta:
         model = Invoice

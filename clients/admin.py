@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clients.models import Client, Membership, StyleGuide
+from clients.models import Client, Membership, StyleGuide, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class MembershipInline(admin.TabularInline):
@@ -34,3 +34,42 @@ class StyleGuideAdmin(admin.ModelAdmin):
     search_fields = ("name", "client__name")
     list_select_related = ("client",)
     readonly_fields = ("family", "version", "is_current", "locked_at", "created_at")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Endpoints are made on the Webhooks page or the API (the secret is shown there once); here they
+    can be looked at and switched off."""
+
+    list_display = ("url", "client", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("url", "client__name")
+    list_select_related = ("client",)
+    fields = ("client", "url", "events", "description", "is_active", "disabled_reason", "created_by", "created_at",
+              "secret_rotated_at")
+    readonly_fields = ("client", "url", "events", "created_by", "created_at", "secret_rotated_at")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "status_code", "latency_ms", "error")
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("event_type", "endpoint", "status", "attempts", "last_status_code", "created_at")
+    list_filter = ("status", "event_type")
+    list_select_related = ("endpoint",)
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    inlines = [WebhookAttemptInline]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

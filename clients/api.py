@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from agency.api import ScopedRelatedField
 from agency.exceptions import RuleViolation
 from agency.models import CLIENT_ROLES, Role, SecurityEvent
-from clients import permissions, selectors, services
-from clients.models import Membership
+from clients import permissions, selectors, services, webhooks
+from clients.models import Membership, WebhookDelivery, WebhookEndpoint
 from clients.serializers import (
     ClientInputSerializer,
     ClientOutputSerializer,
@@ -122,7 +122,7 @@ class MemberSerializer(serializers.ModelSerializer):
     full_name = serializers.CharField(source="user.full_name", read_only=True)
     role = serializers.CharField(source="seat_role", read_only=True)
     invitation_pending = serializers.SerializerMethodField()
-    last_login = serializers.DateTimeField(source="user.last_login", read_only=True)
+    last_login = serializers.DateTimeField(source="user.last_login", read_only=True, allow_null=True)
 
     class Meta:
         model = Membership
@@ -229,3 +229,130 @@ class SecurityEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         filters = SecurityEventFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.security_events(self.request.user, **filters.validated_data)
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.ChoiceField(choices=webhooks.SUBSCRIBABLE))
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "client", "url", "events", "description", "is_active", "disabled_reason", "created_at",
+                  "secret_rotated_at"]
+        read_only_fields = fields
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(help_text="Signs every delivery (Loupe-Signature); shown this once.")
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class WebhookCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500, help_text="https:// only; the address must be public.")
+    events = serializers.ListField(child=serializers.ChoiceField(choices=webhooks.SUBSCRIBABLE), min_length=1,
+                                   max_length=len(webhooks.SUBSCRIBABLE))
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    client = ScopedRelatedField(selector=lambda user: selectors.client_list(user), required=False, allow_null=True,
+                                help_text="The company whose events it receives; a client admin's own by default. "
+                                          "Studio managers leave it out for the studio's endpoint (every company).")
+
+
+class WebhookUpdateSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=500, required=False)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=webhooks.SUBSCRIBABLE), min_length=1,
+                                   max_length=len(webhooks.SUBSCRIBABLE), required=False)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "event_id", "event_type", "status", "attempts", "created_at", "next_attempt_at", "delivered_at",
+                  "last_status_code", "last_latency_ms", "last_error"]
+        read_only_fields = fields
+
+
+class RedeliverSerializer(serializers.Serializer):
+    delivery = serializers.UUIDField(help_text="The delivery of this endpoint to send again.")
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The new signing secret, shown this once.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Webhook endpoints (a client admin's company's; every one for studio managers)"),
+    retrieve=extend_schema(summary="One webhook endpoint"),
+    create=extend_schema(request=WebhookCreateSerializer, responses={201: WebhookCreatedSerializer},
+                         summary="Register an endpoint; its signing secret is in this answer only"),
+    partial_update=extend_schema(request=WebhookUpdateSerializer, responses=WebhookSerializer,
+                                 summary="Change the URL, events or description, or switch it on or off"),
+    destroy=extend_schema(summary="Delete an endpoint and its delivery log"),
+)
+class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                     viewsets.GenericViewSet):
+    serializer_class = WebhookSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    action_permissions = {"default": permissions.can_open_webhooks}
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookEndpoint.objects.none()
+        return selectors.webhook_list(self.request.user)
+
+    def create(self, request: Request) -> Response:
+        data = WebhookCreateSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        body = dict(data.validated_data)
+        client = body.pop("client", None)
+        if client is None and request.user.is_client:
+            client = selectors.client_list(request.user).filter(pk=client_id_of(request.user)).first()
+        endpoint, secret = webhooks.endpoint_create(by=request.user, client=client, **body)
+        endpoint.secret = secret
+        return Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        data = WebhookUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = webhooks.endpoint_update(endpoint=self.get_object(), by=request.user, **data.validated_data)
+        return Response(WebhookSerializer(endpoint).data)
+
+    def perform_destroy(self, instance: WebhookEndpoint) -> None:
+        webhooks.endpoint_delete(endpoint=instance, by=self.request.user)
+
+    @extend_schema(responses=WebhookDeliverySerializer(many=True), summary="The endpoint's deliveries, newest first")
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, pk: Any = None) -> Response:
+        page = self.paginate_queryset(selectors.webhook_deliveries(request.user, self.get_object()))
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+    @extend_schema(request=RedeliverSerializer, responses={202: WebhookDeliverySerializer},
+                   summary="Send one of the endpoint's deliveries again now")
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request: Request, pk: Any = None) -> Response:
+        endpoint = self.get_object()
+        data = RedeliverSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        delivery = selectors.webhook_deliveries(request.user, endpoint).filter(pk=data.validated_data["delivery"]).first()
+        if delivery is None:
+            raise RuleViolation("No such delivery for this endpoint.", field="delivery")
+        delivery = webhooks.redeliver(delivery=delivery, by=request.user)
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer}, summary="Send a test delivery (ping)")
+    @action(detail=True, methods=["post"])
+    def ping(self, request: Request, pk: Any = None) -> Response:
+        delivery = webhooks.ping(endpoint=self.get_object(), by=request.user)
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=WebhookSecretSerializer,
+                   summary="A new signing secret (the previous one also signs for 24 hours)")
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: Any = None) -> Response:
+        secret = webhooks.endpoint_rotate_secret(endpoint=self.get_object(), by=request.user)
+        response = Response({"secret": secret})
+        response["Cache-Control"] = "no-store"
+        return response

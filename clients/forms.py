@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from agency.models import CLIENT_ROLES, MANAGER_ROLES, Role, SecurityEvent, User
-from clients.models import OUTPUT_FORMATS, Client, StyleGuide
+from clients.models import OUTPUT_FORMATS, Client, StyleGuide, WebhookEvent
 
 
 class ClientForm(forms.ModelForm):
@@ -58,3 +58,17 @@ class SecurityLogFilterForm(forms.Form):
     kind = forms.ChoiceField(label="What", required=False, choices=[("", "Everything"), *SecurityEvent.Kind.choices])
     person = forms.CharField(label="Person", required=False, max_length=254,
                              widget=forms.TextInput(attrs={"placeholder": "e-mail address or part of it"}))
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(label="URL", max_length=500, widget=forms.URLInput(attrs={"placeholder": "https://"}),
+                          help_text="Where Loupe POSTs each event (https, a public address).")
+    events = forms.MultipleChoiceField(choices=[(e.value, f"{e.value}: {e.label}") for e in WebhookEvent
+                                                if e != WebhookEvent.PING], widget=forms.CheckboxSelectMultiple)
+    description = forms.CharField(max_length=200, required=False, help_text="What receives it, e.g. “PIM sync”.")
+
+    def __init__(self, *args: Any, companies: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if companies is not None:  # the studio's managers choose whose events
+            self.fields["client"] = forms.ModelChoiceField(
+                label="Events of", queryset=companies, required=False, empty_label="Every client (the studio's endpoint)")

@@ -235,3 +235,98 @@ class StyleGuide(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.locked_at is not None
+
+
+
+class WebhookEvent(models.TextChoices):
+    ORDER_SUBMITTED = "order.submitted", "An order was submitted"
+    QUOTE_SENT = "quote.sent", "A quote was sent"
+    ORDER_IN_PRODUCTION = "order.in_production", "An order went into production"
+    ORDER_DELIVERED = "order.delivered", "An order was delivered"
+    REVISION_REQUESTED = "revision.requested", "Revisions were requested"
+    ORDER_COMPLETED = "order.completed", "An order was completed"
+    INVOICE_ISSUED = "invoice.issued", "An invoice was issued"
+    PING = "ping", "Test delivery"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives signed event deliveries: a company's (``client``) for its own orders and
+    invoices, or the studio's (no client) for every client's. The secret signs each delivery
+    (``clients.webhooks``); it is shown once, when made or rotated."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks",
+                               help_text="Empty: the studio's endpoint, for every client's events.")
+    url = models.URLField("URL", max_length=500)
+    events = models.JSONField(default=list)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    tenant_path = "client"
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint. The body is frozen when the event happens; the signature is made at
+    each attempt (so a rotated secret applies to queued deliveries). Retried with a growing delay for
+    24 hours, then given up."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(default=uuid.uuid4, help_text="The same for every endpoint of one event.")
+    event_type = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    tenant_path = "endpoint__client"
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["endpoint", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One try of a delivery: when, the answer's status code (none: no answer) and how long it took."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    tenant_path = "delivery__endpoint__client"
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"

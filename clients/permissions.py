@@ -53,3 +53,18 @@ def can_view_team(user: Any, client: Client) -> bool:
 def can_view_security_log(user: Any) -> bool:
     """The studio's admins see the studio's security log; a client admin sees their company's."""
     return user.is_authenticated and user.role in {Role.ADMIN, Role.CLIENT_ADMIN}
+
+
+def can_open_webhooks(user: Any) -> bool:
+    """The webhooks pages and list: the studio's managers and client admins."""
+    return user.is_authenticated and user.role in MANAGER_ROLES | {Role.CLIENT_ADMIN}
+
+
+def can_manage_webhooks(user: Any, client: Client | None) -> bool:
+    """A company's endpoints (``client``): its admins and the studio's managers; the studio's own
+    (``client`` None, every company's events): the studio's managers only."""
+    if not user.is_authenticated:
+        return False
+    if user.role in MANAGER_ROLES:
+        return True
+    return client is not None and user.role == Role.CLIENT_ADMIN and client_id_of(user) == client.pk

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from agency.models import SecurityEvent
-from clients.models import Client, Membership, StyleGuide
+from clients.models import Client, Membership, StyleGuide, WebhookDelivery, WebhookEndpoint
 from clients.permissions import can_view_clients
 from clients.tenancy import scope
 
@@ -66,3 +66,13 @@ def security_events(user: Any, *, kind: str = "", person: str = "") -> QuerySet[
     if person:
         qs = qs.filter(Q(subject_email__icontains=person) | Q(actor_email__icontains=person))
     return qs.order_by("-at")
+
+
+def webhook_list(user: Any) -> QuerySet[WebhookEndpoint]:
+    """Endpoints the person may see (callers check ``can_open_webhooks``): a client admin their
+    company's, the studio's managers every endpoint."""
+    return scope(WebhookEndpoint.objects.select_related("client"), user).order_by("-created_at")
+
+
+def webhook_deliveries(user: Any, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    return scope(WebhookDelivery.objects.filter(endpoint=endpoint), user).order_by("-created_at")

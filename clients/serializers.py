@@ -7,6 +7,9 @@ from clients.models import OUTPUT_FORMATS, Client, StyleGuide
 
 
 class ClientOutputSerializer(serializers.ModelSerializer):
+    # May be empty (not given yet): a plain string, since "" is not a valid address format.
+    billing_email = serializers.CharField(read_only=True, help_text="Where invoices go; empty until given.")
+
     class Meta:
         model = Client
         fields = ["id", *Client.TERMS_FIELDS, "created_at"]

@@ -12,15 +12,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.uploads import get_backend
-from clients import permissions, selectors, services
+from clients import permissions, selectors, services, webhooks
 from clients.forms import (
     ClientForm,
     MemberForm,
     SecurityLogFilterForm,
     StyleGuideCreateForm,
     StyleGuideForm,
+    WebhookForm,
 )
 from clients.tenancy import client_id_of
 
@@ -227,3 +229,83 @@ def security_log(request: HttpRequest) -> HttpResponse:
         "form": form, "page": page, "events": page.object_list, "studio_view": not request.user.is_client,
         "query": request.GET,
     }, status=400 if form.errors else 200)
+
+
+def _webhook_form(request: HttpRequest, data: Any = None, **kwargs: Any) -> WebhookForm:
+    companies = None if request.user.is_client else selectors.client_list(request.user)
+    return WebhookForm(data, companies=companies, **kwargs)
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    """The company's (or, for the studio's managers, every) webhook endpoint, and a form to add one.
+    The new secret is shown on the answer to the POST that made it, never again."""
+    _require(permissions.can_open_webhooks(request.user))
+    form = _webhook_form(request, request.POST or None)
+    created = secret = None
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        client = fields.pop("client", None)
+        if request.user.is_client:
+            client = selectors.client_get(request.user, client_id_of(request.user))
+        made = run_service(form, lambda: webhooks.endpoint_create(by=request.user, client=client, **fields))
+        if made:
+            created, secret = made
+            form = _webhook_form(request)
+    response = render(request, "clients/webhook_list.html", {
+        "form": form, "endpoints": selectors.webhook_list(request.user), "created": created, "secret": secret,
+    }, status=400 if form.errors else 200)
+    return _no_store(response) if secret else response
+
+
+@login_required
+def webhook_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    """One endpoint: its settings, on or off, a new secret, a test delivery, deletion, and its latest
+    deliveries with each one's answer, time taken and a button to send it again."""
+    endpoint = get_object_or_404(selectors.webhook_list(request.user), pk=pk)  # another company's: 404
+    _require(permissions.can_open_webhooks(request.user))
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    form = _webhook_form(request, request.POST if action == "update" else None,
+                         initial={"url": endpoint.url, "events": endpoint.events, "description": endpoint.description,
+                                  "client": endpoint.client_id})
+    if "client" in form.fields:
+        del form.fields["client"]  # whose events an endpoint receives is fixed when it is made
+    secret = None
+    if action == "update" and form.is_valid():
+        if run_service(form, lambda: webhooks.endpoint_update(endpoint=endpoint, by=request.user, **form.cleaned_data)):
+            messages.success(request, "The endpoint is saved.")
+            return redirect("clients:webhook_detail", pk=endpoint.pk)
+    elif action in ("enable", "disable"):
+        webhooks.endpoint_update(endpoint=endpoint, by=request.user, is_active=action == "enable")
+        messages.success(request, "The endpoint is switched on." if action == "enable" else
+                         "The endpoint is switched off; events are not sent to it.")
+        return redirect("clients:webhook_detail", pk=endpoint.pk)
+    elif action == "rotate":
+        secret = webhooks.endpoint_rotate_secret(endpoint=endpoint, by=request.user)
+    elif action == "ping":
+        webhooks.ping(endpoint=endpoint, by=request.user)
+        messages.success(request, "A test delivery is on its way; its answer appears below in a moment.")
+        return redirect("clients:webhook_detail", pk=endpoint.pk)
+    elif action == "redeliver":
+        delivery = get_object_or_404(selectors.webhook_deliveries(request.user, endpoint),
+                                     pk=request.POST.get("delivery") or None)
+        webhooks.redeliver(delivery=delivery, by=request.user)
+        messages.success(request, f"The {delivery.event_type} delivery is being sent again.")
+        return redirect("clients:webhook_detail", pk=endpoint.pk)
+    elif action == "delete":
+        webhooks.endpoint_delete(endpoint=endpoint, by=request.user)
+        messages.success(request, f"The endpoint {endpoint.url} is deleted.")
+        return redirect("clients:webhook_list")
+    elif action and action != "update":
+        raise RuleViolation("Choose what to do with the endpoint.")
+    endpoint.refresh_from_db()
+    response = render(request, "clients/webhook_detail.html", {
+        "endpoint": endpoint, "form": form, "secret": secret,
+        "deliveries": selectors.webhook_deliveries(request.user, endpoint)[:50],
+    }, status=400 if form.errors else 200)
+    return _no_store(response) if secret else response

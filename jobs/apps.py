@@ -21,6 +21,11 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
                   "repeats": -1},
     )
     Schedule.objects.update_or_create(
+        name="Retry webhook deliveries",
+        defaults={"func": "clients.tasks.retry_webhooks", "schedule_type": Schedule.MINUTES, "minutes": 1,
+                  "repeats": -1},
+    )
+    Schedule.objects.update_or_create(
         name="Forget old Idempotency-Key answers",
         defaults={"func": "agency.tasks.forget_idempotency_keys", "schedule_type": Schedule.HOURLY, "repeats": -1},
     )
@@ -35,6 +40,10 @@ class JobsConfig(AppConfig):
         from jobs import notifications, permissions
 
         post_migrate.connect(ensure_schedules, sender=self)
+        from jobs.webhook_events import on_order_status_changed
+        from jobs.workflow import order_status_changed
+
+        order_status_changed.connect(on_order_status_changed, dispatch_uid="jobs.webhooks")
         register("jobs:dashboard", "Dashboard", permissions.can_view_studio_reports, position=10)
         register("jobs:work_queue", "My work", permissions.can_view_work_queue, position=15)
         register("jobs:qc_queue", "QC queue", permissions.can_view_qc_queue, position=16)

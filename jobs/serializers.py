@@ -78,7 +78,18 @@ class NextStepSerializer(serializers.Serializer):
     action_needed = serializers.BooleanField(source="mine", help_text="It is the requesting user's move.")
 
 
+class HeldFromField(serializers.ChoiceField):
+    """The state an order on hold returns to; null when it is not on hold (never "", which is not a state)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=OrderStatus.choices, read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return value or None
+
+
 class OrderOutputSerializer(serializers.ModelSerializer):
+    held_from = HeldFromField(help_text="While on hold: the state it returns to; otherwise null.")
     client = serializers.SerializerMethodField()
     next_step = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()

@@ -15,6 +15,9 @@ os.environ.setdefault("EMAIL_URL", "locmem://")
 os.environ.setdefault("LOUPE_TASKS_SYNC", "1")
 # Most tests sign staff in with force_login; the tests of the staff requirement switch it on.
 os.environ.setdefault("LOUPE_REQUIRE_2FA_FOR_STAFF", "0")
+# The suite receives real webhook deliveries on 127.0.0.1 (the development allowance); the SSRF tests
+# take the allowance away.
+os.environ.setdefault("LOUPE_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
 os.environ.setdefault("LOUPE_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
 
 from agency.settings import *  # noqa: E402,F403

@@ -78,7 +78,7 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
                                      ("invoice", f"/invoices/{invoice.pk}/"), ("aging", "/invoices/aging/"),
                                      ("exports", "/invoices/exports/")],
         "camille@aurelia.test": [("client-invoices", "/invoices/"), ("client-invoice", f"/invoices/{invoice.pk}/"),
-                                 ("team", "/team/"), ("security-log", "/security/"),
+                                 ("team", "/team/"), ("security-log", "/security/"), ("webhooks", "/webhooks/"),
                                  ("two-factor-setup", "/profile/two-factor/")],
     }
 

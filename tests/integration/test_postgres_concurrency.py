@@ -292,3 +292,25 @@ def test_twenty_requests_with_one_idempotency_key_execute_once(monkeypatch):
     assert len(fresh) == 1 and len(fresh) + len(replays) + sum(r[0] == 409 for r in results) == 20, results
     assert replays and all(r[2] == fresh[0][2] for r in replays)
     assert Order.objects.filter(title="Retried ring").count() == 1
+
+
+def test_a_webhook_delivery_run_by_eight_workers_at_once_is_sent_once():
+    """SECURITY.md T3: the task claims its row with a conditional update; the others find it taken."""
+    from clients import tasks, webhooks
+    from clients.models import WebhookDelivery
+    from tests.clients.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        client = ClientFactory()
+        admin = client_user(client, Role.CLIENT_ADMIN)
+        endpoint, _ = webhooks.endpoint_create(by=admin, client=client, url=receiver.url, events=["order.submitted"])
+        # made directly: emit() would queue it, and out of a transaction the sync test queue sends it at once
+        delivery_id = str(WebhookDelivery.objects.create(endpoint=endpoint, event_type="order.submitted", body="{}").pk)
+        assert receiver.requests == []
+        results = _race(8, lambda i: tasks.deliver_webhook(delivery_id))
+        assert not any(isinstance(r, Exception) for r in results), results
+        assert len(receiver.requests) == 1 and WebhookDelivery.objects.get().attempts == 1
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

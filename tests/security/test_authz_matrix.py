@@ -47,7 +47,7 @@ from billing.models import (
 )
 from billing.services import quote_draft
 from billing.workflow import quote_send
-from clients.models import Client, Membership, StyleGuide
+from clients.models import Client, Membership, StyleGuide, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs.models import (
     Assignment,
     Delivery,
@@ -78,7 +78,7 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
-                  "token", "colleague", "colleague_person", "invitation"}
+                  "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -87,7 +87,7 @@ OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 FOREIGN_PERSONAS = {"client_admin_A", "client_member_A", "retoucher_assigned", "retoucher_other"}
 COUNTED = [Order, OrderImage, Version, Assignment, Delivery, Event, Quote, QuoteLine, Client, Membership, StyleGuide,
            PriceList, PriceRule, ApiToken, User, RevisionRound, RevisionItem, Pin, Message, DeliveryItem, RevisionCharge,
-           Invoice, InvoiceLine, Payment, DocumentCounter, Export]
+           Invoice, InvoiceLine, Payment, DocumentCounter, Export, WebhookEndpoint, WebhookDelivery, WebhookAttempt]
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 
 
@@ -142,10 +142,18 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
         "membership": member.membership,
         "token": ApiToken.issue(member, name="Matrix script")[0],
         **_colleague(client),
+        **_webhook(client, member),
         "invitation": Membership.objects.create(
             client=client, user=User.objects.create_user(f"invited-{client.pk.hex[:8]}@example.test", None,
                                                          full_name="Invited Person", role=Role.CLIENT_MEMBER)),
     }
+
+
+def _webhook(client: Client, member: User) -> dict[str, Any]:
+    endpoint = WebhookEndpoint.objects.create(client=client, url="http://127.0.0.1:9/matrix", events=["order.submitted"],
+                                              secret="whsec_matrix", created_by=member)
+    return {"webhook": endpoint, "webhook_delivery": WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="order.submitted", body="{}", status="failed", attempts=3)}
 
 
 def _colleague(client: Client) -> dict[str, Any]:
@@ -383,7 +391,7 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
                 "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
                 "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
-                "member-detail"}
+                "member-detail", "webhook-ping", "webhook-rotate-secret"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

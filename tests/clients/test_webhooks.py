@@ -1,0 +1,351 @@
+"""Webhooks (issue 10, SECURITY.md A3, A8, A9, T3): registering endpoints, what each event sends and to
+whom, signatures (also across a secret rotation), retries, giving up, redelivery, and SSRF refusals at
+save and at send time with a socket spy. Real deliveries go to a receiver on 127.0.0.1 (the allowance
+the suite sets in ``LOUPE_WEBHOOK_ALLOWED_HOSTS``)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from clients import tasks, webhooks
+from clients.models import WebhookDelivery, WebhookEndpoint
+from jobs import workflow
+from tests.conftest import api_for, web_for
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records each POST and answers what the test asks."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.answers: list[tuple[int, dict[str, str], float]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
+                status, headers, delay = receiver.answers.pop(0) if receiver.answers else (200, {}, 0)
+                time.sleep(delay)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/loupe"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, status: int, headers: dict[str, str] | None = None, delay: float = 0) -> None:
+        self.answers.append((status, headers or {}, delay))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+@pytest.fixture
+def connections(monkeypatch) -> list[tuple[str, int]]:
+    """Every address a socket connects to during the test (the socket spy of SECURITY.md A9)."""
+    seen: list[tuple[str, int]] = []
+    real = socket.socket.connect
+
+    def spy(self: socket.socket, address: Any) -> Any:
+        seen.append(address if isinstance(address, tuple) else (str(address), 0))
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    return seen
+
+
+def _endpoint(client, url, events=("order.submitted",), by=None) -> tuple[WebhookEndpoint, str]:
+    return webhooks.endpoint_create(by=by, client=client, url=url, events=list(events))
+
+
+def _resolving(monkeypatch, mapping: dict[str, str]) -> None:
+    """Names this machine cannot look up (no DNS here) resolve as a public resolver would answer."""
+    real = socket.getaddrinfo
+
+    def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in mapping:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (mapping[host], port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+# --- registering -------------------------------------------------------------------------------
+
+
+def test_a_client_admin_registers_an_endpoint_and_sees_the_secret_once(cast, receiver):
+    api = api_for(cast.acme_admin)
+    made = api.post("/api/v1/webhooks/", {"url": receiver.url, "events": ["order.submitted", "invoice.issued"],
+                                          "description": "PIM sync"}, format="json")
+    assert made.status_code == 201
+    body = made.json()
+    assert body["secret"].startswith("whsec_") and body["client"] == str(cast.acme.pk)
+    assert sorted(body["events"]) == ["invoice.issued", "order.submitted"]
+    listed = api.get("/api/v1/webhooks/").json()["results"]
+    assert [row["url"] for row in listed] == [receiver.url] and "secret" not in listed[0]
+    assert api_for(cast.globex_admin).get(f"/api/v1/webhooks/{body['id']}/").status_code == 404
+    assert api_for(cast.globex_admin).get("/api/v1/webhooks/").json()["results"] == []
+    assert api_for(cast.acme_member).get("/api/v1/webhooks/").status_code == 403
+
+
+@pytest.mark.parametrize("body,field,reason", [
+    ({"events": []}, "events", "at least"),
+    ({"events": ["order.exploded"]}, "events", "not a valid choice"),
+    ({"url": "x" * 501}, "url", "500"),
+    ({"description": "d" * 201}, "description", "200"),
+])
+def test_bad_registrations_are_refused(cast, receiver, body, field, reason):
+    response = api_for(cast.acme_admin).post("/api/v1/webhooks/", {"url": receiver.url, "events": ["order.submitted"],
+                                                                    **body}, format="json")
+    assert response.status_code == 400 and reason in json.dumps(response.json()["errors"][field])
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_client_admin_cannot_make_a_studio_endpoint_or_another_company_s(cast, receiver):
+    api = api_for(cast.acme_admin)
+    other = api.post("/api/v1/webhooks/", {"url": receiver.url, "events": ["order.submitted"],
+                                           "client": str(cast.globex.pk)}, format="json")
+    assert other.status_code == 400 and not WebhookEndpoint.objects.exists()
+    from agency.exceptions import NotPermitted
+
+    with pytest.raises(NotPermitted):
+        webhooks.endpoint_create(by=cast.acme_admin, client=None, url=receiver.url, events=["order.submitted"])
+
+
+@pytest.mark.parametrize("url", [
+    "https://127.0.0.1/hook", "https://[::1]/hook", "https://169.254.169.254/latest/meta-data/",
+    "https://10.1.2.3/hook", "https://192.168.1.20/hook", "https://172.16.0.4/hook", "https://[::ffff:127.0.0.1]/h",
+    "https://localhost/hook", "https://internal.example.test/hook", "https://0.0.0.0/hook",
+])
+def test_private_addresses_are_refused_at_save(cast, settings, monkeypatch, connections, url):
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = []
+    _resolving(monkeypatch, {"internal.example.test": "10.0.0.8"})
+    response = api_for(cast.acme_admin).post("/api/v1/webhooks/", {"url": url, "events": ["order.submitted"]},
+                                             format="json")
+    assert response.status_code == 400 and "public" in response.json()["errors"]["url"][0]
+    assert not WebhookEndpoint.objects.exists() and connections == []
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("http://hooks.example.test/x", "https://"), ("ftp://hooks.example.test/x", "https://"),
+    ("https://user:pw@hooks.example.test/x", "password"), ("https://no-such-host.invalid/x", "does not resolve"),
+    ("https://hooks.example.test:99999/x", "port"),
+])
+def test_other_bad_urls_are_refused(cast, settings, monkeypatch, url, reason):
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = []
+    _resolving(monkeypatch, {"hooks.example.test": "93.184.216.34"})
+    response = api_for(cast.acme_admin).post("/api/v1/webhooks/", {"url": url, "events": ["order.submitted"]},
+                                             format="json")
+    assert response.status_code == 400 and reason in response.json()["errors"]["url"][0]
+
+
+def test_a_public_https_url_is_accepted(cast, settings, monkeypatch):
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = []
+    _resolving(monkeypatch, {"hooks.example.test": "93.184.216.34"})
+    response = api_for(cast.acme_admin).post("/api/v1/webhooks/", {"url": "https://hooks.example.test/loupe",
+                                                                    "events": ["order.submitted"]}, format="json")
+    assert response.status_code == 201
+
+
+# --- events and deliveries ---------------------------------------------------------------------
+
+
+def test_an_order_event_goes_to_its_company_and_the_studio_only(cast, receiver, django_capture_on_commit_callbacks):
+    acme, acme_secret = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    studio, studio_secret = _endpoint(None, receiver.url + "?studio=1", events=webhooks.SUBSCRIBABLE,
+                                      by=cast.account_manager)
+    globex, _ = _endpoint(cast.globex, receiver.url + "?globex=1", by=cast.globex_admin)
+    from tests.factories import add_images
+
+    add_images(cast.acme_order, {"standard": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.order_submit(order_id=cast.acme_order.pk, by=cast.acme_member)
+    assert {d.endpoint_id for d in WebhookDelivery.objects.all()} == {acme.pk, studio.pk}
+    assert len(receiver.requests) == 2 and not any("globex" in r["path"] for r in receiver.requests)
+    for request in receiver.requests:
+        secret = studio_secret if "studio" in request["path"] else acme_secret
+        headers = request["headers"]
+        assert webhooks.verify_signature(secret, headers["Loupe-Signature"], request["body"])
+        assert not webhooks.verify_signature("whsec_wrong", headers["Loupe-Signature"], request["body"])
+        assert headers["Loupe-Event"] == "order.submitted" and headers["Content-Type"] == "application/json"
+        event = json.loads(request["body"])
+        assert event["type"] == "order.submitted" and event["data"]["order"]["number"] == cast.acme_order.number
+        assert event["data"]["order"]["api_url"].endswith(f"/api/v1/orders/{cast.acme_order.pk}/")
+        assert "CANARY" not in request["body"]
+    delivered = WebhookDelivery.objects.get(endpoint=acme)
+    assert delivered.status == "delivered" and delivered.attempts == 1 and delivered.last_status_code == 200
+    assert delivered.last_latency_ms is not None and delivered.attempt_log.count() == 1
+
+
+def test_a_failing_receiver_is_retried_later_and_given_up_after_a_day(cast, receiver,
+                                                                      django_capture_on_commit_callbacks):
+    endpoint, _ = _endpoint(cast.acme, receiver.url, events=["order.submitted"], by=cast.acme_admin)
+    receiver.answer(500)
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and delivery.attempts == 1 and delivery.last_status_code == 500
+    assert timedelta(seconds=50) < delivery.next_attempt_at - timezone.now() < timedelta(seconds=70)
+    tasks.retry_webhooks()  # not due yet: nothing is sent
+    assert len(receiver.requests) == 1
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    receiver.answer(503)
+    tasks.retry_webhooks()
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2 and timedelta(seconds=110) < delivery.next_attempt_at - timezone.now()
+    # a day later the last try fails too: the delivery is given up and the endpoint switched off
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now(), created_at=timezone.now() - timedelta(hours=23, minutes=59))
+    receiver.answer(500)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.retry_webhooks()
+    delivery.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert delivery.status == "failed" and delivery.attempts == 3
+    assert not endpoint.is_active and "24 hours" in endpoint.disabled_reason
+    assert mail.outbox[-1].to == [cast.acme_admin.email] and "switched off" in mail.outbox[-1].subject
+    # nothing more is sent to a switched-off endpoint, until it is switched on and redelivered
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    assert len(receiver.requests) == 3
+    api = api_for(cast.acme_admin)
+    refused = api.post(f"/api/v1/webhooks/{endpoint.pk}/redeliver/", {"delivery": str(delivery.pk)}, format="json")
+    assert refused.status_code == 409
+    api.patch(f"/api/v1/webhooks/{endpoint.pk}/", {"is_active": True}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        again = api.post(f"/api/v1/webhooks/{endpoint.pk}/redeliver/", {"delivery": str(delivery.pk)}, format="json")
+    assert again.status_code == 202
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.attempts == 4 and len(receiver.requests) == 4
+    log = api.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()["results"]
+    assert [row["status"] for row in log] == ["delivered"]
+
+
+def test_a_redirect_is_not_followed(cast, receiver, connections, django_capture_on_commit_callbacks):
+    _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    receiver.answer(302, {"Location": "http://169.254.169.254/latest/meta-data/"})
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and "redirect" in delivery.last_error
+    assert {address[0] for address in connections} == {"127.0.0.1"} and len(receiver.requests) == 1
+
+
+def test_the_address_is_checked_again_when_sending(cast, settings, monkeypatch, connections):
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = []
+    _resolving(monkeypatch, {"hooks.example.test": "93.184.216.34"})
+    _endpoint(cast.acme, "https://hooks.example.test/loupe", by=cast.acme_admin)
+    _resolving(monkeypatch, {"hooks.example.test": "169.254.169.254"})  # the name now points inside
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    delivery = webhooks.attempt(WebhookDelivery.objects.get().pk)
+    assert delivery.status == "pending" and "private" in delivery.last_error and connections == []
+
+
+def test_a_slow_receiver_times_out(cast, receiver, settings, django_capture_on_commit_callbacks):
+    settings.LOUPE_WEBHOOK_TIMEOUT = 0.3
+    _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    receiver.answer(200, delay=1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and "no answer within 0.3 seconds" in delivery.last_error
+
+
+def test_a_secret_rotated_while_deliveries_wait_signs_with_both(cast, receiver):
+    endpoint, old = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))  # queued
+    response = api_for(cast.acme_admin).post(f"/api/v1/webhooks/{endpoint.pk}/rotate-secret/")
+    new = response.json()["secret"]
+    assert response.status_code == 200 and new != old and response["Cache-Control"] == "no-store"
+    webhooks.attempt(WebhookDelivery.objects.get().pk)
+    request = receiver.requests[0]
+    header = request["headers"]["Loupe-Signature"]
+    assert header.count("v1=") == 2
+    assert webhooks.verify_signature(new, header, request["body"]) and webhooks.verify_signature(old, header, request["body"])
+    # a day later only the new secret signs
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_rotated_at=timezone.now() - timedelta(hours=25))
+    endpoint.refresh_from_db()
+    later = webhooks.signature_header(endpoint, "{}")
+    assert later.count("v1=") == 1 and webhooks.verify_signature(new, later, "{}")
+
+
+def test_an_old_signature_is_refused_by_the_documented_check():
+    header = f"t={int(time.time()) - 600},v1={webhooks.sign('whsec_x', int(time.time()) - 600, '{}')}"
+    assert not webhooks.verify_signature("whsec_x", header, "{}")
+    assert not webhooks.verify_signature("whsec_x", "v1=abc", "{}")
+
+
+def test_a_delivery_is_sent_once_however_often_its_task_runs(cast, receiver):
+    """SECURITY.md T3 and A8: the task claims its row; a delivered, unknown or foreign id sends nothing."""
+    _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    delivery_id = str(WebhookDelivery.objects.get().pk)
+    for _ in range(3):  # (at once, on PostgreSQL: tests/integration/test_postgres_concurrency.py)
+        tasks.deliver_webhook(delivery_id)
+    tasks.deliver_webhook("00000000-0000-0000-0000-000000000000")
+    assert len(receiver.requests) == 1 and WebhookDelivery.objects.get().attempts == 1
+
+
+def test_an_invoice_event(cast, receiver, django_capture_on_commit_callbacks):
+    from tests.billing.invoicing_setup import address, billing_profile, issued_invoice
+    from tests.factories import default_price_list
+
+    _endpoint(cast.acme, receiver.url, events=["invoice.issued"], by=cast.acme_admin)
+    default_price_list()
+    billing_profile()
+    address(cast.acme)
+    with django_capture_on_commit_callbacks(execute=True):
+        issued_invoice(cast.acme, cast)
+    event = json.loads(receiver.requests[0]["body"])
+    assert event["type"] == "invoice.issued" and event["data"]["invoice"]["number"].startswith("INV-")
+
+
+def test_ping_and_the_pages(cast, receiver, django_capture_on_commit_callbacks):
+    web = web_for(cast.acme_admin)
+    page = web.post("/webhooks/", {"url": receiver.url, "events": ["order.submitted"], "description": "PIM"})
+    assert page.status_code == 200 and page["Cache-Control"] == "no-store"
+    assert 'id="webhook-secret">whsec_' in page.content.decode()
+    endpoint = WebhookEndpoint.objects.get()
+    assert "whsec_" not in web.get("/webhooks/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert web.post(f"/webhooks/{endpoint.pk}/", {"action": "ping"}).status_code == 302
+    assert json.loads(receiver.requests[0]["body"])["type"] == "ping"
+    detail = web.get(f"/webhooks/{endpoint.pk}/").content.decode()
+    assert "ping" in detail and "Delivered" in detail and "Send again" in detail
+    assert web.post(f"/webhooks/{endpoint.pk}/", {"action": "update", "url": receiver.url, "events": ["order.delivered"],
+                                                 "description": "DAM"}).status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.events == ["order.delivered"] and endpoint.description == "DAM"
+    bad = web.post(f"/webhooks/{endpoint.pk}/", {"action": "update", "url": "https://10.0.0.1/x", "events": ["ping"]})
+    assert bad.status_code == 400
+    assert web.post(f"/webhooks/{endpoint.pk}/", {"action": "disable"}).status_code == 302
+    assert not WebhookEndpoint.objects.get().is_active
+    assert "whsec_" in web.post(f"/webhooks/{endpoint.pk}/", {"action": "rotate"}).content.decode()
+    assert web.post(f"/webhooks/{endpoint.pk}/", {"action": "delete"}).status_code == 302
+    assert not WebhookEndpoint.objects.exists()
+    assert web_for(cast.acme_member).get("/webhooks/").status_code == 403
