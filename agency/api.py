@@ -54,6 +54,8 @@ class MeSerializer(serializers.Serializer):
     def get_two_factor(self, user: Any) -> bool:
         return two_factor.is_enabled(user)
 
+    @extend_schema_field(inline_serializer("MeClient", {"id": serializers.UUIDField(), "name": serializers.CharField()},
+                                           allow_null=True))
     def get_client(self, user: Any) -> dict[str, Any] | None:
         membership = getattr(user, "membership", None) if user.is_client else None
         if membership is None:

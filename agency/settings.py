@@ -254,7 +254,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus", "RevisionKindEnum": "jobs.models.ItemKind",
                             "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind",
                             "VersionStatusEnum": "jobs.models.VersionStatus",
-                            "PaymentMethodEnum": "billing.models.PaymentMethod"},
+                            "PaymentMethodEnum": "billing.models.PaymentMethod",
+                            "QcDecisionEnum": ["pass", "reject"]},
 }
 
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is

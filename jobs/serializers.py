@@ -78,6 +78,25 @@ class NextStepSerializer(serializers.Serializer):
     action_needed = serializers.BooleanField(source="mine", help_text="It is the requesting user's move.")
 
 
+class ClientRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class StyleGuideRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class QcDecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["pass", "reject"])
+    category = serializers.CharField(allow_blank=True)
+    notes = serializers.CharField(allow_blank=True)
+    by = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
 class HeldFromField(serializers.ChoiceField):
     """The state an order on hold returns to; null when it is not on hold (never "", which is not a state)."""
 
@@ -114,9 +133,11 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     def get_sla(self, order: Order) -> dict[str, Any] | None:
         return sla_payload(order, self.context)
 
+    @extend_schema_field(ClientRefSerializer)
     def get_client(self, order: Order) -> dict[str, str]:
         return {"id": str(order.client_id), "name": order.client.name}
 
+    @extend_schema_field(StyleGuideRefSerializer)
     def get_style_guide(self, order: Order) -> dict[str, Any]:
         guide = order.style_guide
         return {"id": str(guide.pk), "name": guide.name, "version": guide.version}
@@ -352,7 +373,7 @@ class VersionSerializer(serializers.ModelSerializer):
                   "created_at"]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.DictField(allow_null=True))
+    @extend_schema_field(QcDecisionSerializer(allow_null=True))
     def get_qc(self, version: Version) -> dict[str, Any] | None:
         if version.qc_at is None:
             return None
