@@ -26,3 +26,11 @@ def forget_idempotency_keys() -> None:
     from agency.idempotency import forget_expired
 
     forget_expired()
+
+
+def queue_probe(sent_at: float) -> float:
+    """Seconds between queueing and the start of this task: the broker's pickup latency (measured by
+    ``bench/queue_latency.py``; also a quick check that workers are taking tasks)."""
+    import time
+
+    return time.time() - sent_at

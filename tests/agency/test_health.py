@@ -75,3 +75,11 @@ def test_the_redis_broker_is_checked_for_real():
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     assert _broker_check(f"redis://127.0.0.1:{closed}/0") == "failing"
+
+
+def test_the_queue_probe_reports_how_long_a_task_waited():
+    import time
+
+    from agency.tasks import queue_probe
+
+    assert 1.0 <= queue_probe(time.time() - 1.0) < 2.0
