@@ -215,3 +215,24 @@ def test_exif_orientation_is_applied(send):
     expected = ImageOps.exif_transpose(Image.open(path)).convert("RGB").resize((256, 256))
     thumb = Image.open(image.thumbnail.open("rb")).convert("RGB")
     assert float(np.abs(np.asarray(thumb, "float32") - np.asarray(expected, "float32")).mean()) < 12.0
+
+
+def test_the_thumbnail_keeps_the_colours_of_a_full_resolution_resize(tmp_path):
+    """Issue 10's preview goal: the 256 px thumbnail within 40 dB PSNR of a LANCZOS resize of the whole
+    picture (lossy WebP's chroma subsampling alone would cap it near 37 dB), stored as lossless WebP."""
+    from jobs.imaging import pipeline
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:1800, 0:2700].astype("float32")
+    frame = np.stack([200 + 30 * xx / 2700, 190 + 25 * yy / 1800, 180 + 20 * np.sin(xx / 40)], axis=-1)
+    frame[(xx - 1350) ** 2 + (yy - 900) ** 2 < 400**2] = [212, 175, 55]  # a gold disc with sharp edges
+    frame = np.clip(frame + rng.normal(0, 6, frame.shape), 0, 255).astype("uint8")
+    path = tmp_path / "frame.jpg"
+    Image.fromarray(frame, "RGB").save(path, "JPEG", quality=92)
+    source = Image.open(path).convert("RGB")
+    reference = source.resize(pipeline._target(source.width, source.height, 256), Image.Resampling.LANCZOS)
+    result = pipeline.make_previews(path, max_pixels=250_000_000, extension="jpg")
+    assert b"VP8L" in result.thumbnail and b"VP8 " not in result.thumbnail  # lossless WebP, not lossy
+    thumb = np.asarray(Image.open(io.BytesIO(result.thumbnail)).convert("RGB"), "float64")
+    mse = float(np.mean((thumb - np.asarray(reference, "float64")) ** 2))
+    assert 10 * np.log10(255**2 / mse) >= 40
