@@ -106,12 +106,12 @@ def topology(s3_server: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     started.update(web=web, clusters=clusters)
     try:
         def ready() -> bool:
-            try:
-                return requests.get(f"{started['url']}/readyz/", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            try:  # booting workers may accept and answer late on a loaded machine
+                return requests.get(f"{started['url']}/readyz/", timeout=10).status_code == 200
+            except requests.RequestException:
                 return False
 
-        _wait(ready, 60, "gunicorn to answer /readyz/")
+        _wait(ready, 180, "gunicorn to answer /readyz/")
         yield started
     finally:
         for process in [web, *clusters]:
