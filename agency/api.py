@@ -220,6 +220,7 @@ IDEMPOTENCY_PARAMETER = {
 }
 
 
+NAMES_OBJECTS_IN_BODY = ("/notifications/read/",)
 ERRORS = {
     "400": "The request is invalid: `detail` says why, `errors` names the fields",
     "401": "Not signed in, or the token is invalid or expired",
@@ -250,7 +251,9 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
                 continue
             codes = {"400", "403"}
             codes |= {"429"} if path.endswith("/auth/token/") else {"401"}
-            codes |= {"404"} if "{" in path or method == "get" else set()  # lists: a page past the end
+            # 404: an object in the path, a page past the end of a list, or ids in the body that are not
+            # the reader's
+            codes |= {"404"} if "{" in path or method == "get" or path.endswith(NAMES_OBJECTS_IN_BODY) else set()
             codes |= {"409"} if method != "get" else set()
             codes |= {"402"} if path.endswith("/download/") else set()
             if method == "post" and not path.endswith("/auth/token/"):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.http import Http404
 from django.utils import timezone
 
 from agency.exceptions import RuleViolation
@@ -64,7 +65,7 @@ def notify(users: Iterable[User], *, kind: str, source: str, title: str, body: s
     for note in Notification.objects.filter(source=source[:64], user_id__in=wanted, emailed_at__isnull=True):
         if not Notification.objects.filter(pk=note.pk, emailed_at__isnull=True).update(emailed_at=timezone.now()):
             continue  # another delivery of this task sent it
-        link = f"\n\n{settings.LOUPE_BASE_URL.rstrip('/')}{note.url}" if note.url else ""
+        link = f"\n\n{absolute_url(note.url)}" if note.url else ""
         try:
             person = people[note.user_id]
             with timezone.override(zone_of(person)):
@@ -82,11 +83,21 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
+def absolute_url(path: str) -> str:
+    """A link that works outside the browser (a mail, a webhook body): ``LOUPE_BASE_URL`` + ``path``."""
+    return f"{settings.LOUPE_BASE_URL.rstrip('/')}{path}"
+
+
 def mark_read(user: User, ids: Iterable[str] | None = None) -> int:
-    """Mark the user's notifications read (all of them, or those ``ids``); returns how many changed."""
+    """Mark the user's notifications read (all of them, or those ``ids``, which must all be theirs: any
+    other id answers 404 and nothing changes); returns how many changed."""
     qs = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
-        qs = qs.filter(pk__in=list(ids))
+        ids = {str(i) for i in ids}
+        if Notification.objects.filter(user=user, pk__in=ids).count() != len(ids):
+            # someone else's (or no) notification: say nothing about it and change nothing
+            raise Http404("No such notification of yours.")
+        qs = qs.filter(pk__in=ids)
     return qs.update(read_at=timezone.now())
 
 

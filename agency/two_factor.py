@@ -103,7 +103,7 @@ def verify(user: Any, code: str) -> Device | None:
     if not code:
         return None
     with transaction.atomic():
-        if code.isdigit():
+        if len(code) == 6 and code.isdigit():  # an app's code; recovery codes have 8 characters
             devices: Any = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True)
         else:
             devices = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
+import uuid
 from typing import Any
 
 import segno
@@ -252,9 +253,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
         token, key = services.token_create(user=request.user, name=name)
     except RuleViolation as exc:
         return _profile(request, status=400, token_error=exc.message, token_name=name[:100])
-    response = _profile(request, new_key=key, new_token=token)
-    response["Cache-Control"] = "no-store"
-    return response
+    return no_store(_profile(request, new_key=key, new_token=token))
 
 
 @login_required
@@ -285,10 +284,10 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
             request.session.pop(SETUP_KEY, None)
             update_session_auth_hash(request, user)  # this session stays; the others end
             otp_login(request, device)
-            return _no_store(render(request, "agency/two_factor_codes.html", {**context, "codes": codes, "new": True}))
+            return no_store(render(request, "agency/two_factor_codes.html", {**context, "codes": codes, "new": True}))
         if action == "codes":
             codes = two_factor.regenerate_codes(user=user, code=code)
-            return _no_store(render(request, "agency/two_factor_codes.html", {**context, "codes": codes}))
+            return no_store(render(request, "agency/two_factor_codes.html", {**context, "codes": codes}))
         if action == "disable":
             two_factor.disable(user=user, code=code)
             messages.success(request, "Two-factor sign-in is off. Your password alone signs you in again.")
@@ -306,10 +305,11 @@ def two_factor_page(request: HttpRequest) -> HttpResponse:
         secret = base64.b32encode(device.bin_key).decode()
         context.update(secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
                        qr=segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2))
-    return _no_store(render(request, "agency/two_factor.html", context, status=status))
+    return no_store(render(request, "agency/two_factor.html", context, status=status))
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
+def no_store(response: HttpResponse) -> HttpResponse:
+    """Answers that show a secret once (a token, a webhook secret, recovery codes) are never cached."""
     response["Cache-Control"] = "no-store"
     return response
 
@@ -318,7 +318,12 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 def notification_list(request: HttpRequest) -> HttpResponse:
     """The bell's page: the user's notifications, newest first; one click marks them all read."""
     if request.method == "POST":
-        notifications.mark_read(request.user)
+        ids = request.POST.getlist("ids")
+        try:
+            ids = [str(uuid.UUID(i)) for i in ids]
+        except ValueError as exc:
+            raise RuleViolation("Notifications are named by their id.", field="ids") from exc
+        notifications.mark_read(request.user, ids or None)  # no ids: the page's "Mark all read"
         return redirect("notifications")
     page = Paginator(Notification.objects.filter(user=request.user), 30).get_page(request.GET.get("page"))
     return render(request, "agency/notifications.html", {"page": page,

@@ -20,6 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 from agency import security_log
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import CLIENT_ROLES, ApiToken, Role, SecurityEvent, User
+from agency.notifications import absolute_url
 from clients.models import Client, Membership, StyleGuide
 from clients.permissions import can_edit_style_guide, can_manage_clients, can_manage_team
 
@@ -116,7 +117,7 @@ def _send_invitation(user_id: Any, client_name: str) -> None:
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
     })
     body = render_to_string("registration/invitation_email.txt", {
-        "user": user, "client_name": client_name, "path": f"{settings.LOUPE_BASE_URL.rstrip('/')}{path}",
+        "user": user, "client_name": client_name, "path": absolute_url(path),
         "studio": settings.LOUPE_STUDIO_NAME,
     })
     send_mail(f"Your {settings.LOUPE_STUDIO_NAME} account", body, None, [user.email])

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.uploads import get_backend
+from agency.views import no_store
 from clients import permissions, selectors, services, webhooks
 from clients.forms import (
     ClientForm,
@@ -236,10 +237,6 @@ def _webhook_form(request: HttpRequest, data: Any = None, **kwargs: Any) -> Webh
     return WebhookForm(data, companies=companies, **kwargs)
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "no-store"
-    return response
-
 
 @login_required
 def webhook_list(request: HttpRequest) -> HttpResponse:
@@ -260,7 +257,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
     response = render(request, "clients/webhook_list.html", {
         "form": form, "endpoints": selectors.webhook_list(request.user), "created": created, "secret": secret,
     }, status=400 if form.errors else 200)
-    return _no_store(response) if secret else response
+    return no_store(response) if secret else response
 
 
 @login_required
@@ -308,4 +305,4 @@ def webhook_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "endpoint": endpoint, "form": form, "secret": secret,
         "deliveries": selectors.webhook_deliveries(request.user, endpoint)[:50],
     }, status=400 if form.errors else 200)
-    return _no_store(response) if secret else response
+    return no_store(response) if secret else response

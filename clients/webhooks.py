@@ -41,6 +41,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
+from agency.notifications import absolute_url
 from agency.tasks import enqueue_on_commit
 from clients.models import Client, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from clients.permissions import can_manage_webhooks
@@ -189,22 +190,18 @@ def endpoint_delete(*, endpoint: WebhookEndpoint, by: Any) -> None:
 
 # --- events ----------------------------------------------------------------------------------------
 
-def _link(path: str) -> str:
-    return f"{settings.LOUPE_BASE_URL.rstrip('/')}{path}"
-
-
 def order_data(order: Any) -> dict[str, Any]:
     return {"order": {"id": str(order.pk), "number": order.number, "title": order.title, "status": order.status,
-                      "client": str(order.client_id), "url": _link(f"/orders/{order.pk}/"),
-                      "api_url": _link(f"/api/v1/orders/{order.pk}/")}}
+                      "client": str(order.client_id), "url": absolute_url(f"/orders/{order.pk}/"),
+                      "api_url": absolute_url(f"/api/v1/orders/{order.pk}/")}}
 
 
 def invoice_data(invoice: Any) -> dict[str, Any]:
     return {"invoice": {"id": str(invoice.pk), "number": invoice.number, "kind": invoice.kind,
                         "currency": invoice.currency, "total": str(invoice.total),
                         "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
-                        "client": str(invoice.client_id), "url": _link(f"/invoices/{invoice.pk}/"),
-                        "api_url": _link(f"/api/v1/invoices/{invoice.pk}/")}}
+                        "client": str(invoice.client_id), "url": absolute_url(f"/invoices/{invoice.pk}/"),
+                        "api_url": absolute_url(f"/api/v1/invoices/{invoice.pk}/")}}
 
 
 def _body(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> str:
@@ -391,7 +388,7 @@ def _give_up(endpoint: WebhookEndpoint, error: str) -> None:
         is_active=False, disabled_reason=f"switched off after failing for 24 hours ({error[:200]})")
     owner = endpoint.created_by
     if updated and owner is not None and owner.is_active and owner.email:
-        url = _link(f"/webhooks/{endpoint.pk}/")
+        url = absolute_url(f"/webhooks/{endpoint.pk}/")
         transaction.on_commit(lambda: send_mail(
             f"Webhook switched off: {endpoint.url}",
             f"Loupe could not deliver events to {endpoint.url} for 24 hours (last: {error}), so it switched the "

@@ -91,6 +91,39 @@ def _fresh_process_caches() -> Any:
     yield
 
 
+def require(tool: str, available: bool, *, switch: str, how: str) -> None:
+    """A test that needs ``tool`` skips, naming it and how to get it, when it is missing; when CI's
+    ``switch`` (``LOUPE_REQUIRE_…=1``) is set, a missing tool is a failure, so no skip can hide one."""
+    if available:
+        return
+    message = f"{tool} is not available: {how}"
+    if os.environ.get(switch) == "1":
+        pytest.fail(f"{switch}=1 but {message}")
+    pytest.skip(f"{message} ({switch}=1 makes this a failure)")
+
+
+def redis_answers() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def require_redis() -> None:
+    require("Redis", redis_answers(), switch="LOUPE_REQUIRE_REDIS",
+            how="nothing answers on 127.0.0.1:6379 (apt-get install redis-server; redis-server --daemonize yes)")
+
+
+def require_postgres() -> None:
+    from django.db import connection
+
+    require("PostgreSQL", connection.vendor == "postgresql", switch="LOUPE_REQUIRE_POSTGRES",
+            how=f"the suite runs on {connection.vendor}; run it with DATABASE_URL=postgres://… (CI's second pass)")
+
+
 def api_for(user: User | None) -> APIClient:
     client = APIClient()
     if user is not None:

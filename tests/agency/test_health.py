@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_redis
+
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,14 +50,6 @@ def test_readyz_is_the_database_only(client):
     assert client.post("/readyz/").status_code == 405
 
 
-def _redis_answers() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 def _broker_check(redis_url: str) -> dict:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "REDIS_URL": redis_url}
     code = ("import django, json; django.setup(); from agency import health; "
@@ -66,10 +60,7 @@ def _broker_check(redis_url: str) -> dict:
 
 
 def test_the_redis_broker_is_checked_for_real():
-    if not _redis_answers():
-        if os.environ.get("LOUPE_REQUIRE_REDIS") == "1":
-            pytest.fail("LOUPE_REQUIRE_REDIS=1 but nothing answers on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379 (CI starts one and sets LOUPE_REQUIRE_REDIS=1)")
+    require_redis()
     assert _broker_check("redis://127.0.0.1:6379/0") == "ok"
     with socket.socket() as sock:  # a port where nothing listens
         sock.bind(("127.0.0.1", 0))

@@ -72,7 +72,7 @@ def test_keys_are_per_person(cast):
     count = Order.objects.count()
     for person in (cast.acme_member, cast.acme_admin):
         assert api_for(person).post("/api/v1/orders/", _order(cast), format="json",
-                                    HTTP_IDEMPOTENCY_KEY="shared").status_code == 201
+                                    HTTP_IDEMPOTENCY_KEY="same-key-two-people").status_code == 201
     assert Order.objects.count() == count + 2
 
 

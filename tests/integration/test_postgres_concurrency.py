@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from agency.exceptions import InvalidTransition
 from agency.models import Role
 from jobs import workflow
 from jobs.models import Event, Order, OrderStatus, Service
 from jobs.services import order_create
+from tests.conftest import require_postgres
 from tests.factories import (
     ClientFactory,
     StyleGuideFactory,
@@ -29,8 +30,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(autouse=True)
 def _postgres_only() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock races need PostgreSQL: run with DATABASE_URL=postgres://… (CI does)")
+    require_postgres()  # row-lock races: select_for_update is a no-op on SQLite
     ensure_service_catalog()
 
 

@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from PIL import Image
 
 from agency.models import User
 from jobs.models import ImageStatus, OrderImage, OrderStatus
+from tests.conftest import require_postgres, require_redis
 from tests.factories import PASSWORD, default_price_list
 from tests.integration.conftest import BUCKET, REGION, _free_port
 
@@ -37,22 +37,10 @@ BIN = Path(sys.executable).parent
 REDIS_DB = 11  # a database of its own on the shared Redis, emptied first
 
 
-def _redis_answers() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def _services() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the production topology runs on PostgreSQL: DATABASE_URL=postgres://… (CI does)")
-    if not _redis_answers():
-        if os.environ.get("LOUPE_REQUIRE_REDIS") == "1":
-            pytest.fail("LOUPE_REQUIRE_REDIS=1 but nothing answers on 127.0.0.1:6379")
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    require_postgres()
+    require_redis()
 
 
 def _env(s3_server: str, var_dir: Path) -> dict[str, str]:

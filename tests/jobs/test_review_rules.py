@@ -271,10 +271,10 @@ def test_a_message_notifies_the_other_side_once_and_respects_opt_out(cast, deliv
     assert bell["count"] == 1 and "Files are ready" in bell["results"][0]["body"]
     read = api_for(cast.acme_member).post("/api/v1/notifications/read/", {}, format="json").json()
     assert read == {"marked": 1, "unread": 0}
-    # another person's notification id is not yours to mark
+    # another person's notification id is not yours to mark: 404, as for an id that does not exist
     other = Notification.objects.get(user=cast.acme_admin)
     assert api_for(cast.acme_member).post("/api/v1/notifications/read/", {"ids": [str(other.pk)]},
-                                          format="json").json()["marked"] == 0
+                                          format="json").status_code == 404
     assert Notification.objects.get(pk=other.pk).read_at is None
 
 
@@ -352,3 +352,18 @@ def test_the_bell_page_marks_only_the_readers_own_notifications(cast, web):
     assert web(cast.acme_member).post("/notifications/").status_code == 302
     assert Notification.objects.get(pk=mine.pk).read_at is not None
     assert Notification.objects.get(pk=theirs.pk).read_at is None
+
+
+def test_marking_named_notifications_read_takes_only_the_reader_s_own(cast, web, api):
+    mine = Notification.objects.create(user=cast.acme_member, kind="message", source="t:a", title="Mine")
+    other_mine = Notification.objects.create(user=cast.acme_member, kind="message", source="t:b", title="Also mine")
+    theirs = Notification.objects.create(user=cast.finance, kind="message", source="t:c", title="Theirs")
+    page = web(cast.acme_member)
+    assert page.post("/notifications/", {"ids": [str(mine.pk), str(theirs.pk)]}).status_code == 404
+    assert api(cast.acme_member).post("/api/v1/notifications/read/", {"ids": [str(theirs.pk)]},
+                                      format="json").status_code == 404
+    assert not Notification.objects.filter(read_at__isnull=False).exists()  # nothing changed, not even mine
+    assert page.post("/notifications/", {"ids": ["not-an-id"]}).status_code == 400
+    assert page.post("/notifications/", {"ids": [str(mine.pk)]}).status_code == 302
+    assert Notification.objects.get(pk=mine.pk).read_at is not None
+    assert Notification.objects.get(pk=other_mine.pk).read_at is None
