@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-DEMO_PASSWORD = "loupe-demo-2026"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import BIN, DEMO_PASSWORD, fresh_database, migrate_and_seed, production_env, start_gunicorn, stop  # noqa: E402
+
 LOCUST = ""
 CLIENTS = ["camille@aurelia.test", "louis@aurelia.test", "ava@northwind.test", "noah@northwind.test",
            "olivia@rosewood.test", "harry@rosewood.test"]
@@ -90,29 +87,6 @@ class Person(HttpUser):
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(database: str, var_dir: str) -> dict[str, str]:
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "agency.settings", "DEBUG": "0",
-            "SECRET_KEY": "bench-only-" + "x" * 45, "ALLOWED_HOSTS": "127.0.0.1", "LOUPE_HTTPS": "0",
-            "LOUPE_STATIC_MANIFEST": "0", "LOUPE_VAR_DIR": var_dir, "DATABASE_URL": database,
-            "EMAIL_URL": f"file://{var_dir}/mail", "LOUPE_REQUIRE_2FA_FOR_STAFF": "0", "LOUPE_TASKS_SYNC": "1"}
-
-
-def _ensure_database(database: str) -> None:
-    import psycopg
-
-    name = database.rsplit("/", 1)[1]
-    admin = database.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def _phase(name: str, url: str, users: int, seconds: int, work: Path) -> list[dict[str, str]]:
     locustfile = work / f"locust_{name}.py"
     locustfile.write_text(LOCUSTFILE.format(people=CLIENTS, password=DEMO_PASSWORD, phase=name))
@@ -147,23 +121,12 @@ def main() -> None:
     LOCUST = str(BIN / "locust") if (BIN / "locust").exists() else (shutil.which("locust") or "")
     if not LOCUST:
         raise SystemExit("locust is not installed: .venv/bin/pip install -e '.[bench]'")
-    _ensure_database(args.database)
+    fresh_database(args.database)
     var_dir = tempfile.mkdtemp(prefix="loupe-load-")
-    env = _env(args.database, var_dir)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    web = subprocess.Popen([str(BIN / "gunicorn"), "agency.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"], cwd=ROOT,
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = production_env(args.database, var_dir)
+    migrate_and_seed(env)
+    web, url = start_gunicorn(env)
     try:
-        for _ in range(120):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.5)
         work = Path(var_dir)
         print(f"gunicorn -w 2 on PostgreSQL, {args.users} users, demo data; loopback, this machine's 2 cores shared "
               "by gunicorn, PostgreSQL and locust")
@@ -181,8 +144,7 @@ def main() -> None:
                     print(f"  ! {row['Name']}: {row['Failure Count']} failures (see {work}/*_failures.csv)")
         print(f"\norder list / ceiling = {ratio:.2f}x (goal >= 0.3); errors in the mix: {errors} (goal 0)")
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
+        stop(web)
 
 
 if __name__ == "__main__":

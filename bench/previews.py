@@ -7,7 +7,8 @@
 
 all measured interleaved in the same run, each measurement in a fresh child process (so memory
 figures do not leak into each other) after one warm-up call on a tiny file of the same kind, with
-ratios. The sandbox's own per-file cost (a fresh limited child per upload) is printed separately, and
+ratios. The sandbox's own per-file cost (one limited fork of the pre-started decoder server per upload) is
+printed separately, and
 the PSNR of Loupe's WebP previews (1600 px and 256 px) against a full-resolution LANCZOS reference.
 
     .venv/bin/python bench/previews.py [--runs 5] [--keep DIR]
@@ -32,22 +33,30 @@ sys.path.insert(0, str(ROOT))
 W, H = 6000, 4000
 
 
-def make_inputs(directory: Path) -> dict[str, Path]:
+def studio_frame():
+    """A studio-like 24-megapixel frame: a smooth backdrop gradient, a ring-like shape with fine texture,
+    the sensor noise of a real product shot and a blue stone."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFilter
 
     rng = np.random.default_rng(42)
     yy, xx = np.mgrid[0:H, 0:W].astype("float32")
-    # A studio-like frame: a smooth backdrop gradient, a ring-like shape with fine texture and noise.
     base = np.stack([200 + 30 * xx / W, 195 + 25 * yy / H, 185 + 20 * (xx + yy) / (W + H)], axis=-1)
     ring = ((xx - W / 2) ** 2 / (W * 0.3) ** 2 + (yy - H / 2) ** 2 / (H * 0.3) ** 2)
     band = (ring > 0.8) & (ring < 1.0)
     base[band] = [212, 175, 55]
-    base += rng.normal(0, 7, base.shape)  # sensor noise of a real 24 MP product shot
+    base += rng.normal(0, 7, base.shape)
     texture = (np.sin(xx / 7.0) * np.cos(yy / 9.0) * 12)[..., None]
     base = np.clip(base + texture * band[..., None], 0, 255)
     img8 = Image.fromarray(base.astype("uint8"), "RGB").filter(ImageFilter.GaussianBlur(0.6))
     ImageDraw.Draw(img8).regular_polygon((W // 2, int(H * 0.2), 260), 8, fill=(30, 60, 180))
+    return img8
+
+
+def make_inputs(directory: Path) -> dict[str, Path]:
+    import numpy as np
+
+    img8 = studio_frame()
     paths = {"jpeg": directory / "frame.jpg", "tiff16": directory / "frame16.tif", "psd": directory / "layered.psd"}
     img8.save(paths["jpeg"], "JPEG", quality=92)
     arr16 = (np.asarray(img8).astype("uint16") * 257)
@@ -62,7 +71,8 @@ def make_inputs(directory: Path) -> dict[str, Path]:
 
 
 def sandbox_overhead(path: Path, runs: int) -> float:
-    """Median wall time of the sandboxed child (fresh process, limits) minus the in-process pipeline."""
+    """Median wall time of the sandboxed child (a fork of the pre-started server, limits) minus the
+    in-process pipeline; the server's own start is paid once per worker, outside the median."""
     from jobs.imaging import pipeline
     from jobs.imaging.sandbox import inspect_file
 
@@ -212,7 +222,7 @@ def main() -> None:
         print(f"{kind.upper()}: pillow / loupe = {pi / lo:.2f}x (goal >= 1.5)")
     print(f"peak memory above baseline: JPEG {summary[('jpeg', 'loupe')][1]:.0f} MB (goal < 80), "
           f"TIFF {summary[('tiff16', 'loupe')][1]:.0f} MB, PSD {summary[('psd', 'loupe')][1]:.0f} MB (goal < 300 each)")
-    print(f"sandbox overhead per file (fresh child process with limits, imports, IPC): "
+    print(f"sandbox overhead per file (a fork of the pre-started decoder server with limits, IPC): "
           f"{sandbox_overhead(paths['jpeg'], args.runs) * 1000:.0f} ms")
     for kind in ("jpeg", "tiff16", "psd"):
         preview, thumb = quality(paths[kind])

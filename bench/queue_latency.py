@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, start, stop  # noqa: E402
 
 
 def _env(var_dir: str, redis_url: str | None) -> dict[str, str]:
@@ -61,8 +62,7 @@ def measure(label: str, redis_url: str | None, tasks: int) -> list[float]:
         import redis
 
         redis.Redis.from_url(redis_url).flushdb()
-    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    cluster = start([sys.executable, "manage.py", "qcluster"], env)
     try:
         time.sleep(3)  # the cluster's workers start
         out = subprocess.run([sys.executable, "-c", MEASURE, str(tasks)], cwd=ROOT, env=env, capture_output=True,
@@ -71,12 +71,7 @@ def measure(label: str, redis_url: str | None, tasks: int) -> list[float]:
             raise SystemExit(f"{label}: {out.stderr[-2000:]}")
         return [float(x) for x in out.stdout.split()]
     finally:
-        os.killpg(cluster.pid, signal.SIGTERM)
-        try:
-            cluster.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
-            cluster.wait(timeout=10)
+        stop(cluster)
 
 
 def report(label: str, samples: list[float]) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,10 +264,11 @@ def _decode_raw(path: Path, kind: Kind, max_pixels: int) -> tuple[Image.Image, I
     return img, info
 
 
-def _clipping(preview: Image.Image) -> tuple[float, float]:
+def _clipping(pixels: Any) -> tuple[float, float]:
+    """Shares of clipped highlights and shadows, from a Pillow image or an RGB(A) array."""
     import numpy as np
 
-    arr = np.asarray(preview.convert("RGB"))
+    arr = np.asarray(pixels.convert("RGB") if isinstance(pixels, Image.Image) else pixels)[:, :, :3]
     highlights = float((arr.max(axis=2) >= 254).mean())
     shadows = float((arr.max(axis=2) <= 1).mean())
     return round(highlights, 4), round(shadows, 4)
@@ -283,8 +285,38 @@ def encode_webp(img: Image.Image, *, quality: int = 82, method: int = 4, lossles
 VIPS_MODES = {"JPEG": {"RGB", "L"}, "TIFF": {"RGB", "RGBA", "L", "LA", "I;16", "I;16B", "I;16L"}}
 
 
-def _vips_preview(path: Path, info: Inspection, icc: bytes | None) -> Image.Image | None:
-    """The 1600 px preview in 8-bit sRGB through libvips, or None where Pillow must do it."""
+def _vips_srgb8(img: Any) -> Any:
+    """8-bit sRGB with three or four bands, as WebP wants."""
+    if img.interpretation not in ("srgb", "b-w") or img.format != "uchar":
+        img = img.colourspace("srgb")
+    if img.format != "uchar":
+        img = img.cast("uchar")
+    return img.colourspace("srgb") if img.bands < 3 else img
+
+
+def _vips_webp(img: Any, **options: Any) -> bytes:
+    tagged = img.copy()
+    tagged.set_type(pyvips.GValue.blob_type, "icc-profile-data", SRGB_ICC)
+    return tagged.webpsave_buffer(keep="icc", **options)  # our sRGB profile, never the file's EXIF or XMP
+
+
+def _vips_thumbnail(preview: Any) -> Any:
+    """LANCZOS from the preview with a reducing gap of 3, as on the Pillow path: 55 dB against a
+    full-resolution reference where libvips' own thumbnail (a box shrink first) gives 45."""
+    width, height = _target(preview.width, preview.height, THUMBNAIL_PX)
+    alpha = preview.bands == 4
+    source = preview.premultiply() if alpha else preview
+    thumb = source.resize(width / preview.width, vscale=height / preview.height, kernel="lanczos3", gap=3.0)
+    if alpha:
+        thumb = thumb.unpremultiply()
+    return thumb.cast("uchar").copy_memory()
+
+
+def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[bytes, bytes, Any] | None:
+    """The WebP preview and thumbnail and the thumbnail's pixels through libvips, or None where Pillow
+    must do it. One reduced decode feeds both sizes: a JPEG is decoded at the smallest DCT scale that
+    still covers the preview (streamed into the resize), the thumbnail is made from the preview, and the
+    two files are encoded at once on two threads (libvips releases the GIL)."""
     if info.mode not in VIPS_MODES.get(info.format if info.format != "BigTIFF" else "TIFF", set()):
         return None
     if pyvips is None:
@@ -292,24 +324,31 @@ def _vips_preview(path: Path, info: Inspection, icc: bytes | None) -> Image.Imag
     import numpy as np
 
     # fail_on="error": a truncated or damaged file is an error, not a partly grey preview.
-    options: dict[str, object] = {"size": "down", "fail_on": "error"}
+    options: dict[str, object] = {"height": PREVIEW_PX, "size": "down"}
     if icc:
         options["export_profile"] = "srgb"
     try:
-        thumb = pyvips.Image.thumbnail(str(path), PREVIEW_PX, height=PREVIEW_PX, **options)
-        if thumb.interpretation not in ("srgb", "b-w") or thumb.format != "uchar":
-            thumb = thumb.colourspace("srgb")
-        if thumb.format != "uchar":
-            thumb = thumb.cast("uchar")
-        array = np.ndarray(buffer=thumb.write_to_memory(), dtype=np.uint8,
-                           shape=[thumb.height, thumb.width, thumb.bands])
+        if info.format == "JPEG":
+            edge = max(info.width, info.height)
+            shrink = max(s for s in (8, 4, 2, 1) if s == 1 or -(-edge // s) >= PREVIEW_PX)
+            source = pyvips.Image.jpegload(str(path), shrink=shrink, access="sequential", fail_on="error")
+            preview = source.thumbnail_image(PREVIEW_PX, **options)
+        else:
+            preview = pyvips.Image.thumbnail(str(path), PREVIEW_PX, fail_on="error", **options)
+        preview = _vips_srgb8(preview).copy_memory()
+        thumb = _vips_thumbnail(preview)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The thumbnail is where colour is judged at a glance: lossless (lossy WebP's 4:2:0 chroma
+            # alone caps it near 37 dB against a full-resolution reference, whatever the quality;
+            # lossless keeps the resize's 55 dB for some 30 KB).
+            thumb_webp = pool.submit(_vips_webp, thumb, lossless=True, effort=1)
+            preview_webp = _vips_webp(preview, Q=82, effort=0)
+            thumb_bytes = thumb_webp.result()
+        pixels = np.ndarray(buffer=thumb.write_to_memory(), dtype=np.uint8,
+                            shape=[thumb.height, thumb.width, thumb.bands])
     except pyvips.Error as exc:
         raise StopProcessing(_damaged(Kind(info.format, info.format), OSError(str(exc)))) from exc
-    if array.shape[2] == 1:
-        return Image.fromarray(array[:, :, 0], "L").convert("RGB")
-    if array.shape[2] == 2:
-        return Image.fromarray(array, "LA").convert("RGBA")
-    return Image.fromarray(array[:, :, :4], "RGBA" if array.shape[2] >= 4 else "RGB")
+    return thumb_bytes, preview_webp, pixels
 
 
 def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previews:
@@ -321,12 +360,12 @@ def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previe
     if kind.family is None:
         raise StopProcessing(kind.reason)
     try:
-        preview = None
+        made = None
         if kind.family in ("JPEG", "TIFF"):
             header = _open_pillow(path, kind, max_pixels)  # header only: metadata and the pixel limit
             info = _inspect_header(header, path, kind)
-            preview = _vips_preview(path, info, header.info.get("icc_profile"))
-        if preview is None:
+            made = _vips_previews(path, info, header.info.get("icc_profile"))
+        if made is None:
             img, info = _decode(path, kind, max_pixels)
             icc = img.info.get("icc_profile")
             img = ImageOps.exif_transpose(img) if info.orientation != 1 else img
@@ -336,8 +375,10 @@ def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previe
                 # LANCZOS: 40+ dB against a full LANCZOS at a fraction of the cost.
                 img = img.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=1.2)
             preview = to_srgb(img, icc, info.notes)
-        thumb = preview.resize(_target(preview.width, preview.height, THUMBNAIL_PX), Image.Resampling.LANCZOS,
-                               reducing_gap=3.0)
+            thumb = preview.resize(_target(preview.width, preview.height, THUMBNAIL_PX), Image.Resampling.LANCZOS,
+                                   reducing_gap=3.0)
+            # Lossless thumbnail, as on the libvips path.
+            made = encode_webp(thumb, method=1, lossless=True), encode_webp(preview, method=0), thumb
     except StopProcessing:
         raise
     except Image.DecompressionBombError as exc:
@@ -347,12 +388,10 @@ def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previe
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
             struct_error()) as exc:
         raise StopProcessing(_damaged(kind, exc)) from exc
+    thumbnail, preview_webp, thumb_pixels = made
     # Clipping shares are statistics: the thumbnail's 40 000 pixels give them to 0.1 %, at 1/40 the cost.
-    info.clipped_highlights, info.clipped_shadows = _clipping(thumb)
-    # The thumbnail is where colour is judged at a glance: lossless (lossy WebP's 4:2:0 chroma alone caps
-    # it near 37 dB against a full-resolution reference, whatever the quality setting; lossless keeps the
-    # resize's 55 dB for about 10x the bytes of a 256 px lossy file, some 25 KB; bench/previews.py).
-    return Previews(info, encode_webp(thumb, method=4, lossless=True), encode_webp(preview, method=0))
+    info.clipped_highlights, info.clipped_shadows = _clipping(thumb_pixels)
+    return Previews(info, thumbnail, preview_webp)
 
 
 def long_edge(width: int | None, height: int | None) -> int:
