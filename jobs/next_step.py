@@ -60,30 +60,65 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+def _facts() -> dict[str, Any]:
+    """The per-order facts the steps' conditions read, as annotations."""
+    return {
+        "image_count": Count("images", filter=~Q(images__status__in=NOT_ACCEPTED), distinct=True),
+        "approved_count": Count("images", filter=Q(images__status=ImageStatus.APPROVED), distinct=True),
+        "ready_count": Count("images", filter=Q(images__status=ImageStatus.READY), distinct=True),
+        "delivered_count": Count("images", filter=Q(images__status=ImageStatus.DELIVERED), distinct=True),
+        "to_schedule_count": Count("images", filter=Q(images__status=ImageStatus.RECEIVED), distinct=True),
+        "awaiting_round": Exists(RevisionRound.objects.filter(order=OuterRef("pk"),
+                                                             status=RoundStatus.AWAITING_CONFIRMATION)),
+    }
+
+
+def _mine(user: Any) -> list[int]:
+    return [i for i, step in enumerate(STEPS) if step.actor is not None and step.actor(user)]
+
+
+def _any_of(indexes: list[int]) -> Q:
+    condition = Q()
+    for i in indexes:
+        condition |= STEPS[i].when
+    return condition
+
+
+def _names(condition: Q) -> set[str]:
+    names: set[str] = set()
+    for child in condition.children:
+        names |= _names(child) if isinstance(child, Q) else {child[0].split("__")[0]}
+    return names
+
+
 def with_next_step(orders: QuerySet[Any], user: Any) -> QuerySet[Any]:
     """Annotate image counts, ``step`` (the first step that holds, an index into ``STEPS``), ``my_step``
     (the first that holds and is the viewer's to take) and ``action_first`` (0 when there is one), so
     lists can sort the viewer's actions first."""
-    accepted = ~Q(images__status__in=NOT_ACCEPTED)
-    orders = orders.annotate(
-        image_count=Count("images", filter=accepted, distinct=True),
-        approved_count=Count("images", filter=Q(images__status=ImageStatus.APPROVED), distinct=True),
-        ready_count=Count("images", filter=Q(images__status=ImageStatus.READY), distinct=True),
-        delivered_count=Count("images", filter=Q(images__status=ImageStatus.DELIVERED), distinct=True),
-        to_schedule_count=Count("images", filter=Q(images__status=ImageStatus.RECEIVED), distinct=True),
-        awaiting_round=Exists(RevisionRound.objects.filter(order=OuterRef("pk"),
-                                                          status=RoundStatus.AWAITING_CONFIRMATION)),
-    )
-    mine = [i for i, step in enumerate(STEPS) if step.actor is not None and step.actor(user)]
-    return orders.annotate(
+    mine = _mine(user)
+    return orders.annotate(**_facts()).annotate(
         step=Case(*[When(step.when, then=Value(i)) for i, step in enumerate(STEPS)], default=Value(None),
                   output_field=IntegerField()),
         # Two parties may each have a move (the client reviews what was delivered while the studio
         # delivers the rest of a round): the viewer's own step wins for them.
         my_step=Case(*[When(STEPS[i].when, then=Value(i)) for i in mine], default=Value(None),
                      output_field=IntegerField()),
-    ).annotate(action_first=Case(When(my_step__isnull=False, then=Value(0)), default=Value(1),
-                                 output_field=IntegerField()))
+        # "One of my steps holds", written out rather than as "my_step is not null": referring to
+        # my_step would repeat its whole CASE in the SQL wherever action_first is used (sort, counts).
+        action_first=(Case(When(_any_of(mine), then=Value(0)), default=Value(1), output_field=IntegerField())
+                      if mine else Value(1, output_field=IntegerField())),
+    )
+
+
+def needing_action(orders: QuerySet[Any], user: Any) -> QuerySet[Any]:
+    """The orders where one of the viewer's steps holds (``action_first == 0``), with only the facts
+    those steps read: the "Needs your action" count, without the list's other annotations."""
+    mine = _mine(user)
+    if not mine:
+        return orders.none()
+    condition = _any_of(mine)
+    facts = {name: expression for name, expression in _facts().items() if name in _names(condition)}
+    return (orders.annotate(**facts) if facts else orders).filter(condition)
 
 
 @dataclass(frozen=True)

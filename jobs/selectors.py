@@ -23,7 +23,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
-from jobs.next_step import with_next_step
+from jobs.next_step import needing_action, with_next_step
 
 
 def service_list(*, active_only: bool = True) -> QuerySet[Service]:
@@ -39,17 +39,33 @@ def order_list(user: Any, *, status: str | None = None, client: Any = None, sear
     visible = scope(OrderImage.objects.all(), user).values("pk")  # a retoucher sees only their images
     first_thumbnail = (OrderImage.objects.filter(order=OuterRef("pk"), pk__in=visible).exclude(thumbnail="")
                        .order_by("position", "created_at").values("pk")[:1])
-    qs = with_next_step(scope(Order.objects.all(), user).select_related("client", "style_guide"), user)
+    qs = _filtered(scope(Order.objects.all(), user), status=status, client=client, search=search)
+    qs = with_next_step(qs.select_related("client", "style_guide"), user)
     qs = qs.annotate(thumbnail_image=Subquery(first_thumbnail))
-    if status:
-        qs = qs.filter(status=status)
-    if client:
-        qs = qs.filter(client=client)
-    if search:
-        qs = qs.filter(Q(number__icontains=search) | Q(title__icontains=search) | Q(po_number__icontains=search))
     if mine:
         qs = qs.filter(action_first=0)
     return qs.order_by("action_first", "-created_at")
+
+
+def _filtered(orders: QuerySet[Order], *, status: str | None, client: Any, search: str) -> QuerySet[Order]:
+    if status:
+        orders = orders.filter(status=status)
+    if client:
+        orders = orders.filter(client=client)
+    if search:
+        orders = orders.filter(Q(number__icontains=search) | Q(title__icontains=search) | Q(po_number__icontains=search))
+    return orders
+
+
+def order_count(user: Any, *, status: str | None = None, client: Any = None, search: str = "") -> int:
+    """How many orders ``order_list`` lists with these filters (not ``mine``): a plain count, without
+    the next-step annotations a count of ``order_list`` would compile and group by."""
+    return _filtered(scope(Order.objects.all(), user), status=status, client=client, search=search).count()
+
+
+def action_count(user: Any) -> int:
+    """How many of the user's orders wait for them ("Needs your action")."""
+    return needing_action(scope(Order.objects.all(), user), user).count()
 
 
 def order_get(user: Any, pk: Any) -> Order:

@@ -86,6 +86,28 @@ def test_the_viewers_own_actions_come_first_and_can_be_filtered(cast, web):
     assert newer.pk  # listed for everyone, only not first
 
 
+@pytest.mark.parametrize("person", ["acme_member", "acme_admin", "account_manager", "retoucher", "finance"])
+def test_the_pages_counts_agree_with_the_list_for_every_filter(cast, web, person):
+    """The page counts with plain queries (and the action count with only the facts the viewer's steps
+    read): each figure must still be the list's own, with and without filters, over several pages."""
+    user = getattr(cast, person)
+    for n in range(27):
+        make_order(cast.acme, by=cast.acme_member, title=f"Ring {n:02d}",
+                   status=[OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.DELIVERED][n % 3])
+    delivered = Order.objects.filter(title="Ring 02").get()
+    add_images(delivered, {"standard": 1}, status=ImageStatus.DELIVERED)
+    client = web(user)
+    url = reverse("jobs:order_list")
+    for query in ("", "?mine=on", "?status=submitted", "?q=Ring+1", "?status=delivered&mine=on", "?q=nothing"):
+        filters = {"mine": "mine=on" in query, "status": "submitted" if "submitted" in query else
+                   ("delivered" if "delivered" in query else None), "search": "Ring 1" if "Ring" in query else
+                   ("nothing" if "nothing" in query else "")}
+        listed = order_list(user, **filters)
+        context = client.get(url + query).context
+        assert context["page"].paginator.count == len(listed), (person, query)
+        assert context["action_count"] == sum(o.action_first == 0 for o in order_list(user)), (person, query)
+
+
 def test_list_rows_show_thumbnail_counts_and_due(cast, web):
     order = cast.acme_order
     image = received_image(order)
