@@ -1,8 +1,11 @@
 """Upload targets and download links: one contract for S3 and the local file system (DESIGN.md §6).
 
 Bytes never pass through the web process. The API hands out a target per file: a presigned ``PUT``
-or, above ``MULTIPART_THRESHOLD``, a multipart plan with one URL per part; the client sends the bytes
-straight to storage and calls ``complete``. The local backend serves the same shape with signed,
+or, above ``MULTIPART_THRESHOLD``, a multipart plan (part numbers and sizes). Each part is signed on
+its own, with the SHA-256 of its bytes (``sign_part``): storage refuses a part whose bytes do not match
+(S3 ``x-amz-checksum-sha256``; the local backend checks it while writing), so no side ever needs the
+whole file in memory, and an interrupted upload resumes from ``list_parts``. The client sends the
+bytes straight to storage and calls ``complete``. The local backend serves the same shape with signed,
 expiring Loupe URLs, so clients and the browser code are identical for both.
 
 What was validated is pinned: ``stat`` returns an ETag, and ``download_to``/``promote`` refuse the
@@ -57,6 +60,18 @@ def part_plan(size: int) -> list[tuple[int, int]]:
     return [(n, min(part_size, size - (n - 1) * part_size)) for n in range(1, count + 1)]
 
 
+def b64_sha256(hex_digest: str) -> str:
+    """A SHA-256 as S3 writes it (base64 of the 32 bytes)."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def composite_sha256(part_digests: list[str]) -> str:
+    """The whole file's identity from its parts' SHA-256 (hex, in part order), in S3's own form for a
+    multipart object: base64 of the SHA-256 of the concatenated part digests, a dash, the part count."""
+    joined = hashlib.sha256(b"".join(bytes.fromhex(d) for d in part_digests)).digest()
+    return f"{base64.b64encode(joined).decode()}-{len(part_digests)}"
+
+
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback and an RFC 6266 ``filename*``; no CR, LF or quotes survive."""
     cleaned = "".join(ch for ch in filename if ch.isprintable() and ch not in '"\\\r\n') or "download"
@@ -102,17 +117,28 @@ class LocalBackend:
 
     def start_multipart(self, key: str, *, size: int, content_type: str, base_url: str = "") -> dict[str, Any]:
         upload_id = hashlib.sha256(f"{key}:{time.time_ns()}".encode()).hexdigest()[:32]
-        parts = [{"number": n, "size": s, "url": self._url("local-upload", {"k": key, "n": n, "s": s, "u": upload_id},
-                                                          self.UPLOAD_SALT, base_url)} for n, s in part_plan(size)]
-        return {"upload_id": upload_id, "part_size": parts[0]["size"], "parts": parts, "expires_in": UPLOAD_TTL}
+        return _plan(upload_id, size)
+
+    def sign_part(self, key: str, upload_id: str, *, number: int, size: int, sha256: str,
+                  base_url: str = "") -> dict[str, Any]:
+        url = self._url("local-upload", {"k": key, "n": number, "s": size, "u": upload_id, "c": sha256},
+                        self.UPLOAD_SALT, base_url)
+        return {"url": url, "headers": {"x-amz-checksum-sha256": b64_sha256(sha256)}, "expires_in": UPLOAD_TTL}
 
     def receive(self, token_payload: dict[str, Any], stream: IO[bytes]) -> str:
-        """Write one PUT body to disk, at most the signed size; return its ETag. Never buffers it."""
+        """Write one PUT body to disk, at most the signed size; return its ETag. Never buffers it.
+
+        A part is checked against the SHA-256 it was signed with while it is written, and kept under a
+        name that carries that checksum (one rename: a part is either whole and checked, or absent)."""
         key, number, limit = token_payload["k"], token_payload["n"], token_payload["s"]
-        final = self._parts_dir(key) / f"{number:05d}" if number else self.path(key)
+        expected = token_payload.get("c", "")
+        if number:
+            final = self._parts_dir(key) / f"{number:05d}.{expected}"
+        else:
+            final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.with_name(f".{final.name}.{os.getpid()}.{time.time_ns()}.tmp")
-        digest = hashlib.md5(usedforsecurity=False)
+        digest = hashlib.sha256() if number else hashlib.md5(usedforsecurity=False)
         written = 0
         try:
             with temp.open("wb") as out:
@@ -124,31 +150,47 @@ class LocalBackend:
                     out.write(chunk)
             if written != limit:
                 raise UploadError(f"the body has {written} bytes; this URL expects exactly {limit}")
+            if number and digest.hexdigest() != expected:
+                raise UploadError(f"part {number}'s bytes do not match the SHA-256 it was signed with")
             os.replace(temp, final)
+            if number:
+                for older in self._parts_dir(key).glob(f"{number:05d}.*"):
+                    if older != final:
+                        older.unlink(missing_ok=True)
         finally:
             temp.unlink(missing_ok=True)
-        return f'"{digest.hexdigest()}"'
+        return f'"{digest.hexdigest()[:32]}"'
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        directory = self._parts_dir(key)
+        parts = []
+        for path in sorted(directory.glob("[0-9]*.*")) if directory.exists() else []:
+            number, _, sha256 = path.name.partition(".")
+            parts.append({"number": int(number), "size": path.stat().st_size, "etag": f'"{sha256[:32]}"',
+                          "sha256": sha256})
+        return parts
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        """Assemble the parts in order, checking each one's bytes against its SHA-256 on the way."""
         directory = self._parts_dir(key)
-        stored = sorted(directory.glob("[0-9]*")) if directory.exists() else []
-        expected = [int(p["number"]) for p in parts]
-        if expected != list(range(1, len(expected) + 1)) or len(stored) != len(expected):
-            raise UploadError("the upload's parts are missing, repeated or out of order")
-        for part in parts:
-            path = directory / f"{int(part['number']):05d}"
-            if not path.exists():
-                raise UploadError(f"part {part['number']} was never uploaded")
-            etag = '"' + _file_md5(path) + '"'
-            if str(part.get("etag", "")).strip() not in (etag, etag.strip('"')):
-                raise UploadError(f"part {part['number']} does not match its ETag")
         target = self.path(key)
         temp = target.with_name(f".{target.name}.assemble.tmp")
-        with temp.open("wb") as out:
-            for path in sorted(directory.glob("[0-9]*")):
-                with path.open("rb") as src:
-                    shutil.copyfileobj(src, out, CHUNK)
-        os.replace(temp, target)
+        try:
+            with temp.open("wb") as out:
+                for part in parts:
+                    path = directory / f"{int(part['number']):05d}.{part['sha256']}"
+                    if not path.exists():
+                        raise UploadError(f"part {part['number']} was never uploaded")
+                    digest = hashlib.sha256()
+                    with path.open("rb") as src:
+                        while chunk := src.read(CHUNK):
+                            digest.update(chunk)
+                            out.write(chunk)
+                    if digest.hexdigest() != part["sha256"]:
+                        raise UploadError(f"part {part['number']}'s bytes do not match the SHA-256 it was sent with")
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
         shutil.rmtree(directory, ignore_errors=True)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -212,12 +254,10 @@ class LocalBackend:
                     yield str(path.relative_to(self.root))
 
 
-def _file_md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _plan(upload_id: str, size: int) -> dict[str, Any]:
+    """A multipart plan: the parts' numbers and sizes; each part is signed when it is sent."""
+    parts = [{"number": n, "size": s} for n, s in part_plan(size)]
+    return {"upload_id": upload_id, "part_size": parts[0]["size"], "parts": parts, "expires_in": UPLOAD_TTL}
 
 
 class S3Backend:
@@ -255,27 +295,44 @@ class S3Backend:
         return {"method": "PUT", "url": url, "headers": headers, "expires_in": UPLOAD_TTL}
 
     def start_multipart(self, key: str, *, size: int, content_type: str, base_url: str = "") -> dict[str, Any]:
-        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type,
+                                                        ChecksumAlgorithm="SHA256")["UploadId"]
+        return _plan(upload_id, size)
+
+    def sign_part(self, key: str, upload_id: str, *, number: int, size: int, sha256: str,
+                  base_url: str = "") -> dict[str, Any]:
+        checksum = b64_sha256(sha256)
+        url = self.client.generate_presigned_url(
+            "upload_part", ExpiresIn=UPLOAD_TTL,
+            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number,
+                    "ContentLength": size, "ChecksumSHA256": checksum},
+        )
+        return {"url": url, "headers": {"x-amz-checksum-sha256": checksum}, "expires_in": UPLOAD_TTL}
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        from botocore.exceptions import ClientError
+
         parts = []
-        for number, part_size in part_plan(size):
-            url = self.client.generate_presigned_url(
-                "upload_part", ExpiresIn=UPLOAD_TTL,
-                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number,
-                        "ContentLength": part_size},
-            )
-            parts.append({"number": number, "size": part_size, "url": url})
-        return {"upload_id": upload_id, "part_size": parts[0]["size"], "parts": parts, "expires_in": UPLOAD_TTL}
+        try:
+            for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                for part in page.get("Parts", []):
+                    reported = part.get("ChecksumSHA256")
+                    parts.append({"number": int(part["PartNumber"]), "size": int(part["Size"]), "etag": part["ETag"],
+                                  "sha256": base64.b64decode(reported).hex() if reported else ""})
+        except ClientError as exc:
+            if self._error_code(exc) in ("NoSuchUpload", "404"):
+                raise UploadError("storage no longer holds this upload (it was completed or given up)") from exc
+            raise
+        return parts
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
         from botocore.exceptions import ClientError
 
-        numbers = [int(p["number"]) for p in parts]
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise UploadError("the upload's parts are missing, repeated or out of order")
         try:
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id,
-                MultipartUpload={"Parts": [{"PartNumber": int(p["number"]), "ETag": str(p["etag"])} for p in parts]},
+                MultipartUpload={"Parts": [{"PartNumber": int(p["number"]), "ETag": str(p["etag"]),
+                                            "ChecksumSHA256": b64_sha256(p["sha256"])} for p in parts]},
             )
         except ClientError as exc:
             raise UploadError(f"storage refused to assemble the parts ({self._error_code(exc) or 'error'})") from exc

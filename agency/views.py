@@ -435,7 +435,7 @@ def local_upload(request: HttpRequest, token: str) -> HttpResponse:
     try:
         etag = backend.receive(payload, request)
     except UploadError as exc:
-        return problem_response(request, 400 if "expects exactly" in exc.reason else 413, "Upload refused", exc.reason)
+        return problem_response(request, 413 if "larger than" in exc.reason else 400, "Upload refused", exc.reason)
     response = HttpResponse(status=200)
     response["ETag"] = etag
     return response

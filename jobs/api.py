@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.http import HttpResponseRedirect
@@ -34,6 +36,7 @@ from jobs.serializers import (
     OrderListSerializer,
     OrderOutputSerializer,
     OrderUpdateSerializer,
+    PartSignInputSerializer,
     ProposalSerializer,
     QcInputSerializer,
     ReclassInputSerializer,
@@ -45,8 +48,10 @@ from jobs.serializers import (
     RoundAnswerSerializer,
     ScheduleApplySerializer,
     ServiceSerializer,
+    SignedPartSerializer,
     TransitionInputSerializer,
     UploadFileSerializer,
+    UploadPartsSerializer,
     UploadsInputSerializer,
     UploadsOutputSerializer,
     VersionDownloadQuerySerializer,
@@ -257,6 +262,17 @@ class DownloadQuerySerializer(serializers.Serializer):
     what = serializers.ChoiceField(choices=list(production.IMAGE_DOWNLOADS), default="original")
 
 
+def _upload_parts(request: Request, *, listed: Callable[[], dict[str, Any]],
+                  sign: Callable[..., dict[str, Any]]) -> Response:
+    """``parts/`` of an image or a version: GET lists what storage holds, POST signs one part."""
+    if request.method == "GET":
+        return Response(UploadPartsSerializer(listed()).data)
+    data = PartSignInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    signed = sign(**data.validated_data, base_url=request.build_absolute_uri("/"))
+    return Response(SignedPartSerializer(signed).data, status=status.HTTP_201_CREATED)
+
+
 class ImageFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ImageStatus.choices, required=False)
     queue = serializers.BooleanField(required=False, default=False,
@@ -327,6 +343,16 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         image.refresh_from_db()
         code = status.HTTP_202_ACCEPTED if image.status == "uploading" else status.HTTP_200_OK
         return Response(ImageSerializer(image).data, status=code)
+
+    @extend_schema(methods=["GET"], request=None, responses=UploadPartsSerializer,
+                   summary="The parts storage holds for the image's multipart upload (to resume it)")
+    @extend_schema(methods=["POST"], request=PartSignInputSerializer, responses={201: SignedPartSerializer},
+                   summary="A URL for one part of the image's multipart upload, signed with the part's SHA-256")
+    @action(detail=True, methods=["get", "post"], serializer_class=PartSignInputSerializer)
+    def parts(self, request: Request, pk: Any = None) -> Response:
+        image = self.get_object()
+        return _upload_parts(request, listed=partial(uploads.upload_parts, image=image, by=request.user),
+                             sign=partial(uploads.upload_sign_part, image=image, by=request.user))
 
     @extend_schema(request=AssignInputSerializer, responses={201: AssignmentSerializer},
                    summary="Assign (or with reassign=true, reassign) the image to a retoucher")
@@ -409,6 +435,16 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         version = selectors.version_get(request.user, version.pk)
         code = status.HTTP_202_ACCEPTED if version.status == VersionStatus.UPLOADING else status.HTTP_200_OK
         return Response(VersionSerializer(version).data, status=code)
+
+    @extend_schema(methods=["GET"], request=None, responses=UploadPartsSerializer,
+                   summary="The parts storage holds for the version's multipart upload (to resume it)")
+    @extend_schema(methods=["POST"], request=PartSignInputSerializer, responses={201: SignedPartSerializer},
+                   summary="A URL for one part of the version's multipart upload, signed with the part's SHA-256")
+    @action(detail=True, methods=["get", "post"], serializer_class=PartSignInputSerializer)
+    def parts(self, request: Request, pk: Any = None) -> Response:
+        version = self.get_object()
+        return _upload_parts(request, listed=partial(production.version_parts, version=version, by=request.user),
+                             sign=partial(production.version_sign_part, version=version, by=request.user))
 
     @extend_schema(request=QcInputSerializer, responses=VersionSerializer,
                    summary="Pass the version, or send it back with a category and notes (QC)")

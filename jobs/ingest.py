@@ -24,13 +24,14 @@ from urllib.parse import urljoin
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agency.exceptions import InvalidTransition, NotPermitted
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.statemachine import StateTable
 from agency.tasks import enqueue, enqueue_on_commit
-from agency.uploads import MULTIPART_THRESHOLD, UploadError, get_backend
+from agency.uploads import MULTIPART_THRESHOLD, MiB, UploadError, composite_sha256, get_backend, part_plan
 from jobs.imaging.sandbox import Outcome, inspect_file
 
 logger = logging.getLogger("loupe.images")
@@ -83,17 +84,106 @@ def upload_key(kind: IngestKind, row: Any, filename: str) -> str:
     return f"{kind.prefix(row)}/upload/{token}.{key_extension(filename)}"
 
 
-def target(row: Any, backend: Any, base_url: str, complete_path: str) -> dict[str, Any]:
-    """The upload target for a declared row (sets ``row.upload_id`` for a multipart plan)."""
-    complete_url = urljoin(base_url, complete_path)
+def target(row: Any, backend: Any, base_url: str, api_path: str) -> dict[str, Any]:
+    """The upload target for a declared row (sets ``row.upload_id`` for a multipart plan). ``api_path``
+    is the row's API address (``/api/v1/images/<id>/``): ``complete/`` finishes the upload, ``parts/``
+    signs a part (with its SHA-256) and lists the parts storage holds."""
+    complete_url = urljoin(base_url, api_path + "complete/")
     if row.declared_size > MULTIPART_THRESHOLD:
         plan = backend.start_multipart(row.upload_key, size=row.declared_size, content_type=row.content_type,
                                        base_url=base_url)
         row.upload_id = plan["upload_id"]
-        return {"method": "MULTIPART", **plan, "complete_url": complete_url}
+        return {"method": "MULTIPART", **plan, "parts_url": urljoin(base_url, api_path + "parts/"),
+                "complete_url": complete_url}
     put = backend.single_target(row.upload_key, size=row.declared_size, sha256=row.declared_sha256,
                                 content_type=row.content_type, base_url=base_url)
     return {**put, "complete_url": complete_url}
+
+
+def check_declaration(name: str, size: int, sha256: str) -> None:
+    """The largest accepted file (``LOUPE_MAX_UPLOAD_BYTES``), refused at declaration; a file sent in
+    one PUT declares its SHA-256 (storage checks it), a larger one gives each part's when it sends it."""
+    limit = max_upload_bytes()
+    if size > limit:
+        raise RuleViolation(f"{safe_filename(name)} is {size / 1024**3:.1f} GiB; the limit per file is "
+                            f"{limit / 1024**3:.0f} GiB.", field="files")
+    if size <= MULTIPART_THRESHOLD and not sha256:
+        raise RuleViolation(f"{safe_filename(name)}: give the file's SHA-256 (files of {MULTIPART_THRESHOLD // MiB} MiB "
+                            "or less are sent in one piece, checked against it).", field="files")
+
+
+def _uploading_in_parts(kind: IngestKind, row: Any, by: Any, label: str) -> None:
+    if not kind.may_complete(by, row):
+        raise NotPermitted(f"You cannot upload this {kind.name}'s file.")
+    if row.status not in kind.table.sources("reject_file") or row.uploaded_at is not None or row.upload_etag:
+        raise InvalidTransition(f"{label} is no longer being uploaded; its parts cannot be sent or listed.")
+    if not row.upload_id:
+        raise InvalidTransition(f"{label} is sent in one piece, not in parts.")
+
+
+def sign_part(kind: IngestKind, row: Any, *, by: Any, number: int, sha256: str, label: str,
+              base_url: str = "") -> dict[str, Any]:
+    """A URL for one part of a multipart upload, signed with the SHA-256 of that part's bytes: storage
+    refuses other bytes. The checksum is kept on the row, so ``complete`` and the worker check it too."""
+    _uploading_in_parts(kind, row, by, label)
+    plan = dict(part_plan(row.declared_size))
+    if number not in plan:
+        raise RuleViolation(f"{label} has parts 1 to {len(plan)}; there is no part {number}.", field="number")
+    sha256 = sha256.lower()
+    with transaction.atomic():  # concurrent parts of one file: each adds its own checksum
+        locked = kind.model.objects.select_for_update().get(pk=row.pk)
+        _uploading_in_parts(kind, locked, by, label)
+        locked.part_checksums = {**locked.part_checksums, str(number): sha256}
+        locked.save(update_fields=["part_checksums"])
+    signed = get_backend().sign_part(row.upload_key, row.upload_id, number=number, size=plan[number], sha256=sha256,
+                                     base_url=base_url)
+    return {"number": number, "size": plan[number], **signed}
+
+
+def list_parts(kind: IngestKind, row: Any, *, by: Any, label: str) -> dict[str, Any]:
+    """The parts storage holds whole for this upload (``ListParts``), for a client that resumes: it
+    sends only the missing ones. A part is listed only where storage holds the bytes it was signed for."""
+    _uploading_in_parts(kind, row, by, label)
+    plan = dict(part_plan(row.declared_size))
+    try:
+        stored = get_backend().list_parts(row.upload_key, row.upload_id)
+    except UploadError as exc:
+        raise InvalidTransition(f"{label}: {exc.reason}.") from exc
+    signed = row.part_checksums
+    held = [p for p in stored if p["number"] in plan and p["size"] == plan[p["number"]]
+            and str(p["number"]) in signed and p["sha256"] in ("", signed[str(p["number"])])]
+    for part in held:
+        part["sha256"] = signed[str(part["number"])]
+    numbers = {p["number"] for p in held}
+    return {"upload_id": row.upload_id, "part_size": plan[1], "parts": held,
+            "missing": [n for n in plan if n not in numbers]}
+
+
+def _assemble(kind: IngestKind, row: Any, backend: Any, client_parts: list[dict[str, Any]] | None) -> str:
+    """Check every part against the plan and the checksum it was signed with, assemble them, and return
+    the file's identity derived from the parts (``composite_sha256``)."""
+    plan = dict(part_plan(row.declared_size))
+    stored = {p["number"]: p for p in backend.list_parts(row.upload_key, row.upload_id)}
+    if client_parts is not None:
+        numbers = [int(p["number"]) for p in client_parts]
+        if numbers != list(range(1, len(numbers) + 1)) or len(numbers) != len(plan):
+            raise UploadError("the upload's parts are missing, repeated or out of order")
+        for part in client_parts:
+            held = stored.get(int(part["number"]))
+            if held is None or str(part.get("etag", "")).strip('"') != str(held["etag"]).strip('"'):
+                raise UploadError(f"part {part['number']} does not match its ETag")
+    parts = []
+    for number, size in plan.items():
+        held, signed = stored.get(number), row.part_checksums.get(str(number))
+        if held is None or not signed:
+            raise UploadError(f"part {number} of {len(plan)} was never uploaded")
+        if held["size"] != size:
+            raise UploadError(f"part {number} has {held['size']} bytes; the plan gives it {size}")
+        if held["sha256"] and held["sha256"] != signed:
+            raise UploadError(f"part {number}'s bytes do not match the SHA-256 it was sent with")
+        parts.append({"number": number, "etag": held["etag"], "sha256": signed})
+    backend.complete_multipart(row.upload_key, row.upload_id, parts)
+    return composite_sha256([p["sha256"] for p in parts])
 
 
 def reject(kind: IngestKind, row_id: Any, reason: str) -> bool:
@@ -135,11 +225,10 @@ def complete(kind: IngestKind, row: Any, *, by: Any, parts: list[dict[str, Any]]
         raise InvalidTransition(f"{label} is already {state}.")
     release = kind.model.objects.filter(pk=row.pk, upload_etag=COMPLETING)
     backend = get_backend()
+    parts_sha256 = ""
     try:
         if row.upload_id:
-            if not parts:
-                raise UploadError("a multipart upload needs its list of parts to be completed")
-            backend.complete_multipart(row.upload_key, row.upload_id, parts)
+            parts_sha256 = _assemble(kind, row, backend, parts)
         stat = backend.stat(row.upload_key)
         if stat is None:
             if row.upload_id:
@@ -156,7 +245,8 @@ def complete(kind: IngestKind, row: Any, *, by: Any, parts: list[dict[str, Any]]
     except Exception:
         release.update(upload_etag="", processing_started_at=None)
         raise
-    release.update(upload_etag=stat.etag, uploaded_at=timezone.now(), size_bytes=stat.size, processing_started_at=None)
+    release.update(upload_etag=stat.etag, uploaded_at=timezone.now(), size_bytes=stat.size, processing_started_at=None,
+                   parts_sha256=parts_sha256)
     enqueue_on_commit(kind.task, str(row.pk), group="images")
     row.refresh_from_db()
     return row
@@ -175,12 +265,29 @@ def _claim(kind: IngestKind, row_id: Any) -> bool:
 
 
 class _HashingWriter:
-    def __init__(self, out: Any, digest: Any) -> None:
+    """Writes the download through, hashing the whole file and, for a file sent in parts, each part
+    (at the plan's boundaries), so neither needs the file in memory or a second read."""
+
+    def __init__(self, out: Any, digest: Any, part_sizes: list[int]) -> None:
         self.out, self.digest = out, digest
+        self.sizes, self.parts = list(part_sizes), [hashlib.sha256() for _ in part_sizes]
+        self.index, self.left = 0, (part_sizes[0] if part_sizes else 0)
 
     def write(self, chunk: bytes) -> int:
         self.digest.update(chunk)
+        view = memoryview(chunk)
+        while view and self.index < len(self.parts):
+            take = view[: self.left]
+            self.parts[self.index].update(take)
+            self.left -= len(take)
+            view = view[len(take):]
+            if self.left == 0:
+                self.index += 1
+                self.left = self.sizes[self.index] if self.index < len(self.sizes) else 0
         return self.out.write(chunk)
+
+    def part_digests(self) -> list[str]:
+        return [digest.hexdigest() for digest in self.parts]
 
 
 def store(key: str, data: bytes) -> str:
@@ -219,14 +326,25 @@ def process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> st
     with tempfile.TemporaryDirectory(prefix="loupe-ingest-") as scratch:
         local = Path(scratch) / f"source.{key_extension(label(row))}"
         digest = hashlib.sha256()
+        in_parts = [size for _, size in part_plan(row.declared_size)] if row.parts_sha256 else []
+        writer = None
         try:
             with local.open("wb") as out:
-                backend.download_to(row.upload_key, _HashingWriter(out, digest), etag=row.upload_etag)
+                writer = _HashingWriter(out, digest, in_parts)
+                backend.download_to(row.upload_key, writer, etag=row.upload_etag)
         except UploadError as exc:
             reject(kind, row.pk, exc.reason)
             return rejected
+        reason = ""
         if row.declared_sha256 and digest.hexdigest() != row.declared_sha256:
-            reject(kind, row.pk, "the file's SHA-256 does not match the checksum declared for it")
+            reason = "the file's SHA-256 does not match the checksum declared for it"
+        elif in_parts:
+            signed = [row.part_checksums.get(str(n), "") for n in range(1, len(in_parts) + 1)]
+            wrong = [n for n, (a, b) in enumerate(zip(writer.part_digests(), signed, strict=True), 1) if a != b]
+            if wrong:
+                reason = f"part {wrong[0]}'s bytes do not match the SHA-256 it was sent with"
+        if reason:
+            reject(kind, row.pk, reason)
             discard(row.upload_key)
             return rejected
         outcome: Outcome = inspect_file(local, extension=key_extension(label(row)),

@@ -193,6 +193,11 @@ class StoredImage(models.Model):
     upload_id = models.CharField(max_length=200, blank=True, editable=False, help_text="S3 multipart upload id")
     upload_etag = models.CharField(max_length=200, blank=True, editable=False,
                                    help_text="What `complete` saw; processing reads exactly this object.")
+    part_checksums = models.JSONField(default=dict, blank=True, editable=False,
+                                      help_text="Multipart uploads: the SHA-256 each part was signed with, by number.")
+    parts_sha256 = models.CharField(
+        "SHA-256 of the parts", max_length=80, blank=True, editable=False,
+        help_text="Multipart uploads: the file's identity derived from its parts, as S3 reports it (base64-N).")
     uploaded_at = models.DateTimeField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     processing_started_at = models.DateTimeField(null=True, blank=True, editable=False)

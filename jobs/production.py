@@ -44,7 +44,7 @@ from jobs.models import (
     VersionStatus,
     image_prefix,
 )
-from jobs.uploads import DOWNLOADS, check_declared_size, file_download_url, original_download_url
+from jobs.uploads import DOWNLOADS, file_download_url, original_download_url
 from jobs.workflow import IMAGES, ORDERS, VERSIONS
 
 logger = logging.getLogger("loupe.production")
@@ -144,13 +144,13 @@ def version_create(*, image: OrderImage, by: User, file: dict[str, Any], base_ur
     if image.status != ImageStatus.IN_PROGRESS:
         raise InvalidTransition(f"{image.filename} is {IMAGES.label(image.status)}; start work on it before uploading "
                                 "a version.")
-    check_declared_size(file["name"], file["size"])
+    ingest.check_declaration(file["name"], file["size"], file.get("sha256") or "")
     version = Version(image=image, created_by=by, filename=ingest.safe_filename(file["name"]), declared_size=file["size"],
-                      declared_sha256=file["sha256"].lower(),
+                      declared_sha256=(file.get("sha256") or "").lower(),
                       content_type=(file.get("content_type") or "application/octet-stream")[:100])
     version.upload_key = ingest.upload_key(VERSION_FILES, version, version.filename)
     backend = get_backend()
-    target = ingest.target(version, backend, base_url, f"/api/v1/versions/{version.pk}/complete/")
+    target = ingest.target(version, backend, base_url, f"/api/v1/versions/{version.pk}/")
     try:
         with transaction.atomic():
             locked = OrderImage.objects.select_for_update().get(pk=image.pk)
@@ -171,6 +171,19 @@ def version_create(*, image: OrderImage, by: User, file: dict[str, Any], base_ur
 def version_complete(*, version: Version, by: User, parts: list[dict[str, Any]] | None = None) -> Version:
     version = Version.objects.select_related("image").get(pk=version.pk)
     return ingest.complete(VERSION_FILES, version, by=by, parts=parts, label=_label(version))
+
+
+def version_sign_part(*, version: Version, by: User, number: int, sha256: str, base_url: str = "") -> dict[str, Any]:
+    """Sign one part of a version's multipart upload with its SHA-256 (``jobs.ingest.sign_part``)."""
+    version = Version.objects.select_related("image").get(pk=version.pk)
+    return ingest.sign_part(VERSION_FILES, version, by=by, number=number, sha256=sha256, label=_label(version),
+                            base_url=base_url)
+
+
+def version_parts(*, version: Version, by: User) -> dict[str, Any]:
+    """The parts storage holds for a version's upload, to resume it (``jobs.ingest.list_parts``)."""
+    version = Version.objects.select_related("image").get(pk=version.pk)
+    return ingest.list_parts(VERSION_FILES, version, by=by, label=_label(version))
 
 
 def version_process(*, version_id: Any) -> str:

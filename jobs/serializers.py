@@ -197,7 +197,12 @@ class UploadFileSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=1000, trim_whitespace=False)
     size = serializers.IntegerField(min_value=0)
     content_type = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", error_messages={"invalid": "Give the SHA-256 as 64 hex digits."})
+    sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="",
+        error_messages={"invalid": "Give the SHA-256 as 64 hex digits."},
+        help_text="The whole file's SHA-256: required up to 64 MiB (sent in one PUT and checked against it); "
+                  "optional above, where each part carries its own (POST parts_url).")
+    # The largest accepted file (LOUPE_MAX_UPLOAD_BYTES) is refused here, before any byte is sent.
 
 
 class UploadsInputSerializer(serializers.Serializer):
@@ -210,7 +215,37 @@ class PartSerializer(serializers.Serializer):
 
 
 class CompleteInputSerializer(serializers.Serializer):
-    parts = PartSerializer(many=True, required=False, max_length=10_000)
+    parts = PartSerializer(many=True, required=False, max_length=10_000,
+                           help_text="Optional for a multipart upload: Loupe reads the parts storage holds; "
+                                     "when given, their ETags must match what storage holds.")
+
+
+class PartSignInputSerializer(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1, max_value=10_000)
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", help_text="The SHA-256 of this part's bytes (64 hex digits).",
+                                    error_messages={"invalid": "Give the part's SHA-256 as 64 hex digits."})
+
+
+class SignedPartSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField(help_text="Exactly this many bytes go in the PUT.")
+    url = serializers.CharField(help_text="PUT the part here with `headers`; storage refuses other bytes.")
+    headers = serializers.DictField(child=serializers.CharField())
+    expires_in = serializers.IntegerField()
+
+
+class StoredPartSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    etag = serializers.CharField()
+    sha256 = serializers.CharField()
+
+
+class UploadPartsSerializer(serializers.Serializer):
+    upload_id = serializers.CharField()
+    part_size = serializers.IntegerField()
+    parts = StoredPartSerializer(many=True, help_text="The parts storage holds whole: do not send them again.")
+    missing = serializers.ListField(child=serializers.IntegerField(), help_text="The part numbers still to send.")
 
 
 class PreflightSerializer(serializers.Serializer):
@@ -266,13 +301,21 @@ class ImageInputSerializer(serializers.ModelSerializer):
                         "complexity": {"required": False}}
 
 
+class PlannedPartSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+
+
 class UploadTargetSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["PUT", "MULTIPART"])
     url = serializers.CharField(required=False)
     headers = serializers.DictField(child=serializers.CharField(), required=False)
     upload_id = serializers.CharField(required=False)
     part_size = serializers.IntegerField(required=False)
-    parts = serializers.ListField(child=serializers.DictField(), required=False)
+    parts = PlannedPartSerializer(many=True, required=False,
+                                  help_text="MULTIPART: the parts to send, each signed with its SHA-256 at parts_url.")
+    parts_url = serializers.CharField(required=False, help_text="MULTIPART: POST {number, sha256} for a part's URL; "
+                                                                "GET the parts storage holds (to resume).")
     expires_in = serializers.IntegerField()
     complete_url = serializers.CharField()
 

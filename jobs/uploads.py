@@ -59,13 +59,6 @@ def _check_images_editable(order: Order, by: User, doing: str, after: str = "") 
                                 f"edited or removed only while it is a draft or submitted.{after}")
 
 
-def check_declared_size(name: str, size: int) -> None:
-    limit = max_upload_bytes()
-    if size > limit:
-        raise RuleViolation(f"{safe_filename(name)} is {size / 1024**3:.1f} GiB; the limit per file is "
-                            f"{limit / 1024**3:.0f} GiB.", field="files")
-
-
 def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]],
                    base_url: str = "") -> list[tuple[OrderImage, dict[str, Any]]]:
     """Make an ``uploading`` image per declared file and hand out its upload target.
@@ -80,11 +73,11 @@ def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]],
     if not files or len(files) > MAX_FILES_PER_REQUEST:
         raise RuleViolation(f"Send between 1 and {MAX_FILES_PER_REQUEST} files per request.", field="files")
     for spec in files:
-        check_declared_size(spec["name"], spec["size"])
+        ingest.check_declaration(spec["name"], spec["size"], spec.get("sha256") or "")
     images = []
     for spec in files:
         image = OrderImage(order=order, filename=safe_filename(spec["name"]), uploaded_by=by,
-                           declared_size=spec["size"], declared_sha256=spec["sha256"].lower(),
+                           declared_size=spec["size"], declared_sha256=(spec.get("sha256") or "").lower(),
                            content_type=(spec.get("content_type") or "application/octet-stream")[:100])
         image.upload_key = ingest.upload_key(ORIGINALS, image, image.filename)
         images.append(image)
@@ -92,7 +85,7 @@ def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]],
     targets: list[dict[str, Any]] = []
     try:
         for image in images:
-            targets.append(ingest.target(image, backend, base_url, f"/api/v1/images/{image.pk}/complete/"))
+            targets.append(ingest.target(image, backend, base_url, f"/api/v1/images/{image.pk}/"))
         with transaction.atomic():
             order = Order.objects.select_for_update().get(pk=order.pk)
             _check_images_editable(order, by, "add images to")  # the order may have moved on while storage answered
@@ -113,6 +106,19 @@ def upload_complete(*, image: OrderImage, by: User, parts: list[dict[str, Any]] 
     """Finish an original's upload (``jobs.ingest.complete``)."""
     image = OrderImage.objects.select_related("order").get(pk=image.pk)
     return ingest.complete(ORIGINALS, image, by=by, parts=parts, label=image.filename)
+
+
+def upload_sign_part(*, image: OrderImage, by: User, number: int, sha256: str, base_url: str = "") -> dict[str, Any]:
+    """Sign one part of an original's multipart upload with its SHA-256 (``jobs.ingest.sign_part``)."""
+    image = OrderImage.objects.select_related("order").get(pk=image.pk)
+    return ingest.sign_part(ORIGINALS, image, by=by, number=number, sha256=sha256, label=image.filename,
+                            base_url=base_url)
+
+
+def upload_parts(*, image: OrderImage, by: User) -> dict[str, Any]:
+    """The parts storage holds for an original's upload, to resume it (``jobs.ingest.list_parts``)."""
+    image = OrderImage.objects.select_related("order").get(pk=image.pk)
+    return ingest.list_parts(ORIGINALS, image, by=by, label=image.filename)
 
 
 def image_process(*, image_id: Any) -> str:

@@ -34,24 +34,33 @@ def upload(api: Any, web: Any, order: Any, name: str, data: bytes, **kwargs: Any
     """The whole client flow; returns the image as ``complete`` answers it."""
     declared = declare(api, order, name, data, **kwargs)
     assert declared.status_code == 201, declared.content
-    entry = declared.json()["images"][0]
-    target = entry["upload"]
-    body: dict[str, Any] = {}
-    if target["method"] == "PUT":
-        code, _ = put(target["url"], data, target["headers"], web)
-        assert code == 200, code
-    else:
-        parts = []
-        offset = 0
-        for part in target["parts"]:
-            code, etag = put(part["url"], data[offset:offset + part["size"]], {}, web)
-            assert code == 200, code
-            parts.append({"number": part["number"], "etag": etag})
-            offset += part["size"]
-        body = {"parts": parts}
-    completed = api.post(target["complete_url"], body, format="json")
+    target = declared.json()["images"][0]["upload"]
+    completed = api.post(target["complete_url"], send(api, web, target, data), format="json")
     assert completed.status_code in (200, 202), completed.content
     return completed.json()
+
+
+def sign(api: Any, target: dict[str, Any], number: int, chunk: bytes) -> dict[str, Any]:
+    """Ask Loupe for part ``number``'s URL, signed with the SHA-256 of ``chunk``."""
+    signed = api.post(target["parts_url"], {"number": number, "sha256": hashlib.sha256(chunk).hexdigest()},
+                      format="json")
+    assert signed.status_code == 201, signed.content
+    return signed.json()
+
+
+def send_parts(api: Any, web: Any, target: dict[str, Any], data: bytes, numbers: Any = None) -> list[dict[str, Any]]:
+    """Sign and PUT the parts of a multipart plan (``numbers``: only those); their numbers and ETags."""
+    sent, offset = [], 0
+    for part in target["parts"]:
+        chunk = data[offset:offset + part["size"]]
+        offset += part["size"]
+        if numbers is not None and part["number"] not in numbers:
+            continue
+        signed = sign(api, target, part["number"], chunk)
+        code, etag = put(signed["url"], chunk, signed["headers"], web)
+        assert code == 200, code
+        sent.append({"number": part["number"], "etag": etag})
+    return sent
 
 
 def send(api: Any, web: Any, target: dict[str, Any], data: bytes) -> dict[str, Any]:
@@ -60,13 +69,7 @@ def send(api: Any, web: Any, target: dict[str, Any], data: bytes) -> dict[str, A
         code, _ = put(target["url"], data, target["headers"], web)
         assert code == 200, code
         return {}
-    parts, offset = [], 0
-    for part in target["parts"]:
-        code, etag = put(part["url"], data[offset:offset + part["size"]], {}, web)
-        assert code == 200, code
-        parts.append({"number": part["number"], "etag": etag})
-        offset += part["size"]
-    return {"parts": parts}
+    return {"parts": send_parts(api, web, target, data)}
 
 
 def upload_version(api: Any, web: Any, image: Any, name: str, data: bytes, *, content_type: str = "image/png") -> Any:

@@ -1,5 +1,12 @@
 /* Loupe's upload area: Uppy's Dashboard with its AwsS3 plugin driven by Loupe's upload-target API.
- * The same code serves S3 (presigned URLs) and the local backend (signed Loupe URLs). */
+ * The same code serves S3 (presigned URLs) and the local backend (signed Loupe URLs).
+ *
+ * Large files (above 64 MiB) go in parts, and nothing ever holds a whole file in memory: each part's
+ * SHA-256 is taken from that part alone and Loupe signs the part's URL with it (storage refuses other
+ * bytes). Uploads survive a reload, a crash or a closed laptop: Golden Retriever keeps Uppy's state,
+ * the multipart "key" is the image's parts URL, and on resume Uppy lists the parts storage already
+ * holds (GET parts_url) and sends only the others. Small files restart; their declarations are kept
+ * here (localStorage), so a reload never declares the same file twice. */
 (function () {
   "use strict";
   var root = document.getElementById("uploader");
@@ -10,7 +17,7 @@
   // Originals are declared in batches on the order; a retoucher's version is one file on its image.
   var isVersion = root.dataset.kind === "version";
   var declareUrl = root.dataset.declareUrl;
-  var targets = {}; // uppy file id -> {id, upload}
+  var targets = {}; // uppy file id -> {id, upload, at}; kept in localStorage (see loadTargets)
 
   function api(method, url, body) {
     return fetch(url, {
@@ -29,14 +36,65 @@
     });
   }
 
-  function sha256(file) {
-    return file.data.arrayBuffer().then(function (buffer) {
-      return crypto.subtle.digest("SHA-256", buffer);
-    }).then(function (digest) {
-      return Array.prototype.map.call(new Uint8Array(digest), function (b) {
-        return ("0" + b.toString(16)).slice(-2);
-      }).join("");
+  function hex(bytes) {
+    return Array.prototype.map.call(new Uint8Array(bytes), function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  // The incremental SHA-256 (static/js/sha256.js, an ES module: it may load after this script).
+  var hasher = new Promise(function (resolve) {
+    if (window.LoupeSha256) return resolve(window.LoupeSha256);
+    window.addEventListener("loupe:sha256", function () { resolve(window.LoupeSha256); }, {once: true});
+  });
+
+  // The SHA-256 of a Blob (a part of a large file), fed as it is read: never a whole part in memory.
+  function streamDigest(blob) {
+    return hasher.then(function (sha256) {
+      var hash = sha256.create();
+      var reader = blob.stream().getReader();
+      function pump() {
+        return reader.read().then(function (step) {
+          if (step.done) return hex(hash.digest());
+          hash.update(step.value);
+          return pump();
+        });
+      }
+      return pump();
     });
+  }
+
+  // A file sent in one PUT (64 MiB at most) is hashed in one go by the browser's own SHA-256.
+  function digest(blob) {
+    return blob.arrayBuffer().then(function (buffer) {
+      return crypto.subtle.digest("SHA-256", buffer);
+    }).then(hex);
+  }
+
+  function sha256(file) {
+    // Above the threshold each part carries its own checksum instead (signPart).
+    return file.size > MULTIPART_THRESHOLD ? Promise.resolve("") : digest(file.data);
+  }
+
+  // Declarations survive a reload: Uppy file id -> {id, upload, at}. A multipart upload is resumed
+  // with its parts; a single PUT whose URL may have expired is declared again (its old row removed).
+  var storeKey = "loupe-upload-targets:" + (uploadsUrl || declareUrl);
+  function loadTargets() {
+    try { return JSON.parse(window.localStorage.getItem(storeKey) || "{}"); } catch (e) { return {}; }
+  }
+  function saveTargets() {
+    try { window.localStorage.setItem(storeKey, JSON.stringify(targets)); } catch (e) { /* private mode */ }
+  }
+  function forget(fileId) {
+    delete targets[fileId];
+    saveTargets();
+  }
+  var PUT_URL_LIFETIME_MS = 12 * 60 * 1000; // the server's is 15 minutes
+  function remembered(file) {
+    var entry = targets[file.id];
+    if (!entry) return null;
+    if (entry.upload.method === "MULTIPART" || Date.now() - (entry.at || 0) < PUT_URL_LIFETIME_MS) return entry;
+    if (!isVersion && !entry.completed) api("DELETE", "/api/v1/images/" + entry.id + "/").catch(function () {});
+    forget(file.id);
+    return null;
   }
 
   // Files dropped together are declared together, in the order they were dropped, so the order's
@@ -64,8 +122,9 @@
           sent = sent.then(function () {
             return api("POST", uploadsUrl, {files: specs.slice(offset, offset + BATCH)}).then(function (data) {
               data.images.forEach(function (entry, k) {
-                targets[files[offset + k].id] = {id: entry.image.id, upload: entry.upload};
+                targets[files[offset + k].id] = {id: entry.image.id, upload: entry.upload, at: Date.now()};
               });
+              saveTargets();
             });
           });
         })(start);
@@ -81,7 +140,7 @@
   }
 
   function declare(file) {
-    if (targets[file.id]) return Promise.resolve(targets[file.id]);
+    if (remembered(file)) return Promise.resolve(targets[file.id]);
     if (batches[file.id]) {
       return batches[file.id].then(function () {
         delete batches[file.id];
@@ -92,13 +151,14 @@
   }
 
   function declareOne(file) {
-    if (targets[file.id]) return Promise.resolve(targets[file.id]);
+    if (remembered(file)) return Promise.resolve(targets[file.id]);
     return sha256(file).then(function (hex) {
       var spec = {name: file.name, size: file.size, content_type: file.type || "application/octet-stream", sha256: hex};
       return isVersion ? api("POST", declareUrl, spec) : api("POST", uploadsUrl, {files: [spec]});
     }).then(function (data) {
       var entry = isVersion ? data : data.images[0];
-      targets[file.id] = {id: (entry.version || entry.image).id, upload: entry.upload};
+      targets[file.id] = {id: (entry.version || entry.image).id, upload: entry.upload, at: Date.now()};
+      saveTargets();
       return targets[file.id];
     });
   }
@@ -110,18 +170,33 @@
     return Math.max(16 * 1024 * 1024, Math.ceil(size / 10000));
   }
 
+  var maxBytes = parseInt(root.dataset.maxBytes, 10) || null;
   var uppy = new Uppy.Uppy({
+    // One id per upload area, so what Golden Retriever keeps for one order is never offered on another.
+    id: "loupe:" + (uploadsUrl || declareUrl),
     autoProceed: true,
-    restrictions: {maxFileSize: parseInt(root.dataset.maxBytes, 10) || null, maxNumberOfFiles: isVersion ? 1 : null},
+    restrictions: {maxFileSize: maxBytes, maxNumberOfFiles: isVersion ? 1 : null},
   });
+  var limit = maxBytes ? " Up to " + (maxBytes >= 1024 * 1024 * 1024 ? (maxBytes / 1024 / 1024 / 1024).toFixed(0) + " GiB"
+                                                                 : (maxBytes / 1024 / 1024).toFixed(0) + " MiB") + " per file." : "";
   uppy.use(Uppy.Dashboard, {
     inline: true, target: root, height: isVersion ? 220 : 320, width: "100%", proudlyDisplayPoweredByUppy: false,
-    showProgressDetails: true, hideRetryButton: false, fileManagerSelectionType: isVersion ? "files" : "both",
-    note: isVersion ? "Your retouched master: PNG, TIFF, PSD, JPEG or WebP, as the style guide asks."
-                    : "JPEG, TIFF, PSD/PSB, PNG, WebP or camera RAW. Drop files or a whole folder.",
+    showProgressDetails: true, hideRetryButton: false, hidePauseResumeButton: false,
+    fileManagerSelectionType: isVersion ? "files" : "both",
+    note: (isVersion ? "Your retouched master: PNG, TIFF, PSD, JPEG or WebP, as the style guide asks."
+                     : "JPEG, TIFF, PSD/PSB, PNG, WebP or camera RAW. Drop files or a whole folder.") + limit +
+          " An interrupted upload resumes: drop the same file again.",
   });
+  // Uppy's state across reloads; files too large to keep in the browser come back as "ghosts" the
+  // person drops again, and their uploads continue from the parts storage holds.
+  uppy.use(Uppy.GoldenRetriever, {serviceWorker: false});
+
+  // The parts URL is the multipart "key" (kept by Golden Retriever); complete and remove are its siblings.
+  function sibling(partsUrl, name) { return partsUrl.replace(/parts\/$/, name); }
+
   uppy.use(Uppy.AwsS3, {
     limit: 4,
+    retryDelays: [1000, 3000], // three tries per request, then the file shows its error and a Retry button
     shouldUseMultipart: function (file) { return file.size > MULTIPART_THRESHOLD; },
     getChunkSize: function (file) { return partSize(file.size); },
     getUploadParameters: function (file) {
@@ -131,32 +206,53 @@
     },
     createMultipartUpload: function (file) {
       return declare(file).then(function (entry) {
-        return {uploadId: entry.upload.upload_id, key: entry.id};
+        return {uploadId: entry.upload.upload_id, key: absolute(entry.upload.parts_url)};
       });
     },
     signPart: function (file, options) {
-      var entry = targets[file.id];
-      return Promise.resolve({url: absolute(entry.upload.parts[options.partNumber - 1].url)});
+      return streamDigest(options.body).then(function (sum) {
+        return api("POST", options.key, {number: options.partNumber, sha256: sum});
+      }).then(function (signed) {
+        return {url: absolute(signed.url), headers: signed.headers || {}};
+      });
     },
-    listParts: function () { return Promise.resolve([]); },
+    listParts: function (file, options) {
+      return api("GET", options.key).then(function (data) {
+        return data.parts.map(function (p) { return {PartNumber: p.number, Size: p.size, ETag: p.etag}; });
+      }).catch(function (error) {
+        forget(file.id);
+        throw new Error("This upload can no longer be resumed (" + error.message + "). Remove the file and drop it again.");
+      });
+    },
     completeMultipartUpload: function (file, options) {
-      var entry = targets[file.id];
       var parts = options.parts.map(function (p) { return {number: p.PartNumber, etag: p.ETag}; });
-      return api("POST", entry.upload.complete_url, {parts: parts}).then(function () {
-        entry.completed = true;
+      return api("POST", sibling(options.key, "complete/"), {parts: parts}).then(function () {
+        if (targets[file.id]) targets[file.id].completed = true;
+        forget(file.id);
         return {};
       });
     },
-    abortMultipartUpload: function (file) {
-      var entry = targets[file.id];
-      if (entry && !isVersion) return api("DELETE", "/api/v1/images/" + entry.id + "/").catch(function () {});
+    abortMultipartUpload: function (file, options) {
+      forget(file.id);
+      if (!isVersion && options && options.key) {
+        return api("DELETE", sibling(options.key, "")).catch(function () {});
+      }
       return Promise.resolve();
     },
   });
+  uppy.on("upload-error", function (file, error) {
+    var size = file.size > MULTIPART_THRESHOLD ? " The parts already sent are kept: Retry sends only the rest." : "";
+    uppy.info(file.name + " could not be sent after three tries: " + (error && error.message || "the connection failed") +
+              "." + size, "error", 15000);
+  });
+  targets = loadTargets();
   if (!isVersion) {
     uppy.on("files-added", function (files) {
-      var batch = declareBatch(files);
-      files.forEach(function (file) { batches[file.id] = batch; });
+      // A file dropped again to resume an upload is declared already.
+      var fresh = files.filter(function (file) { return !remembered(file) && !(file.s3Multipart && file.s3Multipart.key); });
+      if (!fresh.length) return;
+      var batch = declareBatch(fresh);
+      fresh.forEach(function (file) { batches[file.id] = batch; });
     });
   }
   uppy.on("upload-success", function (file) {
@@ -165,6 +261,7 @@
       entry.completed = true;
       api("POST", entry.upload.complete_url, {}).catch(function (error) { uppy.info(error.message, "error", 8000); });
     }
+    forget(file.id);
     refreshImages();
   });
   uppy.on("complete", function (result) {

@@ -1,0 +1,186 @@
+"""Multipart uploads that resume and check every part (issue 13), on the local backend: each part is
+signed with its own SHA-256 and refused by storage when its bytes differ, the parts storage holds are
+listed so a client sends only the missing ones, ``complete`` checks every part again, the worker
+checks the parts it reads, and abandoned parts are deleted after a day."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from agency.uploads import composite_sha256, get_backend
+from jobs import uploads
+from jobs.models import ImageStatus, OrderImage
+from tests.conftest import api_for
+from tests.jobs.test_uploads import noisy_jpeg
+from tests.uploading import declare, put, send_parts, sign
+
+pytestmark = pytest.mark.django_db
+PART = 64 * 1024
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    monkeypatch.setattr("agency.uploads.PART_SIZE", PART)
+    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
+
+
+@pytest.fixture
+def big(cast, small_parts):
+    """A JPEG of more than three parts, declared without a whole-file SHA-256 (the browser's way)."""
+    data = noisy_jpeg(1400, 1000)
+    assert len(data) > 3 * PART
+    api = api_for(cast.acme_member)
+    declared = declare(api, cast.acme_order, "ring.jpg", data)
+    assert declared.status_code == 201, declared.content
+    entry = declared.json()["images"][0]
+    return {"api": api, "web": HttpClient(), "data": data, "target": entry["upload"],
+            "image": OrderImage.objects.get(pk=entry["image"]["id"])}
+
+
+def digests(data: bytes, target: dict) -> list[str]:
+    out, offset = [], 0
+    for part in target["parts"]:
+        out.append(hashlib.sha256(data[offset:offset + part["size"]]).hexdigest())
+        offset += part["size"]
+    return out
+
+
+def test_an_interrupted_upload_resumes_with_only_the_missing_parts(big, django_capture_on_commit_callbacks):
+    api, web, data, target = big["api"], big["web"], big["data"], big["target"]
+    count = len(target["parts"])
+    first_half = set(range(1, count // 2 + 1))
+    send_parts(api, web, target, data, numbers=first_half)  # the laptop closes here
+
+    listed = api.get(target["parts_url"]).json()
+    assert [p["number"] for p in listed["parts"]] == sorted(first_half)
+    assert listed["missing"] == [n for n in range(1, count + 1) if n not in first_half]
+    assert [p["sha256"] for p in listed["parts"]] == digests(data, target)[: len(first_half)]
+    assert all(p["size"] == PART for p in listed["parts"])
+
+    send_parts(api, web, target, data, numbers=set(listed["missing"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        done = api.post(target["complete_url"], {}, format="json")
+    assert done.status_code in (200, 202), done.content
+    image = OrderImage.objects.get(pk=big["image"].pk)
+    assert image.status == ImageStatus.RECEIVED, image.reason
+    assert image.parts_sha256 == composite_sha256(digests(data, target))
+    assert image.parts_sha256.endswith(f"-{count}")
+    assert image.sha256 == hashlib.sha256(data).hexdigest()
+    assert get_backend().path(image.original.name).read_bytes() == data
+
+
+def test_a_part_whose_bytes_differ_from_its_checksum_is_refused_by_storage(big):
+    api, web, data, target = big["api"], big["web"], big["data"], big["target"]
+    chunk = data[:PART]
+    signed = sign(api, target, 1, chunk)
+    code, _ = put(signed["url"], b"\x00" + chunk[1:], signed["headers"], web)
+    assert code == 400
+    listed = api.get(target["parts_url"]).json()
+    assert listed["parts"] == [] and listed["missing"][0] == 1  # nothing of it was kept
+    assert put(signed["url"], chunk, signed["headers"], web)[0] == 200
+    assert [p["number"] for p in api.get(target["parts_url"]).json()["parts"]] == [1]
+
+
+def test_complete_refuses_a_missing_part_and_a_part_changed_in_storage(big, cast):
+    api, web, data, target = big["api"], big["web"], big["data"], big["target"]
+    count = len(target["parts"])
+    send_parts(api, web, target, data, numbers=set(range(1, count)))
+    missing = api.post(target["complete_url"], {}, format="json").json()
+    assert missing["status"] == "rejected" and missing["reason"] == f"part {count} of {count} was never uploaded"
+
+    again = declare(api, cast.acme_order, "ring-2.jpg", data).json()["images"][0]
+    target = again["upload"]
+    send_parts(api, web, target, data)
+    image = OrderImage.objects.get(pk=again["image"]["id"])
+    stored = next(get_backend()._parts_dir(image.upload_key).glob("00002.*"))
+    stored.write_bytes(b"\xff" + stored.read_bytes()[1:])  # bit rot, or someone writing into the folder
+    changed = api.post(target["complete_url"], {}, format="json").json()
+    assert changed["status"] == "rejected"
+    assert changed["reason"] == "part 2's bytes do not match the SHA-256 it was sent with"
+    assert not get_backend()._parts_dir(image.upload_key).exists()  # the parts are gone with the upload
+
+
+def test_the_worker_checks_each_part_it_reads(big, django_capture_on_commit_callbacks):
+    """Storage that did not verify a part (an emulator, a proxy) is caught where the bytes are read."""
+    api, web, data, target = big["api"], big["web"], big["data"], big["target"]
+    send_parts(api, web, target, data)
+    image = big["image"]
+    real_process = uploads.ingest.process
+
+    def forget_a_checksum_then_process(kind, row_id, **kwargs):
+        row = OrderImage.objects.get(pk=row_id)
+        OrderImage.objects.filter(pk=row_id).update(part_checksums={**row.part_checksums, "3": "0" * 64})
+        return real_process(kind, row_id, **kwargs)
+
+    uploads.ingest.process = forget_a_checksum_then_process
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            api.post(target["complete_url"], {}, format="json")
+    finally:
+        uploads.ingest.process = real_process
+    image.refresh_from_db()
+    assert image.status == ImageStatus.REJECTED
+    assert image.reason == "part 3's bytes do not match the SHA-256 it was sent with"
+
+
+@pytest.mark.parametrize("body,code,field", [
+    ({"number": 0, "sha256": "a" * 64}, 400, "number"),
+    ({"number": 1, "sha256": "xyz"}, 400, "sha256"),
+    ({"number": 99, "sha256": "a" * 64}, 400, "number"),
+])
+def test_signing_a_part_refuses_bad_input(big, body, code, field):
+    image = big["image"]
+    before = dict(OrderImage.objects.get(pk=image.pk).part_checksums)
+    answer = big["api"].post(big["target"]["parts_url"], body, format="json")
+    assert answer.status_code == code and field in answer.json()["errors"], answer.json()
+    assert OrderImage.objects.get(pk=image.pk).part_checksums == before
+
+
+def test_parts_cannot_be_sent_or_listed_for_a_single_put_a_finished_upload_or_another_company(big, cast):
+    api = big["api"]
+    small = declare(api, cast.acme_order, "small.jpg", noisy_jpeg(200, 100)).json()["images"][0]
+    one_piece = f"/api/v1/images/{small['image']['id']}/parts/"
+    for answer in (api.get(one_piece), api.post(one_piece, {"number": 1, "sha256": "a" * 64}, format="json")):
+        assert answer.status_code == 409 and "one piece" in answer.json()["detail"]
+    parts_url = big["target"]["parts_url"]
+    stranger = api_for(cast.globex_member)
+    assert stranger.get(parts_url).status_code == 404
+    assert stranger.post(parts_url, {"number": 1, "sha256": "a" * 64}, format="json").status_code == 404
+    OrderImage.objects.filter(pk=big["image"].pk).update(status=ImageStatus.REJECTED, reason="given up")
+    refused = api.post(parts_url, {"number": 1, "sha256": "a" * 64}, format="json")
+    assert refused.status_code == 409 and "no longer being uploaded" in refused.json()["detail"]
+    assert OrderImage.objects.get(pk=big["image"].pk).part_checksums == {}
+
+
+def test_the_declaration_states_the_limit_and_the_checksum_rules(cast, settings, small_parts):
+    api = api_for(cast.acme_member)
+    settings.LOUPE_MAX_UPLOAD_BYTES = 1024**3
+    files = lambda size, sha: {"files": [{"name": "x.tif", "size": size, "content_type": "image/tiff",  # noqa: E731
+                                          "sha256": sha}]}
+    too_big = api.post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", files(1024**3 + 1, ""), format="json")
+    assert too_big.status_code == 400 and "the limit per file is 1 GiB" in too_big.json()["errors"]["files"][0]
+    no_checksum = api.post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", files(50_000, ""), format="json")
+    assert no_checksum.status_code == 400 and "SHA-256" in no_checksum.json()["errors"]["files"][0]
+    assert not OrderImage.objects.filter(order=cast.acme_order, filename="x.tif").exists()
+    in_parts = api.post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", files(500_000, ""), format="json")
+    assert in_parts.status_code == 201 and in_parts.json()["images"][0]["upload"]["method"] == "MULTIPART"
+
+
+def test_an_upload_abandoned_for_a_day_loses_its_parts(big):
+    api, web, data, target = big["api"], big["web"], big["data"], big["target"]
+    send_parts(api, web, target, data, numbers={1, 2})
+    image = big["image"]
+    parts_dir = get_backend()._parts_dir(image.upload_key)
+    assert len(list(parts_dir.glob("0000*"))) == 2
+    assert uploads.sweep_stuck_images()["abandoned"] == 0  # a fresh upload is left to resume
+    OrderImage.objects.filter(pk=image.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    assert uploads.sweep_stuck_images()["abandoned"] == 1
+    assert not parts_dir.exists()
+    image.refresh_from_db()
+    assert image.status == ImageStatus.REJECTED and image.reason == "the upload was never completed"
+    assert api.get(target["parts_url"]).status_code == 409
