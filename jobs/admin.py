@@ -48,9 +48,12 @@ class OrderAdmin(admin.ModelAdmin):
 class OrderImageAdmin(admin.ModelAdmin):
     list_display = ("filename", "order", "status", "complexity", "format", "width", "height")
     list_filter = ("status", "complexity", "format")
-    search_fields = ("filename", "sku", "order__number")
+    search_fields = ("filename", "sku", "order__number", "sha256")
     list_select_related = ("order",)
     raw_id_fields = ("order",)
+    # What the upload pinned and checked, for support: the parts' checksums, the pinned ETag, attempts.
+    readonly_fields = ("declared_size", "declared_sha256", "upload_key", "upload_id", "upload_etag", "part_checksums",
+                       "parts_sha256", "uploaded_at", "attempts", "processing_started_at", "sha256", "size_bytes")
 
 
 @admin.register(Event)

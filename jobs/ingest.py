@@ -336,13 +336,13 @@ def process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> st
             reject(kind, row.pk, exc.reason)
             return rejected
         reason = ""
-        if row.declared_sha256 and digest.hexdigest() != row.declared_sha256:
-            reason = "the file's SHA-256 does not match the checksum declared for it"
-        elif in_parts:
+        if in_parts:  # the most precise reason first: which part
             signed = [row.part_checksums.get(str(n), "") for n in range(1, len(in_parts) + 1)]
             wrong = [n for n, (a, b) in enumerate(zip(writer.part_digests(), signed, strict=True), 1) if a != b]
             if wrong:
                 reason = f"part {wrong[0]}'s bytes do not match the SHA-256 it was sent with"
+        if not reason and row.declared_sha256 and digest.hexdigest() != row.declared_sha256:
+            reason = "the file's SHA-256 does not match the checksum declared for it"
         if reason:
             reject(kind, row.pk, reason)
             discard(row.upload_key)
