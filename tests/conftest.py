@@ -165,6 +165,18 @@ def pytest_report_header(config: Any) -> list[str]:
     return [f"loupe database: {connection.vendor} ({os.environ.get('DATABASE_URL', 'sqlite default')})"]
 
 
+@pytest.fixture(scope="session")
+def master_300mib(tmp_path_factory: Any) -> Any:
+    """A 10240 x 10240 RGB TIFF, uncompressed: 300 MiB and a few hundred bytes of header (made once for
+    the large-upload tests, through the API and in the browser)."""
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("large") / "MASTER_0001.tif"
+    Image.new("RGB", (10240, 10240), (182, 150, 64)).save(path, "TIFF")
+    assert path.stat().st_size > 300 * 1024 * 1024
+    return path
+
+
 @pytest.fixture
 def acme_image(cast: Cast) -> Any:
     """An image of Acme's order with a real thumbnail in storage."""

@@ -47,13 +47,9 @@ class RendererMemory:
         self._thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def master(tmp_path_factory):
-    from PIL import Image
-
-    path = tmp_path_factory.mktemp("browser-large") / "MASTER_0001.tif"
-    Image.new("RGB", (10240, 10240), (182, 150, 64)).save(path, "TIFF")
-    return path
+@pytest.fixture
+def master(master_300mib):
+    return master_300mib
 
 
 def test_a_300_mib_upload_survives_a_reload_and_sends_only_the_missing_parts(cast, live_server, page, master):

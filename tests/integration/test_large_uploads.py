@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.test import Client as HttpClient
-from PIL import Image
 
 from agency.uploads import composite_sha256
 from jobs.models import ImageStatus, OrderImage
@@ -21,13 +20,9 @@ pytestmark = pytest.mark.django_db
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def master(tmp_path_factory) -> Path:
-    """A 10240 x 10240 RGB TIFF, uncompressed: 300 MiB and a few hundred bytes of header."""
-    path = tmp_path_factory.mktemp("large") / "master.tif"
-    Image.new("RGB", (10240, 10240), (182, 150, 64)).save(path, "TIFF")
-    assert path.stat().st_size > 300 * MiB
-    return path
+@pytest.fixture
+def master(master_300mib) -> Path:
+    return master_300mib
 
 
 def chunks(path: Path, target: dict):

@@ -175,3 +175,38 @@ def test_image_downloads_of_the_retouched_version_and_the_delivery(cast, product
     assert _fetch(production["rita"], url + "delivery")[0] == 409
     bad = api_for(cast.acme_member).get(url + "master")
     assert bad.status_code == 400 and "what" in bad.json()["errors"]
+
+
+def test_a_large_version_resumes_in_checked_parts_like_an_original(cast, production, monkeypatch):
+    """A retoucher's master above the threshold goes in parts: signed one by one with their SHA-256,
+    listed for a resume (by the retoucher only), and checked again when the worker reads them."""
+    import hashlib
+
+    from agency.uploads import composite_sha256
+    from tests.uploading import send_parts
+
+    monkeypatch.setattr("agency.uploads.PART_SIZE", 64 * 1024)
+    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
+    image = production["images"][0]
+    rita = api_for(production["rita"])
+    assert rita.post(f"/api/v1/images/{image.pk}/start/").status_code == 200
+    data = _master(cast)
+    assert len(data) > 3 * 64 * 1024
+    declared = rita.post(f"/api/v1/images/{image.pk}/versions/", {"name": "RING_retouched.png", "size": len(data),
+                                                                   "content_type": "image/png"}, format="json")
+    assert declared.status_code == 201, declared.content
+    target = declared.json()["upload"]
+    assert target["method"] == "MULTIPART" and target["parts_url"].endswith(
+        f"/api/v1/versions/{declared.json()['version']['id']}/parts/")
+    send_parts(rita, HttpClient(), target, data, numbers={1, 2})
+    listed = rita.get(target["parts_url"]).json()
+    assert [p["number"] for p in listed["parts"]] == [1, 2] and listed["missing"][0] == 3
+    assert api_for(cast.acme_member).get(target["parts_url"]).status_code == 404  # not the client's to see
+    send_parts(rita, HttpClient(), target, data, numbers=set(listed["missing"]))
+    with production["run"](execute=True):
+        done = rita.post(target["complete_url"], {}, format="json")
+    assert done.status_code in (200, 202), done.content
+    version = Version.objects.get(pk=declared.json()["version"]["id"])
+    assert version.status != VersionStatus.UPLOADING and version.sha256 == hashlib.sha256(data).hexdigest()
+    digests = [hashlib.sha256(data[i:i + 64 * 1024]).hexdigest() for i in range(0, len(data), 64 * 1024)]
+    assert version.parts_sha256 == composite_sha256(digests)
