@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agency import two_factor
+from agency import two_factor, uploads
 from agency.auth import ExpiringTokenAuthentication
 from agency.exceptions import NotPermitted, RuleViolation
 from agency.models import ApiToken, Notification
@@ -50,9 +50,19 @@ class MeSerializer(serializers.Serializer):
     time_zone = serializers.CharField()
     client = serializers.SerializerMethodField()
     two_factor = serializers.SerializerMethodField(help_text="Whether two-factor sign-in is on for this person.")
+    upload_limits = serializers.SerializerMethodField(
+        help_text="What an upload may be, before it starts: the largest file (a larger declared size is refused "
+                  "at declaration), the largest sent in one PUT, and the part size above it (docs/uploads.md).")
 
     def get_two_factor(self, user: Any) -> bool:
         return two_factor.is_enabled(user)
+
+    @extend_schema_field(inline_serializer("UploadLimits", {
+        "max_file_bytes": serializers.IntegerField(), "single_put_max_bytes": serializers.IntegerField(),
+        "part_size_bytes": serializers.IntegerField()}))
+    def get_upload_limits(self, user: Any) -> dict[str, int]:
+        return {"max_file_bytes": uploads.max_upload_bytes(), "single_put_max_bytes": uploads.MULTIPART_THRESHOLD,
+                "part_size_bytes": uploads.PART_SIZE}
 
     @extend_schema_field(inline_serializer("MeClient", {"id": serializers.UUIDField(), "name": serializers.CharField()},
                                            allow_null=True))

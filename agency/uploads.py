@@ -53,6 +53,11 @@ class Stat:
     etag: str
 
 
+def max_upload_bytes() -> int:
+    """The largest file Loupe accepts (``LOUPE_MAX_UPLOAD_BYTES``), refused at declaration."""
+    return int(getattr(settings, "LOUPE_MAX_UPLOAD_BYTES", 2 * 1024**3))
+
+
 def part_plan(size: int) -> list[tuple[int, int]]:
     """(part number, part size) for a multipart upload of ``size`` bytes."""
     part_size = max(PART_SIZE, -(-size // MAX_PARTS))

@@ -31,7 +31,15 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.statemachine import StateTable
 from agency.tasks import enqueue, enqueue_on_commit
-from agency.uploads import MULTIPART_THRESHOLD, MiB, UploadError, composite_sha256, get_backend, part_plan
+from agency.uploads import (
+    MULTIPART_THRESHOLD,
+    MiB,
+    UploadError,
+    composite_sha256,
+    get_backend,
+    max_upload_bytes,
+    part_plan,
+)
 from jobs.imaging.sandbox import Outcome, inspect_file
 
 logger = logging.getLogger("loupe.images")
@@ -58,10 +66,6 @@ def safe_filename(name: str) -> str:
 def key_extension(name: str) -> str:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return ext if ext in ACCEPTED_EXTENSIONS else "bin"
-
-
-def max_upload_bytes() -> int:
-    return int(getattr(settings, "LOUPE_MAX_UPLOAD_BYTES", 2 * 1024**3))
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,13 @@ def test_the_declaration_states_the_limit_and_the_checksum_rules(cast, settings,
     assert in_parts.status_code == 201 and in_parts.json()["images"][0]["upload"]["method"] == "MULTIPART"
 
 
+def test_the_api_states_the_limits_before_an_upload_starts(cast, settings):
+    settings.LOUPE_MAX_UPLOAD_BYTES = 3 * 1024**3
+    limits = api_for(cast.acme_member).get("/api/v1/me/").json()["upload_limits"]
+    assert limits == {"max_file_bytes": 3 * 1024**3, "single_put_max_bytes": 64 * 1024 * 1024,
+                      "part_size_bytes": 16 * 1024 * 1024}
+
+
 def test_an_upload_abandoned_for_a_day_loses_its_parts(big):
     api, web, data, target = big["api"], big["web"], big["data"], big["target"]
     send_parts(api, web, target, data, numbers={1, 2})
