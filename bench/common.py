@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "loupe-demo-2026"
+DEMO_CLIENT = "camille@aurelia.test"
 
 
 def free_port() -> int:
@@ -77,3 +79,18 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def demo_order(url: str, title: str) -> tuple[Any, str, dict[str, Any]]:
+    """Sign in as the demo client through the API and create a draft order: (session, token, order)."""
+    import requests
+
+    token = requests.post(f"{url}/api/v1/auth/token/", json={"email": DEMO_CLIENT, "password": DEMO_PASSWORD},
+                          timeout=60).json()["token"]
+    api = requests.Session()
+    api.headers["Authorization"] = f"Token {token}"
+    guide = api.get(f"{url}/api/v1/style-guides/", timeout=60).json()["results"][0]["id"]
+    service = api.get(f"{url}/api/v1/services/", timeout=60).json()["results"][0]["code"]
+    order = api.post(f"{url}/api/v1/orders/", timeout=60, json={
+        "title": title, "style_guide": guide, "services": [service], "turnaround": "standard"}).json()
+    return api, token, order

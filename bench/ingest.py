@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("VIPS_CONCURRENCY", "2")  # as in the sandbox
 
 from bench.common import (  # noqa: E402
-    DEMO_PASSWORD,
+    demo_order,
     fresh_database,
     migrate_and_seed,
     production_env,
@@ -41,8 +41,6 @@ from bench.common import (  # noqa: E402
     stop,
 )
 from bench.previews import studio_frame  # noqa: E402
-
-CLIENT = "camille@aurelia.test"
 
 
 def make_files(directory: Path, count: int) -> list[Path]:
@@ -74,14 +72,7 @@ def whole_path(paths: list[Path], url: str) -> tuple[float, float]:
     """Seconds from the declaration to the last upload completed, and to the last image received."""
     import requests
 
-    token = requests.post(f"{url}/api/v1/auth/token/", json={"email": CLIENT, "password": DEMO_PASSWORD},
-                          timeout=60).json()["token"]
-    api = requests.Session()
-    api.headers["Authorization"] = f"Token {token}"
-    guide = api.get(f"{url}/api/v1/style-guides/", timeout=60).json()["results"][0]["id"]
-    service = api.get(f"{url}/api/v1/services/", timeout=60).json()["results"][0]["code"]
-    order = api.post(f"{url}/api/v1/orders/", timeout=60, json={
-        "title": "Ingest benchmark", "style_guide": guide, "services": [service], "turnaround": "standard"}).json()
+    api, _, order = demo_order(url, "Ingest benchmark")
     files = [(path, path.read_bytes()) for path in paths]
     started = time.perf_counter()
     declared = api.post(f"{url}/api/v1/orders/{order['id']}/uploads/", timeout=120, json={"files": [

@@ -31,10 +31,9 @@ from urllib.parse import urljoin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DEMO_PASSWORD, fresh_database, migrate_and_seed, production_env, start_gunicorn, stop  # noqa: E402
+from bench.common import demo_order, fresh_database, migrate_and_seed, production_env, start_gunicorn, stop  # noqa: E402
 
 MiB = 1024 * 1024
-CLIENT = "camille@aurelia.test"
 
 
 def make_file(path: Path, size: int) -> None:
@@ -78,14 +77,7 @@ def upload(path: Path, url: str) -> tuple[float, float]:
     """Seconds from the declaration of ``path`` to the last part stored, and to ``complete``'s answer."""
     import requests
 
-    token = requests.post(f"{url}/api/v1/auth/token/", json={"email": CLIENT, "password": DEMO_PASSWORD},
-                          timeout=60).json()["token"]
-    api = requests.Session()
-    api.headers["Authorization"] = f"Token {token}"
-    guide = api.get(f"{url}/api/v1/style-guides/", timeout=60).json()["results"][0]["id"]
-    service = api.get(f"{url}/api/v1/services/", timeout=60).json()["results"][0]["code"]
-    order = api.post(f"{url}/api/v1/orders/", timeout=60, json={
-        "title": "Upload benchmark", "style_guide": guide, "services": [service], "turnaround": "standard"}).json()
+    api, token, order = demo_order(url, "Upload benchmark")
     size = path.stat().st_size
     started = time.perf_counter()
     declared = api.post(f"{url}/api/v1/orders/{order['id']}/uploads/", timeout=60, json={
