@@ -15,6 +15,7 @@ object if it changed since (a presigned URL can be replayed until it expires).
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import shutil
@@ -124,76 +125,90 @@ class LocalBackend:
         upload_id = hashlib.sha256(f"{key}:{time.time_ns()}".encode()).hexdigest()[:32]
         return _plan(upload_id, size)
 
-    def sign_part(self, key: str, upload_id: str, *, number: int, size: int, sha256: str,
+    def sign_part(self, key: str, upload_id: str, *, number: int, size: int, offset: int, sha256: str,
                   base_url: str = "") -> dict[str, Any]:
-        url = self._url("local-upload", {"k": key, "n": number, "s": size, "u": upload_id, "c": sha256},
+        url = self._url("local-upload", {"k": key, "n": number, "s": size, "o": offset, "u": upload_id, "c": sha256},
                         self.UPLOAD_SALT, base_url)
         return {"url": url, "headers": {"x-amz-checksum-sha256": b64_sha256(sha256)}, "expires_in": UPLOAD_TTL}
 
     def receive(self, token_payload: dict[str, Any], stream: IO[bytes]) -> str:
-        """Write one PUT body to disk, at most the signed size; return its ETag. Never buffers it.
-
-        A part is checked against the SHA-256 it was signed with while it is written, and kept under a
-        name that carries that checksum (one rename: a part is either whole and checked, or absent)."""
-        key, number, limit = token_payload["k"], token_payload["n"], token_payload["s"]
-        expected = token_payload.get("c", "")
-        if number:
-            final = self._parts_dir(key) / f"{number:05d}.{expected}"
-        else:
-            final = self.path(key)
+        """Write one PUT body to disk, at most the signed size; return its ETag. Never buffers it."""
+        if token_payload["n"]:
+            return self._receive_part(token_payload, stream)
+        key, limit = token_payload["k"], token_payload["s"]
+        final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.with_name(f".{final.name}.{os.getpid()}.{time.time_ns()}.tmp")
-        digest = hashlib.sha256() if number else hashlib.md5(usedforsecurity=False)
-        written = 0
+        digest = hashlib.md5(usedforsecurity=False)
         try:
             with temp.open("wb") as out:
-                while chunk := stream.read(CHUNK):
-                    written += len(chunk)
-                    if written > limit:
-                        raise UploadError(f"the body is larger than the {limit} bytes this URL accepts")
-                    digest.update(chunk)
-                    out.write(chunk)
-            if written != limit:
-                raise UploadError(f"the body has {written} bytes; this URL expects exactly {limit}")
-            if number and digest.hexdigest() != expected:
-                raise UploadError(f"part {number}'s bytes do not match the SHA-256 it was signed with")
+                _write_checked(stream, out.fileno(), 0, limit, digest)
             os.replace(temp, final)
-            if number:
-                for older in self._parts_dir(key).glob(f"{number:05d}.*"):
-                    if older != final:
-                        older.unlink(missing_ok=True)
         finally:
             temp.unlink(missing_ok=True)
-        return f'"{digest.hexdigest()[:32]}"'
+        return f'"{digest.hexdigest()}"'
+
+    def _receive_part(self, token_payload: dict[str, Any], stream: IO[bytes]) -> str:
+        """Write a part where it belongs in the assembled file (``DATA`` in the parts folder, at the
+        part's offset), checked against the SHA-256 it was signed with while it is written, then mark
+        it held: a marker whose name carries the number, size and checksum (as S3 keeps a part's).
+
+        The part's old marker goes before its bytes are touched and the new one comes after they are
+        checked, so a part is listed only while the file holds exactly its checked bytes; a lock per
+        part serialises two PUTs of the same part (a retry racing its first attempt). Parts are
+        written once, in place: ``complete_multipart`` is a rename, not a second copy of the file."""
+        key, number, limit = token_payload["k"], token_payload["n"], token_payload["s"]
+        offset, expected = token_payload.get("o"), token_payload["c"]
+        if offset is None:  # signed by a release that kept parts in separate files
+            raise UploadError(f"part {number}'s URL is from an older release; ask for the part's URL again")
+        directory = self._parts_dir(key)
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / f"{number:05d}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for marker in self._markers(directory, number):
+                marker.unlink(missing_ok=True)
+            digest = hashlib.sha256()
+            fd = os.open(directory / self.DATA, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                _write_checked(stream, fd, offset, limit, digest)
+            finally:
+                os.close(fd)
+            if digest.hexdigest() != expected:
+                raise UploadError(f"part {number}'s bytes do not match the SHA-256 it was signed with")
+            (directory / f"{number:05d}.{limit}.{expected}").touch()
+        return f'"{expected[:32]}"'
+
+    DATA = "data"
+
+    @staticmethod
+    def _markers(directory: Path, number: int | None = None) -> list[Path]:
+        """The parts folder's markers (``NNNNN.size.sha256``), of one part or all."""
+        pattern = f"{number:05d}.*.*" if number is not None else "[0-9]*.*.*"
+        return sorted(directory.glob(pattern)) if directory.exists() else []
 
     def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
-        directory = self._parts_dir(key)
         parts = []
-        for path in sorted(directory.glob("[0-9]*.*")) if directory.exists() else []:
-            number, _, sha256 = path.name.partition(".")
-            parts.append({"number": int(number), "size": path.stat().st_size, "etag": f'"{sha256[:32]}"',
-                          "sha256": sha256})
+        for marker in self._markers(self._parts_dir(key)):
+            number, size, sha256 = marker.name.split(".")
+            parts.append({"number": int(number), "size": int(size), "etag": f'"{sha256[:32]}"', "sha256": sha256})
         return parts
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
-        """Assemble the parts in order. Each was checked against its SHA-256 when it was written and is
-        kept under a name carrying it (as S3 keeps a part's checksum), so the bytes are not hashed again
-        here: they are joined by the kernel (``copy_file_range``), and the worker, which reads the file
-        anyway, checks every part's bytes once more."""
+        """The parts were written in place and checked against their SHA-256 as they arrived; check each
+        is still marked held with the checksum given, and rename the file into place. The worker, which
+        reads the file anyway, checks every part's bytes once more."""
         directory = self._parts_dir(key)
+        held = {p["number"]: p for p in self.list_parts(key, upload_id)}
+        for part in parts:
+            if held.get(int(part["number"]), {}).get("sha256") != part["sha256"]:
+                raise UploadError(f"part {part['number']} does not hold the bytes it was signed for")
+        data = directory / self.DATA
+        end = sum(held[int(p["number"])]["size"] for p in parts)
+        if not data.exists() or data.stat().st_size != end:
+            raise UploadError(f"the parts hold {data.stat().st_size if data.exists() else 0} bytes, not {end}")
         target = self.path(key)
-        temp = target.with_name(f".{target.name}.assemble.tmp")
-        try:
-            with temp.open("wb") as out:
-                for part in parts:
-                    path = directory / f"{int(part['number']):05d}.{part['sha256']}"
-                    if not path.exists():
-                        raise UploadError(f"part {part['number']} does not hold the bytes it was signed for")
-                    with path.open("rb") as src:
-                        _append(src, out, path.stat().st_size)
-            os.replace(temp, target)
-        finally:
-            temp.unlink(missing_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(data, target)
         shutil.rmtree(directory, ignore_errors=True)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -257,23 +272,21 @@ class LocalBackend:
                     yield str(path.relative_to(self.root))
 
 
-def _append(src: IO[bytes], out: IO[bytes], size: int) -> None:
-    """Copy ``size`` bytes from ``src`` to the end of ``out`` in the kernel where it can."""
-    out.flush()
-    copy = getattr(os, "copy_file_range", None)
-    left = size
-    try:
-        while copy and left:
-            done = copy(src.fileno(), out.fileno(), min(left, 1 << 30))
-            if not done:
-                break
-            left -= done
-    except OSError:
-        pass  # another file system: the portable copy below does the rest
-    if left:
-        src.seek(size - left)
-        out.seek(0, os.SEEK_END)
-        shutil.copyfileobj(src, out, CHUNK)
+def _write_checked(stream: IO[bytes], fd: int, offset: int, limit: int, digest: Any) -> None:
+    """Copy ``stream`` to ``fd`` at ``offset`` in ``CHUNK``s, feeding ``digest``; exactly ``limit`` bytes
+    (nothing is written past them)."""
+    written = 0
+    while chunk := stream.read(CHUNK):
+        if written + len(chunk) > limit:
+            raise UploadError(f"the body is larger than the {limit} bytes this URL accepts")
+        digest.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            done = os.pwrite(fd, view, offset + written)
+            written += done
+            view = view[done:]
+    if written != limit:
+        raise UploadError(f"the body has {written} bytes; this URL expects exactly {limit}")
 
 
 def _plan(upload_id: str, size: int) -> dict[str, Any]:
@@ -321,7 +334,7 @@ class S3Backend:
                                                         ChecksumAlgorithm="SHA256")["UploadId"]
         return _plan(upload_id, size)
 
-    def sign_part(self, key: str, upload_id: str, *, number: int, size: int, sha256: str,
+    def sign_part(self, key: str, upload_id: str, *, number: int, size: int, offset: int, sha256: str,
                   base_url: str = "") -> dict[str, Any]:
         checksum = b64_sha256(sha256)
         url = self.client.generate_presigned_url(

@@ -139,8 +139,8 @@ def sign_part(kind: IngestKind, row: Any, *, by: Any, number: int, sha256: str, 
         _uploading_in_parts(kind, locked, by, label)
         locked.part_checksums = {**locked.part_checksums, str(number): sha256}
         locked.save(update_fields=["part_checksums"])
-    signed = get_backend().sign_part(row.upload_key, row.upload_id, number=number, size=plan[number], sha256=sha256,
-                                     base_url=base_url)
+    signed = get_backend().sign_part(row.upload_key, row.upload_id, number=number, size=plan[number],
+                                     offset=(number - 1) * plan[1], sha256=sha256, base_url=base_url)
     return {"number": number, "size": plan[number], **signed}
 
 
