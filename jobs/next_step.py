@@ -4,14 +4,20 @@ order lists and the order page (UI.md "Lists").
 Each ``Step`` names a condition on an order row annotated by ``with_next_step`` (status and image
 counts), who acts (a ``permissions`` function of the viewer; the order is already in their scope) and
 the words for the one who acts, for the client's other users and for the rest of the studio. The first
-step whose condition holds is the order's next step; the database computes it, so a list can put the
-viewer's own actions first and still paginate.
+step whose condition holds is the order's next step.
+
+The conditions are read in two places from this one table: the database evaluates "one of the viewer's
+steps holds" (``action_first``), so a list can put the viewer's actions first and still paginate, and
+``next_step`` evaluates the conditions on the fetched row (``holds``) to name the step: compiling the
+whole table into SQL CASEs for every list cost more than the rest of the page (bench/load.py), and a test
+holds both evaluations to the same answer for every step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
@@ -60,8 +66,10 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+@cache
 def _facts() -> dict[str, Any]:
-    """The per-order facts the steps' conditions read, as annotations."""
+    """The per-order facts the steps' conditions read, as annotations (built once: an expression is
+    copied when a queryset resolves it, never changed)."""
     return {
         "image_count": Count("images", filter=~Q(images__status__in=NOT_ACCEPTED), distinct=True),
         "approved_count": Count("images", filter=Q(images__status=ImageStatus.APPROVED), distinct=True),
@@ -92,22 +100,41 @@ def _names(condition: Q) -> set[str]:
 
 
 def with_next_step(orders: QuerySet[Any], user: Any) -> QuerySet[Any]:
-    """Annotate image counts, ``step`` (the first step that holds, an index into ``STEPS``), ``my_step``
-    (the first that holds and is the viewer's to take) and ``action_first`` (0 when there is one), so
-    lists can sort the viewer's actions first."""
+    """Annotate the facts the steps read (image counts, a round awaiting confirmation) and
+    ``action_first`` (0 when one of the viewer's steps holds), so lists can sort the viewer's actions
+    first; ``next_step`` names the step from the facts."""
     mine = _mine(user)
     return orders.annotate(**_facts()).annotate(
-        step=Case(*[When(step.when, then=Value(i)) for i, step in enumerate(STEPS)], default=Value(None),
-                  output_field=IntegerField()),
-        # Two parties may each have a move (the client reviews what was delivered while the studio
-        # delivers the rest of a round): the viewer's own step wins for them.
-        my_step=Case(*[When(STEPS[i].when, then=Value(i)) for i in mine], default=Value(None),
-                     output_field=IntegerField()),
-        # "One of my steps holds", written out rather than as "my_step is not null": referring to
-        # my_step would repeat its whole CASE in the SQL wherever action_first is used (sort, counts).
         action_first=(Case(When(_any_of(mine), then=Value(0)), default=Value(1), output_field=IntegerField())
                       if mine else Value(1, output_field=IntegerField())),
     )
+
+
+_LOOKUPS: dict[str, Callable[[Any, Any], bool]] = {
+    "exact": lambda value, wanted: value == wanted,
+    "in": lambda value, wanted: value in wanted,
+    "gt": lambda value, wanted: value is not None and value > wanted,
+}
+
+
+def holds(condition: Q, row: Any) -> bool:
+    """Whether ``condition`` (a step's ``when``: exact, ``__in`` and ``__gt`` lookups on the row's
+    fields and facts) holds for a fetched row, as the database would answer it."""
+    results = []
+    for child in condition.children:
+        if isinstance(child, Q):
+            results.append(holds(child, row))
+            continue
+        name, wanted = child
+        field, _, lookup = name.partition("__")
+        results.append(_LOOKUPS[lookup or "exact"](getattr(row, field), wanted))
+    result = all(results) if condition.connector == Q.AND else any(results)
+    return not result if condition.negated else result
+
+
+def first_step(row: Any, indexes: Iterable[int] | None = None) -> int | None:
+    """The index of the first step (of ``indexes``, or of all) whose condition holds for ``row``."""
+    return next((i for i in (range(len(STEPS)) if indexes is None else indexes) if holds(STEPS[i].when, row)), None)
 
 
 def needing_action(orders: QuerySet[Any], user: Any) -> QuerySet[Any]:
@@ -132,10 +159,14 @@ def next_step(order: Any, user: Any) -> NextStep | None:
     """The order's next step in words for ``user`` (the order comes from ``with_next_step``)."""
     counts = {name: getattr(order, f"{name}_count", 0) or 0 for name in ("ready", "to_schedule", "delivered")}
     words = {**counts, **{f"{name}_s": "" if n == 1 else "s" for name, n in counts.items()}}
-    if getattr(order, "my_step", None) is not None:
-        step = STEPS[order.my_step]
+    # Two parties may each have a move (the client reviews what was delivered while the studio delivers
+    # the rest of a round): the viewer's own step wins for them.
+    mine = first_step(order, _mine(user))
+    if mine is not None:
+        step = STEPS[mine]
         return NextStep(step.code, step.mine.format(**words), True)
-    if getattr(order, "step", None) is None:
+    index = first_step(order)
+    if index is None:
         return None
-    step = STEPS[order.step]
+    step = STEPS[index]
     return NextStep(step.code, (step.client if user.is_client else step.studio).format(**words), False)

@@ -7,15 +7,17 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import Case, IntegerField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing.services import quote_draft
 from billing.workflow import quote_send
+from jobs import next_step as next_step_table
 from jobs import uploads
 from jobs.models import Event, ImageStatus, Order, OrderImage, OrderStatus, RevisionRound, RoundStatus
-from jobs.next_step import next_step, with_next_step
+from jobs.next_step import STEPS, next_step, with_next_step
 from jobs.selectors import order_list
 from tests.conftest import api_for, received_image
 from tests.factories import PASSWORD, add_images, default_price_list, make_order, submitted_order
@@ -27,7 +29,7 @@ def _step(order, user):
     return next_step(with_next_step(Order.objects.filter(pk=order.pk), user).get(), user)
 
 
-def test_whose_move_it_is_for_each_state_and_person(cast):
+def _orders_in_every_state(cast):
     acme = cast.acme
     orders = {
         "draft": make_order(acme, by=cast.acme_member, title="Draft"),
@@ -45,6 +47,11 @@ def test_whose_move_it_is_for_each_state_and_person(cast):
     add_images(orders["delivered"], {"standard": 1}, status=ImageStatus.DELIVERED)
     RevisionRound.objects.create(order=orders["billable"], number=1, status=RoundStatus.AWAITING_CONFIRMATION,
                                  billable=True, requested_by=cast.acme_member)
+    return orders
+
+
+def test_whose_move_it_is_for_each_state_and_person(cast):
+    orders = _orders_in_every_state(cast)
     expected = {  # (state, person): (code, words, action needed)
         ("draft", "acme_member"): ("submit", "Add your photographs and submit", True),
         ("draft", "account_manager"): ("submit", "Draft: the client has not submitted it", False),
@@ -66,6 +73,35 @@ def test_whose_move_it_is_for_each_state_and_person(cast):
     for (state, person), (code, words, mine) in expected.items():
         step = _step(orders[state], getattr(cast, person))
         assert (step.code, step.text, step.mine) == (code, words, mine), (state, person)
+
+
+@pytest.mark.parametrize("person", ["acme_member", "acme_admin", "account_manager", "finance", "retoucher"])
+def test_the_database_and_python_read_the_steps_table_alike(cast, person):
+    """The steps' conditions are evaluated by the database (the viewer's actions first, the "Needs your
+    action" count) and in Python (the step's name and words): for every order state, both agree on the
+    first step that holds, on the first of the viewer's own, and on whether the viewer has one."""
+    _orders_in_every_state(cast)
+    revision = make_order(cast.acme, by=cast.acme_member, status=OrderStatus.REVISION, title="Round with delivered")
+    add_images(revision, {"standard": 1}, status=ImageStatus.DELIVERED)
+    add_images(revision, {"standard": 1}, status=ImageStatus.IN_PROGRESS)
+    for status in (OrderStatus.ON_HOLD, OrderStatus.COMPLETED, OrderStatus.CANCELLED):
+        make_order(cast.acme, by=cast.acme_member, status=status, title=str(status))
+    user = getattr(cast, person)
+    mine = next_step_table._mine(user)
+    rows = with_next_step(Order.objects.filter(client=cast.acme), user).annotate(
+        db_step=Case(*[When(step.when, then=Value(i)) for i, step in enumerate(STEPS)], default=Value(None),
+                     output_field=IntegerField()),
+        db_mine=Case(*[When(STEPS[i].when, then=Value(i)) for i in mine], default=Value(None),
+                     output_field=IntegerField()),
+    )
+    seen = set()
+    for row in rows:
+        assert next_step_table.first_step(row) == row.db_step, row.title
+        assert next_step_table.first_step(row, mine) == row.db_mine, row.title
+        assert (row.db_mine is not None) == (row.action_first == 0) == next_step(row, user).mine, row.title
+        seen.add(STEPS[row.db_step].code)
+    assert {"submit", "quote", "answer", "confirm", "review", "deliver", "schedule", "production", "revision",
+            "hold", "completed", "cancelled"} <= seen
 
 
 def test_the_viewers_own_actions_come_first_and_can_be_filtered(cast, web):
