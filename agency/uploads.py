@@ -59,6 +59,12 @@ def max_upload_bytes() -> int:
     return int(getattr(settings, "LOUPE_MAX_UPLOAD_BYTES", 2 * 1024**3))
 
 
+def size_words(size: int) -> str:
+    """A file size as limits are said to people: 2 GiB, 1.5 GiB, 500 MiB."""
+    unit, name = (1024**3, "GiB") if size >= 1024**3 else (MiB, "MiB")
+    return f"{size / unit:.1f}".removesuffix(".0") + f" {name}"
+
+
 def part_plan(size: int) -> list[tuple[int, int]]:
     """(part number, part size) for a multipart upload of ``size`` bytes."""
     part_size = max(PART_SIZE, -(-size // MAX_PARTS))

@@ -39,6 +39,7 @@ from agency.uploads import (
     get_backend,
     max_upload_bytes,
     part_plan,
+    size_words,
 )
 from jobs.imaging.sandbox import Outcome, inspect_file
 
@@ -109,8 +110,8 @@ def check_declaration(name: str, size: int, sha256: str) -> None:
     one PUT declares its SHA-256 (storage checks it), a larger one gives each part's when it sends it."""
     limit = max_upload_bytes()
     if size > limit:
-        raise RuleViolation(f"{safe_filename(name)} is {size / 1024**3:.1f} GiB; the limit per file is "
-                            f"{limit / 1024**3:.0f} GiB.", field="files")
+        raise RuleViolation(f"{safe_filename(name)} is {size_words(size)}; the limit per file is {size_words(limit)}.",
+                            field="files")
     if size <= MULTIPART_THRESHOLD and not sha256:
         raise RuleViolation(f"{safe_filename(name)}: give the file's SHA-256 (files of {MULTIPART_THRESHOLD // MiB} MiB "
                             "or less are sent in one piece, checked against it).", field="files")

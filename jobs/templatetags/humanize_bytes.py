@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from agency.uploads import size_words
+
 register = template.Library()
 
 
@@ -16,6 +18,12 @@ def human_bytes(value: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TB"
+
+
+@register.filter(name="size_limit")
+def size_limit(value: int) -> str:
+    """A size limit in the words the API's refusals use: 2147483648 → '2 GiB'."""
+    return size_words(int(value))
 
 
 @register.filter(name="hours")

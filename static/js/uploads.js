@@ -177,15 +177,14 @@
     autoProceed: true,
     restrictions: {maxFileSize: maxBytes, maxNumberOfFiles: isVersion ? 1 : null},
   });
-  var limit = maxBytes ? " Up to " + (maxBytes >= 1024 * 1024 * 1024 ? (maxBytes / 1024 / 1024 / 1024).toFixed(0) + " GiB"
-                                                                 : (maxBytes / 1024 / 1024).toFixed(0) + " MiB") + " per file." : "";
   uppy.use(Uppy.Dashboard, {
-    inline: true, target: root, height: isVersion ? 220 : 320, width: "100%", proudlyDisplayPoweredByUppy: false,
+    // Lower on a phone: the area is a target for the file picker there, not for dragging.
+    inline: true, target: root, width: "100%", proudlyDisplayPoweredByUppy: false,
+    height: isVersion || window.matchMedia("(max-width: 600px)").matches ? 220 : 320,
     showProgressDetails: true, hideRetryButton: false, hidePauseResumeButton: false,
     fileManagerSelectionType: isVersion ? "files" : "both",
-    note: (isVersion ? "Your retouched master: PNG, TIFF, PSD, JPEG or WebP, as the style guide asks."
-                     : "JPEG, TIFF, PSD/PSB, PNG, WebP or camera RAW. Drop files or a whole folder.") + limit +
-          " An interrupted upload resumes: drop the same file again.",
+    // What is accepted and the largest file are said by the page under the area (#upload-limits): Uppy
+    // shows its own note only in areas taller than ours.
   });
   // Uppy's state across reloads; files too large to keep in the browser come back as "ghosts" the
   // person drops again, and their uploads continue from the parts storage holds.

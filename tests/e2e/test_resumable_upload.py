@@ -88,8 +88,8 @@ def test_a_300_mib_upload_survives_a_reload_and_sends_only_the_missing_parts(cas
     page.on("response", on_response)
     page.goto(f"{live_server.url}/orders/{cast.acme_order.pk}/")
     page.wait_for_selector("#uploader .uppy-Dashboard")
-    note = page.locator("#uploader .uppy-Dashboard-note").inner_text()
-    assert "Up to 2 GiB per file" in note, note
+    limits = page.locator("#upload-limits")
+    assert limits.is_visible() and "Up to 2 GiB per file" in limits.inner_text(), limits.inner_text()
     with RendererMemory() as memory:
         page.wait_for_timeout(500)
         memory.reset()  # the page itself, before the upload starts

@@ -201,7 +201,11 @@ def test_the_declaration_states_the_limit_and_the_checksum_rules(cast, settings,
     files = lambda size, sha: {"files": [{"name": "x.tif", "size": size, "content_type": "image/tiff",  # noqa: E731
                                           "sha256": sha}]}
     too_big = api.post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", files(1024**3 + 1, ""), format="json")
-    assert too_big.status_code == 400 and "the limit per file is 1 GiB" in too_big.json()["errors"]["files"][0]
+    assert too_big.json()["errors"]["files"][0] == "x.tif is 1 GiB; the limit per file is 1 GiB."
+    settings.LOUPE_MAX_UPLOAD_BYTES = 500 * 1024**2  # a limit below a GiB is said in MiB, not as "0 GiB"
+    too_big = api.post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", files(600 * 1024**2, ""), format="json")
+    assert too_big.json()["errors"]["files"][0] == "x.tif is 600 MiB; the limit per file is 500 MiB."
+    settings.LOUPE_MAX_UPLOAD_BYTES = 1024**3
     no_checksum = api.post(f"/api/v1/orders/{cast.acme_order.pk}/uploads/", files(50_000, ""), format="json")
     assert no_checksum.status_code == 400 and "SHA-256" in no_checksum.json()["errors"]["files"][0]
     assert not OrderImage.objects.filter(order=cast.acme_order, filename="x.tif").exists()
@@ -214,6 +218,15 @@ def test_the_api_states_the_limits_before_an_upload_starts(cast, settings):
     limits = api_for(cast.acme_member).get("/api/v1/me/").json()["upload_limits"]
     assert limits == {"max_file_bytes": 3 * 1024**3, "single_put_max_bytes": 64 * 1024 * 1024,
                       "part_size_bytes": 16 * 1024 * 1024}
+
+
+def test_the_pages_state_the_limits_beside_the_upload_area(cast, settings, web):
+    """Said by the page itself, under the area: the upload widget shows its own note only when it is
+    taller than Loupe's, so the limit was in the page's HTML but never on screen (1440 and 390 px)."""
+    settings.LOUPE_MAX_UPLOAD_BYTES = 3 * 1024**3 // 2
+    page = web(cast.acme_member).get(f"/orders/{cast.acme_order.pk}/").content.decode()
+    assert 'aria-describedby="upload-limits"' in page
+    assert "Up to 1.5 GiB per file. An interrupted upload resumes: drop the same file again." in " ".join(page.split())
 
 
 def test_an_upload_abandoned_for_a_day_loses_its_parts(big):
