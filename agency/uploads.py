@@ -229,6 +229,8 @@ class LocalBackend:
 
     def download_to(self, key: str, out: IO[bytes], *, etag: str) -> None:
         path = self.path(key)
+        if not path.exists():
+            raise UploadError("the uploaded file is no longer in storage")
         with path.open("rb") as src:
             st = os.fstat(src.fileno())
             if f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}" != etag:
@@ -236,11 +238,19 @@ class LocalBackend:
             shutil.copyfileobj(src, out, CHUNK)
 
     def promote(self, src: str, dst: str, *, etag: str) -> None:
+        """Place the pinned file at ``dst`` (a hard link: the same bytes, no copy), keeping ``src``
+        until the caller deletes it, so a worker killed half-way can run again from ``src``."""
         current = self.stat(src)
         if current is None or current.etag != etag:
             raise UploadError("the file changed after the upload was completed")
-        self.path(dst).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.path(src), self.path(dst))
+        target = self.path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.{time.time_ns()}.tmp")
+        try:
+            os.link(self.path(src), temp)
+            os.replace(temp, target)  # a run after a crash replaces its own earlier link
+        finally:
+            temp.unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -405,11 +415,15 @@ class S3Backend:
         except ClientError as exc:
             if self._error_code(exc) in ("PreconditionFailed", "412"):
                 raise UploadError("the file changed after the upload was completed") from exc
+            if self._error_code(exc) in ("NoSuchKey", "404"):
+                raise UploadError("the uploaded file is no longer in storage") from exc
             raise
         for chunk in body.iter_chunks(CHUNK):
             out.write(chunk)
 
     def promote(self, src: str, dst: str, *, etag: str) -> None:
+        """Copy the pinned object to ``dst``; ``src`` stays until the caller deletes it, so a worker killed
+        half-way can run again from ``src`` (a copy that ran before is replaced)."""
         from botocore.exceptions import ClientError
 
         try:
@@ -419,7 +433,6 @@ class S3Backend:
             if self._error_code(exc) in ("PreconditionFailed", "412"):
                 raise UploadError("the file changed after the upload was completed") from exc
             raise
-        self.client.delete_object(Bucket=self.bucket, Key=src)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)

@@ -370,7 +370,11 @@ def process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> st
               "thumbnail": store(f"{prefix}/previews/256.webp", outcome.thumbnail),
               "preview": store(f"{prefix}/previews/1600.webp", outcome.preview),
               **metadata(outcome.inspection or {})}
-    return kind.accept(row, outcome, fields)
+    status = kind.accept(row, outcome, fields)
+    # Only now that the row names the final file: a worker killed before this line leaves the upload
+    # where the next attempt finds it (promote kept it), instead of an image that can never be read.
+    discard(row.upload_key)
+    return status
 
 
 def sweep(kind: IngestKind, *, stuck_after_minutes: int = 15, abandoned_after_hours: int = 24) -> dict[str, int]:
