@@ -247,7 +247,12 @@ class LocalBackend:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{os.getpid()}.{time.time_ns()}.tmp")
         try:
-            os.link(self.path(src), temp)
+            try:
+                os.link(self.path(src), temp)
+            except OSError:  # a file system without hard links: a copy, checked against the pin below
+                shutil.copyfile(self.path(src), temp)
+                if os.path.getsize(temp) != current.size:
+                    raise UploadError("the file changed after the upload was completed") from None
             os.replace(temp, target)  # a run after a crash replaces its own earlier link
         finally:
             temp.unlink(missing_ok=True)

@@ -82,3 +82,22 @@ def test_an_upload_gone_from_storage_is_refused_with_a_reason_not_retried(cast, 
     image = OrderImage.objects.get(order=cast.acme_order, filename="GONE.jpg")
     assert (image.status, image.attempts) == (ImageStatus.REJECTED, 1)
     assert image.reason == "the uploaded file is no longer in storage"
+
+
+def test_without_hard_links_the_local_backend_copies_the_validated_file(cast, monkeypatch,
+                                                                        django_capture_on_commit_callbacks):
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")  # as on some network file systems
+
+    monkeypatch.setattr("agency.uploads.os.link", no_links)
+    api, web = api_for(cast.acme_member), HttpClient()
+    data = noisy_jpeg(640, 480, seed=5)
+    target = declare(api, cast.acme_order, "COPY.jpg", data).json()["images"][0]["upload"]
+    parts = send(api, web, target, data)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(target["complete_url"], parts, format="json")
+    image = OrderImage.objects.get(order=cast.acme_order, filename="COPY.jpg")
+    assert image.status == ImageStatus.RECEIVED, image.reason
+    with image.original.open("rb") as fh:
+        assert fh.read() == data
+    assert get_backend().stat(image.upload_key) is None
