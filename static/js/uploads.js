@@ -231,15 +231,16 @@
         return {};
       });
     },
-    abortMultipartUpload: function (file, options) {
-      forget(file.id);
-      if (!isVersion && options && options.key) {
-        return api("DELETE", sibling(options.key, "")).catch(function () {});
-      }
-      return Promise.resolve();
-    },
+    // Uppy calls this when a file is removed and also after a part failed its three tries: the image
+    // and its stored parts are deleted on "file-removed" only, so Retry after a failure resumes.
+    abortMultipartUpload: function () { return Promise.resolve(); },
   });
   uppy.on("upload-error", function (file, error) {
+    var entry = targets[file.id];
+    if (entry && entry.upload && entry.upload.parts_url) {
+      // Uppy forgot the multipart upload when it gave up; Retry lists the parts storage holds instead.
+      uppy.setFileState(file.id, {s3Multipart: {uploadId: entry.upload.upload_id, key: absolute(entry.upload.parts_url)}});
+    }
     var size = file.size > MULTIPART_THRESHOLD ? " The parts already sent are kept: Retry sends only the rest." : "";
     uppy.info(file.name + " could not be sent after three tries: " + (error && error.message || "the connection failed") +
               "." + size, "error", 15000);
@@ -254,6 +255,14 @@
       fresh.forEach(function (file) { batches[file.id] = batch; });
     });
   }
+  uppy.on("file-removed", function (file) {
+    var entry = targets[file.id];
+    forget(file.id);
+    // A file the person removed before it arrived: its image (and any stored parts) goes too.
+    if (entry && !entry.completed && !isVersion && entry.id) {
+      api("DELETE", "/api/v1/images/" + entry.id + "/").catch(function () {}).then(refreshImages);
+    }
+  });
   uppy.on("upload-success", function (file) {
     var entry = targets[file.id];
     if (entry && !entry.completed) {

@@ -137,3 +137,88 @@ def test_a_300_mib_upload_survives_a_reload_and_sends_only_the_missing_parts(cas
     assert grew < size * 3 / 4, f"the page grew by {grew / MiB:.0f} MiB for a {size / MiB:.0f} MiB file"
     print(f"\nparts: {count}; sent before the reload {len(stored[0])}, after {len(stored[1])}; renderer "
           f"{memory.baseline / MiB:.0f} MiB before the upload, peak {memory.peak / MiB:.0f} MiB")
+
+
+def test_a_part_that_fails_three_times_is_named_and_retry_sends_only_that_part(cast, live_server, page, tmp_path):
+    """Three tries per request, then a message that says what happened and that the rest is kept; Retry
+    sends the failed part alone (the others are listed as held) and the upload completes."""
+    from PIL import Image
+
+    master = tmp_path / "RING_0002.tif"
+    Image.new("RGB", (5000, 5600), (200, 170, 90)).save(master, "TIFF")  # 84 MB: 6 parts of 16 MiB
+    count = -(-master.stat().st_size // (16 * MiB))
+    numbers: dict[str, int] = {}  # signed URL -> part number
+    tries: dict[int, int] = {}
+    failing = [True]
+
+    def on_parts(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        response = route.fetch()
+        numbers[response.json()["url"]] = response.json()["number"]
+        return route.fulfill(response=response)
+
+    def on_put(route):
+        number = numbers.get(route.request.url, 0)
+        tries[number] = tries.get(number, 0) + 1
+        if number == 2 and failing[0]:
+            return route.abort("connectionfailed")  # a hotel network dropping this part, every time
+        return route.continue_()
+
+    _login(page, live_server, cast.acme_member.email)
+    page.route("**/parts/", on_parts)
+    page.route("**/uploads/local/**", on_put)
+    page.goto(f"{live_server.url}/orders/{cast.acme_order.pk}/")
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    page.locator("#uploader input[type=file]").first.set_input_files(str(master))
+    message = page.get_by_text("RING_0002.tif could not be sent after three tries")
+    deleted = []
+    page.on("request", lambda r: deleted.append(r.url) if r.method == "DELETE" else None)
+    message.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    assert deleted == []  # Uppy aborts a failed multipart upload; Loupe keeps the image and its parts
+    assert "The parts already sent are kept: Retry sends only the rest." in message.inner_text()
+    assert tries[2] == 3, tries
+    assert all(tries.get(n) == 1 for n in range(1, count + 1) if n != 2), tries
+    image = OrderImage.objects.get(order=cast.acme_order, filename="RING_0002.tif")
+    assert image.status == ImageStatus.UPLOADING and len(image.part_checksums) == count
+
+    failing[0] = False
+    page.locator("#uploader").get_by_role("button", name="Retry").first.click()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        image.refresh_from_db()
+        if image.status != ImageStatus.UPLOADING:
+            break
+        page.wait_for_timeout(250)
+    assert image.status == ImageStatus.RECEIVED, (image.status, image.reason)
+    assert tries[2] == 4 and all(tries.get(n) == 1 for n in range(1, count + 1) if n != 2), tries
+
+
+def test_a_file_removed_while_it_uploads_takes_its_image_and_parts_with_it(cast, live_server, page, tmp_path):
+    from PIL import Image
+
+    master = tmp_path / "RING_0003.tif"
+    Image.new("RGB", (5000, 5600), (180, 170, 90)).save(master, "TIFF")
+    stored = []
+
+    def slow_put(route):
+        stored.append(route.request.url)
+        page.wait_for_timeout(400)  # a slow line: the person changes their mind half-way
+        return route.continue_()
+
+    _login(page, live_server, cast.acme_member.email)
+    page.route("**/uploads/local/**", slow_put)
+    page.goto(f"{live_server.url}/orders/{cast.acme_order.pk}/")
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    page.locator("#uploader input[type=file]").first.set_input_files(str(master))
+    deadline = time.monotonic() + 30
+    while len(stored) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    image = OrderImage.objects.get(order=cast.acme_order, filename="RING_0003.tif")
+    with page.expect_request(lambda r: r.method == "DELETE" and f"/api/v1/images/{image.pk}/" in r.url):
+        page.locator("#uploader").get_by_role("button", name="Remove file").first.click()
+    deadline = time.monotonic() + 10
+    while OrderImage.objects.filter(pk=image.pk).exists() and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert not OrderImage.objects.filter(pk=image.pk).exists()
