@@ -61,6 +61,16 @@ class RendererMemory:
         self._thread.join(timeout=5)
 
 
+def _wait_until_processed(page, image, seconds: float) -> None:
+    """Until the image leaves "uploading" (re-read from the database), the page kept alive meanwhile."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        image.refresh_from_db()
+        if image.status != ImageStatus.UPLOADING:
+            return
+        page.wait_for_timeout(250)
+
+
 @pytest.fixture
 def master(master_300mib):
     return master_300mib
@@ -116,12 +126,7 @@ def test_a_300_mib_upload_survives_a_reload_and_sends_only_the_missing_parts(cas
             page.wait_for_timeout(300)
             if page.locator("#uploader").is_visible():
                 page.locator("#uploader").screenshot(path=f"{shots}/upload-resuming.png")
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            image.refresh_from_db()
-            if image.status != ImageStatus.UPLOADING:
-                break
-            page.wait_for_timeout(250)
+        _wait_until_processed(page, image, 180)
     assert image.status == ImageStatus.RECEIVED, (image.status, image.reason)
     assert (image.width, image.height) == (10240, 10240)
     before, after = set(signed[0]), set(signed[1])
@@ -185,12 +190,7 @@ def test_a_part_that_fails_three_times_is_named_and_retry_sends_only_that_part(c
 
     failing[0] = False
     page.locator("#uploader").get_by_role("button", name="Retry").first.click()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        image.refresh_from_db()
-        if image.status != ImageStatus.UPLOADING:
-            break
-        page.wait_for_timeout(250)
+    _wait_until_processed(page, image, 60)
     assert image.status == ImageStatus.RECEIVED, (image.status, image.reason)
     assert tries[2] == 4 and all(tries.get(n) == 1 for n in range(1, count + 1) if n != 2), tries
 
