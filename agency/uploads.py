@@ -96,6 +96,7 @@ class LocalBackend:
 
     UPLOAD_SALT = "loupe.uploads.put"
     DOWNLOAD_SALT = "loupe.files.get"
+    DATA = "data"  # a multipart upload's parts, written in place in this file of its parts folder
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
@@ -184,8 +185,6 @@ class LocalBackend:
             (directory / f"{number:05d}.{limit}.{expected}").touch()
         return f'"{expected[:32]}"'
 
-    DATA = "data"
-
     @staticmethod
     def _markers(directory: Path, number: int | None = None) -> list[Path]:
         """The parts folder's markers (``NNNNN.size.sha256``), of one part or all."""
@@ -249,9 +248,9 @@ class LocalBackend:
         try:
             try:
                 os.link(self.path(src), temp)
-            except OSError:  # a file system without hard links: a copy, checked against the pin below
+            except OSError:  # a file system without hard links: a copy, and the pin checked again after it
                 shutil.copyfile(self.path(src), temp)
-                if os.path.getsize(temp) != current.size:
+                if self.stat(src) != current:
                     raise UploadError("the file changed after the upload was completed") from None
             os.replace(temp, target)  # a run after a crash replaces its own earlier link
         finally:

@@ -5,10 +5,13 @@ final file, so the next attempt runs from it; on S3 over real HTTP (moto) and on
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from django.test import Client as HttpClient
 
-from agency.uploads import get_backend
+from agency.uploads import UploadError, get_backend
 from jobs import ingest, uploads
 from jobs.models import ImageStatus, OrderImage
 from tests.conftest import api_for
@@ -101,3 +104,25 @@ def test_without_hard_links_the_local_backend_copies_the_validated_file(cast, mo
     with image.original.open("rb") as fh:
         assert fh.read() == data
     assert get_backend().stat(image.upload_key) is None
+
+
+def test_without_hard_links_a_file_replaced_during_the_copy_is_refused(cast, monkeypatch, tmp_path):
+    """The copy is checked against the pinned file afterwards: a file replaced meanwhile is not promoted."""
+    backend = get_backend()
+    monkeypatch.setattr("agency.uploads.os.link", lambda *a, **k: (_ for _ in ()).throw(PermissionError(1, "no")))
+    backend.path("t/upload.jpg").parent.mkdir(parents=True, exist_ok=True)
+    backend.path("t/upload.jpg").write_bytes(b"checked bytes")
+    pinned = backend.stat("t/upload.jpg").etag
+    real_copy = shutil.copyfile
+
+    def copy_then_replaced(src, dst):
+        real_copy(src, dst)
+        replacement = tmp_path / "other"
+        replacement.write_bytes(b"other bytes!!")
+        os.replace(replacement, backend.path("t/upload.jpg"))  # a new PUT landed during the copy
+
+    monkeypatch.setattr("agency.uploads.shutil.copyfile", copy_then_replaced)
+    with pytest.raises(UploadError, match="changed after the upload was completed"):
+        backend.promote("t/upload.jpg", "t/original.jpg", etag=pinned)
+    assert not backend.path("t/original.jpg").exists()
+    backend.delete("t/upload.jpg")

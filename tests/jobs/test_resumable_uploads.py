@@ -115,6 +115,23 @@ def test_a_held_part_sent_again_and_cut_off_is_no_longer_held_until_it_is_whole(
     assert get_backend().path(image.original.name).read_bytes() == data
 
 
+def test_a_part_url_signed_before_parts_were_written_in_place_is_refused_with_a_reason(big):
+    """A URL from the release that kept parts in separate files carries no offset: refused (400), nothing
+    written, and the part is sent again with a fresh URL."""
+    api, web, data, target = big["api"], big["web"], big["data"], big["target"]
+    backend, image = get_backend(), big["image"]
+    chunk = data[:PART]
+    old_url = backend._url("local-upload", {"k": image.upload_key, "n": 1, "s": PART, "u": image.upload_id,
+                                            "c": hashlib.sha256(chunk).hexdigest()}, backend.UPLOAD_SALT)
+    code, _ = put(old_url, chunk, {}, web)
+    assert code == 400
+    assert not backend._parts_dir(image.upload_key).joinpath("data").exists()
+    assert api.get(target["parts_url"]).json()["parts"] == []
+    signed = sign(api, target, 1, chunk)
+    assert put(signed["url"], chunk, signed["headers"], web)[0] == 200
+    assert [p["number"] for p in api.get(target["parts_url"]).json()["parts"]] == [1]
+
+
 def test_a_missing_part_or_a_part_changed_in_storage_is_refused(big, cast, django_capture_on_commit_callbacks):
     api, web, data, target = big["api"], big["web"], big["data"], big["target"]
     count = len(target["parts"])
