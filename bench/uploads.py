@@ -48,6 +48,20 @@ def make_file(path: Path, size: int) -> None:
             block = hashlib.sha256(block[:64]).digest() + block[32:]  # every block differs
 
 
+def cpu_seconds(processes: list) -> float:
+    """User and system CPU seconds used so far by ``processes`` (psutil), those that ended left out."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 class Memory:
     """Peak resident memory of gunicorn's worker processes (the web processes)."""
 
@@ -148,11 +162,19 @@ def main() -> None:
             upload(warm, url)
         # Interleaved rounds: this machine's page cache and memory make any one write of a GiB vary by
         # 2x from run to run, so each round measures cp, cp then sync and Loupe back to back.
+        import psutil
+
+        sides = {"client (this script)": [psutil.Process()], "web workers": psutil.Process(web.pid).children(),
+                 "PostgreSQL": [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]}
+        cpu: dict[str, list[float]] = {side: [] for side in sides}
         with Memory(web.pid) as memory:
             for _ in range(args.rounds):
                 copies.append(copy(False))
                 synced_copies.append(copy(True))
+                before = {side: cpu_seconds(procs) for side, procs in sides.items()}
                 runs.append(upload(source, url))
+                for side, procs in sides.items():
+                    cpu[side].append(cpu_seconds(procs) - before[side])
                 subprocess.run(["sync"], check=True)  # as for cp: the next run starts without dirty pages
     finally:
         stop(web)
@@ -168,6 +190,12 @@ def main() -> None:
           f"{size / elapsed / MiB:.0f} MiB/s")
     print(f"Loupe / cp = {ratio:.2f}x (goal >= 0.5 -> {'met' if ratio >= 0.5 else 'NOT met'}); "
           f"Loupe / (cp then sync) = {synced / elapsed:.2f}x")
+    # Where the time goes: both ends hash every byte (the client for its part checksums, storage to check
+    # them) on this machine's two cores, so the CPU seconds bound the wall time from below.
+    used = {side: statistics.median(values) for side, values in cpu.items()}
+    print("CPU seconds per upload (medians): " + ", ".join(f"{side} {value:.2f}" for side, value in used.items())
+          + f"; {sum(used.values()):.2f} in all, at least {sum(used.values()) / (os.cpu_count() or 1):.2f} s of wall "
+          f"time on {os.cpu_count()} cores")
     grew = (memory.peak - memory.baseline) / MiB
     print(f"web process memory: {memory.baseline / MiB:.0f} MiB before, peak {memory.peak / MiB:.0f} MiB "
           f"(+{grew:.0f} MiB for a {args.size_mib} MiB file; flat means independent of the file's size)")

@@ -312,6 +312,27 @@ def _vips_thumbnail(preview: Any) -> Any:
     return thumb.cast("uchar").copy_memory()
 
 
+PREVIEW_WEBP = {"Q": 82, "effort": 0}  # libwebp's fastest lossy method
+THUMBNAIL_WEBP = {"lossless": True, "effort": 1}
+
+
+def _vips_preview(path: Path, info: Inspection, icc: bytes | None) -> Any:
+    """The 1600 px preview's pixels (8-bit sRGB, in memory) from one reduced decode: a JPEG at the
+    smallest DCT scale that still covers the preview, streamed into the resize."""
+    # fail_on="error": a truncated or damaged file is an error, not a partly grey preview.
+    options: dict[str, object] = {"height": PREVIEW_PX, "size": "down"}
+    if icc:
+        options["export_profile"] = "srgb"
+    if info.format == "JPEG":
+        edge = max(info.width, info.height)
+        shrink = max(s for s in (8, 4, 2, 1) if s == 1 or -(-edge // s) >= PREVIEW_PX)
+        source = pyvips.Image.jpegload(str(path), shrink=shrink, access="sequential", fail_on="error")
+        preview = source.thumbnail_image(PREVIEW_PX, **options)
+    else:
+        preview = pyvips.Image.thumbnail(str(path), PREVIEW_PX, fail_on="error", **options)
+    return _vips_srgb8(preview).copy_memory()
+
+
 def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[bytes, bytes, Any] | None:
     """The WebP preview and thumbnail and the thumbnail's pixels through libvips, or None where Pillow
     must do it. One reduced decode feeds both sizes: a JPEG is decoded at the smallest DCT scale that
@@ -323,26 +344,15 @@ def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[byt
         return None
     import numpy as np
 
-    # fail_on="error": a truncated or damaged file is an error, not a partly grey preview.
-    options: dict[str, object] = {"height": PREVIEW_PX, "size": "down"}
-    if icc:
-        options["export_profile"] = "srgb"
     try:
-        if info.format == "JPEG":
-            edge = max(info.width, info.height)
-            shrink = max(s for s in (8, 4, 2, 1) if s == 1 or -(-edge // s) >= PREVIEW_PX)
-            source = pyvips.Image.jpegload(str(path), shrink=shrink, access="sequential", fail_on="error")
-            preview = source.thumbnail_image(PREVIEW_PX, **options)
-        else:
-            preview = pyvips.Image.thumbnail(str(path), PREVIEW_PX, fail_on="error", **options)
-        preview = _vips_srgb8(preview).copy_memory()
+        preview = _vips_preview(path, info, icc)
         thumb = _vips_thumbnail(preview)
         with ThreadPoolExecutor(max_workers=1) as pool:
             # The thumbnail is where colour is judged at a glance: lossless (lossy WebP's 4:2:0 chroma
             # alone caps it near 37 dB against a full-resolution reference, whatever the quality;
             # lossless keeps the resize's 55 dB for some 30 KB).
-            thumb_webp = pool.submit(_vips_webp, thumb, lossless=True, effort=1)
-            preview_webp = _vips_webp(preview, Q=82, effort=0)
+            thumb_webp = pool.submit(_vips_webp, thumb, **THUMBNAIL_WEBP)
+            preview_webp = _vips_webp(preview, **PREVIEW_WEBP)
             thumb_bytes = thumb_webp.result()
         pixels = np.ndarray(buffer=thumb.write_to_memory(), dtype=np.uint8,
                             shape=[thumb.height, thumb.width, thumb.bands])
