@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 
 import pytest
 from django.test import Client as HttpClient
@@ -109,20 +110,24 @@ def test_without_hard_links_the_local_backend_copies_the_validated_file(cast, mo
 def test_without_hard_links_a_file_replaced_during_the_copy_is_refused(cast, monkeypatch, tmp_path):
     """The copy is checked against the pinned file afterwards: a file replaced meanwhile is not promoted."""
     backend = get_backend()
+    upload, original = f"t-{uuid.uuid4().hex}/upload.jpg", f"t-{uuid.uuid4().hex}/original.jpg"
     monkeypatch.setattr("agency.uploads.os.link", lambda *a, **k: (_ for _ in ()).throw(PermissionError(1, "no")))
-    backend.path("t/upload.jpg").parent.mkdir(parents=True, exist_ok=True)
-    backend.path("t/upload.jpg").write_bytes(b"checked bytes")
-    pinned = backend.stat("t/upload.jpg").etag
+    backend.path(upload).parent.mkdir(parents=True, exist_ok=True)
+    backend.path(upload).write_bytes(b"checked bytes")
+    pinned = backend.stat(upload).etag
     real_copy = shutil.copyfile
 
     def copy_then_replaced(src, dst):
         real_copy(src, dst)
         replacement = tmp_path / "other"
-        replacement.write_bytes(b"other bytes!!")
-        os.replace(replacement, backend.path("t/upload.jpg"))  # a new PUT landed during the copy
+        replacement.write_bytes(b"other bytes!!")  # the same size: only the pin tells them apart
+        os.replace(replacement, backend.path(upload))  # a new PUT landed during the copy
 
     monkeypatch.setattr("agency.uploads.shutil.copyfile", copy_then_replaced)
-    with pytest.raises(UploadError, match="changed after the upload was completed"):
-        backend.promote("t/upload.jpg", "t/original.jpg", etag=pinned)
-    assert not backend.path("t/original.jpg").exists()
-    backend.delete("t/upload.jpg")
+    try:
+        with pytest.raises(UploadError, match="changed after the upload was completed"):
+            backend.promote(upload, original, etag=pinned)
+        assert not backend.path(original).exists()
+    finally:
+        for key in (upload, original):
+            shutil.rmtree(backend.path(key).parent, ignore_errors=True)
