@@ -68,6 +68,22 @@ class Calendar:
         return int((interval[1] - interval[0]).total_seconds() // 60) if interval else 0
 
 
+def studio_zone() -> ZoneInfo:
+    """The studio's time zone (``LOUPE_TIME_ZONE``): its dates, its years, its months."""
+    from django.conf import settings
+
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def studio_today() -> date:
+    """The studio's date now (numbering years, issue and due dates, monthly runs, leave), whatever zone
+    the request activated for its viewer: at 00:05 on 1 January in Berlin it is still 31 December in
+    UTC and in New York, and the studio's year has already changed."""
+    from django.utils import timezone
+
+    return timezone.localdate(timezone=studio_zone())
+
+
 def add_business_hours(start: datetime, hours: float, calendar: Calendar) -> datetime:
     """The moment ``hours`` working hours after ``start`` (UTC). Zero hours returns ``start``."""
     if start.tzinfo is None:

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from agency.calendar import studio_today, studio_zone
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.statemachine import StateTable
@@ -71,11 +70,6 @@ INVOICES.add("void", {S.DRAFT, S.ISSUED}, S.VOID, when=lambda inv: not inv.paid_
 # is a reverse charge (EN 16931 category AE); Greece is "EL" in VAT ids and "GR" in addresses.
 EU_COUNTRIES = frozenset("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
-
-
-def studio_today() -> date:
-    """The studio's date (issue dates, due dates, aging), whatever zone the request activated."""
-    return timezone.localdate(timezone=ZoneInfo(settings.TIME_ZONE))
 
 
 # Drafts from completed work ------------------------------------------------------------------------
@@ -131,7 +125,7 @@ def first_of_next_month(hour: int = 2) -> datetime:
     """The next 1st of a month at ``hour`` o'clock in the studio's zone (the monthly schedule)."""
     today = studio_today()
     first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return datetime.combine(first, time(hour), tzinfo=ZoneInfo(settings.TIME_ZONE))
+    return datetime.combine(first, time(hour), tzinfo=studio_zone())
 
 
 def month_of(day: date) -> tuple[date, date]:

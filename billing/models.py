@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from agency.calendar import studio_today
 from clients.models import Client, Currency, validate_country
 from jobs.models import Complexity, Order, Service
 
@@ -372,7 +373,7 @@ class Invoice(models.Model):
     @property
     def is_overdue(self) -> bool:
         return (self.status in OPEN_INVOICES and self.due_date is not None
-                and self.due_date < timezone.localdate() and self.balance > 0)
+                and self.due_date < studio_today() and self.balance > 0)
 
 
 class LineSource(models.TextChoices):

@@ -56,7 +56,7 @@ def invoice_list(user: Any, *, client: Any = None, status: str = "", currency: s
                  issued_from: Any = None, issued_to: Any = None) -> QuerySet[Invoice]:
     """The invoice list's filters, for the page and the API alike. ``status="overdue"`` is derived:
     open, past its due date and with something still owed."""
-    from billing.invoicing import studio_today
+    from agency.calendar import studio_today
 
     qs = invoice_queryset(user)
     if client:

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agency.calendar import Calendar, studio_calendar
+from agency.calendar import Calendar, studio_calendar, studio_today
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import Role, TimeOff, User
 from agency.timefmt import stamp
@@ -120,7 +120,7 @@ def _assign(*, order: Order, pairs: list[tuple[OrderImage, User]], by: User, rea
     for user_id, service_id in Service.skilled_staff.through.objects.filter(user_id__in=retoucher_ids).values_list(
             "user_id", "service_id"):
         skills[user_id].add(service_id)
-    today = timezone.localdate()
+    today = studio_today()
     on_leave = set(TimeOff.objects.filter(user_id__in=retoucher_ids, start_date__lte=today, end_date__gte=today)
                    .values_list("user_id", flat=True))
     current = {a.image_id: a for a in Assignment.objects.filter(image_id__in=image_ids, active=True)

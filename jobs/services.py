@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
+from agency.calendar import studio_today
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from clients.models import Client, StyleGuide
@@ -24,7 +24,7 @@ def order_number_next(*, year: int | None = None) -> str:
     """Take the next ``LP-<year>-<5 digits>`` number. Must run inside the creating transaction: the
     year's counter row stays locked until commit, so two orders created at once never share a number
     and a rolled-back order gives its number back."""
-    year = year or timezone.localdate().year
+    year = year or studio_today().year
     OrderNumberSequence.objects.get_or_create(year=year)
     # UPDATE … SET last = last + 1 takes the row lock on PostgreSQL; SQLite's IMMEDIATE transaction
     # already holds the write lock. Reading back afterwards sees our own increment.

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from agency.calendar import studio_calendar
+from agency.calendar import studio_calendar, studio_today
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.models import Role, User
@@ -261,7 +261,7 @@ def image_assign(request: HttpRequest, pk: Any) -> HttpResponse:
 def workload_board(request: HttpRequest) -> HttpResponse:
     """Each retoucher's booked minutes per day for two weeks."""
     _require(permissions.can_view_workload(request.user))
-    rows = planning.workload(start=timezone.localdate(), days=14)
+    rows = planning.workload(start=studio_today(), days=14)
     days = [cell["day"] for cell in rows[0]["days"]] if rows else []
     return render(request, "jobs/workload.html", {"rows": rows, "days": days})
 

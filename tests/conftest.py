@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -78,6 +79,47 @@ def build_cast() -> Cast:
     )
 
 
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption(
+        "--clock", metavar="INSTANT", default=os.environ.get("LOUPE_TEST_CLOCK", ""),
+        help="Travel every test to this ISO 8601 instant with its UTC offset (for example "
+             "2027-03-28T01:30:00+01:00); the clock ticks from there and starts again at the instant for each test. "
+             "CI runs the date-sensitive areas at a year end, a DST switch and a leap day (docs/testing.md).")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _traveller(request: Any) -> Any:
+    """One time-machine journey for the whole session (module fixtures are built inside it too), or None."""
+    instant = request.config.getoption("--clock")
+    if not instant:
+        yield None
+        return
+    import time_machine
+
+    moment = datetime.fromisoformat(instant)
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"--clock={instant} needs a UTC offset (for example +01:00)")
+    with time_machine.travel(moment, tick=True) as traveller:
+        traveller.instant = moment
+        yield traveller
+
+
+@pytest.fixture(autouse=True)
+def _clock(_traveller: Any) -> Any:
+    """Each test starts at the ``--clock`` instant (or on the real clock without it)."""
+    if _traveller is not None:
+        _traveller.move_to(_traveller.instant)
+    yield
+
+
+def pytest_report_header(config: Any) -> list[str]:
+    from django.db import connection
+
+    clock = config.getoption("--clock")
+    return [f"loupe database: {connection.vendor} ({os.environ.get('DATABASE_URL', 'sqlite default')})",
+            f"loupe clock: {'every test starts at ' + clock if clock else 'the real one'}"]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Any:
     """Per-process caches (throttle counters, the studio calendar) start empty in every test, as a
@@ -148,21 +190,36 @@ def web() -> Any:
     return web_for
 
 
+# The areas whose rules read the calendar: money (numbering per year, monthly runs, due dates, aging),
+# quotes and their expiry, the SLA clock and the business calendar, scheduling and leave, revision
+# rounds and auto-approval, tokens, sessions, invitations and one-time links, retention windows, the
+# seed. CI runs them again at a year end, on New Year's night, at the switch to summer time and on a
+# leap day (``--clock``, docs/testing.md). The whole suite can run that way; these are the ones it must.
+DATE_SENSITIVE = (
+    "tests/billing/", "tests/test_state_tables.py",
+    "tests/agency/test_calendar.py", "tests/agency/test_access.py", "tests/agency/test_auth.py",
+    "tests/agency/test_two_factor.py", "tests/agency/test_idempotency.py", "tests/agency/test_seed_demo.py",
+    "tests/agency/test_hardening.py",
+    "tests/clients/test_team.py", "tests/clients/test_webhooks.py", "tests/clients/test_security_log.py",
+    "tests/jobs/test_scheduling.py", "tests/jobs/test_workflow.py", "tests/jobs/test_review_rules.py",
+    "tests/jobs/test_production.py", "tests/jobs/test_lists.py",
+    "tests/security/test_revocation.py",
+)
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """The PostgreSQL pass skips tests that would only repeat the SQLite pass (the suite stays under
-    ten minutes per engine): the make-run supervisor and the page audit do not touch the engine."""
+    """Mark the date-sensitive areas (``-m date_sensitive``). The PostgreSQL pass skips tests that would
+    only repeat the SQLite pass (the suite stays under ten minutes per engine): the make-run supervisor
+    and the page audit do not touch the engine."""
+    for item in items:
+        if item.nodeid.startswith(DATE_SENSITIVE):
+            item.add_marker(pytest.mark.date_sensitive)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         return
     skip = pytest.mark.skip(reason="engine-independent: it runs once, in the SQLite pass")
     for item in items:
         if item.get_closest_marker("engine_independent"):
             item.add_marker(skip)
-
-
-def pytest_report_header(config: Any) -> list[str]:
-    from django.db import connection
-
-    return [f"loupe database: {connection.vendor} ({os.environ.get('DATABASE_URL', 'sqlite default')})"]
 
 
 @pytest.fixture(scope="session")

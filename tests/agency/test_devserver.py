@@ -9,8 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +54,15 @@ def _processes_of(var_dir: Path) -> list[int]:
     return found
 
 
+def _wait_until(predicate: Any, seconds: float, what: str) -> None:
+    """Wait for a condition (never for a time): poll it until it holds or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def var_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("devserver")
@@ -67,27 +78,27 @@ def test_a_signal_to_the_group_stops_server_and_worker_with_one_line_each(var_di
     run = subprocess.Popen([sys.executable, "manage.py", "devserver", "--port", str(port)], cwd=ROOT,
                            env=_env(var_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.decode() for line in run.stdout), daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 60
-        while not _answers(port) and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
+        # the moment a newcomer presses Ctrl-C: the banner is on the screen
+        _wait_until(lambda: any("Ctrl-C stops" in line for line in lines) or run.poll() is not None, 60, "the banner")
         assert _answers(port), "the web server never answered"
-        time.sleep(1)  # let the worker's cluster finish starting, the moment a newcomer presses Ctrl-C
         assert len(_processes_of(var_dir)) >= 3  # supervisor, server, cluster (with its own processes)
         os.killpg(run.pid, sent)
-        output, _ = run.communicate(timeout=40)
+        run.wait(timeout=40)
+        reader.join(timeout=10)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
-    text = output.decode()
+    text = "".join(lines)
     assert run.returncode == 0, text
     assert f"Loupe is running at http://127.0.0.1:{port}/" in text
     assert text.rstrip().splitlines()[-2:] == ["  worker stopped", "  web server stopped"]
     assert "Traceback" not in text and "RecursionError" not in text and len(text.splitlines()) < 12
-    deadline = time.monotonic() + 5
-    while _processes_of(var_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _processes_of(var_dir) == [] and not _answers(port)
+    _wait_until(lambda: not _processes_of(var_dir), 5, "every process to end")
+    assert not _answers(port)
 
 
 def test_a_busy_port_is_one_clear_line(var_dir):

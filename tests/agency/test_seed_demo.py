@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.utils import timezone
 
 from agency.management.commands.seed_demo import demo_logins
 from agency.models import Role, StaffProfile, User
@@ -57,3 +60,26 @@ def test_demo_logins_work():
     web = HttpClient()
     assert web.post("/login/", {"username": "camille@aurelia.test", "password": "loupe-demo-2026"}).status_code == 302
     assert "Aurelia Fine Jewelry" in web.get("/orders/").content.decode()
+
+
+def test_a_later_make_run_brings_back_what_time_alone_moved_on():
+    """Seeded one day and started again three weeks later: the hourly task expired the demo's open quote
+    and sent its order back to the studio; the next seed quotes it again, so every demo order is in the
+    state the README promises whatever day `make run` starts."""
+    from billing import tasks
+    from billing.models import Quote, QuoteStatus
+
+    call_command("seed_demo", stdout=io.StringIO())
+    promised = dict(Order.objects.values_list("title", "status"))
+    with time_machine.travel(timezone.now() + timedelta(days=21)):
+        assert tasks.expire_quotes() == 1
+        assert Order.objects.get(title="Solitaire restock").status == OrderStatus.SUBMITTED
+        out = io.StringIO()
+        call_command("seed_demo", stdout=out)
+        assert dict(Order.objects.values_list("title", "status")) == promised
+        assert "Solitaire restock quoted again" in out.getvalue()
+        fresh = Quote.objects.get(order__title="Solitaire restock", status=QuoteStatus.SENT)
+        assert fresh.valid_until > timezone.now()
+        again = _snapshot()
+        call_command("seed_demo", stdout=io.StringIO())
+        assert _snapshot() == again  # and idempotent from there

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth import SESSION_KEY
 from django.test import Client as HttpClient
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -162,9 +165,12 @@ def test_wrong_codes_lock_the_sign_in_like_wrong_passwords(cast, settings):
 def test_the_second_step_waits_a_few_minutes_only(cast, settings):
     key, _ = enrolled(cast.acme_member)
     web, _ = password_step(cast.acme_member.email)
-    settings.LOUPE_2FA_PENDING_SECONDS = 0
-    time.sleep(0.01)
-    response = web.post("/login/code/", {"code": code_for(key, steps=1)})
+    wait = settings.LOUPE_2FA_PENDING_SECONDS
+    with time_machine.travel(timezone.now() + timedelta(seconds=wait - 5), tick=False):
+        in_time = web.post("/login/code/", {"code": "000000"})  # still the code step: a wrong code is refused there
+    assert in_time.status_code == 400 and not signed_in(web)  # refused on the code page, not sent back to /login/
+    with time_machine.travel(timezone.now() + timedelta(seconds=wait + 1), tick=False):
+        response = web.post("/login/code/", {"code": code_for(key, steps=1)})
     assert response.status_code == 302 and response["Location"] == "/login/" and not signed_in(web)
 
 

@@ -3,6 +3,7 @@ refusals as problem documents with nothing changed; a constant number of queries
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -112,7 +113,7 @@ def test_list_filters(ready):
     assert numbers("?status=paid") == {paid.number}
     assert numbers(f"?client={ready.globex.pk}") == {other.number}
     assert numbers("?status=overdue") == set()
-    Invoice.objects.filter(pk=open_.pk).update(due_date=open_.issue_date.replace(year=open_.issue_date.year - 1))
+    Invoice.objects.filter(pk=open_.pk).update(due_date=open_.issue_date - timedelta(days=365))  # a year ago (leap days too)
     assert numbers("?status=overdue") == {open_.number}
     assert numbers("?currency=USD") == set()
     assert api.get("/api/v1/invoices/?status=lost").status_code == 400
@@ -135,11 +136,15 @@ def test_the_list_runs_a_constant_number_of_queries(ready):
 
 
 def test_generate_for_a_client_month(ready):
+    """The month is any day of it; the work completed today (the studio's today) is in it."""
     completed_order(ready.acme, ready.account_manager)
+    today = invoicing.studio_today()
+    first, last = invoicing.month_of(today)
     response = api_for(ready.finance).post("/api/v1/invoices/", {"client": str(ready.acme.pk),
-                                                                 "month": "2026-11-15"}, format="json")
+                                                                 "month": last.isoformat()}, format="json")
     assert response.status_code == 201
-    assert (response.json()[0]["period_start"], response.json()[0]["period_end"]) == ("2026-11-01", "2026-11-30")
+    assert (response.json()[0]["period_start"], response.json()[0]["period_end"]) == (first.isoformat(), last.isoformat())
+    assert first.day == 1 and (last + timedelta(days=1)).day == 1 and first <= today <= last
     both = api_for(ready.finance).post("/api/v1/invoices/", {"client": str(ready.acme.pk), "order": str(ready.acme_order.pk)},
                                        format="json")
     assert both.status_code == 400

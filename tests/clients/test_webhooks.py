@@ -27,19 +27,22 @@ pytestmark = pytest.mark.django_db
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 that records each POST and answers what the test asks."""
+    """An HTTP server on 127.0.0.1 that records each POST and answers what the test asks. An answer
+    that is ``held`` waits until the test calls ``release()`` (a receiver slower than any timeout)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
-        self.answers: list[tuple[int, dict[str, str], float]] = []
+        self.answers: list[tuple[int, dict[str, str], bool]] = []
+        self.released = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                status, headers, delay = receiver.answers.pop(0) if receiver.answers else (200, {}, 0)
-                time.sleep(delay)
+                status, headers, held = receiver.answers.pop(0) if receiver.answers else (200, {}, False)
+                if held:
+                    receiver.released.wait(timeout=60)
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -54,14 +57,18 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/loupe"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def answer(self, status: int, headers: dict[str, str] | None = None, delay: float = 0) -> None:
-        self.answers.append((status, headers or {}, delay))
+    def answer(self, status: int, headers: dict[str, str] | None = None, held: bool = False) -> None:
+        self.answers.append((status, headers or {}, held))
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
+    r.release()
     r.server.shutdown()
     r.server.server_close()
 
@@ -269,9 +276,10 @@ def test_the_address_is_checked_again_when_sending(cast, settings, monkeypatch, 
 def test_a_slow_receiver_times_out(cast, receiver, settings, django_capture_on_commit_callbacks):
     settings.LOUPE_WEBHOOK_TIMEOUT = 0.3
     _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
-    receiver.answer(200, delay=1.0)
+    receiver.answer(200, held=True)  # answers only after the sender gave up
     with django_capture_on_commit_callbacks(execute=True):
         webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    receiver.release()
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "pending" and "no answer within 0.3 seconds" in delivery.last_error
 

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +65,7 @@ def test_a_dead_server_is_replaced_without_failing_the_file(jpeg):
     inspect_file(jpeg, extension="jpg", max_pixels=MAX)
     dead = SERVER.pid
     os.kill(dead, signal.SIGKILL)
-    time.sleep(0.1)
+    SERVER._proc.wait(timeout=10)  # the kill has taken effect (not a pause that may or may not be long enough)
     outcome = inspect_file(jpeg, extension="jpg", max_pixels=MAX)
     assert outcome.ok, outcome.reason
     assert SERVER.pid not in (None, dead)

@@ -1,8 +1,11 @@
 """``manage.py seed_demo``: a studio with staff, three client companies and orders in every state.
 
 Idempotent: every row is found by a natural key (e-mail, company name, order title) before it is
-made, so a second run changes nothing. Like ``agency/urls.py`` this is a composition root and may
-import every app; nothing else in ``agency`` does.
+made, so a second run changes nothing. Date-independent: it seeds the same states on any day (a year
+end, a DST switch, a leap day), and ``make run`` on a later day brings back a demo order that time alone
+moved on (a quote that expired unanswered is sent again), so the demo always reads as the README says.
+Like ``agency/urls.py`` this is a composition root and may import every app; nothing else in ``agency``
+does.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.utils import timezone
 from agency.models import BusinessCalendar, Role, StaffProfile, User
 from agency.uploads import LocalBackend, get_backend
 from billing import invoicing
-from billing.models import BillingProfile, InvoiceLine, PriceList, PriceRule
+from billing.models import BillingProfile, InvoiceLine, PriceList, PriceRule, Quote, QuoteStatus
 from billing.services import quote_draft
 from billing.workflow import quote_accept, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
@@ -240,7 +243,9 @@ class Command(BaseCommand):
         created = 0
         for index, (title, state, codes, tier, kinds) in enumerate(ORDERS):
             client, guide, client_user = clients[index % len(clients)]
-            if Order.objects.filter(client=client, title=title).exists():
+            existing = Order.objects.filter(client=client, title=title).first()
+            if existing is not None:
+                self._keep_current(existing, state, client.account_manager or users["maria.manager@loupe.test"])
                 continue
             self.stdout.write(f"  seeding {client.name}: {title} ({OrderStatus(state).label.lower()})")
             manager = client.account_manager or users["maria.manager@loupe.test"]
@@ -265,6 +270,15 @@ class Command(BaseCommand):
                     self._produce(order, users, manager, client_user, state, kinds, seed=index * 10)
             created += 1
         return created
+
+    def _keep_current(self, order: Order, state: str, manager: User) -> None:
+        """Undo what the passing of time alone did to a demo order, as the studio would: a quoted order
+        whose quote expired unanswered (the hourly task sent it back to the studio) gets a new quote.
+        An order that people moved on is theirs and stays as it is."""
+        expired = Quote.objects.filter(order=order, status=QuoteStatus.EXPIRED).exists()
+        if state == OrderStatus.QUOTED and order.status == OrderStatus.SUBMITTED and expired:
+            self.stdout.write(f"  {order.client.name}: {order.title} quoted again (its quote had expired)")
+            quote_send(quote=quote_draft(order=order, by=manager), by=manager)
 
     def _upload_originals(self, order: Order, by: User, kinds: list[str], *, seed: int) -> None:
         files = []
