@@ -62,8 +62,8 @@ def build(orders: int) -> None:
     from agency.calendar import studio_calendar
     from agency.models import Role, StaffProfile, User
     from clients.models import Client, StyleGuide
-    from jobs import sla
     from jobs.models import Assignment, ImageStatus, Order, OrderImage, OrderStatus, Service
+    from jobs.production import sla
 
     rng = random.Random(1)
     client = Client.objects.create(name="Bench")
@@ -107,8 +107,8 @@ def main() -> None:
     from django.utils import timezone
 
     from agency.calendar import add_business_hours, studio_calendar
-    from jobs import scheduling, sla
     from jobs.models import Order
+    from jobs.production import scheduling, sla
 
     started = time.perf_counter()
     build(args.orders)

@@ -29,7 +29,7 @@ class BillingConfig(AppConfig):
         from agency.navigation import register
         from agency.notifications import register as register_kind
         from billing import invoicing, permissions, services, workflow
-        from jobs.review import revision_round_changed
+        from jobs.review.proofing import revision_round_changed
         from jobs.workflow import order_status_changed
 
         post_migrate.connect(ensure_schedules, sender=self)

@@ -53,9 +53,9 @@ from billing.models import (
 )
 from clients import webhooks
 from clients.models import Client, Invoicing, WebhookEvent
-from jobs import payment_holds
 from jobs.events import record_event
 from jobs.models import Audience, Order, OrderStatus
+from jobs.review import payment_holds
 
 logger = logging.getLogger("loupe.billing")
 S = InvoiceStatus

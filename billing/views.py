@@ -20,7 +20,7 @@ from billing import permissions, selectors, services, workflow
 from billing.forms import PriceListForm, QuoteDeclineForm, QuoteLineForm, QuoteSendForm
 from billing.models import OPEN_QUOTES, LineKind, Quote, QuoteStatus
 from jobs.models import OrderStatus
-from jobs.planning import order_promise
+from jobs.production.planning import order_promise
 from jobs.selectors import order_get
 
 

@@ -22,9 +22,10 @@ from agency.statemachine import StateTable
 from agency.timefmt import stamp
 from billing import permissions
 from billing.models import OPEN_QUOTES, LineKind, Quote, QuoteStatus
-from jobs import planning, workflow
+from jobs import workflow
 from jobs.events import on_behalf, record_event
 from jobs.models import Order, OrderStatus
+from jobs.production import planning
 
 logger = logging.getLogger("loupe.billing")
 Q = QuoteStatus

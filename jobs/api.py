@@ -18,8 +18,11 @@ from agency.models import Role, User
 from clients.selectors import client_get
 from clients.serializers import StyleGuideOutputSerializer
 from clients.tenancy import client_id_of
-from jobs import deliveries, messages, permissions, planning, production, review, selectors, services, uploads, workflow
+from jobs import downloads, permissions, selectors, services, workflow
+from jobs.intake import uploads
 from jobs.models import ImageStatus, VersionStatus
+from jobs.production import assignment, planning, qc, versions
+from jobs.review import deliveries, messages, proofing, references
 from jobs.serializers import (
     AssignInputSerializer,
     AssignmentSerializer,
@@ -200,7 +203,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        result = review.review_submit(order=order, by=request.user, items=[dict(i) for i in body["items"]],
+        result = proofing.review_submit(order=order, by=request.user, items=[dict(i) for i in body["items"]],
                                       note=body["note"], confirm=body["confirm"])
         round_ = selectors.round_list(request.user, order).filter(pk=result.round.pk).first() if result.round else None
         return Response(ReviewResultSerializer({"approved": result.approved, "completed": result.completed,
@@ -247,7 +250,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             except KeyError as exc:
                 raise RuleViolation(f"{exc.args[0]} is not an image of this order or not a retoucher.",
                                     field="assignments") from exc
-        made = planning.schedule_apply(order=order, by=request.user, pairs=pairs)
+        made = assignment.schedule_apply(order=order, by=request.user, pairs=pairs)
         return Response(AssignmentSerializer(made, many=True).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=EventSerializer(many=True), summary="The order's timeline")
@@ -259,7 +262,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 
 class DownloadQuerySerializer(serializers.Serializer):
-    what = serializers.ChoiceField(choices=list(production.IMAGE_DOWNLOADS), default="original")
+    what = serializers.ChoiceField(choices=list(downloads.IMAGE_DOWNLOADS), default="original")
 
 
 def _upload_parts(request: Request, *, listed: Callable[[], dict[str, Any]],
@@ -309,7 +312,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
     @extend_schema(request=None, responses=ImageSerializer, summary="Start (or restart) work on an assigned image")
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: Any = None) -> Response:
-        production.image_start(image=self.get_object(), by=request.user)
+        versions.image_start(image=self.get_object(), by=request.user)
         return Response(ImageSerializer(self.get_object()).data)
 
     @extend_schema(methods=["GET"], responses=VersionSerializer(many=True), summary="The image's versions")
@@ -321,7 +324,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         if request.method == "POST":
             data = UploadFileSerializer(data=request.data)
             data.is_valid(raise_exception=True)
-            version, target = production.version_create(image=image, by=request.user, file=data.validated_data,
+            version, target = versions.version_create(image=image, by=request.user, file=data.validated_data,
                                                         base_url=request.build_absolute_uri("/"))
             version = selectors.version_get(request.user, version.pk)
             return Response({"version": VersionSerializer(version).data, "upload": target},
@@ -364,9 +367,9 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         retoucher = User.objects.filter(pk=data.validated_data["retoucher"]).first()
         if retoucher is None:
             raise RuleViolation("No such retoucher.", field="retoucher")
-        assignment = planning.image_assign(image=image, retoucher=retoucher, by=request.user,
-                                           reassign=data.validated_data["reassign"])
-        return Response(AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+        made = assignment.image_assign(image=image, retoucher=retoucher, by=request.user,
+                                       reassign=data.validated_data["reassign"])
+        return Response(AssignmentSerializer(made).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[DownloadQuerySerializer], responses={302: None},
                    summary="Redirect to a short-lived link to the original, its previews, the latest visible "
@@ -376,7 +379,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         image = self.get_object()
         query = DownloadQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        url = production.image_download_url(image=image, by=request.user, what=query.validated_data["what"])
+        url = downloads.image_download_url(image=image, by=request.user, what=query.validated_data["what"])
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
         return response
@@ -430,7 +433,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def complete(self, request: Request, pk: Any = None) -> Response:
         data = CompleteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = production.version_complete(version=self.get_object(), by=request.user,
+        version = versions.version_complete(version=self.get_object(), by=request.user,
                                               parts=data.validated_data.get("parts"))
         version = selectors.version_get(request.user, version.pk)
         code = status.HTTP_202_ACCEPTED if version.status == VersionStatus.UPLOADING else status.HTTP_200_OK
@@ -443,8 +446,8 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get", "post"], serializer_class=PartSignInputSerializer)
     def parts(self, request: Request, pk: Any = None) -> Response:
         version = self.get_object()
-        return _upload_parts(request, listed=partial(production.version_parts, version=version, by=request.user),
-                             sign=partial(production.version_sign_part, version=version, by=request.user))
+        return _upload_parts(request, listed=partial(versions.version_parts, version=version, by=request.user),
+                             sign=partial(versions.version_sign_part, version=version, by=request.user))
 
     @extend_schema(request=QcInputSerializer, responses=VersionSerializer,
                    summary="Pass the version, or send it back with a category and notes (QC)")
@@ -453,7 +456,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data = QcInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         body = data.validated_data
-        version = production.qc_decide(version=self.get_object(), by=request.user, decision=body["decision"],
+        version = qc.qc_decide(version=self.get_object(), by=request.user, decision=body["decision"],
                                        category=body["category"], note=body["notes"])
         return Response(VersionSerializer(selectors.version_get(request.user, version.pk)).data)
 
@@ -461,7 +464,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                    summary="Make this approved version the golden reference of its order's style guide")
     @action(detail=True, methods=["post"])
     def reference(self, request: Request, pk: Any = None) -> Response:
-        guide = production.version_make_reference(version=self.get_object(), by=request.user)
+        guide = references.version_make_reference(version=self.get_object(), by=request.user)
         return Response(StyleGuideOutputSerializer(guide).data)
 
     @extend_schema(parameters=[VersionDownloadQuerySerializer], responses={302: None},
@@ -470,7 +473,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
         query = VersionDownloadQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        url = production.version_download_url(version=self.get_object(), by=request.user,
+        url = downloads.version_download_url(version=self.get_object(), by=request.user,
                                               what=query.validated_data["what"])
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
@@ -490,7 +493,7 @@ class RevisionRoundViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def confirm(self, request: Request, pk: Any = None) -> Response:
         data = RoundAnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        round_ = review.round_answer(round_=self.get_object(), by=request.user, confirm=data.validated_data["confirm"])
+        round_ = proofing.round_answer(round_=self.get_object(), by=request.user, confirm=data.validated_data["confirm"])
         return Response(RevisionRoundSerializer(self.get_queryset().get(pk=round_.pk)).data)
 
 
@@ -507,5 +510,5 @@ class RevisionItemViewSet(viewsets.GenericViewSet):
     def classify(self, request: Request, pk: Any = None) -> Response:
         data = ReclassInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        item = review.item_reclassify(item=self.get_object(), by=request.user, **data.validated_data)
+        item = proofing.item_reclassify(item=self.get_object(), by=request.user, **data.validated_data)
         return Response(RevisionItemSerializer(self.get_queryset().get(pk=item.pk)).data)

@@ -108,7 +108,7 @@ class Order(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
     due_at = models.DateTimeField(null=True, blank=True, editable=False,
                                   help_text="Derived from the accepted quote's turnaround; never typed in.")
-    # The SLA clock (jobs/sla.py): business seconds used so far, and while it runs, since when.
+    # The SLA clock (jobs/production/sla.py): business seconds used so far, and while it runs, since when.
     sla_target_hours = models.PositiveIntegerField(null=True, blank=True, editable=False)
     sla_consumed_seconds = models.FloatField(default=0, editable=False)
     sla_running_since = models.DateTimeField(null=True, blank=True, editable=False)
@@ -118,7 +118,7 @@ class Order(models.Model):
     projected_finish_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # Pay before download (a client setting): billing releases the files through jobs.payment_holds.
+    # Pay before download (a client setting): billing releases the files through jobs.review.payment_holds.
     downloads_held = models.BooleanField(default=False, editable=False,
                                          help_text="The client sees watermarked previews until the invoice is paid.")
 

@@ -125,7 +125,7 @@ def image_list(user: Any, order: Order | None = None, *, status: str | None = No
 
 def work_queue(user: Any) -> QuerySet[OrderImage]:
     """A retoucher's assigned images, earliest due first, with what they need to start."""
-    from jobs.production import QUEUE_STATES
+    from jobs.production.versions import QUEUE_STATES
 
     return (scope(OrderImage.objects.filter(status__in=QUEUE_STATES, assignments__retoucher=user,
                                             assignments__active=True), user)

@@ -46,7 +46,7 @@ def sla_payload(order: Order, context: dict[str, Any]) -> dict[str, Any] | None:
     from django.utils import timezone
 
     from agency.calendar import studio_calendar
-    from jobs import sla
+    from jobs.production import sla
 
     calendar = context.get("calendar") or studio_calendar()
     context["calendar"] = calendar

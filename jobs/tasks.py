@@ -7,8 +7,11 @@ import logging
 from django.utils import timezone
 
 from agency.notifications import notify
-from jobs import deliveries, messages, notifications, production, review, sla, uploads
+from jobs import notifications
+from jobs.intake import uploads
 from jobs.models import Event
+from jobs.production import sla, versions
+from jobs.review import deliveries, messages, proofing
 
 logger = logging.getLogger("loupe.tasks")
 
@@ -43,36 +46,36 @@ PERSONAL_KINDS = {"assignment", "qc_rejected"}
 
 
 def process_image(image_id: str) -> str:
-    """Validate and preview one completed upload (``jobs.uploads.image_process``)."""
+    """Validate and preview one completed upload (``jobs.intake.uploads.image_process``)."""
     return uploads.image_process(image_id=image_id)
 
 
 def process_version(version_id: str) -> str:
-    """Validate, preview and check one retouched version (``jobs.production.version_process``)."""
-    return production.version_process(version_id=version_id)
+    """Validate, preview and check one retouched version (``jobs.production.versions.version_process``)."""
+    return versions.version_process(version_id=version_id)
 
 
 def sweep_stuck_images() -> dict[str, int]:
     """Every 10 minutes: re-queue or fail originals and versions stuck in processing, drop abandoned
     uploads, and re-queue or fail delivery builds whose worker died."""
     counts = uploads.sweep_stuck_images()
-    counts.update({f"versions_{k}": v for k, v in production.sweep_stuck_versions().items()})
+    counts.update({f"versions_{k}": v for k, v in versions.sweep_stuck_versions().items()})
     counts.update({f"deliveries_{k}": v for k, v in deliveries.sweep_stuck_deliveries().items()})
     return counts
 
 
 def notify_message(message_id: str) -> int:
-    """Tell the other side of an order's thread about a message (``jobs.messages.message_notify``)."""
+    """Tell the other side of an order's thread about a message (``jobs.review.messages.message_notify``)."""
     return messages.message_notify(message_id=message_id)
 
 
 def auto_approve() -> dict[str, int]:
     """Hourly: remind, then approve deliveries left unanswered by clients who chose auto-approval."""
-    return review.auto_approve_due()
+    return proofing.auto_approve_due()
 
 
 def build_delivery(delivery_id: str) -> str:
-    """Render and pack one delivery (``jobs.deliveries.delivery_build``)."""
+    """Render and pack one delivery (``jobs.review.deliveries.delivery_build``)."""
     return deliveries.delivery_build(delivery_id=delivery_id)
 
 

@@ -21,10 +21,13 @@ from agency.forms import run_service
 from agency.models import Role, User
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import payment_holds, permissions, planning, selectors, services, sla, uploads, workflow
+from jobs import permissions, selectors, services, workflow
 from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
+from jobs.intake import uploads
 from jobs.models import ImageStatus, OrderStatus
 from jobs.next_step import next_step
+from jobs.production import assignment, planning, sla
+from jobs.review import payment_holds
 from jobs.views_production import production_context
 
 
@@ -113,7 +116,7 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "jobs/order_detail.html", {
         **_images_context(user, order),
         **production_context(user, order),
-        "can_schedule": permissions.can_schedule(user) and order.status in planning.SCHEDULABLE_ORDERS,
+        "can_schedule": permissions.can_schedule(user) and order.status in assignment.SCHEDULABLE_ORDERS,
         "sla": _sla(order),
         "max_upload_bytes": uploads.max_upload_bytes(),
         "events": selectors.event_list(user, order),
@@ -233,14 +236,14 @@ def order_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
     order = selectors.order_get(request.user, pk)
     _require(permissions.can_schedule(request.user))
     if request.method == "POST":
-        made = planning.schedule_apply(order=order, by=request.user)
+        made = assignment.schedule_apply(order=order, by=request.user)
         messages.success(request, f"{len(made)} image{'s' if len(made) != 1 else ''} assigned.")
         return redirect("jobs:order_schedule", pk=order.pk)
     images = list(selectors.image_list(request.user, order).prefetch_related("assignments__retoucher"))
     return render(request, "jobs/schedule.html", {
-        "order": order, "proposal": planning.proposal_rows(order) if order.status in planning.SCHEDULABLE_ORDERS else None,
+        "order": order, "proposal": planning.proposal_rows(order) if order.status in assignment.SCHEDULABLE_ORDERS else None,
         "images": images, "retouchers": User.objects.filter(role=Role.RETOUCHER, is_active=True).order_by("full_name"),
-        "schedulable": order.status in planning.SCHEDULABLE_ORDERS,
+        "schedulable": order.status in assignment.SCHEDULABLE_ORDERS,
     })
 
 
@@ -252,7 +255,7 @@ def image_assign(request: HttpRequest, pk: Any) -> HttpResponse:
     retoucher = User.objects.filter(pk=_uuid_or_none(request.POST.get("retoucher")), role=Role.RETOUCHER).first()
     if retoucher is None:
         raise RuleViolation("Choose a retoucher.", field="retoucher")
-    planning.image_assign(image=image, retoucher=retoucher, by=request.user, reassign=bool(request.POST.get("reassign")))
+    assignment.image_assign(image=image, retoucher=retoucher, by=request.user, reassign=bool(request.POST.get("reassign")))
     messages.success(request, f"{image.filename} is now with {retoucher.full_name}.")
     return redirect("jobs:order_schedule", pk=image.order_id)
 

@@ -18,8 +18,11 @@ from django.views.decorators.http import require_POST
 
 from agency.exceptions import RuleViolation
 from clients.permissions import can_edit_style_guide
-from jobs import deliveries, messages, payment_holds, permissions, production, review, selectors
+from jobs import permissions, selectors
+from jobs.intake import ingest
 from jobs.models import Assignment, ImageStatus, ItemKind, OrderStatus, QcCategory, RoundStatus, VersionStatus
+from jobs.production import qc, versions
+from jobs.review import deliveries, messages, payment_holds, proofing, references
 from jobs.workflow import IMAGES
 
 
@@ -62,11 +65,11 @@ def image_work(request: HttpRequest, pk: Any) -> HttpResponse:
     assignment = Assignment.objects.filter(image=image, active=True).select_related("retoucher").first()
     return render(request, "jobs/image_work.html", {
         **_canvas_context(user, image), "strip": strip, "assignment": assignment, "guide": order.style_guide,
-        "can_start": mine and IMAGES.can("start", image) and order.status in production.WORKING_ORDERS,
+        "can_start": mine and IMAGES.can("start", image) and order.status in versions.WORKING_ORDERS,
         "can_upload": mine and image.status == ImageStatus.IN_PROGRESS,
         "can_download": permissions.can_download_original(user, order) and bool(image.original),
         "can_set_reference": can_edit_style_guide(user, order.style_guide.client),
-        "max_upload_bytes": production.ingest.max_upload_bytes(),
+        "max_upload_bytes": ingest.max_upload_bytes(),
     })
 
 
@@ -74,7 +77,7 @@ def image_work(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def image_start(request: HttpRequest, pk: Any) -> HttpResponse:
     image = selectors.image_get(request.user, pk)
-    production.image_start(image=image, by=request.user)
+    versions.image_start(image=image, by=request.user)
     flash.success(request, f"Work on {image.filename} has started; upload your version when it is ready.")
     return redirect("jobs:image_work", pk=image.pk)
 
@@ -92,7 +95,7 @@ def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
     version = selectors.version_get(request.user, pk)
     _require(request.user.is_studio)
     if request.method == "POST":
-        production.qc_decide(version=version, by=request.user, decision=request.POST.get("decision", ""),
+        qc.qc_decide(version=version, by=request.user, decision=request.POST.get("decision", ""),
                              category=request.POST.get("category", ""), note=request.POST.get("notes", ""))
         verb = "passed" if request.POST.get("decision") == "pass" else "sent back to the retoucher"
         flash.success(request, f"v{version.number} of {version.image.filename} {verb}.")
@@ -135,7 +138,7 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
     order = selectors.order_get(request.user, pk)
     _require(permissions.can_review_delivery(request.user, order))
     if request.method == "POST":
-        result = review.review_submit(order=order, by=request.user, items=_review_items(request.POST),
+        result = proofing.review_submit(order=order, by=request.user, items=_review_items(request.POST),
                                       note=request.POST.get("note", ""), confirm=bool(request.POST.get("confirm")))
         parts = []
         if result.approved:
@@ -156,7 +159,7 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
         "order": order, "entries": entries, "waiting": waiting, "kinds": ItemKind.choices,
         "pending_rounds": [r for r in rounds if r.status == RoundStatus.AWAITING_CONFIRMATION],
         "can_confirm": permissions.can_confirm_round(request.user, order),
-        "reviewable": order.status in review.REVIEWABLE_ORDERS and bool(waiting),
+        "reviewable": order.status in proofing.REVIEWABLE_ORDERS and bool(waiting),
         "next_round": len(rounds) + 1, "free_rounds": order.client.free_revision_rounds,
     })
 
@@ -166,7 +169,7 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
 def round_answer(request: HttpRequest, pk: Any) -> HttpResponse:
     round_ = selectors.round_get(request.user, pk)
     confirm = request.POST.get("confirm") == "1"
-    review.round_answer(round_=round_, by=request.user, confirm=confirm)
+    proofing.round_answer(round_=round_, by=request.user, confirm=confirm)
     flash.success(request, f"Revision round {round_.number} " + ("confirmed: the studio starts on it."
                                                                  if confirm else "declined."))
     return redirect("jobs:order_review", pk=round_.order_id)
@@ -176,7 +179,7 @@ def round_answer(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def item_classify(request: HttpRequest, pk: Any) -> HttpResponse:
     item = selectors.revision_item_get(request.user, pk)
-    review.item_reclassify(item=item, by=request.user, kind=request.POST.get("kind", ""),
+    proofing.item_reclassify(item=item, by=request.user, kind=request.POST.get("kind", ""),
                            reason=request.POST.get("reason", ""))
     flash.success(request, f"{item.image.filename} is classed as {request.POST.get('kind')}.")
     return redirect(reverse("jobs:order_detail", args=[item.round.order_id]) + "#rounds")
@@ -252,7 +255,7 @@ def production_context(user: Any, order: Any) -> dict[str, Any]:
         "can_message": permissions.can_post_message(user, order, internal=False),
         "can_note": permissions.can_post_message(user, order, internal=True),
         "can_classify": permissions.can_classify_revisions(user),
-        "can_review": permissions.can_review_delivery(user, order) and order.status in review.REVIEWABLE_ORDERS,
+        "can_review": permissions.can_review_delivery(user, order) and order.status in proofing.REVIEWABLE_ORDERS,
         "review_waiting": order.status in {OrderStatus.DELIVERED, OrderStatus.REVISION}
         and order.images.filter(status=ImageStatus.DELIVERED).exists(),
         "kinds": ItemKind.choices,
@@ -263,6 +266,6 @@ def production_context(user: Any, order: Any) -> dict[str, Any]:
 @require_POST
 def version_reference(request: HttpRequest, pk: Any) -> HttpResponse:
     version = selectors.version_get(request.user, pk)
-    guide = production.version_make_reference(version=version, by=request.user)
+    guide = references.version_make_reference(version=version, by=request.user)
     flash.success(request, f"{version.image.filename} is now the golden reference of {guide.name} (v{guide.version}).")
     return redirect("jobs:image_work", pk=version.image_id)

@@ -19,9 +19,10 @@ from agency.calendar import studio_calendar
 from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import User
 from agency.statemachine import StateTable
-from jobs import permissions, sla
+from jobs import permissions
 from jobs.events import on_behalf, record_event
 from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, VersionStatus
+from jobs.production import sla
 
 S = OrderStatus
 
@@ -40,7 +41,7 @@ ORDERS.add("requote", {S.QUOTED}, S.SUBMITTED)
 ORDERS.add("start_production", {S.QUOTED}, S.IN_PRODUCTION)
 ORDERS.add("hold", OPEN, S.ON_HOLD)
 ORDERS.add("resume", {S.ON_HOLD}, lambda order: order.held_from, when=lambda order: bool(order.held_from))
-# Production and review (jobs/review.py): the order follows its images.
+# Production and review (jobs/review/): the order follows its images.
 ORDERS.add("deliver", {S.IN_PRODUCTION, S.REVISION, S.DELIVERED}, S.DELIVERED)
 ORDERS.add("request_revision", {S.DELIVERED}, S.REVISION)
 ORDERS.add("complete", {S.DELIVERED}, S.COMPLETED)
@@ -222,7 +223,7 @@ def order_resume(*, order_id: Any, by: User) -> Order:
 
 
 def order_deliver(*, order: Order, by: User, message: str, data: dict[str, Any]) -> Order:
-    """A delivery was published (``jobs.review``, inside its transaction, order row locked): the
+    """A delivery was published (``jobs.review.deliveries``, inside its transaction, order row locked): the
     order waits on the client and the SLA clock stops."""
     refusal = _refusal(order, "only an order in production or revision can be delivered.")
     ORDERS.check("deliver", order, refusal)
@@ -232,7 +233,7 @@ def order_deliver(*, order: Order, by: User, message: str, data: dict[str, Any])
 
 
 def order_request_revision(*, order: Order, by: User, message: str, data: dict[str, Any], start_clock: bool) -> Order:
-    """A revision round opened (``jobs.review``, order row locked): the round runs its own clock."""
+    """A revision round opened (``jobs.review.proofing``, order row locked): the round runs its own clock."""
     ORDERS.check("request_revision", order, _refusal(order, "changes can be requested on a delivered order."))
     clock = {}
     if start_clock:
@@ -242,6 +243,6 @@ def order_request_revision(*, order: Order, by: User, message: str, data: dict[s
 
 
 def order_complete(*, order: Order, by: User | None, message: str) -> Order:
-    """Every image is approved (``jobs.review``, order row locked)."""
+    """Every image is approved (``jobs.review.proofing``, order row locked)."""
     ORDERS.check("complete", order, _refusal(order, "only a delivered order can be completed."))
     return _transition(order, "complete", by=by, verb="order.completed", message=message, completed_at=timezone.now())

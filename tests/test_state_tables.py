@@ -17,6 +17,7 @@ from billing import workflow as quotes
 from billing.models import Quote, QuoteStatus
 from jobs import workflow
 from jobs.models import Event, ImageStatus, Order, OrderStatus, VersionStatus
+from jobs.production import assignment, qc
 from tests.factories import default_price_list, make_order, submitted_order
 
 pytestmark = pytest.mark.django_db
@@ -195,20 +196,21 @@ def image_in(cast):
 
 
 def _image_call(action, cast, image, version, rita):
-    from jobs import deliveries, planning, production, review
+    from jobs.production import versions
+    from jobs.review import deliveries, proofing
 
     if action == "assign":
-        return planning.image_assign(image=image, retoucher=rita, by=cast.account_manager)
+        return assignment.image_assign(image=image, retoucher=rita, by=cast.account_manager)
     if action == "start":
-        return production.image_start(image=image, by=rita)
+        return versions.image_start(image=image, by=rita)
     if action == "qc_pass":
-        return production.qc_decide(version=version, by=cast.qc, decision="pass")
+        return qc.qc_decide(version=version, by=cast.qc, decision="pass")
     if action == "qc_reject":
-        return production.qc_decide(version=version, by=cast.qc, decision="reject", category="dust", note="Dust")
+        return qc.qc_decide(version=version, by=cast.qc, decision="reject", category="dust", note="Dust")
     if action == "deliver":
         return deliveries.delivery_publish(order=image.order, by=cast.account_manager, images=[image.pk])
     decision = "approve" if action == "approve" else "revise"
-    return review.review_submit(order=image.order, by=cast.acme_admin, items=[
+    return proofing.review_submit(order=image.order, by=cast.acme_admin, items=[
         {"image": image.pk, "decision": decision, "note": "Warmer", "kind": "defect", "pins": []}])
 
 
@@ -267,9 +269,8 @@ def test_every_version_edge(cast, image_in, action, state):
     version.refresh_from_db()
     allowed = workflow.VERSIONS.can(action, version)
     before = _snapshot(Version, version.pk)
-    from jobs import production
 
-    call = lambda: production.qc_decide(version=version, by=cast.qc, decision="pass" if action == "pass" else "reject",  # noqa: E731
+    call = lambda: qc.qc_decide(version=version, by=cast.qc, decision="pass" if action == "pass" else "reject",  # noqa: E731
                                         category="dust", note="Dust")
     if allowed:
         call()

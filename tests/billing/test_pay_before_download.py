@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from billing import invoicing
-from jobs import ingest, workflow
+from jobs import workflow
+from jobs.intake import ingest
 from jobs.models import Delivery, DeliveryItem, Event, ImageStatus, Order, OrderStatus, Version, VersionStatus
 from tests.billing.invoicing_setup import address, billing_profile, completed_order
 from tests.conftest import api_for, web_for
@@ -111,7 +112,7 @@ def test_production_starts_held_for_a_pay_before_download_client(cast):
 
 
 def test_a_transparent_preview_keeps_its_transparency_under_the_mark():
-    from jobs.payment_holds import watermark
+    from jobs.review.payment_holds import watermark
 
     out = io.BytesIO()
     Image.new("RGBA", (400, 400), (0, 0, 0, 0)).save(out, "WEBP", lossless=True)

@@ -7,8 +7,8 @@ import signal
 
 
 def claim_then_die(image_id: str) -> None:
-    from jobs.ingest import _claim
-    from jobs.uploads import ORIGINALS
+    from jobs.intake.ingest import _claim
+    from jobs.intake.uploads import ORIGINALS
 
     if _claim(ORIGINALS, image_id):
         os.kill(os.getpid(), signal.SIGKILL)

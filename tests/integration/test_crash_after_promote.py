@@ -13,7 +13,7 @@ import pytest
 from django.test import Client as HttpClient
 
 from agency.uploads import UploadError, get_backend
-from jobs import ingest, uploads
+from jobs.intake import ingest, uploads
 from jobs.models import ImageStatus, OrderImage
 from tests.conftest import api_for
 from tests.integration.test_s3_uploads import noisy_jpeg

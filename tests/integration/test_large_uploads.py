@@ -88,7 +88,7 @@ def test_a_300_mib_master_stops_half_way_resumes_and_arrives_whole(cast, storage
 def test_a_part_whose_bytes_do_not_match_is_refused(cast, storage, monkeypatch, django_capture_on_commit_callbacks):
     """Refused by storage where it checks (S3, the local backend); where it did not (moto does not verify
     x-amz-checksum-sha256), by ``complete`` or the worker: never received."""
-    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 1000)
+    monkeypatch.setattr("jobs.intake.ingest.MULTIPART_THRESHOLD", 1000)
     monkeypatch.setattr("agency.uploads.PART_SIZE", 5 * MiB)
     api, web = api_for(cast.acme_member), HttpClient()
     data = random.Random(7).randbytes(11 * MiB)

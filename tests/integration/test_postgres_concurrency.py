@@ -14,6 +14,7 @@ from agency.exceptions import InvalidTransition
 from agency.models import Role
 from jobs import workflow
 from jobs.models import Event, Order, OrderStatus, Service
+from jobs.production import assignment, qc
 from jobs.services import order_create
 from tests.conftest import require_postgres
 from tests.factories import (
@@ -99,7 +100,6 @@ def test_cancel_racing_hold_leaves_one_consistent_outcome():
 
 
 def test_two_managers_assigning_the_same_image_exactly_one_wins():
-    from jobs import planning
     from jobs.models import Assignment, ImageStatus
     from tests.factories import add_images, retoucher
 
@@ -108,7 +108,7 @@ def test_two_managers_assigning_the_same_image_exactly_one_wins():
     [image] = add_images(order, {"standard": 1})
     people = [retoucher(f"R{i}", ["colour-correction"]) for i in range(2)]
     managers = [UserFactory(role=Role.ACCOUNT_MANAGER) for _ in range(6)]
-    results = _race(6, lambda i: planning.image_assign(image=image, retoucher=people[i % 2], by=managers[i]))
+    results = _race(6, lambda i: assignment.image_assign(image=image, retoucher=people[i % 2], by=managers[i]))
     winners = [r for r in results if isinstance(r, Assignment)]
     assert len(winners) == 1, results
     assert all(isinstance(r, (Assignment, InvalidTransition)) for r in results), results
@@ -120,8 +120,8 @@ def test_two_managers_assigning_the_same_image_exactly_one_wins():
 def test_ten_clicks_on_build_delivery_make_one_build(monkeypatch):
     from django.core.files.base import ContentFile
 
-    from jobs import deliveries
     from jobs.models import Delivery, ImageStatus, OrderImage, Version, VersionStatus
+    from jobs.review import deliveries
 
     client = ClientFactory()
     order = make_order(client, status=OrderStatus.IN_PRODUCTION)
@@ -150,7 +150,6 @@ def _delivered_image(client, retoucher_user):
 
 
 def test_two_qc_reviewers_deciding_one_version_one_wins():
-    from jobs import production
     from jobs.models import ImageStatus, OrderImage, Version, VersionStatus
 
     client = ClientFactory()
@@ -159,7 +158,7 @@ def test_two_qc_reviewers_deciding_one_version_one_wins():
     version = Version.objects.create(image=image, number=1, status=VersionStatus.IN_QC, file="v.png")
     reviewers = [UserFactory(role=Role.QC) for _ in range(4)]
     decisions = ["pass", "reject"] * 2
-    results = _race(4, lambda i: production.qc_decide(version=version, by=reviewers[i], decision=decisions[i],
+    results = _race(4, lambda i: qc.qc_decide(version=version, by=reviewers[i], decision=decisions[i],
                                                       category="dust", note="Dust"))
     winners = [r for r in results if isinstance(r, Version)]
     assert len(winners) == 1, results
@@ -172,18 +171,18 @@ def test_two_qc_reviewers_deciding_one_version_one_wins():
 
 
 def test_approve_racing_request_changes_on_one_image_one_wins():
-    from jobs import review
     from jobs.models import RevisionRound
+    from jobs.review import proofing
 
     client = ClientFactory()
     people = [client_user(client, Role.CLIENT_MEMBER) for _ in range(6)]
     order, image = _delivered_image(client, UserFactory(role=Role.RETOUCHER))
     items = [[{"image": image.pk, "decision": "approve"}],
              [{"image": image.pk, "decision": "revise", "note": "Warmer", "kind": "defect", "pins": []}]] * 3
-    results = _race(6, lambda i: review.review_submit(order=order, by=people[i], items=items[i]))
-    winners = [r for r in results if isinstance(r, review.ReviewResult)]
+    results = _race(6, lambda i: proofing.review_submit(order=order, by=people[i], items=items[i]))
+    winners = [r for r in results if isinstance(r, proofing.ReviewResult)]
     assert len(winners) == 1, results
-    assert all(isinstance(r, (review.ReviewResult, InvalidTransition)) for r in results), results
+    assert all(isinstance(r, (proofing.ReviewResult, InvalidTransition)) for r in results), results
     assert RevisionRound.objects.filter(order=order).count() == (1 if winners[0].round else 0)
     assert Event.objects.filter(order=order, verb__in=["images.approved", "order.revision"]).count() == 1
 
@@ -191,8 +190,8 @@ def test_approve_racing_request_changes_on_one_image_one_wins():
 def test_a_retoucher_completing_a_version_twice_at_once_submits_it_once():
     import hashlib
 
-    from jobs import production
     from jobs.models import Assignment, ImageStatus, OrderImage, Version
+    from jobs.production import versions
     from tests.factories import retoucher
 
     client = ClientFactory()
@@ -201,14 +200,14 @@ def test_a_retoucher_completing_a_version_twice_at_once_submits_it_once():
     rita = retoucher("Rita", ["colour-correction"])
     Assignment.objects.create(image=image, retoucher=rita, minutes=30)
     data = b"\x89PNG\r\n\x1a\n" + b"0" * 200
-    version, _ = production.version_create(image=image, by=rita, file={
+    version, _ = versions.version_create(image=image, by=rita, file={
         "name": "v.png", "size": len(data), "content_type": "image/png", "sha256": hashlib.sha256(data).hexdigest()})
     from agency.uploads import get_backend
 
     path = get_backend().path(version.upload_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    results = _race(5, lambda i: production.version_complete(version=version, by=rita))
+    results = _race(5, lambda i: versions.version_complete(version=version, by=rita))
     done = [r for r in results if isinstance(r, Version)]
     assert len(done) == 1, results
     assert all(isinstance(r, (Version, InvalidTransition)) for r in results), results

@@ -78,7 +78,7 @@ def test_checksum_mismatch_is_rejected(cast, s3_storage, django_capture_on_commi
 
 
 def test_wrong_part_list_rejects_and_aborts(cast, s3_storage, monkeypatch):
-    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 1000)
+    monkeypatch.setattr("jobs.intake.ingest.MULTIPART_THRESHOLD", 1000)
     monkeypatch.setattr("agency.uploads.PART_SIZE", 5 * 1024 * 1024)
     api = api_for(cast.acme_member)
     data = random.Random(4).randbytes(11 * 1024 * 1024)
@@ -109,7 +109,7 @@ def test_download_redirect_is_presigned_and_attachment(cast, s3_storage, django_
 
 
 def test_delivery_zip_on_s3(cast, s3_storage, acme_version_factory, django_capture_on_commit_callbacks):
-    from jobs.deliveries import delivery_publish
+    from jobs.review.deliveries import delivery_publish
 
     versions = [acme_version_factory(sku=f"SKU-{n}") for n in (1, 2)]
     with django_capture_on_commit_callbacks(execute=True):

@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 from PIL import Image
 
+from jobs.intake.uploads import upload_complete, uploads_create
 from jobs.models import ImageStatus, OrderImage
-from jobs.uploads import upload_complete, uploads_create
 from tests.factories import ensure_service_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)

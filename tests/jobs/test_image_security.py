@@ -18,7 +18,7 @@ from PIL import Image
 from agency.uploads import content_disposition
 from jobs.imaging.pipeline import StopProcessing, make_previews
 from jobs.imaging.sandbox import inspect_file
-from jobs.uploads import key_extension, safe_filename
+from jobs.intake.uploads import key_extension, safe_filename
 
 MAX = 250_000_000
 names = st.text(st.characters(codec="utf-8"), min_size=0, max_size=400) | st.sampled_from(
@@ -57,7 +57,7 @@ def test_content_disposition_cannot_be_injected(name):
 @given(names)
 def test_upload_targets_use_server_keys_and_expire(cast, name):
     """U1 through the service: the key is server-made, the target expires within 15 minutes."""
-    from jobs.uploads import uploads_create
+    from jobs.intake.uploads import uploads_create
 
     [(image, target)] = uploads_create(order=cast.acme_order, by=cast.acme_member,
                                        files=[{"name": name, "size": 10, "content_type": "image/jpeg",

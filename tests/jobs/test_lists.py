@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from billing.services import quote_draft
 from billing.workflow import quote_send
 from jobs import next_step as next_step_table
-from jobs import uploads
+from jobs.intake import uploads
 from jobs.models import Event, ImageStatus, Order, OrderImage, OrderStatus, RevisionRound, RoundStatus
 from jobs.next_step import STEPS, next_step, with_next_step
 from jobs.selectors import order_list

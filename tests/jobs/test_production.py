@@ -11,7 +11,6 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from agency.models import Notification
-from jobs import planning
 from jobs.imaging.demo import encode_master, render_retouched
 from jobs.models import (
     Delivery,
@@ -23,6 +22,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
+from jobs.production import assignment
 from tests.conftest import api_for
 from tests.factories import add_images, make_order, retoucher
 from tests.uploading import upload_version
@@ -42,7 +42,7 @@ def production(cast, django_capture_on_commit_callbacks):
     images = add_images(order, {"standard": 2})
     rita = retoucher("Rita Retoucher", ["colour-correction"])
     with django_capture_on_commit_callbacks(execute=True):
-        planning.schedule_apply(order=order, by=cast.account_manager, pairs=[(i, rita) for i in images])
+        assignment.schedule_apply(order=order, by=cast.account_manager, pairs=[(i, rita) for i in images])
     return {"order": order, "images": images, "rita": rita, "run": django_capture_on_commit_callbacks}
 
 
@@ -186,7 +186,7 @@ def test_a_large_version_resumes_in_checked_parts_like_an_original(cast, product
     from tests.uploading import send_parts
 
     monkeypatch.setattr("agency.uploads.PART_SIZE", 64 * 1024)
-    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
+    monkeypatch.setattr("jobs.intake.ingest.MULTIPART_THRESHOLD", 100_000)
     image = production["images"][0]
     rita = api_for(production["rita"])
     assert rita.post(f"/api/v1/images/{image.pk}/start/").status_code == 200

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import PriceList
-from jobs import planning
 from jobs.models import Delivery, DeliveryStatus, Order, OrderStatus
+from jobs.production import assignment
 from tests.factories import ClientFactory, add_images, default_price_list, make_order, retoucher
 
 pytestmark = pytest.mark.django_db
@@ -125,12 +125,12 @@ def test_schedule_proposal_does_not_grow(cast, api, web, django_assert_num_queri
 def test_applying_a_schedule_costs_the_same_at_2_and_20_images(cast):
     retoucher("Rita", ["colour-correction"], capacity=480)
     retoucher("Raj", ["colour-correction"], capacity=480)
-    planning.schedule_apply(order=_production(cast, 1), by=cast.account_manager)  # warm up (content types, calendar)
+    assignment.schedule_apply(order=_production(cast, 1), by=cast.account_manager)  # warm up (content types, calendar)
     counts = {}
     for size in (2, 20):
         order = _production(cast, size)
         with CaptureQueriesContext(connection) as ctx:
-            made = planning.schedule_apply(order=order, by=cast.account_manager)
+            made = assignment.schedule_apply(order=order, by=cast.account_manager)
         assert len(made) == size and order.images.filter(status="assigned").count() == size
         counts[size] = len(ctx.captured_queries)
     assert counts[2] == counts[20], counts
@@ -180,7 +180,7 @@ def test_production_pages_cost_the_same_at_1_and_30_images(cast, web):
 
 
 def test_a_review_of_200_images_costs_a_bounded_number_of_queries(cast):
-    from jobs import review
+    from jobs.review import proofing
 
     counts = {}
     for n in (10, 200):
@@ -190,7 +190,7 @@ def test_a_review_of_200_images_costs_a_bounded_number_of_queries(cast):
                    "pins": [{"x": "0.5", "y": "0.5", "text": "Here"}, {"x": "0.2", "y": "0.4", "text": "And here"}]}
                   for i in images[n // 2:]]
         with CaptureQueriesContext(connection) as ctx:
-            result = review.review_submit(order=order, by=cast.acme_member, items=items)
+            result = proofing.review_submit(order=order, by=cast.acme_member, items=items)
         assert result.approved == n // 2 and result.round.items.count() == n - n // 2
         counts[n] = len(ctx.captured_queries)
     assert counts[200] <= counts[10] + 5, counts

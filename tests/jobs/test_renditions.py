@@ -95,7 +95,7 @@ def test_encode_rejects_unknown_format():
 
 @pytest.mark.django_db
 def test_delivery_zip_contains_every_rendition(cast, acme_version_factory, django_capture_on_commit_callbacks):
-    from jobs.deliveries import delivery_publish
+    from jobs.review.deliveries import delivery_publish
 
     for sku in ("RING-1", "RING-1", "RING-2"):
         acme_version_factory(sku=sku)
@@ -133,7 +133,7 @@ def test_delivery_refused_without_work_that_passed_qc(cast):
 @pytest.mark.django_db
 def test_building_a_delivery_twice_changes_nothing(cast, acme_version_factory, django_capture_on_commit_callbacks):
     """T3: a task payload delivered twice builds one archive."""
-    from jobs.deliveries import delivery_build, delivery_publish
+    from jobs.review.deliveries import delivery_build, delivery_publish
 
     acme_version_factory(sku="RING-9")
     with django_capture_on_commit_callbacks(execute=True):

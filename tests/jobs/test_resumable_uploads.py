@@ -13,7 +13,7 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from agency.uploads import composite_sha256, get_backend
-from jobs import uploads
+from jobs.intake import uploads
 from jobs.models import ImageStatus, OrderImage
 from tests.conftest import api_for
 from tests.jobs.test_uploads import noisy_jpeg
@@ -26,7 +26,7 @@ PART = 64 * 1024
 @pytest.fixture
 def small_parts(monkeypatch):
     monkeypatch.setattr("agency.uploads.PART_SIZE", PART)
-    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
+    monkeypatch.setattr("jobs.intake.ingest.MULTIPART_THRESHOLD", 100_000)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import Notification, NotificationPreference
 from billing.models import RevisionCharge
-from jobs import deliveries, review, selectors
+from jobs import selectors
 from jobs.models import (
     Delivery,
     DeliveryItem,
@@ -31,6 +31,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
+from jobs.review import deliveries, proofing
 from tests.conftest import api_for, web_for
 from tests.factories import add_images, default_price_list, make_order
 
@@ -117,7 +118,7 @@ def test_retouchers_qc_finance_and_other_clients_cannot_review(cast, delivered):
 def test_approving_everything_completes_the_order_and_packs_the_final_files(cast, delivered,
                                                                            django_capture_on_commit_callbacks):
     order, images = delivered
-    result = review.review_submit(order=order, by=cast.acme_member,
+    result = proofing.review_submit(order=order, by=cast.acme_member,
                                   items=[{"image": i.pk, "decision": "approve"} for i in images])
     assert result.completed and result.approved == 3
     assert Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED
@@ -127,7 +128,7 @@ def test_approving_everything_completes_the_order_and_packs_the_final_files(cast
 
 def test_a_studio_review_on_the_clients_behalf_says_so(cast, delivered):
     order, images = delivered
-    review.review_submit(order=order, by=cast.account_manager, items=[{"image": images[0].pk, "decision": "approve"}])
+    proofing.review_submit(order=order, by=cast.account_manager, items=[{"image": images[0].pk, "decision": "approve"}])
     event = Event.objects.get(order=order, verb="images.approved")
     assert "on behalf of Acme Jewels" in event.message and event.actor == cast.account_manager
 
@@ -142,7 +143,7 @@ def test_a_round_beyond_the_free_ones_waits_for_the_client_admin_and_is_charged_
     order, images = delivered
     cast.acme.free_revision_rounds = 0
     cast.acme.save()
-    result = review.review_submit(order=order, by=cast.acme_member, items=_revise(images))
+    result = proofing.review_submit(order=order, by=cast.acme_member, items=_revise(images))
     round_ = result.round
     assert round_.status == RoundStatus.AWAITING_CONFIRMATION and round_.billable
     assert Order.objects.get(pk=order.pk).status == OrderStatus.DELIVERED  # nothing starts before the admin says so
@@ -150,16 +151,16 @@ def test_a_round_beyond_the_free_ones_waits_for_the_client_admin_and_is_charged_
     assert not RevisionCharge.objects.exists()
     # the member cannot confirm it; the image cannot be approved while it waits
     with pytest.raises(NotPermitted):
-        review.round_answer(round_=round_, by=cast.acme_member, confirm=True)
+        proofing.round_answer(round_=round_, by=cast.acme_member, confirm=True)
     with pytest.raises(InvalidTransition, match="wait for your admin"):
-        review.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
+        proofing.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
     price = api_for(cast.acme_member).get(f"/api/v1/orders/{order.pk}/revision-price/?changes=2").json()
     assert price["billable"] and price["amount"] == "15.00" and price["currency"] == "EUR"
     panel = web_for(cast.acme_member).get(reverse("billing:revision_price", args=[order.pk]) + f"?round={round_.pk}")
     assert "1 change × 7.50 EUR = 7.50 EUR" in panel.content.decode()
     assert api_for(cast.retoucher).get(f"/api/v1/orders/{order.pk}/revision-price/?changes=2").status_code in (403, 404)
     # the admin confirms: the round opens with its own clock and is charged at the price list's fee
-    review.round_answer(round_=round_, by=cast.acme_admin, confirm=True)
+    proofing.round_answer(round_=round_, by=cast.acme_admin, confirm=True)
     round_.refresh_from_db()
     order.refresh_from_db()
     assert round_.status == RoundStatus.OPEN and order.status == OrderStatus.REVISION and order.sla_target_hours == 24
@@ -167,12 +168,12 @@ def test_a_round_beyond_the_free_ones_waits_for_the_client_admin_and_is_charged_
     assert (charge.items, charge.fee, charge.amount, charge.currency) == (1, Decimal("7.50"), Decimal("7.50"), "EUR")
     # the account manager classes the item as a defect (the studio missed the brief): no charge
     item = round_.items.get()
-    review.item_reclassify(item=item, by=cast.account_manager, kind="defect", reason="The brief asked for warm gold")
+    proofing.item_reclassify(item=item, by=cast.account_manager, kind="defect", reason="The brief asked for warm gold")
     assert not RevisionCharge.objects.exists()
     event = Event.objects.get(order=order, verb="revision.reclassed")
     assert event.audience == "client" and "The brief asked for warm gold" in event.message
     with pytest.raises(NotPermitted):
-        review.item_reclassify(item=item, by=cast.acme_admin, kind="change", reason="No")
+        proofing.item_reclassify(item=item, by=cast.acme_admin, kind="change", reason="No")
 
 
 def test_a_declined_round_leaves_the_images_delivered(cast, delivered):
@@ -180,14 +181,14 @@ def test_a_declined_round_leaves_the_images_delivered(cast, delivered):
     order, images = delivered
     cast.acme.free_revision_rounds = 0
     cast.acme.save()
-    round_ = review.review_submit(order=order, by=cast.acme_member, items=_revise(images)).round
-    review.round_answer(round_=round_, by=cast.acme_admin, confirm=False)
+    round_ = proofing.review_submit(order=order, by=cast.acme_member, items=_revise(images)).round
+    proofing.round_answer(round_=round_, by=cast.acme_admin, confirm=False)
     assert RevisionRound.objects.get(pk=round_.pk).status == RoundStatus.DECLINED
     assert OrderImage.objects.get(pk=images[0].pk).status == ImageStatus.DELIVERED
     with pytest.raises(InvalidTransition):
-        review.round_answer(round_=round_, by=cast.acme_admin, confirm=True)
+        proofing.round_answer(round_=round_, by=cast.acme_admin, confirm=True)
     # the image can now be approved or revised anew
-    review.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
+    proofing.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
 
 
 def test_an_admin_who_accepts_the_price_opens_the_round_at_once(cast, delivered):
@@ -204,12 +205,12 @@ def test_an_admin_who_accepts_the_price_opens_the_round_at_once(cast, delivered)
 def test_free_rounds_and_defects_are_never_billable(cast, delivered):
     default_price_list()
     order, images = delivered
-    first = review.review_submit(order=order, by=cast.acme_member, items=_revise(images)).round
+    first = proofing.review_submit(order=order, by=cast.acme_member, items=_revise(images)).round
     assert not first.billable and first.status == RoundStatus.OPEN
     cast.acme.free_revision_rounds = 0
     cast.acme.save()
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.DELIVERED)
-    second = review.review_submit(order=order, by=cast.acme_member, items=_revise(images[1:], kind="defect")).round
+    second = proofing.review_submit(order=order, by=cast.acme_member, items=_revise(images[1:], kind="defect")).round
     assert not second.billable and second.status == RoundStatus.OPEN and not RevisionCharge.objects.exists()
 
 
@@ -217,7 +218,7 @@ def test_script_in_notes_pins_and_messages_stays_text(cast, delivered, django_ca
     order, images = delivered
     payload = '<script>alert("x")</script>'
     with django_capture_on_commit_callbacks(execute=True):
-        review.review_submit(order=order, by=cast.acme_member, note=payload, items=[
+        proofing.review_submit(order=order, by=cast.acme_member, note=payload, items=[
             {"image": images[0].pk, "decision": "revise", "note": payload, "pins": [{"x": "0.5", "y": "0.5", "text": payload}]}])
         api_for(cast.acme_member).post(f"/api/v1/orders/{order.pk}/messages/", {"body": payload}, format="json")
     for user, url in [(cast.account_manager, reverse("jobs:order_detail", args=[order.pk])),
@@ -293,21 +294,21 @@ def test_auto_approval_reminds_the_day_before_then_approves_once(cast, delivered
     cast.acme.save()
     delivery = Delivery.objects.get(order=order)
     Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(days=2, hours=1))
-    assert review.auto_approve_due() == {"reminded": 1, "approved": 0}
-    assert review.auto_approve_due() == {"reminded": 0, "approved": 0}  # reminded once
+    assert proofing.auto_approve_due() == {"reminded": 1, "approved": 0}
+    assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}  # reminded once
     assert Notification.objects.filter(kind="approval_reminder").count() == 2  # the admin and the member
     Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(days=3, hours=1))
-    assert review.auto_approve_due()["approved"] == 3
+    assert proofing.auto_approve_due()["approved"] == 3
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
     assert "automatically after 3 days" in Event.objects.get(order=order, verb="images.approved").message
-    assert review.auto_approve_due() == {"reminded": 0, "approved": 0}
+    assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}
 
 
 def test_auto_approval_is_off_unless_the_client_chose_it(cast, delivered):
     order, _ = delivered
     Delivery.objects.filter(order=order).update(created_at=timezone.now() - timedelta(days=30))
-    assert review.auto_approve_due() == {"reminded": 0, "approved": 0}
+    assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}
 
 
 def test_publishing_a_subset_and_refusals(cast, acme_version_factory, django_capture_on_commit_callbacks):
@@ -330,7 +331,7 @@ def test_publishing_a_subset_and_refusals(cast, acme_version_factory, django_cap
 def test_the_quality_report_counts_first_time_approval_and_qc_rejects(cast, delivered, web):
     order, images = delivered
     Version.objects.filter(image=images[0]).update(created_by=cast.retoucher)
-    review.review_submit(order=order, by=cast.acme_member, items=[
+    proofing.review_submit(order=order, by=cast.acme_member, items=[
         {"image": images[0].pk, "decision": "revise", "note": "Dust", "kind": "defect", "pins": []},
         {"image": images[1].pk, "decision": "approve"}, {"image": images[2].pk, "decision": "approve"}])
     Version.objects.create(image=images[0], number=2, status=VersionStatus.FAILED, qc_at=timezone.now(),

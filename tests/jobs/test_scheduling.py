@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from agency.calendar import Calendar, business_seconds_between
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import TimeOff
-from jobs import planning, scheduling, sla, workflow
+from jobs import workflow
 from jobs.models import Assignment, ImageStatus, Order, OrderStatus
+from jobs.production import assignment, planning, scheduling, sla
 from tests.conftest import api_for
 from tests.factories import add_images, retoucher
 
@@ -66,12 +67,12 @@ def production(cast, db):
 @pytest.mark.django_db
 def test_apply_proposal_assigns_with_history(cast, production):
     rita = retoucher("Rita", ["colour-correction"], capacity=480)
-    made = planning.schedule_apply(order=production, by=cast.account_manager)
+    made = assignment.schedule_apply(order=production, by=cast.account_manager)
     assert len(made) == 3 and {a.retoucher_id for a in made} == {rita.pk}
     assert set(production.images.values_list("status", flat=True)) == {ImageStatus.ASSIGNED}
     raj = retoucher("Raj", ["colour-correction"])
     image = production.images.first()
-    planning.image_assign(image=image, retoucher=raj, by=cast.account_manager, reassign=True)
+    assignment.image_assign(image=image, retoucher=raj, by=cast.account_manager, reassign=True)
     history = list(Assignment.objects.filter(image=image).order_by("created_at").values_list("retoucher_id", "active"))
     assert history == [(rita.pk, False), (raj.pk, True)]
 
@@ -84,22 +85,22 @@ def test_assign_refusals(cast, production):
                            end_date=date.today() + timedelta(days=3), reason="Holiday")
     image = production.images.first()
     with pytest.raises(RuleViolation, match="does not do colour correction"):
-        planning.image_assign(image=image, retoucher=no_skill, by=cast.account_manager)
+        assignment.image_assign(image=image, retoucher=no_skill, by=cast.account_manager)
     with pytest.raises(RuleViolation, match="on leave today"):
-        planning.image_assign(image=image, retoucher=on_leave, by=cast.account_manager)
+        assignment.image_assign(image=image, retoucher=on_leave, by=cast.account_manager)
     with pytest.raises(NotPermitted):
-        planning.image_assign(image=image, retoucher=no_skill, by=cast.acme_admin)
+        assignment.image_assign(image=image, retoucher=no_skill, by=cast.acme_admin)
     ok = retoucher("Ok", ["colour-correction"])
-    planning.image_assign(image=image, retoucher=ok, by=cast.account_manager)
+    assignment.image_assign(image=image, retoucher=ok, by=cast.account_manager)
     with pytest.raises(InvalidTransition, match="already assigned to Ok"):
-        planning.image_assign(image=image, retoucher=ok, by=cast.account_manager)
+        assignment.image_assign(image=image, retoucher=ok, by=cast.account_manager)
     assert Assignment.objects.filter(image=image).count() == 1
 
 
 @pytest.mark.django_db
 def test_assigned_retoucher_sees_the_order_but_no_prices(cast, production):
     rita = retoucher("Rita", ["colour-correction"])
-    planning.image_assign(image=production.images.first(), retoucher=rita, by=cast.account_manager)
+    assignment.image_assign(image=production.images.first(), retoucher=rita, by=cast.account_manager)
     client = api_for(rita)
     assert client.get(f"/api/v1/orders/{production.pk}/").status_code == 200
     assert client.get(f"/api/v1/orders/{production.pk}/images/").json()["count"] == 1

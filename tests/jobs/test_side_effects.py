@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from agency.exceptions import InvalidTransition
 from agency.uploads import LocalBackend
-from jobs import deliveries, ingest, uploads, workflow
+from jobs import workflow
+from jobs.intake import ingest, uploads
 from jobs.models import Delivery, DeliveryStatus, Event, ImageStatus, OrderImage
+from jobs.review import deliveries
 from jobs.tasks import notify_event
 from tests.conftest import api_for
 
@@ -89,8 +91,8 @@ class _StorageSpy(LocalBackend):
 def spy(monkeypatch, settings, tmp_path):
     backend = _StorageSpy(tmp_path)
     backend.depth = len(connection.savepoint_ids)  # the test's own transaction does not count
-    monkeypatch.setattr("jobs.uploads.get_backend", lambda: backend)
-    monkeypatch.setattr("jobs.ingest.get_backend", lambda: backend)
+    monkeypatch.setattr("jobs.intake.uploads.get_backend", lambda: backend)
+    monkeypatch.setattr("jobs.intake.ingest.get_backend", lambda: backend)
     return backend
 
 
@@ -175,7 +177,7 @@ def test_stuck_builds_are_requeued_then_failed_after_three_attempts(cast, acme_v
     acme_version_factory("SKU-1")
     delivery = deliveries.delivery_publish(order=cast.acme_order, by=cast.account_manager)
     queued = []
-    monkeypatch.setattr("jobs.deliveries.enqueue", lambda func, *args, group: queued.append(args))
+    monkeypatch.setattr("jobs.review.proofing.deliveries.enqueue", lambda func, *args, group: queued.append(args))
     long_ago = timezone.now() - timedelta(hours=1)
     Delivery.objects.filter(pk=delivery.pk).update(attempts=1, started_at=long_ago)
     assert deliveries.sweep_stuck_deliveries() == {"requeued": 1, "failed": 0}

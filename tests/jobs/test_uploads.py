@@ -164,7 +164,7 @@ def test_multipart_upload_in_parts_with_resume(cast, django_capture_on_commit_ca
 
     monkeypatch.setattr(agency.uploads, "MULTIPART_THRESHOLD", 100_000)
     monkeypatch.setattr(agency.uploads, "PART_SIZE", 64 * 1024)
-    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
+    monkeypatch.setattr("jobs.intake.ingest.MULTIPART_THRESHOLD", 100_000)
     api, web = api_for(cast.acme_member), HttpClient()
     data = noisy_jpeg()
     assert len(data) > 100_000
@@ -188,7 +188,7 @@ def test_multipart_complete_assembles_and_processes(cast, django_capture_on_comm
     import agency.uploads
 
     monkeypatch.setattr(agency.uploads, "PART_SIZE", 64 * 1024)
-    monkeypatch.setattr("jobs.ingest.MULTIPART_THRESHOLD", 100_000)
+    monkeypatch.setattr("jobs.intake.ingest.MULTIPART_THRESHOLD", 100_000)
     api, web = api_for(cast.acme_member), HttpClient()
     data = noisy_jpeg()
     with django_capture_on_commit_callbacks(execute=True):
@@ -203,7 +203,7 @@ def test_bytes_replaced_after_complete_are_not_processed(cast, django_capture_on
     data = jpeg()
     target = declare(api, cast.acme_order, "a.jpg", data).json()["images"][0]["upload"]
     put(target["url"], data, target["headers"], web)
-    from jobs.uploads import image_process
+    from jobs.intake.uploads import image_process
 
     api.post(target["complete_url"], {}, format="json")  # on_commit not executed: processing waits
     other = jpeg(colour=(0, 0, 255))[: len(data)].ljust(len(data), b"\0")
@@ -256,7 +256,7 @@ def test_rejected_image_blocks_submission_until_removed(flow, cast):
 
 
 def test_processing_twice_changes_nothing(flow):
-    from jobs.uploads import image_process
+    from jobs.intake.uploads import image_process
 
     image = flow("a.jpg", jpeg())
     before = (image.status, image.thumbnail.name, image.preview.name, image.attempts)
@@ -267,8 +267,8 @@ def test_processing_twice_changes_nothing(flow):
 
 def test_attempts_are_bounded(cast):
     """T2: an image whose processing keeps dying ends rejected after three attempts."""
-    from jobs.ingest import MAX_ATTEMPTS
-    from jobs.uploads import image_process
+    from jobs.intake.ingest import MAX_ATTEMPTS
+    from jobs.intake.uploads import image_process
 
     image = OrderImage.objects.create(order=cast.acme_order, filename="x.jpg", declared_size=1,
                                       upload_key="missing", uploaded_at="2026-01-01T00:00:00Z", attempts=MAX_ATTEMPTS)
@@ -282,7 +282,7 @@ def test_sweeper_requeues_stuck_and_drops_abandoned(cast, django_capture_on_comm
 
     from django.utils import timezone
 
-    from jobs.uploads import sweep_stuck_images
+    from jobs.intake.uploads import sweep_stuck_images
 
     old = timezone.now() - timedelta(days=2)
     abandoned = OrderImage.objects.create(order=cast.acme_order, filename="gone.jpg", declared_size=5, upload_key="k1")

@@ -27,8 +27,8 @@ from billing.services import quote_draft
 from billing.workflow import quote_accept, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
 from jobs import workflow
-from jobs.deliveries import delivery_build, delivery_publish
 from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
+from jobs.intake.uploads import image_process, upload_complete, uploads_create
 from jobs.models import (
     Assignment,
     Complexity,
@@ -42,11 +42,12 @@ from jobs.models import (
     Service,
     Version,
 )
-from jobs.planning import schedule_apply
-from jobs.production import image_start, qc_decide, version_complete, version_create, version_process
-from jobs.review import review_submit
+from jobs.production.assignment import schedule_apply
+from jobs.production.qc import qc_decide
+from jobs.production.versions import image_start, version_complete, version_create, version_process
+from jobs.review.deliveries import delivery_build, delivery_publish
+from jobs.review.proofing import review_submit
 from jobs.services import order_create
-from jobs.uploads import image_process, upload_complete, uploads_create
 
 DEMO_PASSWORD = "loupe-demo-2026"
 

@@ -1,6 +1,6 @@
-"""Receiving originals: upload targets, ``complete``, processing in a worker, downloads, removal.
+"""Receiving originals: upload targets, ``complete``, processing in a worker, removal.
 
-The order of events for one file is the one of ``jobs.ingest`` (shared with retouched versions):
+The order of events for one file is the one of ``jobs.intake.ingest`` (shared with retouched versions):
 ``uploads_create`` makes the image row (``uploading``) and hands out its target → the client sends the
 bytes to storage → ``upload_complete`` pins them → the ``process_image`` task decodes them in the sandbox
 and marks the image ``received`` (with pre-flight warnings) or ``rejected`` with the reason.
@@ -8,7 +8,6 @@ and marks the image ``received`` (with pre-flight warnings) or ``rejected`` with
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,9 +16,10 @@ from django.db import transaction
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.uploads import get_backend
-from jobs import ingest, permissions
+from jobs import permissions
 from jobs.events import record_event
-from jobs.ingest import key_extension, max_upload_bytes, safe_filename
+from jobs.intake import ingest
+from jobs.intake.ingest import key_extension, max_upload_bytes, safe_filename
 from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, image_prefix
 from jobs.workflow import IMAGES
 
@@ -103,26 +103,26 @@ def uploads_create(*, order: Order, by: User, files: list[dict[str, Any]],
 
 
 def upload_complete(*, image: OrderImage, by: User, parts: list[dict[str, Any]] | None = None) -> OrderImage:
-    """Finish an original's upload (``jobs.ingest.complete``)."""
+    """Finish an original's upload (``jobs.intake.ingest.complete``)."""
     image = OrderImage.objects.select_related("order").get(pk=image.pk)
     return ingest.complete(ORIGINALS, image, by=by, parts=parts, label=image.filename)
 
 
 def upload_sign_part(*, image: OrderImage, by: User, number: int, sha256: str, base_url: str = "") -> dict[str, Any]:
-    """Sign one part of an original's multipart upload with its SHA-256 (``jobs.ingest.sign_part``)."""
+    """Sign one part of an original's multipart upload with its SHA-256 (``jobs.intake.ingest.sign_part``)."""
     image = OrderImage.objects.select_related("order").get(pk=image.pk)
     return ingest.sign_part(ORIGINALS, image, by=by, number=number, sha256=sha256, label=image.filename,
                             base_url=base_url)
 
 
 def upload_parts(*, image: OrderImage, by: User) -> dict[str, Any]:
-    """The parts storage holds for an original's upload, to resume it (``jobs.ingest.list_parts``)."""
+    """The parts storage holds for an original's upload, to resume it (``jobs.intake.ingest.list_parts``)."""
     image = OrderImage.objects.select_related("order").get(pk=image.pk)
     return ingest.list_parts(ORIGINALS, image, by=by, label=image.filename)
 
 
 def image_process(*, image_id: Any) -> str:
-    """The ``process_image`` task body (``jobs.ingest.process``)."""
+    """The ``process_image`` task body (``jobs.intake.ingest.process``)."""
     return ingest.process(ORIGINALS, image_id, label=lambda image: image.filename)
 
 
@@ -217,34 +217,6 @@ def image_update(*, image: OrderImage, by: User, **fields: Any) -> OrderImage:
         record_event(order=order, actor=by, verb="image.updated", message=f"{image.filename}: {labels} changed",
                      data={"image": str(image.pk), "fields": changed})
     return image
-
-
-DOWNLOADS = {"original": ("original", None), "preview": ("preview", "image/webp"), "thumbnail": ("thumbnail", "image/webp")}
-# Originals go out with the type Loupe detected from their bytes, never the one the client declared.
-DETECTED_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff", "PSD": "image/vnd.adobe.photoshop",
-                  "PSB": "image/vnd.adobe.photoshop", "WEBP": "image/webp"}
-
-
-def file_download_url(row: Any, *, what: str, filename: str, file_field: str) -> str:
-    """A short-lived link to one stored file of an original or a version (after the caller's checks)."""
-    field, content_type = DOWNLOADS[what]
-    field = file_field if what == "original" else field
-    stored = getattr(row, field)
-    if not stored:
-        raise InvalidTransition(f"{filename} has no {what} yet.")
-    name = filename if what == "original" else f"{Path(filename).stem}_{what}.webp"
-    detected = DETECTED_TYPES.get(row.format.upper(), "application/octet-stream")
-    return get_backend().download_url(stored.name, filename=name, content_type=content_type or detected,
-                                      inline=what != "original")
-
-
-def original_download_url(*, image: OrderImage, by: User, what: str) -> str:
-    """A short-lived link to the client's file or its previews, after the permission check."""
-    if what not in DOWNLOADS:
-        raise RuleViolation(f"'what' must be one of {', '.join(DOWNLOADS)}.", field="what")
-    if what == "original" and not permissions.can_download_original(by, image.order):
-        raise NotPermitted("Your role cannot download originals.")
-    return file_download_url(image, what=what, filename=image.filename, file_field="original")
 
 
 def series_warnings(images: list[OrderImage]) -> list[str]:

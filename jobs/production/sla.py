@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from agency.calendar import Calendar, add_business_hours, business_seconds_between, studio_calendar
 from agency.tasks import enqueue_on_commit
-from jobs import scheduling
-from jobs.capacity import retoucher_pool
 from jobs.models import Assignment, Audience, Event, ImageStatus, Order, OrderStatus
+from jobs.production import scheduling
+from jobs.production.capacity import retoucher_pool
 
 ON_TRACK, AT_RISK, BREACHED, PAUSED = "on_track", "at_risk", "breached", "paused"
 CLOCK_STATES = {OrderStatus.IN_PRODUCTION, OrderStatus.REVISION}

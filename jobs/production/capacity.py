@@ -11,8 +11,8 @@ from django.db.models import Prefetch
 
 from agency.calendar import Calendar
 from agency.models import Role, TimeOff, User
-from jobs import scheduling
 from jobs.models import Assignment, ImageStatus, Service
+from jobs.production import scheduling
 
 # Assigned work a retoucher still has to do (it occupies their capacity).
 OPEN_WORK = frozenset({ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.REVISION_REQUESTED})

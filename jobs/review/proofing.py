@@ -20,7 +20,7 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.notifications import notify
-from jobs import deliveries, permissions, workflow
+from jobs import permissions, workflow
 from jobs.events import on_behalf, record_event
 from jobs.models import (
     Delivery,
@@ -39,6 +39,7 @@ from jobs.models import (
     Version,
 )
 from jobs.notifications import client_users
+from jobs.review import deliveries
 from jobs.workflow import IMAGES
 
 logger = logging.getLogger("loupe.review")

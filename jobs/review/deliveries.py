@@ -29,7 +29,7 @@ from agency.models import User
 from agency.statemachine import StateTable
 from agency.tasks import enqueue, enqueue_on_commit
 from agency.uploads import CHUNK, get_backend
-from jobs import payment_holds, permissions, workflow
+from jobs import permissions, workflow
 from jobs.events import record_event
 from jobs.imaging.pipeline import configure_pillow
 from jobs.imaging.renditions import Spec, file_name, render
@@ -44,6 +44,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
+from jobs.review import payment_holds
 from jobs.workflow import IMAGES
 
 logger = logging.getLogger("loupe.deliveries")

@@ -1,6 +1,6 @@
 """Receiving a file through the upload contract (DESIGN.md §6), for any kind of stored image.
 
-One path for originals (``jobs.uploads``) and retouched versions (``jobs.production``):
+One path for originals (``jobs.intake.uploads``) and retouched versions (``jobs.production.versions``):
 ``targets`` hands out upload targets → the client sends the bytes to storage → ``complete`` claims the
 row, checks what storage holds (size, multipart assembly) and pins it (ETag) → the task ``process``
 reads exactly that object, checks its SHA-256, decodes it in the sandbox, moves it to its immutable key

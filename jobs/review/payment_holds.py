@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from rest_framework import status
 
 from agency.exceptions import DomainError
-from jobs import ingest
 from jobs.events import record_event
+from jobs.intake import ingest
 from jobs.models import Order
 
 WATERMARK = "PROOF · NOT PAID"
