@@ -21,6 +21,7 @@ from agency.auth import ExpiringTokenAuthentication
 from agency.exceptions import NotPermitted, RuleViolation
 from agency.models import ApiToken, Notification
 from agency.notifications import mark_read, unread_count
+from agency.permissions import is_client_user
 from agency.selectors import token_list
 from agency.services import token_create, token_issue, token_revoke
 from agency.timefmt import LocalTimesField
@@ -67,7 +68,7 @@ class MeSerializer(serializers.Serializer):
     @extend_schema_field(inline_serializer("MeClient", {"id": serializers.UUIDField(), "name": serializers.CharField()},
                                            allow_null=True))
     def get_client(self, user: Any) -> dict[str, Any] | None:
-        membership = getattr(user, "membership", None) if user.is_client else None
+        membership = getattr(user, "membership", None) if is_client_user(user) else None
         if membership is None:
             return None
         return {"id": str(membership.client_id), "name": membership.client.name}

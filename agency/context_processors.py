@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from agency.navigation import items_for
 from agency.notifications import unread_count
+from agency.permissions import is_client_user
 
 
 def studio(request: HttpRequest) -> dict[str, Any]:
@@ -14,7 +15,7 @@ def studio(request: HttpRequest) -> dict[str, Any]:
     role may use (each app declares its entries with their permission function)."""
     user = getattr(request, "user", None)
     client = None
-    if user is not None and user.is_authenticated and user.is_client:
+    if is_client_user(user):
         membership = getattr(user, "membership", None)
         client = membership.client if membership else None
     unread = unread_count(user) if user is not None and user.is_authenticated else 0

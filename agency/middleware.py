@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agency.exceptions import DomainError, problem_response
+from agency.permissions import is_client_user
 
 Handler = Callable[[HttpRequest], HttpResponse]
 SESSION_STARTED_KEY = "loupe_login_at"
@@ -90,7 +91,7 @@ def zone_of(user: Any) -> zoneinfo.ZoneInfo | None:
     zone_name = ""
     if user is not None and user.is_authenticated:
         zone_name = user.time_zone
-        if not zone_name and user.is_client:
+        if not zone_name and is_client_user(user):
             membership = getattr(user, "membership", None)
             zone_name = membership.client.time_zone if membership else ""
     try:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from agency.exceptions import RuleViolation
 from agency.middleware import zone_of
 from agency.models import Notification, NotificationPreference, User
+from agency.permissions import receives_kind
 from agency.timefmt import render_times
 
 logger = logging.getLogger("loupe.notifications")
@@ -40,7 +41,7 @@ def register(code: str, label: str, roles: Iterable[str]) -> None:
 
 
 def kinds_for(user: User) -> list[Kind]:
-    return [kind for kind in KINDS.values() if user.role in kind.roles]
+    return [kind for kind in KINDS.values() if receives_kind(user, kind.roles)]
 
 
 def header_safe(text: str) -> str:
@@ -102,7 +103,7 @@ def mark_read(user: User, ids: Iterable[str] | None = None) -> int:
 
 
 def set_preference(user: User, *, kind: str, email: bool, bell: bool) -> NotificationPreference:
-    if kind not in KINDS or user.role not in KINDS[kind].roles:
+    if kind not in KINDS or not receives_kind(user, KINDS[kind].roles):
         raise RuleViolation(f"{kind!r} is not a kind of notification you receive.", field="kind")
     pref, _ = NotificationPreference.objects.update_or_create(user=user, kind=kind,
                                                               defaults={"email": email, "bell": bell})

@@ -9,6 +9,32 @@ from typing import Any
 from rest_framework import permissions
 from rest_framework.request import Request
 
+from agency.exceptions import NotPermitted
+
+
+def is_client_user(user: Any) -> bool:
+    """A person of a client company (its admins and members): sees their company's data, in their
+    company's zone, with its name in the header."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_client)
+
+
+def is_studio_user(user: Any) -> bool:
+    """A person of the studio (every role but the clients')."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_studio)
+
+
+def receives_kind(user: Any, roles: Any) -> bool:
+    """Is a notification kind (declared with the roles it is for) one ``user`` receives?"""
+    return bool(getattr(user, "is_authenticated", False) and user.role in roles)
+
+
+def require(allowed: bool, reason: str = "Your role does not allow this.") -> None:
+    """Refuse unless ``allowed`` (a ``permissions.py`` function's answer): 403 with the reason, on the
+    page (``DomainErrorMiddleware``) as in the API. The one guard pages use; call it after the scoped
+    lookup, so another tenant's object is a 404 first."""
+    if not allowed:
+        raise NotPermitted(reason)
+
 
 class ActionPermission(permissions.BasePermission):
     """Per-action permission functions declared on the view, as taiga declares ``retrieve_perms``::

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 
 from agency.models import SecurityEvent, User
@@ -66,30 +65,5 @@ def record(kind: str, *, actor: Any = None, subject: Any = None, company: Any = 
     )
 
 
-def _person(email: str) -> User | None:
+def person_of(email: str) -> User | None:
     return User.objects.select_related("membership__client").filter(email__iexact=email).first() if email else None
-
-
-def on_logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
-    device = getattr(user, "otp_device", None)
-    how = {"totpdevice": "with password and authenticator code",
-           "staticdevice": "with password and a recovery code"}.get(
-        device._meta.model_name if device is not None else "", "with password")
-    record(Kind.SIGN_IN, actor=user, detail=how, request=request)
-
-
-def on_login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
-                    **kwargs: Any) -> None:
-    from agency.auth import axes_username
-
-    email = axes_username(request, credentials)  # type: ignore[arg-type]
-    detail = credentials.get("loupe_reason") or "wrong password or unknown address"
-    record(Kind.SIGN_IN_FAILED, subject=_person(email), email=email, detail=detail, request=request)
-
-
-def on_locked_out(sender: Any, request: HttpRequest | None = None, username: str | None = None,
-                  ip_address: str | None = None, **kwargs: Any) -> None:
-    email = (username or "").lower()
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    record(Kind.LOCKED_OUT, subject=_person(email), email=email, request=request,
-           detail=f"sign-in refused for {minutes} minutes after repeated failures")

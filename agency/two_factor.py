@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 from agency import security_log
 from agency.exceptions import InvalidTransition, RuleViolation
 from agency.models import User
+from agency.permissions import is_studio_user
 
 APP_NAME = "Authenticator app"
 CODES_NAME = "Recovery codes"
@@ -29,7 +30,7 @@ WRONG_CODE = "That code is wrong, expired or already used. Enter the current cod
 
 def required_for(user: Any) -> bool:
     """Studio staff must use a second factor when the studio requires it (the default outside DEBUG)."""
-    return bool(settings.LOUPE_REQUIRE_2FA_FOR_STAFF and user.is_authenticated and user.is_studio)
+    return bool(settings.LOUPE_REQUIRE_2FA_FOR_STAFF and is_studio_user(user))
 
 
 def is_enabled(user: Any) -> bool:

@@ -28,15 +28,11 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from agency.navigation import register
         from agency.notifications import register as register_kind
-        from billing import invoicing, permissions, services, workflow
-        from jobs.review.proofing import revision_round_changed
-        from jobs.workflow import order_status_changed
+        from billing import permissions, receivers
 
         post_migrate.connect(ensure_schedules, sender=self)
         register("billing:price_list_list", "Price lists", permissions.can_manage_prices_nav, position=60)
-        # jobs never imports billing: it announces order changes, and billing keeps quotes in step.
-        order_status_changed.connect(workflow.on_order_status_changed, dispatch_uid="billing.quotes")
-        order_status_changed.connect(invoicing.on_order_status_changed, dispatch_uid="billing.invoices")
         register("billing:invoice_list", "Invoices", permissions.can_view_invoices, position=65)
         register_kind("invoice_issued", "Invoices and credit notes issued to your company", {"client_admin"})
-        revision_round_changed.connect(services.on_revision_round_changed, dispatch_uid="billing.revision_charges")
+        # jobs never imports billing: it announces what happened, and billing's receivers follow.
+        receivers.connect()

@@ -20,23 +20,36 @@ from __future__ import annotations
 import csv
 import logging
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import CharField, QuerySet
+from django.db.models import CharField, F, Q, QuerySet
 from django.db.models.functions import Cast
+from django.utils import timezone
 
-from agency.exceptions import RuleViolation
-from billing import documents
+from agency.exceptions import NotPermitted, RuleViolation
+from agency.statemachine import StateTable
+from agency.tasks import enqueue_on_commit
+from billing import documents, permissions
 from billing.models import DocumentKind, Export, ExportFormat, ExportStatus, Invoice, InvoiceLine, InvoiceStatus
+from billing.selectors import invoice_queryset
 
 logger = logging.getLogger("loupe.billing")
+MAX_ATTEMPTS = 3
+LEASE = timedelta(minutes=30)
+
+X = ExportStatus
+# A background export is built once: it becomes ready with its file, or fails with the reason.
+EXPORTS = StateTable("export", dict(X.choices))
+EXPORTS.add("finish", {X.BUILDING}, X.READY)
+EXPORTS.add("fail", {X.BUILDING}, X.FAILED)
 BATCH = 50
 MAX_DAYS = 366 * 5
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -66,9 +79,10 @@ def check_range(date_from: date | None, date_to: date | None) -> None:
         raise RuleViolation("Export at most five years at once.", field="to")
 
 
-def documents_in(date_from: date, date_to: date) -> QuerySet[Invoice]:
-    """Issued documents (void ones included: their numbers were given) in the range, in number order."""
-    return (Invoice.objects.filter(issue_date__gte=date_from, issue_date__lte=date_to).exclude(number="")
+def documents_in(user: Any, date_from: date, date_to: date) -> QuerySet[Invoice]:
+    """Issued documents (void ones included: their numbers were given) in the range that ``user`` may
+    read (the invoice selector: finance reads every client's), in number order."""
+    return (invoice_queryset(user).filter(issue_date__gte=date_from, issue_date__lte=date_to).exclude(number="")
             .order_by("issue_date", "kind", "sequence"))
 
 
@@ -114,6 +128,7 @@ LINE_FIELDS = ("invoice_id", "position", "description", "quantity", "unit_price"
 
 
 def _load(ids: list[Any]) -> list[tuple[Invoice, list[LineRow]]]:
+    # ``ids`` come from the scoped ``documents_in``: these reads only add the rows of documents already allowed.
     # Lines name their invoice by the key's text (Cast): turning 100,000 keys into UUID objects would
     # cost more than writing the rows. The same Cast keys the documents, so both engines agree.
     docs = {d.key: d for d in Invoice.objects.filter(pk__in=ids).select_related("credited_invoice")
@@ -197,13 +212,15 @@ ROWS = {"csv": (LINE_COLUMNS, _line_rows), "xero": (XERO_COLUMNS, _xero_rows),
         "quickbooks": (QUICKBOOKS_COLUMNS, _quickbooks_rows)}
 
 
-def stream(fmt: str, date_from: date, date_to: date, progress: Any = None) -> Iterator[bytes]:
-    """The export as chunks of bytes (one per batch of documents, or per document for the ZIP);
-    ``progress(done)`` is called as documents are written."""
+def stream(fmt: str, date_from: date, date_to: date, progress: Any = None, *, by: Any) -> Iterator[bytes]:
+    """The export, for ``by``, as chunks of bytes (one per batch of documents, or per document for the
+    ZIP); ``progress(done)`` is called as documents are written. Refused for anyone but finance."""
+    if not permissions.can_manage_invoices(by):
+        raise NotPermitted("Only finance exports invoices.")
     if fmt not in ExportFormat.values:
         raise RuleViolation(f"'format' must be one of {', '.join(ExportFormat.values)}.", field="format")
     check_range(date_from, date_to)
-    queryset = documents_in(date_from, date_to)
+    queryset = documents_in(by, date_from, date_to)
     if fmt == ExportFormat.ZIP:
         yield from _zip(queryset, progress)
         return
@@ -270,55 +287,67 @@ def export_name(fmt: str, date_from: date, date_to: date) -> str:
 # Background exports for the page ---------------------------------------------------------------------
 
 def export_start(*, by: Any, fmt: str, date_from: date, date_to: date) -> Export:
-    from agency.tasks import enqueue_on_commit
-    from billing import permissions
-
     if not permissions.can_manage_invoices(by):
-        from agency.exceptions import NotPermitted
-
         raise NotPermitted("Only finance exports invoices.")
     if fmt not in ExportFormat.values:
         raise RuleViolation("Choose a format.", field="format")
     check_range(date_from, date_to)
     with transaction.atomic():
         export = Export.objects.create(format=fmt, date_from=date_from, date_to=date_to, created_by=by,
-                                       total=documents_in(date_from, date_to).count())
+                                       total=documents_in(by, date_from, date_to).count())
         enqueue_on_commit("billing.tasks.build_export", str(export.pk), group="exports")
     return export
 
 
+def _claim(export_id: Any) -> int | None:
+    """Take the build for ``LEASE`` with one conditional update (works on both engines): the first
+    worker wins, a duplicate delivery of the task finds it taken, and a build whose worker died is
+    taken over once its lease ran out. Returns the attempt number this worker builds, or None."""
+    now = timezone.now()
+    taken = Export.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=export_id,
+                                  status__in=EXPORTS.sources("finish"))
+    if not taken.update(claimed_until=now + LEASE, attempts=F("attempts") + 1, done=0):
+        return None
+    return Export.objects.values_list("attempts", flat=True).get(pk=export_id)
+
+
 def export_build(*, export_id: Any) -> str:
-    """Write the export to storage (a task; running it twice rebuilds the same file)."""
+    """Write the export to storage (a task). One worker builds it at a time (``_claim``); each build
+    writes a new key, and only the build that still holds the claim records its file (the table's
+    ``finish`` edge), so a late duplicate never overwrites or replaces a finished export. The export is
+    read as its creator may read it: a creator who is no longer finance gets no file."""
     from django.core.files.storage import default_storage
 
-    claimed = Export.objects.filter(pk=export_id, status=ExportStatus.BUILDING)
-    if not claimed.exists():
+    attempt = _claim(export_id)
+    if attempt is None:
         return "nothing to do"
-    export = Export.objects.get(pk=export_id)
-    Export.objects.filter(pk=export.pk).update(attempts=export.attempts + 1, done=0)
-    if export.attempts >= 3:
-        Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED,
-                                                   reason="The export failed three times; try a shorter range.")
+    export = Export.objects.select_related("created_by").get(pk=export_id)
+    mine = Export.objects.filter(pk=export.pk, attempts=attempt, status__in=EXPORTS.sources("finish"))
+    if attempt > MAX_ATTEMPTS:
+        EXPORTS.claim(mine, "fail", claimed_until=None, reason="The export failed three times; try a shorter range.")
         return "failed"
 
     def progress(done: int) -> None:
-        Export.objects.filter(pk=export.pk).update(done=done)
+        mine.update(done=done)
 
     name = export_name(export.format, export.date_from, export.date_to)
-    key = f"exports/{export.pk}/{name}"
     try:
         with tempfile.TemporaryFile() as scratch:
-            for chunk in stream(export.format, export.date_from, export.date_to, progress):
+            for chunk in stream(export.format, export.date_from, export.date_to, progress, by=export.created_by):
                 scratch.write(chunk)
             size = scratch.tell()
             scratch.seek(0)
-            if default_storage.exists(key):
-                default_storage.delete(key)
-            key = default_storage.save(key, File(scratch, name=name))
+            key = default_storage.save(f"exports/{export.pk}/{uuid.uuid4().hex}/{name}", File(scratch, name=name))
+    except NotPermitted as exc:
+        EXPORTS.claim(mine, "fail", claimed_until=None, reason=exc.message[:300])
+        return "failed"
     except Exception:
+        mine.update(claimed_until=None)  # the next attempt may start at once
         logger.exception("export %s failed", export.pk)
         raise
-    Export.objects.filter(pk=export.pk).update(status=ExportStatus.READY, file=key, size=size, done=export.total)
+    if not EXPORTS.claim(mine, "finish", claimed_until=None, file=key, size=size, done=export.total):
+        default_storage.delete(key)  # another worker took the build over meanwhile: its file stands
+        return "superseded"
     return key
 
 

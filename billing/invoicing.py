@@ -66,6 +66,43 @@ INVOICES.add("pay_part", set(OPEN_INVOICES), S.PARTIALLY_PAID)
 INVOICES.add("settle", set(OPEN_INVOICES), S.PAID)
 INVOICES.add("void", {S.DRAFT, S.ISSUED}, S.VOID, when=lambda inv: not inv.paid_total and not inv.credited_total)
 
+# Issued invoices (paid ones too) may be corrected by credit notes while anything is left to credit.
+CREDITABLE = frozenset({*OPEN_INVOICES, S.PAID})
+
+
+def is_draft(invoice: Invoice) -> bool:
+    """Only what has not been issued yet (what the table may still issue) is edited; an issued invoice
+    never changes."""
+    return invoice.status in INVOICES.sources("issue")
+
+
+def can_edit(user: Any, invoice: Invoice) -> bool:
+    """Show the line, note and extra-charge forms: finance, on a draft."""
+    return permissions.can_manage_invoices(user) and is_draft(invoice)
+
+
+def can_issue(user: Any, invoice: Invoice) -> bool:
+    """Show Issue: finance, on a draft (the table's ``issue`` edge)."""
+    return permissions.can_manage_invoices(user) and INVOICES.can("issue", invoice)
+
+
+def can_pay(user: Any, invoice: Invoice) -> bool:
+    """Show Record payment: finance, on an issued invoice (not a credit note) with something still due."""
+    return (permissions.can_manage_invoices(user) and invoice.kind == DocumentKind.INVOICE
+            and INVOICES.can("settle", invoice) and invoice.balance > 0)
+
+
+def can_void(user: Any, invoice: Invoice) -> bool:
+    """Show Void: finance, on a draft or an issued invoice with no payment and no credit note against it."""
+    return permissions.can_manage_invoices(user) and invoice.kind == DocumentKind.INVOICE and INVOICES.can("void", invoice)
+
+
+def can_credit(user: Any, invoice: Invoice) -> bool:
+    """Show Credit: finance, on an issued (or paid) invoice with something left to credit."""
+    return (permissions.can_manage_invoices(user) and invoice.kind == DocumentKind.INVOICE
+            and invoice.status in CREDITABLE and credit_room(invoice) > 0)
+
+
 # EU member states (ISO 3166): a zero-rated sale to a business in another member state with a VAT id
 # is a reverse charge (EN 16931 category AE); Greece is "EL" in VAT ids and "GR" in addresses.
 EU_COUNTRIES = frozenset("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
@@ -226,9 +263,10 @@ def invoice_month(*, today: date | None = None) -> int:
     return made
 
 
-def on_order_status_changed(*, order: Order, action: str, **kwargs: Any) -> None:
-    """A completed order of a per-order client is invoiced after commit, in the background."""
-    if action == "complete" and order.client.invoicing == Invoicing.PER_ORDER:
+def order_completed(*, order: Order) -> None:
+    """A completed order of a per-order client is invoiced after commit, in the background
+    (``billing.receivers``); a monthly client's waits for the 1st."""
+    if order.client.invoicing == Invoicing.PER_ORDER:
         enqueue_on_commit("billing.tasks.invoice_order", str(order.pk), group="billing")
 
 
@@ -242,7 +280,7 @@ def _editable(invoice: Invoice, by: User) -> Invoice:
     if not permissions.can_manage_invoices(by):
         raise NotPermitted("Only finance edits invoices.")
     invoice = _locked(invoice.pk)
-    if invoice.status != S.DRAFT:
+    if not is_draft(invoice):
         raise InvalidTransition(f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; an issued invoice "
                                 "never changes. Correct it with a credit note.")
     return invoice
@@ -454,8 +492,7 @@ def invoice_pay(*, invoice: Invoice, by: User, amount: Decimal, received_on: dat
                              + ("paid in full" if invoice.status == S.PAID else f"{invoice.balance} still due"),
                      data={"invoice": str(invoice.pk)})
     if invoice.status == S.PAID:
-        payment_holds.release(orders=[o for o in orders if o.downloads_held], by=by,
-                              reason=f"invoice {invoice.number} is paid")
+        payment_holds.release(orders=[o for o in orders if o.downloads_held], by=by)
     return payment
 
 
@@ -476,7 +513,7 @@ def invoice_credit(*, invoice: Invoice, by: User, reason: str, amount: Decimal |
     if not reason.strip():
         raise RuleViolation("Say why you credit the client; the reason is printed on the credit note.", field="reason")
     invoice = _locked(invoice.pk)
-    if invoice.kind != DocumentKind.INVOICE or invoice.status not in (*OPEN_INVOICES, S.PAID):
+    if invoice.kind != DocumentKind.INVOICE or invoice.status not in CREDITABLE:
         raise InvalidTransition(f"Only an issued invoice can be credited; this one is {INVOICES.label(invoice.status)}.")
     room = credit_room(invoice)
     if room <= 0:

@@ -467,6 +467,8 @@ class Export(models.Model):
     size = models.PositiveBigIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False,
+                                         help_text="A worker builds it until then; after that another may take over.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404
 
+from agency.permissions import is_client_user
 from billing import permissions
 from billing.models import OPEN_INVOICES, Invoice, InvoiceLine, PriceList, Quote, QuoteLine
-from clients.tenancy import client_id_of, scope
+from clients.tenancy import scope
 
 
 def price_list_list(user: Any) -> QuerySet[PriceList]:
-    if user.is_client:
-        # A client reads its own list, or the studio's default when it has none.
-        own = client_id_of(user)
-        qs = PriceList.objects.filter(Q(client_id=own) | Q(client__isnull=True))
-        if qs.filter(client_id=own).exists():
-            qs = qs.filter(client_id=own)
-        return qs.prefetch_related("rules__service").select_related("client")
-    return scope(PriceList.objects.all(), user).prefetch_related("rules__service").select_related("client")
+    """The price lists ``user`` reads: the studio's roles every list; a client user the list that applies
+    to their company (its own, else the studio's default, which is what its quotes are priced from)."""
+    lists = scope(PriceList.objects.all(), user)
+    if is_client_user(user) and not lists.exists():
+        lists = PriceList.objects.filter(client__isnull=True)  # the studio's default applies to the company
+    return lists.prefetch_related("rules__service").select_related("client")
 
 
 def quote_queryset(user: Any) -> QuerySet[Quote]:

@@ -26,7 +26,8 @@ from billing.models import (
     RevisionCharge,
 )
 from jobs.events import record_event
-from jobs.models import Audience, ItemKind, Order, OrderStatus, RevisionRound, RoundStatus
+from jobs.models import Audience, Order, OrderStatus, RevisionRound, RoundStatus
+from jobs.review.proofing import change_count, is_billable_round
 
 QUOTE_VALID_DAYS = 14
 
@@ -313,34 +314,36 @@ class RoundPrice:
     fee: Decimal
     amount: Decimal
     currency: str
-
-    @property
-    def billable(self) -> bool:
-        return self.number > self.free_rounds and self.changes > 0
+    billable: bool
 
 
 def revision_price(*, order: Order, changes: int, number: int | None = None) -> RoundPrice:
-    """What a revision round with ``changes`` change items costs the client (nothing within its free
-    rounds). The fee comes from the client's price list, in its currency."""
+    """What a revision round with ``changes`` change items costs the client (nothing unless the round is
+    billable: ``jobs.review.proofing.is_billable_round``). The fee comes from the client's price list,
+    in its currency."""
     number = number or order.revision_rounds.count() + 1
     price_list = price_list_for(order)
     fee = price_list.revision_fee_per_image
-    billable = number > order.client.free_revision_rounds and changes > 0
+    billable = is_billable_round(order.client, number, changes)
     amount = pricing.round_money(fee * changes, price_list.currency) if billable else Decimal("0")
-    return RoundPrice(number, order.client.free_revision_rounds, changes, fee, amount, price_list.currency)
+    return RoundPrice(number, order.client.free_revision_rounds, changes, fee, amount, price_list.currency, billable)
 
 
-def on_revision_round_changed(*, round: RevisionRound, **kwargs: object) -> None:
-    """Keep the round's charge in step (inside the round's transaction): an open billable round is
-    charged its change items at the price list's fee; any other round has no charge."""
-    order = round.order
-    changes = round.items.filter(kind=ItemKind.CHANGE).count()
-    if round.status == RoundStatus.OPEN and round.billable and changes:
-        price = revision_price(order=order, changes=changes, number=round.number)
-        RevisionCharge.objects.update_or_create(round=round, defaults={
-            "currency": price.currency, "fee": price.fee, "items": changes, "amount": price.amount})
+def round_price(round_: RevisionRound) -> RoundPrice:
+    """What an existing round costs: its change items at the client's fee, if it is billable."""
+    return revision_price(order=round_.order, changes=change_count(round_), number=round_.number)
+
+
+def revision_charge_update(*, round_: RevisionRound) -> None:
+    """Keep the round's charge in step (inside the round's transaction, ``billing.receivers``): an open
+    billable round is charged its change items at the price list's fee; any other round has no charge."""
+    order = round_.order
+    price = round_price(round_) if round_.status == RoundStatus.OPEN and round_.billable else None
+    if price is not None and price.changes:
+        RevisionCharge.objects.update_or_create(round=round_, defaults={
+            "currency": price.currency, "fee": price.fee, "items": price.changes, "amount": price.amount})
         record_event(order=order, actor=None, verb="revision.charged", audience=Audience.MANAGERS,
-                     message=f"Revision round {round.number} billable: {changes} × {price.fee} = {price.amount} "
-                             f"{price.currency}", data={"round": str(round.pk)})
+                     message=f"Revision round {round_.number} billable: {price.changes} × {price.fee} = {price.amount} "
+                             f"{price.currency}", data={"round": str(round_.pk)})
     else:
-        RevisionCharge.objects.filter(round=round).delete()
+        RevisionCharge.objects.filter(round=round_).delete()

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
+from agency.permissions import require
 from billing import permissions, selectors, services, workflow
 from billing.forms import PriceListForm, QuoteDeclineForm, QuoteLineForm, QuoteSendForm
 from billing.models import OPEN_QUOTES, LineKind, Quote, QuoteStatus
@@ -183,8 +183,7 @@ def quote_answer(request: HttpRequest, pk: Any, answer: str) -> HttpResponse:
 
 @login_required
 def price_list_list(request: HttpRequest) -> HttpResponse:
-    if not permissions.can_view_price_lists(request.user):
-        raise PermissionDenied
+    require(permissions.can_view_price_lists(request.user), "Price lists are for the studio.")
     return render(request, "billing/price_list_list.html", {
         "price_lists": selectors.price_list_list(request.user), "can_edit": permissions.can_edit_price_lists(request.user),
     })
@@ -193,8 +192,7 @@ def price_list_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def price_list_edit(request: HttpRequest, pk: Any = None) -> HttpResponse:
     instance = get_object_or_404(selectors.price_list_list(request.user), pk=pk) if pk else None
-    if not permissions.can_edit_price_lists(request.user):
-        raise PermissionDenied
+    require(permissions.can_edit_price_lists(request.user), "Only finance edits price lists.")
     form = PriceListForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         fields = {k: v for k, v in form.cleaned_data.items() if not k.startswith("price_") and k != "tiers"}
@@ -217,8 +215,7 @@ def revision_price(request: HttpRequest, pk: Any) -> HttpResponse:
     round_ = None
     if request.GET.get("round"):
         round_ = get_object_or_404(order.revision_rounds.all(), pk=_uuid_or_404(request.GET["round"]))
-        changes = round_.items.filter(kind="change").count()
-        price = services.revision_price(order=order, changes=changes, number=round_.number)
+        price = services.round_price(round_)
     else:
         price = services.revision_price(order=order, changes=1)
     return render(request, "billing/_revision_price.html", {"price": price, "round": round_})

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
+from agency.permissions import is_studio_user, require
 from billing import documents, exports, invoicing, permissions, selectors
 from billing.forms import (
     ExportForm,
@@ -33,20 +33,18 @@ from clients.selectors import client_list
 
 
 def _viewer(request: HttpRequest) -> None:
-    if not permissions.can_view_invoices(request.user):
-        raise PermissionDenied
+    require(permissions.can_view_invoices(request.user), "Invoices are for finance, the studio's managers and client admins.")
 
 
 def _finance(request: HttpRequest) -> None:
-    if not permissions.can_manage_invoices(request.user):
-        raise PermissionDenied
+    require(permissions.can_manage_invoices(request.user), "Only finance changes invoices.")
 
 
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
     _viewer(request)
     user = request.user
-    clients = client_list(user).order_by("name") if user.is_studio else client_list(user).none()
+    clients = client_list(user).order_by("name") if is_studio_user(user) else client_list(user).none()
     form = InvoiceFilterForm(request.GET or None, clients=clients)
     filters = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
     if "client" in filters:
@@ -118,12 +116,9 @@ def _detail(request: HttpRequest, invoice: Any, status: int = 200, **bound: Any)
     context = {
         "invoice": invoice, "lines": lines, "payments": list(invoice.payments.all()) if is_invoice else [],
         "credit_notes": list(selectors.invoice_queryset(user).filter(credited_invoice=invoice)) if is_invoice else [],
-        "can_manage": manage, "editable": manage and invoice.status == InvoiceStatus.DRAFT,
-        "can_issue": manage and invoicing.INVOICES.can("issue", invoice),
-        "can_pay": manage and is_invoice and invoicing.INVOICES.can("settle", invoice) and invoice.balance > 0,
-        "can_void": manage and is_invoice and invoicing.INVOICES.can("void", invoice),
-        "can_credit": manage and is_invoice and invoice.status in (*invoicing.OPEN_INVOICES, InvoiceStatus.PAID)
-        and invoicing.credit_room(invoice) > 0,
+        "can_manage": manage, "editable": invoicing.can_edit(user, invoice),
+        "can_issue": invoicing.can_issue(user, invoice), "can_pay": invoicing.can_pay(user, invoice),
+        "can_void": invoicing.can_void(user, invoice), "can_credit": invoicing.can_credit(user, invoice),
         "credit_room": invoicing.credit_room(invoice) if is_invoice and invoice.number else None,
         "orders": sorted({line.order for line in lines if line.order}, key=lambda o: o.number),
         "held_orders": sorted({line.order for line in lines if line.order and line.order.downloads_held},
@@ -166,7 +161,7 @@ def invoice_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
         messages.success(request, "The line is off the draft; its work can be invoiced again later.")
         return _back(invoice, "#lines")
     if action not in FORMS:
-        raise PermissionDenied
+        raise RuleViolation("Unknown action.", field="action")
     form_class, name = FORMS[action]
     form = form_class(request.POST)
     calls = {

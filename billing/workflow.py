@@ -24,7 +24,7 @@ from billing import permissions
 from billing.models import OPEN_QUOTES, LineKind, Quote, QuoteStatus
 from jobs import workflow
 from jobs.events import on_behalf, record_event
-from jobs.models import Order, OrderStatus
+from jobs.models import Audience, Order, OrderStatus
 from jobs.production import planning
 
 logger = logging.getLogger("loupe.billing")
@@ -77,7 +77,7 @@ def quote_send(*, quote: Quote, by: User, valid_days: int = 14) -> Quote:
     _move(quote, "send", sent_at=now, valid_until=now + timedelta(days=valid_days), promised_due_at=promise.due_at,
           promise_note=promise.note[:500])
     # The cause before its effect on the timeline: "Quote sent", then the order's "waiting for the answer".
-    record_event(order=quote.order, actor=by, verb="quote.sent",
+    record_event(audience=Audience.CLIENT, order=quote.order, actor=by, verb="quote.sent",
                  message=f"Quote sent, valid until {stamp(quote.valid_until)}; delivery promised by {stamp(promise.due_at)}",
                  data={"quote": str(quote.pk)})
     workflow.order_quote(order_id=quote.order_id, by=by)
@@ -131,7 +131,7 @@ def quote_accept(*, quote: Quote, by: User) -> Quote:
         quote = _locked(quote.pk)
         QUOTES.check("accept", quote, _answer_refusal(quote))
         _move(quote, "accept", answered_at=timezone.now())
-        record_event(order=quote.order, actor=by, verb="quote.accepted",
+        record_event(audience=Audience.CLIENT, order=quote.order, actor=by, verb="quote.accepted",
                      message=f"Quote accepted{on_behalf(by, quote.order)}", data={"quote": str(quote.pk)})
         workflow.order_start_production(order_id=quote.order_id, by=by, promised=quote.promised_due_at)
     return quote
@@ -162,26 +162,31 @@ def quotes_expire_due() -> int:
     return count
 
 
-def on_order_status_changed(*, order: Order, action: str, from_status: str, to_status: str, by: User | None,
-                            **kwargs: Any) -> None:
-    """Keep the order's open quote in step with the order (inside the order's transaction)."""
-    if action == "cancel":
-        for quote in Quote.objects.select_for_update().filter(order=order, status__in=OPEN_QUOTES):
-            _move(quote, "withdraw")
-            record_event(order=order, actor=by, verb="quote.withdrawn", message="Quote withdrawn: the order was cancelled",
-                         data={"quote": str(quote.pk)})
-    elif action == "hold" and from_status == OrderStatus.QUOTED:
-        for quote in Quote.objects.select_for_update().filter(order=order, status=Q.SENT):
-            _move(quote, "suspend", suspended_at=timezone.now())
-            record_event(order=order, actor=by, verb="quote.suspended",
-                         message="Quote on hold with the order; it cannot be answered until the order resumes",
-                         data={"quote": str(quote.pk)})
-    elif action == "resume" and to_status == OrderStatus.QUOTED:
-        now = timezone.now()
-        for quote in Quote.objects.select_for_update().filter(order=order, status=Q.SUSPENDED):
-            held = now - (quote.suspended_at or now)
-            valid_until = (quote.valid_until + held) if quote.valid_until else None
-            _move(quote, "reopen", suspended_at=None, valid_until=valid_until)
-            record_event(order=order, actor=by, verb="quote.reopened",
-                         message=f"Quote open again, valid until {stamp(valid_until)}"
-                         if valid_until else "Quote open again", data={"quote": str(quote.pk)})
+def quotes_withdraw(*, order: Order, by: User | None) -> None:
+    """Withdraw the order's open quotes (its cancellation's transaction: ``billing.receivers``)."""
+    for quote in Quote.objects.select_for_update().filter(order=order, status__in=QUOTES.sources("withdraw")):
+        _move(quote, "withdraw")
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="quote.withdrawn",
+                     message="Quote withdrawn: the order was cancelled",
+                     data={"quote": str(quote.pk)})
+
+
+def quotes_suspend(*, order: Order, by: User | None) -> None:
+    """Suspend the order's sent quote while the order is on hold (``billing.receivers``)."""
+    for quote in Quote.objects.select_for_update().filter(order=order, status__in=QUOTES.sources("suspend")):
+        _move(quote, "suspend", suspended_at=timezone.now())
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="quote.suspended",
+                     message="Quote on hold with the order; it cannot be answered until the order resumes",
+                     data={"quote": str(quote.pk)})
+
+
+def quotes_reopen(*, order: Order, by: User | None) -> None:
+    """Reopen the order's suspended quote with the validity it had left (``billing.receivers``)."""
+    now = timezone.now()
+    for quote in Quote.objects.select_for_update().filter(order=order, status__in=QUOTES.sources("reopen")):
+        held = now - (quote.suspended_at or now)
+        valid_until = (quote.valid_until + held) if quote.valid_until else None
+        _move(quote, "reopen", suspended_at=None, valid_until=valid_until)
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="quote.reopened",
+                     message=f"Quote open again, valid until {stamp(valid_until)}"
+                     if valid_until else "Quote open again", data={"quote": str(quote.pk)})

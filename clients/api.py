@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from agency.api import ScopedRelatedField
 from agency.exceptions import RuleViolation
 from agency.models import CLIENT_ROLES, Role, SecurityEvent
+from agency.permissions import is_client_user
 from clients import permissions, selectors, services, webhooks
 from clients.models import Membership, WebhookDelivery, WebhookEndpoint
 from clients.serializers import (
@@ -308,7 +309,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         data.is_valid(raise_exception=True)
         body = dict(data.validated_data)
         client = body.pop("client", None)
-        if client is None and request.user.is_client:
+        if client is None and is_client_user(request.user):
             client = selectors.client_list(request.user).filter(pk=client_id_of(request.user)).first()
         endpoint, secret = webhooks.endpoint_create(by=request.user, client=client, **body)
         endpoint.secret = secret

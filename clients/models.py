@@ -106,7 +106,7 @@ class Membership(models.Model):
     @property
     def seat_role(self) -> str:
         """The person's role in the company (client admin or member)."""
-        return self.user.role
+        return self.user.role  # a target's role
 
 
 class Background(models.TextChoices):

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from agency.models import SecurityEvent
+from agency.permissions import is_studio_user
 from clients.models import Client, Membership, StyleGuide, WebhookDelivery, WebhookEndpoint
 from clients.permissions import can_view_clients
 from clients.tenancy import scope
@@ -51,10 +52,9 @@ def style_guide_versions(user: Any, guide: StyleGuide) -> QuerySet[StyleGuide]:
 def team_list(user: Any) -> QuerySet[Membership]:
     """Seats the user may see: their own company's for client users (members included: they see the
     team), every company's for the studio's managers and finance, none for retouchers and QC."""
-    qs = Membership.objects.select_related("user", "client").order_by("client__name", "user__full_name")
-    if getattr(user, "is_authenticated", False) and user.is_studio and not can_view_clients(user):
-        return qs.none()
-    return scope(qs, user)
+    if is_studio_user(user) and not can_view_clients(user):
+        return Membership.objects.none()
+    return scope(Membership.objects.select_related("user", "client").order_by("client__name", "user__full_name"), user)
 
 
 def security_events(user: Any, *, kind: str = "", person: str = "") -> QuerySet[SecurityEvent]:

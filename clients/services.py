@@ -21,6 +21,7 @@ from agency import security_log
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import CLIENT_ROLES, ApiToken, Role, SecurityEvent, User
 from agency.notifications import absolute_url
+from agency.tasks import enqueue_on_commit
 from clients.models import Client, Membership, StyleGuide
 from clients.permissions import can_edit_style_guide, can_manage_clients, can_manage_team
 
@@ -103,16 +104,22 @@ def member_add(*, client: Client, by: User, email: str, full_name: str, role: st
     user = User.objects.create_user(email, password, full_name=full_name, role=role)
     membership = Membership.objects.create(user=user, client=client)
     if invite and password is None:
-        transaction.on_commit(lambda: _send_invitation(user.pk, client.name))
+        enqueue_on_commit("clients.tasks.send_invitation", str(user.pk), group="mail")
         security_log.record(Kind.INVITATION_SENT, actor=by, subject=user, company=client,
                             detail=f"as {Role(role).label.lower()}")
     return membership
 
 
-def _send_invitation(user_id: Any, client_name: str) -> None:
+def invitation_send(*, user_id: Any) -> int:
+    """Mail a pending invitation's one-time link (the task's body, after commit). Nothing is sent to
+    someone who accepted meanwhile, lost their seat or whose company was deactivated."""
     from django.conf import settings
 
-    user = User.objects.get(pk=user_id)
+    user = User.objects.select_related("membership__client").filter(pk=user_id, is_active=True).first()
+    membership = getattr(user, "membership", None) if user is not None else None
+    if membership is None or user.has_usable_password() or not membership.client.is_active:
+        return 0
+    client_name = membership.client.name
     path = reverse("password_reset_confirm", kwargs={
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
     })
@@ -120,8 +127,9 @@ def _send_invitation(user_id: Any, client_name: str) -> None:
         "user": user, "client_name": client_name, "path": absolute_url(path),
         "studio": settings.LOUPE_STUDIO_NAME,
     })
-    send_mail(f"Your {settings.LOUPE_STUDIO_NAME} account", body, None, [user.email])
+    sent = send_mail(f"Your {settings.LOUPE_STUDIO_NAME} account", body, None, [user.email])
     logger.info("invitation sent to user %s", user.pk)
+    return sent
 
 
 def _admins_left(client: Client, without: Any) -> int:
@@ -186,7 +194,7 @@ def member_resend(*, membership: Membership, by: User) -> None:
         raise InvalidTransition(f"{person.email} has accepted the invitation already.")
     if not membership.client.is_active:
         raise InvalidTransition("The company is deactivated; reactivate it first.")
-    transaction.on_commit(lambda: _send_invitation(person.pk, membership.client.name))
+    enqueue_on_commit("clients.tasks.send_invitation", str(person.pk), group="mail")
     security_log.record(Kind.INVITATION_SENT, actor=by, subject=person, company=membership.client, detail="sent again")
 
 

@@ -1,4 +1,5 @@
-"""Background work of the clients app: webhook deliveries (ids only; each re-reads and claims its row)."""
+"""Background work of the clients app: webhook deliveries and the mails of invitations and switched-off
+endpoints (ids only; each re-reads its row)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,18 @@ def deliver_webhook(delivery_id: Any) -> None:
     from clients.webhooks import attempt
 
     attempt(delivery_id)
+
+
+def mail_webhook_switched_off(endpoint_id: str) -> int:
+    from clients.webhooks import mail_switched_off
+
+    return mail_switched_off(endpoint_id=endpoint_id)
+
+
+def send_invitation(user_id: str) -> int:
+    from clients.services import invitation_send
+
+    return invitation_send(user_id=user_id)
 
 
 def retry_webhooks() -> None:

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
+from agency.permissions import is_client_user, require
 from agency.uploads import get_backend
 from agency.views import no_store
 from clients import permissions, selectors, services, webhooks
@@ -28,14 +28,9 @@ from clients.forms import (
 from clients.tenancy import client_id_of
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise PermissionDenied
-
-
 @login_required
 def client_list(request: HttpRequest) -> HttpResponse:
-    _require(permissions.can_view_clients(request.user))
+    require(permissions.can_view_clients(request.user))
     search = request.GET.get("q", "")[:100]
     return render(request, "clients/client_list.html", {
         "clients": selectors.client_list(request.user, search=search), "q": search,
@@ -45,7 +40,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def client_create(request: HttpRequest) -> HttpResponse:
-    _require(permissions.can_manage_clients(request.user))
+    require(permissions.can_manage_clients(request.user))
     form = ClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         client = run_service(form, lambda: services.client_create(by=request.user, **form.cleaned_data))
@@ -58,7 +53,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def client_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     client = selectors.client_get(request.user, pk)
-    _require(permissions.can_view_clients(request.user))
+    require(permissions.can_view_clients(request.user))
     return render(request, "clients/client_detail.html", {
         "client": client,
         "members": selectors.membership_list(request.user, client),
@@ -71,7 +66,7 @@ def client_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 def client_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     client = selectors.client_get(request.user, pk)
-    _require(permissions.can_manage_clients(request.user))
+    require(permissions.can_manage_clients(request.user))
     form = ClientForm(request.POST or None, instance=client)
     if request.method == "POST" and form.is_valid():
         updated = run_service(form, lambda: services.client_update(client=client, by=request.user, **form.cleaned_data))
@@ -95,28 +90,29 @@ def team(request: HttpRequest) -> HttpResponse:
 
 
 def _team_page(request: HttpRequest, client: Any) -> HttpResponse:
-    return redirect("clients:team" if request.user.is_client else "clients:client_detail",
-                    **({} if request.user.is_client else {"pk": client.pk}))
+    if is_client_user(request.user):
+        return redirect("clients:team")
+    return redirect("clients:client_detail", pk=client.pk)
 
 
 def _team_member(request: HttpRequest, pk: Any, membership_id: Any) -> tuple[Any, Any]:
     client = selectors.client_get(request.user, pk)
     membership = get_object_or_404(selectors.membership_list(request.user, client), pk=membership_id)
-    _require(permissions.can_manage_team(request.user, client))
+    require(permissions.can_manage_team(request.user, client))
     return client, membership
 
 
 @login_required
 def member_add(request: HttpRequest, pk: Any) -> HttpResponse:
     client = selectors.client_get(request.user, pk)
-    _require(permissions.can_manage_team(request.user, client))
+    require(permissions.can_manage_team(request.user, client))
     form = MemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         membership = run_service(form, lambda: services.member_add(client=client, by=request.user, **form.cleaned_data))
         if membership:
             messages.success(request, f"{membership.user.email} has been invited by e-mail.")
             return _team_page(request, client)
-    back = "/team/" if request.user.is_client else f"/clients/{client.pk}/"
+    back = "/team/" if is_client_user(request.user) else f"/clients/{client.pk}/"
     return render(request, "clients/member_form.html", {"form": form, "client": client, "back": back},
                   status=400 if form.errors else 200)
 
@@ -164,7 +160,7 @@ def style_guide_create(request: HttpRequest) -> HttpResponse:
         client = selectors.client_get(request.user, own)
         form: StyleGuideForm = StyleGuideForm(request.POST or None)
     else:
-        _require(permissions.can_manage_clients(request.user))
+        require(permissions.can_manage_clients(request.user))
         client = None
         form = StyleGuideCreateForm(request.POST or None, clients=selectors.client_list(request.user),
                                     initial={"client": request.GET.get("client")})
@@ -191,7 +187,7 @@ def style_guide_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 def style_guide_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     guide = selectors.style_guide_get(request.user, pk)
-    _require(permissions.can_edit_style_guide(request.user, guide.client))
+    require(permissions.can_edit_style_guide(request.user, guide.client))
     form = StyleGuideForm(request.POST or None, instance=guide)
     if request.method == "POST" and form.is_valid():
         saved = run_service(form, lambda: services.style_guide_update(guide=guide, by=request.user, **form.cleaned_data))
@@ -221,19 +217,19 @@ def style_guide_reference(request: HttpRequest, pk: Any) -> HttpResponse:
 def security_log(request: HttpRequest) -> HttpResponse:
     """Sign-ins, failures, second-factor changes, invitations, roles, seats and tokens: the whole
     studio's for its admins, the company's own for a client admin."""
-    _require(permissions.can_view_security_log(request.user))
+    require(permissions.can_view_security_log(request.user))
     form = SecurityLogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     events = selectors.security_events(request.user, kind=filters.get("kind", ""), person=filters.get("person", ""))
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "clients/security_log.html", {
-        "form": form, "page": page, "events": page.object_list, "studio_view": not request.user.is_client,
+        "form": form, "page": page, "events": page.object_list, "studio_view": not is_client_user(request.user),
         "query": request.GET,
     }, status=400 if form.errors else 200)
 
 
 def _webhook_form(request: HttpRequest, data: Any = None, **kwargs: Any) -> WebhookForm:
-    companies = None if request.user.is_client else selectors.client_list(request.user)
+    companies = None if is_client_user(request.user) else selectors.client_list(request.user)
     return WebhookForm(data, companies=companies, **kwargs)
 
 
@@ -242,13 +238,13 @@ def _webhook_form(request: HttpRequest, data: Any = None, **kwargs: Any) -> Webh
 def webhook_list(request: HttpRequest) -> HttpResponse:
     """The company's (or, for the studio's managers, every) webhook endpoint, and a form to add one.
     The new secret is shown on the answer to the POST that made it, never again."""
-    _require(permissions.can_open_webhooks(request.user))
+    require(permissions.can_open_webhooks(request.user))
     form = _webhook_form(request, request.POST or None)
     created = secret = None
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         client = fields.pop("client", None)
-        if request.user.is_client:
+        if is_client_user(request.user):
             client = selectors.client_get(request.user, client_id_of(request.user))
         made = run_service(form, lambda: webhooks.endpoint_create(by=request.user, client=client, **fields))
         if made:
@@ -265,7 +261,7 @@ def webhook_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     """One endpoint: its settings, on or off, a new secret, a test delivery, deletion, and its latest
     deliveries with each one's answer, time taken and a button to send it again."""
     endpoint = get_object_or_404(selectors.webhook_list(request.user), pk=pk)  # another company's: 404
-    _require(permissions.can_open_webhooks(request.user))
+    require(permissions.can_open_webhooks(request.user))
     action = request.POST.get("action", "") if request.method == "POST" else ""
     form = _webhook_form(request, request.POST if action == "update" else None,
                          initial={"url": endpoint.url, "events": endpoint.events, "description": endpoint.description,

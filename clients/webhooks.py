@@ -40,8 +40,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
+from agency.exceptions import InvalidTransition, RuleViolation
 from agency.notifications import absolute_url
+from agency.permissions import require
+from agency.statemachine import StateTable
 from agency.tasks import enqueue_on_commit
 from clients.models import Client, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from clients.permissions import can_manage_webhooks
@@ -51,6 +53,12 @@ logger = logging.getLogger("loupe.webhooks")
 SUBSCRIBABLE = [e for e in WebhookEvent.values if e != WebhookEvent.PING]
 RETRY_FOR = timedelta(hours=24)
 MAX_DELAY = timedelta(hours=6)
+
+W = DeliveryStatus
+# A delivery waits (``pending``) through its retries until the receiver answers 2xx or a day has passed.
+WEBHOOK_DELIVERIES = StateTable("webhook delivery", dict(W.choices))
+WEBHOOK_DELIVERIES.add("deliver", {W.PENDING}, W.DELIVERED)
+WEBHOOK_DELIVERIES.add("give_up", {W.PENDING}, W.FAILED)
 ROTATION_GRACE = timedelta(hours=24)
 MAX_ENDPOINTS = 10
 
@@ -133,16 +141,16 @@ def _new_secret() -> str:
 
 # --- endpoints -------------------------------------------------------------------------------------
 
-def _require(by: Any, client: Client | None) -> None:
-    if not can_manage_webhooks(by, client):
-        raise NotPermitted("Only the company's admins (for the company) or the studio's managers manage webhooks.")
+def _require_manager(by: Any, client: Client | None) -> None:
+    require(can_manage_webhooks(by, client),
+            "Only the company's admins (for the company) or the studio's managers manage webhooks.")
 
 
 @transaction.atomic
 def endpoint_create(*, by: Any, client: Client | None, url: str, events: list[str],
                     description: str = "") -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it with its signing secret, which is shown this once."""
-    _require(by, client)
+    _require_manager(by, client)
     url, events, description = _check_url(url), _check_events(events), _check_description(description)
     if WebhookEndpoint.objects.filter(client=client).count() >= MAX_ENDPOINTS:
         raise RuleViolation(f"At most {MAX_ENDPOINTS} endpoints; delete one you no longer use.", field="url")
@@ -156,7 +164,7 @@ def endpoint_create(*, by: Any, client: Client | None, url: str, events: list[st
 def endpoint_update(*, endpoint: WebhookEndpoint, by: Any, **fields: Any) -> WebhookEndpoint:
     """Change the URL, events, description, or switch it on or off (switching on clears the reason it
     was disabled)."""
-    _require(by, endpoint.client)
+    _require_manager(by, endpoint.client)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     if "url" in fields:
         endpoint.url = _check_url(fields["url"])
@@ -175,7 +183,7 @@ def endpoint_update(*, endpoint: WebhookEndpoint, by: Any, **fields: Any) -> Web
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by: Any) -> str:
     """A new secret (shown once). For a day, deliveries carry signatures with both the new and the
     previous secret, so the receiver can switch over without refusing any."""
-    _require(by, endpoint.client)
+    _require_manager(by, endpoint.client)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     endpoint.previous_secret, endpoint.secret = endpoint.secret, _new_secret()
     endpoint.secret_rotated_at = timezone.now()
@@ -184,7 +192,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by: Any) -> str:
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint, by: Any) -> None:
-    _require(by, endpoint.client)
+    _require_manager(by, endpoint.client)
     endpoint.delete()
 
 
@@ -229,7 +237,7 @@ def emit(event_type: str, *, client_id: Any, data: dict[str, Any]) -> int:
 @transaction.atomic
 def ping(*, endpoint: WebhookEndpoint, by: Any) -> WebhookDelivery:
     """A test delivery, to check the receiver and its signature check."""
-    _require(by, endpoint.client)
+    _require_manager(by, endpoint.client)
     event_id = uuid.uuid4()
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_id=event_id, event_type=WebhookEvent.PING,
                                               body=_body(event_id, "ping", {"endpoint": str(endpoint.pk)}))
@@ -240,7 +248,7 @@ def ping(*, endpoint: WebhookEndpoint, by: Any) -> WebhookDelivery:
 @transaction.atomic
 def redeliver(*, delivery: WebhookDelivery, by: Any) -> WebhookDelivery:
     """Send a delivery again now (after fixing the receiver), whatever its state; its retries start over."""
-    _require(by, delivery.endpoint.client)
+    _require_manager(by, delivery.endpoint.client)
     if not delivery.endpoint.is_active:
         raise InvalidTransition("The endpoint is switched off; switch it on first.")
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
@@ -369,11 +377,12 @@ def _record(delivery: WebhookDelivery, *, status_code: int | None, error: str, l
     delivery.last_status_code, delivery.last_latency_ms, delivery.last_error = status_code, latency, error[:300]
     delivery.claimed_until = None
     if not error:
-        delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
+        WEBHOOK_DELIVERIES.move(delivery, "deliver")
+        delivery.delivered_at = now
     else:
         following = now + _next_delay(delivery.attempts)
         if following - delivery.created_at > RETRY_FOR:
-            delivery.status = DeliveryStatus.FAILED
+            WEBHOOK_DELIVERIES.move(delivery, "give_up")
             _give_up(delivery.endpoint, error)
         else:
             delivery.next_attempt_at = following
@@ -386,14 +395,21 @@ def _give_up(endpoint: WebhookEndpoint, error: str) -> None:
     """The endpoint kept failing for a day: switch it off and tell whoever registered it."""
     updated = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
         is_active=False, disabled_reason=f"switched off after failing for 24 hours ({error[:200]})")
+    if updated:
+        enqueue_on_commit("clients.tasks.mail_webhook_switched_off", str(endpoint.pk), group="mail")
+
+
+def mail_switched_off(*, endpoint_id: Any) -> int:
+    """Tell whoever registered an endpoint that it was switched off (the task's body; after commit)."""
+    endpoint = WebhookEndpoint.objects.select_related("created_by").get(pk=endpoint_id)
     owner = endpoint.created_by
-    if updated and owner is not None and owner.is_active and owner.email:
-        url = absolute_url(f"/webhooks/{endpoint.pk}/")
-        transaction.on_commit(lambda: send_mail(
-            f"Webhook switched off: {endpoint.url}",
-            f"Loupe could not deliver events to {endpoint.url} for 24 hours (last: {error}), so it switched the "
-            f"endpoint off. Fix the receiver, switch it on again and send the failed deliveries again:\n{url}\n",
-            None, [owner.email]))
+    if endpoint.is_active or owner is None or not owner.is_active or not owner.email:
+        return 0
+    url = absolute_url(f"/webhooks/{endpoint.pk}/")
+    return send_mail(
+        f"Webhook switched off: {endpoint.url}",
+        f"Loupe could not deliver events to {endpoint.url} for 24 hours ({endpoint.disabled_reason}). Fix the "
+        f"receiver, switch it on again and send the failed deliveries again:\n{url}\n", None, [owner.email])
 
 
 def due_deliveries() -> list[str]:

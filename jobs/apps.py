@@ -37,13 +37,10 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         from agency.navigation import register
-        from jobs import notifications, permissions
+        from jobs import notifications, permissions, receivers
 
         post_migrate.connect(ensure_schedules, sender=self)
-        from jobs.webhook_events import on_order_status_changed
-        from jobs.workflow import order_status_changed
-
-        order_status_changed.connect(on_order_status_changed, dispatch_uid="jobs.webhooks")
+        receivers.connect()
         register("jobs:dashboard", "Dashboard", permissions.can_view_studio_reports, position=10)
         register("jobs:work_queue", "My work", permissions.can_view_work_queue, position=15)
         register("jobs:qc_queue", "QC queue", permissions.can_view_qc_queue, position=16)

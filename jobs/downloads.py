@@ -9,6 +9,7 @@ from typing import Any
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
+from agency.permissions import is_client_user
 from agency.uploads import get_backend
 from clients.tenancy import scope
 from jobs import permissions
@@ -40,7 +41,7 @@ def image_download_url(*, image: OrderImage, by: User, what: str) -> str:
         version = (scope(Version.objects.filter(image=image), by).exclude(preview="")
                    .order_by("-number").first())
         if version is None:
-            shown = "delivered" if by.is_client else "checked"
+            shown = "delivered" if is_client_user(by) else "checked"
             raise InvalidTransition(f"{image.filename} has no retouched version {shown} yet.")
         return _version_file_url(version, by, "preview")
     if what == "delivery":
@@ -59,7 +60,7 @@ def version_download_url(*, version: Version, by: User, what: str) -> str:
     the previews of versions published to them; the file itself is for the studio."""
     if what not in VERSION_DOWNLOADS:
         raise RuleViolation(f"'what' must be one of {', '.join(VERSION_DOWNLOADS)}.", field="what")
-    if what == "file" and (by.is_client or not permissions.can_download_original(by, version.image.order)):
+    if what == "file" and not permissions.can_download_master(by, version.image.order):
         raise NotPermitted("The retouched master is for the studio; clients download their delivery.")
     assert set(VERSION_DOWNLOADS.values()) <= set(DOWNLOADS)
     return _version_file_url(version, by, VERSION_DOWNLOADS[what])

@@ -1,8 +1,11 @@
 """The order timeline: one ``Event`` per thing that happened, with the audience that may read it.
 
-``record_event`` is the only writer. Mail about an event is queued after commit (``notify_event``);
-an event carrying amounts or planning is for managers only (``Audience.MANAGERS``), so the timeline
-never shows a price or a colleague's assignment to a retoucher or QC reviewer.
+``record_event`` is the only writer (``new_event`` builds unsaved rows for bulk writers such as the SLA
+sweep, under the same check). Mail about an event is queued after commit (``notify_event``). Who may
+read each verb is written once, in ``VERBS``: an event carrying amounts, documents or planning is for
+managers only (``Audience.MANAGERS``), so the timeline never shows a price, an invoice or a colleague's
+assignment to a retoucher or QC reviewer. The audience is still a required argument at every call, and
+must agree with ``VERBS`` (an argument that decides who sees something has no default).
 """
 
 from __future__ import annotations
@@ -10,16 +13,63 @@ from __future__ import annotations
 from typing import Any
 
 from agency.models import User
+from agency.permissions import is_studio_user
 from agency.tasks import enqueue_on_commit
 from jobs.models import Audience, Event, Order
 
+CLIENT, STUDIO, MANAGERS = Audience.CLIENT, Audience.STUDIO, Audience.MANAGERS
 
-def record_event(*, order: Order, actor: User | None, verb: str, message: str, from_status: str = "",
-                 to_status: str = "", data: dict[str, Any] | None = None,
-                 audience: str = Audience.CLIENT) -> Event:
+# Every verb on the timeline and who reads it: the client and the studio, the studio only (retouchers and
+# QC included), or the studio's money and planning roles (account managers, finance, admins).
+VERBS: dict[str, str] = {
+    # the order's life (jobs.workflow, jobs.services)
+    "order.created": CLIENT, "order.updated": CLIENT, "order.submitted": CLIENT, "order.cancelled": CLIENT,
+    "order.quoted": CLIENT, "order.requote": CLIENT, "order.in_production": CLIENT, "order.held": CLIENT,
+    "order.resumed": CLIENT, "order.delivered": CLIENT, "order.revision": CLIENT, "order.completed": CLIENT,
+    "order.sla_at_risk": MANAGERS, "order.sla_breached": MANAGERS,
+    # images and the studio's work (jobs.intake, jobs.production)
+    "image.updated": CLIENT, "image.started": STUDIO,
+    "image.assigned": MANAGERS, "image.reassigned": MANAGERS, "schedule.applied": MANAGERS,
+    "version.submitted": STUDIO, "version.qc_passed": STUDIO, "version.qc_rejected": STUDIO,
+    # review (jobs.review)
+    "delivery.ready": CLIENT, "images.approved": CLIENT, "downloads.released": CLIENT,
+    "revision.requested": CLIENT, "revision.awaiting_confirmation": CLIENT, "revision.declined": CLIENT,
+    "revision.reclassed": CLIENT,
+    # quotes (billing): the client reads that a quote was sent or answered, never a draft's amounts
+    "quote.drafted": MANAGERS, "quote.edited": MANAGERS, "quote.line_added": MANAGERS,
+    "quote.line_changed": MANAGERS, "quote.line_removed": MANAGERS,
+    "quote.sent": CLIENT, "quote.accepted": CLIENT, "quote.suspended": CLIENT, "quote.reopened": CLIENT,
+    "quote.withdrawn": CLIENT,
+    # money (billing): documents, payments and charges are for the money roles only
+    "revision.charged": MANAGERS, "invoice.drafted": MANAGERS, "invoice.issued": MANAGERS, "invoice.paid": MANAGERS,
+    "invoice.voided": MANAGERS, "invoice.credited": MANAGERS,
+}
+
+
+def audience_of(verb: str) -> str:
+    """Who reads ``verb`` (``VERBS``); an unknown verb is a programming error."""
+    try:
+        return VERBS[verb]
+    except KeyError:
+        raise ValueError(f"{verb!r} is not a timeline verb; add it to jobs.events.VERBS with its audience") from None
+
+
+def new_event(*, order_id: Any, actor: User | None, verb: str, message: str, audience: str, from_status: str = "",
+              to_status: str = "", data: dict[str, Any] | None = None) -> Event:
+    """An unsaved timeline row, refused when its audience is not the one ``VERBS`` gives its verb."""
+    if audience != audience_of(verb):
+        raise ValueError(f"{verb!r} is for the {audience_of(verb)} audience, not {audience!r} (jobs.events.VERBS)")
+    return Event(order_id=order_id, actor=actor, verb=verb, message=message[:500], from_status=from_status,
+                 to_status=to_status, data=data or {}, audience=audience)
+
+
+def record_event(*, order: Order, actor: User | None, verb: str, message: str, audience: str, from_status: str = "",
+                 to_status: str = "", data: dict[str, Any] | None = None) -> Event:
     """Append one line to the order's timeline and notify the people concerned after commit."""
-    event = Event.objects.create(order=order, actor=actor, verb=verb, message=message[:500], from_status=from_status,
-                                 to_status=to_status, data=data or {}, audience=audience)
+    event = new_event(order_id=order.pk, actor=actor, verb=verb, message=message, audience=audience,
+                      from_status=from_status, to_status=to_status, data=data)
+    event.order = order
+    event.save(force_insert=True)
     enqueue_on_commit("jobs.tasks.notify_event", str(event.pk), group="notifications")
     return event
 
@@ -27,6 +77,6 @@ def record_event(*, order: Order, actor: User | None, verb: str, message: str, f
 def on_behalf(by: User | None, order: Order) -> str:
     """Words for a client's action taken by the studio, so the timeline never names a manager as if
     they were the client: " on behalf of Acme Jewels" (empty when the client acted)."""
-    if by is None or not by.is_studio:
+    if not is_studio_user(by):
         return ""
     return f" on behalf of {order.client.name}"

@@ -70,6 +70,18 @@ class OrderStatus(models.TextChoices):
     ON_HOLD = "on_hold", "On hold"
 
 
+# Named groups of order states, declared once (CONVENTIONS.md §2.3); the tables, the clock, scheduling,
+# production, proofing and the lists import them.
+# The studio owes work: its SLA clock runs, work is assigned, started and uploaded.
+IN_WORK = frozenset({OrderStatus.IN_PRODUCTION, OrderStatus.REVISION})
+# With the studio and not finished: what an account manager may put on hold.
+OPEN_ORDERS = frozenset({OrderStatus.SUBMITTED, OrderStatus.QUOTED, *IN_WORK, OrderStatus.DELIVERED})
+# Before production starts: what may still be cancelled.
+CANCELLABLE = frozenset({OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.QUOTED})
+# Delivered work the client may approve or send back.
+REVIEWABLE = frozenset({OrderStatus.DELIVERED, OrderStatus.REVISION})
+
+
 def _assigned_to(prefix: str) -> Any:
     def condition(user: Any) -> dict[str, Any]:
         return {f"{prefix}assignments__retoucher": user, f"{prefix}assignments__active": True}
@@ -150,6 +162,13 @@ class ImageStatus(models.TextChoices):
     APPROVED = "approved", "Approved"
     REVISION_REQUESTED = "revision_requested", "Revision requested"
 
+
+# Work its retoucher still has to do on an image: booked against their capacity and counted in the
+# SLA projection (an image QC sent back is work left too).
+WORK_LEFT = frozenset({ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.QC_REJECTED,
+                       ImageStatus.REVISION_REQUESTED})
+# A retoucher's queue: their work left and what waits for QC.
+QUEUED = frozenset({*WORK_LEFT, ImageStatus.IN_QC})
 
 # Images that are not (yet) part of the work: still uploading or refused. They block an order's
 # submission and are never priced or scheduled (the one place this rule is written).
@@ -392,20 +411,26 @@ class Audience(models.TextChoices):
     MANAGERS = "managers", "Managers (money and planning)"
 
 
+# Who reads which lines of the timeline, written once: scope() filters by these and notices obey them.
+READ_BY_CLIENTS = frozenset({Audience.CLIENT})
+READ_BY_WORKERS = frozenset({Audience.CLIENT, Audience.STUDIO})  # retouchers and QC
+READ_BY_MANAGERS = frozenset(Audience.values)
+
+
 def _work_events(user: Any) -> dict[str, Any]:
     """Retouchers read the client-visible and studio events of the orders they work on."""
     return {"order__images__assignments__retoucher": user, "order__images__assignments__active": True,
-            "audience__in": [Audience.CLIENT, Audience.STUDIO]}
+            "audience__in": READ_BY_WORKERS}
 
 
 class Event(models.Model):
     """One line of an order's timeline: who did what, when, from which state to which, for whom."""
 
     tenant_path = "order__client"
-    client_visible_filter = {"audience": Audience.CLIENT}
+    client_visible_filter = {"audience__in": READ_BY_CLIENTS}
     retoucher_filter = staticmethod(_work_events)
     qc_filter = staticmethod(lambda user: {"order__images__versions__isnull": False,
-                                           "audience__in": [Audience.CLIENT, Audience.STUDIO]})
+                                           "audience__in": READ_BY_WORKERS})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")

@@ -23,10 +23,9 @@ from typing import Any
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
 from jobs import permissions
-from jobs.models import NOT_ACCEPTED, ImageStatus, OrderStatus, RevisionRound, RoundStatus
+from jobs.models import IN_WORK, NOT_ACCEPTED, ImageStatus, OrderStatus, RevisionRound, RoundStatus
 
 S = OrderStatus
-WORKING = (S.IN_PRODUCTION, S.REVISION)
 
 
 @dataclass(frozen=True)
@@ -51,9 +50,9 @@ STEPS: tuple[Step, ...] = (
          "Waiting for the client admin to confirm a billable round"),
     Step("review", Q(status=S.DELIVERED), permissions.is_client_user,
          "Review the delivery", "Delivered: review it", "Waiting for the client's review"),
-    Step("deliver", Q(status__in=WORKING, ready_count__gt=0), permissions.runs_orders,
+    Step("deliver", Q(status__in=IN_WORK, ready_count__gt=0), permissions.runs_orders,
          "Deliver {ready} ready image{ready_s}", "Being retouched", "{ready} ready to deliver"),
-    Step("schedule", Q(status__in=WORKING, to_schedule_count__gt=0), permissions.runs_orders,
+    Step("schedule", Q(status__in=IN_WORK, to_schedule_count__gt=0), permissions.runs_orders,
          "Schedule {to_schedule} image{to_schedule_s}", "Being retouched", "{to_schedule} to schedule"),
     Step("production", Q(status=S.IN_PRODUCTION), None, "", "Being retouched", "Retouching and QC"),
     Step("revision", Q(status=S.REVISION), None, "", "Your changes are being made", "Revision round in work"),
@@ -169,4 +168,4 @@ def next_step(order: Any, user: Any) -> NextStep | None:
     if index is None:
         return None
     step = STEPS[index]
-    return NextStep(step.code, (step.client if user.is_client else step.studio).format(**words), False)
+    return NextStep(step.code, (step.client if permissions.is_client_user(user) else step.studio).format(**words), False)

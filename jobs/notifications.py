@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from agency.models import CLIENT_ROLES, MANAGER_ROLES, Role, User
 from agency.notifications import register
-from jobs.models import Audience, Event, Order
+from jobs import permissions
+from jobs.models import Event, Order
 
 STUDIO_MANAGERS = MANAGER_ROLES
 KINDS = {
@@ -65,7 +66,7 @@ def event_notices(event: Event) -> list[Notice]:
     """The notices an event causes: each kind to the people who care about it."""
     order, actor, verb, data = event.order, event.actor, event.verb, event.data or {}
     title = f"{order.number}: {event.message}"
-    by_client = actor is None or actor.is_client
+    by_client = actor is None or permissions.is_client_user(actor)
     if verb in {"order.submitted"}:
         return [Notice(account_managers(order), "order_update", title, _order_url(order))]
     if verb in {"order.cancelled", "order.held", "order.resumed"}:
@@ -96,8 +97,4 @@ def event_notices(event: Event) -> list[Notice]:
 
 def audience_allows(event: Event, user: User) -> bool:
     """A notice never tells anyone more than the timeline shows them."""
-    if user.is_client:
-        return event.audience == Audience.CLIENT
-    if user.role in {Role.RETOUCHER, Role.QC}:
-        return event.audience in {Audience.CLIENT, Audience.STUDIO}
-    return True
+    return event.audience in permissions.readable_audiences(user)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from agency import permissions as agency_permissions
 from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, Role
 from clients.models import Client
 from clients.tenancy import client_id_of
-from jobs.models import Assignment, Order, OrderStatus
+from jobs.models import READ_BY_CLIENTS, READ_BY_MANAGERS, READ_BY_WORKERS, Assignment, Order, OrderStatus
 
 
 def _is_own_client(user: Any, client_id: Any) -> bool:
@@ -46,6 +47,16 @@ def can_hold_order(user: Any, order: Order) -> bool:
 can_resume_order = can_hold_order
 
 
+def readable_audiences(user: Any) -> frozenset[str]:
+    """The timeline lines a person reads: a client user the client's; retouchers and QC the client's and
+    the studio's; the money and planning roles every line."""
+    if is_client_user(user):
+        return READ_BY_CLIENTS
+    if getattr(user, "role", None) in {Role.RETOUCHER, Role.QC}:
+        return READ_BY_WORKERS
+    return READ_BY_MANAGERS
+
+
 def can_see_internal_events(user: Any) -> bool:
     return user.is_authenticated and user.is_studio
 
@@ -63,6 +74,11 @@ def can_grade_complexity(user: Any) -> bool:
 def can_download_original(user: Any, order: Order) -> bool:
     """Everyone who can see the order may download its originals, except finance (no use for them)."""
     return user.role != Role.FINANCE
+
+
+def can_download_master(user: Any, order: Order) -> bool:
+    """A retouched master file is the studio's: clients download their delivery's renditions instead."""
+    return not is_client_user(user) and can_download_original(user, order)
 
 
 def can_schedule(user: Any) -> bool:
@@ -114,8 +130,7 @@ can_confirm_round = can_decide_for_client
 
 # Who acts next on an order in the user's scope (jobs.next_step): the client's people, the client's
 # admins (who commit money), the studio's managers.
-def is_client_user(user: Any) -> bool:
-    return getattr(user, "is_authenticated", False) and user.is_client
+is_client_user = agency_permissions.is_client_user
 
 
 def is_client_admin(user: Any) -> bool:
@@ -145,6 +160,12 @@ def can_view_quality_report(user: Any) -> bool:
 
 def can_view_qc_queue(user: Any) -> bool:
     return can_review_qc(user)
+
+
+def can_open_studio_work(user: Any) -> bool:
+    """An image's workspace and a version's QC page: the studio's pages (their scope still decides
+    which images and versions)."""
+    return agency_permissions.is_studio_user(user)
 
 
 def can_view_work_queue(user: Any) -> bool:

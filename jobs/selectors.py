@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from clients.tenancy import scope
 from jobs.models import (
+    QUEUED,
     Delivery,
     DeliveryItem,
     Event,
@@ -125,9 +126,8 @@ def image_list(user: Any, order: Order | None = None, *, status: str | None = No
 
 def work_queue(user: Any) -> QuerySet[OrderImage]:
     """A retoucher's assigned images, earliest due first, with what they need to start."""
-    from jobs.production.versions import QUEUE_STATES
 
-    return (scope(OrderImage.objects.filter(status__in=QUEUE_STATES, assignments__retoucher=user,
+    return (scope(OrderImage.objects.filter(status__in=QUEUED, assignments__retoucher=user,
                                             assignments__active=True), user)
             .select_related("order__client", "order__style_guide")
             .annotate(version_count=Count("versions", distinct=True))

@@ -15,7 +15,7 @@ from clients.models import Client, StyleGuide
 from clients.services import style_guide_lock
 from jobs import permissions
 from jobs.events import record_event
-from jobs.models import Order, OrderNumberSequence, OrderStatus, Service
+from jobs.models import Audience, Order, OrderNumberSequence, OrderStatus, Service
 
 EDITABLE_FIELDS = ("title", "style_guide", "services", "turnaround", "instructions", "po_number")
 
@@ -67,7 +67,7 @@ def order_create(*, client: Client, created_by: User, title: str, style_guide: S
     order.save()
     order.services.set(services)
     style_guide_lock(guide=style_guide)
-    record_event(order=order, actor=created_by, verb="order.created", to_status=OrderStatus.DRAFT,
+    record_event(audience=Audience.CLIENT, order=order, actor=created_by, verb="order.created", to_status=OrderStatus.DRAFT,
                  message=f"Order created by {created_by.full_name or created_by.email}")
     return order
 
@@ -102,6 +102,7 @@ def order_update(*, order: Order, by: User, **fields: Any) -> Order:
             order.services.set(services)
             changed.append("services")
     if changed:
-        record_event(order=order, actor=by, verb="order.updated", message=f"Order details changed: {', '.join(changed)}",
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="order.updated",
+                     message=f"Order details changed: {', '.join(changed)}",
                      data={"fields": changed})
     return order

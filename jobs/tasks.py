@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.utils import timezone
 
@@ -53,6 +54,11 @@ def process_image(image_id: str) -> str:
 def process_version(version_id: str) -> str:
     """Validate, preview and check one retouched version (``jobs.production.versions.version_process``)."""
     return versions.version_process(version_id=version_id)
+
+
+def discard_files(files: list[list[Any]]) -> int:
+    """Delete the stored files of removed images (``jobs.intake.uploads.files_discard``)."""
+    return uploads.files_discard(files=files)
 
 
 def sweep_stuck_images() -> dict[str, int]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +18,7 @@ from agency.calendar import studio_calendar, studio_today
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.models import Role, User
+from agency.permissions import require
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
 from jobs import permissions, selectors, services, workflow
@@ -72,7 +72,7 @@ def _order_form(request: HttpRequest, **kwargs: Any) -> OrderForm:
         request.POST or None,
         services=selectors.service_list(),
         style_guides=style_guide_list(user),
-        clients=None if user.is_client else client_list(user).filter(is_active=True),
+        clients=None if permissions.is_client_user(user) else client_list(user).filter(is_active=True),
         **kwargs,
     )
 
@@ -80,8 +80,7 @@ def _order_form(request: HttpRequest, **kwargs: Any) -> OrderForm:
 @login_required
 def order_create(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not permissions.can_create_order(user):
-        raise PermissionDenied
+    require(permissions.can_create_order(user), "Only a client's users or an account manager create orders.")
     guides = list(style_guide_list(user)[:2])
     # A company with one style guide has nothing to choose: it is preselected.
     form = _order_form(request, initial={"turnaround": "standard", **({"style_guide": guides[0]} if len(guides) == 1 else {})})
@@ -98,8 +97,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def order_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     order = selectors.order_get(request.user, pk)
-    if not permissions.can_edit_order(request.user, order):
-        raise PermissionDenied
+    require(permissions.can_edit_order(request.user, order), "Only the client's users or an account manager edit an order.")
     form = _order_form(request, instance=order)
     if request.method == "POST" and form.is_valid():
         saved = run_service(form, lambda: services.order_update(order=order, by=request.user, **form.cleaned_data))
@@ -116,7 +114,7 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     return render(request, "jobs/order_detail.html", {
         **_images_context(user, order),
         **production_context(user, order),
-        "can_schedule": permissions.can_schedule(user) and order.status in assignment.SCHEDULABLE_ORDERS,
+        "can_schedule": assignment.can_assign_work(user, order),
         "sla": _sla(order),
         "max_upload_bytes": uploads.max_upload_bytes(),
         "events": selectors.event_list(user, order),
@@ -200,7 +198,7 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     versions = list(selectors.versions_of(user, image).exclude(preview=""))
     return render(request, "jobs/image_detail.html", {
         "image": image, "order": order, "form": form, "versions": versions,
-        "delivered": user.is_client and bool(versions), "held": payment_holds.is_held(image.order, user),
+        "delivered": permissions.is_client_user(user) and bool(versions), "held": payment_holds.is_held(image.order, user),
         "can_remove": editable,
         "can_download": bool(image.original) and permissions.can_download_original(user, order),
     })
@@ -225,25 +223,23 @@ def image_remove(request: HttpRequest, pk: Any) -> HttpResponse:
     return redirect(reverse("jobs:order_detail", args=[order_id]) + "#images")
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise PermissionDenied
 
 
 @login_required
 def order_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
     """Proposed assignments for the order, applied in one click or changed per image."""
     order = selectors.order_get(request.user, pk)
-    _require(permissions.can_schedule(request.user))
+    require(permissions.can_schedule(request.user))
     if request.method == "POST":
         made = assignment.schedule_apply(order=order, by=request.user)
         messages.success(request, f"{len(made)} image{'s' if len(made) != 1 else ''} assigned.")
         return redirect("jobs:order_schedule", pk=order.pk)
     images = list(selectors.image_list(request.user, order).prefetch_related("assignments__retoucher"))
+    schedulable = assignment.can_assign_work(request.user, order)
     return render(request, "jobs/schedule.html", {
-        "order": order, "proposal": planning.proposal_rows(order) if order.status in assignment.SCHEDULABLE_ORDERS else None,
+        "order": order, "proposal": planning.proposal_rows(order) if schedulable else None,
         "images": images, "retouchers": User.objects.filter(role=Role.RETOUCHER, is_active=True).order_by("full_name"),
-        "schedulable": order.status in assignment.SCHEDULABLE_ORDERS,
+        "schedulable": schedulable,
     })
 
 
@@ -251,7 +247,7 @@ def order_schedule(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def image_assign(request: HttpRequest, pk: Any) -> HttpResponse:
     image = selectors.image_get(request.user, pk)
-    _require(permissions.can_schedule(request.user))
+    require(permissions.can_schedule(request.user))
     retoucher = User.objects.filter(pk=_uuid_or_none(request.POST.get("retoucher")), role=Role.RETOUCHER).first()
     if retoucher is None:
         raise RuleViolation("Choose a retoucher.", field="retoucher")
@@ -263,7 +259,7 @@ def image_assign(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 def workload_board(request: HttpRequest) -> HttpResponse:
     """Each retoucher's booked minutes per day for two weeks."""
-    _require(permissions.can_view_workload(request.user))
+    require(permissions.can_view_workload(request.user))
     rows = planning.workload(start=studio_today(), days=14)
     days = [cell["day"] for cell in rows[0]["days"]] if rows else []
     return render(request, "jobs/workload.html", {"rows": rows, "days": days})
@@ -272,7 +268,7 @@ def workload_board(request: HttpRequest) -> HttpResponse:
 @login_required
 def sla_dashboard(request: HttpRequest) -> HttpResponse:
     """Open orders by due time with their SLA state."""
-    _require(permissions.can_view_studio_reports(request.user))
+    require(permissions.can_view_studio_reports(request.user))
     calendar, now = studio_calendar(), timezone.now()
     orders = list(selectors.order_list(request.user).filter(
         status__in=[OrderStatus.IN_PRODUCTION, OrderStatus.REVISION, OrderStatus.ON_HOLD], due_at__isnull=False
@@ -286,5 +282,5 @@ def sla_dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def on_time_report(request: HttpRequest) -> HttpResponse:
     """On-time delivery per client and month (delivered by the due date)."""
-    _require(permissions.can_view_studio_reports(request.user))
+    require(permissions.can_view_studio_reports(request.user))
     return render(request, "jobs/report.html", {"rows": selectors.on_time_by_client_month(request.user)})

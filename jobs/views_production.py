@@ -10,31 +10,33 @@ from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agency.exceptions import RuleViolation
+from agency.permissions import require
 from clients.permissions import can_edit_style_guide
 from jobs import permissions, selectors
 from jobs.intake import ingest
-from jobs.models import Assignment, ImageStatus, ItemKind, OrderStatus, QcCategory, RoundStatus, VersionStatus
+from jobs.models import (
+    REVIEWABLE,
+    Assignment,
+    ImageStatus,
+    ItemKind,
+    OrderStatus,
+    QcCategory,
+    RoundStatus,
+)
 from jobs.production import qc, versions
 from jobs.review import deliveries, messages, payment_holds, proofing, references
-from jobs.workflow import IMAGES
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise PermissionDenied
 
 
 @login_required
 def work_queue(request: HttpRequest) -> HttpResponse:
     """A retoucher's assigned images, earliest due first, grouped by what comes next."""
-    _require(permissions.can_view_work_queue(request.user))
+    require(permissions.can_view_work_queue(request.user))
     images = list(selectors.work_queue(request.user))
     groups = [
         ("Sent back to you", [i for i in images if i.status in {ImageStatus.QC_REJECTED, ImageStatus.REVISION_REQUESTED}]),
@@ -57,16 +59,15 @@ def image_work(request: HttpRequest, pk: Any) -> HttpResponse:
     """The workspace for one image: the original and the latest version on the canvas, the brief,
     the pins of earlier rounds, every version with its checks and QC decision, and the next action."""
     image = selectors.image_get(request.user, pk)
-    _require(request.user.is_studio)
+    require(permissions.can_open_studio_work(request.user), "This page is for the studio.")
     user, order = request.user, image.order
-    mine = permissions.can_work_on(user, image)
-    strip = list(selectors.work_queue(user).filter(order=order)) if user.role == "retoucher" else \
+    strip = list(selectors.work_queue(user).filter(order=order)) if permissions.can_view_work_queue(user) else \
         list(selectors.image_list(user, order))
     assignment = Assignment.objects.filter(image=image, active=True).select_related("retoucher").first()
     return render(request, "jobs/image_work.html", {
         **_canvas_context(user, image), "strip": strip, "assignment": assignment, "guide": order.style_guide,
-        "can_start": mine and IMAGES.can("start", image) and order.status in versions.WORKING_ORDERS,
-        "can_upload": mine and image.status == ImageStatus.IN_PROGRESS,
+        "can_start": versions.can_start(user, image),
+        "can_upload": versions.can_upload_version(user, image),
         "can_download": permissions.can_download_original(user, order) and bool(image.original),
         "can_set_reference": can_edit_style_guide(user, order.style_guide.client),
         "max_upload_bytes": ingest.max_upload_bytes(),
@@ -84,7 +85,7 @@ def image_start(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 def qc_queue(request: HttpRequest) -> HttpResponse:
-    _require(permissions.can_view_qc_queue(request.user))
+    require(permissions.can_view_qc_queue(request.user))
     return render(request, "jobs/qc_queue.html", {"versions": list(selectors.qc_queue(request.user))})
 
 
@@ -93,7 +94,7 @@ def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
     """QC's review page: original and version side by side, as a slider, with a loupe and the
     background switch; the automated checks; pass or send back with a category and a note."""
     version = selectors.version_get(request.user, pk)
-    _require(request.user.is_studio)
+    require(permissions.can_open_studio_work(request.user), "This page is for the studio.")
     if request.method == "POST":
         qc.qc_decide(version=version, by=request.user, decision=request.POST.get("decision", ""),
                              category=request.POST.get("category", ""), note=request.POST.get("notes", ""))
@@ -105,7 +106,7 @@ def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
     context = _canvas_context(request.user, image)
     return render(request, "jobs/version_qc.html", {
         **context, "version": version, "shown": version, "categories": QcCategory.choices,
-        "can_decide": permissions.can_review_qc(request.user) and version.status == VersionStatus.IN_QC,
+        "can_decide": qc.can_decide(request.user, version),
         "queue_size": selectors.qc_queue(request.user).count(),
     })
 
@@ -136,7 +137,7 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
     """Client proofing: every delivered image beside its original, approve or request changes with
     numbered pins, one submit for the whole review. The account manager can act for the client."""
     order = selectors.order_get(request.user, pk)
-    _require(permissions.can_review_delivery(request.user, order))
+    require(permissions.can_review_delivery(request.user, order))
     if request.method == "POST":
         result = proofing.review_submit(order=order, by=request.user, items=_review_items(request.POST),
                                       note=request.POST.get("note", ""), confirm=bool(request.POST.get("confirm")))
@@ -159,8 +160,9 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
         "order": order, "entries": entries, "waiting": waiting, "kinds": ItemKind.choices,
         "pending_rounds": [r for r in rounds if r.status == RoundStatus.AWAITING_CONFIRMATION],
         "can_confirm": permissions.can_confirm_round(request.user, order),
-        "reviewable": order.status in proofing.REVIEWABLE_ORDERS and bool(waiting),
+        "reviewable": order.status in REVIEWABLE and bool(waiting),
         "next_round": len(rounds) + 1, "free_rounds": order.client.free_revision_rounds,
+        "next_round_beyond_free": proofing.beyond_free_rounds(order.client, len(rounds) + 1),
     })
 
 
@@ -234,7 +236,7 @@ def message_post(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 def quality_report(request: HttpRequest) -> HttpResponse:
     """First-time approval and QC reject rates per retoucher, client and month, with their counts."""
-    _require(permissions.can_view_quality_report(request.user))
+    require(permissions.can_view_quality_report(request.user))
     report = selectors.quality_report(request.user)
     sections = [("First-time approval per retoucher", report["ftar_retoucher"], "Retoucher"),
                 ("QC reject rate per retoucher", report["qc_retoucher"], "Retoucher"),
@@ -255,7 +257,7 @@ def production_context(user: Any, order: Any) -> dict[str, Any]:
         "can_message": permissions.can_post_message(user, order, internal=False),
         "can_note": permissions.can_post_message(user, order, internal=True),
         "can_classify": permissions.can_classify_revisions(user),
-        "can_review": permissions.can_review_delivery(user, order) and order.status in proofing.REVIEWABLE_ORDERS,
+        "can_review": permissions.can_review_delivery(user, order) and order.status in REVIEWABLE,
         "review_waiting": order.status in {OrderStatus.DELIVERED, OrderStatus.REVISION}
         and order.images.filter(status=ImageStatus.DELIVERED).exists(),
         "kinds": ItemKind.choices,

@@ -21,16 +21,22 @@ from agency.models import User
 from agency.statemachine import StateTable
 from jobs import permissions
 from jobs.events import on_behalf, record_event
-from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, VersionStatus
+from jobs.models import (
+    CANCELLABLE,
+    IN_WORK,
+    OPEN_ORDERS,
+    Audience,
+    ImageStatus,
+    Order,
+    OrderImage,
+    OrderStatus,
+    RoundStatus,
+    VersionStatus,
+)
 from jobs.production import sla
 
 S = OrderStatus
 
-OPEN = frozenset({S.SUBMITTED, S.QUOTED, S.IN_PRODUCTION, S.DELIVERED, S.REVISION})
-CANCELLABLE = frozenset({S.DRAFT, S.SUBMITTED, S.QUOTED})
-# While the order waits on the client, the studio's SLA clock does not run (DESIGN.md §5).
-WAITING_ON_CLIENT = frozenset({S.QUOTED, S.ON_HOLD, S.DELIVERED})
-CLOCK_RUNS = frozenset({S.IN_PRODUCTION, S.REVISION})
 
 ORDERS = StateTable("order", dict(S.choices))
 ORDERS.add("submit", {S.DRAFT}, S.SUBMITTED)
@@ -39,7 +45,7 @@ ORDERS.add("cancel", CANCELLABLE | {S.ON_HOLD}, S.CANCELLED,
 ORDERS.add("quote", {S.SUBMITTED}, S.QUOTED)
 ORDERS.add("requote", {S.QUOTED}, S.SUBMITTED)
 ORDERS.add("start_production", {S.QUOTED}, S.IN_PRODUCTION)
-ORDERS.add("hold", OPEN, S.ON_HOLD)
+ORDERS.add("hold", OPEN_ORDERS, S.ON_HOLD)
 ORDERS.add("resume", {S.ON_HOLD}, lambda order: order.held_from, when=lambda order: bool(order.held_from))
 # Production and review (jobs/review/): the order follows its images.
 ORDERS.add("deliver", {S.IN_PRODUCTION, S.REVISION, S.DELIVERED}, S.DELIVERED)
@@ -67,6 +73,13 @@ VERSIONS.add("receive", {V.UPLOADING}, V.IN_QC)
 VERSIONS.add("reject_file", {V.UPLOADING}, V.REJECTED)
 VERSIONS.add("pass", {V.IN_QC}, V.PASSED)
 VERSIONS.add("fail", {V.IN_QC}, V.FAILED)
+
+R = RoundStatus
+# Revision rounds (jobs/review/proofing.py): a round beyond the free ones with change items waits for a
+# client admin, who confirms it (it opens) or declines it; any other round opens when it is requested.
+ROUNDS = StateTable("revision round", dict(R.choices))
+ROUNDS.add("confirm", {R.AWAITING_CONFIRMATION}, R.OPEN)
+ROUNDS.add("decline", {R.AWAITING_CONFIRMATION}, R.DECLINED)
 
 # Sent inside the transition's transaction after the change is written, so an app above ``jobs``
 # (billing closes a cancelled order's quote) acts atomically with it without ``jobs`` importing it.
@@ -116,8 +129,8 @@ def _transition(order: Order, action: str, *, by: User | None, verb: str, messag
     for key, value in changes.items():
         setattr(order, key, value)
     order.save(update_fields=["status", "updated_at", *changes])
-    record_event(order=order, actor=by, verb=verb, message=message, from_status=from_status, to_status=to,
-                 data={**(data or {}), **({"note": note} if note else {})})
+    record_event(audience=Audience.CLIENT, order=order, actor=by, verb=verb, message=message, from_status=from_status,
+                 to_status=to, data={**(data or {}), **({"note": note} if note else {})})
     order_status_changed.send(sender=Order, order=order, action=action, from_status=from_status, to_status=to, by=by)
     return order
 
@@ -158,7 +171,7 @@ def order_cancel(*, order_id: Any, by: User, reason: str = "") -> Order:
     open quote is withdrawn with it (billing listens to ``order_status_changed``)."""
     order = _locked(order_id)
     if not permissions.can_cancel_order(by, order):
-        if by.is_client and order.status != S.DRAFT:
+        if permissions.is_client_user(by) and order.status != S.DRAFT:
             raise NotPermitted(f"Order {order.number} is already with the studio; ask your account manager to cancel it.")
         raise NotPermitted("Only an account manager can cancel this order.")
     return _transition(order, "cancel", by=by, verb="order.cancelled", note=reason,
@@ -217,7 +230,7 @@ def order_resume(*, order_id: Any, by: User) -> Order:
         raise NotPermitted("Only an account manager can resume an order.")
     ORDERS.check("resume", order, _refusal(order, "it is not on hold; there is nothing to resume."))
     held_from = order.held_from
-    clock = _clock(order, "resume") if held_from in CLOCK_RUNS else {}
+    clock = _clock(order, "resume") if held_from in IN_WORK else {}
     return _transition(order, "resume", by=by, verb="order.resumed", held_from="",
                        message=f"Order resumed ({ORDERS.label(held_from)})", **clock)
 
@@ -227,7 +240,7 @@ def order_deliver(*, order: Order, by: User, message: str, data: dict[str, Any])
     order waits on the client and the SLA clock stops."""
     refusal = _refusal(order, "only an order in production or revision can be delivered.")
     ORDERS.check("deliver", order, refusal)
-    clock = _clock(order, "stop") if order.status in CLOCK_RUNS else {}
+    clock = _clock(order, "stop") if order.status in IN_WORK else {}
     return _transition(order, "deliver", by=by, verb="order.delivered", message=message, data=data,
                        delivered_at=timezone.now(), **clock)
 

@@ -15,12 +15,13 @@ from django.db import transaction
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
+from agency.tasks import enqueue_on_commit
 from agency.uploads import get_backend
 from jobs import permissions
 from jobs.events import record_event
 from jobs.intake import ingest
 from jobs.intake.ingest import key_extension, max_upload_bytes, safe_filename
-from jobs.models import ImageStatus, Order, OrderImage, OrderStatus, image_prefix
+from jobs.models import Audience, ImageStatus, Order, OrderImage, OrderStatus, image_prefix
 from jobs.workflow import IMAGES
 
 UPLOADABLE_ORDER_STATES = {OrderStatus.DRAFT, OrderStatus.SUBMITTED}
@@ -167,22 +168,26 @@ def images_remove_rejected(*, order: Order, by: User) -> int:
 
 
 def _delete(images: list[OrderImage]) -> int:
-    """Delete the rows now and their stored files once the transaction commits."""
-    files = [(image.upload_key, image.upload_id if image.status == ImageStatus.UPLOADING else "",
-              [k for k in (image.upload_key, image.original.name, image.thumbnail.name, image.preview.name) if k])
+    """Delete the rows now and their stored files once the transaction commits (a task: storage is
+    never called from inside the transaction, and a rolled-back removal deletes nothing)."""
+    files = [[image.upload_key, image.upload_id if image.status == ImageStatus.UPLOADING else "",
+              [k for k in (image.upload_key, image.original.name, image.thumbnail.name, image.preview.name) if k]]
              for image in images]
     OrderImage.objects.filter(pk__in=[image.pk for image in images]).delete()
-
-    def cleanup() -> None:
-        backend = get_backend()
-        for upload_key, upload_id, keys in files:
-            if upload_id:
-                backend.abort_multipart(upload_key, upload_id)
-            for key in keys:
-                backend.delete(key)
-
-    transaction.on_commit(cleanup)
+    enqueue_on_commit("jobs.tasks.discard_files", files, group="storage")
     return len(images)
+
+
+def files_discard(*, files: list[list[Any]]) -> int:
+    """Abort unfinished multipart uploads and delete stored objects of removed images (the task's
+    body; deleting what is gone already is no error, so running it twice is harmless)."""
+    backend = get_backend()
+    for upload_key, upload_id, keys in files:
+        if upload_id:
+            backend.abort_multipart(upload_key, upload_id)
+        for key in keys:
+            backend.delete(key)
+    return sum(len(keys) for _, _, keys in files)
 
 
 IMAGE_FIELDS = ("sku", "instructions", "complexity")
@@ -214,7 +219,8 @@ def image_update(*, image: OrderImage, by: User, **fields: Any) -> OrderImage:
     if changed:
         image.save(update_fields=changed)
         labels = ", ".join(str(OrderImage._meta.get_field(n).verbose_name) for n in changed)
-        record_event(order=order, actor=by, verb="image.updated", message=f"{image.filename}: {labels} changed",
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="image.updated",
+                     message=f"{image.filename}: {labels} changed",
                      data={"image": str(image.pk), "fields": changed})
     return image
 

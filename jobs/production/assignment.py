@@ -13,18 +13,20 @@ from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import Role, TimeOff, User
 from jobs import permissions
 from jobs.events import record_event
-from jobs.models import Assignment, Audience, ImageStatus, Order, OrderImage, OrderStatus, Service
+from jobs.models import IN_WORK, Assignment, Audience, ImageStatus, Order, OrderImage, Service
 from jobs.production.capacity import estimated_minutes
 from jobs.production.planning import order_proposal
+from jobs.workflow import IMAGES
 
-ASSIGNABLE_IMAGES = {ImageStatus.RECEIVED, ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.REVISION_REQUESTED}
+# An image takes a first assignment along the table's ``assign`` edge; one already assigned or in
+# progress may be given to someone else (its status stays, its history grows).
+REASSIGNABLE = frozenset({ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS})
+ASSIGNABLE_IMAGES = IMAGES.sources("assign") | REASSIGNABLE
 
 
-# Images that take a first assignment (the others are reassigned).
-UNASSIGNED_IMAGES = [ImageStatus.RECEIVED, ImageStatus.REVISION_REQUESTED]
-
-
-SCHEDULABLE_ORDERS = {OrderStatus.IN_PRODUCTION, OrderStatus.REVISION}
+def can_assign_work(user: Any, order: Order) -> bool:
+    """Show the schedule and assignment controls: an account manager, on an order the studio works on."""
+    return permissions.can_schedule(user) and order.status in IN_WORK
 
 
 def _assign(*, order: Order, pairs: list[tuple[OrderImage, User]], by: User, reassign: bool | None) -> list[Assignment]:
@@ -35,7 +37,7 @@ def _assign(*, order: Order, pairs: list[tuple[OrderImage, User]], by: User, rea
     two managers at once cannot both win. The number of queries does not grow with the pairs."""
     if not permissions.can_schedule(by):
         raise NotPermitted("Only an account manager can assign work.")
-    if order.status not in SCHEDULABLE_ORDERS:
+    if order.status not in IN_WORK:
         raise InvalidTransition(f"Order {order.number} is {order.get_status_display().lower()}; "
                                 "work is assigned once production has started.")
     if not pairs:
@@ -71,8 +73,7 @@ def _assign(*, order: Order, pairs: list[tuple[OrderImage, User]], by: User, rea
             raise InvalidTransition(f"{image.filename} is already assigned to {held.retoucher.full_name}; "
                                     "reassign it to change that.")
     fresh = [pk for pk in image_ids if pk not in current]
-    if fresh and OrderImage.objects.filter(pk__in=fresh, status__in=UNASSIGNED_IMAGES).update(
-            status=ImageStatus.ASSIGNED) != len(fresh):
+    if fresh and IMAGES.claim(OrderImage.objects.filter(pk__in=fresh), "assign") != len(fresh):
         raise InvalidTransition("Some of these images were assigned by someone else a moment ago; reload the page.")
     if current and Assignment.objects.filter(pk__in=[a.pk for a in current.values()], active=True).update(
             active=False, ended_at=timezone.now()) != len(current):

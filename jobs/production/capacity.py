@@ -11,11 +11,10 @@ from django.db.models import Prefetch
 
 from agency.calendar import Calendar
 from agency.models import Role, TimeOff, User
-from jobs.models import Assignment, ImageStatus, Service
+from jobs.models import WORK_LEFT, Assignment, Service
 from jobs.production import scheduling
 
 # Assigned work a retoucher still has to do (it occupies their capacity).
-OPEN_WORK = frozenset({ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.REVISION_REQUESTED})
 
 
 def estimated_minutes(complexity: str, services: list[Service]) -> int:
@@ -46,7 +45,7 @@ def retoucher_pool(*, start: date, calendar: Calendar, exclude_images: frozenset
         )
     if not book_existing:
         return list(pool.values())
-    booked = (Assignment.objects.filter(active=True, image__status__in=OPEN_WORK, retoucher_id__in=pool)
+    booked = (Assignment.objects.filter(active=True, image__status__in=WORK_LEFT, retoucher_id__in=pool)
               .exclude(image_id__in=exclude_images).order_by("created_at").values_list("retoucher_id", "minutes"))
     for retoucher_id, minutes in booked:
         scheduling.book(pool[retoucher_id], minutes, start, calendar)

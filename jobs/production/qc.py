@@ -3,6 +3,8 @@ the same retoucher with a category and a note. One decision per version, claimed
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,6 +16,11 @@ from jobs.models import Audience, QcCategory, Version
 from jobs.workflow import IMAGES, VERSIONS
 
 NOTE_MAX = 2000
+
+
+def can_decide(user: Any, version: Version) -> bool:
+    """Show Pass and Send back: a QC reviewer, on a version waiting for QC."""
+    return permissions.can_review_qc(user) and VERSIONS.can("pass", version)
 
 
 def qc_decide(*, version: Version, by: User, decision: str, category: str = "", note: str = "") -> Version:

@@ -15,12 +15,12 @@ from django.utils import timezone
 
 from agency.calendar import Calendar, add_business_hours, business_seconds_between, studio_calendar
 from agency.tasks import enqueue_on_commit
-from jobs.models import Assignment, Audience, Event, ImageStatus, Order, OrderStatus
+from jobs.events import new_event
+from jobs.models import IN_WORK, WORK_LEFT, Assignment, Audience, Event, Order, OrderStatus
 from jobs.production import scheduling
 from jobs.production.capacity import retoucher_pool
 
 ON_TRACK, AT_RISK, BREACHED, PAUSED = "on_track", "at_risk", "breached", "paused"
-CLOCK_STATES = {OrderStatus.IN_PRODUCTION, OrderStatus.REVISION}
 
 
 def target_hours(turnaround: str) -> int:
@@ -104,13 +104,11 @@ def status(order: Order, *, now: datetime, calendar: Calendar) -> Status | None:
         at_risk = order.projected_finish_at is not None and order.due_at is not None and \
             order.projected_finish_at > order.due_at
         return Status(used, left, AT_RISK if at_risk else ON_TRACK)
-    if order.status not in CLOCK_STATES and order.status != OrderStatus.ON_HOLD:
+    if order.status not in IN_WORK and order.status != OrderStatus.ON_HOLD:
         return Status(used, None, "")  # delivered or done: the clock stopped
     return Status(used, order.sla_remaining_seconds, BREACHED if (order.sla_remaining_seconds or 0) < 0 else PAUSED)
 
 
-DONE_IMAGES = {ImageStatus.IN_QC, ImageStatus.READY, ImageStatus.DELIVERED, ImageStatus.APPROVED, ImageStatus.REJECTED,
-               ImageStatus.UPLOADING}
 
 
 def sla_sweep(*, now: datetime | None = None, calendar: Calendar | None = None) -> dict[str, int]:
@@ -124,12 +122,11 @@ def sla_sweep(*, now: datetime | None = None, calendar: Calendar | None = None) 
     now = now or timezone.now()
     calendar = calendar or studio_calendar()
     today = now.astimezone(calendar.tz).date()
-    rows = {r["pk"]: r for r in Order.objects.filter(status__in=CLOCK_STATES, sla_running_since__isnull=False)
+    rows = {r["pk"]: r for r in Order.objects.filter(status__in=IN_WORK, sla_running_since__isnull=False)
             .values("pk", "number", "due_at", "sla_state", "projected_finish_at")}
     pool = {r.id: r for r in retoucher_pool(start=today, calendar=calendar, book_existing=False)}
-    work = (Assignment.objects.filter(active=True, image__order__status__in=CLOCK_STATES,
+    work = (Assignment.objects.filter(active=True, image__status__in=WORK_LEFT, image__order__status__in=IN_WORK,
                                       image__order__sla_running_since__isnull=False)
-            .exclude(image__status__in=DONE_IMAGES)
             .values_list("retoucher_id", "image__order_id", "image__position", "minutes"))
     queues: dict[Any, list[tuple[Any, int, int]]] = defaultdict(list)
     for retoucher_id, order_id, position, minutes in work:
@@ -173,9 +170,9 @@ def sla_sweep(*, now: datetime | None = None, calendar: Calendar | None = None) 
         counts[state] += 1
         if state != row["sla_state"] or stored_finish != row["projected_finish_at"]:
             if state != row["sla_state"] and state in words:
-                events.append(Event(order_id=pk, verb=f"order.sla_{state}", audience=Audience.MANAGERS,
-                                    message=f"Order {row['number']} {words[state]}",
-                                    data={"from": row["sla_state"], "to": state}))
+                events.append(new_event(order_id=pk, actor=None, verb=f"order.sla_{state}", audience=Audience.MANAGERS,
+                                        message=f"Order {row['number']} {words[state]}",
+                                        data={"from": row["sla_state"], "to": state}))
             changed.append(Order(pk=pk, sla_state=state, projected_finish_at=stored_finish))
     with transaction.atomic():
         Order.objects.bulk_update(changed, ["projected_finish_at", "sla_state"])

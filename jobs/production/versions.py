@@ -26,11 +26,11 @@ from jobs.imaging.checks import GuideSpec, run_checks
 from jobs.imaging.pipeline import configure_pillow
 from jobs.intake import ingest
 from jobs.models import (
+    IN_WORK,
     Assignment,
     Audience,
     ImageStatus,
     OrderImage,
-    OrderStatus,
     RoundStatus,
     Version,
     VersionStatus,
@@ -39,10 +39,7 @@ from jobs.models import (
 from jobs.workflow import IMAGES, ORDERS, VERSIONS
 
 logger = logging.getLogger("loupe.production")
-WORKING_ORDERS = {OrderStatus.IN_PRODUCTION, OrderStatus.REVISION}
 # The image's work is "open" for its retoucher in these states (the queue).
-QUEUE_STATES = [ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS, ImageStatus.QC_REJECTED, ImageStatus.REVISION_REQUESTED,
-                ImageStatus.IN_QC]
 
 
 def _version_prefix(version: Version) -> str:
@@ -105,6 +102,17 @@ def version_checks(version: Version, preview_bytes: bytes, info: dict[str, Any])
                           tolerance=settings.LOUPE_BACKGROUND_DELTA_E)
 
 
+def can_start(user: Any, image: OrderImage) -> bool:
+    """Show Start: the image's retoucher, an image the table lets start, an order the studio works on."""
+    return permissions.can_work_on(user, image) and IMAGES.can("start", image) and image.order.status in IN_WORK
+
+
+def can_upload_version(user: Any, image: OrderImage) -> bool:
+    """Show the upload area: the image's retoucher, while the image is in progress (its version is then
+    handed to QC along the table's ``submit`` edge)."""
+    return permissions.can_work_on(user, image) and IMAGES.can("submit", image)
+
+
 @transaction.atomic
 def image_start(*, image: OrderImage, by: User) -> OrderImage:
     """The assigned retoucher starts (or restarts, after QC or a revision) work on an image: the clock
@@ -113,7 +121,7 @@ def image_start(*, image: OrderImage, by: User) -> OrderImage:
     image = OrderImage.objects.select_for_update().select_related("order").get(pk=image.pk)
     if not permissions.can_work_on(by, image):
         raise NotPermitted(f"{image.filename} is not assigned to you.")
-    if image.order.status not in WORKING_ORDERS:
+    if image.order.status not in IN_WORK:
         raise InvalidTransition(f"Order {image.order.number} is {ORDERS.label(image.order.status)}; work waits until it "
                                 "is back in production.")
     IMAGES.move(image, "start", refusal=f"{image.filename} is {{state}}; work can start once it is assigned, sent "
@@ -131,7 +139,7 @@ def version_create(*, image: OrderImage, by: User, file: dict[str, Any], base_ur
     image = OrderImage.objects.select_related("order").get(pk=image.pk)
     if not permissions.can_work_on(by, image):
         raise NotPermitted(f"{image.filename} is not assigned to you.")
-    if image.status != ImageStatus.IN_PROGRESS:
+    if not IMAGES.can("submit", image):
         raise InvalidTransition(f"{image.filename} is {IMAGES.label(image.status)}; start work on it before uploading "
                                 "a version.")
     ingest.check_declaration(file["name"], file["size"], file.get("sha256") or "")
@@ -144,7 +152,7 @@ def version_create(*, image: OrderImage, by: User, file: dict[str, Any], base_ur
     try:
         with transaction.atomic():
             locked = OrderImage.objects.select_for_update().get(pk=image.pk)
-            if locked.status != ImageStatus.IN_PROGRESS:
+            if not IMAGES.can("submit", locked):
                 raise InvalidTransition(f"{image.filename} is {IMAGES.label(locked.status)}; start work on it first.")
             version.number = (Version.objects.filter(image=image).aggregate(n=Max("number"))["n"] or 0) + 1
             item = (image.revision_items.filter(round__status=RoundStatus.OPEN).select_related("round")

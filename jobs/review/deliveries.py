@@ -34,6 +34,7 @@ from jobs.events import record_event
 from jobs.imaging.pipeline import configure_pillow
 from jobs.imaging.renditions import Spec, file_name, render
 from jobs.models import (
+    Audience,
     Delivery,
     DeliveryItem,
     DeliveryKind,
@@ -226,7 +227,7 @@ def delivery_build(*, delivery_id: Any) -> str:
         if DELIVERIES.claim(Delivery.objects.filter(pk=delivery_id), "finish", archive=key, archive_size=size,
                             file_count=count, reason=""):
             what = "Final files" if delivery.kind == DeliveryKind.FINAL else f"Delivery {delivery.number}"
-            record_event(order=order, actor=None, verb="delivery.ready",
+            record_event(audience=Audience.CLIENT, order=order, actor=None, verb="delivery.ready",
                          message=f"{what} ready: {count} file{'s' if count != 1 else ''} to download",
                          data={"delivery": str(delivery.pk)})
     return D.READY

@@ -24,7 +24,7 @@ def message_post(*, order: Order, by: User, body: str, internal: bool = False) -
     """Write in the order's thread (or, for the studio, an internal note). The other side is told
     after commit. Refused for a note of 1 to 2,000 characters missing, and for clients' internal notes."""
     if not permissions.can_post_message(by, order, internal=internal):
-        raise NotPermitted("Internal notes are for the studio." if internal and by.is_client
+        raise NotPermitted("Internal notes are for the studio." if internal and permissions.is_client_user(by)
                            else "You cannot write in this order's thread.")
     body = (body or "").strip()
     if not body or len(body) > BODY_MAX:

@@ -20,7 +20,7 @@ from rest_framework import status
 from agency.exceptions import DomainError
 from jobs.events import record_event
 from jobs.intake import ingest
-from jobs.models import Order
+from jobs.models import Audience, Order
 
 WATERMARK = "PROOF · NOT PAID"
 
@@ -76,12 +76,14 @@ def held_preview(stored_name: str) -> str:
     return key
 
 
-def release(*, orders: Iterable[Order], by: Any, reason: str) -> int:
-    """Release held orders at once (billing calls this when the invoice is paid). Returns how many."""
+def release(*, orders: Iterable[Order], by: Any) -> int:
+    """Release held orders at once (billing calls this when the invoice is paid). Returns how many. The
+    timeline line everyone on the order reads says the files are released, not why: payments and
+    invoices are the money roles' (their own ``invoice.paid`` line says which invoice)."""
     released = 0
     for order in orders:
         if Order.objects.filter(pk=order.pk, downloads_held=True).update(downloads_held=False):
             released += 1
-            record_event(order=order, actor=by, verb="downloads.released",
-                         message=f"Files released for download: {reason}")
+            record_event(audience=Audience.CLIENT, order=order, actor=by, verb="downloads.released",
+                         message="Final files released for download")
     return released

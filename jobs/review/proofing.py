@@ -23,6 +23,8 @@ from agency.notifications import notify
 from jobs import permissions, workflow
 from jobs.events import on_behalf, record_event
 from jobs.models import (
+    REVIEWABLE,
+    Audience,
     Delivery,
     DeliveryItem,
     DeliveryKind,
@@ -40,16 +42,33 @@ from jobs.models import (
 )
 from jobs.notifications import client_users
 from jobs.review import deliveries
-from jobs.workflow import IMAGES
+from jobs.workflow import IMAGES, ROUNDS
 
 logger = logging.getLogger("loupe.review")
 MAX_PINS = 50
 TEXT_MAX = 2000
-REVIEWABLE_ORDERS = {OrderStatus.DELIVERED, OrderStatus.REVISION}
 
 # Sent inside the transaction whenever a round's billable content may have changed (opened,
 # confirmed, reclassed): billing prices it from the client's price list and records the charge.
 revision_round_changed = Signal()  # kwargs: round
+
+
+def beyond_free_rounds(client: Any, number: int) -> bool:
+    """Is round ``number`` past the client's free rounds? With N free rounds, round N is free and round
+    N + 1 is not."""
+    return number > client.free_revision_rounds
+
+
+def change_count(round_: RevisionRound) -> int:
+    """The round's change items (what the client wants beyond the brief); defects are never counted."""
+    return round_.items.filter(kind=ItemKind.CHANGE).count()
+
+
+def is_billable_round(client: Any, number: int, changes: int) -> bool:
+    """The one answer to "is this revision round billable?": beyond the free rounds and with at least
+    one change item (defects, the studio's misses, are always free). The round, its charge in billing
+    and the proofing page all ask here."""
+    return beyond_free_rounds(client, number) and changes > 0
 
 
 @dataclass
@@ -134,7 +153,7 @@ def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: 
     order = _locked_order(order)
     if not permissions.can_review_delivery(by, order):
         raise NotPermitted("Only the client's users (or their account manager) review deliveries.")
-    if order.status not in REVIEWABLE_ORDERS:
+    if order.status not in REVIEWABLE:
         raise InvalidTransition(f"Order {order.number} is {workflow.ORDERS.label(order.status)}; there is nothing to review.")
     note = _clean_text(note, "note")
     images = _check_items(order, items)
@@ -147,7 +166,7 @@ def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: 
             raise InvalidTransition("Some of these images were reviewed by someone else a moment ago; reload the page.")
         Version.objects.filter(pk__in=[versions[pk].pk for pk in approve]).update(approved=True)
         names = ", ".join(images[pk].filename for pk in approve[:3]) + ("…" if len(approve) > 3 else "")
-        record_event(order=order, actor=by, verb="images.approved",
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="images.approved",
                      message=f"{len(approve)} image{'s' if len(approve) != 1 else ''} approved{behalf}: {names}",
                      data={"images": [str(pk) for pk in approve]})
     round_ = _open_round(order, by, revise, images, versions, note, confirm=confirm) if revise else None
@@ -161,7 +180,7 @@ def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: di
     kinds = [item.get("kind") or ItemKind.CHANGE for item in revise]
     if any(kind not in ItemKind.values for kind in kinds):
         raise RuleViolation("Each change is a defect or a change.", field="items")
-    billable = number > order.client.free_revision_rounds and ItemKind.CHANGE in kinds
+    billable = is_billable_round(order.client, number, kinds.count(ItemKind.CHANGE))
     awaiting = billable and not (confirm and permissions.can_confirm_round(by, order))
     round_ = RevisionRound.objects.create(order=order, number=number, note=note, billable=billable, requested_by=by,
                                           status=RoundStatus.AWAITING_CONFIRMATION if awaiting else RoundStatus.OPEN,
@@ -175,7 +194,7 @@ def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: di
                              for n, pin in enumerate(item.get("pins") or [], start=1)])
     changes = kinds.count(ItemKind.CHANGE)
     if awaiting:
-        record_event(order=order, actor=by, verb="revision.awaiting_confirmation",
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="revision.awaiting_confirmation",
                      message=f"Revision round {number} waits for a client admin's confirmation: {changes} "
                              f"change{'s' if changes != 1 else ''} beyond the free rounds are billable",
                      data={"round": str(round_.pk)})
@@ -196,7 +215,7 @@ def _start_round(order: Order, round_: RevisionRound, by: User) -> None:
     if order.status == OrderStatus.DELIVERED:  # the order's own transition is the timeline line
         workflow.order_request_revision(order=order, by=by, message=message, data=data, start_clock=True)
     else:
-        record_event(order=order, actor=by, verb="revision.requested", message=message, data=data)
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="revision.requested", message=message, data=data)
 
 
 def _complete_if_done(order: Order, by: User | None) -> bool:
@@ -216,17 +235,16 @@ def round_answer(*, round_: RevisionRound, by: User, confirm: bool) -> RevisionR
     if not permissions.can_confirm_round(by, order):
         raise NotPermitted("Only an admin of the client's company confirms a billable revision round.")
     round_ = RevisionRound.objects.select_for_update().get(pk=round_.pk)
-    if round_.status != RoundStatus.AWAITING_CONFIRMATION:
-        raise InvalidTransition(f"Revision round {round_.number} is {round_.get_status_display().lower()} already.")
+    ROUNDS.move(round_, "confirm" if confirm else "decline",
+                refusal=f"Revision round {round_.number} is {{state}}; only a round waiting for confirmation is answered.")
     if confirm:
-        round_.status, round_.confirmed_by, round_.confirmed_at = RoundStatus.OPEN, by, timezone.now()
+        round_.confirmed_by, round_.confirmed_at = by, timezone.now()
         round_.save(update_fields=["status", "confirmed_by", "confirmed_at"])
         _start_round(order, round_, by)
         revision_round_changed.send(sender=RevisionRound, round=round_)
     else:
-        round_.status = RoundStatus.DECLINED
         round_.save(update_fields=["status"])
-        record_event(order=order, actor=by, verb="revision.declined",
+        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="revision.declined",
                      message=f"Revision round {round_.number} was not confirmed; its images stay delivered",
                      data={"round": str(round_.pk)})
         revision_round_changed.send(sender=RevisionRound, round=round_)
@@ -253,10 +271,9 @@ def item_reclassify(*, item: RevisionItem, by: User, kind: str, reason: str) -> 
     item.kind, item.reclass_reason, item.reclassed_by = kind, reason, by
     item.save(update_fields=["kind", "reclass_reason", "reclassed_by"])
     round_ = item.round
-    round_.billable = (round_.number > order.client.free_revision_rounds
-                       and round_.items.filter(kind=ItemKind.CHANGE).exists())
+    round_.billable = is_billable_round(order.client, round_.number, change_count(round_))
     round_.save(update_fields=["billable"])
-    record_event(order=order, actor=by, verb="revision.reclassed",
+    record_event(audience=Audience.CLIENT, order=order, actor=by, verb="revision.reclassed",
                  message=f"{item.image.filename} in round {round_.number} classed as {kind} (was {before}): {reason}",
                  data={"round": str(round_.pk), "item": str(item.pk), "from": before, "to": kind})
     revision_round_changed.send(sender=RevisionRound, round=round_)
@@ -270,7 +287,7 @@ def auto_approve_due(*, now: Any = None) -> dict[str, int]:
     reminded = approved = 0
     due = (Delivery.objects.filter(kind=DeliveryKind.REVIEW, status=DeliveryStatus.READY,
                                    order__client__auto_approve_days__isnull=False,
-                                   order__status__in=REVIEWABLE_ORDERS, items__image__status=ImageStatus.DELIVERED)
+                                   order__status__in=REVIEWABLE, items__image__status=ImageStatus.DELIVERED)
            .select_related("order__client").distinct())
     for delivery in due:
         days = delivery.order.client.auto_approve_days
@@ -289,7 +306,7 @@ def auto_approve_due(*, now: Any = None) -> dict[str, int]:
 def _auto_approve(delivery: Delivery, days: int) -> int:
     with transaction.atomic():
         order = _locked_order(delivery.order)
-        if order.status not in REVIEWABLE_ORDERS:
+        if order.status not in REVIEWABLE:
             return 0
         waiting = list(OrderImage.objects.filter(delivery_items__delivery=delivery, status=ImageStatus.DELIVERED)
                        .exclude(pk__in=_pending([i.image_id for i in delivery.items.all()])).values_list("pk", flat=True))
@@ -298,7 +315,7 @@ def _auto_approve(delivery: Delivery, days: int) -> int:
         versions = _latest_delivered(waiting)
         IMAGES.claim(OrderImage.objects.filter(pk__in=waiting), "approve", approved_at=timezone.now())
         Version.objects.filter(pk__in=[v.pk for v in versions.values()]).update(approved=True)
-        record_event(order=order, actor=None, verb="images.approved",
+        record_event(audience=Audience.CLIENT, order=order, actor=None, verb="images.approved",
                      message=f"{len(waiting)} image{'s' if len(waiting) != 1 else ''} of delivery {delivery.number} "
                              f"approved automatically after {days} days without an answer",
                      data={"images": [str(pk) for pk in waiting], "automatic": True})

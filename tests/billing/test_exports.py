@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from billing import exports, invoicing
 from billing.models import Export, ExportStatus
@@ -38,7 +41,8 @@ def books(cast):
     invoicing.invoice_generate(by=cast.finance, order=completed_order(cast.acme, cast.account_manager, title="Draft"))
     other = issued_invoice(cast.globex, cast)
     today = invoicing.studio_today()
-    return {"first": first, "note": note, "void": void, "other": other, "from": today, "to": today}
+    return {"first": first, "note": note, "void": void, "other": other, "from": today, "to": today,
+            "finance": cast.finance}
 
 
 def _rows(data: bytes) -> list[dict[str, str]]:
@@ -46,7 +50,7 @@ def _rows(data: bytes) -> list[dict[str, str]]:
 
 
 def _export(fmt: str, books) -> bytes:
-    return b"".join(exports.stream(fmt, books["from"], books["to"]))
+    return b"".join(exports.stream(fmt, books["from"], books["to"], by=books["finance"]))
 
 
 def test_lines_csv_parses_back_with_every_document_and_no_formula(books):
@@ -135,3 +139,65 @@ def test_the_export_page_builds_in_the_background_with_progress(books, cast, dja
     refused = web.post("/invoices/exports/", {"format": "csv", "date_from": books["to"], "date_to": "2000-01-01"})
     assert refused.status_code == 400 and "ends before it starts" in refused.content.decode()
     assert Export.objects.count() == 1
+
+
+def _export_row(books, cast) -> Export:
+    return exports.export_start(by=cast.finance, fmt="csv", date_from=books["from"], date_to=books["to"])
+
+
+def test_an_export_is_built_by_one_worker_at_a_time(books, cast, django_capture_on_commit_callbacks):
+    """A second delivery of the task while the first builds finds the export taken and writes nothing."""
+    with django_capture_on_commit_callbacks(execute=False):
+        export = _export_row(books, cast)
+    attempt = exports._claim(export.pk)
+    assert attempt == 1
+    assert exports.export_build(export_id=export.pk) == "nothing to do"
+    export.refresh_from_db()
+    assert export.status == ExportStatus.BUILDING and export.attempts == 1 and export.file == ""
+
+
+def test_a_build_taken_over_after_its_lease_leaves_the_newer_file(books, cast, django_capture_on_commit_callbacks):
+    """A worker that stalled past its lease finds another finished the export: it keeps nothing and
+    never overwrites the file that stands (each build writes a key of its own)."""
+    from django.core.files.storage import default_storage
+
+    with django_capture_on_commit_callbacks(execute=False):
+        export = _export_row(books, cast)
+    assert exports._claim(export.pk) == 1  # the first worker, which then stalls
+    with time_machine.travel(timezone.now() + exports.LEASE + timedelta(minutes=1)):
+        key = exports.export_build(export_id=export.pk)  # the second takes over and finishes
+    export.refresh_from_db()
+    assert export.status == ExportStatus.READY and export.file == key and export.attempts == 2
+    stale = Export.objects.filter(pk=export.pk, attempts=1, status__in=exports.EXPORTS.sources("finish"))
+    assert exports.EXPORTS.claim(stale, "finish", file="late.csv") == 0  # the first cannot record its file
+    export.refresh_from_db()
+    assert export.file == key and default_storage.exists(key)
+
+
+def test_an_export_is_read_as_its_creator_may_read_it(books, cast, django_capture_on_commit_callbacks):
+    """A creator who is no longer finance gets a failed export with the reason, and no file."""
+    from agency.models import Role
+
+    with django_capture_on_commit_callbacks(execute=False):
+        export = _export_row(books, cast)
+    type(cast.finance).objects.filter(pk=cast.finance.pk).update(role=Role.ACCOUNT_MANAGER)
+    assert exports.export_build(export_id=export.pk) == "failed"
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED and export.file == "" and "Only finance" in export.reason
+
+
+def test_only_finance_streams_an_export(books, cast):
+    from agency.exceptions import NotPermitted
+
+    for person in (cast.account_manager, cast.acme_admin, cast.retoucher):
+        with pytest.raises(NotPermitted):
+            b"".join(exports.stream("csv", books["from"], books["to"], by=person))
+
+
+def test_a_build_that_fails_three_times_stops_with_a_reason(books, cast, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        export = _export_row(books, cast)
+    Export.objects.filter(pk=export.pk).update(attempts=exports.MAX_ATTEMPTS)
+    assert exports.export_build(export_id=export.pk) == "failed"
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED and "three times" in export.reason and export.claimed_until is None

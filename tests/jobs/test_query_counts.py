@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import PriceList
-from jobs.models import Delivery, DeliveryStatus, Order, OrderStatus
+from jobs.models import Audience, Delivery, DeliveryStatus, Order, OrderStatus
 from jobs.production import assignment
 from tests.factories import ClientFactory, add_images, default_price_list, make_order, retoucher
 
@@ -73,7 +73,8 @@ def test_order_children_lists_do_not_grow(cast, api, web, url, django_assert_num
         from jobs.events import record_event
 
         for n in range(18):
-            record_event(order=order, actor=cast.account_manager, verb="note", message=f"Checked {n}")
+            record_event(order=order, actor=cast.account_manager, verb="order.updated", message=f"Checked {n}",
+                         audience=Audience.CLIENT)
         Delivery.objects.bulk_create([Delivery(order=order, number=n, status=DeliveryStatus.READY, archive=f"d{n}.zip")
                                       for n in range(3, 21)])
 

@@ -184,7 +184,7 @@ def test_sla_sweep_marks_at_risk_and_breached_once(cast, django_capture_on_commi
     cast.acme.save()
     now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     late = cast.acme_order
-    images = add_images(late, {"complex": 30})
+    images = add_images(late, {"complex": 30}, status=ImageStatus.ASSIGNED)  # assigned work, as _assign leaves it
     sla.start(late, now=now - timedelta(days=1), calendar=CAL)
     late.status, late.due_at = OrderStatus.IN_PRODUCTION, now + timedelta(hours=2)
     late.save()
