@@ -29,6 +29,7 @@ import secrets
 import socket
 import ssl
 import time
+import unicodedata
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -73,16 +74,37 @@ def _allowed_host(host: str) -> bool:
     return host.lower() in {h.lower() for h in settings.LOUPE_WEBHOOK_ALLOWED_HOSTS}
 
 
+# Where deliveries never go, written out rather than left to ``ipaddress.is_global`` (whose answers have
+# changed between Python versions): private, loopback, link-local (cloud metadata), shared carrier-grade
+# NAT, benchmarking, documentation, reserved, multicast and broadcast ranges; and the IPv6 forms that
+# carry an IPv4 address inside them (NAT64, 6to4, Teredo, IPv4-compatible), which would reach any of those.
+BLOCKED_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "240.0.0.0/4",
+    "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16", "fc00::/7",
+    "fe80::/10", "fec0::/10", "ff00::/8",
+))
+
+
 def _public(address: str) -> bool:
+    """Is ``address`` a public internet address deliveries may go to?"""
     ip = ipaddress.ip_address(address.split("%")[0])
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    return ip.is_global and not any(ip in network for network in BLOCKED_NETWORKS if network.version == ip.version)
+
+
+def _plain(url: str) -> bool:
+    """No whitespace or control character anywhere: what is checked is exactly what is called."""
+    return not any(char.isspace() or unicodedata.category(char) in {"Cc", "Cf"} for char in url)
 
 
 def resolve(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, address to connect to) for a URL deliveries may go to; ``Unsafe`` with the
     reason otherwise. Every address the name has must be public, not only the first."""
+    if not _plain(url):
+        raise Unsafe("The URL contains a space or a control character.")
     parts = urlsplit(url)
     host = parts.hostname or ""
     allowed = _allowed_host(host)
@@ -108,7 +130,7 @@ def resolve(url: str) -> tuple[str, str, int, str]:
 
 
 def _check_url(url: str) -> str:
-    url = (url or "").strip()
+    url = url or ""
     if len(url) > 500:
         raise RuleViolation("A webhook URL has at most 500 characters.", field="url")
     try:

@@ -142,6 +142,12 @@ def runs_orders(user: Any) -> bool:
     return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
 
 
+def can_choose_reference(user: Any, order: Order) -> bool:
+    """Make approved work the style guide's golden reference: the company's admins (it changes what
+    every later order is judged against), or the studio's managers for them."""
+    return is_client_admin(user) and _is_own_client(user, order.client_id) or runs_orders(user)
+
+
 def can_classify_revisions(user: Any) -> bool:
     """Reclass a revision item as defect or change: account managers and admins."""
     return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES

@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST
 
 from agency.exceptions import RuleViolation
 from agency.permissions import require
-from clients.permissions import can_edit_style_guide
 from jobs import permissions, selectors
 from jobs.intake import ingest
 from jobs.models import (
@@ -64,12 +63,13 @@ def image_work(request: HttpRequest, pk: Any) -> HttpResponse:
     strip = list(selectors.work_queue(user).filter(order=order)) if permissions.can_view_work_queue(user) else \
         list(selectors.image_list(user, order))
     assignment = Assignment.objects.filter(image=image, active=True).select_related("retoucher").first()
+    canvas = _canvas_context(user, image)
     return render(request, "jobs/image_work.html", {
-        **_canvas_context(user, image), "strip": strip, "assignment": assignment, "guide": order.style_guide,
+        **canvas, "strip": strip, "assignment": assignment, "guide": order.style_guide,
         "can_start": versions.can_start(user, image),
         "can_upload": versions.can_upload_version(user, image),
         "can_download": permissions.can_download_original(user, order) and bool(image.original),
-        "can_set_reference": can_edit_style_guide(user, order.style_guide.client),
+        "reference_choices": {v.pk for v in canvas["versions"] if references.can_make_reference(user, v)},
         "max_upload_bytes": ingest.max_upload_bytes(),
     })
 

@@ -54,6 +54,32 @@ def test_the_same_key_with_another_body_is_refused(cast):
     assert Order.objects.count() == count
 
 
+def test_the_same_key_on_another_path_is_refused(cast):
+    """The same key and the same (empty) body sent to another order's action is another request: 422,
+    and the second order is left as it was."""
+    from jobs.models import OrderStatus
+    from tests.factories import add_images, make_order
+
+    first, second = (make_order(cast.acme, by=cast.acme_member, title=t) for t in ("First", "Second"))
+    for order in (first, second):
+        add_images(order, {"standard": 1})
+    api = api_for(cast.acme_member)
+    done = api.post(f"/api/v1/orders/{first.pk}/submit/", {}, format="json", HTTP_IDEMPOTENCY_KEY="submit-it")
+    assert done.status_code == 200, done.content
+    refused = api.post(f"/api/v1/orders/{second.pk}/submit/", {}, format="json", HTTP_IDEMPOTENCY_KEY="submit-it")
+    assert refused.status_code == 422 and "different request" in refused.json()["detail"]
+    second.refresh_from_db()
+    assert second.status == OrderStatus.DRAFT
+
+
+def test_the_same_key_with_another_content_type_is_refused(cast):
+    api = api_for(cast.acme_member)
+    api.post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="k-type")
+    count = Order.objects.count()
+    refused = api.post("/api/v1/orders/", _order(cast), format="multipart", HTTP_IDEMPOTENCY_KEY="k-type")  # same fields
+    assert refused.status_code == 422 and Order.objects.count() == count
+
+
 @pytest.mark.parametrize("key", ["x" * 256, "", " padded ", "tab\there"])
 def test_a_malformed_key_is_refused(cast, key):
     count = Order.objects.count()

@@ -26,6 +26,7 @@ from billing.models import (
 from clients.models import Invoicing
 from jobs.models import Event, Order, OrderStatus, RevisionRound, RoundStatus
 from tests.billing.invoicing_setup import address, completed_order, issued_invoice
+from tests.conftest import api_for
 
 pytestmark = pytest.mark.django_db
 S = InvoiceStatus
@@ -242,6 +243,25 @@ def test_paying_more_than_is_due_is_refused(ready):
         invoicing.invoice_pay(invoice=invoice, by=ready.finance, amount=Decimal("1"),
                               received_on=invoicing.studio_today() + timedelta(days=1))
     assert snapshot(invoice) == before
+
+
+def test_after_a_part_payment_only_the_balance_is_due(ready):
+    """The limit is the balance, not the total: one cent above what is still due is refused; exactly the
+    balance settles the invoice."""
+    invoice = issued_invoice(ready.acme, ready)
+    invoicing.invoice_pay(invoice=invoice, by=ready.finance, amount=Decimal("10.00"))
+    invoice.refresh_from_db()
+    balance = invoice.balance
+    assert balance == invoice.total - Decimal("10.00")
+    before = snapshot(invoice)
+    with pytest.raises(RuleViolation, match="is due"):
+        invoicing.invoice_pay(invoice=invoice, by=ready.finance, amount=balance + Decimal("0.01"))
+    refused = api_for(ready.finance).post(f"/api/v1/invoices/{invoice.pk}/pay/", {"amount": str(balance + Decimal("0.01"))},
+                                          format="json")
+    assert refused.status_code == 400 and snapshot(invoice) == before
+    invoicing.invoice_pay(invoice=invoice, by=ready.finance, amount=balance)
+    invoice.refresh_from_db()
+    assert invoice.status == S.PAID and invoice.balance == 0
 
 
 def test_drafts_and_void_invoices_take_no_payment(ready):

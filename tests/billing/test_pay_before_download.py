@@ -37,8 +37,10 @@ def held(cast):
     image = add_images(order, {"standard": 1}, status=ImageStatus.APPROVED)[0]
     base = f"clients/{cast.acme.pk}/orders/{order.pk}/{image.pk}/versions/v1"
     preview = ingest.store(f"{base}/preview.webp", _webp((200, 180, 40)))
+    thumbnail = ingest.store(f"{base}/thumbnail.webp", _webp((40, 120, 200)))
+    master = ingest.store(f"{base}/RING.png", _webp((10, 10, 10)))
     version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, created_by=cast.retoucher,
-                                     file=f"{base}/RING.png", preview=preview, thumbnail=preview, approved=True)
+                                     file=master, preview=preview, thumbnail=thumbnail, approved=True)
     archive = ingest.store(f"clients/{cast.acme.pk}/orders/{order.pk}/deliveries/d1/final.zip", b"PK\x05\x06" + bytes(18))
     delivery = Delivery.objects.create(order=order, number=1, status="ready", archive=archive)
     DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
@@ -120,3 +122,48 @@ def test_a_transparent_preview_keeps_its_transparency_under_the_mark():
         assert marked.mode == "RGBA"
         alpha = marked.getchannel("A")
         assert alpha.getextrema()[0] == 0 and alpha.getextrema()[1] > 60  # clear background, visible mark
+
+
+def _flat(data: bytes) -> bool:
+    """A one-colour picture (the fixture's plain renditions), as opposed to one with the mark's strokes."""
+    with Image.open(io.BytesIO(data)) as picture:
+        low, high = picture.convert("L").getextrema()
+    return high - low < 5
+
+
+@pytest.mark.parametrize("person", ["acme_member", "acme_admin"])
+def test_no_rendition_of_a_held_order_leaves_unmarked(cast, held, person):
+    """Every path a client user has to the retouched work of a held order: the preview and the
+    thumbnail are watermarked (the studio still gets the plain ones), the master is the studio's, the
+    deliveries answer 402, and the work cannot become the style guide's reference (its copy would be
+    unmarked)."""
+    from clients.models import StyleGuide
+
+    api = api_for(getattr(cast, person))
+    version, image = held["version"], held["image"]
+    for what in ("preview", "thumbnail"):
+        marked = _fetch(api, api.get(f"/api/v1/versions/{version.pk}/download/?what={what}"))
+        assert not _flat(marked), what
+        studio = api_for(cast.account_manager)
+        assert _flat(_fetch(studio, studio.get(f"/api/v1/versions/{version.pk}/download/?what={what}"))), what
+    assert not _flat(_fetch(api, api.get(f"/api/v1/images/{image.pk}/download/?what=version")))
+    assert api.get(f"/api/v1/versions/{version.pk}/download/?what=file").status_code == 403
+    assert api.get(f"/api/v1/images/{image.pk}/download/?what=delivery").status_code == 402
+    assert api.get(f"/api/v1/deliveries/{held['delivery'].pk}/download/").status_code == 402
+    guides = StyleGuide.objects.count()
+    reference = api.post(f"/api/v1/versions/{version.pk}/reference/")
+    assert reference.status_code == (402 if person == "acme_admin" else 403), reference.content
+    assert StyleGuide.objects.count() == guides and not StyleGuide.objects.exclude(reference_key="").exists()
+
+
+def test_a_held_orders_work_becomes_a_reference_only_once_it_is_paid(cast, held):
+    from clients.models import StyleGuide
+
+    manager = api_for(cast.account_manager)
+    refused = manager.post(f"/api/v1/versions/{held['version'].pk}/reference/")
+    assert refused.status_code == 409 and "once its invoice is paid" in refused.json()["detail"]
+    assert not StyleGuide.objects.exclude(reference_key="").exists()
+    invoicing.invoice_pay(invoice=held["invoice"], by=cast.finance, amount=held["invoice"].balance)
+    made = api_for(cast.acme_admin).post(f"/api/v1/versions/{held['version'].pk}/reference/")
+    assert made.status_code == 200, made.content
+    assert StyleGuide.objects.exclude(reference_key="").count() == 1

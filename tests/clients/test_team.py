@@ -14,7 +14,7 @@ from agency.models import Role, User
 from clients import services
 from clients.models import Membership
 from tests.conftest import api_for, web_for
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, client_user
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +76,22 @@ def test_the_company_always_keeps_an_admin(cast):
     assert User.objects.get(pk=cast.acme_admin.pk).role == Role.CLIENT_ADMIN
     with pytest.raises(RuleViolation, match="own seat"):
         services.member_remove(membership=seat, by=cast.acme_admin)
+
+
+def test_an_inactive_admin_does_not_keep_the_company_administered(cast):
+    """Two admins, one of them deactivated: the active one is still the last admin."""
+    other = client_user(cast.acme, Role.CLIENT_ADMIN, full_name="Former Admin")
+    User.objects.filter(pk=other.pk).update(is_active=False)
+    seat = cast.acme_admin.membership
+    with pytest.raises(InvalidTransition, match="last admin"):
+        services.member_set_role(membership=seat, by=cast.account_manager, role=Role.CLIENT_MEMBER)
+    with pytest.raises(InvalidTransition, match="last admin"):
+        services.member_remove(membership=seat, by=cast.account_manager)
+    assert User.objects.get(pk=cast.acme_admin.pk).role == Role.CLIENT_ADMIN
+    assert User.objects.get(pk=cast.acme_admin.pk).is_active
+    User.objects.filter(pk=other.pk).update(is_active=True)  # with a second active admin it is allowed
+    services.member_set_role(membership=seat, by=cast.account_manager, role=Role.CLIENT_MEMBER)
+    assert User.objects.get(pk=cast.acme_admin.pk).role == Role.CLIENT_MEMBER
 
 
 def test_a_role_change_takes_effect_at_the_next_request(cast):

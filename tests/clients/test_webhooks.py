@@ -18,6 +18,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from agency.exceptions import RuleViolation
 from clients import tasks, webhooks
 from clients.models import WebhookDelivery, WebhookEndpoint
 from jobs import workflow
@@ -91,13 +92,16 @@ def _endpoint(client, url, events=("order.submitted",), by=None) -> tuple[Webhoo
     return webhooks.endpoint_create(by=by, client=client, url=url, events=list(events))
 
 
-def _resolving(monkeypatch, mapping: dict[str, str]) -> None:
-    """Names this machine cannot look up (no DNS here) resolve as a public resolver would answer."""
+def _resolving(monkeypatch, mapping: dict[str, str | list[str]]) -> None:
+    """Names this machine cannot look up (no DNS here) resolve as a public resolver would answer (a
+    list: a name with several addresses, in that order)."""
     real = socket.getaddrinfo
 
     def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
         if host in mapping:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (mapping[host], port))]
+            addresses = mapping[host] if isinstance(mapping[host], list) else [mapping[host]]
+            return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+                    for a in addresses]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
@@ -170,6 +174,57 @@ def test_other_bad_urls_are_refused(cast, settings, monkeypatch, url, reason):
     response = api_for(cast.acme_admin).post("/api/v1/webhooks/", {"url": url, "events": ["order.submitted"]},
                                              format="json")
     assert response.status_code == 400 and reason in response.json()["errors"]["url"][0]
+
+
+# Each form an address deliveries must never reach may take, named by what it is.
+FORBIDDEN = {
+    "carrier-grade NAT": "100.64.0.1", "carrier-grade NAT, top": "100.127.255.254", "benchmarking": "198.18.0.1",
+    "documentation": "192.0.2.10", "IETF protocol": "192.0.0.8", "6to4 relay": "192.88.99.1", "reserved": "240.0.0.1",
+    "multicast": "224.0.0.251", "broadcast": "255.255.255.255", "this network": "0.1.2.3",
+    "NAT64 of 10.0.0.1": "64:ff9b::a00:1", "NAT64 of a public address": "64:ff9b::5db8:d822",
+    "6to4 of 10.0.0.1": "2002:a00:1::1", "Teredo": "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    "IPv4-compatible": "::10.0.0.1", "IPv4-mapped loopback": "::ffff:127.0.0.1", "unique local": "fd00::1",
+    "link-local v6": "fe80::1", "site-local v6": "fec0::1", "documentation v6": "2001:db8::1", "discard v6": "100::1",
+}
+
+
+@pytest.mark.parametrize("address", FORBIDDEN.values(), ids=FORBIDDEN.keys())
+def test_every_non_public_form_of_an_address_is_refused_at_save_and_at_send(cast, settings, monkeypatch, connections,
+                                                                            address):
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = []
+    _resolving(monkeypatch, {"hooks.example.test": address})
+    response = api_for(cast.acme_admin).post("/api/v1/webhooks/", {"url": "https://hooks.example.test/loupe",
+                                                                    "events": ["order.submitted"]}, format="json")
+    assert response.status_code == 400 and "public" in response.json()["errors"]["url"][0]
+    assert not WebhookEndpoint.objects.exists()
+    with pytest.raises(webhooks.Unsafe):
+        webhooks.resolve("https://hooks.example.test/loupe")
+    assert connections == []
+
+
+@pytest.mark.parametrize("addresses", [["93.184.216.34", "10.0.0.5"], ["10.0.0.5", "93.184.216.34"],
+                                       ["2606:2800:220:1::1", "::1"], ["93.184.216.34", "100.64.0.9"]],
+                         ids=["public-then-private", "private-then-public", "v6-public-then-loopback", "public-then-cgnat"])
+def test_a_name_with_several_addresses_is_refused_if_any_is_not_public(cast, settings, monkeypatch, connections,
+                                                                       addresses):
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = []
+    _resolving(monkeypatch, {"hooks.example.test": addresses})
+    response = api_for(cast.acme_admin).post("/api/v1/webhooks/", {"url": "https://hooks.example.test/loupe",
+                                                                    "events": ["order.submitted"]}, format="json")
+    assert response.status_code == 400 and not WebhookEndpoint.objects.exists() and connections == []
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.test/lo upe", "https://hooks.example.test/loupe\x00",
+                                 "https://hooks.example.test/\r\nX-Injected: 1", "https://hooks.example\t.test/",
+                                 "https://hooks.example.test/\u200bloupe"])
+def test_whitespace_and_control_characters_are_refused(cast, settings, monkeypatch, url):
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = []
+    _resolving(monkeypatch, {"hooks.example.test": "93.184.216.34"})
+    with pytest.raises(RuleViolation):
+        webhooks.endpoint_create(by=cast.acme_admin, client=cast.acme, url=url, events=["order.submitted"])
+    assert not WebhookEndpoint.objects.exists()
+    with pytest.raises(webhooks.Unsafe):
+        webhooks.resolve(url)
 
 
 def test_a_public_https_url_is_accepted(cast, settings, monkeypatch):

@@ -202,6 +202,26 @@ def test_an_admin_who_accepts_the_price_opens_the_round_at_once(cast, delivered)
     assert RevisionCharge.objects.count() == 1
 
 
+@pytest.mark.parametrize("free", [0, 1, 2])
+def test_the_free_rounds_end_exactly_at_their_number(cast, delivered, free):
+    """With N free rounds, round N (of changes) is free and round N + 1 is billable; a round of
+    defects only is never billable."""
+    default_price_list()
+    order, images = delivered
+    cast.acme.free_revision_rounds = free
+    cast.acme.save()
+    for number in range(1, free + 3):
+        Order.objects.filter(pk=order.pk).update(status=OrderStatus.DELIVERED)
+        OrderImage.objects.filter(pk__in=[i.pk for i in images]).update(status=ImageStatus.DELIVERED)
+        defects_only = number == free + 2
+        round_ = proofing.review_submit(order=order, by=cast.acme_admin, confirm=True,
+                                        items=_revise(images, kind="defect" if defects_only else "change")).round
+        assert round_.number == number
+        assert round_.billable == (number > free and not defects_only), f"round {number} of {free} free"
+        assert proofing.is_billable_round(cast.acme, number, 1) == (number > free)
+        assert proofing.is_billable_round(cast.acme, number, 0) is False
+
+
 def test_free_rounds_and_defects_are_never_billable(cast, delivered):
     default_price_list()
     order, images = delivered

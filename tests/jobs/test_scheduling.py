@@ -243,3 +243,20 @@ def test_a_revision_round_gets_its_own_target():
     assert order.sla_target_hours == 24
     assert business_seconds_between(now, order.due_at, CAL) == pytest.approx(24 * 3600)
     assert sla.status(order, now=now + timedelta(hours=1), calendar=CAL).state == "on_track"
+
+
+@pytest.mark.parametrize("state,booked", [(ImageStatus.ASSIGNED, True), (ImageStatus.IN_PROGRESS, True),
+                                          (ImageStatus.QC_REJECTED, True), (ImageStatus.REVISION_REQUESTED, True),
+                                          (ImageStatus.IN_QC, False), (ImageStatus.READY, False),
+                                          (ImageStatus.DELIVERED, False), (ImageStatus.APPROVED, False)])
+def test_work_left_is_booked_against_the_retoucher_and_nothing_else(cast, state, booked):
+    """Work an image still needs from its retoucher (QC sending it back included) takes their time;
+    work handed to QC or beyond does not."""
+    from jobs.production.capacity import retoucher_pool
+
+    rita = retoucher("Rita", ["colour-correction"], capacity=480)
+    order = cast.acme_order
+    image = add_images(order, {"standard": 1}, status=state)[0]
+    Assignment.objects.create(image=image, retoucher=rita, minutes=300)
+    [pooled] = [r for r in retoucher_pool(start=MONDAY, calendar=CAL) if r.id == rita.pk]
+    assert sum(pooled.booked.values()) == (300 if booked else 0), state
