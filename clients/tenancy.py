@@ -2,7 +2,8 @@
 
 A model reachable by client users declares ``tenant_path``, the lookup from the model to its client
 (``"order__client"``), and may declare ``client_visible_filter``, extra conditions that hold for client
-users only (for example internal timeline events). Models that studio roles with a narrow view
+users only (for example internal timeline events): lookups as a dict, or a function returning a ``Q``
+(an ``Exists`` subquery where a join would repeat rows). Models that studio roles with a narrow view
 (retouchers, QC) may see declare ``<role>_filter``; without one, those roles see nothing of the model.
 This module imports no model above ``clients``: the models describe themselves.
 """
@@ -47,6 +48,8 @@ def scope(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
             return queryset.none()
         queryset = queryset.filter(**{path: client_id})
         extra = getattr(model, "client_visible_filter", None)
+        if callable(extra):  # a condition built when asked (a subquery on a model declared later)
+            return queryset.filter(extra())
         return queryset.filter(**extra) if extra else queryset
     role_filter = getattr(model, f"{user.role}_filter", None)
     if role_filter is None:

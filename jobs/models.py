@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from clients.models import Client, StyleGuide
@@ -310,8 +311,9 @@ class Version(StoredImage):
     Uploaded through the same contract and pipeline as originals; deliveries render it."""
 
     tenant_path = "image__order__client"
-    # Clients see a version once it was published to them in a delivery.
-    client_visible_filter = {"delivery_items__isnull": False}
+    # Clients see a version once it was published to them in a delivery: a subquery, not a join, so a
+    # version in two deliveries (the review and the final one) is still one row.
+    client_visible_filter = staticmethod(lambda: models.Q(Exists(DeliveryItem.objects.filter(version=OuterRef("pk")))))
     retoucher_filter = staticmethod(_version_work)
     qc_filter = staticmethod(lambda user: {})
 

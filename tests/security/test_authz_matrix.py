@@ -45,7 +45,7 @@ from billing.models import (
     QuoteLine,
     RevisionCharge,
 )
-from billing.services import quote_draft
+from billing.services import quote_draft, quote_line_save
 from billing.workflow import quote_send
 from clients.models import Client, Membership, StyleGuide, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs.models import (
@@ -75,6 +75,7 @@ PERSONAS = ["anon", "client_admin_A", "client_member_A", "client_member_B", "acc
             "retoucher_assigned", "retoucher_other", "qc", "finance", "admin", "client_admin_B"]
 TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production", "order_quoted", "client", "guide",
                   "image", "image_uploading", "image_production", "delivery", "membership", "quote", "quote_line",
+                  "image_assigned", "image_multipart", "version_multipart", "version_held", "image_held", "delivery_held",
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
@@ -89,6 +90,17 @@ COUNTED = [Order, OrderImage, Version, Assignment, Delivery, Event, Quote, Quote
            PriceList, PriceRule, ApiToken, User, RevisionRound, RevisionItem, Pin, Message, DeliveryItem, RevisionCharge,
            Invoice, InvoiceLine, Payment, DocumentCounter, Export, WebhookEndpoint, WebhookDelivery, WebhookAttempt]
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
+CANARY = "CANARY-B"
+# Tenant A's money, in a quote line, an invoice line, a payment and a revision charge: a retoucher or QC
+# reviewer never reads it anywhere.
+MONEY_CANARY = Decimal("4242.42")
+MONEY_SPELLINGS = ("4242.42", "4,242.42", "4.242,42", "4 242.42")
+# Who must never read tenant B's canary (QC sees every tenant's retouched work by design), and who must
+# never read an amount.
+CANARY_BLIND = {"client_admin_A", "client_member_A", "retoucher_assigned", "retoucher_other"}
+MONEY_BLIND = {"retoucher_assigned", "retoucher_other", "qc"}
+MATRIX_SECRET = "0123456789abcdef0123456789abcdef01234567"  # the second factor a setup cell confirms
+PUT_BODY = b"{}"  # what the API client sends for a PUT without a body
 
 
 def _variants(spec: dict[str, Any], persona: str) -> list[str]:
@@ -115,18 +127,23 @@ def _cells() -> list[Any]:
 
 
 def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager: User, rita: User) -> dict[str, Any]:
-    """One tenant's objects, one of each kind the matrix names."""
-    order = make_order(client, by=member, title="Draft", guide=guide)
-    submitted = make_order(client, by=member, status=OrderStatus.SUBMITTED, title="Submitted", guide=guide)
+    """One tenant's objects, one of each kind the matrix names. Tenant B's titles carry the canary."""
+    label = f"{CANARY}-7f3a " if client == cast.globex else ""
+    order = make_order(client, by=member, title=f"{label}Draft", guide=guide)
+    submitted = make_order(client, by=member, status=OrderStatus.SUBMITTED, title=f"{label}Submitted", guide=guide)
     add_images(submitted, {"standard": 1})
-    production = make_order(client, by=member, status=OrderStatus.IN_PRODUCTION, title="Production", guide=guide)
+    production = make_order(client, by=member, status=OrderStatus.IN_PRODUCTION, title=f"{label}Production", guide=guide)
     Order.objects.filter(pk=production.pk).update(due_at=timezone.now() + timedelta(days=5))
-    quoted = submitted_order(make_order(client, by=member, title="Quoted", guide=guide), {"standard": 2})
-    quote = quote_send(quote=quote_draft(order=quoted, by=manager), by=manager)
-    drafting = submitted_order(make_order(client, by=member, title="Drafting", guide=guide), {"standard": 2})
+    quoted = submitted_order(make_order(client, by=member, title=f"{label}Quoted", guide=guide), {"standard": 2})
+    priced = quote_draft(order=quoted, by=manager)
+    quote_line_save(quote=priced, by=manager, description="Archive handling", quantity=Decimal("1"),
+                    unit_price=MONEY_CANARY)
+    quote = quote_send(quote=priced, by=manager)
+    drafting = submitted_order(make_order(client, by=member, title=f"{label}Drafting", guide=guide), {"standard": 2})
     draft = quote_draft(order=drafting, by=manager)
     return {
-        **_production(client, guide, member, production, rita), **_invoices(cast, client, member, manager),
+        **_production(client, guide, member, production, rita, label), **_invoices(cast, client, member, manager),
+        **_uploads(member, order), **_held(cast, client, guide, member, rita, label),
         "order": order, "order_submitted": submitted, "client": client, "guide": guide,
         "image": received_image(order),
         "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
@@ -166,15 +183,58 @@ def _colleague(client: Client) -> dict[str, Any]:
 
 
 def _invoices(cast: Cast, client: Client, member: User, manager: User) -> dict[str, Any]:
-    """A completed order not invoiced yet, an issued invoice and a draft (each from its own order)."""
+    """A completed order not invoiced yet, an issued invoice, a draft, and a partly paid invoice carrying the
+    money canary on a line and as its payment (each from its own order)."""
     from tests.billing.invoicing_setup import address, completed_order
 
     address(client)
-    orders = [completed_order(client, manager, title=f"Completed {n}") for n in range(3)]
+    orders = [completed_order(client, manager, title=f"Completed {n}") for n in range(4)]
     [issued] = invoicing.invoice_generate(by=cast.finance, order=orders[1])
     invoicing.invoice_issue(invoice=issued, by=cast.finance)
+    [paid] = invoicing.invoice_generate(by=cast.finance, order=orders[3])
+    invoicing.invoice_line_add(invoice=paid, by=cast.finance, description="Archive handling", quantity=Decimal("1"),
+                               unit_price=MONEY_CANARY, order=orders[3])
+    invoicing.invoice_issue(invoice=paid, by=cast.finance)
+    invoicing.invoice_pay(invoice=paid, by=cast.finance, amount=MONEY_CANARY)
     [draft] = invoicing.invoice_generate(by=cast.finance, order=orders[2])
     return {"order_completed": orders[0], "invoice": issued, "invoice_draft": draft}
+
+
+def _uploads(member: User, order: Order) -> dict[str, Any]:
+    """An original uploading in parts, through the real service, on a draft of its own (large enough for
+    a multipart plan; no bytes are sent: signing a part needs none)."""
+    from jobs.intake.uploads import uploads_create
+
+    big = {"name": "MASTER.tif", "size": 100 * 2**20, "content_type": "image/tiff", "sha256": ""}
+    uploading = make_order(order.client, by=member, title=f"{order.title} uploading", guide=order.style_guide)
+    [(image, _)] = uploads_create(order=uploading, by=member, files=[big])
+    return {"image_multipart": image}
+
+
+def _held(cast: Cast, client: Client, guide: StyleGuide, member: User, rita: User, label: str) -> dict[str, Any]:
+    """An order paid before download and not paid yet: delivered and approved, its version in the review
+    delivery and in the final one, its files held."""
+    order = make_order(client, by=member, status=OrderStatus.COMPLETED, title=f"{label}Held", guide=guide)
+    Order.objects.filter(pk=order.pk).update(downloads_held=True)
+    image = add_images(order, {"standard": 1}, status=ImageStatus.APPROVED)[0]
+    version = _version(image, VersionStatus.PASSED, rita, approved=True)
+    version.preview.save("p.webp", ContentFile(_webp()), save=True)  # watermarked for its client: a real picture
+    review = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive=f"h1-{order.pk}.zip")
+    final = Delivery.objects.create(order=order, number=2, kind="final", status=DeliveryStatus.READY,
+                                    archive=f"h2-{order.pk}.zip")
+    for delivery in (review, final):
+        DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+    return {"image_held": image, "version_held": version, "delivery_held": final}
+
+
+def _webp() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (120, 80), (200, 170, 60)).save(out, "WEBP")
+    return out.getvalue()
 
 
 def _version(image: OrderImage, status: str, by: User, **fields: Any) -> Version:
@@ -189,23 +249,31 @@ def _version(image: OrderImage, status: str, by: User, **fields: Any) -> Version
     return version
 
 
-def _production(client: Client, guide: StyleGuide, member: User, production: Order, rita: User) -> dict[str, Any]:
-    """The production and review objects: work assigned to retoucher_assigned, a version waiting for
-    QC and one uploading, an image ready to deliver, a delivered order, a billable round waiting for a
-    client admin, an open round's item, a failed delivery and an approved version."""
-    work, in_qc, ready = add_images(production, {"standard": 3})
+def _production(client: Client, guide: StyleGuide, member: User, production: Order, rita: User,
+                label: str) -> dict[str, Any]:
+    """The production and review objects: work assigned to retoucher_assigned (one image to start, one
+    in progress), a version waiting for QC, one uploading and one uploading in parts, an image ready to
+    deliver, a delivered order, a billable round waiting for a client admin (its charge is the money
+    canary once confirmed), an open round's item, a failed delivery and an approved version that is in
+    two deliveries (the review one and the final one)."""
+    from jobs.production.versions import version_create
+
+    work, in_qc, ready, assigned = add_images(production, {"standard": 4})
     OrderImage.objects.filter(pk=work.pk).update(status=ImageStatus.IN_PROGRESS)
     OrderImage.objects.filter(pk=in_qc.pk).update(status=ImageStatus.IN_QC)
     OrderImage.objects.filter(pk=ready.pk).update(status=ImageStatus.READY)
-    for image in (work, in_qc, ready):
+    OrderImage.objects.filter(pk=assigned.pk).update(status=ImageStatus.ASSIGNED)
+    for image in (work, in_qc, ready, assigned):
         Assignment.objects.create(image=image, retoucher=rita, minutes=30)
     work.refresh_from_db()
     uploading = _version(work, VersionStatus.UPLOADING, rita)
+    multipart, _ = version_create(image=work, by=rita, file={"name": "RETOUCHED.tif", "size": 100 * 2**20,
+                                                             "content_type": "image/tiff", "sha256": ""})
     waiting = _version(in_qc, VersionStatus.IN_QC, rita, uploaded_at=timezone.now())
     _version(ready, VersionStatus.PASSED, rita)
 
     def delivered_order(title: str) -> tuple[Order, OrderImage, Version, Delivery]:
-        order = make_order(client, by=member, status=OrderStatus.DELIVERED, title=title, guide=guide)
+        order = make_order(client, by=member, status=OrderStatus.DELIVERED, title=f"{label}{title}", guide=guide)
         image = add_images(order, {"standard": 1}, status=ImageStatus.DELIVERED)[0]
         version = _version(image, VersionStatus.PASSED, rita)
         delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive=f"d-{order.pk}.zip")
@@ -228,7 +296,20 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
     approved_order, approved_image, approved, _ = delivered_order("Approved")
     OrderImage.objects.filter(pk=approved_image.pk).update(status=ImageStatus.APPROVED)
     Version.objects.filter(pk=approved.pk).update(approved=True)
-    return {"image_work": work, "version_in_qc": waiting, "version_uploading": uploading, "image_ready": ready,
+    final = Delivery.objects.create(order=approved_order, number=2, kind="final", status=DeliveryStatus.READY,
+                                    archive=f"f-{approved_order.pk}.zip")
+    DeliveryItem.objects.create(delivery=final, image=approved_image, version=approved)  # a version in two deliveries
+    RevisionCharge.objects.create(round=awaiting, currency=client.currency, fee=MONEY_CANARY, items=1, amount=MONEY_CANARY)
+    # the money lines of the order the retouchers work on, as quoting and invoicing leave them on its timeline
+    from jobs.events import record_event
+    from jobs.models import Audience
+
+    for verb, text in (("quote.line_added", "Quote line added: Archive handling ({} EUR)"),
+                       ("invoice.paid", "Payment of {} EUR on INV-2026-09999; paid in full")):
+        record_event(order=production, actor=None, verb=verb, audience=Audience.MANAGERS,
+                     message=text.format(MONEY_CANARY))
+    return {"image_assigned": assigned, "version_multipart": multipart,
+            "image_work": work, "version_in_qc": waiting, "version_uploading": uploading, "image_ready": ready,
             "order_delivered": order_delivered, "image_delivered": image_delivered, "round_awaiting": awaiting,
             "revision_item": item, "delivery_failed": failed, "version_approved": approved}
 
@@ -281,6 +362,17 @@ def _resolve(value: Any, objects: dict[str, Any], variant: str, persona: User | 
         return persona.email if persona else "nobody@example.test"
     if value == "$password":
         return PASSWORD
+    if value == "$totp":  # the code an authenticator shows now for the setup's secret (``prepare: two_factor_secret``)
+        from django_otp.oath import TOTP
+
+        return f"{TOTP(bytes.fromhex(MATRIX_SECRET)).token():06d}"
+    if value == "$upload_token":  # a genuine upload URL's token for a key of its own (PUT_BODY's size)
+        from django.core import signing
+
+        from agency.uploads import LocalBackend
+
+        key = f"clients/{objects['client'].pk}/pending/matrix-put.bin"
+        return signing.dumps({"k": key, "n": 0, "s": len(PUT_BODY)}, salt=LocalBackend.UPLOAD_SALT, compress=True)
     if isinstance(value, str) and value in OBJECT_NAMES:
         return str(uuid.uuid4()) if variant == "missing" else str(objects[value].pk)
     return value
@@ -306,6 +398,33 @@ def _counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in COUNTED}
 
 
+def _prepare(steps: list[str], objects: dict[str, Any], client: Any) -> None:
+    """What a cell needs outside the database (which each cell's savepoint rolls back) before its request:
+    ``bytes:<object>`` puts the declared bytes where the object's upload lands; ``two_factor_secret``
+    starts a second-factor setup in the persona's session with a known secret."""
+    for step in steps:
+        if step.startswith("bytes:"):
+            from agency.uploads import get_backend
+
+            row = objects[step.removeprefix("bytes:")]
+            path = get_backend().path(row.upload_key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x" * row.declared_size)
+        elif step == "two_factor_secret":
+            from agency.views import SETUP_KEY
+
+            session = client.session
+            session[SETUP_KEY] = MATRIX_SECRET
+            session.save()
+        else:
+            raise AssertionError(f"unknown prepare step {step}")
+
+
+def _body_of(response: Any) -> str:
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    return data.decode(errors="replace")
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("surface,name,spec,persona,index,variant", _cells())
 def test_authorization_matrix(world, surface, name, spec, persona, index, variant):
@@ -323,8 +442,12 @@ def test_authorization_matrix(world, surface, name, spec, persona, index, varian
     if write:
         before, counts = _watched(spec, objects), _counts()
     client = api_for(user) if surface == "api" else web_for(user)
+    if user is not None:
+        _prepare(spec.get("prepare", []), objects, client)
     method = spec["method"].lower()
-    if surface == "api" and method in {"post", "patch", "put"}:
+    if surface == "api" and method == "put" and not body:
+        response = client.put(url, PUT_BODY, content_type="application/octet-stream")
+    elif surface == "api" and method in {"post", "patch", "put"}:
         response = getattr(client, method)(url, body, format="json")
     elif method in {"post", "patch"}:
         response = getattr(client, method)(url, body)
@@ -337,6 +460,12 @@ def test_authorization_matrix(world, surface, name, spec, persona, index, varian
     if surface == "api" and response.status_code >= 400:
         assert response["Content-Type"] == "application/problem+json"
         assert json.loads(response.content)["status"] == response.status_code
+    if spec["method"] == "GET" and persona in CANARY_BLIND | MONEY_BLIND:
+        text = _body_of(response)
+        if persona in CANARY_BLIND:
+            assert CANARY not in text, f"GET {url} as {persona} reads another tenant's canary"
+        if persona in MONEY_BLIND:
+            assert not any(money in text for money in MONEY_SPELLINGS), f"GET {url} as {persona} reads an amount"
     if not write or spec.get("watch") == "none":
         return
     after = _watched(spec, objects)
@@ -413,3 +542,15 @@ def test_every_schema_operation_is_in_the_matrix(world):
             if method in {"get", "post", "patch", "put", "delete"}:
                 key = (path.replace("{id}", "{pk}"), method)
                 assert key in covered or (path, method) == ("/api/v1/auth/token/", "delete"), key
+
+
+def test_every_write_route_has_a_row_where_someone_succeeds():
+    """A write route whose rows refuse everyone proves only refusals: each one also has a row with an
+    object in the right state where a persona succeeds (an answer below 400 that changed the object)."""
+    without = []
+    for surface in ("api", "pages"):
+        for name, specs in MATRIX[surface].items():
+            writes = [spec for spec in specs if spec["method"] in WRITES]
+            if writes and not any(code < 400 for spec in writes for code in spec["expect"][1:]):
+                without.append(f"{surface} {name}")
+    assert without == []

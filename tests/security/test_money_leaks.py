@@ -1,5 +1,7 @@
-"""Retouchers and QC never see money (DESIGN.md §1): scan every page and API answer they can reach,
-on an order whose quote was drafted, edited, sent and accepted, for currency amounts."""
+"""Retouchers and QC never see money (DESIGN.md §1): scan every page and API answer they can reach, on an
+order whose quote was drafted, edited, sent and accepted, then completed, invoiced, partly paid and
+credited, with a billable revision round charged and an export made, for currency amounts and for the
+numbers of invoices and credit notes."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from billing import services as quoting
 from billing import workflow as quotes
@@ -22,7 +25,8 @@ pytestmark = pytest.mark.django_db
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
 CURRENCIES = "EUR|USD|GBP|CHF|JPY|AED|HKD"
 MONEY = re.compile(rf"\d[\d,.]*\s*(?:{CURRENCIES})\b|(?:{CURRENCIES})\s*\d|[€£$]\s*\d")
-MONEY_FIELDS = re.compile(r'"(?:net_total|tax_total|unit_price|amount|total)"\s*:')
+MONEY_FIELDS = re.compile(r'"(?:net_total|tax_total|unit_price|amount|total|balance|paid_total|fee)"\s*:')
+DOCUMENTS = re.compile(r"\b(?:INV|CN)-\d{4}-\d{5}\b")
 
 
 @pytest.fixture
@@ -37,9 +41,36 @@ def priced_work(cast):
     quotes.quote_send(quote=quote, by=cast.account_manager)
     quotes.quote_accept(quote=quote, by=cast.acme_admin)
     Assignment.objects.create(image=image, retoucher=cast.retoucher, minutes=30)
+    _money_after_the_work(cast, order)
     assert Event.objects.filter(order=order, message__contains="135.43").exists()  # the leak would be real
+    for verb in ("invoice.issued", "invoice.paid", "invoice.credited", "revision.charged"):
+        assert Event.objects.filter(order=order, verb=verb).exists(), verb
     return {"order": order, "image": image, "order_quoted": order, "order_production": order, "quote": quote,
             "guide": cast.acme_guide, "client": cast.acme, "service": None}
+
+
+def _money_after_the_work(cast, order):
+    """The order's later money: a billable revision round charged, the order completed and invoiced with
+    the charge, the invoice partly paid and partly credited, and a finance export of the month."""
+    from billing import exports, invoicing
+    from billing.models import RevisionCharge
+    from jobs.models import Order, OrderStatus, RevisionRound, RoundStatus
+    from jobs.review.proofing import revision_round_changed
+    from tests.billing.invoicing_setup import address, billing_profile
+
+    billing_profile()
+    address(cast.acme)
+    round_ = RevisionRound.objects.create(order=order, number=9, status=RoundStatus.OPEN, billable=True,
+                                          requested_by=cast.acme_admin)
+    round_.items.create(image=order.images.first(), note="Warmer gold", kind="change")
+    revision_round_changed.send(sender=RevisionRound, round=round_)
+    assert RevisionCharge.objects.filter(round=round_).exists()
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.COMPLETED, completed_at=timezone.now())
+    [draft] = invoicing.invoice_generate(by=cast.finance, order=Order.objects.get(pk=order.pk))
+    invoice = invoicing.invoice_issue(invoice=draft, by=cast.finance)
+    invoicing.invoice_pay(invoice=invoice, by=cast.finance, amount=Decimal("10.00"))
+    invoicing.invoice_credit(invoice=invoice, by=cast.finance, reason="Goodwill", amount=Decimal("5.00"))
+    exports.export_start(by=cast.finance, fmt="csv", date_from=invoicing.studio_today(), date_to=invoicing.studio_today())
 
 
 def _urls(objects: dict[str, Any]) -> list[tuple[str, str]]:
@@ -76,6 +107,7 @@ def test_retouchers_and_qc_never_read_an_amount(cast, priced_work, persona):
         text = body.decode(errors="replace")
         assert not MONEY.search(text), f"{persona} reads an amount at {url}: {MONEY.search(text).group(0)!r}"
         assert not MONEY_FIELDS.search(text), f"{persona} reads a money field at {url}"
+        assert not DOCUMENTS.search(text), f"{persona} reads a document number at {url}: {DOCUMENTS.search(text)[0]}"
     if persona == "retoucher":
         assert reached >= 8  # the order page, its images, timeline and the API all answered
 
@@ -84,6 +116,7 @@ def test_the_money_events_are_there_for_managers(cast, priced_work, api):
     """The scan above proves something only if managers do read those amounts."""
     events = api(cast.account_manager).get(f"/api/v1/orders/{priced_work['order'].pk}/events/").json()["results"]
     assert any("135.43" in e["message"] for e in events)
+    assert any(DOCUMENTS.search(e["message"]) for e in events)  # invoices, payments and credits are on it
     retoucher_events = api(cast.retoucher).get(f"/api/v1/orders/{priced_work['order'].pk}/events/").json()["results"]
     assert retoucher_events and {e["audience"] for e in retoucher_events} <= {"client", "studio"}
     assert not any(e["verb"].startswith(("image.assigned", "schedule.")) for e in retoucher_events)
