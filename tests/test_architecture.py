@@ -202,3 +202,62 @@ def test_each_status_group_is_declared_once():
     twice = {f"{kind.__name__} {sorted(states)}": sorted(objects.values())
              for (kind, states), objects in declared.items() if len(objects) > 1}
     assert twice == {}
+
+
+def _signal(path: str) -> Any:
+    import importlib
+
+    module, name = path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def _our_receivers(signal: Any) -> set[str]:
+    """The dotted names of the functions of Loupe's own apps connected to ``signal``."""
+    import weakref
+
+    found = set()
+    for entry in signal.receivers:
+        reference = entry[1]
+        receiver = reference() if isinstance(reference, weakref.ReferenceType) else reference
+        if receiver is None:
+            continue
+        name = f"{receiver.__module__}.{receiver.__qualname__}"
+        if name.split(".", 1)[0] in APPS:
+            found.add(name)
+    return found
+
+
+def test_what_else_happens_when_is_the_list_of_connected_receivers():
+    """docs/architecture.md's "What else happens when…" table names every receiver Loupe connects, and
+    nothing else: each row's receiver is connected to its signal, and each signal in the table has no
+    receiver of ours the table leaves out."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("## What else happens when", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([\w.]+)` \| `([\w.]+)` \|", section, flags=re.M)
+    assert len(rows) >= 10
+    documented: dict[str, set[str]] = {}
+    for signal, receiver in rows:
+        documented.setdefault(signal, set()).add(receiver)
+    for signal, receivers in documented.items():
+        assert _our_receivers(_signal(signal)) == receivers, signal
+    # and no signal of Loupe's own has a receiver the table does not name
+    from jobs.review.proofing import revision_round_changed
+    from jobs.workflow import order_status_changed
+
+    for signal, path in ((order_status_changed, "jobs.workflow.order_status_changed"),
+                         (revision_round_changed, "jobs.review.proofing.revision_round_changed")):
+        assert path in documented and _our_receivers(signal) == documented[path]
+
+
+def test_every_receiver_says_its_rule():
+    """Each receiver in a ``receivers.py`` has a docstring: the rule it applies."""
+    import importlib
+    import inspect
+
+    for app in APPS:
+        if not (ROOT / app / "receivers.py").exists():
+            continue
+        module = importlib.import_module(f"{app}.receivers")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ == module.__name__ and name != "connect":
+                assert (function.__doc__ or "").strip(), f"{app}.receivers.{name} has no docstring"
