@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed lint clean
+.PHONY: run test install migrate seed lint clean mutants
 
 # pip's own warnings about the editable build are not the newcomer's business (PYTHONWARNINGS reaches
 # the build backend's process too); errors still print.
@@ -34,8 +34,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Mutation testing of the rule modules (docs/testing.md): not part of `make test` or CI. mutmut lives in a
+# venv of its own: its setproctitle renames processes, which the supervisor tests find by their environment.
+MUTANTS_VENV := .venv-mutants
+$(MUTANTS_VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(MUTANTS_VENV)/bin/python || $(PYTHON) -m venv $(MUTANTS_VENV)
+	@PYTHONWARNINGS=ignore $(MUTANTS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,mutants]'
+	@touch $@
+
+mutants: $(MUTANTS_VENV)/.installed
+	$(MUTANTS_VENV)/bin/mutmut run --max-children $(or $(MUTANT_CHILDREN),2) || true
+	$(MUTANTS_VENV)/bin/python .ci/mutants_report.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(MUTANTS_VENV) mutants var

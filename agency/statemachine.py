@@ -90,9 +90,14 @@ class StateTable:
         return current, to
 
 
+# Past participles English does not make by adding "d" or "ed" (the rest do: started, issued, voided).
+IRREGULAR = {"submit": "submitted", "send": "sent", "hold": "put on hold", "requote": "re-quoted",
+             "cancel": "cancelled", "pay": "paid", "pay_part": "partly paid", "give_up": "given up",
+             "reject_file": "refused", "qc_pass": "passed by QC", "qc_reject": "sent back by QC",
+             "start_production": "started in production", "request_revision": "sent back for changes",
+             "withdraw": "withdrawn", "retry": "retried"}
+
+
 def action_words(action: str) -> str:
-    irregular = {"submit": "submitted", "send": "sent", "start": "started", "hold": "put on hold",
-                 "resume": "resumed", "quote": "quoted", "requote": "re-quoted", "cancel": "cancelled",
-                 "deliver": "delivered", "complete": "completed", "approve": "approved", "assign": "assigned",
-                 "reject": "rejected", "pass": "passed", "issue": "issued", "void": "voided", "pay": "paid"}
-    return irregular.get(action, action.replace("_", " ") + ("d" if action.endswith("e") else "ed"))
+    """The action as a refusal says it: "it can be submitted only when draft"."""
+    return IRREGULAR.get(action, action.replace("_", " ") + ("d" if action.endswith("e") else "ed"))

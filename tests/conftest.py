@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,6 +119,34 @@ def pytest_report_header(config: Any) -> list[str]:
     clock = config.getoption("--clock")
     return [f"loupe database: {connection.vendor} ({os.environ.get('DATABASE_URL', 'sqlite default')})",
             f"loupe clock: {'every test starts at ' + clock if clock else 'the real one'}"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None, request: Any) -> Any:
+    """With ``--reuse-db`` (``make mutants``), SQLite's test database is this process's own file, named when
+    its session starts. A session in a process forked from one that kept its database (mutmut's workers)
+    starts from a copy of that migrated file instead of migrating again, and removes the copy at its end."""
+    import sqlite3
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3" or not request.config.getvalue("reuse_db"):
+        yield  # the usual run: Django's in-memory test database
+        return
+    folder = os.environ["LOUPE_VAR_DIR"]
+    own = os.path.join(folder, f"test-db-{os.getpid()}.sqlite3")
+    database.setdefault("TEST", {})["NAME"] = own
+    parent = os.path.join(folder, f"test-db-{os.getppid()}.sqlite3")
+    copied = not os.path.exists(own) and os.path.exists(parent)
+    if copied:
+        with sqlite3.connect(parent) as source, sqlite3.connect(own) as target:
+            source.backup(target)  # consistent, write-ahead log included
+    yield
+    if copied:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(own + suffix)
 
 
 @pytest.fixture(autouse=True)

@@ -449,3 +449,39 @@ def test_assignment_moves_images_through_the_table(cast, image_in):
     image, _, rita = image_in(IM.RECEIVED, S.IN_PRODUCTION, assigned=False)
     assignment.image_assign(image=image, retoucher=rita, by=cast.account_manager)
     assert OrderImage.objects.get(pk=image.pk).status == IMAGE_ALLOWED["assign"][1]
+
+
+# Every action of every table, as a refusal says it ("This order is completed; it can be submitted only
+# when draft."), written out by hand.
+ACTION_WORDS = {
+    "submit": "submitted", "cancel": "cancelled", "quote": "quoted", "requote": "re-quoted",
+    "start_production": "started in production", "hold": "put on hold", "resume": "resumed", "deliver": "delivered",
+    "request_revision": "sent back for changes", "complete": "completed", "receive": "received",
+    "reject_file": "refused", "assign": "assigned", "start": "started", "qc_pass": "passed by QC",
+    "qc_reject": "sent back by QC", "approve": "approved", "pass": "passed", "fail": "failed", "send": "sent",
+    "accept": "accepted", "decline": "declined", "expire": "expired", "suspend": "suspended", "reopen": "reopened",
+    "withdraw": "withdrawn", "issue": "issued", "pay_part": "partly paid", "settle": "settled", "void": "voided",
+    "finish": "finished", "retry": "retried", "confirm": "confirmed", "give_up": "given up",
+}
+
+
+def test_every_action_has_its_words():
+    from agency.statemachine import action_words
+
+    tables = [workflow.ORDERS, workflow.IMAGES, workflow.VERSIONS, workflow.ROUNDS, quotes.QUOTES, invoicing.INVOICES,
+              deliveries.DELIVERIES, billing_exports.EXPORTS, webhooks.WEBHOOK_DELIVERIES]
+    actions = {action for table in tables for action in table.actions}
+    assert actions <= set(ACTION_WORDS)
+    assert {action: action_words(action) for action in actions} == {a: ACTION_WORDS[a] for a in actions}
+
+
+def test_a_refusal_without_its_own_words_says_the_state_and_the_states_it_needs():
+    with pytest.raises(InvalidTransition) as refused:
+        workflow.ORDERS.check("submit", Row("completed"))
+    assert refused.value.message == "This order is completed; it can be submitted only when draft."
+    with pytest.raises(InvalidTransition) as refused:
+        quotes.QUOTES.check("withdraw", Row("accepted"))
+    assert refused.value.message == "This quote is accepted; it can be withdrawn only when draft, on hold, sent."
+    with pytest.raises(InvalidTransition) as refused:
+        workflow.ORDERS.check("resume", Row("on_hold", held_from=""), "Order {state} cannot resume")
+    assert refused.value.message == "Order on hold cannot resume"

@@ -1,5 +1,5 @@
 """Pay before download: a held order's client sees watermarked previews and gets 402 for the files,
-until recording the payment releases them at once (billing tells jobs through jobs.payment_holds)."""
+until recording the payment releases them at once (billing tells jobs through jobs.review.payment_holds)."""
 
 from __future__ import annotations
 

@@ -174,7 +174,7 @@ def test_an_order_goes_through_gunicorn_two_clusters_redis_and_s3_surviving_a_ki
 
     def sweep() -> None:
         swept = subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                                "from jobs import uploads; print(uploads.sweep_stuck_images(stuck_after_minutes=0))"],
+                                "from jobs.intake import uploads; print(uploads.sweep_stuck_images(stuck_after_minutes=0))"],
                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert swept.returncode == 0, swept.stderr
 
