@@ -52,14 +52,6 @@ class StateTable:
         to = self.actions[action].to
         return to(row) if callable(to) else to
 
-    def edges(self) -> set[tuple[str, str]]:
-        """Every (from, to) pair some action allows; targets that depend on the row count all states."""
-        found: set[tuple[str, str]] = set()
-        for spec in self.actions.values():
-            targets = [spec.to] if not callable(spec.to) else list(self.labels)
-            found |= {(source, to) for source in spec.sources for to in targets}
-        return found
-
     def check(self, action: str, row: Any, refusal: str | None = None) -> str:
         """The state ``action`` leads to, or ``InvalidTransition`` with a message that says why."""
         if self.can(action, row):
@@ -90,7 +82,8 @@ class StateTable:
         return current, to
 
 
-# Past participles English does not make by adding "d" or "ed" (the rest do: started, issued, voided).
+# Past participles English does not make by adding "d" or "ed" (the rest do: started, issued, voided), and
+# every action of more than one word (tests/test_state_tables.py holds every action's words).
 IRREGULAR = {"submit": "submitted", "send": "sent", "hold": "put on hold", "requote": "re-quoted",
              "cancel": "cancelled", "pay": "paid", "pay_part": "partly paid", "give_up": "given up",
              "reject_file": "refused", "qc_pass": "passed by QC", "qc_reject": "sent back by QC",
@@ -100,4 +93,4 @@ IRREGULAR = {"submit": "submitted", "send": "sent", "hold": "put on hold", "requ
 
 def action_words(action: str) -> str:
     """The action as a refusal says it: "it can be submitted only when draft"."""
-    return IRREGULAR.get(action, action.replace("_", " ") + ("d" if action.endswith("e") else "ed"))
+    return IRREGULAR.get(action, action + ("d" if action.endswith("e") else "ed"))

@@ -223,7 +223,7 @@ def _apply_edits(quote: Quote, by: User, edits: list[LineEdit]) -> QuoteEdited:
     amounts: dict[Any, Decimal] = {}
     changes: list[str] = []
     for edit in edits:
-        line = lines.get(edit.line_id) if edit.line_id is not None else None
+        line = lines.get(edit.line_id)  # None for a new row
         if edit.line_id is not None and line is None:
             raise RuleViolation("A line of this quote was removed meanwhile; reload the page.", field="line")
         if line is not None and line.kind == LineKind.MINIMUM:

@@ -184,9 +184,8 @@ def quotes_reopen(*, order: Order, by: User | None) -> None:
     """Reopen the order's suspended quote with the validity it had left (``billing.receivers``)."""
     now = timezone.now()
     for quote in Quote.objects.select_for_update().filter(order=order, status__in=QUOTES.sources("reopen")):
-        held = now - (quote.suspended_at or now)
-        valid_until = (quote.valid_until + held) if quote.valid_until else None
+        held = now - quote.suspended_at  # set when it was suspended
+        valid_until = quote.valid_until + held  # a sent quote always has its validity
         _move(quote, "reopen", suspended_at=None, valid_until=valid_until)
         record_event(audience=Audience.CLIENT, order=order, actor=by, verb="quote.reopened",
-                     message=f"Quote open again, valid until {stamp(valid_until)}"
-                     if valid_until else "Quote open again", data={"quote": str(quote.pk)})
+                     message=f"Quote open again, valid until {stamp(valid_until)}", data={"quote": str(quote.pk)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agency.models import MANAGER_ROLES, Role
-from clients.models import Client, StyleGuide
+from clients.models import Client
 from clients.tenancy import client_id_of
 
 
@@ -26,10 +26,6 @@ def can_edit_style_guide(user: Any, client: Client) -> bool:
     return user.is_client and client_id_of(user) == client.pk
 
 
-def can_use_style_guide(user: Any, guide: StyleGuide) -> bool:
-    return guide.is_current and can_edit_style_guide(user, guide.client)
-
-
 def can_browse_style_guides(user: Any) -> bool:
     """The style-guide pages: a client's own users and the studio's managers."""
     return user.is_authenticated and (user.is_client or user.role in MANAGER_ROLES)
@@ -43,11 +39,6 @@ def can_manage_team(user: Any, client: Client) -> bool:
     if user.role in MANAGER_ROLES:
         return True
     return user.role == Role.CLIENT_ADMIN and client_id_of(user) == client.pk
-
-
-def can_view_team(user: Any, client: Client) -> bool:
-    """A company's own users see their team; the studio's managers and finance see every team."""
-    return user.is_authenticated and (can_view_clients(user) or client_id_of(user) == client.pk)
 
 
 def can_view_security_log(user: Any) -> bool:

@@ -485,3 +485,29 @@ def test_a_refusal_without_its_own_words_says_the_state_and_the_states_it_needs(
     with pytest.raises(InvalidTransition) as refused:
         workflow.ORDERS.check("resume", Row("on_hold", held_from=""), "Order {state} cannot resume")
     assert refused.value.message == "Order on hold cannot resume"
+
+
+def test_a_table_built_with_add_answers_from_what_was_added():
+    """The machinery itself, on a table of its own (the real tables are built at import)."""
+    from agency.statemachine import StateTable
+
+    table = StateTable("parcel", {"packed": "Packed", "sent": "Sent", "held": "Held at customs", "lost": "Lost"})
+    table.add("send", ["packed"], "sent")
+    table.add("hold", ["sent", "packed"], "held", when=lambda row: row.declared)
+    table.add("release", ["held"], lambda row: row.held_from)
+    assert table.sources("hold") == frozenset({"sent", "packed"}) and set(table.actions) == {"send", "hold", "release"}
+    assert table.actions["release"].name == "release"
+    assert table.can("send", Row("packed")) and not table.can("send", Row("sent"))
+    assert table.can("hold", Row("sent", declared=True)) and not table.can("hold", Row("sent", declared=False))
+    assert table.target("release", Row("held", held_from="packed")) == "packed"
+    row = Row("held", held_from="sent")
+    assert table.move(row, "release") == ("held", "sent") and row.status == "sent"
+    with pytest.raises(InvalidTransition) as refused:
+        table.check("hold", Row("lost", declared=True))
+    assert refused.value.message == "This parcel is lost; it can be put on hold only when packed, sent."
+    with pytest.raises(InvalidTransition) as refused:
+        table.move(Row("sent", declared=False), "hold", refusal="Nothing to declare: a {state} parcel stays")
+    assert refused.value.message == "Nothing to declare: a sent parcel stays"
+    for action in ("hold", "release"):  # rows that decide for themselves move one at a time
+        with pytest.raises(TypeError, match="one at a time"):
+            table.claim(Order.objects.none(), action)

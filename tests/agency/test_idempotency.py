@@ -157,3 +157,32 @@ def test_the_schema_documents_the_header(cast):
     post = schema["paths"]["/api/v1/orders/"]["post"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in post["parameters"])
     assert {"409", "422"} <= set(post["responses"])
+
+
+def test_a_replay_carries_the_first_answers_status_type_and_location(cast, rf):
+    """Said by the middleware itself, whatever view answers: a 201 with a Location is replayed with it."""
+    from django.http import HttpResponse
+
+    from agency.idempotency import IdempotencyMiddleware
+
+    answers = iter([HttpResponse(b'{"id": 7}', status=201, content_type="application/json",
+                                 headers={"Location": "/api/v1/things/7/"})])
+    middleware = IdempotencyMiddleware(lambda request: next(answers))
+
+    def post():
+        request = rf.post("/api/v1/things/", {"name": "x"}, content_type="application/json",
+                          HTTP_IDEMPOTENCY_KEY="thing-1")
+        request.user = cast.acme_member
+        return middleware(request)
+
+    first, again = post(), post()  # the view answers once: a second call would exhaust ``answers``
+    assert (again.status_code, again["Content-Type"], again["Location"], again.content) == (
+        201, "application/json", "/api/v1/things/7/", b'{"id": 7}')
+    assert again["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+
+
+def test_an_empty_token_is_nobody_without_asking_the_database(django_assert_num_queries):
+    from agency.auth import token_user
+
+    with django_assert_num_queries(0):
+        assert token_user("") is None

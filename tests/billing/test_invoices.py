@@ -436,3 +436,63 @@ def test_the_monthly_run_is_scheduled_for_the_first():
     schedule = Schedule.objects.get(name="Monthly invoices")
     assert schedule.func == "billing.tasks.invoice_monthly" and schedule.schedule_type == Schedule.MONTHLY
     assert timezone.localtime(schedule.next_run).day == 1 and timezone.localtime(schedule.next_run).hour == 2
+
+
+@pytest.mark.parametrize("late,bucket", [(-1, "current"), (0, "current"), (1, "1-30"), (30, "1-30"), (31, "31-60"),
+                                         (60, "31-60"), (61, "61-90"), (90, "61-90"), (91, "90+")])
+def test_aging_buckets_at_their_edges(late, bucket):
+    due = date(2027, 3, 1)
+    assert invoicing.aging_bucket(due, due + timedelta(days=late)) == bucket
+
+
+def test_aging_counts_what_is_still_owed_in_one_query(ready, django_assert_num_queries):
+    """Owed = total − paid − credited, rounded in its currency; credit notes and settled invoices are not
+    owed; rows by client name, then currency."""
+    today = invoicing.studio_today()
+    address(ready.globex)
+    globex_first = issued_invoice(ready.globex, ready, title="Globex")  # created first, listed second
+    partly = issued_invoice(ready.acme, ready, title="Partly")
+    Invoice.objects.filter(pk=partly.pk).update(paid_total=Decimal("10.00"), credited_total=Decimal("5.00"),
+                                                due_date=today)
+    cents = issued_invoice(ready.acme, ready, title="Cents")
+    Invoice.objects.filter(pk=cents.pk).update(paid_total=cents.total - Decimal("0.50"), due_date=today)
+    settled = issued_invoice(ready.acme, ready, title="Settled by payment and credit")
+    Invoice.objects.filter(pk=settled.pk).update(paid_total=settled.total - 1, credited_total=1)
+    yen = issued_invoice(ready.acme, ready, title="Yen")
+    Invoice.objects.filter(pk=yen.pk).update(currency="JPY", total=Decimal("100.40"), due_date=today)
+
+    credit = Invoice.objects.filter(pk=settled.pk).values()[0]
+    credit.update(id=None, kind=DocumentKind.CREDIT_NOTE, number="CN-TEST-1", paid_total=0, credited_total=0)
+    Invoice.objects.create(**{k: v for k, v in credit.items() if k != "id"})
+    with django_assert_num_queries(1):
+        rows, totals = invoicing.aging(Invoice.objects.all())
+    assert [(row.client, row.currency) for row in rows] == [(ready.acme, "EUR"), (ready.acme, "JPY"),
+                                                            (ready.globex, "EUR")]
+    owed = partly.total - Decimal("15.00") + Decimal("0.50")
+    assert rows[0].buckets["current"] == owed and sum(rows[0].buckets.values()) == owed
+    assert rows[1].buckets["current"] == Decimal("100")
+    assert sum(rows[2].buckets.values()) == globex_first.total
+    assert [(t.currency, t.buckets["current"]) for t in totals][1] == ("JPY", Decimal("100"))
+
+
+def test_the_monthly_run_drafts_only_active_monthly_clients_with_work(ready):
+    """On 1 January: December's work of each active monthly client, one draft each; a monthly client with
+    nothing to bill, an inactive one and a per-order one get nothing (and do not stop the run)."""
+    from clients.models import Client
+
+    december = timezone.make_aware(timezone.datetime(2026, 12, 31, 12))
+    for name, invoicing_kind, active, work in (("Aurum", Invoicing.MONTHLY, True, True),
+                                               ("Beryl", Invoicing.MONTHLY, True, False),
+                                               ("Cameo", Invoicing.MONTHLY, False, True),
+                                               ("Dorado", Invoicing.PER_ORDER, True, True),
+                                               ("Electrum", Invoicing.MONTHLY, True, True)):
+        client = Client.objects.create(name=name, invoicing=invoicing_kind, currency="EUR")
+        address(client)
+        if work:
+            order = completed_order(client, ready.account_manager, title=f"{name} December")
+            Order.objects.filter(pk=order.pk).update(completed_at=december)
+        Client.objects.filter(pk=client.pk).update(is_active=active)  # Cameo left after its last order
+    assert invoicing.invoice_month(today=date(2027, 1, 1)) == 2
+    drafted = Invoice.objects.values_list("client__name", "period_start", "period_end")
+    assert sorted(drafted) == [("Aurum", date(2026, 12, 1), date(2026, 12, 31)),
+                               ("Electrum", date(2026, 12, 1), date(2026, 12, 31))]

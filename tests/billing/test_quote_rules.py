@@ -7,12 +7,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agency.exceptions import InvalidTransition, RuleViolation
+from agency.timefmt import stamp
 from billing import services, workflow
 from billing.models import LineKind, Quote, QuoteLine, QuoteStatus
 from jobs import workflow as orders
@@ -219,3 +221,156 @@ def test_the_editor_applies_its_rows_together_so_their_order_never_matters(cast,
     draft.refresh_from_db()
     assert result.changed == 2 and _top_up(draft) == Decimal("24.00") and draft.net_total == Decimal("25.00")
     assert Event.objects.filter(order=draft.order, verb="quote.edited").count() == 1
+
+
+def _last(order, verb):
+    event = Event.objects.filter(order=order, verb=verb).latest("created_at")
+    return event.actor, event.message, event.data, event.audience
+
+
+def test_declining_at_its_edges(cast):
+    default_price_list()
+    quote = _sent(cast)
+    for blank in ("", "  \n"):
+        with pytest.raises(RuleViolation) as refused:
+            workflow.quote_decline(quote=quote, by=cast.acme_admin, reason=blank)
+        assert (refused.value.message, refused.value.field) == (
+            "Tell the studio why you decline, so that it can quote again.", "reason")
+    assert Quote.objects.get(pk=quote.pk).status == QuoteStatus.SENT
+    reason = "Too dear for a pilot. " * 30  # 660 characters: the first 500 are kept
+    now = timezone.now().replace(microsecond=0)
+    with time_machine.travel(now, tick=False):
+        workflow.quote_decline(quote=quote, by=cast.acme_admin, reason=reason)
+    quote.refresh_from_db()
+    assert (quote.status, quote.answered_at, quote.decline_reason) == (QuoteStatus.DECLINED, now, reason[:500])
+    actor, message, _, _ = _last(quote.order, "order.requote")
+    assert (actor, message) == (cast.acme_admin, f"Quote declined: {reason}"[:500])
+    with pytest.raises(InvalidTransition) as refused:
+        workflow.quote_decline(quote=quote, by=cast.acme_admin, reason="again")
+    assert refused.value.message == "This quote is declined and can no longer be answered."
+
+
+def test_a_suspended_quote_cannot_be_declined_and_says_why(cast):
+    default_price_list()
+    quote = _sent(cast)
+    orders.order_hold(order_id=quote.order_id, by=cast.account_manager, reason="Waiting for SKUs")
+    with pytest.raises(InvalidTransition) as refused:
+        workflow.quote_decline(quote=quote, by=cast.acme_admin, reason="No longer needed")
+    assert refused.value.message == "The order is on hold, so its quote cannot be answered until the studio resumes it."
+    quote.refresh_from_db()
+    assert (quote.status, quote.decline_reason) == (QuoteStatus.SUSPENDED, "")
+
+
+def test_expiry_at_its_edges(cast, caplog):
+    default_price_list()
+    now = timezone.now().replace(microsecond=0)
+    quotes = [_sent(cast, submitted_order(make_order(cast.acme, title=f"Order {n}"), {"standard": 1})) for n in range(4)]
+    on_time, late, later, moved_on = quotes
+    Quote.objects.filter(pk=on_time.pk).update(valid_until=now)  # valid until this very second: not yet expired
+    Quote.objects.filter(pk__in=[late.pk, moved_on.pk]).update(valid_until=now - timedelta(seconds=1))
+    Quote.objects.filter(pk=later.pk).update(valid_until=now - timedelta(days=1))
+    Order.objects.filter(pk=moved_on.order_id).update(status=OrderStatus.IN_PRODUCTION)
+    a_draft = services.quote_draft(order=submitted_order(make_order(cast.acme, title="Draft"), {"standard": 1}),
+                                   by=cast.account_manager)
+    Quote.objects.filter(pk=a_draft.pk).update(valid_until=now - timedelta(days=1))
+    with time_machine.travel(now, tick=False), caplog.at_level(logging.WARNING, logger="loupe.billing"):
+        assert workflow.quotes_expire_due() == 2
+    statuses = {q.pk: q.status for q in Quote.objects.all()}
+    assert [statuses[q.pk] for q in (on_time, late, later, moved_on, a_draft)] == [
+        QuoteStatus.SENT, QuoteStatus.EXPIRED, QuoteStatus.EXPIRED, QuoteStatus.SENT, QuoteStatus.DRAFT]
+    number = moved_on.order.number
+    assert [r.getMessage() for r in caplog.records if r.name == "loupe.billing"] == [
+        f"quote {moved_on.pk} not expired: Order {number} is in production, not waiting on this quote."]
+    assert _last(late.order, "order.requote")[:2] == (None, "Quote expired without an answer")
+    # expired for someone (a late answer): the order's line names who
+    Quote.objects.filter(pk=on_time.pk).update(valid_until=now - timedelta(seconds=1))
+    assert workflow.quote_expire(quote_id=on_time.pk, by=cast.acme_admin) is True
+    assert _last(on_time.order, "order.requote")[:2] == (cast.acme_admin, "Quote expired without an answer")
+    assert workflow.quote_expire(quote_id=on_time.pk) is False  # nothing left to expire
+
+
+def test_holding_and_resuming_move_only_that_orders_quote_and_say_so(cast):
+    default_price_list()
+    quote = _sent(cast)
+    other = _sent(cast, submitted_order(make_order(cast.acme, title="Not held"), {"standard": 1}))
+    held_at = timezone.now().replace(microsecond=0)
+    with time_machine.travel(held_at, tick=False):
+        orders.order_hold(order_id=quote.order_id, by=cast.account_manager, reason="Waiting for SKUs")
+    quote.refresh_from_db()
+    assert (quote.status, quote.suspended_at) == (QuoteStatus.SUSPENDED, held_at)
+    assert Quote.objects.get(pk=other.pk).status == QuoteStatus.SENT
+    assert _last(quote.order, "quote.suspended") == (
+        cast.account_manager, "Quote on hold with the order; it cannot be answered until the order resumes",
+        {"quote": str(quote.pk)}, "client")
+    with time_machine.travel(held_at + timedelta(days=2, hours=3), tick=False):
+        orders.order_resume(order_id=quote.order_id, by=cast.account_manager)
+    valid_until = quote.valid_until + timedelta(days=2, hours=3)
+    quote.refresh_from_db()
+    assert (quote.status, quote.suspended_at, quote.valid_until) == (QuoteStatus.SENT, None, valid_until)
+    assert _last(quote.order, "quote.reopened") == (
+        cast.account_manager, f"Quote open again, valid until {stamp(valid_until)}", {"quote": str(quote.pk)}, "client")
+    assert Quote.objects.get(pk=other.pk).valid_until == other.valid_until
+
+
+def test_the_editor_row_by_row(cast, draft):
+    """The top-up row is skipped, a removed row is removed, a new row goes after the priced lines, and
+    every row after those is still applied; one timeline line names each change, for the managers."""
+    service = draft.lines.get(kind=LineKind.SERVICE)  # 2 × 3.50, position 1
+    extra = QuoteLine.objects.create(quote=draft, position=7, kind=LineKind.CUSTOM, description="Rush handling",
+                                     quantity=1, unit_price=Decimal("4.00"), amount=Decimal("4.00"))
+    minimum = draft.lines.get(kind=LineKind.MINIMUM)
+    edits = [services.LineEdit(minimum.pk, "Top-up", Decimal("1"), Decimal("99.00")),
+             services.LineEdit(extra.pk, "Rush handling", Decimal("1"), Decimal("4.00"), delete=True),
+             services.LineEdit(None, "Ring sizing", Decimal("3"), Decimal("1.25")),
+             services.LineEdit(service.pk, "Colour", Decimal("4"), Decimal("3.50"))]
+    result = services.quote_lines_edit(quote=draft, by=cast.account_manager, edits=edits)
+    draft.refresh_from_db()
+    added = draft.lines.get(description="Ring sizing")
+    assert (added.kind, added.position, added.quantity, added.unit_price, added.amount) == (
+        LineKind.CUSTOM, 8, Decimal("3"), Decimal("1.25"), Decimal("3.75"))
+    service.refresh_from_db()
+    assert (service.description, service.quantity, service.unit_price, service.amount) == (
+        "Colour", Decimal("4"), Decimal("3.50"), Decimal("14.00"))
+    assert not QuoteLine.objects.filter(pk=extra.pk).exists()
+    assert result.amounts == {"new": Decimal("3.75"), service.pk: Decimal("14.00")} and result.changed == 3
+    event = Event.objects.get(order=draft.order, verb="quote.edited")
+    assert (event.actor, event.audience, event.data) == (cast.account_manager, "managers", {"quote": str(draft.pk)})
+    assert event.message == (f"Quote edited ({draft.total} EUR): removed Rush handling; added Ring sizing (3.75 EUR); "
+                             f"Colour: 2.00 × 3.50 → 4 × 3.50")
+
+
+def test_the_editor_names_the_row_it_refuses(cast, draft):
+    service = draft.lines.get(kind=LineKind.SERVICE)
+    before = [(line.pk, line.amount) for line in draft.lines.order_by("pk")]
+    cases = [([services.LineEdit(service.pk, "Colour", Decimal("-1"), Decimal("3.50"))],
+              "Colour: Quantities cannot be negative.", f"{service.pk}-quantity"),
+             ([services.LineEdit(None, "", Decimal("1"), Decimal("-2"))],
+              "New line: Unit prices cannot be negative; lower a price or edit the discount line instead.",
+              "new-unit_price"),
+             ([services.LineEdit(None, "Sizing", Decimal("1"), Decimal("2")),
+               services.LineEdit(10**9, "Gone", Decimal("1"), Decimal("2"))],
+              "A line of this quote was removed meanwhile; reload the page.", "line")]
+    for edits, message, field in cases:
+        with pytest.raises(RuleViolation) as refused:
+            services.quote_lines_edit(quote=draft, by=cast.account_manager, edits=edits)
+        assert (refused.value.message, refused.value.field) == (message, field)
+    assert [(line.pk, line.amount) for line in draft.lines.order_by("pk")] == before
+    assert not Event.objects.filter(verb="quote.edited").exists()
+
+
+def test_a_new_line_is_rounded_in_the_quotes_currency(cast, draft):
+    Quote.objects.filter(pk=draft.pk).update(currency="JPY")
+    draft.refresh_from_db()
+    result = services.quote_lines_edit(quote=draft, by=cast.account_manager,
+                                       edits=[services.LineEdit(None, "Sizing", Decimal("1"), Decimal("100.50"))])
+    assert result.amounts["new"] == Decimal("101")
+
+
+def test_cancelling_withdraws_only_that_orders_quote_and_says_so(cast):
+    default_price_list()
+    quote = _sent(cast)
+    other = _sent(cast, submitted_order(make_order(cast.acme, title="Not cancelled"), {"standard": 1}))
+    orders.order_cancel(order_id=quote.order_id, by=cast.account_manager, reason="Client merged it")
+    assert Quote.objects.get(pk=other.pk).status == QuoteStatus.SENT
+    assert _last(quote.order, "quote.withdrawn") == (
+        cast.account_manager, "Quote withdrawn: the order was cancelled", {"quote": str(quote.pk)}, "client")

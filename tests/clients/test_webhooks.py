@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -361,6 +362,22 @@ def test_an_old_signature_is_refused_by_the_documented_check():
     header = f"t={int(time.time()) - 600},v1={webhooks.sign('whsec_x', int(time.time()) - 600, '{}')}"
     assert not webhooks.verify_signature("whsec_x", header, "{}")
     assert not webhooks.verify_signature("whsec_x", "v1=abc", "{}")
+
+
+def test_the_documented_check_at_its_edges():
+    stamp = 1_800_000_000
+    good = f"t={stamp},v1={webhooks.sign('whsec_x', stamp, '{}')}"
+    # five minutes either way is recent, a second more is not; the receiver's own clock when it gives none
+    for offset, recent in ((300, True), (-300, True), (301, False), (-301, False)):
+        assert webhooks.verify_signature("whsec_x", good, "{}", now=stamp + offset) is recent
+        with time_machine.travel(stamp + offset, tick=False):
+            assert webhooks.verify_signature("whsec_x", good, "{}") is recent
+    # fields are split at their first "=" only: a value with "=" in it is that field's value
+    assert webhooks.verify_signature("whsec_x", f"{good},v2=a=b", "{}", now=stamp)
+    assert not webhooks.verify_signature("whsec_x", f"{good},t=1=2", "{}", now=stamp)  # a second time stamp
+    assert not webhooks.verify_signature("whsec_x", f"{good},t={stamp}", "{}", now=stamp)
+    assert webhooks.verify_signature("whsec_x", f"t={stamp}, v1=nope, v1={webhooks.sign('whsec_x', stamp, '{}')}", "{}",
+                                     now=stamp)  # any v1 that matches
 
 
 def test_a_delivery_is_sent_once_however_often_its_task_runs(cast, receiver):

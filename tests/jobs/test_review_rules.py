@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -323,6 +324,99 @@ def test_auto_approval_reminds_the_day_before_then_approves_once(cast, delivered
     assert order.status == OrderStatus.COMPLETED
     assert "automatically after 3 days" in Event.objects.get(order=order, verb="images.approved").message
     assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}
+
+
+def _aged_delivery(order, images, *, by, created_at, number=1, kind="review", status=DeliveryStatus.READY):
+    delivery = Delivery.objects.create(order=order, number=number, kind=kind, status=status, archive="d.zip")
+    Delivery.objects.filter(pk=delivery.pk).update(created_at=created_at)
+    for image in images:
+        version = Version.objects.create(image=image, number=number, status=VersionStatus.PASSED, file="v.png",
+                                         preview="p.webp", created_by=by)
+        DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+    return delivery
+
+
+def test_auto_approval_at_its_edges(cast):
+    """Three days after publication (to the second), a reminder the day before (to the second); only a
+    ready review delivery of an order under review, only its own delivered images; each sweep counts all."""
+    cast.acme.auto_approve_days = 3
+    cast.acme.save()
+    start = timezone.now().replace(microsecond=0)
+    order = make_order(cast.acme, status=OrderStatus.DELIVERED, title="Two waiting")
+    waiting = add_images(order, {"standard": 2}, status=ImageStatus.DELIVERED)
+    answered = add_images(order, {"standard": 1}, status=ImageStatus.APPROVED)
+    _aged_delivery(order, waiting + answered, by=cast.retoucher, created_at=start)
+    single = make_order(cast.acme, status=OrderStatus.REVISION, title="One waiting")
+    alone = add_images(single, {"standard": 1}, status=ImageStatus.DELIVERED)
+    _aged_delivery(single, alone, by=cast.retoucher, created_at=start, number=4)
+    # what is not a ready review delivery of an order under review is left alone, however old
+    ignored = []
+    for status, kind, delivery_status in ((OrderStatus.DELIVERED, "final", DeliveryStatus.READY),
+                                          (OrderStatus.DELIVERED, "review", DeliveryStatus.BUILDING),
+                                          (OrderStatus.ON_HOLD, "review", DeliveryStatus.READY)):
+        other = make_order(cast.acme, status=status, title=f"Not due {kind} {delivery_status}")
+        ignored += add_images(other, {"standard": 1}, status=ImageStatus.DELIVERED)
+        _aged_delivery(other, ignored[-1:], by=cast.retoucher, created_at=start - timedelta(days=30), kind=kind,
+                       status=delivery_status)
+    later = make_order(cast.acme, status=OrderStatus.DELIVERED, title="Published later")
+    ignored += add_images(later, {"standard": 1}, status=ImageStatus.DELIVERED)
+    _aged_delivery(later, ignored[-1:], by=cast.retoucher, created_at=start + timedelta(days=1))
+
+    with time_machine.travel(start + timedelta(days=2) - timedelta(seconds=1), tick=False):
+        assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}
+    with time_machine.travel(start + timedelta(days=2), tick=False):
+        assert proofing.auto_approve_due() == {"reminded": 2, "approved": 0}
+    reminder = Notification.objects.filter(kind="approval_reminder", user=cast.acme_admin,
+                                           title__startswith=order.number).get()
+    assert (reminder.title, reminder.body, reminder.url) == (
+        f"{order.number}: delivery 1 will be approved tomorrow",
+        "Images of delivery 1 you have not answered will be approved automatically after 3 days.",
+        f"/orders/{order.pk}/review/")
+    with time_machine.travel(start + timedelta(days=3) - timedelta(seconds=1), tick=False):
+        assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}
+    moment = start + timedelta(days=3)
+    with time_machine.travel(moment, tick=False):
+        assert proofing.auto_approve_due() == {"reminded": 1, "approved": 3}  # "later" is reminded now
+
+    for image in waiting + alone:
+        image.refresh_from_db()
+        assert (image.status, image.approved_at) == (ImageStatus.APPROVED, moment)
+        assert Version.objects.get(image=image).approved is True
+    assert [OrderImage.objects.get(pk=i.pk).status for i in ignored] == [ImageStatus.DELIVERED] * len(ignored)
+    assert Version.objects.get(image=answered[0]).approved is False  # answered before: not this sweep's
+    approved = Event.objects.get(order=order, verb="images.approved")
+    assert approved.message == "2 images of delivery 1 approved automatically after 3 days without an answer"
+    assert approved.data == {"images": [str(i.pk) for i in waiting], "automatic": True}
+    assert approved.audience == "client" and approved.actor is None
+    assert Event.objects.get(order=single, verb="images.approved").message == (
+        "1 image of delivery 4 approved automatically after 3 days without an answer")
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.COMPLETED
+
+
+def test_auto_approval_of_nothing_waiting_counts_nothing(cast, delivered):
+    """Between the sweep's query and its lock, the order left review or its images were answered."""
+    order, images = delivered
+    cast.acme.auto_approve_days = 1
+    cast.acme.save()
+    delivery = Delivery.objects.get(order=order)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.ON_HOLD)
+    assert proofing._auto_approve(delivery, 1) == 0
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.DELIVERED)
+    OrderImage.objects.filter(pk__in=[i.pk for i in images]).update(status=ImageStatus.APPROVED)
+    assert proofing._auto_approve(delivery, 1) == 0
+    assert not Event.objects.filter(order=order, verb="images.approved").exists()
+
+
+def test_deliveries_not_yet_due_cost_one_query(cast, delivered, django_assert_num_queries):
+    order, _ = delivered
+    cast.acme.auto_approve_days = 5
+    cast.acme.save()
+    for n in range(2, 5):
+        other = make_order(cast.acme, status=OrderStatus.DELIVERED)
+        _aged_delivery(other, add_images(other, {"standard": 1}, status=ImageStatus.DELIVERED), by=cast.retoucher,
+                       created_at=timezone.now(), number=n)
+    with django_assert_num_queries(1):
+        assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}
 
 
 def test_auto_approval_is_off_unless_the_client_chose_it(cast, delivered):

@@ -297,6 +297,63 @@ def test_sweeper_requeues_stuck_and_drops_abandoned(cast, django_capture_on_comm
     assert abandoned.reason == "the upload was never completed"
 
 
+def test_the_sweeper_at_its_edges(cast, monkeypatch):
+    """Stuck: received, and processing started (or, never started, received) more than 15 minutes ago;
+    abandoned: never received and created more than 24 hours ago. Only uploads still uploading; each
+    stuck row is queued once on the images group, each abandoned one's multipart upload aborted."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from jobs.intake import ingest
+    from jobs.intake.ingest import MAX_ATTEMPTS
+    from jobs.intake.uploads import ORIGINALS, sweep_stuck_images
+
+    queued, discarded = [], []
+    monkeypatch.setattr(ingest, "enqueue", lambda func, *args, group: queued.append((func, *args, group)))
+    monkeypatch.setattr(ingest, "discard", lambda key, upload_id="": discarded.append((key, upload_id)))
+    now = timezone.now().replace(microsecond=0)
+    minutes, hours = (lambda n: now - timedelta(minutes=n)), (lambda n: now - timedelta(hours=n))
+    second = timedelta(seconds=1)
+
+    def row(name, *, created=None, status=ImageStatus.UPLOADING, **fields):
+        image = OrderImage.objects.create(order=cast.acme_order, filename=f"{name}.jpg", declared_size=5,
+                                          upload_key=f"key-{name}", status=status, **fields)
+        OrderImage.objects.filter(pk=image.pk).update(created_at=created or minutes(30))
+        return image
+
+    started_late = row("started-late", uploaded_at=minutes(20), processing_started_at=minutes(15) - second)
+    never_started = row("never-started", uploaded_at=minutes(15) - second)
+    rows = {
+        "still processing": row("processing", uploaded_at=minutes(20), processing_started_at=minutes(14)),
+        "received just now": row("received", uploaded_at=minutes(15)),
+        "processed": row("processed", status=ImageStatus.RECEIVED, uploaded_at=hours(2), processing_started_at=hours(2)),
+        "not received": row("unreceived", processing_started_at=minutes(30)),
+        "received long ago, processing now": row("received-long-ago", created=hours(48), uploaded_at=hours(47),
+                                                 processing_started_at=minutes(1)),
+        "a day old to the second": row("a-day-old", created=hours(24)),
+        "rejected long ago": row("rejected", status=ImageStatus.REJECTED, created=hours(48)),
+    }
+    out_of_attempts = [row(f"tried-{n}", uploaded_at=hours(1), processing_started_at=hours(1), attempts=MAX_ATTEMPTS)
+                       for n in (1, 2)]
+    abandoned = [row("abandoned-parts", created=hours(24) - second, upload_id="mp-1"),
+                 row("abandoned", created=hours(30))]
+
+    with time_machine.travel(now, tick=False):
+        assert sweep_stuck_images() == {"requeued": 2, "failed": 2, "abandoned": 2}
+    assert sorted(queued) == sorted((ORIGINALS.task, str(image.pk), "images") for image in (started_late, never_started))
+    assert sorted(discarded) == [("key-abandoned", ""), ("key-abandoned-parts", "mp-1")]
+    for image in out_of_attempts + abandoned:
+        image.refresh_from_db()
+        assert image.status == ImageStatus.REJECTED
+    assert {OrderImage.objects.get(pk=image.pk).status for image in (started_late, never_started)} == {ImageStatus.UPLOADING}
+    for label, image in rows.items():
+        assert OrderImage.objects.get(pk=image.pk).status == image.status, label
+    assert sweep_stuck_images(stuck_after_minutes=60, abandoned_after_hours=48) == {"requeued": 0, "failed": 0,
+                                                                                   "abandoned": 0}
+
+
 def test_image_instructions_sku_and_complexity_before_production(cast, acme_image, web):
     from django.urls import reverse
 
