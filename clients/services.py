@@ -116,7 +116,7 @@ def invitation_send(*, user_id: Any) -> int:
     from django.conf import settings
 
     user = User.objects.select_related("membership__client").filter(pk=user_id, is_active=True).first()
-    membership = getattr(user, "membership", None) if user is not None else None
+    membership = getattr(user, "membership", None)  # None for nobody and for studio staff
     if membership is None or user.has_usable_password() or not membership.client.is_active:
         return 0
     client_name = membership.client.name

@@ -8,21 +8,18 @@ through this jobs service, and jobs never asks billing (DESIGN.md §1). Studio u
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
 from django.core.files.storage import default_storage
-from PIL import Image, ImageDraw, ImageFont
 from rest_framework import status
 
 from agency.exceptions import DomainError
 from jobs.events import record_event
+from jobs.imaging.proofmark import watermark
 from jobs.intake import ingest
 from jobs.models import Audience, Order
-
-WATERMARK = "PROOF · NOT PAID"
 
 
 class PaymentRequired(DomainError):
@@ -41,29 +38,6 @@ def check_download(order: Order, user: Any) -> None:
     if is_held(order, user):
         raise PaymentRequired(f"Order {order.number} is paid before download: its files are released as soon as its "
                               "invoice is paid. Until then the previews carry a watermark.")
-
-
-def watermark(data: bytes) -> bytes:
-    """The picture with a diagonal, repeated, semi-transparent mark across all of it (WebP)."""
-    with Image.open(io.BytesIO(data), formats=["WEBP", "PNG", "JPEG"]) as source:
-        alpha = source.mode in ("RGBA", "LA") or "transparency" in source.info
-        picture = source.convert("RGBA")
-    size = max(12, min(picture.size) // 10)
-    font = ImageFont.load_default(size=size)
-    tile = Image.new("RGBA", (picture.width * 2, picture.height * 2), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(tile)
-    step_x, step_y = int(size * len(WATERMARK) * 0.75), size * 3
-    for row, y in enumerate(range(0, tile.height, step_y)):
-        for x in range(-step_x + (row % 2) * step_x // 2, tile.width, step_x):
-            draw.text((x, y), WATERMARK, font=font, fill=(255, 255, 255, 110), stroke_width=max(1, size // 12),
-                      stroke_fill=(40, 40, 40, 110))
-    tile = tile.rotate(30, resample=Image.Resampling.BICUBIC)
-    left, top = (tile.width - picture.width) // 2, (tile.height - picture.height) // 2
-    marked = Image.alpha_composite(picture, tile.crop((left, top, left + picture.width, top + picture.height)))
-    out = io.BytesIO()
-    # A transparent background stays transparent (alpha_composite keeps it), with the mark on it.
-    (marked if alpha else marked.convert("RGB")).save(out, "WEBP", quality=82)
-    return out.getvalue()
 
 
 def held_preview(stored_name: str) -> str:

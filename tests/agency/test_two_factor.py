@@ -13,11 +13,12 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client as HttpClient
 from django.utils import timezone
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from agency import two_factor
+from agency.exceptions import RuleViolation
 from agency.models import SecurityEvent, User
 from tests.conftest import web_for
 from tests.factories import PASSWORD, sign_in_with_second_factor
@@ -327,3 +328,34 @@ def test_the_second_step_never_sends_people_to_another_site(cast):
     assert "evil" not in response["Location"]
     done = web.post("/login/code/", {"code": code_for(key, steps=1), "next": "https://evil.example/steal"})
     assert done.status_code == 302 and done["Location"] == "/"
+
+
+def test_a_code_is_only_ever_the_persons_own(cast):
+    """Another person's app code or recovery code, and an unconfirmed authenticator's code, open nothing."""
+    key_a, codes_a = enrolled(cast.acme_member)
+    key_b, codes_b = enrolled(cast.acme_admin)
+    pending = TOTPDevice.objects.create(user=cast.globex_admin, name="unconfirmed", confirmed=False)
+    for user, code in ((cast.acme_member, code_for(key_b, steps=1)), (cast.acme_member, codes_b[0]),
+                       (cast.acme_admin, codes_a[0]), (cast.globex_admin, code_for(bytes.fromhex(pending.key)))):
+        assert two_factor.verify(user, code) is None
+    assert two_factor.recovery_codes_left(cast.acme_member) == two_factor.recovery_codes_left(cast.acme_admin) == 10
+    assert two_factor.recovery_codes_left(cast.globex_admin) == 0
+    # codes of a device not yet confirmed are not counted as recovery codes
+    StaticToken.objects.create(device=StaticDevice.objects.create(user=cast.globex_admin, name="x", confirmed=False),
+                               token="abcd2345")
+    assert two_factor.recovery_codes_left(cast.globex_admin) == 0
+    assert two_factor.verify(cast.globex_admin, "abcd2345") is None
+
+
+def test_a_recovery_code_of_eight_digits_is_still_a_recovery_code(cast):
+    enrolled(cast.acme_member)
+    StaticToken.objects.create(device=StaticDevice.objects.get(user=cast.acme_member), token="12345678")
+    assert isinstance(two_factor.verify(cast.acme_member, "1234-5678"), StaticDevice)
+
+
+def test_a_wrong_code_says_a_recovery_code_works_too(cast):
+    key, _ = enrolled(cast.acme_member)
+    with pytest.raises(RuleViolation) as refused:
+        two_factor.regenerate_codes(user=cast.acme_member, code="000000")
+    assert (refused.value.message, refused.value.field) == (
+        two_factor.WRONG_CODE + " A recovery code works too.", "code")

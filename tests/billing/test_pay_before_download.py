@@ -114,7 +114,7 @@ def test_production_starts_held_for_a_pay_before_download_client(cast):
 
 
 def test_a_transparent_preview_keeps_its_transparency_under_the_mark():
-    from jobs.review.payment_holds import watermark
+    from jobs.imaging.proofmark import watermark
 
     out = io.BytesIO()
     Image.new("RGBA", (400, 400), (0, 0, 0, 0)).save(out, "WEBP", lossless=True)

@@ -153,3 +153,26 @@ def test_style_guide_pages(cast, web):
 def test_client_detail_page(cast, web):
     page = web(cast.account_manager).get(reverse("clients:client_detail", args=[cast.acme.pk])).content.decode()
     assert "Acme Jewels" in page and cast.acme_member.email in page and cast.acme_guide.name in page
+
+
+def test_a_locked_guide_is_revised_into_a_new_version_by_its_editor(cast):
+    """Everything the old version said is carried over (the golden reference too), the change applies to
+    the new one, which names who made it; someone else's company's guide is not theirs to edit."""
+    from django.utils import timezone
+
+    from agency.exceptions import NotPermitted
+    from clients import services
+    from clients.models import StyleGuide
+
+    guide = cast.acme_guide
+    StyleGuide.objects.filter(pk=guide.pk).update(locked_at=timezone.now(), notes="Keep the hallmark sharp",
+                                                  reference_key="refs/ring.webp", reference_label="Ring 12, v2")
+    guide.refresh_from_db()
+    with pytest.raises(NotPermitted) as refused:
+        services.style_guide_update(guide=guide, by=cast.globex_admin, dpi=600)
+    assert refused.value.message == "You cannot edit this company's style guides."
+    new = services.style_guide_update(guide=guide, by=cast.acme_admin, dpi=600)
+    assert (new.version, new.created_by, new.dpi, new.is_current) == (guide.version + 1, cast.acme_admin, 600, True)
+    assert {name: getattr(new, name) for name in StyleGuide.COPIED_FIELDS if name != "dpi"} == {
+        name: getattr(guide, name) for name in StyleGuide.COPIED_FIELDS if name != "dpi"}
+    assert not StyleGuide.objects.get(pk=guide.pk).is_current

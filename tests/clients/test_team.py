@@ -162,3 +162,52 @@ def test_an_invitation_link_works_once_and_not_after_72_hours(cast, django_captu
     assert User.objects.get(email="late@acme.test").check_password("a-good-new-password")
     again = HttpClient().get(link, follow=True)
     assert b"This link has expired or has been used already" in again.content
+
+
+def test_an_invitation_mail_goes_only_to_a_pending_seat_in_an_active_company(cast, settings, caplog):
+    """The task's body, on its own: it re-reads the person when it runs."""
+    import logging
+
+    pending = services.member_add(client=cast.acme, by=cast.acme_admin, email="pia@acme.test", full_name="Pia Pending",
+                                  role=Role.CLIENT_MEMBER).user
+    with caplog.at_level(logging.INFO, logger="loupe.clients"):
+        assert services.invitation_send(user_id=pending.pk) == 1
+    sent = mail.outbox[-1]
+    assert (sent.subject, sent.to) == (f"Your {settings.LOUPE_STUDIO_NAME} account", ["pia@acme.test"])
+    assert sent.body.startswith("Hello Pia Pending,\n\n" f"{settings.LOUPE_STUDIO_NAME} has created an account for "
+                                "you at Acme Jewels,")
+    assert re.search(rf"{re.escape(settings.LOUPE_BASE_URL)}/password/reset/\S+/\S+/\n", sent.body)
+    assert "Your login is pia@acme.test." in sent.body
+    assert f"invitation sent to user {pending.pk}" in [r.getMessage() for r in caplog.records]
+    mail.outbox.clear()
+    inactive = services.member_add(client=cast.acme, by=cast.acme_admin, email="ina@acme.test", full_name="Ina",
+                                   role=Role.CLIENT_MEMBER).user
+    User.objects.filter(pk=inactive.pk).update(is_active=False)
+    nobody = [cast.acme_member.pk,  # accepted: has a password
+              inactive.pk, cast.account_manager.pk,  # no seat (studio staff)
+              "00000000-0000-0000-0000-000000000000" if isinstance(pending.pk, str) else 10**9]
+    for user_id in nobody:
+        assert services.invitation_send(user_id=user_id) == 0
+    type(cast.acme).objects.filter(pk=cast.acme.pk).update(is_active=False)
+    assert services.invitation_send(user_id=pending.pk) == 0
+    assert mail.outbox == []
+
+
+def test_resending_queues_a_mail_and_logs_it_for_the_company(cast, monkeypatch):
+    queued = []
+    monkeypatch.setattr(services, "enqueue_on_commit", lambda func, *args, group: queued.append((func, *args, group)))
+    seat = services.member_add(client=cast.acme, by=cast.acme_admin, email="rea@acme.test", full_name="Rea",
+                               role=Role.CLIENT_MEMBER)
+    queued.clear()
+    services.member_resend(membership=seat, by=cast.acme_admin)
+    assert queued == [("clients.tasks.send_invitation", str(seat.user.pk), "mail")]
+    from agency.models import SecurityEvent
+
+    event = SecurityEvent.objects.filter(kind="invitation_sent").latest("at")
+    assert (event.actor, event.subject, event.company_id, event.detail) == (cast.acme_admin, seat.user, cast.acme.pk,
+                                                                            "sent again")
+    type(cast.acme).objects.filter(pk=cast.acme.pk).update(is_active=False)
+    seat.client.refresh_from_db()
+    with pytest.raises(InvalidTransition) as refused:
+        services.member_resend(membership=seat, by=cast.account_manager)
+    assert refused.value.message == "The company is deactivated; reactivate it first."

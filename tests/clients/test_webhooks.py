@@ -429,3 +429,71 @@ def test_ping_and_the_pages(cast, receiver, django_capture_on_commit_callbacks):
     assert web.post(f"/webhooks/{endpoint.pk}/", {"action": "delete"}).status_code == 302
     assert not WebhookEndpoint.objects.exists()
     assert web_for(cast.acme_member).get("/webhooks/").status_code == 403
+
+
+@pytest.mark.parametrize("address,public", [("fe80::1%eth0", False), ("::ffff:8.8.8.8", True),
+                                            ("::ffff:10.0.0.1", False), ("2001:4860:4860::8888%2", True)])
+def test_addresses_in_their_ipv6_spellings(address, public):
+    assert webhooks._public(address) is public
+
+
+def test_retries_wait_twice_as_long_each_time_up_to_six_hours():
+    waits = [webhooks._next_delay(attempts) for attempts in range(0, 12)]
+    assert [int(w.total_seconds() // 60) for w in waits] == [1, 1, 2, 4, 8, 16, 32, 64, 128, 256, 360, 360]
+
+
+def test_giving_up_switches_off_that_endpoint_once_and_mails_its_owner_once(cast, monkeypatch, settings):
+    queued = []
+    monkeypatch.setattr(webhooks, "enqueue_on_commit", lambda func, *args, group: queued.append((func, *args, group)))
+    _resolving(monkeypatch, {"hooks.acme.test": "93.184.216.34"})
+    failing, _ = _endpoint(cast.acme, "https://hooks.acme.test/a", by=cast.acme_admin)
+    other, _ = _endpoint(cast.acme, "https://hooks.acme.test/b", by=cast.acme_admin)
+    webhooks._give_up(failing, "timed out " + "x" * 300)
+    webhooks._give_up(failing, "again")
+    failing.refresh_from_db()
+    assert (failing.is_active, failing.disabled_reason) == (
+        False, f"switched off after failing for 24 hours (timed out {'x' * 190})")
+    assert WebhookEndpoint.objects.get(pk=other.pk).is_active
+    assert queued == [("clients.tasks.mail_webhook_switched_off", str(failing.pk), "mail")]
+    assert webhooks.mail_switched_off(endpoint_id=failing.pk) == 1
+    sent = mail.outbox[-1]
+    assert (sent.subject, sent.to) == ("Webhook switched off: https://hooks.acme.test/a", [cast.acme_admin.email])
+    assert sent.body == ("Loupe could not deliver events to https://hooks.acme.test/a for 24 hours "
+                         f"({failing.disabled_reason}). Fix the receiver, switch it on again and send the failed "
+                         f"deliveries again:\n{settings.LOUPE_BASE_URL}/webhooks/{failing.pk}/\n")
+
+
+def test_the_switched_off_mail_goes_only_to_an_active_owner_of_an_endpoint_still_off(cast, monkeypatch):
+    _resolving(monkeypatch, {"hooks.acme.test": "93.184.216.34"})
+    endpoint, _ = _endpoint(cast.acme, "https://hooks.acme.test/a", by=cast.acme_admin)
+    assert webhooks.mail_switched_off(endpoint_id=endpoint.pk) == 0  # switched on again meanwhile
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+    type(cast.acme_admin).objects.filter(pk=cast.acme_admin.pk).update(is_active=False)
+    assert webhooks.mail_switched_off(endpoint_id=endpoint.pk) == 0
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(created_by=None)
+    assert webhooks.mail_switched_off(endpoint_id=endpoint.pk) == 0
+    assert mail.outbox == []
+
+
+def test_due_deliveries_are_pending_due_and_for_active_endpoints_500_at_a_time(cast, monkeypatch):
+    from clients.models import DeliveryStatus as W
+
+    _resolving(monkeypatch, {"hooks.acme.test": "93.184.216.34"})
+    now = timezone.now().replace(microsecond=0)
+    endpoint, _ = _endpoint(cast.acme, "https://hooks.acme.test/a", by=cast.acme_admin)
+    off, _ = _endpoint(cast.acme, "https://hooks.acme.test/off", by=cast.acme_admin)
+    WebhookEndpoint.objects.filter(pk=off.pk).update(is_active=False)
+
+    def delivery(target, **fields):
+        return WebhookDelivery(endpoint=target, event_type="order.submitted", body="{}", **fields)
+
+    WebhookDelivery.objects.bulk_create(
+        [delivery(endpoint, next_attempt_at=now)] + [delivery(endpoint, next_attempt_at=now + timedelta(seconds=1)),
+                                                     delivery(endpoint, next_attempt_at=now, status=W.DELIVERED),
+                                                     delivery(endpoint, next_attempt_at=now, status=W.FAILED),
+                                                     delivery(off, next_attempt_at=now)])
+    due = WebhookDelivery.objects.get(endpoint=endpoint, next_attempt_at=now, status=W.PENDING)
+    with time_machine.travel(now, tick=False):
+        assert webhooks.due_deliveries() == [str(due.pk)]
+        WebhookDelivery.objects.bulk_create([delivery(endpoint, next_attempt_at=now) for _ in range(500)])
+        assert len(webhooks.due_deliveries()) == 500
