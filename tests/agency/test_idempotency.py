@@ -186,3 +186,29 @@ def test_an_empty_token_is_nobody_without_asking_the_database(django_assert_num_
 
     with django_assert_num_queries(0):
         assert token_user("") is None
+
+
+def test_the_same_bytes_under_another_content_type_are_another_request(cast, rf):
+    """The fingerprint holds the content type itself, not only the body it usually changes."""
+    from django.http import HttpResponse
+
+    from agency.idempotency import IdempotencyMiddleware
+
+    middleware = IdempotencyMiddleware(lambda request: HttpResponse(b"{}", status=201, content_type="application/json"))
+
+    def post(content_type):
+        request = rf.generic("POST", "/api/v1/things/", b'{"name": "x"}', content_type=content_type,
+                             HTTP_IDEMPOTENCY_KEY="same-bytes")
+        request.user = cast.acme_member
+        return middleware(request)
+
+    assert post("application/json").status_code == 201
+    assert post("text/plain").status_code == 422
+    assert post("application/json")["Idempotent-Replayed"] == "true"
+
+
+def test_a_request_from_nobody_keeps_no_key(cast):
+    from rest_framework.test import APIClient
+
+    response = APIClient().post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="anon-1")
+    assert response.status_code in (401, 403) and not IdempotencyKey.objects.exists()

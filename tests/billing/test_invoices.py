@@ -496,3 +496,93 @@ def test_the_monthly_run_drafts_only_active_monthly_clients_with_work(ready):
     drafted = Invoice.objects.values_list("client__name", "period_start", "period_end")
     assert sorted(drafted) == [("Aurum", date(2026, 12, 1), date(2026, 12, 31)),
                                ("Electrum", date(2026, 12, 1), date(2026, 12, 31))]
+
+
+# The page guards, held against a hand-written table: (finance sees) edit, issue, pay, void, credit.
+GUARDS = ("can_edit", "can_issue", "can_pay", "can_void", "can_credit")
+GUARD_TABLE = [
+    ("a draft", {"status": "draft"}, None, (True, True, False, True, False)),
+    ("issued, nothing paid", {}, None, (False, False, True, True, True)),
+    ("a cent still due", {"status": "partially_paid", "paid_total": "total-0.01"}, None,
+     (False, False, True, False, True)),
+    ("issued, nothing due (credited in full)", {"credited_total": "total"}, None, (False, False, False, False, True)),
+    ("paid", {"status": "paid", "paid_total": "total"}, None, (False, False, False, False, True)),
+    ("a cent left to credit", {"credited_total": "0.01"}, "net-0.01", (False, False, True, False, True)),
+    ("nothing left to credit", {"credited_total": "0.01"}, "net", (False, False, True, False, False)),
+    ("void", {"status": "void"}, None, (False, False, False, False, False)),
+    ("a credit note", {"kind": "credit_note"}, None, (False, False, False, False, False)),
+]
+
+
+@pytest.mark.parametrize("label,changes,credited,expected", GUARD_TABLE, ids=[row[0] for row in GUARD_TABLE])
+def test_the_invoice_buttons_follow_a_hand_written_table(ready, label, changes, credited, expected):
+    invoice = issued_invoice(ready.acme, ready)
+
+    def amount(text):
+        base = {"total": invoice.total, "net": invoice.net_total}
+        name, _, minus = text.partition("-")
+        return base[name] - Decimal(minus or "0") if name in base else Decimal(text)
+
+    Invoice.objects.filter(pk=invoice.pk).update(**{
+        k: amount(v) if k.endswith("_total") else v for k, v in changes.items()})
+    if credited:
+        note = Invoice.objects.filter(pk=invoice.pk).values()[0]
+        note.update(id=None, kind=DocumentKind.CREDIT_NOTE, number="CN-T-1", credited_invoice_id=invoice.pk,
+                    net_total=amount(credited), status="issued")
+        Invoice.objects.create(**{k: v for k, v in note.items() if k != "id"})
+    invoice.refresh_from_db()
+    assert tuple(getattr(invoicing, guard)(ready.finance, invoice) for guard in GUARDS) == expected
+    for someone in (ready.account_manager, ready.retoucher, ready.acme_admin):
+        assert not any(getattr(invoicing, guard)(someone, invoice) for guard in GUARDS), someone
+
+
+def test_the_monthly_schedule_is_the_next_first_at_two_in_the_studios_zone():
+    import time_machine
+
+    from agency.calendar import studio_zone
+
+    zone = studio_zone()
+    for now, expected in (("2026-12-31T23:30:00+01:00", date(2027, 1, 1)), ("2027-01-01T00:05:00+01:00", date(2027, 2, 1)),
+                          ("2028-02-29T12:00:00+01:00", date(2028, 3, 1)), ("2027-01-31T23:59:00+01:00", date(2027, 2, 1))):
+        with time_machine.travel(now, tick=False):
+            first = invoicing.first_of_next_month()
+        assert (first.date(), first.hour, first.minute, first.tzinfo) == (expected, 2, 0, zone), now
+
+
+def test_editing_an_issued_invoice_says_why_not(ready):
+    invoice = issued_invoice(ready.acme, ready)
+    with pytest.raises(NotPermitted) as refused:
+        invoicing.invoice_note_set(invoice=invoice, by=ready.account_manager, note="x")
+    assert refused.value.message == "Only finance edits invoices."
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.invoice_note_set(invoice=invoice, by=ready.finance, note="x")
+    assert refused.value.message == (f"Invoice {invoice.number} is issued; an issued invoice never changes. "
+                                     "Correct it with a credit note.")
+
+
+def test_totals_per_currency_count_credit_notes_negative_and_owed_only_on_open_invoices(ready):
+    partly = issued_invoice(ready.acme, ready, title="Partly")
+    Invoice.objects.filter(pk=partly.pk).update(status="partially_paid", paid_total=Decimal("10.00"))
+    paid = issued_invoice(ready.acme, ready, title="Paid")
+    Invoice.objects.filter(pk=paid.pk).update(status="paid", paid_total=paid.total)
+    void = issued_invoice(ready.acme, ready, title="Void")
+    Invoice.objects.filter(pk=void.pk).update(status="void")
+    draft = invoicing.invoice_generate(by=ready.finance, order=completed_order(ready.acme, ready.account_manager))[0]
+    note = Invoice.objects.filter(pk=paid.pk).values()[0]
+    note.update(id=None, kind=DocumentKind.CREDIT_NOTE, number="CN-T-2", credited_invoice_id=paid.pk, status="issued",
+                net_total=Decimal("5.00"), tax_total=Decimal("0.95"), total=Decimal("5.95"), paid_total=0)
+    Invoice.objects.create(**{k: v for k, v in note.items() if k != "id"})
+    yen = issued_invoice(ready.acme, ready, title="Yen")
+    Invoice.objects.filter(pk=yen.pk).update(currency="JPY", net_total=Decimal("100.40"), tax_total=Decimal("0"),
+                                             total=Decimal("100.40"))
+    invoices = {i.pk: i for i in Invoice.objects.all()}
+    partly, paid, draft = invoices[partly.pk], invoices[paid.pk], invoices[draft.pk]
+    eur, jpy = invoicing.totals_per_currency(Invoice.objects.all())
+    counted = (partly, paid, draft)
+    assert eur == {"currency": "EUR", "net": sum(i.net_total for i in counted) - Decimal("5.00"),
+                   "tax": sum(i.tax_total for i in counted) - Decimal("0.95"),
+                   "total": sum(i.total for i in counted) - Decimal("5.95"), "owed": partly.total - Decimal("10.00")}
+    assert jpy == {"currency": "JPY", "net": Decimal("100"), "tax": Decimal("0"), "total": Decimal("100"),
+                   "owed": Decimal("100")}
+    only_paid = invoicing.totals_per_currency(Invoice.objects.filter(pk=paid.pk))
+    assert only_paid[0]["owed"] == Decimal("0")
