@@ -176,3 +176,16 @@ def test_a_locked_guide_is_revised_into_a_new_version_by_its_editor(cast):
     assert {name: getattr(new, name) for name in StyleGuide.COPIED_FIELDS if name != "dpi"} == {
         name: getattr(guide, name) for name in StyleGuide.COPIED_FIELDS if name != "dpi"}
     assert not StyleGuide.objects.get(pk=guide.pk).is_current
+
+
+def test_only_managers_create_companies_and_are_told_so(cast):
+    from agency.exceptions import NotPermitted
+    from clients import services
+    from clients.models import Client
+
+    before = Client.objects.count()
+    for someone in (cast.acme_admin, cast.retoucher, cast.finance):
+        with pytest.raises(NotPermitted) as refused:
+            services.client_create(by=someone, name="Gilded Lily")
+        assert refused.value.message == "Only account managers and admins manage client companies."
+    assert Client.objects.count() == before

@@ -497,3 +497,77 @@ def test_due_deliveries_are_pending_due_and_for_active_endpoints_500_at_a_time(c
         assert webhooks.due_deliveries() == [str(due.pk)]
         WebhookDelivery.objects.bulk_create([delivery(endpoint, next_attempt_at=now) for _ in range(500)])
         assert len(webhooks.due_deliveries()) == 500
+
+
+@pytest.mark.parametrize("status,error", [(200, ""), (299, ""), (300, "answered with a redirect, which is not followed"),
+                                          (399, "answered with a redirect, which is not followed"),
+                                          (400, "answered 400"), (199, "answered 199"), (500, "answered 500")])
+def test_what_counts_as_delivered(cast, receiver, status, error):
+    endpoint, _ = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    receiver.answer(status)
+    delivery = webhooks.attempt(WebhookDelivery.objects.get().pk)
+    assert (delivery.last_status_code, delivery.last_error) == (status, error)
+    assert delivery.status == ("delivered" if not error else "pending")
+    headers = receiver.requests[0]["headers"]
+    assert (headers["User-Agent"], headers["Loupe-Delivery"], headers["Loupe-Event"], headers["Content-Type"]) == (
+        "Loupe-Webhooks/1", str(delivery.pk), "order.submitted", "application/json")
+
+
+def test_a_delivery_is_claimed_for_three_timeouts_and_half_a_minute(cast, receiver, settings, monkeypatch):
+    """While one worker sends, the row is claimed until then; another worker's try does nothing, and a
+    claim that has run out is taken over. Only this delivery's endpoint being off stops it."""
+    endpoint, _ = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    other, _ = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    WebhookEndpoint.objects.filter(pk=other.pk).update(is_active=False)
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    now = timezone.now().replace(microsecond=0)
+    seen = []
+
+    def post(url, body, headers):
+        seen.append(WebhookDelivery.objects.get(pk=delivery.pk).claimed_until)
+        return 200
+
+    monkeypatch.setattr(webhooks, "_post", post)
+    with time_machine.travel(now, tick=False):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(claimed_until=now, next_attempt_at=now)  # due now, and
+        # the claim of a worker that stalled runs out this very second
+        assert webhooks.attempt(delivery.pk) is None  # "lt": not yet
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(claimed_until=now - timedelta(seconds=1))
+        assert webhooks.attempt(delivery.pk).status == "delivered"
+    assert seen == [now + timedelta(seconds=settings.LOUPE_WEBHOOK_TIMEOUT * 3 + 30)]
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="pending", claimed_until=None,
+                                                          next_attempt_at=now + timedelta(seconds=1))
+    with time_machine.travel(now, tick=False):
+        assert webhooks.attempt(delivery.pk) is None  # not due yet
+    assert len(seen) == 1
+
+
+def test_the_events_an_endpoint_asks_for_are_checked(cast, receiver):
+    for events, message in (([], "Choose at least one event."), ("order.submitted", "Choose at least one event."),
+                            (["order.submitted", "order.eaten", 7],
+                             f"Unknown events: order.eaten, 7. Known: {', '.join(webhooks.SUBSCRIBABLE)}.")):
+        with pytest.raises(RuleViolation) as refused:
+            webhooks.endpoint_create(by=cast.acme_admin, client=cast.acme, url=receiver.url, events=events)
+        assert (refused.value.message, refused.value.field) == (message, "events")
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_signature_covers_the_body_and_its_own_time(cast, receiver):
+    endpoint, secret = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    header = webhooks.signature_header(endpoint, '{"a": 1}', now=1_800_000_000)
+    assert header.startswith("t=1800000000,v1=")
+    assert webhooks.verify_signature(secret, header, '{"a": 1}', now=1_800_000_000)
+    assert not webhooks.verify_signature(secret, header, '{"a": 2}', now=1_800_000_000)
+
+
+def test_the_previous_secret_signs_for_exactly_a_day_after_rotation(cast, receiver):
+    endpoint, _ = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    rotated = timezone.now().replace(microsecond=0)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(previous_secret="whsec_old", secret_rotated_at=rotated)
+    endpoint.refresh_from_db()
+    with time_machine.travel(rotated + timedelta(hours=24) - timedelta(seconds=1), tick=False):
+        assert webhooks.signature_header(endpoint, "{}").count("v1=") == 2
+    with time_machine.travel(rotated + timedelta(hours=24), tick=False):
+        assert webhooks.signature_header(endpoint, "{}").count("v1=") == 1
