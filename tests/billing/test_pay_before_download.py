@@ -167,3 +167,17 @@ def test_a_held_orders_work_becomes_a_reference_only_once_it_is_paid(cast, held)
     made = api_for(cast.acme_admin).post(f"/api/v1/versions/{held['version'].pk}/reference/")
     assert made.status_code == 200, made.content
     assert StyleGuide.objects.exclude(reference_key="").count() == 1
+
+
+def test_release_frees_exactly_the_held_orders_it_is_given(cast):
+    from jobs.review import payment_holds
+
+    a, b, free, other = (make_order(cast.acme, status=OrderStatus.IN_PRODUCTION, title=t) for t in "ABCD")
+    Order.objects.filter(pk__in=[a.pk, b.pk, other.pk]).update(downloads_held=True)
+    assert payment_holds.release(orders=[a, b, free], by=cast.finance) == 2
+    assert payment_holds.release(orders=[a], by=cast.finance) == 0  # twice: nothing more
+    held = dict(Order.objects.values_list("pk", "downloads_held"))
+    assert [held[o.pk] for o in (a, b, free, other)] == [False, False, False, True]
+    lines = Event.objects.filter(verb="downloads.released")
+    assert sorted((e.order_id, e.actor, e.message, e.audience) for e in lines) == sorted(
+        (o.pk, cast.finance, "Final files released for download", "client") for o in (a, b))

@@ -6,6 +6,7 @@ the suite sets in ``LOUPE_WEBHOOK_ALLOWED_HOSTS``)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -571,3 +572,24 @@ def test_the_previous_secret_signs_for_exactly_a_day_after_rotation(cast, receiv
         assert webhooks.signature_header(endpoint, "{}").count("v1=") == 2
     with time_machine.travel(rotated + timedelta(hours=24), tick=False):
         assert webhooks.signature_header(endpoint, "{}").count("v1=") == 1
+
+
+def test_a_description_is_one_line_of_at_most_200_characters(cast, receiver):
+    endpoint, secret = webhooks.endpoint_create(by=cast.acme_admin, client=cast.acme, url=receiver.url,
+                                                events=["order.submitted"], description="  Shop\n  sync " + "x" * 190)
+    assert endpoint.description == "Shop sync " + "x" * 190  # 200 characters
+    assert re.fullmatch(r"whsec_[A-Za-z0-9_-]{43}", secret)
+    with pytest.raises(RuleViolation) as refused:
+        webhooks.endpoint_create(by=cast.acme_admin, client=cast.acme, url=receiver.url, events=["order.submitted"],
+                                 description="x" * 201)
+    assert (refused.value.message, refused.value.field) == ("A description has at most 200 characters.", "description")
+    assert WebhookEndpoint.objects.count() == 1
+    assert _endpoint(cast.acme, receiver.url, by=cast.acme_admin)[0].description == ""
+
+
+def test_a_delivery_body_is_compact_json_with_sorted_keys(cast, receiver):
+    _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data={"b": 1, "a": [1, 2]})
+    body = WebhookDelivery.objects.get().body
+    assert body == json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True)
+    assert ": " not in body and ", " not in body and body.index('"a"') < body.index('"b"')
