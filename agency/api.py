@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from agency import two_factor, uploads
 from agency.auth import ExpiringTokenAuthentication
 from agency.exceptions import NotPermitted, RuleViolation
+from agency.idempotency import shown_once
 from agency.models import ApiToken, Notification
 from agency.notifications import mark_read, unread_count
 from agency.permissions import is_client_user
@@ -120,7 +121,7 @@ class TokenView(APIView):
             raise NotPermitted("Your role needs two-factor sign-in: set it up in Loupe (Profile, Two-factor "
                                "sign-in) before asking for a token.")
         token, key = token_issue(user=user)
-        return Response({"token": key, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
+        return shown_once(Response({"token": key, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED))
 
     @extend_schema(request=None, responses={204: None}, summary="Revoke the token used for this request")
     def delete(self, request: Request) -> Response:
@@ -218,7 +219,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
         data.is_valid(raise_exception=True)
         token, key = token_create(user=request.user, name=data.validated_data["name"])
         token.key = key
-        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+        return shown_once(Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED))
 
     def perform_destroy(self, instance: ApiToken) -> None:
         token_revoke(token=instance, by=self.request.user)
@@ -227,7 +228,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
 IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
     "description": "Any unique string (a UUID): a retry with the same key and body within 24 hours replays the "
-                   "first answer instead of doing the work again.",
+                   "first answer instead of doing the work again (an answer that carried a secret replays as a "
+                   "409 saying it was shown once).",
 }
 
 

@@ -8,6 +8,10 @@ is claimed with a unique insert before the work starts, so two simultaneous requ
 Answers of 500 and above, and refusals before any work (401, 403, 429), are not kept: the request may
 be retried with the same key. Keys are per
 person, so two people cannot collide or read each other's answers.
+
+An answer that carries a secret (a new API token, a webhook's signing secret: views wrap it with
+``shown_once``) is never kept: the record holds a 409 that says the request succeeded and its secret was
+shown once, so a replay cannot hand the secret out again and the table never stores it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ HEADER = "Idempotency-Key"
 # Refusals before any work (not signed in, CSRF, no permission, throttled) are not kept: fixed and sent
 # again with the same key, the request runs.
 NOT_KEPT = {401, 403, 429}
+SHOWN_ONCE = ("The first request with this Idempotency-Key succeeded. Its answer held a secret, which is shown "
+              "only once and is not kept; if it was lost, revoke it and make a new one.")
+
+
+def shown_once(response: HttpResponse) -> HttpResponse:
+    """Mark an answer that carries a secret: no cache keeps it, and neither does a replay record."""
+    response["Cache-Control"] = "no-store"
+    response.carries_secret = True  # type: ignore[attr-defined]
+    return response
 
 
 def _person(request: HttpRequest) -> Any:
@@ -103,9 +116,12 @@ class IdempotencyMiddleware:
         if response.status_code >= 500 or response.status_code in NOT_KEPT or response.streaming:
             record.delete()
             return response
-        record.status_code = response.status_code
-        record.content_type = response.get("Content-Type", "")[:100]
-        record.location = response.get("Location", "")[:500]
-        record.body = response.content
+        kept = response
+        if getattr(response, "carries_secret", False):
+            kept = problem_response(request, 409, "Secret shown once", SHOWN_ONCE)
+        record.status_code = kept.status_code
+        record.content_type = kept.get("Content-Type", "")[:100]
+        record.location = kept.get("Location", "")[:500]
+        record.body = kept.content
         record.save(update_fields=["status_code", "content_type", "location", "body"])
         return response

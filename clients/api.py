@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from agency.api import ScopedRelatedField
 from agency.exceptions import RuleViolation
+from agency.idempotency import shown_once
 from agency.models import CLIENT_ROLES, Role, SecurityEvent
 from agency.permissions import is_client_user
 from clients import permissions, selectors, services, webhooks
@@ -313,7 +314,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             client = selectors.client_list(request.user).filter(pk=client_id_of(request.user)).first()
         endpoint, secret = webhooks.endpoint_create(by=request.user, client=client, **body)
         endpoint.secret = secret
-        return Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return shown_once(Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED))
 
     def partial_update(self, request: Request, pk: Any = None) -> Response:
         data = WebhookUpdateSerializer(data=request.data)
@@ -354,6 +355,4 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: Any = None) -> Response:
         secret = webhooks.endpoint_rotate_secret(endpoint=self.get_object(), by=request.user)
-        response = Response({"secret": secret})
-        response["Cache-Control"] = "no-store"
-        return response
+        return shown_once(Response({"secret": secret}))

@@ -212,3 +212,31 @@ def test_a_request_from_nobody_keeps_no_key(cast):
 
     response = APIClient().post("/api/v1/orders/", _order(cast), format="json", HTTP_IDEMPOTENCY_KEY="anon-1")
     assert response.status_code in (401, 403) and not IdempotencyKey.objects.exists()
+
+
+def _secret_posts(cast, receiver_url):
+    from clients import webhooks
+
+    endpoint, _ = webhooks.endpoint_create(by=cast.acme_admin, client=cast.acme, url=receiver_url,
+                                           events=["order.submitted"])
+    return [("/api/v1/tokens/", {"name": "Shop sync"}, "key"),
+            ("/api/v1/webhooks/", {"url": receiver_url, "events": ["order.submitted"]}, "secret"),
+            (f"/api/v1/webhooks/{endpoint.pk}/rotate-secret/", {}, "secret")]
+
+
+def test_an_answer_with_a_secret_is_never_kept_and_a_replay_says_it_was_shown_once(cast, settings):
+    """Issue 20, item 6: a replayed token or webhook creation, or a secret rotation, never hands the
+    secret out again, and the key's row never stores it."""
+    from agency.idempotency import SHOWN_ONCE
+
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    api = api_for(cast.acme_admin)
+    for n, (path, body, field) in enumerate(_secret_posts(cast, "http://127.0.0.1:9/hooks")):
+        first = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=f"secret-{n}")
+        assert first.status_code in (200, 201), first.content
+        secret = first.json()[field]
+        assert first["Cache-Control"] == "no-store"
+        again = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=f"secret-{n}")
+        assert (again.status_code, again["Idempotent-Replayed"], again.json()["detail"]) == (409, "true", SHOWN_ONCE)
+        assert secret.encode() not in again.content
+        assert secret.encode() not in bytes(IdempotencyKey.objects.get(key=f"secret-{n}").body)
