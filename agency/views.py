@@ -22,6 +22,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
@@ -179,11 +180,25 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Setting a new password through a reset link also lifts a login lockout on that address: the
     owner of the mailbox proved who they are, whoever failed logins from elsewhere."""
 
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        if context.get("validlink") is False:
+            response_kwargs["status"] = 410  # used or expired: the page says so and offers a new link
+        return super().render_to_response(context, **response_kwargs)
+
     def form_valid(self, form: Any) -> HttpResponse:
-        accepted = not form.user.has_usable_password()
-        response = super().form_valid(form)
-        axes_reset(username=form.user.email.lower())
-        security_log.record(security_log.Kind.PASSWORD_CHANGED, subject=form.user,
+        # A link works once, also when it is posted many times at once: the person's row is locked and
+        # the link checked again under the lock, so every post after the first finds it used.
+        with transaction.atomic():
+            locked = User.objects.select_for_update().get(pk=form.user.pk)
+            token = self.request.session.get(auth_views.INTERNAL_RESET_SESSION_TOKEN, "")
+            if not self.token_generator.check_token(locked, token):
+                self.validlink = False  # Django's context reads it: the page says the link is used
+                return self.render_to_response(self.get_context_data())
+            form.user = locked
+            accepted = not locked.has_usable_password()
+            response = super().form_valid(form)
+        axes_reset(username=locked.email.lower())
+        security_log.record(security_log.Kind.PASSWORD_CHANGED, subject=locked,
                             detail="invitation accepted" if accepted else "reset through an e-mail link")
         return response
 

@@ -152,7 +152,7 @@ def test_an_invitation_link_works_once_and_not_after_72_hours(cast, django_captu
     with monkeypatch.context() as m:
         m.setattr(PasswordResetTokenGenerator, "_now", lambda self: later)
         stale = HttpClient().get(link, follow=True)
-    assert b"This link has expired or has been used already" in stale.content
+    assert stale.status_code == 410 and b"This link has expired or has been used already" in stale.content
     assert not User.objects.get(email="late@acme.test").has_usable_password()
 
     first = HttpClient()
@@ -161,7 +161,7 @@ def test_an_invitation_link_works_once_and_not_after_72_hours(cast, django_captu
                                             "a-good-new-password"})
     assert User.objects.get(email="late@acme.test").check_password("a-good-new-password")
     again = HttpClient().get(link, follow=True)
-    assert b"This link has expired or has been used already" in again.content
+    assert again.status_code == 410 and b"This link has expired or has been used already" in again.content
 
 
 def test_an_invitation_mail_goes_only_to_a_pending_seat_in_an_active_company(cast, settings, caplog):

@@ -326,3 +326,42 @@ def test_a_webhook_delivery_run_by_eight_workers_at_once_is_sent_once():
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_an_invitation_link_posted_twelve_times_at_once_sets_one_password():
+    """Issue 20, item 4: one post sets the password and is logged; the other eleven find the link used."""
+    import re
+
+    from django.core import mail
+    from django.test import Client as HttpClient
+    from django.test.utils import override_settings
+
+    from agency.models import SecurityEvent, User
+    from clients import services
+
+    company = ClientFactory()
+    admin = client_user(company, role=Role.CLIENT_ADMIN)
+    with override_settings(Q_CLUSTER={"sync": True}):
+        person = services.member_add(client=company, by=admin, email="twelve@example.test", full_name="Twelve",
+                                     role=Role.CLIENT_MEMBER).user
+        services.invitation_send(user_id=person.pk)
+    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[-1].body).group(0)
+    browsers = []
+    for _ in range(12):  # each opened the link (the token moves into its session) before anyone posted
+        browser = HttpClient()
+        opened = browser.get(link, follow=True)
+        browsers.append((browser, opened.redirect_chain[-1][0]))
+    connections.close_all()
+
+    def post(i: int) -> int:
+        browser, form_url = browsers[i]
+        password = f"a-good-new-password-{i}"
+        answer = browser.post(form_url, {"new_password1": password, "new_password2": password})
+        assert answer.status_code == 302 or b"has been used already" in answer.content
+        return answer.status_code
+
+    codes = _race(12, post)
+    assert sorted(codes) == [302] + [410] * 11, codes
+    winner = codes.index(302)
+    assert User.objects.get(pk=person.pk).check_password(f"a-good-new-password-{winner}")
+    assert SecurityEvent.objects.filter(kind="password_changed", subject=person).count() == 1
