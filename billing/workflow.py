@@ -49,8 +49,8 @@ def _locked(quote_id: Any) -> Quote:
     return Quote.objects.select_for_update().select_related("order__client").get(pk=quote_id)
 
 
-def _move(quote: Quote, action: str, refusal: str | None = None, **changes: Any) -> Quote:
-    QUOTES.move(quote, action, refusal=refusal)
+def _move(quote: Quote, action: str, **changes: Any) -> Quote:
+    QUOTES.move(quote, action)
     for key, value in changes.items():
         setattr(quote, key, value)
     quote.save(update_fields=["status", *changes])

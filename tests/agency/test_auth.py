@@ -85,6 +85,7 @@ def test_expired_token_is_refused(cast):
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = _with_token(key).get("/api/v1/me/")
     assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Token")
+    assert response.json()["detail"] == "Invalid or expired token."
 
 
 def test_password_change_revokes_tokens(cast):
@@ -183,3 +184,19 @@ def test_studio_user_without_role_cannot_exist():
 
     with pytest.raises(IntegrityError):
         UserFactory(role="emperor")
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(cast):
+    import time_machine
+
+    key = _token(cast.acme_member.email).json()["token"]
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        assert _with_token(key).get("/api/v1/me/").status_code == 200
+    assert ApiToken.objects.get().last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=60), tick=False):
+        _with_token(key).get("/api/v1/me/")
+    assert ApiToken.objects.get().last_used_at == start  # a minute later: not yet
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        _with_token(key).get("/api/v1/me/")
+    assert ApiToken.objects.get().last_used_at == start + timedelta(seconds=61)

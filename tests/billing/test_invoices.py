@@ -586,3 +586,20 @@ def test_totals_per_currency_count_credit_notes_negative_and_owed_only_on_open_i
                    "owed": Decimal("100")}
     only_paid = invoicing.totals_per_currency(Invoice.objects.filter(pk=paid.pk))
     assert only_paid[0]["owed"] == Decimal("0")
+
+
+def test_credit_room_counts_this_invoices_live_credit_notes_only(ready):
+    invoice = issued_invoice(ready.acme, ready, title="Credited")
+    other = issued_invoice(ready.acme, ready, title="Other")
+
+    def note(against, number, net, status="issued"):
+        row = Invoice.objects.filter(pk=against.pk).values()[0]
+        row.update(id=None, kind=DocumentKind.CREDIT_NOTE, number=number, credited_invoice_id=against.pk, status=status,
+                   net_total=Decimal(net))
+        Invoice.objects.create(**{k: v for k, v in row.items() if k != "id"})
+
+    note(invoice, "CN-T-10", "3.00")
+    note(invoice, "CN-T-11", "100.00", status="void")
+    note(other, "CN-T-12", "7.00")
+    assert invoicing.credit_room(invoice) == invoice.net_total - Decimal("3.00")
+    assert invoicing.credit_room(other) == other.net_total - Decimal("7.00")

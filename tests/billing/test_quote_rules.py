@@ -13,7 +13,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agency.exceptions import InvalidTransition, RuleViolation
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.timefmt import stamp
 from billing import services, workflow
 from billing.models import LineKind, Quote, QuoteLine, QuoteStatus
@@ -374,3 +374,52 @@ def test_cancelling_withdraws_only_that_orders_quote_and_says_so(cast):
     assert Quote.objects.get(pk=other.pk).status == QuoteStatus.SENT
     assert _last(quote.order, "quote.withdrawn") == (
         cast.account_manager, "Quote withdrawn: the order was cancelled", {"quote": str(quote.pk)}, "client")
+
+
+def test_what_a_revision_round_costs(cast):
+    """Free rounds cost nothing whatever their changes; a billable round is its changes at the fee, rounded in
+    the price list's currency; the next round's number is one more than the rounds so far."""
+    from billing.models import PriceList
+    from jobs.models import RevisionRound
+
+    default_price_list()
+    PriceList.objects.filter(client__isnull=True).update(revision_fee_per_image=Decimal("4.25"))
+    cast.acme.free_revision_rounds = 1
+    cast.acme.save()
+    order = make_order(cast.acme, status=OrderStatus.DELIVERED)
+    first = services.revision_price(order=order, changes=3)
+    assert (first.number, first.free_rounds, first.changes, first.amount, first.billable) == (1, 1, 3, Decimal("0"), False)
+    RevisionRound.objects.create(order=order, number=1, requested_by=cast.acme_admin)
+    second = services.revision_price(order=order, changes=3)
+    assert (second.number, second.fee, second.amount, second.currency, second.billable) == (
+        2, Decimal("4.25"), Decimal("12.75"), "EUR", True)
+    PriceList.objects.filter(client__isnull=True).update(currency="JPY", revision_fee_per_image=Decimal("100.50"))
+    type(cast.acme).objects.filter(pk=cast.acme.pk).update(currency="JPY")
+    order.client.refresh_from_db()
+    assert services.revision_price(order=order, changes=3).amount == Decimal("302")  # 301.50 rounded half up
+    round_ = RevisionRound.objects.create(order=order, number=5, requested_by=cast.acme_admin)
+    assert services.round_price(round_).number == 5
+
+
+def test_only_the_clients_admin_answers_and_a_quote_is_good_to_its_last_second(cast, caplog):
+    default_price_list()
+    quote = _sent(cast)
+    for someone in (cast.acme_member, cast.globex_admin, cast.account_manager):
+        with pytest.raises(NotPermitted) as refused:
+            workflow.quote_accept(quote=quote, by=someone)
+        assert refused.value.message == "Only an admin of the client's company can accept or decline a quote."
+    deadline = timezone.now().replace(microsecond=0)
+    Quote.objects.filter(pk=quote.pk).update(valid_until=deadline)
+    with time_machine.travel(deadline, tick=False):
+        workflow.quote_accept(quote=quote, by=cast.acme_admin)  # valid until this very second
+    assert Quote.objects.get(pk=quote.pk).status == QuoteStatus.ACCEPTED
+
+
+def test_a_stale_quote_whose_order_moved_on_is_logged_when_answered(cast, caplog):
+    default_price_list()
+    quote = _sent(cast)
+    Quote.objects.filter(pk=quote.pk).update(valid_until=timezone.now() - timedelta(seconds=1))
+    Order.objects.filter(pk=quote.order_id).update(status=OrderStatus.IN_PRODUCTION)
+    with caplog.at_level(logging.WARNING, logger="loupe.billing"), pytest.raises(InvalidTransition):
+        workflow.quote_accept(quote=quote, by=cast.acme_admin)
+    assert f"quote {quote.pk} is stale but its order has moved on" in [r.getMessage() for r in caplog.records]

@@ -211,3 +211,18 @@ def test_resending_queues_a_mail_and_logs_it_for_the_company(cast, monkeypatch):
     with pytest.raises(InvalidTransition) as refused:
         services.member_resend(membership=seat, by=cast.account_manager)
     assert refused.value.message == "The company is deactivated; reactivate it first."
+
+
+def test_nobody_and_other_companies_do_not_manage_a_team_and_are_told_who_does(cast):
+    from django.contrib.auth.models import AnonymousUser
+
+    from clients.permissions import can_manage_team, can_manage_webhooks
+
+    anonymous = AnonymousUser()
+    assert not can_manage_team(anonymous, cast.acme) and not can_manage_webhooks(anonymous, cast.acme)
+    assert not can_manage_webhooks(anonymous, None)
+    for someone in (cast.globex_admin, cast.acme_member, cast.retoucher):
+        with pytest.raises(NotPermitted) as refused:
+            services.member_add(client=cast.acme, by=someone, email="new@acme.test", full_name="New", role="client_member")
+        assert refused.value.message == "Only the company's admins or the studio's account managers change the team."
+    assert not User.objects.filter(email="new@acme.test").exists()

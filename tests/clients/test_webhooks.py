@@ -593,3 +593,36 @@ def test_a_delivery_body_is_compact_json_with_sorted_keys(cast, receiver):
     body = WebhookDelivery.objects.get().body
     assert body == json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True)
     assert ": " not in body and ", " not in body and body.index('"a"') < body.index('"b"')
+
+
+URL_REFUSALS = [
+    ("", "Webhook URLs must use https://."),
+    ("https://hooks.example.test/a b", "The URL contains a space or a control character."),
+    ("http://hooks.example.test/", "Webhook URLs must use https://."),
+    ("https://user@hooks.example.test/", "Put no user name or password in the URL; deliveries are signed instead."),
+    ("https:///only/a/path", "The URL has no host name."),
+    ("https://hooks.example.test:99999/", "The URL's port is not a number from 1 to 65535."),
+    ("https://10.0.0.1/", "10.0.0.1 points to a private, loopback, link-local or reserved address; webhooks only go "
+                          "to public internet addresses."),
+    ("https://hooks.example.test/" + "x" * 474, "A webhook URL has at most 500 characters."),  # 501
+]
+
+
+@pytest.mark.parametrize("url,message", URL_REFUSALS, ids=[m for _, m in URL_REFUSALS])
+def test_each_refused_url_says_why(cast, monkeypatch, url, message):
+    _resolving(monkeypatch, {"hooks.example.test": "93.184.216.34"})
+    with pytest.raises(RuleViolation) as refused:
+        webhooks.endpoint_create(by=cast.acme_admin, client=cast.acme, url=url, events=["order.submitted"])
+    assert (refused.value.message, refused.value.field) == (message, "url")
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_url_of_500_characters_and_the_ports_it_goes_to(cast, monkeypatch, settings):
+    _resolving(monkeypatch, {"hooks.example.test": "93.184.216.34"})
+    url = "https://hooks.example.test/" + "x" * 473
+    assert len(url) == 500 and webhooks.endpoint_create(by=cast.acme_admin, client=cast.acme, url=url,
+                                                        events=["order.submitted"])[0].url == url
+    assert webhooks.resolve("https://hooks.example.test/") == ("https", "hooks.example.test", 443, "93.184.216.34")
+    settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = ["Hooks.Internal.Test", "127.0.0.1"]
+    _resolving(monkeypatch, {"hooks.internal.test": "10.1.2.3"})
+    assert webhooks.resolve("http://HOOKS.internal.test/x") == ("http", "hooks.internal.test", 80, "10.1.2.3")
