@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from agency import two_factor
 from agency.exceptions import problem_response
 from agency.middleware import zone_of
 from agency.models import ApiToken, User
@@ -29,6 +30,10 @@ class UserBackend(ModelBackend):
         return user if user is not None and self.user_can_authenticate(user) else None
 
 
+SECOND_FACTOR_FIRST = ("Your role needs two-factor sign-in: set it up in Loupe (Profile, Two-factor sign-in); "
+                       "tokens work again once it is on.")
+
+
 class ExpiringTokenAuthentication(authentication.TokenAuthentication):
     """``Authorization: Token <key>``; refuses expired tokens, inactive users and tokens issued
     before the last password change. A client user without a membership has no access either."""
@@ -39,6 +44,8 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
         token = ApiToken.find(key)
         if token is None or not token.is_valid():
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        if two_factor.missing_for(token.user):
+            raise exceptions.AuthenticationFailed(SECOND_FACTOR_FIRST)
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -52,7 +59,8 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
 def token_user(key: str) -> User | None:
     """The person a valid API token belongs to, or None (used before DRF authenticates)."""
     token = ApiToken.find(key) if key else None
-    return token.user if token is not None and token.is_valid() else None
+    valid = token is not None and token.is_valid() and not two_factor.missing_for(token.user)
+    return token.user if valid else None
 
 
 def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:

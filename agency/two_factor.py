@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from agency import security_log
 from agency.exceptions import InvalidTransition, RuleViolation
-from agency.models import User
+from agency.models import ApiToken, User
 from agency.permissions import is_studio_user
 
 APP_NAME = "Authenticator app"
@@ -35,6 +35,17 @@ def required_for(user: Any) -> bool:
 
 def is_enabled(user: Any) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def missing_for(user: Any) -> bool:
+    """Must this person use a second factor and has none yet? (Their API tokens do not work until then.)"""
+    return required_for(user) and not is_enabled(user)
+
+
+def _revoke_tokens(user: User, *, by: User, why: str) -> None:
+    """Tokens made before the second factor changed stop working: they were made without it."""
+    if ApiToken.objects.filter(user=user).delete()[0]:
+        security_log.record(security_log.Kind.TOKEN_REVOKED, actor=by, subject=user, detail=f"every token: {why}")
 
 
 def recovery_codes_left(user: Any) -> int:
@@ -93,6 +104,7 @@ def confirm(*, user: User, secret: str, code: str) -> tuple[TOTPDevice, list[str
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     codes = _new_recovery_codes(user)
     _end_other_sessions(user)
+    _revoke_tokens(user, by=user, why="two-factor sign-in turned on")
     security_log.record(security_log.Kind.TWO_FACTOR_ON, actor=user)
     return device, codes
 
@@ -157,4 +169,5 @@ def reset(*, person: User, by: User) -> None:
     sessions end; where the role requires it they set up a new app at their next sign-in."""
     _remove_devices(person)
     _end_other_sessions(person)
+    _revoke_tokens(person, by=by, why="two-factor sign-in reset by an admin")
     security_log.record(security_log.Kind.TWO_FACTOR_OFF, actor=by, subject=person, detail="reset by an admin")

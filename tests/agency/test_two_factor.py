@@ -359,3 +359,45 @@ def test_a_wrong_code_says_a_recovery_code_works_too(cast):
         two_factor.regenerate_codes(user=cast.acme_member, code="000000")
     assert (refused.value.message, refused.value.field) == (
         two_factor.WRONG_CODE + " A recovery code works too.", "code")
+
+
+def test_tokens_of_staff_who_must_use_a_second_factor_and_have_none_do_not_work(cast, settings):
+    """Issue 20, item 5: a token made before the requirement, or before the person set it up, opens nothing
+    until the second factor is on; the refusal says what to do."""
+    from agency.models import ApiToken
+    from agency.services import token_create
+
+    _, key = token_create(user=cast.finance, name="Accounting export")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/v1/me/").status_code == 200  # not required yet
+    settings.LOUPE_REQUIRE_2FA_FOR_STAFF = True
+    refused = api.get("/api/v1/me/")
+    assert refused.status_code == 401 and refused.json()["detail"].startswith("Your role needs two-factor sign-in")
+    assert api.post("/api/v1/tokens/", {"name": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 401
+    assert ApiToken.objects.filter(user=cast.finance).count() == 1  # nothing made with it
+    settings.LOUPE_REQUIRE_2FA_FOR_STAFF = False
+    assert api.get("/api/v1/me/").status_code == 200
+    from agency.models import IdempotencyKey
+
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_turning_the_second_factor_on_or_resetting_it_revokes_the_persons_tokens(cast):
+    from agency.models import ApiToken
+    from agency.services import token_create
+
+    token_create(user=cast.acme_member, name="PIM sync")
+    token_create(user=cast.acme_admin, name="Someone else's")
+    page = web_for(cast.acme_member).get("/profile/two-factor/").content.decode()
+    assert "revokes your API tokens" in page  # said before they confirm
+    enrolled(cast.acme_member)
+    assert not ApiToken.objects.filter(user=cast.acme_member).exists()
+    assert ApiToken.objects.filter(user=cast.acme_admin).count() == 1
+    revoked = SecurityEvent.objects.get(kind="token_revoked", subject=cast.acme_member)
+    assert (revoked.actor, revoked.detail) == (cast.acme_member, "every token: two-factor sign-in turned on")
+    token_create(user=cast.acme_member, name="After")
+    two_factor.reset(person=cast.acme_member, by=cast.admin)
+    assert not ApiToken.objects.filter(user=cast.acme_member).exists()
+    reset = SecurityEvent.objects.filter(kind="token_revoked", subject=cast.acme_member).latest("at")
+    assert (reset.actor, reset.detail) == (cast.admin, "every token: two-factor sign-in reset by an admin")
