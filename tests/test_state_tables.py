@@ -497,6 +497,7 @@ def test_a_table_built_with_add_answers_from_what_was_added():
     table.add("release", ["held"], lambda row: row.held_from)
     assert table.sources("hold") == frozenset({"sent", "packed"}) and set(table.actions) == {"send", "hold", "release"}
     assert table.actions["release"].name == "release"
+    assert (table.label("held"), table.label("returned")) == ("held at customs", "returned")  # unlabelled: itself
     assert table.can("send", Row("packed")) and not table.can("send", Row("sent"))
     assert table.can("hold", Row("sent", declared=True)) and not table.can("hold", Row("sent", declared=False))
     assert table.target("release", Row("held", held_from="packed")) == "packed"

@@ -334,6 +334,7 @@ def test_a_code_is_only_ever_the_persons_own(cast):
     """Another person's app code or recovery code, and an unconfirmed authenticator's code, open nothing."""
     key_a, codes_a = enrolled(cast.acme_member)
     key_b, codes_b = enrolled(cast.acme_admin)
+    assert TOTPDevice.objects.get(user=cast.acme_member).name == two_factor.APP_NAME  # as the app lists it
     pending = TOTPDevice.objects.create(user=cast.globex_admin, name="unconfirmed", confirmed=False)
     for user, code in ((cast.acme_member, code_for(key_b, steps=1)), (cast.acme_member, codes_b[0]),
                        (cast.acme_admin, codes_a[0]), (cast.globex_admin, code_for(bytes.fromhex(pending.key)))):

@@ -423,3 +423,46 @@ def test_a_stale_quote_whose_order_moved_on_is_logged_when_answered(cast, caplog
     with caplog.at_level(logging.WARNING, logger="loupe.billing"), pytest.raises(InvalidTransition):
         workflow.quote_accept(quote=quote, by=cast.acme_admin)
     assert f"quote {quote.pk} is stale but its order has moved on" in [r.getMessage() for r in caplog.records]
+
+
+LINE_RULES = [  # (kind of line, quantity, unit price) → refused with (message, field), or None: accepted
+    ("custom", "0", "2.00", None),
+    ("custom", "-0.01", "2.00", ("Quantities cannot be negative.", "quantity")),
+    ("custom", "1", "0", None),
+    ("custom", "1", "-0.01", ("Unit prices cannot be negative; lower a price or edit the discount line instead.",
+                              "unit_price")),
+    ("discount", "1", "0", None),
+    ("discount", "1", "-5.00", None),
+    ("discount", "1", "0.01", ("A discount line lowers the price: give it a negative or zero amount.", "unit_price")),
+    ("minimum", "1", "30.00", ("The minimum-order line follows the other lines by itself; change those instead.",
+                               "unit_price")),
+]
+
+
+@pytest.mark.parametrize("kind,quantity,unit_price,refusal", LINE_RULES,
+                         ids=[f"{r[0]} {r[1]} x {r[2]}" for r in LINE_RULES])
+def test_what_a_quote_line_may_hold(cast, draft, kind, quantity, unit_price, refusal):
+    line = None if kind == "custom" else draft.lines.filter(kind=kind).first()
+    if kind == "discount":
+        line = QuoteLine.objects.create(quote=draft, position=40, kind=LineKind.DISCOUNT, description="Goodwill",
+                                        quantity=1, unit_price=Decimal("-1.00"), amount=Decimal("-1.00"))
+    save = {"quote": draft, "by": cast.account_manager, "line": line, "description": "Row",
+            "quantity": Decimal(quantity), "unit_price": Decimal(unit_price)}
+    if refusal is None:
+        assert services.quote_line_save(**save).amount == Decimal(quantity) * Decimal(unit_price)
+        return
+    with pytest.raises(RuleViolation) as refused:
+        services.quote_line_save(**save)
+    assert (refused.value.message, refused.value.field) == refusal
+
+
+def test_only_an_account_manager_edits_a_draft_quote(cast, draft):
+    with pytest.raises(NotPermitted) as refused:
+        services.quote_line_save(quote=draft, by=cast.acme_admin, description="x", quantity=Decimal("1"),
+                                 unit_price=Decimal("1"))
+    assert refused.value.message == "Only an account manager edits quotes."
+    workflow.quote_send(quote=draft, by=cast.account_manager)
+    with pytest.raises(InvalidTransition) as refused:
+        services.quote_line_save(quote=draft, by=cast.account_manager, description="x", quantity=Decimal("1"),
+                                 unit_price=Decimal("1"))
+    assert refused.value.message == "The quote is sent; only a draft can be edited."
