@@ -2,18 +2,72 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
+from axes.exceptions import AxesBackendPermissionDenied
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from agency import two_factor
+from agency import throttle, two_factor
 from agency.exceptions import problem_response
 from agency.middleware import zone_of
 from agency.models import ApiToken, User
+
+ADDRESS_SCOPE = "login-address"
+
+
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(proxy, strict=False) for proxy in settings.LOUPE_TRUSTED_PROXIES)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address the request came from: the peer, or, when the peer is one of LOUPE_TRUSTED_PROXIES,
+    the last address in X-Forwarded-For that is not one of them (what the load balancer saw)."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if not forwarded or not _trusted(peer):
+        return peer
+    for hop in reversed([part.strip() for part in forwarded.split(",") if part.strip()]):
+        if not _trusted(hop):
+            return hop
+    return peer
+
+
+def address_throttled(request: HttpRequest) -> bool:
+    """Far more failed sign-ins from this address than one person makes (any accounts)."""
+    return throttle.seen(ADDRESS_SCOPE, client_ip(request)) >= settings.LOUPE_LOGIN_ADDRESS_LIMIT
+
+
+def count_failed_sign_in(request: HttpRequest | None) -> None:
+    if request is not None:
+        throttle.hit(ADDRESS_SCOPE, client_ip(request), window_seconds=int(settings.AXES_COOLOFF_TIME.total_seconds()))
+
+
+def is_locked_out(request: HttpRequest, credentials: dict[str, Any]) -> bool:
+    """The account (or its pair with this address) is locked, or the address is throttled."""
+    return AxesProxyHandler.is_locked(request, credentials) or address_throttled(request)
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' check of the account, and the address throttle, before any password is tried."""
+
+    def authenticate(self, request: HttpRequest, username: str | None = None, password: str | None = None,
+                     **kwargs: Any) -> None:
+        if request is not None and address_throttled(request):
+            request.axes_locked_out = True  # type: ignore[attr-defined]
+            raise AxesBackendPermissionDenied("too many failed sign-ins from this address")
+        return super().authenticate(request, username, password, **kwargs)
 
 
 class UserBackend(ModelBackend):

@@ -32,6 +32,13 @@ def log_failed_sign_in(sender: Any, credentials: dict[str, Any], request: Any = 
     record(Kind.SIGN_IN_FAILED, subject=person_of(email), email=email, detail=detail, request=request)
 
 
+def count_failed_address(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    """Every failed sign-in counts against its address too (throttled far above one person's limit)."""
+    from agency.auth import count_failed_sign_in
+
+    count_failed_sign_in(request)
+
+
 def log_lockout(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
     """A lockout after repeated failures is a line in the security log."""
     from django.conf import settings
@@ -63,4 +70,5 @@ def connect() -> None:
         post_delete.connect(forget_calendar, sender=model, dispatch_uid=f"calendar-delete-{model.__name__}")
     user_logged_in.connect(log_sign_in, dispatch_uid="security-log-sign-in")
     user_login_failed.connect(log_failed_sign_in, dispatch_uid="security-log-sign-in-failed")
+    user_login_failed.connect(count_failed_address, dispatch_uid="login-address-throttle")
     user_locked_out.connect(log_lockout, dispatch_uid="security-log-locked-out")

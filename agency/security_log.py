@@ -34,7 +34,9 @@ def client_address(request: HttpRequest | None) -> str | None:
     """The address django-axes counts failures against (it knows the proxy settings), else the peer."""
     if request is None:
         return None
-    address = getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR") or None
+    from agency.auth import client_ip  # the trusted proxy's word for it (agency.auth imports this module)
+
+    address = getattr(request, "axes_ip_address", None) or client_ip(request) or None
     return address
 
 

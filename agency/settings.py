@@ -80,7 +80,7 @@ ROOT_URLCONF = "agency.urls"
 WSGI_APPLICATION = "agency.wsgi.application"
 AUTH_USER_MODEL = "agency.User"
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "agency.auth.LockoutBackend",
     "agency.auth.UserBackend",
 ]
 CSRF_FAILURE_VIEW = "agency.views.csrf_failure"
@@ -198,11 +198,18 @@ LOUPE_TURNAROUND_HOURS = {
 # A revision round runs its own clock (DESIGN.md §5).
 LOUPE_REVISION_HOURS = env_int("LOUPE_REVISION_HOURS", 24)
 
-# Login lockout (django-axes): 10 failures per e-mail address or per IP lock for 15 minutes. Known and
-# unknown addresses are counted alike, so the lockout says nothing about which accounts exist.
+# Login lockout (django-axes): 10 failures for an account lock it for 15 minutes, from every address (and
+# its pair with the address). Known and unknown accounts are counted alike, so the lockout says nothing
+# about which accounts exist. An address alone is throttled only far above one person's limit
+# (LOUPE_LOGIN_ADDRESS_LIMIT failures in 15 minutes, any accounts): behind a load balancer or an office's
+# NAT, many people share one. The client's address is read from X-Forwarded-For only when the request
+# comes from one of LOUPE_TRUSTED_PROXIES (addresses or networks of the load balancers).
 AXES_FAILURE_LIMIT = env_int("LOUPE_LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "agency.auth.client_ip"
+LOUPE_LOGIN_ADDRESS_LIMIT = env_int("LOUPE_LOGIN_ADDRESS_LIMIT", 100)
+LOUPE_TRUSTED_PROXIES = env_list("LOUPE_TRUSTED_PROXIES", [])
 AXES_USERNAME_CALLABLE = "agency.auth.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429

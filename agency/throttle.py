@@ -8,13 +8,26 @@ import hashlib
 from django.core.cache import cache
 
 
-def allow(scope: str, key: str, *, limit: int, window_seconds: int) -> bool:
-    """Count one event for ``key``; True while at most ``limit`` happened in the window."""
-    name = f"throttle:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+def _name(scope: str, key: str) -> str:
+    return f"throttle:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def hit(scope: str, key: str, *, window_seconds: int) -> int:
+    """Count one event for ``key``; returns how many happened in the window so far."""
+    name = _name(scope, key)
     cache.add(name, 0, window_seconds)
     try:
-        count = cache.incr(name)
+        return cache.incr(name)
     except ValueError:  # expired between add and incr
         cache.set(name, 1, window_seconds)
-        count = 1
-    return count <= limit
+        return 1
+
+
+def seen(scope: str, key: str) -> int:
+    """How many events ``key`` had in its current window (without counting one)."""
+    return cache.get(_name(scope, key), 0)
+
+
+def allow(scope: str, key: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one event for ``key``; True while at most ``limit`` happened in the window."""
+    return hit(scope, key, window_seconds=window_seconds) <= limit

@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import segno
-from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
 from django import forms
 from django.conf import settings
@@ -42,7 +41,7 @@ from django_otp import login as otp_login
 
 from agency import health as health_checks
 from agency import navigation, notifications, security_log, services, two_factor
-from agency.auth import lockout_response
+from agency.auth import client_ip, is_locked_out, lockout_response
 from agency.exceptions import RuleViolation, problem_response
 from agency.models import Notification, NotificationPreference, User
 from agency.selectors import token_list
@@ -92,7 +91,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        logger.info("failed login from %s", self.request.META.get("REMOTE_ADDR"))
+        logger.info("failed login from %s", client_ip(self.request))
         return super().form_invalid(form)
 
     def form_valid(self, form: Any) -> HttpResponse:
@@ -136,7 +135,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
     error, status = "", 200
     if request.method == "POST":
         credentials = {"username": user.email}
-        if AxesProxyHandler.is_locked(request, credentials):
+        if is_locked_out(request, credentials):
             request.session.pop(PENDING_KEY, None)
             return lockout_response(request)
         device = two_factor.verify(user, request.POST.get("code", ""))
@@ -168,7 +167,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         email = form.cleaned_data["email"].strip().lower()
-        ip = self.request.META.get("REMOTE_ADDR", "")
+        ip = client_ip(self.request)
         if not (allow("password-reset-email", email, limit=settings.LOUPE_RESET_MAILS_PER_ADDRESS, window_seconds=3600)
                 and allow("password-reset-ip", ip, limit=settings.LOUPE_RESET_MAILS_PER_IP, window_seconds=3600)):
             logger.warning("password reset throttled for a request from %s", ip)

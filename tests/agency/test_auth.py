@@ -200,3 +200,61 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute(cast):
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
         _with_token(key).get("/api/v1/me/")
     assert ApiToken.objects.get().last_used_at == start + timedelta(seconds=61)
+
+
+# Issue 20, item 3: one address's failures lock the account, not everyone behind that address.
+
+def _page_login(email, password, address, **headers):
+    return HttpClient().post("/login/", {"username": email, "password": password}, REMOTE_ADDR=address, **headers)
+
+
+def test_an_accounts_failures_lock_that_account_not_the_address(cast):
+    office = "198.51.100.7"
+    for i in range(11):
+        _page_login(cast.acme_member.email, f"wrong-{i}", office)
+    assert _page_login(cast.acme_member.email, PASSWORD, office).status_code == 429
+    assert _page_login(cast.acme_member.email, PASSWORD, "203.0.113.9").status_code == 429  # the account, anywhere
+    assert _page_login(cast.acme_admin.email, PASSWORD, office).status_code == 302  # a colleague in the office
+
+
+def test_a_sign_in_does_not_clear_other_accounts_failures_from_its_address(cast):
+    office = "198.51.100.7"
+    for i in range(9):
+        _page_login(cast.acme_member.email, f"wrong-{i}", office)
+    assert _page_login(cast.acme_admin.email, PASSWORD, office).status_code == 302
+    assert _page_login(cast.acme_member.email, "wrong-again", office).status_code == 429  # the tenth
+
+
+def test_an_address_is_throttled_far_above_one_persons_limit(cast, settings):
+    settings.LOUPE_LOGIN_ADDRESS_LIMIT = 25
+    address = "192.0.2.50"
+    for i in range(25):  # nine failures each for three accounts (none locked), 25 in all from one address
+        _page_login([cast.acme_member, cast.acme_admin, cast.globex_admin][i // 9].email, f"wrong-{i}", address)
+    throttled = _page_login(cast.finance.email, PASSWORD, address)
+    assert throttled.status_code == 429
+    assert _page_login(cast.finance.email, PASSWORD, "192.0.2.51").status_code == 302
+    token = APIClient().post("/api/v1/auth/token/", {"email": cast.finance.email, "password": PASSWORD}, format="json",
+                             REMOTE_ADDR=address)
+    assert token.status_code == 429
+
+
+def test_the_clients_address_comes_from_a_trusted_proxy_only(cast, settings, rf):
+    from agency.auth import client_ip
+
+    settings.LOUPE_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    behind = rf.get("/", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="203.0.113.5, 10.9.9.9")
+    assert client_ip(behind) == "203.0.113.5"  # the last hop the load balancers did not add
+    forged = rf.get("/", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.5")
+    assert client_ip(forged) == "198.51.100.7"  # a header from anyone else is not believed
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.1.2.3")) == "10.1.2.3"
+    settings.LOUPE_TRUSTED_PROXIES = []
+    assert client_ip(behind) == "10.1.2.3"
+    # behind the load balancer, each person's failures are theirs: a colleague still signs in
+    settings.LOUPE_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    for i in range(11):
+        _page_login(cast.acme_member.email, f"wrong-{i}", "10.1.2.3", HTTP_X_FORWARDED_FOR="203.0.113.5")
+    assert _page_login(cast.acme_admin.email, PASSWORD, "10.1.2.3",
+                       HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 302
+    from agency.models import SecurityEvent
+
+    assert SecurityEvent.objects.filter(kind="sign_in_failed", ip_address="203.0.113.5").count() == 11
