@@ -47,3 +47,17 @@ def test_totals_always_equal_the_sum_of_lines(items, tax_rate, currency, multipl
     assert net == sum(line.amount for line in lines) and total == net + tax
     for value in (net, tax, total, *(line.amount for line in lines)):
         assert isinstance(value, Decimal) and value == value.quantize(quantum)
+
+
+def test_a_line_amount_fits_the_money_fields_up_to_the_limit_itself():
+    limit = Decimal("99999999.99")
+    assert pricing.line_amount(Decimal("1"), limit, "EUR", limit) == limit
+    assert pricing.line_amount(Decimal("-1"), limit, "EUR", limit) == -limit
+    assert pricing.line_amount(Decimal("1"), limit + Decimal("0.01"), "EUR", limit) is None
+    assert pricing.line_amount(Decimal("3"), Decimal("100.50"), "JPY", limit) == Decimal("302")
+
+
+def test_the_minimum_order_line_is_one_top_up():
+    line = pricing.minimum_line(Decimal("7.50"), Decimal("25.00"), "EUR")
+    assert (line.description, line.quantity, line.unit_price, line.amount) == (
+        "Minimum order amount 25.00 EUR", Decimal(1), Decimal("7.50"), Decimal("7.50"))

@@ -167,6 +167,9 @@ def test_a_round_beyond_the_free_ones_waits_for_the_client_admin_and_is_charged_
     assert round_.status == RoundStatus.OPEN and order.status == OrderStatus.REVISION and order.sla_target_hours == 24
     charge = RevisionCharge.objects.get(round=round_)
     assert (charge.items, charge.fee, charge.amount, charge.currency) == (1, Decimal("7.50"), Decimal("7.50"), "EUR")
+    charged = Event.objects.get(order=order, verb="revision.charged")
+    assert (charged.audience, charged.data, charged.message) == (
+        "managers", {"round": str(round_.pk)}, f"Revision round {round_.number} billable: 1 × 7.50 = 7.50 EUR")
     # the account manager classes the item as a defect (the studio missed the brief): no charge
     item = round_.items.get()
     proofing.item_reclassify(item=item, by=cast.account_manager, kind="defect", reason="The brief asked for warm gold")

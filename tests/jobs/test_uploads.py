@@ -393,3 +393,20 @@ def test_image_instructions_sku_and_complexity_before_production(cast, acme_imag
     acme_image.refresh_from_db()
     assert acme_image.instructions == "Sharper prongs"
     assert Event.objects.filter(order=acme_image.order, verb="image.updated").count() == 3
+
+
+def test_a_refused_file_keeps_300_characters_of_its_reason_and_is_logged_once(cast, caplog):
+    import logging
+
+    from jobs.intake import ingest
+    from jobs.intake.uploads import ORIGINALS
+
+    image = OrderImage.objects.create(order=cast.acme_order, filename="x.jpg", declared_size=5, upload_key="k")
+    reason = "the file is not a picture: " + "x" * 300
+    with caplog.at_level(logging.INFO, logger=ingest.logger.name):
+        assert ingest.reject(ORIGINALS, image.pk, reason) is True
+        assert ingest.reject(ORIGINALS, image.pk, "again") is False  # refused once
+    image.refresh_from_db()
+    assert image.reason == reason[:300]
+    assert [r.getMessage() for r in caplog.records if r.name == ingest.logger.name] == [
+        f"{ORIGINALS.name} {image.pk} rejected: {reason}"]
