@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agency.exceptions import NotPermitted
+from agency.fields import AmountSerializerField
 from agency.uploads import content_disposition
 from billing import documents, exports, invoicing, permissions, selectors, services, workflow
 from billing.models import Invoice, PriceList
@@ -161,8 +162,8 @@ class RevisionPriceSerializer(serializers.Serializer):
     free_rounds = serializers.IntegerField()
     changes = serializers.IntegerField()
     billable = serializers.BooleanField()
-    fee = serializers.DecimalField(max_digits=12, decimal_places=2)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    fee = AmountSerializerField(max_digits=12, decimal_places=2)
+    amount = AmountSerializerField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
 
 

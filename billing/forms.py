@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 
+from agency.fields import AmountField
 from billing.models import ExportFormat, InvoiceStatus, PaymentMethod, PriceList
 from clients.models import Currency
 from jobs.models import Complexity, Service
@@ -12,8 +13,8 @@ from jobs.models import Complexity, Service
 
 class QuoteLineForm(forms.Form):
     description = forms.CharField(max_length=200)
-    quantity = forms.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
-    unit_price = forms.DecimalField(max_digits=12, decimal_places=2)
+    quantity = AmountField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
+    unit_price = AmountField(max_digits=12, decimal_places=2)
 
 
 class QuoteSendForm(forms.Form):
@@ -43,7 +44,7 @@ class PriceListForm(forms.ModelForm):
         prices = {(r.service_id, r.complexity): r.unit_price for r in self.instance.rules.all()} if self.instance.pk else {}
         for service in self.services:
             for complexity in Complexity.values:
-                self.fields[f"price_{service.code}_{complexity}"] = forms.DecimalField(
+                self.fields[f"price_{service.code}_{complexity}"] = AmountField(
                     required=False, max_digits=12, decimal_places=2, min_value=Decimal("0"),
                     initial=prices.get((service.pk, complexity)), label=f"{service.name} ({complexity})",
                     widget=forms.NumberInput(attrs={"step": "0.01", "class": "price",
@@ -95,20 +96,20 @@ class InvoiceGenerateForm(forms.Form):
 
 class InvoiceLineForm(forms.Form):
     description = forms.CharField(max_length=200)
-    quantity = forms.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"), initial=1)
-    unit_price = forms.DecimalField(max_digits=12, decimal_places=2, label="Unit price",
+    quantity = AmountField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"), initial=1)
+    unit_price = AmountField(max_digits=12, decimal_places=2, label="Unit price",
                                     help_text="Negative for a discount.")
 
 
 class InvoicePayForm(forms.Form):
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    amount = AmountField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     received_on = forms.DateField(label="Received on", widget=DATE_INPUT)
     method = forms.ChoiceField(choices=PaymentMethod.choices)
     reference = forms.CharField(max_length=140, required=False, help_text="The bank's reference, if any.")
 
 
 class InvoiceCreditForm(forms.Form):
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False,
+    amount = AmountField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False,
                                 label="Amount before VAT", help_text="Leave empty to credit the whole invoice.")
     reason = forms.CharField(max_length=500, help_text="Printed on the credit note.")
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from agency.api import ScopedRelatedField
+from agency.fields import AmountSerializerField, PlainAmountsMixin
 from agency.timefmt import LocalTimesField
 from billing.models import (
     DocumentKind,
@@ -25,10 +26,10 @@ from jobs.models import Complexity, Service
 from jobs.selectors import order_list
 
 
-class PriceRuleSerializer(serializers.ModelSerializer):
+class PriceRuleSerializer(PlainAmountsMixin, serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="code", queryset=Service.objects.filter(is_active=True))
     complexity = serializers.ChoiceField(choices=Complexity.choices)
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+    unit_price = AmountSerializerField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
 
     class Meta:
         model = PriceRule
@@ -37,10 +38,10 @@ class PriceRuleSerializer(serializers.ModelSerializer):
 
 class VolumeTierSerializer(serializers.Serializer):
     min_images = serializers.IntegerField(min_value=1)
-    percent = serializers.DecimalField(max_digits=4, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("99"))
+    percent = AmountSerializerField(max_digits=4, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("99"))
 
 
-class PriceListSerializer(serializers.ModelSerializer):
+class PriceListSerializer(PlainAmountsMixin, serializers.ModelSerializer):
     rules = PriceRuleSerializer(many=True, required=False)
     volume_tiers = VolumeTierSerializer(many=True, required=False)
 
@@ -58,7 +59,7 @@ class PriceListCreateSerializer(PriceListSerializer):
         read_only_fields = ["id", "updated_at"]
 
 
-class QuoteLineSerializer(serializers.ModelSerializer):
+class QuoteLineSerializer(PlainAmountsMixin, serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -82,8 +83,8 @@ class QuoteSerializer(serializers.ModelSerializer):
 
 class QuoteLineInputSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=200)
-    quantity = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("-1000000"))
+    quantity = AmountSerializerField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
+    unit_price = AmountSerializerField(max_digits=12, decimal_places=2, min_value=Decimal("-1000000"))
 
 
 class QuoteSendSerializer(serializers.Serializer):
@@ -94,7 +95,7 @@ class QuoteDeclineSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-class InvoiceLineSerializer(serializers.ModelSerializer):
+class InvoiceLineSerializer(PlainAmountsMixin, serializers.ModelSerializer):
     order = serializers.UUIDField(source="order_id", read_only=True, allow_null=True)
     order_number = serializers.CharField(source="order.number", read_only=True, default="")
 
@@ -105,7 +106,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(PlainAmountsMixin, serializers.ModelSerializer):
     class Meta:
         model = Payment
         fields = ["id", "amount", "received_on", "method", "reference", "created_at"]
@@ -117,7 +118,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
     client_name = serializers.CharField(source="client.name", read_only=True)
     lines = InvoiceLineSerializer(many=True, read_only=True)
     payments = PaymentSerializer(many=True, read_only=True)
-    balance = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    balance = AmountSerializerField(max_digits=12, decimal_places=2, read_only=True)
     overdue = serializers.BooleanField(source="is_overdue", read_only=True)
     credits_invoice = serializers.CharField(source="credited_invoice.number", read_only=True, default=None,
                                             allow_null=True, help_text="A credit note: the invoice it credits.")
@@ -157,13 +158,13 @@ class InvoiceVoidSerializer(serializers.Serializer):
 
 
 class InvoiceCreditSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False,
+    amount = AmountSerializerField(max_digits=12, decimal_places=2, required=False,
                                       help_text="Net, before VAT; leave out to credit the whole invoice.")
     reason = serializers.CharField(max_length=500)
 
 
 class InvoicePaySerializer(serializers.Serializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    amount = AmountSerializerField(max_digits=12, decimal_places=2)
     received_on = serializers.DateField(required=False)
     method = serializers.ChoiceField(choices=PaymentMethod.choices, default=PaymentMethod.TRANSFER)
     reference = serializers.CharField(max_length=140, required=False, default="", allow_blank=True)

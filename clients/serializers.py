@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from agency.fields import PlainAmountsMixin
 from agency.models import MANAGER_ROLES, User
 from clients.models import OUTPUT_FORMATS, Client, StyleGuide
 
@@ -16,7 +17,7 @@ class ClientOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ClientInputSerializer(serializers.ModelSerializer):
+class ClientInputSerializer(PlainAmountsMixin, serializers.ModelSerializer):
     account_manager = serializers.PrimaryKeyRelatedField(
         # Studio users are not tenant data; only the choice of role is restricted.
         queryset=User.objects.filter(role__in=MANAGER_ROLES, is_active=True), required=False, allow_null=True,
@@ -47,7 +48,7 @@ class StyleGuideOutputSerializer(serializers.ModelSerializer):
         return {"label": guide.reference_label, "url": f"/style-guides/{guide.pk}/reference/"}
 
 
-class StyleGuideInputSerializer(serializers.ModelSerializer):
+class StyleGuideInputSerializer(PlainAmountsMixin, serializers.ModelSerializer):
     output_formats = serializers.ListField(
         child=serializers.ChoiceField(choices=OUTPUT_FORMATS), min_length=1, max_length=len(OUTPUT_FORMATS),
     )

@@ -158,4 +158,4 @@ def test_the_editor_previews_what_a_save_would_give_and_keeps_what_was_typed(cas
     quote.refresh_from_db()
     assert line.quantity != Decimal("10") and (quote.total, quote.lines.count()) == before
     malformed = client.post(reverse("billing:quote_preview", args=[quote.pk]), {**fields, f"{line.pk}-quantity": "ten"})
-    assert "Enter a number" in malformed.content.decode()
+    assert "Write the amount with the digits 0–9" in malformed.content.decode()

@@ -466,3 +466,29 @@ def test_only_an_account_manager_edits_a_draft_quote(cast, draft):
         services.quote_line_save(quote=draft, by=cast.account_manager, description="x", quantity=Decimal("1"),
                                  unit_price=Decimal("1"))
     assert refused.value.message == "The quote is sent; only a draft can be edited."
+
+
+@pytest.mark.parametrize("typed", ["４０", "٤٠", "4e1", "40,00", " 40. ", "1_000"])
+def test_amounts_are_typed_with_the_digits_0_to_9(cast, draft, api, typed):
+    """Issue 20: Decimal reads other scripts' digits and exponents; an amount is what a person typed."""
+    from agency.fields import NOT_PLAIN
+
+    before = sorted(draft.lines.values_list("pk", "amount"))
+    response = api(cast.account_manager).post(f"/api/v1/quotes/{draft.pk}/lines/",
+                                              {"description": "x", "quantity": "1", "unit_price": typed}, format="json")
+    assert response.status_code == 400 and response.json()["errors"]["unit_price"] == [NOT_PLAIN]
+    page = web_for(cast.account_manager).post(reverse("billing:quote_edit", args=[draft.pk]),
+                                              {"new-description": "x", "new-quantity": typed, "new-unit_price": "1"})
+    assert page.status_code == 400 and NOT_PLAIN in page.content.decode()
+    assert sorted(draft.lines.values_list("pk", "amount")) == before
+
+
+def test_plain_amounts_still_pass(cast, draft, api):
+    for typed in ("40", "40.5", "0.50", " 12.00 "):
+        response = api(cast.account_manager).post(f"/api/v1/quotes/{draft.pk}/lines/",
+                                                  {"description": "x", "quantity": "1", "unit_price": typed},
+                                                  format="json")
+        assert response.status_code == 201, typed
+    assert api(cast.account_manager).post(f"/api/v1/quotes/{draft.pk}/lines/",
+                                          {"description": "y", "quantity": 2, "unit_price": 3.5},
+                                          format="json").status_code == 201  # JSON numbers too
