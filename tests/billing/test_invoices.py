@@ -603,3 +603,70 @@ def test_credit_room_counts_this_invoices_live_credit_notes_only(ready):
     note(other, "CN-T-12", "7.00")
     assert invoicing.credit_room(invoice) == invoice.net_total - Decimal("3.00")
     assert invoicing.credit_room(other) == other.net_total - Decimal("7.00")
+
+
+def test_each_series_and_year_counts_on_its_own():
+    """Invoices and credit notes have their own gapless series, and each year starts again at 1."""
+    from billing.models import DocumentCounter
+
+    DocumentCounter.objects.create(series="INV", year=2025, last=41)
+    taken = [invoicing.next_number(DocumentKind.INVOICE, 2026), invoicing.next_number(DocumentKind.INVOICE, 2026),
+             invoicing.next_number(DocumentKind.CREDIT_NOTE, 2026), invoicing.next_number(DocumentKind.INVOICE, 2025),
+             invoicing.next_number(DocumentKind.INVOICE, 2027)]
+    assert taken == [("INV-2026-00001", 1), ("INV-2026-00002", 2), ("CN-2026-00001", 1), ("INV-2025-00042", 42),
+                     ("INV-2027-00001", 1)]
+
+
+def test_the_buyer_on_an_invoice_and_what_is_missing(ready):
+    client = ready.acme
+    client.vat_number = " de 1234 5 "
+    snapshot = invoicing.buyer_snapshot(client)
+    assert (snapshot["vat_number"], snapshot["email"], snapshot["name"]) == ("DE12345", client.billing_email, client.name)
+    for wrong in ("DE12", "1234567", "DE-12345"):
+        client.vat_number = wrong
+        with pytest.raises(InvalidTransition) as refused:
+            invoicing.buyer_snapshot(client)
+        assert refused.value.message == (f"{client.name}'s VAT id {wrong!r} must start with its country code (e.g. "
+                                         "FR12345678901); correct it on the client's page, then issue.")
+    client.vat_number, client.billing_city = "", ""
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.buyer_snapshot(client)
+    assert refused.value.message == (f"{client.name} has no complete billing address (street, postcode, city and "
+                                     "country); add it on the client's page, then issue.")
+
+
+def test_the_studio_needs_complete_billing_details_to_issue(ready):
+    from billing.models import BillingProfile
+
+    assert invoicing.billing_profile().legal_name
+    BillingProfile.objects.update(iban="")
+    message = ("The studio's billing details are incomplete (legal name, address, VAT id and IBAN): an admin fills "
+               "them in under Admin → Billing profile before anything is issued.")
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.billing_profile()
+    assert refused.value.message == message
+    BillingProfile.objects.all().delete()
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.billing_profile()
+    assert refused.value.message == message
+
+
+def test_any_vat_rate_above_zero_is_standard_rated():
+    buyer = {"country": "FR", "vat_number": "FR12345678901"}
+    assert invoicing.tax_category(rate=Decimal("0.5"), seller_country="DE", buyer=buyer) == TaxCategory.STANDARD
+    assert invoicing.tax_category(rate=Decimal("0"), seller_country="DE", buyer=buyer) == TaxCategory.REVERSE_CHARGE
+
+
+def test_why_an_invoice_is_not_issued(ready):
+    invoice = issued_invoice(ready.acme, ready)
+    with pytest.raises(NotPermitted) as refused:
+        invoicing.invoice_issue(invoice=invoice, by=ready.account_manager)
+    assert refused.value.message == "Only finance issues invoices."
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.invoice_issue(invoice=invoice, by=ready.finance)
+    assert refused.value.message == f"Invoice {invoice.number} is issued: it was issued once and keeps its number."
+    draft = invoicing.invoice_generate(by=ready.finance, order=completed_order(ready.acme, ready.account_manager))[0]
+    Invoice.objects.filter(pk=draft.pk).update(status="void")
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.invoice_issue(invoice=draft, by=ready.finance)
+    assert refused.value.message == "This invoice is void; only a draft can be issued."

@@ -392,7 +392,7 @@ def test_a_delivery_is_sent_once_however_often_its_task_runs(cast, receiver):
     assert len(receiver.requests) == 1 and WebhookDelivery.objects.get().attempts == 1
 
 
-def test_an_invoice_event(cast, receiver, django_capture_on_commit_callbacks):
+def test_an_invoice_event(cast, receiver, django_capture_on_commit_callbacks, settings):
     from tests.billing.invoicing_setup import address, billing_profile, issued_invoice
     from tests.factories import default_price_list
 
@@ -401,9 +401,14 @@ def test_an_invoice_event(cast, receiver, django_capture_on_commit_callbacks):
     billing_profile()
     address(cast.acme)
     with django_capture_on_commit_callbacks(execute=True):
-        issued_invoice(cast.acme, cast)
+        invoice = issued_invoice(cast.acme, cast)
     event = json.loads(receiver.requests[0]["body"])
-    assert event["type"] == "invoice.issued" and event["data"]["invoice"]["number"].startswith("INV-")
+    assert event["type"] == "invoice.issued"
+    assert event["data"] == {"invoice": {
+        "id": str(invoice.pk), "number": invoice.number, "kind": "invoice", "currency": "EUR", "total": str(invoice.total),
+        "due_date": invoice.due_date.isoformat(), "client": str(cast.acme.pk),
+        "url": f"{settings.LOUPE_BASE_URL}/invoices/{invoice.pk}/",
+        "api_url": f"{settings.LOUPE_BASE_URL}/api/v1/invoices/{invoice.pk}/"}}
 
 
 def test_ping_and_the_pages(cast, receiver, django_capture_on_commit_callbacks):
