@@ -341,6 +341,8 @@ def test_a_code_is_only_ever_the_persons_own(cast):
         assert two_factor.verify(user, code) is None
     assert two_factor.recovery_codes_left(cast.acme_member) == two_factor.recovery_codes_left(cast.acme_admin) == 10
     assert two_factor.recovery_codes_left(cast.globex_admin) == 0
+    assert [two_factor.is_enabled(u) for u in (cast.acme_member, cast.globex_admin, cast.retoucher)] == [
+        True, False, False]  # an unconfirmed app, or someone else's, is not a second factor
     # codes of a device not yet confirmed are not counted as recovery codes
     StaticToken.objects.create(device=StaticDevice.objects.create(user=cast.globex_admin, name="x", confirmed=False),
                                token="abcd2345")

@@ -670,3 +670,42 @@ def test_why_an_invoice_is_not_issued(ready):
     with pytest.raises(InvalidTransition) as refused:
         invoicing.invoice_issue(invoice=draft, by=ready.finance)
     assert refused.value.message == "This invoice is void; only a draft can be issued."
+
+
+def test_a_monthly_run_extends_that_months_open_draft_and_nothing_else(ready):
+    """Work that arrives late for a month goes on the month's draft of that client, currency and rate;
+    never on an issued invoice, another month's, another currency's or rate's, or another client's."""
+    from clients.models import Client
+
+    november = timezone.make_aware(timezone.datetime(2026, 11, 20, 12))
+    ready.acme.invoicing = Invoicing.MONTHLY
+    ready.acme.save()
+
+    def completed(client, title):
+        order = completed_order(client, ready.account_manager, title=title)
+        Order.objects.filter(pk=order.pk).update(completed_at=november)
+        return order
+
+    first = completed(ready.acme, "First")
+    assert invoicing.invoice_month(today=date(2026, 12, 1)) == 1
+    draft = Invoice.objects.get()
+    row = Invoice.objects.filter(pk=draft.pk).values()[0]
+
+    def distractor(**changes):
+        Invoice.objects.create(**{**{k: v for k, v in row.items() if k != "id"}, **changes})
+
+    other = Client.objects.create(name="Beryl", invoicing=Invoicing.MONTHLY, currency="EUR")
+    distractor(client_id=other.pk)
+    distractor(currency="USD")
+    distractor(tax_rate=Decimal("7.00"))
+    distractor(period_start=date(2026, 10, 1), period_end=date(2026, 10, 31))
+    late = completed(ready.acme, "Late")
+    assert invoicing.invoice_month(today=date(2026, 12, 1)) == 1
+    assert {line.order_id for line in Invoice.objects.get(pk=draft.pk).lines.all()} == {first.pk, late.pk}
+    assert Invoice.objects.count() == 5  # the draft and the four others, untouched
+    assert not InvoiceLine.objects.exclude(invoice=draft).exists()
+    invoicing.invoice_issue(invoice=draft, by=ready.finance)
+    later = completed(ready.acme, "Later still")
+    assert invoicing.invoice_month(today=date(2026, 12, 1)) == 1
+    newest = Invoice.objects.exclude(pk=draft.pk).get(lines__order=later)
+    assert (newest.status, newest.period_start, newest.client_id) == ("draft", date(2026, 11, 1), ready.acme.pk)
