@@ -32,22 +32,21 @@ def main() -> int:
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         pending = sum(v is None for v in codes.values())
         counted = {k: v for k, v in codes.items() if v not in NOT_COUNTED}
-        if not counted:
-            continue
         killed = sum(v in KILLED for v in counted.values())
         alive = sorted(k for k, v in counted.items() if v not in KILLED)
         equivalent = [k for k in alive if k in listed]
         unexplained += [k for k in alive if k not in listed]
-        raw = killed / len(counted)
-        net = killed / (len(counted) - len(equivalent)) if len(counted) > len(equivalent) else 1.0
+        raw = killed / len(counted) if counted else None
+        net = killed / (len(counted) - len(equivalent)) if len(counted) > len(equivalent) else None
         rows.append((module, len(counted), killed, len(alive), sum(v in {5, 33} for v in counted.values()),
                      len(equivalent), raw, net, pending))
-        if net < GOAL:
+        if net is not None and net < GOAL:
             failing.append(module)
     width = max(len(r[0]) for r in rows) if rows else 10
     print(f"{'module':<{width}}  mutants  killed  alive  no-test  equivalent   raw    net  not run")
     for module, total, killed, alive, no_test, equivalent, raw, net, pending in rows:
-        print(f"{module:<{width}}  {total:7d}  {killed:6d}  {alive:5d}  {no_test:7d}  {equivalent:10d}  {raw:5.1%}  {net:5.1%}"
+        scores = "  ".join(f"{x:5.1%}" if x is not None else "    —" for x in (raw, net))
+        print(f"{module:<{width}}  {total:7d}  {killed:6d}  {alive:5d}  {no_test:7d}  {equivalent:10d}  {scores}"
               f"  {pending or '':>7}")
     total = sum(r[1] for r in rows)
     killed = sum(r[2] for r in rows)
