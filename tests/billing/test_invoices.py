@@ -25,7 +25,7 @@ from billing.models import (
 )
 from clients.models import Invoicing
 from jobs.models import Event, Order, OrderStatus, RevisionRound, RoundStatus
-from tests.billing.invoicing_setup import address, completed_order, issued_invoice
+from tests.billing.invoicing_setup import address, completed_order, copy_of, issued_invoice
 from tests.conftest import api_for
 
 pytestmark = pytest.mark.django_db
@@ -461,9 +461,7 @@ def test_aging_counts_what_is_still_owed_in_one_query(ready, django_assert_num_q
     yen = issued_invoice(ready.acme, ready, title="Yen")
     Invoice.objects.filter(pk=yen.pk).update(currency="JPY", total=Decimal("100.40"), due_date=today)
 
-    credit = Invoice.objects.filter(pk=settled.pk).values()[0]
-    credit.update(id=None, kind=DocumentKind.CREDIT_NOTE, number="CN-TEST-1", paid_total=0, credited_total=0)
-    Invoice.objects.create(**{k: v for k, v in credit.items() if k != "id"})
+    copy_of(settled, kind=DocumentKind.CREDIT_NOTE, number="CN-TEST-1", paid_total=0, credited_total=0)
     with django_assert_num_queries(1):
         rows, totals = invoicing.aging(Invoice.objects.all())
     assert [(row.client, row.currency) for row in rows] == [(ready.acme, "EUR"), (ready.acme, "JPY"),
@@ -526,10 +524,8 @@ def test_the_invoice_buttons_follow_a_hand_written_table(ready, label, changes, 
     Invoice.objects.filter(pk=invoice.pk).update(**{
         k: amount(v) if k.endswith("_total") else v for k, v in changes.items()})
     if credited:
-        note = Invoice.objects.filter(pk=invoice.pk).values()[0]
-        note.update(id=None, kind=DocumentKind.CREDIT_NOTE, number="CN-T-1", credited_invoice_id=invoice.pk,
-                    net_total=amount(credited), status="issued")
-        Invoice.objects.create(**{k: v for k, v in note.items() if k != "id"})
+        copy_of(invoice, kind=DocumentKind.CREDIT_NOTE, number="CN-T-1", credited_invoice_id=invoice.pk,
+                net_total=amount(credited), status="issued")
     invoice.refresh_from_db()
     assert tuple(getattr(invoicing, guard)(ready.finance, invoice) for guard in GUARDS) == expected
     for someone in (ready.account_manager, ready.retoucher, ready.acme_admin):
@@ -568,10 +564,8 @@ def test_totals_per_currency_count_credit_notes_negative_and_owed_only_on_open_i
     void = issued_invoice(ready.acme, ready, title="Void")
     Invoice.objects.filter(pk=void.pk).update(status="void")
     draft = invoicing.invoice_generate(by=ready.finance, order=completed_order(ready.acme, ready.account_manager))[0]
-    note = Invoice.objects.filter(pk=paid.pk).values()[0]
-    note.update(id=None, kind=DocumentKind.CREDIT_NOTE, number="CN-T-2", credited_invoice_id=paid.pk, status="issued",
-                net_total=Decimal("5.00"), tax_total=Decimal("0.95"), total=Decimal("5.95"), paid_total=0)
-    Invoice.objects.create(**{k: v for k, v in note.items() if k != "id"})
+    copy_of(paid, kind=DocumentKind.CREDIT_NOTE, number="CN-T-2", credited_invoice_id=paid.pk, status="issued",
+            net_total=Decimal("5.00"), tax_total=Decimal("0.95"), total=Decimal("5.95"), paid_total=0)
     yen = issued_invoice(ready.acme, ready, title="Yen")
     Invoice.objects.filter(pk=yen.pk).update(currency="JPY", net_total=Decimal("100.40"), tax_total=Decimal("0"),
                                              total=Decimal("100.40"))
@@ -593,10 +587,8 @@ def test_credit_room_counts_this_invoices_live_credit_notes_only(ready):
     other = issued_invoice(ready.acme, ready, title="Other")
 
     def note(against, number, net, status="issued"):
-        row = Invoice.objects.filter(pk=against.pk).values()[0]
-        row.update(id=None, kind=DocumentKind.CREDIT_NOTE, number=number, credited_invoice_id=against.pk, status=status,
-                   net_total=Decimal(net))
-        Invoice.objects.create(**{k: v for k, v in row.items() if k != "id"})
+        copy_of(against, kind=DocumentKind.CREDIT_NOTE, number=number, credited_invoice_id=against.pk, status=status,
+                net_total=Decimal(net))
 
     note(invoice, "CN-T-10", "3.00")
     note(invoice, "CN-T-11", "100.00", status="void")
@@ -689,10 +681,9 @@ def test_a_monthly_run_extends_that_months_open_draft_and_nothing_else(ready):
     first = completed(ready.acme, "First")
     assert invoicing.invoice_month(today=date(2026, 12, 1)) == 1
     draft = Invoice.objects.get()
-    row = Invoice.objects.filter(pk=draft.pk).values()[0]
 
     def distractor(**changes):
-        Invoice.objects.create(**{**{k: v for k, v in row.items() if k != "id"}, **changes})
+        copy_of(draft, **changes)
 
     other = Client.objects.create(name="Beryl", invoicing=Invoicing.MONTHLY, currency="EUR")
     distractor(client_id=other.pk)
