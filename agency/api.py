@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agency import two_factor, uploads
-from agency.auth import ExpiringTokenAuthentication
+from agency.auth import COMPANY_SUSPENDED, ExpiringTokenAuthentication, suspended_company_user
 from agency.exceptions import NotPermitted, RuleViolation
 from agency.idempotency import shown_once
 from agency.models import ApiToken, Notification
@@ -107,6 +107,8 @@ class TokenView(APIView):
         data.is_valid(raise_exception=True)
         user = authenticate(request._request, email=data.validated_data["email"].lower(),
                             password=data.validated_data["password"])
+        if user is None and suspended_company_user(data.validated_data["email"], data.validated_data["password"]):
+            raise NotPermitted(COMPANY_SUSPENDED)
         if user is None:
             # 400 like DRF's own token view: 401 would ask for credentials this endpoint does not take.
             raise RuleViolation("E-mail address or password is wrong.")

@@ -84,6 +84,19 @@ class UserBackend(ModelBackend):
         return user if user is not None and self.user_can_authenticate(user) else None
 
 
+COMPANY_SUSPENDED = "Your company's access to Loupe is suspended. Ask your account manager at the studio."
+
+
+def suspended_company_user(email: str, password: str) -> User | None:
+    """The person whose sign-in failed only because the studio deactivated their company: the right
+    password of an active person whose company is inactive. The page and the token endpoint both say
+    so (only someone who knows the password learns it); every other failure gets the generic answer."""
+    user = User.objects.select_related("membership__client").filter(email__iexact=email or "").first()
+    if user is not None and user.is_active and not user.company_allows_access() and user.check_password(password):
+        return user
+    return None
+
+
 SECOND_FACTOR_FIRST = ("Your role needs two-factor sign-in: set it up in Loupe (Profile, Two-factor sign-in); "
                        "tokens work again once it is on.")
 

@@ -41,9 +41,9 @@ from django_otp import login as otp_login
 
 from agency import health as health_checks
 from agency import navigation, notifications, security_log, services, two_factor
-from agency.auth import client_ip, is_locked_out, lockout_response
+from agency.auth import COMPANY_SUSPENDED, client_ip, is_locked_out, lockout_response, suspended_company_user
 from agency.exceptions import RuleViolation, problem_response
-from agency.models import Notification, NotificationPreference, User
+from agency.models import Notification, NotificationPreference, Role, User
 from agency.selectors import token_list
 from agency.services import user_update_profile
 from agency.throttle import allow
@@ -59,16 +59,13 @@ class EmailAuthenticationForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "E-mail address or password is wrong.",
-        "company_inactive": "Your company's access to Loupe is suspended. Ask your account manager at the studio.",
+        "company_inactive": COMPANY_SUSPENDED,
     }
 
     def get_invalid_login_error(self) -> forms.ValidationError:
         """The right password for a person whose company the studio deactivated gets a plain answer
         (only someone who knows the password learns it); everything else the same generic one."""
-        user = User.objects.select_related("membership__client").filter(
-            email__iexact=self.cleaned_data.get("username") or "").first()
-        password = self.cleaned_data.get("password") or ""
-        if user is not None and user.is_active and not user.company_allows_access() and user.check_password(password):
+        if suspended_company_user(self.cleaned_data.get("username") or "", self.cleaned_data.get("password") or ""):
             return forms.ValidationError(self.error_messages["company_inactive"], code="company_inactive")
         return super().get_invalid_login_error()
 
@@ -209,15 +206,17 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-HOME_QUEUES = ("jobs:work_queue", "jobs:qc_queue")
+# Where each role's work is; the page must be in the person's navigation, else the order list.
+LANDING = {Role.RETOUCHER: "jobs:work_queue", Role.QC: "jobs:qc_queue", Role.FINANCE: "billing:invoice_list"}
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Each person lands where their work is: a retoucher's or QC's own queue, everyone else's order
-    list, which puts the orders waiting for them first."""
+    """Each person lands where their work is: a retoucher's or QC's own queue, finance's invoices,
+    everyone else's order list, which puts the orders waiting for them first."""
     mine = {url_name for url_name, _label in navigation.items_for(request.user)}
-    return redirect(next((q for q in HOME_QUEUES if q in mine), "jobs:order_list"))
+    landing = LANDING.get(request.user.role)
+    return redirect(landing if landing in mine else "jobs:order_list")
 
 
 class ProfileForm(forms.ModelForm):

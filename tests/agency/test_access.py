@@ -101,8 +101,13 @@ def test_deactivating_a_company_locks_its_people_out_at_once(cast):
     assert refused.status_code == 200 and "access to Loupe is suspended" in refused.content.decode()
     wrong = HttpClient().post("/login/", {"username": member.email, "password": "not-it"})
     assert "suspended" not in wrong.content.decode()  # only the password's owner learns it
-    assert APIClient().post("/api/v1/auth/token/", {"email": member.email, "password": PASSWORD},
-                            format="json").status_code == 400
+    # the token endpoint answers as the page does: the right password learns why, a wrong one does not
+    token_refused = APIClient().post("/api/v1/auth/token/", {"email": member.email, "password": PASSWORD},
+                                     format="json")
+    assert token_refused.status_code == 403 and "access to Loupe is suspended" in token_refused.json()["detail"]
+    token_wrong = APIClient().post("/api/v1/auth/token/", {"email": member.email, "password": "not-it"},
+                                   format="json")
+    assert token_wrong.status_code == 400 and "suspended" not in token_wrong.content.decode()
     HttpClient().post("/password/reset/", {"email": member.email})
     assert mail.outbox == []
     # the studio still sees the company's orders

@@ -159,3 +159,25 @@ def test_the_editor_previews_what_a_save_would_give_and_keeps_what_was_typed(cas
     assert line.quantity != Decimal("10") and (quote.total, quote.lines.count()) == before
     malformed = client.post(reverse("billing:quote_preview", args=[quote.pk]), {**fields, f"{line.pk}-quantity": "ten"})
     assert "Write the amount with the digits 0–9" in malformed.content.decode()
+
+
+def test_the_price_list_page_and_api_show_each_person_the_same_lists(cast, web):
+    """One rule for both: a client reads the list its quotes are priced from (its own, else the studio's
+    default), the studio's pricing roles read every list, retouchers and QC none."""
+    from tests.conftest import api_for
+
+    default_price_list()
+    PriceList.objects.create(name="Globex prices", client=cast.globex, currency="EUR")
+    expected = {cast.acme_member: ["Studio prices"], cast.acme_admin: ["Studio prices"],
+                cast.globex_member: ["Globex prices"], cast.finance: ["Globex prices", "Studio prices"],
+                cast.account_manager: ["Globex prices", "Studio prices"], cast.retoucher: None, cast.qc: None}
+    for person, names in expected.items():
+        page = web(person).get(reverse("billing:price_list_list"))
+        api = api_for(person).get("/api/v1/price-lists/")
+        if names is None:
+            assert (page.status_code, api.status_code) == (403, 403), person.role
+            continue
+        assert (page.status_code, api.status_code) == (200, 200), person.role
+        assert sorted(p["name"] for p in api.json()["results"]) == names, person.role
+        shown = [name for name in ("Studio prices", "Globex prices") if name in page.content.decode()]
+        assert sorted(shown) == names, person.role

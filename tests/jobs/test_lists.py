@@ -233,7 +233,8 @@ def test_a_single_style_guide_is_preselected(cast, web):
 def test_each_person_lands_where_their_work_is(cast, web):
     assert web(cast.retoucher).get("/")["Location"] == reverse("jobs:work_queue")
     assert web(cast.qc).get("/")["Location"] == reverse("jobs:qc_queue")
-    for person in (cast.acme_member, cast.account_manager, cast.finance):
+    assert web(cast.finance).get("/")["Location"] == reverse("billing:invoice_list")
+    for person in (cast.acme_member, cast.acme_admin, cast.account_manager, cast.admin):
         assert web(person).get("/")["Location"] == reverse("jobs:order_list")
 
 
