@@ -135,6 +135,7 @@ class TokenView(APIView):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    title = LocalTimesField()
     body = LocalTimesField()
 
     class Meta:

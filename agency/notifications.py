@@ -70,8 +70,9 @@ def notify(users: Iterable[User], *, kind: str, source: str, title: str, body: s
         try:
             person = people[note.user_id]
             with timezone.override(zone_of(person)):
+                title = render_times(note.title, name_zone=True)
                 text = render_times(note.body or note.title, name_zone=True)
-            send_mail(header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {note.title}"), f"{text}{link}\n", None, [person.email])
+            send_mail(header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {title}"), f"{text}{link}\n", None, [person.email])
         except Exception:
             Notification.objects.filter(pk=note.pk).update(emailed_at=None)
             logger.warning("mail for notification %s failed; released for a retry", note.pk)

@@ -10,6 +10,7 @@ from rest_framework import permissions
 from rest_framework.request import Request
 
 from agency.exceptions import NotPermitted
+from agency.models import Role
 
 
 def is_client_user(user: Any) -> bool:
@@ -26,6 +27,14 @@ def is_studio_user(user: Any) -> bool:
 def receives_kind(user: Any, roles: Any) -> bool:
     """Is a notification kind (declared with the roles it is for) one ``user`` receives?"""
     return bool(getattr(user, "is_authenticated", False) and user.role in roles)
+
+
+# Where each role's work is (the landing page after sign-in); others land on the order list.
+LANDING = {Role.RETOUCHER: "jobs:work_queue", Role.QC: "jobs:qc_queue", Role.FINANCE: "billing:invoice_list"}
+
+
+def landing_page(user: Any) -> str | None:
+    return LANDING.get(getattr(user, "role", None))
 
 
 def require(allowed: bool, reason: str = "Your role does not allow this.") -> None:

@@ -43,7 +43,8 @@ from agency import health as health_checks
 from agency import navigation, notifications, security_log, services, two_factor
 from agency.auth import COMPANY_SUSPENDED, client_ip, is_locked_out, lockout_response, suspended_company_user
 from agency.exceptions import RuleViolation, problem_response
-from agency.models import Notification, NotificationPreference, Role, User
+from agency.models import Notification, NotificationPreference, User
+from agency.permissions import landing_page
 from agency.selectors import token_list
 from agency.services import user_update_profile
 from agency.throttle import allow
@@ -206,16 +207,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-# Where each role's work is; the page must be in the person's navigation, else the order list.
-LANDING = {Role.RETOUCHER: "jobs:work_queue", Role.QC: "jobs:qc_queue", Role.FINANCE: "billing:invoice_list"}
-
-
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Each person lands where their work is: a retoucher's or QC's own queue, finance's invoices,
     everyone else's order list, which puts the orders waiting for them first."""
     mine = {url_name for url_name, _label in navigation.items_for(request.user)}
-    landing = LANDING.get(request.user.role)
+    landing = landing_page(request.user)
     return redirect(landing if landing in mine else "jobs:order_list")
 
 

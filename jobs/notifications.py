@@ -26,6 +26,8 @@ KINDS = {
     "message": ("New messages on an order", CLIENT_ROLES | STUDIO_MANAGERS | {Role.RETOUCHER, Role.QC}),
     "sla_at_risk": ("Turnaround at risk or breached", STUDIO_MANAGERS),
     "approval_reminder": ("A delivery will be approved automatically tomorrow", CLIENT_ROLES),
+    "quote_answered": ("A client accepted a quote (schedule the work) or it needs a new one", STUDIO_MANAGERS),
+    "order_completed": ("An order is completed (ready to invoice)", STUDIO_MANAGERS | {Role.FINANCE}),
 }
 
 
@@ -72,6 +74,17 @@ def event_notices(event: Event) -> list[Notice]:
     if verb in {"order.cancelled", "order.held", "order.resumed"}:
         users = account_managers(order) if by_client else client_users(order)
         return [Notice(users, "order_update", title, _order_url(order))]
+    if verb == "quote.accepted":
+        return [Notice(account_managers(order), "quote_answered",
+                       f"{order.number}: quote accepted{'' if by_client else ' for the client'}, schedule the work",
+                       reverse("jobs:order_schedule", args=[order.pk]))]
+    if verb == "order.requote":
+        return [Notice(account_managers(order), "quote_answered", f"{order.number}: needs a new quote ({event.message})",
+                       _order_url(order))]
+    if verb == "order.completed":
+        finance = list(User.objects.filter(role=Role.FINANCE, is_active=True))
+        return [Notice(account_managers(order) + finance, "order_completed", f"{order.number}: completed, ready to invoice",
+                       _order_url(order))]
     if verb == "quote.sent":
         return [Notice(client_users(order), "quote_sent", title, _order_url(order))]
     if verb in {"image.assigned", "image.reassigned", "schedule.applied"}:

@@ -78,3 +78,82 @@ def test_sweeper_is_scheduled_every_ten_minutes():
     ensure_schedules(sender=None)
     schedule = Schedule.objects.get(func="jobs.tasks.sweep_stuck_images")
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 10
+
+
+def _quoted(cast):
+    from billing.services import quote_draft
+    from billing.workflow import quote_send
+    from tests.factories import default_price_list, retoucher, submitted_order
+
+    cast.acme.account_manager = cast.account_manager
+    cast.acme.save()
+    default_price_list()
+    retoucher("Rita", ["colour-correction"], capacity=480)
+    order = submitted_order(cast.acme_order, {"standard": 3})
+    return quote_send(quote=quote_draft(order=order, by=cast.account_manager), by=cast.account_manager)
+
+
+def test_titles_and_subjects_show_times_in_the_readers_zone_never_the_raw_marker(cast, web,
+                                                                              django_capture_on_commit_callbacks):
+    """The quote's mail, bell, page and API read "valid until Sun 20 Dec 2026, 08:36 CET", not a marker."""
+    from agency.models import Notification
+
+    cast.acme.time_zone = "America/New_York"
+    cast.acme.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        quote = _quoted(cast)
+    mails = {m.to[0]: m for m in mail.outbox}
+    subject = mails[cast.acme_admin.email].subject
+    assert "[[time:" not in subject and "valid until" in subject and "EST" in subject
+    stored = Notification.objects.get(user=cast.acme_admin)
+    assert "[[time:" in stored.title  # stored once, shown in each reader's zone
+    page = web(cast.acme_admin).get("/notifications/").content.decode()
+    from rest_framework.test import APIClient
+
+    from agency.services import token_issue
+
+    _token, key = token_issue(user=cast.acme_admin)  # a real token: its authentication picks the reader's zone
+    api = APIClient(HTTP_AUTHORIZATION=f"Token {key}").get("/api/v1/notifications/").json()["results"][0]["title"]
+    local = quote.valid_until.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    assert "[[time:" not in page and "[[time:" not in api
+    assert local.strftime("%H:%M") in api and local.strftime("%H:%M") in page
+
+
+def test_the_account_manager_hears_that_a_quote_was_accepted_and_finance_that_an_order_completed(
+        cast, django_capture_on_commit_callbacks):
+    from agency.models import Notification
+    from billing.workflow import quote_accept
+
+    quote = _quoted(cast)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        quote_accept(quote=quote, by=cast.acme_admin)
+    told = Notification.objects.filter(kind="quote_answered")
+    assert [(n.user, n.url) for n in told] == [(cast.account_manager, f"/orders/{quote.order_id}/schedule/")]
+    assert "quote accepted, schedule the work" in told[0].title
+    assert [m.to for m in mail.outbox if "quote accepted" in m.subject] == [[cast.account_manager.email]]
+
+    order = quote.order
+    order.refresh_from_db()
+    type(order).objects.filter(pk=order.pk).update(status=OrderStatus.DELIVERED)
+    order.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.order_complete(order=order, by=cast.acme_admin, message="Every image approved")
+    completed = Notification.objects.filter(kind="order_completed")
+    assert sorted(n.user.email for n in completed) == sorted([cast.account_manager.email, cast.finance.email])
+    assert all(n.title == f"{order.number}: completed, ready to invoice" for n in completed)
+    # retouchers, QC and the client are not told by this kind
+    assert not Notification.objects.filter(kind="order_completed", user__in=[cast.retoucher, cast.qc,
+                                                                            cast.acme_member]).exists()
+
+
+def test_a_declined_quote_asks_the_account_manager_for_a_new_one(cast, django_capture_on_commit_callbacks):
+    from agency.models import Notification
+    from billing.workflow import quote_decline
+
+    quote = _quoted(cast)
+    with django_capture_on_commit_callbacks(execute=True):
+        quote_decline(quote=quote, by=cast.acme_admin, reason="Too dear for three rings")
+    told = Notification.objects.get(kind="quote_answered")
+    assert told.user == cast.account_manager
+    assert told.title == f"{quote.order.number}: needs a new quote (Quote declined: Too dear for three rings)"
