@@ -22,6 +22,7 @@ install: $(STAMP)
 
 # Development defaults: DEBUG on, SQLite under var/, local file storage, the ORM task broker.
 run: export DEBUG ?= 1
+run: export LOUPE_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(STAMP)
 	@$(PY) manage.py devserver --check-port --host $(HOST) --port $(PORT)
 	@echo "Preparing the database"

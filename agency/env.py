@@ -130,3 +130,17 @@ def installation_secret_key(var_dir: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def env_base_url(name: str, default: Any = _UNSET) -> str:
+    """The address people reach the site at, for links in mails: ``http(s)://host[:port]``, no path
+    beyond ``/``, no query (every mailed link is this plus a path)."""
+    from urllib.parse import urlsplit
+
+    value = env_str(name, default)
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise ImproperlyConfigured(f"{name} must be the site's address, like https://loupe.example.com "
+                                   f"(got {value!r})")
+    return value.rstrip("/")
+

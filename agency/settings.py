@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from agency.env import email_config, env_bool, env_float, env_int, env_list, env_str, installation_secret_key
+from agency.env import email_config, env_base_url, env_bool, env_float, env_int, env_list, env_str, installation_secret_key
 from agency.storage import build_storages, storage_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -134,8 +134,10 @@ USE_TZ = True
 TIME_ZONE = env_str("LOUPE_TIME_ZONE", "Europe/Berlin")
 LOUPE_COUNTRY = env_str("LOUPE_COUNTRY", "DE")
 LOUPE_STUDIO_NAME = env_str("LOUPE_STUDIO_NAME", "Loupe Studio")
-# Where people reach Loupe, for links in mails (pages and the API build their own from the request).
-LOUPE_BASE_URL = env_str("LOUPE_BASE_URL", "http://127.0.0.1:8000")
+# Where people reach Loupe, for links in mails (invitations, password resets, notifications) and webhook
+# bodies; pages and the API build their own from the request. Required in production; `make run` and
+# the devserver command set it to the address they serve.
+LOUPE_BASE_URL = env_base_url("LOUPE_BASE_URL", *(["http://127.0.0.1:8000"] if DEBUG else []))
 # Accounting exports (docs/billing.md): Xero's sales account code and tax rate names (as they appear
 # in the organisation's Xero; {rate} is the invoice's VAT rate), QuickBooks' product/service name.
 LOUPE_XERO_ACCOUNT_CODE = env_str("LOUPE_XERO_ACCOUNT_CODE", "200")

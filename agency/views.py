@@ -17,7 +17,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.signals import user_login_failed
 from django.core import signing
 from django.core.paginator import Paginator
@@ -162,8 +162,13 @@ class PasswordResetView(auth_views.PasswordResetView):
     nothing."""
 
     form_class = LoupePasswordResetForm
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
 
     def form_valid(self, form: Any) -> HttpResponse:
+        # the link leads to LOUPE_BASE_URL, as every mailed link does (never the Host the request named)
+        self.extra_email_context = {"base_url": settings.LOUPE_BASE_URL, "studio": settings.LOUPE_STUDIO_NAME,
+                                    "hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
         email = form.cleaned_data["email"].strip().lower()
         ip = client_ip(self.request)
         if not (allow("password-reset-email", email, limit=settings.LOUPE_RESET_MAILS_PER_ADDRESS, window_seconds=3600)
@@ -173,9 +178,37 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().form_valid(form)
 
 
+class LoupeSetPasswordForm(SetPasswordForm):
+    """Choosing a password from a one-time link, in Loupe's words rather than Django's stock texts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = "Password"
+        self.fields["new_password1"].help_text = HOW_TO_CHOOSE
+        self.fields["new_password2"].label = "The same password again"
+        self.fields["new_password2"].help_text = ""
+
+
+HOW_TO_CHOOSE = ("At least 10 characters; not a common password, not only digits, and not like your name "
+                       "or e-mail address. A phrase of a few words is easy to remember.")
+
+
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    """Setting a new password through a reset link also lifts a login lockout on that address: the
-    owner of the mailbox proved who they are, whoever failed logins from elsewhere."""
+    """The page a one-time link opens: accepting an invitation (the person has no password yet) or
+    resetting a password. Saving signs the person in (unless two-factor sign-in is on: then the code is
+    still asked at the sign-in page) and lifts a login lockout on that address: the owner of the mailbox
+    proved who they are, whoever failed logins from elsewhere."""
+
+    form_class = LoupeSetPasswordForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = getattr(self, "user", None)
+        if context.get("validlink") and user is not None:
+            membership = getattr(user, "membership", None)
+            context.update(invitation=not user.has_usable_password(), person=user,
+                           company=membership.client.name if membership else "", studio=settings.LOUPE_STUDIO_NAME)
+        return context
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
         if context.get("validlink") is False:
@@ -193,11 +226,18 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
                 return self.render_to_response(self.get_context_data())
             form.user = locked
             accepted = not locked.has_usable_password()
-            response = super().form_valid(form)
+            super().form_valid(form)  # saves the password and forgets the link
         axes_reset(username=locked.email.lower())
         security_log.record(security_log.Kind.PASSWORD_CHANGED, subject=locked,
                             detail="invitation accepted" if accepted else "reset through an e-mail link")
-        return response
+        if two_factor.is_enabled(locked) or not locked.company_allows_access():
+            messages.success(self.request, "Your password is saved. Sign in with it and your authenticator's code.")
+            return redirect("login")
+        auth_login(self.request, locked, backend="agency.auth.UserBackend")
+        messages.success(self.request, f"Welcome to {settings.LOUPE_STUDIO_NAME}, {locked.full_name}: your password "
+                         "is saved and you are signed in." if accepted else "Your new password is saved; you are "
+                         "signed in.")
+        return redirect("home")
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -28,6 +28,7 @@ def production_env(database: str, var_dir: str, **extra: str) -> dict[str, str]:
     """Production settings (DEBUG off, PBKDF2, real hashers) on a throw-away var dir, plain HTTP."""
     return {**os.environ, "DJANGO_SETTINGS_MODULE": "agency.settings", "DEBUG": "0",
             "SECRET_KEY": "bench-only-" + "x" * 45, "ALLOWED_HOSTS": "127.0.0.1", "LOUPE_HTTPS": "0",
+            "LOUPE_BASE_URL": "http://127.0.0.1",
             "LOUPE_STATIC_MANIFEST": "0", "LOUPE_VAR_DIR": var_dir, "DATABASE_URL": database,
             "EMAIL_URL": f"file://{var_dir}/mail", "LOUPE_REQUIRE_2FA_FOR_STAFF": "0", "LOUPE_TASKS_SYNC": "1",
             **extra}

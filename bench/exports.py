@@ -41,6 +41,7 @@ def setup_django() -> None:
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+    os.environ.setdefault("LOUPE_BASE_URL", "http://localhost")
     os.environ.setdefault("LOUPE_TASKS_SYNC", "1")
     os.environ.setdefault("EMAIL_URL", "locmem://")
     os.environ["DJANGO_SETTINGS_MODULE"] = "agency.settings"

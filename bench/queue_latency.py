@@ -29,6 +29,7 @@ from bench.common import ROOT, start, stop  # noqa: E402
 def _env(var_dir: str, redis_url: str | None) -> dict[str, str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "agency.settings", "DEBUG": "0", "LOUPE_VAR_DIR": var_dir,
            "SECRET_KEY": "bench-only-" + "x" * 40, "ALLOWED_HOSTS": "localhost", "EMAIL_URL": "locmem://",
+           "LOUPE_BASE_URL": "http://localhost",
            "LOUPE_TASKS_SYNC": "0", "LOUPE_TASK_WORKERS": "1", "LOUPE_STATIC_MANIFEST": "0"}
     env.pop("DATABASE_URL", None)
     if redis_url:

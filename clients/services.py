@@ -4,6 +4,7 @@ actor's permission itself so pages, API and admin actions cannot skip it."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -13,14 +14,14 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from agency import security_log
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import CLIENT_ROLES, ApiToken, Role, SecurityEvent, User
-from agency.notifications import absolute_url
+from agency.notifications import absolute_url, header_safe
 from agency.tasks import enqueue_on_commit
 from clients.models import Client, Membership, StyleGuide
 from clients.permissions import can_edit_style_guide, can_manage_clients, can_manage_team
@@ -104,30 +105,48 @@ def member_add(*, client: Client, by: User, email: str, full_name: str, role: st
     user = User.objects.create_user(email, password, full_name=full_name, role=role)
     membership = Membership.objects.create(user=user, client=client)
     if invite and password is None:
-        enqueue_on_commit("clients.tasks.send_invitation", str(user.pk), group="mail")
+        enqueue_on_commit("clients.tasks.send_invitation", str(user.pk), str(by.pk), group="mail")
         security_log.record(Kind.INVITATION_SENT, actor=by, subject=user, company=client,
                             detail=f"as {Role(role).label.lower()}")
     return membership
 
 
-def invitation_send(*, user_id: Any) -> int:
-    """Mail a pending invitation's one-time link (the task's body, after commit). Nothing is sent to
-    someone who accepted meanwhile, lost their seat or whose company was deactivated."""
+INVITED_AS = {Role.CLIENT_ADMIN: "one of its admins (you also answer quotes and manage the team)",
+              Role.CLIENT_MEMBER: "a member of its team"}
+
+
+def invitation_send(*, user_id: Any, invited_by_id: Any = None) -> int:
+    """Mail a pending invitation's one-time link (the task's body, after commit): who invited the person,
+    to which company, and until when the link works (in the person's zone). Nothing is sent to someone
+    who accepted meanwhile, lost their seat or whose company was deactivated."""
     from django.conf import settings
+
+    from agency.middleware import zone_of
 
     user = User.objects.select_related("membership__client").filter(pk=user_id, is_active=True).first()
     membership = getattr(user, "membership", None)  # None for nobody and for studio staff
     if membership is None or user.has_usable_password() or not membership.client.is_active:
         return 0
-    client_name = membership.client.name
+    client, studio = membership.client, settings.LOUPE_STUDIO_NAME
     path = reverse("password_reset_confirm", kwargs={
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
     })
+    # Django's links live PASSWORD_RESET_TIMEOUT seconds from now (counted in whole seconds): say the minute before
+    until = (timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)).replace(second=0, microsecond=0)
+    inviter = User.objects.filter(pk=invited_by_id).first() if invited_by_id else None
+    if inviter is None:
+        who = studio
+    elif getattr(getattr(inviter, "membership", None), "client_id", None) == client.pk:
+        who = f"{inviter.full_name} of {client.name}"
+    else:
+        who = f"{inviter.full_name} of {studio}"
+    with timezone.override(zone_of(user)):
+        until_words = dateformat.format(timezone.localtime(until), "l j F Y, H:i T")
     body = render_to_string("registration/invitation_email.txt", {
-        "user": user, "client_name": client_name, "path": absolute_url(path),
-        "studio": settings.LOUPE_STUDIO_NAME,
+        "user": user, "client_name": client.name, "path": absolute_url(path), "studio": studio, "who": who,
+        "until": until_words, "role": INVITED_AS.get(user.role, "a member"),
     })
-    sent = send_mail(f"Your {settings.LOUPE_STUDIO_NAME} account", body, None, [user.email])
+    sent = send_mail(header_safe(f"{who} invited you to {studio}"), body, None, [user.email])
     logger.info("invitation sent to user %s", user.pk)
     return sent
 
@@ -194,7 +213,7 @@ def member_resend(*, membership: Membership, by: User) -> None:
         raise InvalidTransition(f"{person.email} has accepted the invitation already.")
     if not membership.client.is_active:
         raise InvalidTransition("The company is deactivated; reactivate it first.")
-    enqueue_on_commit("clients.tasks.send_invitation", str(person.pk), group="mail")
+    enqueue_on_commit("clients.tasks.send_invitation", str(person.pk), str(by.pk), group="mail")
     security_log.record(Kind.INVITATION_SENT, actor=by, subject=person, company=membership.client, detail="sent again")
 
 

@@ -20,10 +20,10 @@ def mail_webhook_switched_off(endpoint_id: str) -> int:
     return mail_switched_off(endpoint_id=endpoint_id)
 
 
-def send_invitation(user_id: str) -> int:
+def send_invitation(user_id: str, invited_by_id: str | None = None) -> int:
     from clients.services import invitation_send
 
-    return invitation_send(user_id=user_id)
+    return invitation_send(user_id=user_id, invited_by_id=invited_by_id)
 
 
 def retry_webhooks() -> None:

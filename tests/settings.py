@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-loupe-suite-only-0123456789abcdefghij")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("LOUPE_HTTPS", "0")
+os.environ.setdefault("LOUPE_BASE_URL", "http://127.0.0.1:8000")
 os.environ.setdefault("LOUPE_STATIC_MANIFEST", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("EMAIL_URL", "locmem://")

@@ -20,6 +20,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "prod-" + "k3y-material-" * 5,
     "DEBUG": "0",
     "ALLOWED_HOSTS": "loupe.example.com",
+    "LOUPE_BASE_URL": "https://loupe.example.com",
     "DATABASE_URL": "postgres://loupe:secret@db.internal:5432/loupe",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "LOUPE_STORAGE": "s3",
@@ -46,6 +47,20 @@ def test_secret_key_is_required_when_debug_is_off():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+@pytest.mark.parametrize("value, error", [
+    (None, "LOUPE_BASE_URL is required"),
+    ("loupe.example.com", "LOUPE_BASE_URL must be the site's address"),
+    ("https://loupe.example.com/app?x=1", "LOUPE_BASE_URL must be the site's address"),
+])
+def test_production_needs_the_address_mails_link_to(value, error):
+    """Every mailed link (invitation, password reset, notification) is this address plus a path."""
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "LOUPE_BASE_URL"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT,
+                            env={**env, **({"LOUPE_BASE_URL": value} if value else {})},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and error in result.stderr
 
 
 def test_production_cookies_and_headers_are_strict():

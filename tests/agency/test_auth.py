@@ -147,19 +147,40 @@ def test_idle_timeout_is_thirty_minutes(settings):
     assert settings.SESSION_COOKIE_AGE == 1800 and settings.SESSION_SAVE_EVERY_REQUEST
 
 
-def test_password_reset_mail_and_link(cast):
-    web = HttpClient()
+def test_password_reset_mail_and_link(cast, settings):
+    settings.LOUPE_BASE_URL = "https://loupe.example.com"
+    web = HttpClient(HTTP_HOST="localhost")  # the mail's link never follows the Host a request named
     response = web.post("/password/reset/", {"email": cast.acme_member.email})
     assert response.status_code == 302
     assert web.post("/password/reset/", {"email": "nobody@example.test"}).status_code == 302
     assert len(mail.outbox) == 1
-    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[0].body).group(0)
+    sent = mail.outbox[0]
+    assert sent.subject == f"Reset your {settings.LOUPE_STUDIO_NAME} password"
+    assert re.search(r"^https://loupe\.example\.com/password/reset/\S+/\S+/$", sent.body, re.M)
+    assert "for the next 72 hours" in sent.body and "localhost" not in sent.body
+    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", sent.body).group(0)
     form = web.get(link, follow=True)
     assert form.status_code == 200 and b"Choose a new password" in form.content
+    assert cast.acme_member.email in form.content.decode()
     done = web.post(form.redirect_chain[-1][0], {"new_password1": "a-brand-new-password", "new_password2":
                                                   "a-brand-new-password"})
-    assert done.status_code == 302
+    assert done.status_code == 302 and done["Location"] == "/"
+    assert web.get("/orders/").status_code == 200  # signed in by saving
     assert _token(cast.acme_member.email, "a-brand-new-password").status_code == 201
+
+
+def test_a_reset_of_someone_with_a_second_factor_still_asks_for_the_code(cast, web):
+    from tests.factories import sign_in_with_second_factor
+
+    sign_in_with_second_factor(web(cast.acme_member), cast.acme_member)  # turns two-factor sign-in on
+    browser = HttpClient()
+    browser.post("/password/reset/", {"email": cast.acme_member.email})
+    link = re.search(r"/password/reset/[^/\s]+/[^/\s]+/", mail.outbox[-1].body).group(0)
+    form = browser.get(link, follow=True)
+    done = browser.post(form.redirect_chain[-1][0], {"new_password1": "a-brand-new-password",
+                                                      "new_password2": "a-brand-new-password"})
+    assert done.status_code == 302 and done["Location"] == "/login/"
+    assert browser.get("/orders/").status_code == 302  # not signed in: the code is still asked
 
 
 def test_invited_member_gets_a_set_password_mail(cast, web, django_capture_on_commit_callbacks):

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.engine_independent  # the supervisor runs on its own SQ
 
 def _env(var_dir: Path) -> dict[str, str]:
     """The embedded defaults of ``make run`` in a folder of their own (never the suite's database)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "EMAIL_URL", "DJANGO_SETTINGS_MODULE"}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "EMAIL_URL", "DJANGO_SETTINGS_MODULE", "LOUPE_BASE_URL"}}
     return {**env, "DJANGO_SETTINGS_MODULE": "agency.settings", "DEBUG": "1", "LOUPE_VAR_DIR": str(var_dir)}
 
 
@@ -52,6 +53,13 @@ def _processes_of(var_dir: Path) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def _environ(pid: int) -> list[str]:
+    try:
+        return (Path("/proc") / str(pid) / "environ").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
 
 
 def _wait_until(predicate: Any, seconds: float, what: str) -> None:
@@ -86,6 +94,9 @@ def test_a_signal_to_the_group_stops_server_and_worker_with_one_line_each(var_di
         _wait_until(lambda: any("Ctrl-C stops" in line for line in lines) or run.poll() is not None, 60, "the banner")
         assert _answers(port), "the web server never answered"
         assert len(_processes_of(var_dir)) >= 3  # supervisor, server, cluster (with its own processes)
+        # mailed links lead to the port this serves (an invitation to port 8000 was dead on PORT=8811)
+        children = [pid for pid in _processes_of(var_dir) if pid != run.pid]
+        assert children and all(f"LOUPE_BASE_URL=http://127.0.0.1:{port}" in _environ(pid) for pid in children)
         os.killpg(run.pid, sent)
         run.wait(timeout=40)
         reader.join(timeout=10)

@@ -4,6 +4,7 @@ keeping an admin; members see the team and change nothing; the studio does the s
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -32,10 +33,15 @@ def test_a_client_admin_invites_and_the_colleague_joins(cast, django_capture_on_
     assert f"{settings.LOUPE_BASE_URL}{link}" in mail.outbox[-1].body  # a link that works from a mail program
     colleague = HttpClient()
     form = colleague.get(link, follow=True)
-    colleague.post(form.redirect_chain[-1][0], {"new_password1": "a-good-new-password", "new_password2":
-                                                 "a-good-new-password"})
-    assert colleague.post("/login/", {"username": "cleo@acme.test", "password": "a-good-new-password"}).status_code == 302
-    assert cast.acme_order.number in colleague.get("/orders/").content.decode()
+    page = form.content.decode()
+    assert "Welcome, Cleo Colleague" in page and "Acme Jewels" in page and "can’t be too similar" not in page
+    saved = colleague.post(form.redirect_chain[-1][0], {"new_password1": "a-good-new-password", "new_password2":
+                                                         "a-good-new-password"}, follow=True)
+    # saving signs the person in: they land on their company's orders, welcomed
+    assert saved.redirect_chain[-1][0] == "/orders/" and "you are signed in" in saved.content.decode()
+    assert cast.acme_order.number in saved.content.decode()
+    assert HttpClient().post("/login/", {"username": "cleo@acme.test", "password": "a-good-new-password"}
+                             ).status_code == 302
 
 
 def test_members_see_the_team_and_change_nothing(cast):
@@ -140,7 +146,6 @@ def test_the_team_list_is_the_company_and_nothing_else(cast):
 
 
 def test_an_invitation_link_works_once_and_not_after_72_hours(cast, django_capture_on_commit_callbacks, monkeypatch):
-    from datetime import datetime, timedelta
 
     from django.contrib.auth.tokens import PasswordResetTokenGenerator
 
@@ -173,9 +178,10 @@ def test_an_invitation_mail_goes_only_to_a_pending_seat_in_an_active_company(cas
     with caplog.at_level(logging.INFO, logger="loupe.clients"):
         assert services.invitation_send(user_id=pending.pk) == 1
     sent = mail.outbox[-1]
-    assert (sent.subject, sent.to) == (f"Your {settings.LOUPE_STUDIO_NAME} account", ["pia@acme.test"])
-    assert sent.body.startswith("Hello Pia Pending,\n\n" f"{settings.LOUPE_STUDIO_NAME} has created an account for "
-                                "you at Acme Jewels,")
+    assert (sent.subject, sent.to) == (f"{settings.LOUPE_STUDIO_NAME} invited you to {settings.LOUPE_STUDIO_NAME}",
+                                       ["pia@acme.test"])  # no inviter named: the task of an older release
+    assert sent.body.startswith("Hello Pia Pending,\n\n" f"{settings.LOUPE_STUDIO_NAME} invited you to work with "
+                                f"{settings.LOUPE_STUDIO_NAME}, the retouching studio, for Acme Jewels, as a member")
     assert re.search(rf"{re.escape(settings.LOUPE_BASE_URL)}/password/reset/\S+/\S+/\n", sent.body)
     assert "Your login is pia@acme.test." in sent.body
     assert f"invitation sent to user {pending.pk}" in [r.getMessage() for r in caplog.records]
@@ -193,6 +199,27 @@ def test_an_invitation_mail_goes_only_to_a_pending_seat_in_an_active_company(cas
     assert mail.outbox == []
 
 
+@pytest.mark.parametrize("inviter", ["acme_admin", "account_manager"])
+def test_an_invitation_says_who_invited_to_which_company_and_until_when_in_the_persons_zone(cast, settings, inviter):
+    import time_machine
+
+    cast.acme.time_zone = "America/New_York"
+    cast.acme.save()
+    by = getattr(cast, inviter)
+    pending = services.member_add(client=cast.acme, by=by, email="pia@acme.test", full_name="Pia Pending",
+                                  role=Role.CLIENT_ADMIN).user
+    with time_machine.travel(datetime(2026, 12, 7, 14, 30, 45, tzinfo=UTC), tick=False):
+        services.invitation_send(user_id=pending.pk, invited_by_id=by.pk)
+    sent = mail.outbox[-1]
+    who = f"{by.full_name} of {'Acme Jewels' if inviter == 'acme_admin' else settings.LOUPE_STUDIO_NAME}"
+    assert sent.subject == f"{who} invited you to {settings.LOUPE_STUDIO_NAME}"
+    assert f"{who} invited you to work with {settings.LOUPE_STUDIO_NAME}, the retouching studio, for Acme Jewels" in sent.body
+    assert "as one of its admins" in sent.body
+    # 72 hours after 14:30:45 UTC on Monday, in New York: Thursday 09:30 EST (never "a few days")
+    assert "The link works once, until Thursday 10 December 2026, 09:30 EST:" in sent.body
+    assert "few days" not in sent.body and "created an account" not in sent.body
+
+
 def test_resending_queues_a_mail_and_logs_it_for_the_company(cast, monkeypatch):
     queued = []
     monkeypatch.setattr(services, "enqueue_on_commit", lambda func, *args, group: queued.append((func, *args, group)))
@@ -200,7 +227,7 @@ def test_resending_queues_a_mail_and_logs_it_for_the_company(cast, monkeypatch):
                                role=Role.CLIENT_MEMBER)
     queued.clear()
     services.member_resend(membership=seat, by=cast.acme_admin)
-    assert queued == [("clients.tasks.send_invitation", str(seat.user.pk), "mail")]
+    assert queued == [("clients.tasks.send_invitation", str(seat.user.pk), str(cast.acme_admin.pk), "mail")]
     from agency.models import SecurityEvent
 
     event = SecurityEvent.objects.filter(kind="invitation_sent").latest("at")

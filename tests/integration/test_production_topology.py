@@ -48,7 +48,8 @@ def _env(s3_server: str, var_dir: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"),
         "DJANGO_SETTINGS_MODULE": "agency.settings", "DEBUG": "0", "SECRET_KEY": "topology-" + "k" * 56,
-        "ALLOWED_HOSTS": "127.0.0.1", "LOUPE_HTTPS": "0", "LOUPE_STATIC_MANIFEST": "0", "LOUPE_VAR_DIR": str(var_dir),
+        "ALLOWED_HOSTS": "127.0.0.1", "LOUPE_HTTPS": "0",
+        "LOUPE_BASE_URL": "http://127.0.0.1", "LOUPE_STATIC_MANIFEST": "0", "LOUPE_VAR_DIR": str(var_dir),
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "LOUPE_STORAGE": "s3", "LOUPE_S3_BUCKET": BUCKET, "LOUPE_S3_REGION": REGION, "LOUPE_S3_ENDPOINT_URL": s3_server,

@@ -60,6 +60,9 @@ class Command(BaseCommand):
                                f"Start on another port with: make run PORT={port + 1}")
         if check_port:
             return
+        # Links in mails (invitations, resets, notifications) lead to the address this serves, unless
+        # LOUPE_BASE_URL names another (a tunnel, a proxy); the children read it when they start.
+        os.environ.setdefault("LOUPE_BASE_URL", f"http://{host}:{port}")
         logs = Path(settings.VAR_DIR) / "log"
         logs.mkdir(parents=True, exist_ok=True)
         stop: list[int] = []
