@@ -291,7 +291,7 @@ class InvoiceExportView(APIView):
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         fmt, date_from, date_to = query.validated_data["format"], query.validated_data["from"], query.validated_data["to"]
-        exports.check_range(date_from, date_to)
+        exports.documents_to_export(request.user, date_from, date_to)
         response = StreamingHttpResponse(exports.stream(fmt, date_from, date_to, by=request.user),
                                          content_type=exports.CONTENT_TYPES[fmt])
         response["Content-Disposition"] = content_disposition(exports.export_name(fmt, date_from, date_to))

@@ -25,6 +25,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from agency.labels import po_label
 from billing.models import DocumentKind, Invoice, InvoiceLine, TaxCategory
 from billing.pricing import MINOR_UNITS
 
@@ -171,8 +172,7 @@ def render_pdf(document: Invoice, lines: Iterable[InvoiceLine] | None = None, lo
     # lays out several times faster, which matters when an export renders thousands of documents.
     rows: list[list[Any]] = [["Description", "Order · PO", "Qty", "Unit price", "Amount"]]
     for line in lines:
-        ref = "\n".join(x for x in (line.order.number if line.order else "", f"PO {line.po_number}" if line.po_number
-                                     else "") if x)
+        ref = "\n".join(x for x in (line.order.number if line.order else "", po_label(line.po_number)) if x)
         description = line.description if len(line.description) <= 48 else _p(line.description)
         rows.append([description, ref, quantity(line.quantity), money(line.unit_price, cur), money(line.amount, cur)])
     table = Table(rows, colWidths=[80 * mm, 30 * mm, 14 * mm, 25 * mm, 25 * mm], repeatRows=1)
@@ -368,7 +368,7 @@ def render_ubl(document: Invoice, lines: Iterable[InvoiceLine] | None = None) ->
         b.money(node, "LineExtensionAmount", line.amount)
         item = b.cac(node, "Item")
         ref = " · ".join(x for x in (f"Order {line.order.number}" if line.order_id else "",
-                                     f"PO {line.po_number}" if line.po_number else "") if x)
+                                     po_label(line.po_number)) if x)
         if ref:
             b.cbc(item, "Description", ref)
         b.cbc(item, "Name", line.description[:100])

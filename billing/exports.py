@@ -79,6 +79,17 @@ def check_range(date_from: date | None, date_to: date | None) -> None:
         raise RuleViolation("Export at most five years at once.", field="to")
 
 
+def documents_to_export(user: Any, date_from: date, date_to: date) -> int:
+    """How many documents an export of the range holds; refused for a bad range and for an empty one
+    (a file of no documents is never what the accountant asked for)."""
+    check_range(date_from, date_to)
+    total = documents_in(user, date_from, date_to).count()
+    if not total:
+        raise RuleViolation(f"No invoice or credit note was issued from {date_from:%-d %b %Y} to {date_to:%-d %b %Y}, "
+                            "so there is nothing to export. Choose a range with issued documents.", field="from")
+    return total
+
+
 def documents_in(user: Any, date_from: date, date_to: date) -> QuerySet[Invoice]:
     """Issued documents (void ones included: their numbers were given) in the range that ``user`` may
     read (the invoice selector: finance reads every client's), in number order."""
@@ -291,10 +302,9 @@ def export_start(*, by: Any, fmt: str, date_from: date, date_to: date) -> Export
         raise NotPermitted("Only finance exports invoices.")
     if fmt not in ExportFormat.values:
         raise RuleViolation("Choose a format.", field="format")
-    check_range(date_from, date_to)
     with transaction.atomic():
         export = Export.objects.create(format=fmt, date_from=date_from, date_to=date_to, created_by=by,
-                                       total=documents_in(by, date_from, date_to).count())
+                                       total=documents_to_export(by, date_from, date_to))
         enqueue_on_commit("billing.tasks.build_export", str(export.pk), group="exports")
     return export
 

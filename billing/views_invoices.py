@@ -3,7 +3,6 @@ aging report and the export page (finance); client admins read and download thei
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -206,9 +205,7 @@ def aging_report(request: HttpRequest) -> HttpResponse:
 def export_page(request: HttpRequest) -> HttpResponse:
     _finance(request)
     today = invoicing.studio_today()
-    last_month_end = today.replace(day=1) - timedelta(days=1)
-    form = ExportForm(request.POST or None, initial={"date_from": last_month_end.replace(day=1),
-                                                     "date_to": last_month_end, "format": "csv"})
+    form = ExportForm(request.POST or None, initial={"date_from": today.replace(day=1), "date_to": today, "format": "csv"})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         export = run_service(form, lambda: exports.export_start(by=request.user, fmt=data["format"],

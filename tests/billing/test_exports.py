@@ -201,3 +201,26 @@ def test_a_build_that_fails_three_times_stops_with_a_reason(books, cast, django_
     assert exports.export_build(export_id=export.pk) == "failed"
     export.refresh_from_db()
     assert export.status == ExportStatus.FAILED and "three times" in export.reason and export.claimed_until is None
+
+
+def test_an_empty_range_is_refused_with_the_reason_on_the_page_and_in_the_api(books, cast):
+    """A file of no documents is never what the accountant asked for: say so, make nothing."""
+    empty_from, empty_to = books["from"] - timedelta(days=40), books["from"] - timedelta(days=35)
+    web = web_for(cast.finance)
+    refused = web.post("/invoices/exports/", {"format": "csv", "date_from": empty_from, "date_to": empty_to})
+    assert refused.status_code == 400
+    assert "No invoice or credit note was issued from" in refused.content.decode()
+    assert Export.objects.count() == 0
+    api = api_for(cast.finance).get(f"/api/v1/exports/invoices/?from={empty_from}&to={empty_to}&format=csv")
+    assert api.status_code == 400 and "nothing to export" in api.json()["detail"]
+    # the range's last day holds documents: one day is enough
+    assert exports.documents_to_export(cast.finance, empty_from, books["from"]) == 4
+
+
+def test_the_export_page_starts_with_this_month_so_far_and_says_what_each_file_holds(cast):
+    with time_machine.travel(timezone.make_aware(timezone.datetime(2027, 3, 17, 12, 0)), tick=False):
+        page = web_for(cast.finance).get("/invoices/exports/")
+    form = page.context["form"]
+    assert (str(form.initial["date_from"]), str(form.initial["date_to"])) == ("2027-03-01", "2027-03-17")
+    text = page.content.decode()
+    assert "docs/billing.md" not in text and "QuickBooks imports no credit notes" in text
