@@ -74,16 +74,23 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")  # what 
 
 
 class InvoiceFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Number, order, PO, client or amount"}))
     client = forms.ModelChoiceField(queryset=None, required=False, empty_label="All clients")
     status = forms.ChoiceField(required=False)
     currency = forms.ChoiceField(required=False, choices=[("", "All currencies"), *Currency.choices])
     issued_from = forms.DateField(required=False, label="Issued from", widget=DATE_INPUT)
     issued_to = forms.DateField(required=False, label="Issued to", widget=DATE_INPUT)
 
-    def __init__(self, *args: Any, clients: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, clients: Any, currencies: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = clients
         self.fields["status"].choices = [("", "Any status"), *InvoiceStatus.choices, ("overdue", "Overdue")]
+        if currencies is not None:  # only the currencies the viewer's documents are in; none to choose from one
+            if len(currencies) <= 1:
+                del self.fields["currency"]
+            else:
+                self.fields["currency"].choices = [("", "All currencies"), *((c, c) for c in currencies)]
 
 
 class InvoiceGenerateForm(forms.Form):

@@ -595,8 +595,9 @@ def aging(invoices: QuerySet[Invoice], *, today: date | None = None) -> tuple[li
 
 
 def totals_per_currency(invoices: QuerySet[Invoice]) -> list[dict[str, Any]]:
-    """Net, VAT, total and balance per currency of a filtered list (credit notes count negative)."""
-    rows = (invoices.exclude(status=S.VOID).values("currency", "kind")
+    """Net, VAT, total and balance per currency of the issued documents of a filtered list (credit notes
+    count negative; drafts are not invoiced yet and void documents no longer count)."""
+    rows = (invoices.exclude(status__in=[S.VOID, S.DRAFT]).values("currency", "kind")
             .annotate(sum_net=Sum("net_total"), sum_tax=Sum("tax_total"), sum_total=Sum("total"),
                       sum_owed=Sum(F("total") - F("paid_total") - F("credited_total"),
                                    filter=Q(status__in=OPEN_INVOICES))))

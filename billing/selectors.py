@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from agency.permissions import is_client_user
@@ -20,6 +22,19 @@ def price_list_list(user: Any) -> QuerySet[PriceList]:
     if is_client_user(user) and not lists.exists():
         lists = PriceList.objects.filter(client__isnull=True)  # the studio's default applies to the company
     return lists.prefetch_related("rules__service").select_related("client")
+
+
+def _amount_in(text: str) -> Decimal | None:
+    """The amount a search names, if it is one: "1,234.50", "1234.5", "-20" (grouping commas ignored)."""
+    cleaned = text.replace(",", "").replace(" ", "")
+    if not re.fullmatch(r"-?[0-9]{1,12}(\.[0-9]{1,2})?", cleaned):
+        return None
+    return Decimal(cleaned)
+
+
+def invoice_currencies(user: Any) -> list[str]:
+    """The currencies of the documents ``user`` reads (the list offers only those as a filter)."""
+    return sorted(set(invoice_queryset(user).order_by().values_list("currency", flat=True).distinct()))
 
 
 def quote_queryset(user: Any) -> QuerySet[Quote]:
@@ -52,12 +67,21 @@ def invoice_line_queryset(user: Any) -> QuerySet[InvoiceLine]:
 
 
 def invoice_list(user: Any, *, client: Any = None, status: str = "", currency: str = "", kind: str = "",
-                 issued_from: Any = None, issued_to: Any = None) -> QuerySet[Invoice]:
+                 issued_from: Any = None, issued_to: Any = None, q: str = "") -> QuerySet[Invoice]:
     """The invoice list's filters, for the page and the API alike. ``status="overdue"`` is derived:
-    open, past its due date and with something still owed."""
+    open, past its due date and with something still owed. ``q`` finds a document by its number, its
+    client, an order number or PO number of its lines, or its total ("1,234.50" and "1234.5" alike)."""
     from agency.calendar import studio_today
 
     qs = invoice_queryset(user)
+    if q := " ".join((q or "").split())[:100]:
+        lines = InvoiceLine.objects.filter(invoice=OuterRef("pk")).filter(
+            Q(order__number__icontains=q) | Q(po_number__icontains=q))
+        found = Q(number__icontains=q) | Q(client__name__icontains=q) | Exists(lines)
+        amount = _amount_in(q)
+        if amount is not None:
+            found |= Q(total=abs(amount))  # a credit note's total is stored positive
+        qs = qs.filter(found)
     if client:
         qs = qs.filter(client_id=client)
     if status == "overdue":

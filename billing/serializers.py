@@ -139,6 +139,8 @@ class InvoiceFilterSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DocumentKind.choices, required=False)
     issued_from = serializers.DateField(required=False)
     issued_to = serializers.DateField(required=False)
+    q = serializers.CharField(required=False, max_length=100, allow_blank=True,
+                              help_text="A document number, client, order number, PO number or total.")
 
 
 class InvoiceGenerateSerializer(serializers.Serializer):

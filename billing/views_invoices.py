@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,7 +28,7 @@ from billing.forms import (
     InvoicePayForm,
     InvoiceVoidForm,
 )
-from billing.models import DocumentKind, Export, ExportStatus, InvoiceStatus
+from billing.models import DocumentKind, Export, ExportStatus, InvoiceLine, InvoiceStatus
 from clients.selectors import client_list
 
 
@@ -39,21 +40,30 @@ def _finance(request: HttpRequest) -> None:
     require(permissions.can_manage_invoices(request.user), "Only finance changes invoices.")
 
 
+# The order numbers and PO numbers of the listed documents: one query for the page, whatever its length.
+_ORDER_REFS = Prefetch("lines", queryset=InvoiceLine.objects.select_related("order").only(
+    "invoice", "order", "po_number", "order__number").order_by("position"))
+
+
 @login_required
 def invoice_list(request: HttpRequest) -> HttpResponse:
     _viewer(request)
     user = request.user
-    clients = client_list(user).order_by("name") if is_studio_user(user) else client_list(user).none()
-    form = InvoiceFilterForm(request.GET or None, clients=clients)
+    studio = is_studio_user(user)
+    clients = client_list(user).order_by("name") if studio else client_list(user).none()
+    form = InvoiceFilterForm(request.GET or None, clients=clients, currencies=selectors.invoice_currencies(user))
     filters = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
     if "client" in filters:
         filters["client"] = filters["client"].pk
     invoices = selectors.invoice_list(user, **filters).order_by("-issue_date", "-sequence", "-created_at")
-    page = Paginator(invoices, 30).get_page(request.GET.get("page"))
+    page = Paginator(invoices.prefetch_related(_ORDER_REFS), 30).get_page(request.GET.get("page"))
+    for invoice in page.object_list:
+        invoice.order_refs = sorted({(line.order.number, line.po_number) for line in invoice.lines.all() if line.order})
     drafts = selectors.invoice_list(user, **{**filters, "status": InvoiceStatus.DRAFT}) \
         if permissions.can_manage_invoices(user) else None
     return render(request, "billing/invoice_list.html", {
-        "form": form, "page": page, "invoices": page.object_list, "filtered": bool(filters),
+        "form": form, "page": page, "invoices": page.object_list, "filtered": bool(filters), "studio": studio,
+        "viewer_client": None if studio else getattr(getattr(user, "membership", None), "client", None),
         "totals": invoicing.totals_per_currency(invoices), "query": request.GET,
         "can_manage": permissions.can_manage_invoices(user), "draft_count": drafts.count() if drafts is not None else 0,
         "generate_form": InvoiceGenerateForm(clients=clients), "today": invoicing.studio_today(),

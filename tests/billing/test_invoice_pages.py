@@ -27,7 +27,7 @@ def test_finance_makes_edits_issues_and_is_paid_through_the_pages(ready):
     draft = Invoice.objects.get()
     assert made.status_code == 302 and made["Location"] == f"/invoices/{draft.pk}/"
     page = web.get(f"/invoices/{draft.pk}/").content.decode()
-    assert "Add an extra charge" in page and "Issue" in page and "PO PO-4711" in page
+    assert "Add an extra charge" in page and "Issue" in page and "PO-4711" in page and "PO PO-4711" not in page
     refused = web.post(f"/invoices/{draft.pk}/line/", {"description": "Rush", "quantity": "1", "unit_price": "abc"})
     assert refused.status_code == 400 and 'value="Rush"' in refused.content.decode()
     web.post(f"/invoices/{draft.pk}/line/", {"description": "Rush handling", "quantity": "1", "unit_price": "12.00"})
@@ -95,6 +95,54 @@ def test_list_filters_and_totals_per_currency(ready):
     everything = web.get("/invoices/").content.decode()
     assert f"{paid.total + open_.total} EUR" in everything and f"{open_.total} open" in everything
     assert web.get("/invoices/?status=nonsense").status_code == 200  # an invalid filter is shown, not a crash
+
+
+def test_the_totals_count_issued_documents_only(ready):
+    """A draft is not invoiced yet: the totals per currency are the issued amounts."""
+    issued = issued_invoice(ready.acme, ready)
+    [draft] = invoicing.invoice_generate(by=ready.finance, order=completed_order(ready.acme, ready.account_manager,
+                                                                                  counts={"standard": 3}))
+    page = web_for(ready.finance).get("/invoices/").content.decode()
+    assert f"{issued.total} EUR</strong>" in page and f"{issued.total + draft.total} EUR" not in page
+    assert f"{issued.total} open" in page and "Issued in EUR" in page
+
+
+def test_search_finds_an_invoice_by_number_order_po_client_or_amount(ready):
+    from tests.billing.invoicing_setup import copy_of
+    from tests.conftest import api_for
+
+    wanted = issued_invoice(ready.acme, ready, po="AUR-7731", title="Wanted")
+    other = issued_invoice(ready.acme, ready, po="ZZ-1", counts={"standard": 4})
+    order = wanted.lines.exclude(order=None).first().order
+    web = web_for(ready.finance)
+    for q in (wanted.number, order.number, "aur-7731", f"{wanted.total:,}", str(wanted.total), f" {wanted.number} "):
+        page = web.get("/invoices/", {"q": q}).content.decode()
+        assert wanted.number in page and other.number not in page, q
+        found = api_for(ready.finance).get("/api/v1/invoices/", {"q": q}).json()["results"]
+        assert [row["number"] for row in found] == [wanted.number], q
+    assert "No invoice matches" in web.get("/invoices/", {"q": "nothing-like-this"}).content.decode()
+    # the list shows each document's orders and POs
+    listing = web.get("/invoices/").content.decode()
+    assert order.number in listing and "PO AUR-7731" in listing
+    # a client's search never reaches another company's documents
+    theirs = copy_of(other, client_id=ready.globex.pk, number="RE-GLOBEX-1", sequence=999)
+    assert theirs.number in web.get("/invoices/", {"q": "RE-GLOBEX"}).content.decode()  # finance finds it
+    assert theirs.number not in web_for(ready.acme_admin).get("/invoices/", {"q": "RE-GLOBEX"}).content.decode()
+    assert api_for(ready.acme_admin).get("/api/v1/invoices/", {"q": "RE-GLOBEX"}).json()["results"] == []
+
+
+def test_the_filters_offer_the_viewers_currencies_and_a_client_no_client_column(ready):
+    from tests.billing.invoicing_setup import copy_of
+
+    invoice = issued_invoice(ready.acme, ready)
+    admin_page = web_for(ready.acme_admin).get("/invoices/")
+    assert "currency" not in admin_page.context["form"].fields  # one currency: nothing to choose
+    text = admin_page.content.decode()
+    assert "<th>Client</th>" not in text and "Acme Jewels invoices" in text
+    copy_of(invoice, client_id=ready.globex.pk, currency="USD", number="RE-USD-1", sequence=998)
+    finance_form = web_for(ready.finance).get("/invoices/").context["form"]
+    assert [value for value, _label in finance_form.fields["currency"].choices] == ["", "EUR", "USD"]
+    assert "<th>Client</th>" in web_for(ready.finance).get("/invoices/").content.decode()
 
 
 def test_the_list_runs_a_constant_number_of_queries(ready):
