@@ -67,11 +67,12 @@ MIDDLEWARE = [
     "agency.middleware.SessionLifetimeMiddleware",
     "agency.middleware.SecondFactorMiddleware",
     "agency.middleware.SecurityContextMiddleware",
-    "agency.idempotency.IdempotencyMiddleware",
     "agency.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "agency.middleware.ContentSecurityPolicyMiddleware",
+    # after messages (a repeated page form says it was sent twice) and the headers (replays carry them)
+    "agency.idempotency.IdempotencyMiddleware",
     "axes.middleware.AxesMiddleware",
     "agency.middleware.DomainErrorMiddleware",
 ]

@@ -75,7 +75,7 @@ def invoice_list(user: Any, *, client: Any = None, status: str = "", currency: s
 
     qs = invoice_queryset(user)
     if q := " ".join((q or "").split())[:100]:
-        lines = InvoiceLine.objects.filter(invoice=OuterRef("pk")).filter(
+        lines = invoice_line_queryset(user).filter(invoice=OuterRef("pk")).filter(
             Q(order__number__icontains=q) | Q(po_number__icontains=q))
         found = Q(number__icontains=q) | Q(client__name__icontains=q) | Exists(lines)
         amount = _amount_in(q)

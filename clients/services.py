@@ -111,8 +111,7 @@ def member_add(*, client: Client, by: User, email: str, full_name: str, role: st
     return membership
 
 
-INVITED_AS = {Role.CLIENT_ADMIN: "one of its admins (you also answer quotes and manage the team)",
-              Role.CLIENT_MEMBER: "a member of its team"}
+INVITED_AS = {True: "one of its admins (you also answer quotes and manage the team)", False: "a member of its team"}
 
 
 def invitation_send(*, user_id: Any, invited_by_id: Any = None) -> int:
@@ -144,7 +143,7 @@ def invitation_send(*, user_id: Any, invited_by_id: Any = None) -> int:
         until_words = dateformat.format(timezone.localtime(until), "l j F Y, H:i T")
     body = render_to_string("registration/invitation_email.txt", {
         "user": user, "client_name": client.name, "path": absolute_url(path), "studio": studio, "who": who,
-        "until": until_words, "role": INVITED_AS.get(user.role, "a member"),
+        "until": until_words, "role": INVITED_AS[can_manage_team(user, client)],
     })
     sent = send_mail(header_safe(f"{who} invited you to {studio}"), body, None, [user.email])
     logger.info("invitation sent to user %s", user.pk)

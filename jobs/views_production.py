@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agency.exceptions import RuleViolation
+from agency.exceptions import InvalidTransition, RuleViolation
 from agency.permissions import require
 from jobs import permissions, selectors
 from jobs.intake import ingest
@@ -96,6 +96,12 @@ def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
     version = selectors.version_get(request.user, pk)
     require(permissions.can_open_studio_work(request.user), "This page is for the studio.")
     if request.method == "POST":
+        # the form names the version and the state QC looked at: a decision meant for another page, or
+        # for a version that changed since, is refused rather than applied to what is here now
+        seen = request.POST.get("version"), request.POST.get("seen")
+        if seen != (str(version.pk), version.status) and any(seen):
+            raise InvalidTransition(f"v{version.number} of {version.image.filename} is {version.get_status_display().lower()} "
+                                    "now, not what your page showed; look at it again before deciding.")
         qc.qc_decide(version=version, by=request.user, decision=request.POST.get("decision", ""),
                              category=request.POST.get("category", ""), note=request.POST.get("notes", ""))
         verb = "passed" if request.POST.get("decision") == "pass" else "sent back to the retoucher"

@@ -88,7 +88,7 @@ def _login(page, url: str, email: str) -> None:
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/(orders|work|qc)/$"))
+    page.wait_for_url(re.compile(r"/(orders|work|qc|invoices)/$"))
 
 
 def _serious(page) -> list[str]:

@@ -210,3 +210,26 @@ def test_a_large_version_resumes_in_checked_parts_like_an_original(cast, product
     assert version.status != VersionStatus.UPLOADING and version.sha256 == hashlib.sha256(data).hexdigest()
     digests = [hashlib.sha256(data[i:i + 64 * 1024]).hexdigest() for i in range(0, len(data), 64 * 1024)]
     assert version.parts_sha256 == composite_sha256(digests)
+
+
+def test_qc_decides_on_the_version_and_state_its_page_showed(cast, production):
+    """A Pass meant for another page, or for a version that changed since, is refused, never applied."""
+    import uuid
+
+    from tests.conftest import web_for
+
+    image, _other = production["images"]
+    api_for(production["rita"]).post(f"/api/v1/images/{image.pk}/start/")
+    v1 = _version(production, image, _master(cast))
+    web, url, shown = web_for(cast.qc), f"/versions/{v1.pk}/qc/", v1.status
+    page = web.get(url).content.decode()
+    assert f'name="version" value="{v1.pk}"' in page and f'name="seen" value="{shown}"' in page
+    for seen in ({"version": str(uuid.uuid4()), "seen": shown}, {"version": str(v1.pk), "seen": "passed"}):
+        refused = web.post(url, {"decision": "pass", **seen})
+        assert refused.status_code == 409 and "not what your page showed" in refused.content.decode()
+        v1.refresh_from_db()
+        assert v1.status == shown
+    passed = web.post(url, {"decision": "pass", "version": str(v1.pk), "seen": shown})
+    assert passed.status_code == 302
+    v1.refresh_from_db()
+    assert v1.status == VersionStatus.PASSED

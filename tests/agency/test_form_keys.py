@@ -1,0 +1,82 @@
+"""Every click is safe: a page form sent twice with its one-time key acts once (the second answer is the
+first one's, and says so), a key sent again with other values is refused, and QC's decision names the
+version and state it was taken on."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from agency.idempotency import OTHER_VALUES, SENT_TWICE
+from billing.models import Invoice, Payment
+from tests.billing.invoicing_setup import address, billing_profile, issued_invoice
+from tests.conftest import web_for
+from tests.factories import default_price_list
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def invoice(cast):
+    default_price_list()
+    billing_profile()
+    address(cast.acme)
+    return issued_invoice(cast.acme, cast)
+
+
+def _pay(web, invoice, key, amount):
+    data = {"amount": str(amount), "received_on": "2026-12-01", "method": "transfer", "reference": "SEPA"}
+    return web.post(f"/invoices/{invoice.pk}/pay/", {**data, **({"form_key": key} if key else {})}, follow=True)
+
+
+def test_record_payment_sent_twice_books_the_balance_once(cast, invoice):
+    web = web_for(cast.finance)
+    key = str(uuid.uuid4())
+    first = _pay(web, invoice, key, invoice.total)
+    assert first.status_code == 200 and SENT_TWICE not in first.content.decode()
+    again = _pay(web, invoice, key, invoice.total)
+    assert again.redirect_chain == first.redirect_chain  # the same answer: back to the invoice
+    assert SENT_TWICE in again.content.decode()
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+    assert Invoice.objects.get(pk=invoice.pk).paid_total == invoice.total
+
+
+def test_a_new_key_is_a_new_action_and_no_key_is_as_before(cast, invoice):
+    web = web_for(cast.finance)
+    _pay(web, invoice, str(uuid.uuid4()), Decimal("10.00"))
+    _pay(web, invoice, str(uuid.uuid4()), Decimal("10.00"))
+    _pay(web, invoice, None, Decimal("10.00"))
+    assert Payment.objects.filter(invoice=invoice).count() == 3
+
+
+def test_a_key_sent_again_with_other_values_is_refused_and_changes_nothing(cast, invoice):
+    web = web_for(cast.finance)
+    key = str(uuid.uuid4())
+    _pay(web, invoice, key, Decimal("10.00"))
+    other = web.post(f"/invoices/{invoice.pk}/pay/", {"amount": "20.00", "received_on": "2026-12-01",
+                                                      "method": "transfer", "form_key": key})
+    assert other.status_code == 409 and OTHER_VALUES in other.content.decode()
+    assert [p.amount for p in Payment.objects.filter(invoice=invoice)] == [Decimal("10.00")]
+
+
+def test_keys_are_per_person(cast, invoice):
+    """Another person's form with the same key is their own action (keys never collide across people)."""
+    from tests.factories import UserFactory
+
+    key = str(uuid.uuid4())
+    _pay(web_for(cast.finance), invoice, key, Decimal("10.00"))
+    colleague = UserFactory(role=cast.finance.role)
+    _pay(web_for(colleague), invoice, key, Decimal("10.00"))
+    assert Payment.objects.filter(invoice=invoice).count() == 2
+
+
+def test_a_refusal_is_answered_again_without_running_again(cast, invoice):
+    web = web_for(cast.finance)
+    key = str(uuid.uuid4())
+    data = {"amount": str(invoice.total + 1), "received_on": "2026-12-01", "method": "transfer", "form_key": key}
+    first = web.post(f"/invoices/{invoice.pk}/pay/", data)
+    again = web.post(f"/invoices/{invoice.pk}/pay/", data)
+    assert first.status_code == again.status_code == 400 and "is due" in again.content.decode()
+    assert again["Idempotent-Replayed"] == "true" and not Payment.objects.exists()

@@ -1,0 +1,149 @@
+"""Every click is safe (issue 20): a person who double-clicks, the second click 150 ms after the first, gets
+one effect. Each button is clicked with the mouse at its place twice, as a person does: the second click
+lands on the resting button, or on the next page if it came quickly, never on a decision nobody saw.
+Covered: finance's Issue and Record payment (its form is pre-filled with the open balance), the client
+admin's Accept of a quote, QC's Pass (the next version in the queue must stay undecided)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from billing.models import Invoice, InvoiceStatus, Payment, Quote, QuoteStatus
+from jobs.models import Order, OrderStatus, Version, VersionStatus
+from tests.factories import PASSWORD, add_images, default_price_list, make_order, retoucher
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _signed_in(browser: Any, live_server: Any, user: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("E-mail address").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/(orders|work|qc|invoices)/$"))
+    return page
+
+
+@pytest.fixture
+def slow(monkeypatch):
+    """A server as slow as a real one across a network: the action takes 400 ms, so the second click
+    comes while the first request is still under way (locally it would often land after it)."""
+    import time
+
+    def slowed(module: Any, name: str) -> None:
+        original = getattr(module, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(0.4)  # the latency of a real network and server, not an ordering of events
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    return slowed
+
+
+def _double_click(page: Any, button: Any, *, fast_server: bool = False, lands_on: str = "") -> None:
+    """Two clicks with the mouse at the button's place, 150 ms apart; with ``fast_server`` the server
+    answered within those 150 ms, so the second click lands on the page that came back (the case that
+    passed the next version in QC's queue and booked a reloaded form's balance again)."""
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    if fast_server:
+        with page.expect_navigation():
+            page.mouse.click(x, y)
+        page.wait_for_load_state("domcontentloaded")
+        page.wait_for_timeout(50)
+        if lands_on:  # the page that came back has the same button where the pointer is
+            again = page.get_by_role("button", name=lands_on).bounding_box()
+            x, y = again["x"] + again["width"] / 2, again["y"] + again["height"] / 2
+    else:
+        page.mouse.click(x, y)
+        page.wait_for_timeout(150)
+    page.mouse.click(x, y)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)  # a second request, had there been one, has landed
+
+
+def test_finance_issues_and_records_a_payment_once_each(cast, live_server, browser, slow):
+    from billing import invoicing
+    from tests.billing.invoicing_setup import address, billing_profile, completed_order
+
+    slow(invoicing, "invoice_issue")
+    slow(invoicing, "invoice_pay")
+    default_price_list()
+    billing_profile()
+    address(cast.acme)
+    [draft] = invoicing.invoice_generate(by=cast.finance, order=completed_order(cast.acme, cast.account_manager))
+    page = _signed_in(browser, live_server, cast.finance)
+    page.goto(f"{live_server.url}/invoices/{draft.pk}/")
+    _double_click(page, page.get_by_role("button", name="Issue", exact=True))
+    invoice = Invoice.objects.get(pk=draft.pk)
+    assert invoice.status == InvoiceStatus.ISSUED and Invoice.objects.exclude(number="").count() == 1
+    for fast_server in (False, True):
+        page.goto(f"{live_server.url}/invoices/{draft.pk}/")
+        page.get_by_label("Amount").fill("10.00")  # a part of the balance: the page comes back with the rest
+        _double_click(page, page.get_by_role("button", name="Record payment"), fast_server=fast_server)
+    assert [p.amount for p in Payment.objects.filter(invoice=invoice)] == [Decimal("10.00"), Decimal("10.00")]
+    assert Invoice.objects.get(pk=draft.pk).status == InvoiceStatus.PARTIALLY_PAID
+    page.context.close()
+
+
+def test_a_client_admin_accepts_a_quote_once(cast, live_server, browser, slow):
+    from billing import workflow
+    from billing.services import quote_draft
+    from billing.workflow import quote_send
+    from tests.factories import submitted_order
+
+    slow(workflow, "quote_accept")
+    default_price_list()
+    retoucher("Rita", ["colour-correction"], capacity=480)
+    order = submitted_order(cast.acme_order, {"standard": 3})
+    quote = quote_send(quote=quote_draft(order=order, by=cast.account_manager), by=cast.account_manager)
+    page = _signed_in(browser, live_server, cast.acme_admin)
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    _double_click(page, page.get_by_role("button", name=re.compile(r"^Accept")).first)
+    assert Quote.objects.get(pk=quote.pk).status == QuoteStatus.ACCEPTED
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.IN_PRODUCTION
+    assert order.events.filter(verb="quote.accepted").count() == 1
+    page.context.close()
+
+
+def test_qc_passes_the_version_it_saw_and_not_the_next_one(cast, live_server, browser):
+    from jobs.imaging.demo import encode_master, render_retouched
+    from jobs.production import assignment
+    from tests.conftest import api_for
+    from tests.uploading import upload_version
+
+    cast.acme_guide.output_formats, cast.acme_guide.long_edge_px, cast.acme_guide.square_canvas = ["PNG"], 1000, True
+    cast.acme_guide.save()
+    order = make_order(cast.acme, status=OrderStatus.IN_PRODUCTION, title="Rings")
+    Order.objects.filter(pk=order.pk).update(due_at=timezone.now() + timedelta(days=3), sla_target_hours=48,
+                                             sla_running_since=timezone.now())
+    images = add_images(order, {"standard": 2})
+    rita = retoucher("Rita Retoucher", ["colour-correction"])
+    assignment.schedule_apply(order=order, by=cast.account_manager, pairs=[(i, rita) for i in images])
+    for seed, image in enumerate(images, start=3):
+        api_for(rita).post(f"/api/v1/images/{image.pk}/start/")
+        data = encode_master(render_retouched("ring", seed=seed, guide=cast.acme_guide, size=1200))
+        upload_version(api_for(rita), HttpClient(), image, f"RING_{seed}.png", data)
+    first, second = (Version.objects.get(image=image) for image in images)
+    assert first.status == second.status == VersionStatus.IN_QC
+    page = _signed_in(browser, live_server, cast.qc)
+    page.goto(f"{live_server.url}/versions/{first.pk}/qc/")
+    page.wait_for_timeout(800)  # QC looks at it
+    _double_click(page, page.get_by_role("button", name="Pass"), fast_server=True, lands_on="Pass")
+    assert f"/versions/{second.pk}/qc/" in page.url  # the next version's page came back
+    assert Version.objects.get(pk=first.pk).status == VersionStatus.PASSED
+    assert Version.objects.get(pk=second.pk).status == VersionStatus.IN_QC  # nobody looked at it yet
+    page.context.close()
