@@ -177,5 +177,6 @@ def run_checks(preview: Image.Image, info: dict[str, Any], spec: GuideSpec, *, s
         checks.append(Check("series", "Series consistency", same, f"{width}×{height} ({orientation((width, height))})",
                             f"{common_size[0]}×{common_size[1]} ({orientation(common_size)}) like the other images"))
     else:
-        checks.append(Check("series", "Series consistency", None, f"{width}×{height}", "the first image of the order"))
+        checks.append(Check("series", "Series consistency", None, f"{width}×{height}",
+                            "the first version of the order sets the series"))
     return [asdict(check) for check in checks]

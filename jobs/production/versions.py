@@ -62,8 +62,9 @@ def _accept(version: Version, outcome: Any, fields: dict[str, Any]) -> str:
             VERSIONS.claim(Version.objects.filter(pk=version.pk), "reject_file",
                            reason=f"{image.filename} is {image.get_status_display().lower()}, no longer in progress")
             return VersionStatus.REJECTED
-        started = image.work_started_at or version.created_at
-        minutes = max(0, round((timezone.now() - started).total_seconds() / 60))
+        # minutes since Start was pressed; none measured when the upload itself started the work
+        started = image.work_started_at
+        minutes = max(0, round((timezone.now() - started).total_seconds() / 60)) if started else None
         estimate = Assignment.objects.filter(image=image, active=True).values_list("minutes", flat=True).first()
         if not VERSIONS.claim(Version.objects.filter(pk=version.pk), "receive", checks=checks, work_minutes=minutes,
                               estimate_minutes=estimate, **fields):
@@ -71,8 +72,9 @@ def _accept(version: Version, outcome: Any, fields: dict[str, Any]) -> str:
         IMAGES.claim(OrderImage.objects.filter(pk=image.pk), "submit")
         failed = sum(1 for check in checks if check["passed"] is False)
         record_event(order=image.order, actor=version.created_by, verb="version.submitted", audience=Audience.STUDIO,
-                     message=f"v{version.number} of {image.filename} handed to QC after {minutes} min "
-                             f"(estimate {estimate or '—'} min); {failed} automated check{'s' if failed != 1 else ''} failed",
+                     message=f"v{version.number} of {image.filename} handed to QC"
+                             + (f" after {minutes} min" if minutes is not None else "")
+                             + f" (estimate {estimate or '—'} min); {failed} automated check{'s' if failed != 1 else ''} failed",
                      data={"image": str(image.pk), "version": str(version.pk)})
     return VersionStatus.IN_QC
 
@@ -87,14 +89,13 @@ VERSION_FILES = ingest.IngestKind(
 
 
 def version_checks(version: Version, preview_bytes: bytes, info: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run the automated checks on the version's preview (our own WebP, made by the sandbox)."""
+    """Run the automated checks on the version's preview (our own WebP, made by the sandbox). The series
+    is the order's other retouched versions: the originals are not a reference, since the style guide
+    may change the canvas (a 3:2 shot delivered square); the first version sets the series."""
     image = version.image
     siblings = list(Version.objects.filter(image__order_id=image.order_id, status__in=[
         VersionStatus.IN_QC, VersionStatus.PASSED]).exclude(image=image).order_by("image_id", "-number")
-        .distinct().values_list("width", "height"))
-    if not siblings:  # no other version yet: the originals of the series are the reference
-        siblings = list(OrderImage.objects.filter(order_id=image.order_id).exclude(pk=image.pk).accepted()
-                        .values_list("width", "height"))
+        .values_list("width", "height"))
     configure_pillow(settings.LOUPE_MAX_IMAGE_PIXELS)
     with Image.open(io.BytesIO(preview_bytes), formats=["WEBP"]) as preview:
         preview.load()
@@ -108,9 +109,9 @@ def can_start(user: Any, image: OrderImage) -> bool:
 
 
 def can_upload_version(user: Any, image: OrderImage) -> bool:
-    """Show the upload area: the image's retoucher, while the image is in progress (its version is then
-    handed to QC along the table's ``submit`` edge)."""
-    return permissions.can_work_on(user, image) and IMAGES.can("submit", image)
+    """Show the upload area: the image's retoucher, while the image is in progress or may start (an upload
+    to an assigned or sent-back image starts it; the version is then handed to QC along ``submit``)."""
+    return permissions.can_work_on(user, image) and (IMAGES.can("submit", image) or can_start(user, image))
 
 
 @transaction.atomic
@@ -121,15 +122,23 @@ def image_start(*, image: OrderImage, by: User) -> OrderImage:
     image = OrderImage.objects.select_for_update().select_related("order").get(pk=image.pk)
     if not permissions.can_work_on(by, image):
         raise NotPermitted(f"{image.filename} is not assigned to you.")
+    return _start(image, by, clock=True)
+
+
+def _start(image: OrderImage, by: User, *, clock: bool) -> OrderImage:
+    """Move a locked image to in progress (its row is locked by the caller). ``clock``: the retoucher
+    pressed Start, so the minutes to submission are counted from now; a version uploaded straight to a
+    sent-back image starts it without a clock (the work happened before the upload, unmeasured)."""
     if image.order.status not in IN_WORK:
         raise InvalidTransition(f"Order {image.order.number} is {ORDERS.label(image.order.status)}; work waits until it "
                                 "is back in production.")
     IMAGES.move(image, "start", refusal=f"{image.filename} is {{state}}; work can start once it is assigned, sent "
                                         "back by QC or in a revision round.")
-    image.work_started_at = timezone.now()
+    image.work_started_at = timezone.now() if clock else None
     image.save(update_fields=["status", "work_started_at"])
     record_event(order=image.order, actor=by, verb="image.started", audience=Audience.STUDIO,
-                 message=f"{by.full_name} started work on {image.filename}", data={"image": str(image.pk)})
+                 message=f"{by.full_name} started work on {image.filename}" + ("" if clock else " with an upload"),
+                 data={"image": str(image.pk)})
     return image
 
 
@@ -139,9 +148,9 @@ def version_create(*, image: OrderImage, by: User, file: dict[str, Any], base_ur
     image = OrderImage.objects.select_related("order").get(pk=image.pk)
     if not permissions.can_work_on(by, image):
         raise NotPermitted(f"{image.filename} is not assigned to you.")
-    if not IMAGES.can("submit", image):
-        raise InvalidTransition(f"{image.filename} is {IMAGES.label(image.status)}; start work on it before uploading "
-                                "a version.")
+    if not (IMAGES.can("submit", image) or can_start(by, image)):
+        raise InvalidTransition(f"{image.filename} is {IMAGES.label(image.status)}; a version is uploaded while it is "
+                                "assigned to you, in progress, sent back by QC or in a revision round.")
     ingest.check_declaration(file["name"], file["size"], file.get("sha256") or "")
     version = Version(image=image, created_by=by, filename=ingest.safe_filename(file["name"]), declared_size=file["size"],
                       declared_sha256=(file.get("sha256") or "").lower(),
@@ -151,9 +160,9 @@ def version_create(*, image: OrderImage, by: User, file: dict[str, Any], base_ur
     target = ingest.target(version, backend, base_url, f"/api/v1/versions/{version.pk}/")
     try:
         with transaction.atomic():
-            locked = OrderImage.objects.select_for_update().get(pk=image.pk)
+            locked = OrderImage.objects.select_for_update().select_related("order").get(pk=image.pk)
             if not IMAGES.can("submit", locked):
-                raise InvalidTransition(f"{image.filename} is {IMAGES.label(locked.status)}; start work on it first.")
+                _start(locked, by, clock=False)  # uploading the fix to a sent-back image is starting it
             version.number = (Version.objects.filter(image=image).aggregate(n=Max("number"))["n"] or 0) + 1
             item = (image.revision_items.filter(round__status=RoundStatus.OPEN).select_related("round")
                     .order_by("-round__number").first())

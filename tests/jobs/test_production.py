@@ -18,6 +18,7 @@ from jobs.models import (
     Event,
     ImageStatus,
     Order,
+    OrderImage,
     OrderStatus,
     Version,
     VersionStatus,
@@ -233,3 +234,67 @@ def test_qc_decides_on_the_version_and_state_its_page_showed(cast, production):
     assert passed.status_code == 302
     v1.refresh_from_db()
     assert v1.status == VersionStatus.PASSED
+
+
+def test_uploading_a_fix_to_a_sent_back_image_starts_it(cast, production):
+    """No "Start again" first: the upload area is there, and the upload starts the work (without a clock:
+    the minutes of work before it were not measured)."""
+    from tests.conftest import web_for
+
+    image, other = production["images"]
+    rita = api_for(production["rita"])
+    rita.post(f"/api/v1/images/{image.pk}/start/")
+    v1 = _version(production, image, _master(cast))
+    api_for(cast.qc).post(f"/api/v1/versions/{v1.pk}/qc/", {"decision": "reject", "category": "dust",
+                                                           "notes": "Dust on the band"}, format="json")
+    image.refresh_from_db()
+    assert image.status == ImageStatus.QC_REJECTED
+    page = web_for(production["rita"]).get(f"/images/{image.pk}/work/").content.decode()
+    assert "Upload your version" in page and "Start again" in page  # Start stays, for counting the minutes
+    v2 = _version(production, image, _master(cast, seed=4))
+    image.refresh_from_db()
+    assert (v2.number, v2.status, v2.work_minutes) == (2, VersionStatus.IN_QC, None)
+    assert image.status == ImageStatus.IN_QC
+    assert Event.objects.filter(order=image.order, verb="image.started",
+                                message__endswith="with an upload").count() == 1
+    # an assigned image starts the same way; someone else's image or a held order still refuses
+    assert _version(production, other, _master(cast, seed=5)).status == VersionStatus.IN_QC
+    bruno = retoucher("Bruno", ["colour-correction"])
+    refused = api_for(bruno).post(f"/api/v1/images/{image.pk}/versions/", {
+        "name": "x.png", "size": 10, "content_type": "image/png", "sha256": "0" * 64}, format="json")
+    assert refused.status_code in {403, 404}
+    assert Version.objects.filter(image=image).count() == 2
+
+
+def test_series_consistency_compares_versions_with_versions_not_the_originals(cast, production):
+    """A square version of a 3:2 order (the style guide's square canvas) is not inconsistent: the first
+    version sets the series, later ones are held to it."""
+    image, other = production["images"]
+    OrderImage.objects.filter(order=production["order"]).update(width=6000, height=4000)  # camera originals, 3:2
+    rita = api_for(production["rita"])
+    rita.post(f"/api/v1/images/{image.pk}/start/")
+    first = _version(production, image, _master(cast))
+    series = {c["code"]: c for c in first.checks}["series"]
+    assert series["passed"] is None and "first version" in series["required"]
+    assert first.width == first.height  # square, as the guide asks
+    rita.post(f"/api/v1/images/{other.pk}/start/")
+    second = _version(production, other, _master(cast, seed=5))
+    assert {c["code"]: c["passed"] for c in second.checks}["series"] is True
+    # a version of another size than the series fails, with what was expected
+    Version.objects.filter(pk=first.pk).update(width=first.width + 200)
+    rechecked = versions_module().version_checks(second, _preview_of(second), {})
+    series = {c["code"]: c for c in rechecked}["series"]
+    assert series["passed"] is False and f"{first.width + 200}×{first.height}" in series["required"]
+
+
+def versions_module():
+    from jobs.production import versions
+
+    return versions
+
+
+def _preview_of(version):
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(version.preview.name, "rb") as stored:
+        return stored.read()
