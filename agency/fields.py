@@ -7,7 +7,9 @@ forms and in the API, is one of these fields.
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from typing import Any
 
 from django import forms
@@ -42,3 +44,33 @@ class PlainAmountsMixin:
 
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
                                 models.DecimalField: AmountSerializerField}
+
+
+@functools.cache
+def time_zone_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every IANA zone, grouped by region for a select ("Europe" → "Europe/Berlin" shown as "Berlin")."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in sorted(zoneinfo.available_timezones()):
+        region, _, place = name.partition("/")
+        if not place or region in {"Etc", "SystemV", "US", "Canada", "Brazil", "Chile", "Mexico"} or name.isupper():
+            continue  # legacy aliases; the region's cities are listed
+        groups.setdefault(region, []).append((name, place.replace("_", " ").replace("/", " – ")))
+    return [("", [("UTC", "UTC")]), *sorted(groups.items())]
+
+
+class TimeZoneField(forms.ChoiceField):
+    """A time zone chosen from the IANA list (never typed: "Europe/Berlim" cannot be saved). ``empty``
+    names what an empty choice means, for fields where one is allowed."""
+
+    def __init__(self, *, empty: str = "", **kwargs: Any) -> None:
+        choices = time_zone_choices()
+        super().__init__(choices=[("", empty), *choices] if empty else choices, required=not empty, **kwargs)
+        self.error_messages["invalid_choice"] = "%(value)s is not a known time zone; choose one from the list."
+
+    def valid_value(self, value: Any) -> bool:
+        return value in zoneinfo.available_timezones() or (value == "" and not self.required)
+
+    def keep(self, current: str) -> None:
+        """Offer a zone saved earlier under an older name (``US/Eastern``) too, so saving keeps it."""
+        if current and current not in {name for _, group in time_zone_choices() for name, _ in group}:
+            self.choices = [("", [(current, current)]), *self.choices]

@@ -43,6 +43,7 @@ from agency import health as health_checks
 from agency import navigation, notifications, security_log, services, two_factor
 from agency.auth import COMPANY_SUSPENDED, client_ip, is_locked_out, lockout_response, suspended_company_user
 from agency.exceptions import RuleViolation, problem_response
+from agency.fields import TimeZoneField
 from agency.models import Notification, NotificationPreference, User
 from agency.permissions import landing_page
 from agency.selectors import token_list
@@ -257,10 +258,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class ProfileForm(forms.ModelForm):
+    time_zone = TimeZoneField(label="Time zone", empty="The zone of your company (or of the studio)",
+                              help_text="Times on pages and in mails are shown in this zone.")
+
     class Meta:
         model = User
         fields = ["full_name", "time_zone"]
-        help_texts = {"time_zone": "For example Europe/Berlin or America/New_York. Empty: your company's zone."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].keep(self.instance.time_zone)
 
 
 @login_required

@@ -3,12 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
+from agency.fields import TimeZoneField
 from agency.models import CLIENT_ROLES, MANAGER_ROLES, Role, SecurityEvent, User
 from clients.models import OUTPUT_FORMATS, Client, StyleGuide, WebhookEvent
 
 
 class ClientForm(forms.ModelForm):
+    time_zone = TimeZoneField(label="Time zone", help_text="The company's people see times in this zone.")
+
     class Meta:
         model = Client
         fields = list(Client.TERMS_FIELDS)
@@ -16,6 +20,8 @@ class ClientForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["time_zone"].keep(self.instance.time_zone)
+        self.fields["time_zone"].initial = self.instance.time_zone or settings.TIME_ZONE
         self.fields["account_manager"].queryset = User.objects.filter(role__in=MANAGER_ROLES, is_active=True)
 
 

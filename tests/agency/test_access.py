@@ -136,3 +136,23 @@ def test_a_pending_invitation_dies_with_the_company(cast, web, django_capture_on
 def test_the_profile_page_opens_with_the_details_filled_in_and_no_error(cast):
     page = web_for(cast.acme_member).get("/profile/").content.decode()
     assert f'value="{cast.acme_member.full_name}"' in page and "This field is required" not in page
+
+
+def test_the_time_zone_is_chosen_from_the_iana_list_and_an_older_name_is_kept(cast):
+    from agency.models import User
+
+    web = web_for(cast.acme_member)
+    page = web.get("/profile/").content.decode()
+    assert '<select name="time_zone"' in page and '<optgroup label="Europe">' in page
+    assert '<option value="Europe/Berlin">Berlin</option>' in page and '<option value="" selected>' in page
+    assert web.post("/profile/", {"full_name": "Alice Acme", "time_zone": "America/New_York"}).status_code == 302
+    assert User.objects.get(pk=cast.acme_member.pk).time_zone == "America/New_York"
+    typo = web.post("/profile/", {"full_name": "Alice Acme", "time_zone": "Europe/Berlim"})
+    assert "Europe/Berlim is not a known time zone" in typo.content.decode()
+    assert User.objects.get(pk=cast.acme_member.pk).time_zone == "America/New_York"
+    User.objects.filter(pk=cast.acme_member.pk).update(time_zone="US/Eastern")  # saved before the list existed
+    kept = web.get("/profile/").content.decode()
+    assert '<option value="US/Eastern" selected>US/Eastern</option>' in kept
+    assert web.post("/profile/", {"full_name": "Alice A.", "time_zone": "US/Eastern"}).status_code == 302
+    assert web.post("/profile/", {"full_name": "Alice A.", "time_zone": ""}).status_code == 302  # the company's zone
+    assert User.objects.get(pk=cast.acme_member.pk).time_zone == ""
