@@ -77,10 +77,14 @@ class OrderStatus(models.TextChoices):
 IN_WORK = frozenset({OrderStatus.IN_PRODUCTION, OrderStatus.REVISION})
 # With the studio and not finished: what an account manager may put on hold.
 OPEN_ORDERS = frozenset({OrderStatus.SUBMITTED, OrderStatus.QUOTED, *IN_WORK, OrderStatus.DELIVERED})
-# Before production starts: what may still be cancelled.
-CANCELLABLE = frozenset({OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.QUOTED})
+# Before production starts: what may still be cancelled, and when the pre-flight advice on the files sent
+# still helps the client.
+BEFORE_PRODUCTION = frozenset({OrderStatus.DRAFT, OrderStatus.SUBMITTED, OrderStatus.QUOTED})
+CANCELLABLE = BEFORE_PRODUCTION
 # Delivered work the client may approve or send back.
 REVIEWABLE = frozenset({OrderStatus.DELIVERED, OrderStatus.REVISION})
+# Work has reached the client: the order's pages show each image as last delivered.
+DELIVERED_WORK = frozenset({*REVIEWABLE, OrderStatus.COMPLETED})
 
 
 def _assigned_to(prefix: str) -> Any:

@@ -189,16 +189,23 @@ def message_list(user: Any, order: Order) -> QuerySet[Message]:
     return scope(Message.objects.filter(order=order), user).select_related("author").order_by("created_at")
 
 
-def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:
-    """What a client reviews: every delivered image with the version it was last published with and the
-    open requests about it, in the order's image order. A fixed number of queries."""
-    images = list(scope(OrderImage.objects.filter(order=order, delivery_items__isnull=False), user).distinct()
-                  .order_by("position", "created_at"))
+def delivered_versions(images: list[OrderImage]) -> dict[Any, tuple[int, Version]]:
+    """Per image (of a list the caller already scoped), the number of the latest delivery holding it and
+    the version it was delivered with: what the client last received. One query."""
     latest: dict[Any, tuple[int, Version]] = {}
     for item in DeliveryItem.objects.filter(image__in=images).select_related("version", "delivery"):
         current = latest.get(item.image_id)
         if current is None or item.delivery.number > current[0]:
             latest[item.image_id] = (item.delivery.number, item.version)
+    return latest
+
+
+def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:
+    """What a client reviews: every delivered image with the version it was last published with and the
+    open requests about it, in the order's image order. A fixed number of queries."""
+    images = list(scope(OrderImage.objects.filter(order=order, delivery_items__isnull=False), user).distinct()
+                  .order_by("position", "created_at"))
+    latest = delivered_versions(images)
     items: dict[Any, list[RevisionItem]] = {}
     for row in (scope(RevisionItem.objects.filter(image__in=images), user).select_related("round")
                 .prefetch_related("pins").order_by("-round__number")):

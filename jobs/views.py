@@ -24,7 +24,7 @@ from clients.tenancy import client_id_of
 from jobs import permissions, selectors, services, workflow
 from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
 from jobs.intake import uploads
-from jobs.models import ImageStatus, OrderStatus
+from jobs.models import BEFORE_PRODUCTION, DELIVERED_WORK, ImageStatus, OrderStatus
 from jobs.next_step import next_step
 from jobs.production import assignment, planning, sla
 from jobs.review import payment_holds
@@ -160,9 +160,18 @@ def _uuid_or_none(value: Any) -> Any:
 
 
 def _images_context(user: Any, order: Any) -> dict[str, Any]:
+    """The order's images: before production with the pre-flight advice on what was sent (the client can
+    still act on it); once work was delivered, each image as last delivered (a finished order shows the
+    finished pictures, not the dusty originals)."""
     images = list(selectors.image_list(user, order))
+    before_production = order.status in BEFORE_PRODUCTION
+    if order.status in DELIVERED_WORK:
+        delivered = selectors.delivered_versions(images)
+        for image in images:
+            image.delivery_number, image.delivered_version = delivered.get(image.pk, (None, None))
     return {
-        "order": order, "images": images, "series_warnings": uploads.series_warnings(images),
+        "order": order, "images": images, "preflight": before_production,
+        "series_warnings": uploads.series_warnings(images) if before_production else [],
         "busy": any(i.status == ImageStatus.UPLOADING for i in images),
         "rejected_count": sum(1 for i in images if i.status == ImageStatus.REJECTED),
         "can_upload": uploads.images_editable(user, order),

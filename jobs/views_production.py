@@ -256,9 +256,16 @@ def quality_report(request: HttpRequest) -> HttpResponse:
 def production_context(user: Any, order: Any) -> dict[str, Any]:
     """What the order page shows of production and review (the deliveries, rounds and thread)."""
     thread = list(selectors.message_list(user, order))
+    rounds = list(selectors.round_list(user, order))
+    for number, round_ in enumerate(rounds):  # newest first
+        round_.shown_status, round_.shown_label = round_.status, round_.get_status_display()
+        in_revision = OrderStatus.REVISION in {order.status, order.held_from}
+        if round_.status == RoundStatus.OPEN and (number or not in_revision):
+            # an open round the studio has answered: a later round came, or the order moved on
+            round_.shown_status, round_.shown_label = "done", "Redelivered"
     return {
         **deliveries_context(user, order),
-        "rounds": list(selectors.round_list(user, order)),
+        "rounds": rounds,
         "thread": [m for m in thread if not m.internal], "notes": [m for m in thread if m.internal],
         "can_message": permissions.can_post_message(user, order, internal=False),
         "can_note": permissions.can_post_message(user, order, internal=True),

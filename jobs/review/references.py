@@ -36,7 +36,7 @@ def version_make_reference(*, version: Version, by: User) -> Any:
     if not permissions.can_choose_reference(by, order):
         raise NotPermitted("Only the company's admins or the studio's account managers choose the golden reference.")
     if not version.approved or not version.preview:
-        raise InvalidTransition(f"v{version.number} of {version.image.filename} is not approved; only approved work "
+        raise InvalidTransition(f"This version of {version.image.filename} is not approved; only approved work "
                                 "becomes the reference.")
     payment_holds.check_download(order, by)
     if order.downloads_held:
@@ -46,4 +46,4 @@ def version_make_reference(*, version: Version, by: User) -> Any:
     key = f"clients/{guide.client_id}/style-guides/{guide.family}/reference-{version.pk}.webp"
     with default_storage.open(version.preview.name, "rb") as source:
         stored = ingest.store(key, source.read())
-    return style_guide_set_reference(guide=current, by=by, key=stored, label=f"{version.image.filename} (v{version.number})")
+    return style_guide_set_reference(guide=current, by=by, key=stored, label=f"{version.image.filename} (order {order.number})")

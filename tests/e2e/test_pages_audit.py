@@ -118,11 +118,13 @@ SAVED = {"order-list", "order-list-studio", "order-page", "new-order-form", "inv
 def test_every_main_page_is_accessible_and_fits_a_phone(demo, live_server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
+    shortcut_pages: set[bool] = set()
     for email, pages in demo.items():
         for width in (1440, 390):
             # bypass_csp: axe is injected by the test; Loupe's own pages never run inline scripts
+            phone = width == 390  # a touch screen without a keyboard, as phones are
             context = browser.new_context(viewport={"width": width, "height": 900}, timezone_id="America/New_York",
-                                          bypass_csp=True)
+                                          bypass_csp=True, has_touch=phone, is_mobile=phone)
             page = context.new_page()
             page.set_default_timeout(20_000)
             _login(page, live_server.url, email)
@@ -136,9 +138,15 @@ def test_every_main_page_is_accessible_and_fits_a_phone(demo, live_server, brows
                     problems += [f"{email} {path}: {v}" for v in _serious(page)]
                 else:
                     problems += [f"{email} {path} at 390 px overflows: {e}" for e in page.evaluate(OVERFLOW)]
+                keys = page.locator(".keys-help")
+                if keys.count() and keys.first.is_visible() == phone:  # key shortcuts: for keyboards only
+                    problems.append(f"{email} {path}: the key shortcuts are {'shown on a phone' if phone else 'hidden'}")
+                if keys.count():
+                    shortcut_pages.add(phone)
                 if name in SAVED or name == "order-page":
                     page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
                     if name == "order-page":  # the quote editor is the order page's quote panel
                         page.locator("#quote").screenshot(path=str(SHOTS / f"quote-editor-{width}.png"))
             context.close()
     assert not problems, "\n".join(problems)
+    assert shortcut_pages == {True, False}  # the canvas was among the pages, on a phone and on a desk

@@ -485,3 +485,39 @@ def test_marking_named_notifications_read_takes_only_the_reader_s_own(cast, web,
     assert page.post("/notifications/", {"ids": [str(mine.pk)]}).status_code == 302
     assert Notification.objects.get(pk=mine.pk).read_at is not None
     assert Notification.objects.get(pk=other_mine.pk).read_at is None
+
+
+def test_a_finished_order_reads_finished_to_the_client(cast, delivered, web):
+    """Each image as last delivered (not the dusty original), no pre-flight advice any more, no internal
+    version numbers, and a revision round the studio answered no longer says "In revision"."""
+    order, images = delivered
+    first = images[0]
+    OrderImage.objects.filter(pk=first.pk).update(thumbnail="t.webp", preflight=[{"code": "icc", "message": "No colour "
+                                                                                   "profile; sRGB assumed"}])
+    Version.objects.filter(image=first).update(thumbnail="vt.webp", number=3)
+    round_ = RevisionRound.objects.create(order=order, number=1, status=RoundStatus.OPEN, requested_by=cast.acme_admin)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.REVISION)
+    in_revision = web(cast.acme_admin).get(f"/orders/{order.pk}/").content.decode()
+    assert "In revision" in in_revision
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.COMPLETED, completed_at=timezone.now())
+    OrderImage.objects.filter(order=order).update(status=ImageStatus.APPROVED)
+    page = web(cast.acme_admin).get(f"/orders/{order.pk}/").content.decode()
+    version = Version.objects.get(image=first)
+    assert f"/api/v1/versions/{version.pk}/download/?what=thumbnail" in page
+    assert f"/api/v1/images/{first.pk}/download/?what=thumbnail" not in page
+    assert "Retouched · delivery 1" in page and "v3" not in page
+    assert "sRGB assumed" not in page and "In revision" not in page and "Redelivered" in page
+    studio = web(cast.account_manager).get(f"/orders/{order.pk}/").content.decode()
+    assert "Retouched, v3 · delivery 1" in studio  # the studio keeps its version numbers
+    review = web(cast.acme_admin).get(f"/orders/{order.pk}/review/").content.decode()
+    assert "delivery 1" in review and ">v3<" not in review and "v3 " not in review
+    assert round_.pk
+
+
+def test_the_pre_flight_advice_shows_while_the_client_can_act_on_it(cast, web):
+    order = make_order(cast.acme, status=OrderStatus.DRAFT)
+    [image] = add_images(order, {"standard": 1})
+    OrderImage.objects.filter(pk=image.pk).update(preflight=[{"code": "icc", "message": "No colour profile; sRGB assumed"}])
+    assert "sRGB assumed" in web(cast.acme_member).get(f"/orders/{order.pk}/").content.decode()
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.IN_PRODUCTION)
+    assert "sRGB assumed" not in web(cast.acme_member).get(f"/orders/{order.pk}/").content.decode()
