@@ -112,7 +112,8 @@ def demo(transactional_db):
     return _pages()
 
 
-SAVED = {"order-list", "order-list-studio", "order-page", "new-order-form", "invoices", "invoice"}
+SAVED = {"order-list", "order-list-studio", "order-page", "new-order-form", "invoices", "invoice", "workload", "notifications",
+         "profile"}
 
 
 def test_every_main_page_is_accessible_and_fits_a_phone(demo, live_server, browser):
@@ -150,3 +151,86 @@ def test_every_main_page_is_accessible_and_fits_a_phone(demo, live_server, brows
             context.close()
     assert not problems, "\n".join(problems)
     assert shortcut_pages == {True, False}  # the canvas was among the pages, on a phone and on a desk
+
+
+# When a page scrolls sideways: the elements past the edge with their ancestors (tag.class:overflow-x:right).
+DEBUG_WIDE = """() => {
+  const w = document.documentElement.clientWidth, out = [];
+  const describe = (el) => el.tagName + '.' + (typeof el.className === 'string' ? el.className : '') + ':' +
+    getComputedStyle(el).overflowX + ':' + Math.round(el.getBoundingClientRect().right);
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.getBoundingClientRect().right <= w + 1) continue;
+    const chain = [];
+    for (let up = el; up && up !== document.body; up = up.parentElement) chain.push(describe(up));
+    out.push(chain.join(' < '));
+    if (out.length > 2) break;
+  }
+  return out.join(' || ');
+}"""
+LONG_WORD = "Mikrofacettenschliffverlobungsringkollektion"  # a long unbroken word, repeated without spaces
+
+
+def _fill_free_text_with_long_unbroken_text() -> int:
+    """Every free-text field of every demo row gets text nobody wraps by hand: CharFields a token as long
+    as they allow, TextFields a pasted 150-character link and 5,000 characters without a space."""
+    from django.apps import apps
+    from django.db import models
+
+    skip = {"email", "number", "code", "status", "currency", "time_zone", "vat_number", "billing_country", "country",
+            "password", "key", "kind", "role", "format", "icc_profile", "content_type", "upload_id", "upload_key",
+            "sha256", "declared_sha256", "fingerprint", "verb", "audience", "family", "background", "background_colour",
+            "turnaround", "complexity", "method", "category", "qc_category", "unit", "slug", "tier", "source", "url",
+            "held_from", "invoicing", "iban", "bic", "legal_form", "secret", "location", "detail", "subject_email"}
+    link = "https://drive.example.com/" + "a1b2c3d4e5" * 15
+    changed = 0
+    for model in [m for m in apps.get_models() if m._meta.app_label in {"jobs", "clients", "billing", "agency"}]:
+        fields = [f for f in model._meta.get_fields()
+                  if isinstance(f, (models.CharField, models.TextField)) and not f.choices and f.name not in skip
+                  and not f.name.endswith(("_key", "_id", "_hash", "_sha256")) and not f.primary_key and f.editable
+                  and not isinstance(f, (models.EmailField, models.URLField, models.SlugField))]
+        if not fields:
+            continue
+        for index, row in enumerate(model.objects.all()):
+            for field in fields:
+                if not getattr(row, field.attname):
+                    continue
+                if isinstance(field, models.TextField):
+                    value = f"{link} " + LONG_WORD * 120
+                else:
+                    value = (f"{index}{LONG_WORD * 8}")[: field.max_length or 200]
+                    if field.name == "filename":
+                        value = value[:120] + ".jpg"
+                setattr(row, field.attname, value)
+            model.objects.filter(pk=row.pk).update(**{f.attname: getattr(row, f.attname) for f in fields})
+            changed += 1
+    return changed
+
+
+def test_long_unbroken_text_never_widens_a_page(demo, live_server, browser):
+    """The page audit's second half: with every free-text field full of long unbroken text, no page sticks
+    out sideways at 1440 or 390 px (a pasted link once made the order page 693 px wide on a phone)."""
+    emails = {email for email in demo}
+    assert _fill_free_text_with_long_unbroken_text() > 20
+    problems: list[str] = []
+    for email in sorted(emails):
+        for width in (1440, 390):
+            context = browser.new_context(viewport={"width": width, "height": 900}, has_touch=width == 390,
+                                          is_mobile=width == 390)
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            _login(page, live_server.url, email)
+            for name, path in demo[email]:
+                response = page.goto(live_server.url + path)
+                page.wait_for_load_state("networkidle")
+                if response is None or response.status != 200:
+                    problems.append(f"{email} {path}: HTTP {response.status if response else '—'}")
+                    continue
+                problems += [f"{path} at {width} px overflows: {e}" for e in page.evaluate(OVERFLOW)]
+                wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                if wide > 0:
+                    problems.append(f"{path} at {width} px scrolls sideways by {wide} px")
+                    problems.append(page.evaluate(DEBUG_WIDE))
+                if name in {"order-page", "order-delivered", "profile", "workload"}:
+                    page.screenshot(path=str(SHOTS / f"long-{name}-{width}.png"), full_page=False)
+            context.close()
+    assert not problems, "\n".join(problems)
