@@ -160,6 +160,9 @@ class Quote(models.Model):
     currency = models.CharField(max_length=3, choices=Currency.choices)
     price_list_name = models.CharField(max_length=200, blank=True)
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    surcharge_multiplier = models.DecimalField(
+        max_digits=4, decimal_places=2, null=True, blank=True,
+        help_text="The turnaround multiplier the surcharge line follows (1: waived; empty: a quote from before).")
     minimum_order = models.DecimalField(**MONEY, default=Decimal("0"),
                                         help_text="Copied from the price list; the top-up line follows every edit.")
     net_total = models.DecimalField(**MONEY, default=Decimal("0"))

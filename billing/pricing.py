@@ -47,15 +47,26 @@ def price_lines(*, services: list[Line], image_count: int, discount_percent: Dec
         lines.append(Line("discount", f"Volume discount {discount_percent.normalize()} % ({image_count} images)",
                           Decimal(1), discount, discount))
         subtotal += discount
-    if multiplier > 1 and subtotal > 0:
-        surcharge = round_money(subtotal * (multiplier - 1), currency)
-        lines.append(Line("surcharge", f"{tier_label} turnaround (×{multiplier.normalize()})", Decimal(1), surcharge,
-                          surcharge))
+    surcharge = surcharge_amount(subtotal, multiplier, currency)
+    if surcharge:
+        lines.append(surcharge_line(surcharge, multiplier, tier_label))
         subtotal += surcharge
     top_up = minimum_top_up(subtotal, minimum, currency)
     if top_up:
         lines.append(minimum_line(top_up, minimum, currency))
     return lines
+
+
+def surcharge_amount(subtotal: Decimal, multiplier: Decimal, currency: str) -> Decimal:
+    """The turnaround surcharge on the lines before it: subtotal × (multiplier − 1), none below ×1 or on
+    nothing."""
+    if multiplier <= 1 or subtotal <= 0:
+        return Decimal("0")
+    return round_money(subtotal * (multiplier - 1), currency)
+
+
+def surcharge_line(amount: Decimal, multiplier: Decimal, tier_label: str) -> Line:
+    return Line("surcharge", f"{tier_label} turnaround (×{multiplier.normalize()})", Decimal(1), amount, amount)
 
 
 def minimum_top_up(others: Decimal, minimum: Decimal, currency: str) -> Decimal:

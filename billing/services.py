@@ -47,9 +47,32 @@ def price_list_for(order: Order) -> PriceList:
     return default
 
 
+def _resurcharge(quote: Quote) -> None:
+    """Keep the turnaround surcharge equal to (multiplier − 1) × the lines before it (services, extras and
+    discounts): a line added or changed later gets its surcharge too."""
+    if quote.surcharge_multiplier is None:
+        return  # drafted before the multiplier was kept: its surcharge line stays as it was
+    lines = list(quote.lines.all())
+    current = next((line for line in lines if line.kind == LineKind.SURCHARGE), None)
+    base = sum((line.amount for line in lines if line.kind not in DERIVED), Decimal("0"))
+    amount = pricing.surcharge_amount(base, quote.surcharge_multiplier, quote.currency)
+    if amount and current is None:
+        spec = pricing.surcharge_line(amount, quote.surcharge_multiplier, quote.order.get_turnaround_display())
+        position = max((line.position for line in lines if line.kind != LineKind.MINIMUM), default=0) + 1
+        QuoteLine.objects.create(quote=quote, position=position, kind=LineKind.SURCHARGE, description=spec.description,
+                                 quantity=1, unit_price=amount, amount=amount)
+    elif amount and (current.amount != amount or current.unit_price != amount):
+        current.unit_price = current.amount = amount
+        current.save(update_fields=["unit_price", "amount"])
+    elif not amount and current is not None:
+        current.delete()
+
+
 def _recalculate(quote: Quote) -> None:
-    """Keep the minimum-order line equal to max(0, minimum − the other lines), then the totals.
-    Runs after every change to the lines, so the top-up can never go stale."""
+    """Keep the derived lines current, then the totals: the turnaround surcharge on the lines before it,
+    the minimum-order line equal to max(0, minimum − the other lines). Runs after every change to the
+    lines, so neither can go stale."""
+    _resurcharge(quote)
     lines = list(quote.lines.all())
     minimum = next((line for line in lines if line.kind == LineKind.MINIMUM), None)
     others = [line for line in lines if line.kind != LineKind.MINIMUM]
@@ -113,7 +136,8 @@ def quote_draft(*, order: Order, by: User) -> Quote:
                                 tier_label=order.get_turnaround_display(), minimum=Decimal("0"), currency=currency)
     tax_rate = price_list.tax_rate if price_list.tax_rate is not None else order.client.tax_rate
     quote = Quote.objects.create(order=order, currency=currency, tax_rate=tax_rate, created_by=by,
-                                 price_list_name=str(price_list), minimum_order=price_list.minimum_order)
+                                 price_list_name=str(price_list), minimum_order=price_list.minimum_order,
+                                 surcharge_multiplier=price_list.multiplier(order.turnaround))
     QuoteLine.objects.bulk_create([
         QuoteLine(quote=quote, position=n, kind=line.kind, description=line.description, service_id=line.service_id,
                   complexity=line.complexity, quantity=line.quantity, unit_price=line.unit_price, amount=line.amount)
@@ -133,10 +157,18 @@ def _open_draft(quote: Quote, by: User) -> Quote:
     return quote
 
 
+# Lines computed from the others after every edit (never typed): the surcharge and the minimum-order top-up.
+DERIVED = {LineKind.SURCHARGE, LineKind.MINIMUM}
+DERIVED_REFUSAL = {
+    LineKind.MINIMUM: "The minimum-order line follows the other lines by itself; change those instead.",
+    LineKind.SURCHARGE: "The turnaround surcharge follows the lines before it by itself; change those, or remove "
+                        "the surcharge line to waive it.",
+}
+
+
 def _check_line(kind: str, quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
-    if kind == LineKind.MINIMUM:
-        raise RuleViolation("The minimum-order line follows the other lines by itself; change those instead.",
-                            field="unit_price")
+    if kind in DERIVED:
+        raise RuleViolation(DERIVED_REFUSAL[kind], field="unit_price")
     if quantity < 0:
         raise RuleViolation("Quantities cannot be negative.", field="quantity")
     if kind == LineKind.DISCOUNT and unit_price > 0:
@@ -226,7 +258,11 @@ def _apply_edits(quote: Quote, by: User, edits: list[LineEdit]) -> QuoteEdited:
         line = lines.get(edit.line_id)  # None for a new row
         if edit.line_id is not None and line is None:
             raise RuleViolation("A line of this quote was removed meanwhile; reload the page.", field="line")
-        if line is not None and line.kind == LineKind.MINIMUM:
+        if line is not None and edit.delete and line.kind == LineKind.SURCHARGE:
+            changes.append(f"waived {line.description}")
+            _waive_surcharge(quote, line)
+            continue
+        if line is not None and line.kind in DERIVED:
             continue  # it follows the others by itself
         if line is not None and edit.delete:
             changes.append(f"removed {line.description}")
@@ -260,6 +296,13 @@ def _apply_edits(quote: Quote, by: User, edits: list[LineEdit]) -> QuoteEdited:
     return QuoteEdited(quote, amounts, len(changes))
 
 
+def _waive_surcharge(quote: Quote, line: QuoteLine) -> None:
+    """Removing the surcharge line waives the surcharge: it stays away whatever the lines do later."""
+    quote.surcharge_multiplier = Decimal("1")
+    quote.save(update_fields=["surcharge_multiplier"])
+    line.delete()
+
+
 @transaction.atomic
 def quote_line_delete(*, quote: Quote, by: User, line: QuoteLine) -> None:
     """Remove a line from a draft; the minimum-order top-up follows. The top-up line itself cannot be
@@ -270,7 +313,10 @@ def quote_line_delete(*, quote: Quote, by: User, line: QuoteLine) -> None:
         raise RuleViolation("The minimum-order line follows the other lines by itself; change those instead.",
                             field="line")
     description = line.description
-    line.delete()
+    if line.kind == LineKind.SURCHARGE:
+        _waive_surcharge(quote, line)
+    else:
+        line.delete()
     _recalculate(quote)
     record_event(order=quote.order, actor=by, verb="quote.line_removed", audience=Audience.MANAGERS,
                  message=f"Quote line removed: {description}", data={"quote": str(quote.pk)})

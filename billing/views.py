@@ -50,14 +50,17 @@ def _panel(request: HttpRequest, order: Any, quote: Quote | None, **editor: Any)
 
 
 def _rows(quote: Quote, data: Any = None, amounts: dict[Any, Any] | None = None) -> list[dict[str, Any]]:
-    """The editor's rows: each line (the minimum top-up read-only) and an empty row to add one, with
+    """The editor's rows: each line (the derived ones read-only, the surcharge waivable) and an empty row to add one, with
     what was typed when ``data`` is given and the amounts a save would give when ``amounts`` is."""
     rows = []
     for line in quote.lines.all():
         key = str(line.pk)
-        row = {"key": key, "line": line, "editable": line.kind != LineKind.MINIMUM,
+        row = {"key": key, "line": line, "editable": line.kind not in services.DERIVED,
+               "waivable": line.kind == LineKind.SURCHARGE,
                "description": line.description, "quantity": line.quantity, "unit_price": line.unit_price,
                "amount": line.amount, "delete": False}
+        if data is not None and row["waivable"]:
+            row["delete"] = bool(data.get(f"{key}-delete"))
         if data is not None and row["editable"]:
             row.update(description=data.get(f"{key}-description", ""), quantity=data.get(f"{key}-quantity", ""),
                        unit_price=data.get(f"{key}-unit_price", ""), delete=bool(data.get(f"{key}-delete")))
@@ -82,6 +85,8 @@ def _edits(quote: Quote, data: Any) -> tuple[list[services.LineEdit], dict[str, 
         if data.get(f"{key}-delete"):
             edits.append(services.LineEdit(line.pk, line.description, line.quantity, line.unit_price, delete=True))
             continue
+        if line.kind in services.DERIVED:
+            continue  # computed from the others
         form = QuoteLineForm(data, prefix=key)
         if form.is_valid():
             edits.append(services.LineEdit(line.pk, **form.cleaned_data))

@@ -492,3 +492,89 @@ def test_plain_amounts_still_pass(cast, draft, api):
     assert api(cast.account_manager).post(f"/api/v1/quotes/{draft.pk}/lines/",
                                           {"description": "y", "quantity": 2, "unit_price": 3.5},
                                           format="json").status_code == 201  # JSON numbers too
+
+
+@pytest.fixture
+def express(cast):
+    """An express order (×1.5 in the default list) of 20 standard images: 70.00 of work, 35.00 surcharge."""
+    default_price_list()
+    order = submitted_order(cast.acme_order, {"standard": 20})
+    Order.objects.filter(pk=order.pk).update(turnaround="express")
+    return services.quote_draft(order=Order.objects.get(pk=order.pk), by=cast.account_manager)
+
+
+def _surcharge(quote: Quote) -> Decimal:
+    return sum((line.amount for line in quote.lines.filter(kind=LineKind.SURCHARGE)), Decimal("0"))
+
+
+def _before_surcharge(quote: Quote) -> Decimal:
+    return sum((line.amount for line in quote.lines.exclude(kind__in=[LineKind.SURCHARGE, LineKind.MINIMUM])),
+               Decimal("0"))
+
+
+def test_the_surcharge_follows_the_lines_before_it_after_every_edit(cast, express):
+    """The finding: "Express turnaround (×1.5)" kept its old amount after the lines above it changed, and a
+    line added later got no surcharge."""
+    assert (_before_surcharge(express), _surcharge(express)) == (Decimal("70.00"), Decimal("35.00"))
+    line = express.lines.get(kind=LineKind.SERVICE)
+    services.quote_line_save(quote=express, by=cast.account_manager, line=line, description=line.description,
+                             quantity=Decimal("20"), unit_price=Decimal("4.00"))
+    express.refresh_from_db()
+    assert _surcharge(express) == Decimal("40.00") and express.net_total == Decimal("120.00")
+    services.quote_line_save(quote=express, by=cast.account_manager, description="Dust removal", quantity=Decimal("1"),
+                             unit_price=Decimal("10.01"))
+    express.refresh_from_db()
+    assert _surcharge(express) == Decimal("45.01")  # (80 + 10.01) × 0.5 = 45.005, rounded half up
+    assert express.lines.filter(kind=LineKind.SURCHARGE).count() == 1
+
+
+def test_the_surcharge_cannot_be_typed_and_removing_it_waives_it_for_good(cast, express):
+    surcharge = express.lines.get(kind=LineKind.SURCHARGE)
+    with pytest.raises(RuleViolation, match="follows the lines before it"):
+        services.quote_line_save(quote=express, by=cast.account_manager, line=surcharge, description="Cheaper",
+                                 quantity=Decimal("1"), unit_price=Decimal("1.00"))
+    assert QuoteLine.objects.get(pk=surcharge.pk).amount == Decimal("35.00")
+    services.quote_line_delete(quote=express, by=cast.account_manager, line=surcharge)
+    services.quote_line_save(quote=express, by=cast.account_manager, description="Extra", quantity=Decimal("1"),
+                             unit_price=Decimal("5.00"))
+    express.refresh_from_db()
+    assert _surcharge(express) == 0 and express.surcharge_multiplier == Decimal("1")
+    assert express.net_total == Decimal("75.00")
+
+
+def test_the_editor_shows_the_surcharge_read_only_and_waives_it(cast, express):
+    client = web_for(cast.account_manager)
+    surcharge = express.lines.get(kind=LineKind.SURCHARGE)
+    page = client.get(reverse("billing:order_quote", args=[express.order_id])).content.decode()
+    assert f'name="{surcharge.pk}-unit_price"' not in page and f'name="{surcharge.pk}-delete"' in page
+    assert "follows the lines before it" in page
+    client.post(reverse("billing:quote_edit", args=[express.pk]), {"action": "save", f"{surcharge.pk}-delete": "1"})
+    assert not QuoteLine.objects.filter(pk=surcharge.pk).exists()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=edits)
+def test_the_surcharge_is_half_the_lines_before_it_after_any_edits(cast, express, edits):
+    quote = Quote.objects.get(pk=express.pk)
+    for kind, price, pick in edits:
+        editable = list(quote.lines.exclude(kind__in=[LineKind.MINIMUM, LineKind.SURCHARGE, LineKind.DISCOUNT])
+                        .order_by("position"))
+        if kind == "add" or not editable:
+            services.quote_line_save(quote=quote, by=cast.account_manager, description="x", quantity=Decimal("1"),
+                                     unit_price=price)
+        elif kind == "change":
+            line = editable[pick % len(editable)]
+            services.quote_line_save(quote=quote, by=cast.account_manager, line=line, description="y",
+                                     quantity=Decimal("2"), unit_price=price)
+        else:
+            services.quote_line_delete(quote=quote, by=cast.account_manager, line=editable[pick % len(editable)])
+        quote.refresh_from_db()
+        expected = (_before_surcharge(quote) * Decimal("0.5")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+        assert _surcharge(quote) == expected
+        assert quote.lines.filter(kind=LineKind.SURCHARGE).count() == (1 if expected else 0)
+        assert _top_up(quote) == max(Decimal("0"), quote.minimum_order - _before_surcharge(quote) - expected)
+        assert quote.net_total == sum(line.amount for line in quote.lines.all())
+    QuoteLine.objects.filter(quote=quote).exclude(kind=LineKind.SERVICE).delete()  # as the fixture made it
+    QuoteLine.objects.filter(quote=quote, kind=LineKind.SERVICE).update(quantity=20, unit_price=Decimal("3.50"),
+                                                                        amount=Decimal("70.00"))
+    Quote.objects.filter(pk=quote.pk).update(surcharge_multiplier=Decimal("1.5"))
