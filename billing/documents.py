@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
 import segno
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -25,6 +27,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from agency.calendar import studio_zone
 from agency.labels import po_label
 from billing.models import DocumentKind, Invoice, InvoiceLine, TaxCategory
 from billing.pricing import MINOR_UNITS
@@ -136,6 +139,28 @@ def _address(party: dict[str, str], *, with_vat: bool = True, with_name: bool = 
     return "\n".join(line for line in lines if line)
 
 
+def supply(document: Invoice, lines: list[Any]) -> tuple[date, date] | None:
+    """When the work was supplied, which a German invoice must state (UStG §14; EN 16931 BT-72 or BG-14):
+    the document's period (a monthly invoice), else the days its orders were completed, in the studio's
+    zone (one day: the date of supply; several: the period from the first to the last), else the issue
+    date. A credit note states the supply it corrects the same way."""
+    if document.period_start and document.period_end:
+        return document.period_start, document.period_end
+    zone = studio_zone()
+    days = sorted({timezone.localtime(line.order.completed_at, zone).date() for line in lines
+                   if line.order is not None and getattr(line.order, "completed_at", None)})
+    if days:
+        return days[0], days[-1]
+    return (document.issue_date, document.issue_date) if document.issue_date else None
+
+
+def supply_words(span: tuple[date, date]) -> tuple[str, str]:
+    start, end = span
+    if start == end:
+        return "Supplied", f"{start:%d %b %Y}"
+    return "Period", f"{start:%d %b} – {end:%d %b %Y}" if start.year == end.year else f"{start:%d %b %Y} – {end:%d %b %Y}"
+
+
 def render_pdf(document: Invoice, lines: Iterable[InvoiceLine] | None = None, logo: Any = None) -> bytes:
     """The document as an A4 PDF."""
     lines = list(document.lines.select_related("order") if lines is None else lines)
@@ -154,8 +179,9 @@ def render_pdf(document: Invoice, lines: Iterable[InvoiceLine] | None = None, lo
     meta = [["Number", document.number], ["Date", f"{document.issue_date:%d %b %Y}" if document.issue_date else "draft"]]
     if document.due_date:
         meta.append(["Due", f"{document.due_date:%d %b %Y}"])
-    if document.period_start and document.period_end:
-        meta.append(["Period", f"{document.period_start:%d %b} – {document.period_end:%d %b %Y}"])
+    span = supply(document, lines)
+    if span:
+        meta.append(list(supply_words(span)))
     if document.credited_invoice_id:
         meta.append(["Credits", document.credited_invoice.number])
     pos = sorted({line.po_number for line in lines if line.po_number})
@@ -324,10 +350,11 @@ def render_ubl(document: Invoice, lines: Iterable[InvoiceLine] | None = None) ->
         b.cbc(root, "Note", note)
     b.cbc(root, "DocumentCurrencyCode", document.currency)
     pos = sorted({line.po_number for line in lines if line.po_number})
-    if document.period_start and document.period_end:
+    span = supply(document, lines)
+    if span and span[0] != span[1]:  # BG-14, the invoicing period
         period = b.cac(root, "InvoicePeriod")
-        b.cbc(period, "StartDate", document.period_start.isoformat())
-        b.cbc(period, "EndDate", document.period_end.isoformat())
+        b.cbc(period, "StartDate", span[0].isoformat())
+        b.cbc(period, "EndDate", span[1].isoformat())
     if len(pos) == 1:
         b.cbc(b.cac(root, "OrderReference"), "ID", pos[0])
     if not invoice:
@@ -336,6 +363,8 @@ def render_ubl(document: Invoice, lines: Iterable[InvoiceLine] | None = None) ->
         b.cbc(ref, "IssueDate", document.credited_invoice.issue_date.isoformat())
     _party(b, root, document.seller, seller=True)
     _party(b, root, document.buyer, seller=False)
+    if span and span[0] == span[1]:  # BT-72, the actual delivery date
+        b.cbc(b.cac(root, "Delivery"), "ActualDeliveryDate", span[0].isoformat())
     if invoice and document.seller.get("iban"):
         means = b.cac(root, "PaymentMeans")
         b.cbc(means, "PaymentMeansCode", "58" if document.currency == "EUR" else "30")

@@ -111,6 +111,7 @@ def _batches(queryset: QuerySet[Invoice]) -> Iterator[list[tuple[Invoice, list[L
 
 class _Order(NamedTuple):
     number: str
+    completed_at: Any = None
 
 
 class LineRow(NamedTuple):
@@ -125,6 +126,7 @@ class LineRow(NamedTuple):
     amount: Decimal
     po_number: str
     order_number: str | None
+    order_completed_at: Any = None
 
     @property
     def order_id(self) -> str | None:
@@ -132,10 +134,11 @@ class LineRow(NamedTuple):
 
     @property
     def order(self) -> _Order | None:
-        return _Order(self.order_number) if self.order_number else None
+        return _Order(self.order_number, self.order_completed_at) if self.order_number else None
 
 
-LINE_FIELDS = ("invoice_id", "position", "description", "quantity", "unit_price", "amount", "po_number", "order__number")
+LINE_FIELDS = ("invoice_id", "position", "description", "quantity", "unit_price", "amount", "po_number", "order__number",
+               "order__completed_at")
 
 
 def _load(ids: list[Any]) -> list[tuple[Invoice, list[LineRow]]]:

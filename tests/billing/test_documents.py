@@ -199,3 +199,37 @@ def test_the_logo_must_be_a_real_png_or_jpeg():
     for data in (b"<svg onload=alert(1)>", b"GIF89a" + bytes(20), (RULES.parent / "nothing").as_posix().encode()):
         with pytest.raises(ValidationError):
             validate_logo(SimpleUploadedFile("logo.png", data))
+
+
+def test_an_invoice_states_when_the_work_was_supplied(ready, en16931):
+    """German invoices must (UStG §14): one order, its completion day in the studio's zone (BT-72); orders
+    completed on several days, the period from the first to the last (BG-14); on the PDF and in the UBL."""
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from jobs.models import Order
+
+    one = completed_order(ready.acme, ready.account_manager, title="One day")
+    # 23:30 UTC on 4 Dec is 00:30 on 5 Dec in Berlin: the studio's day counts
+    Order.objects.filter(pk=one.pk).update(completed_at=datetime(2026, 12, 4, 23, 30, tzinfo=UTC))
+    with time_machine.travel(datetime(2026, 12, 6, 9, 0, tzinfo=UTC), tick=False):
+        [draft] = invoicing.invoice_generate(by=ready.finance, order=Order.objects.get(pk=one.pk))
+        invoice = invoicing.invoice_issue(invoice=draft, by=ready.finance)
+    xml = documents.render_ubl(invoice)
+    assert b"<cac:Delivery><cbc:ActualDeliveryDate>2026-12-05</cbc:ActualDeliveryDate></cac:Delivery>" in xml
+    assert b"InvoicePeriod" not in xml and en16931(xml) == []
+    assert "Supplied 05 Dec 2026" in _text(documents.render_pdf(invoice))
+
+    first = completed_order(ready.globex, ready.account_manager, title="Early")
+    second = completed_order(ready.globex, ready.account_manager, title="Late")
+    address(ready.globex)
+    Order.objects.filter(pk=first.pk).update(completed_at=datetime(2026, 11, 27, 10, 0, tzinfo=UTC))
+    Order.objects.filter(pk=second.pk).update(completed_at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC))
+    [both] = invoicing.invoice_generate(by=ready.finance, client=ready.globex)
+    both = invoicing.invoice_issue(invoice=both, by=ready.finance)
+    xml = documents.render_ubl(both)
+    assert (b"<cac:InvoicePeriod><cbc:StartDate>2026-11-27</cbc:StartDate><cbc:EndDate>2026-12-02</cbc:EndDate>"
+            b"</cac:InvoicePeriod>") in xml
+    assert b"ActualDeliveryDate" not in xml and en16931(xml) == []
+    assert "Period 27 Nov – 02 Dec 2026" in _text(documents.render_pdf(both))
