@@ -51,6 +51,7 @@ from billing.models import (
     RevisionCharge,
     TaxCategory,
 )
+from clients import vat as vat_ids
 from clients import webhooks
 from clients.models import Client, Invoicing, WebhookEvent
 from jobs.events import record_event
@@ -355,10 +356,11 @@ def buyer_snapshot(client: Client) -> dict[str, str]:
     if missing:
         raise InvalidTransition(f"{client.name} has no complete billing address (street, postcode, city and country); "
                                 "add it on the client's page, then issue.")
-    vat = client.vat_number.replace(" ", "").upper()
-    if vat and not (len(vat) > 4 and vat[:2].isalpha() and vat.isalnum()):
-        raise InvalidTransition(f"{client.name}'s VAT id {client.vat_number!r} must start with its country code "
-                                "(e.g. FR12345678901); correct it on the client's page, then issue.")
+    vat = vat_ids.clean(client.vat_number)
+    reason = vat_ids.problem(client.vat_number, client.billing_country)
+    if reason:
+        raise InvalidTransition(f"{client.name}'s VAT id cannot go on an invoice: {reason} Correct it on the client's "
+                                "page, then issue.")
     return {"name": client.name, "street": client.billing_street, "postcode": client.billing_postcode,
             "city": client.billing_city, "country": client.billing_country, "vat_number": vat,
             "email": client.billing_email}

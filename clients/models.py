@@ -86,6 +86,16 @@ class Client(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """A VAT id in its country's format, with the country's prefix (``clients.vat``)."""
+        from clients import vat
+
+        if self.vat_number:
+            reason = vat.problem(self.vat_number, self.billing_country)
+            if reason:
+                raise ValidationError({"vat_number": reason})
+            self.vat_number = vat.clean(self.vat_number)
+
 
 class Membership(models.Model):
     """A user's seat in a client company. Removing it ends the user's access at once."""

@@ -185,7 +185,7 @@ def test_an_incomplete_billing_profile_or_a_vat_id_without_country_is_refused(re
     [draft] = invoicing.invoice_generate(by=ready.finance, order=order)
     ready.acme.vat_number = "987654321"
     ready.acme.save()
-    with pytest.raises(InvalidTransition, match="must start with its country code"):
+    with pytest.raises(InvalidTransition, match="starts with DE"):
         invoicing.invoice_issue(invoice=draft, by=ready.finance)
     address(ready.acme)
     from billing.models import BillingProfile
@@ -612,15 +612,21 @@ def test_each_series_and_year_counts_on_its_own():
 
 def test_the_buyer_on_an_invoice_and_what_is_missing(ready):
     client = ready.acme
-    client.vat_number = " de 1234 5 "
+    client.vat_number = " de 123.456-789 "
     snapshot = invoicing.buyer_snapshot(client)
-    assert (snapshot["vat_number"], snapshot["email"], snapshot["name"]) == ("DE12345", client.billing_email, client.name)
-    for wrong in ("DE12", "1234567", "DE-12345"):
+    assert (snapshot["vat_number"], snapshot["email"], snapshot["name"]) == ("DE123456789", client.billing_email,
+                                                                             client.name)
+    for wrong, reason in (("DE12", "DE12 is not in the format of a DE VAT id (for example DE123456789)."),
+                          ("DE1234567890", "DE1234567890 is not in the format of a DE VAT id (for example DE123456789)."),
+                          ("123456789", "A VAT id of a company in DE starts with DE (for example DE123456789); "
+                                        "123456789 does not."),
+                          ("FR12345678901", "A VAT id of a company in DE starts with DE (for example DE123456789); "
+                                            "FR12345678901 does not.")):
         client.vat_number = wrong
         with pytest.raises(InvalidTransition) as refused:
             invoicing.buyer_snapshot(client)
-        assert refused.value.message == (f"{client.name}'s VAT id {wrong!r} must start with its country code (e.g. "
-                                         "FR12345678901); correct it on the client's page, then issue.")
+        assert refused.value.message == (f"{client.name}'s VAT id cannot go on an invoice: {reason} Correct it on the "
+                                         "client's page, then issue.")
     client.vat_number, client.billing_city = "", ""
     with pytest.raises(InvalidTransition) as refused:
         invoicing.buyer_snapshot(client)
