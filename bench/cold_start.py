@@ -9,7 +9,9 @@ at most 40 lines whatever pip's configuration. The baseline in the same run is t
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,8 +53,12 @@ def start(folder: Path, *, clean_var: bool) -> dict[str, float]:
         marks["first page"] = time.monotonic() - began
         marks["lines"] = lines
     finally:
-        subprocess.run(["kill", "-INT", f"-{run.pid}"], check=False)
-        run.wait(timeout=60)
+        os.killpg(run.pid, signal.SIGINT)  # as Ctrl-C in the terminal: the whole group
+        try:
+            run.communicate(timeout=60)  # read what it says while stopping, so it never blocks on a full pipe
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
     return marks
 
 

@@ -147,3 +147,56 @@ def test_qc_passes_the_version_it_saw_and_not_the_next_one(cast, live_server, br
     assert Version.objects.get(pk=first.pk).status == VersionStatus.PASSED
     assert Version.objects.get(pk=second.pk).status == VersionStatus.IN_QC  # nobody looked at it yet
     page.context.close()
+
+
+def test_a_client_submits_and_the_account_manager_drafts_and_sends_a_quote_once_each(cast, live_server, browser, slow):
+    from billing import services as quoting
+    from billing import workflow
+    from jobs import workflow as orders
+    from tests.factories import add_images
+
+    slow(orders, "order_submit")
+    slow(quoting, "quote_draft")
+    slow(workflow, "quote_send")
+    default_price_list()
+    retoucher("Rita", ["colour-correction"], capacity=480)
+    order = make_order(cast.acme, title="Double-clicked rings")
+    add_images(order, {"standard": 3})
+    client = _signed_in(browser, live_server, cast.acme_admin)
+    client.goto(f"{live_server.url}/orders/{order.pk}/")
+    _double_click(client, client.get_by_role("button", name="Submit to studio"))
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.SUBMITTED
+    assert order.events.filter(verb="order.submitted").count() == 1
+    client.context.close()
+
+    manager = _signed_in(browser, live_server, cast.account_manager)
+    manager.goto(f"{live_server.url}/orders/{order.pk}/")
+    _double_click(manager, manager.get_by_role("button", name="Draft quote from price list"))
+    assert Quote.objects.filter(order=order).count() == 1
+    manager.goto(f"{live_server.url}/orders/{order.pk}/")
+    _double_click(manager, manager.get_by_role("button", name=re.compile(r"^Send .* to the client")))
+    assert order.events.filter(verb="quote.sent").count() == 1
+    assert Quote.objects.get(order=order).status == QuoteStatus.SENT
+    manager.context.close()
+
+
+def test_finance_issues_one_credit_note_and_the_second_click_lands_on_nothing(cast, live_server, browser, slow):
+    from billing import invoicing
+    from tests.billing.invoicing_setup import address, billing_profile, issued_invoice
+
+    slow(invoicing, "invoice_credit")
+    default_price_list()
+    billing_profile()
+    address(cast.acme)
+    invoice = issued_invoice(cast.acme, cast)
+    page = _signed_in(browser, live_server, cast.finance)
+    for fast_server in (False, True):
+        page.goto(f"{live_server.url}/invoices/{invoice.pk}/")
+        form = page.locator("form", has=page.get_by_role("button", name="Issue credit note"))
+        form.locator("[name=amount]").fill("5.00")
+        form.locator("[name=reason]").fill("Two images redone")
+        _double_click(page, page.get_by_role("button", name="Issue credit note"), fast_server=fast_server)
+    notes = Invoice.objects.filter(credited_invoice=invoice)
+    assert sorted(n.net_total for n in notes) == [Decimal("5.00"), Decimal("5.00")]  # one per double click
+    assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.ISSUED  # nothing else happened to it
+    page.context.close()
