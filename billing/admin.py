@@ -11,7 +11,7 @@ from billing.models import BillingProfile, DocumentCounter, Export, Invoice, Inv
 class BillingProfileAdmin(admin.ModelAdmin):
     list_display = ("legal_name", "vat_number", "iban", "updated_at")
     fieldsets = (
-        ("Company", {"fields": ("legal_name", "registration", "vat_number", "logo", "footer")}),
+        ("Company", {"fields": ("legal_name", "registration", "vat_number", "vat_rate", "logo", "footer")}),
         ("Address", {"fields": ("street", "postcode", "city", "country")}),
         ("Contact", {"fields": ("email", "phone")}),
         ("Bank", {"fields": ("bank_name", "iban", "bic")}),

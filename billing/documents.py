@@ -29,6 +29,7 @@ from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, SimpleD
 
 from agency.calendar import studio_zone
 from agency.labels import po_label
+from billing import tax
 from billing.models import DocumentKind, Invoice, InvoiceLine, TaxCategory
 from billing.pricing import MINOR_UNITS
 
@@ -39,11 +40,7 @@ SMALL = ParagraphStyle("small", parent=BASE, fontSize=8, leading=10, textColor=M
 RIGHT = ParagraphStyle("right", parent=BASE, alignment=TA_RIGHT)
 TITLE = ParagraphStyle("title", parent=BASE, fontName="Helvetica-Bold", fontSize=18, leading=22)
 HEAD = ParagraphStyle("head", parent=BASE, fontName="Helvetica-Bold")
-TAX_NOTES = {
-    TaxCategory.REVERSE_CHARGE: "Reverse charge: VAT is due from the recipient (Article 196, Council Directive "
-                                "2006/112/EC).",
-    TaxCategory.ZERO: "No VAT charged (zero rate).",
-}
+TAX_NOTES = tax.NOTES  # the legal note of each VAT treatment, written once (billing/tax.py)
 
 
 def money(amount: Decimal, currency: str) -> str:

@@ -32,7 +32,7 @@ from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.statemachine import StateTable
 from agency.tasks import enqueue_on_commit
-from billing import permissions, pricing
+from billing import permissions, pricing, tax
 from billing.models import (
     MAX_AMOUNT,
     OPEN_INVOICES,
@@ -49,7 +49,6 @@ from billing.models import (
     Quote,
     QuoteStatus,
     RevisionCharge,
-    TaxCategory,
 )
 from clients import vat as vat_ids
 from clients import webhooks
@@ -104,9 +103,6 @@ def can_credit(user: Any, invoice: Invoice) -> bool:
             and invoice.status in CREDITABLE and credit_room(invoice) > 0)
 
 
-# EU member states (ISO 3166): a zero-rated sale to a business in another member state with a VAT id
-# is a reverse charge (EN 16931 category AE); Greece is "EL" in VAT ids and "GR" in addresses.
-EU_COUNTRIES = frozenset("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
@@ -144,7 +140,8 @@ def unbilled_work(orders: QuerySet[Order]) -> list[Work]:
         order = charge.round.order
         work.append(Work(f"revision:{charge.pk}", order, LineSource.REVISION,
                          f"Revision round {charge.round.number}: {charge.items} change{'s' if charge.items != 1 else ''}",
-                         Decimal(charge.items), charge.fee, charge.amount, charge.currency, order.client.tax_rate))
+                         Decimal(charge.items), charge.fee, charge.amount, charge.currency,
+                         tax.rate_for(order.client)))
     billed = set(InvoiceLine.objects.filter(work__in=[w.key for w in work], released=False)
                  .values_list("work", flat=True))
     return [w for w in work if w.key not in billed]
@@ -366,16 +363,6 @@ def buyer_snapshot(client: Client) -> dict[str, str]:
             "email": client.billing_email}
 
 
-def tax_category(*, rate: Decimal, seller_country: str, buyer: dict[str, str]) -> str:
-    """Standard when VAT is charged; reverse charge for a business in another EU member state with a
-    VAT id and no VAT charged; otherwise zero-rated."""
-    if rate > 0:
-        return TaxCategory.STANDARD
-    if buyer["country"] in EU_COUNTRIES and buyer["country"] != seller_country and buyer["vat_number"]:
-        return TaxCategory.REVERSE_CHARGE
-    return TaxCategory.ZERO
-
-
 def _issue(invoice: Invoice, by: User | None, profile: BillingProfile, buyer: dict[str, str],
            due_days: int) -> None:
     """Freeze and number a draft (caller holds the row lock and the transaction)."""
@@ -385,7 +372,12 @@ def _issue(invoice: Invoice, by: User | None, profile: BillingProfile, buyer: di
     invoice.year, invoice.issue_date = today.year, today
     invoice.due_date = today + timedelta(days=due_days)
     invoice.seller, invoice.buyer = profile.snapshot(), buyer
-    invoice.tax_category = tax_category(rate=invoice.tax_rate, seller_country=profile.country, buyer=buyer)
+    # VAT follows the parties as they are now (a VAT id added since the quote turns it into reverse charge)
+    treatment = tax.treatment(invoice.client, profile)
+    if treatment.rate != invoice.tax_rate:
+        invoice.tax_rate = treatment.rate
+        _recalculate(invoice)
+    invoice.tax_category = treatment.category
     invoice.issued_at, invoice.issued_by = timezone.now(), by
     invoice.save()
 

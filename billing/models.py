@@ -70,7 +70,8 @@ class PriceList(models.Model):
     minimum_order = models.DecimalField(**MONEY, default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))])
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
                                    validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-                                   help_text="Percent; empty uses the client's tax rate.")
+                                   help_text="Percent; only until the studio's billing profile is filled in, after "
+                                             "which VAT follows the parties (billing/tax.py). Empty: the client's rate.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -243,6 +244,10 @@ class BillingProfile(models.Model):
     city = models.CharField(max_length=100)
     country = models.CharField(max_length=2, validators=[validate_country], help_text="ISO 3166 code, e.g. DE.")
     vat_number = models.CharField("VAT id", max_length=32, help_text="With its country prefix, e.g. DE123456789.")
+    vat_rate = models.DecimalField("standard VAT rate", max_digits=5, decimal_places=2, default=Decimal("19.00"),
+                                   validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+                                   help_text="Percent, the studio's country's standard rate: charged to clients in "
+                                             "that country and to EU clients without a VAT id (billing/tax.py).")
     registration = models.CharField("company registration", max_length=100, blank=True,
                                     help_text="Register court and number, e.g. Amtsgericht Berlin HRB 12345.")
     email = models.EmailField(blank=True)

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
-from billing import permissions, pricing
+from billing import permissions, pricing, tax
 from billing.models import (
     MAX_AMOUNT,
     OPEN_QUOTES,
@@ -134,7 +134,7 @@ def quote_draft(*, order: Order, by: User) -> Quote:
                                 discount_percent=price_list.discount_percent(image_count),
                                 multiplier=price_list.multiplier(order.turnaround),
                                 tier_label=order.get_turnaround_display(), minimum=Decimal("0"), currency=currency)
-    tax_rate = price_list.tax_rate if price_list.tax_rate is not None else order.client.tax_rate
+    tax_rate = tax.rate_for(order.client, fallback=price_list.tax_rate)
     quote = Quote.objects.create(order=order, currency=currency, tax_rate=tax_rate, created_by=by,
                                  price_list_name=str(price_list), minimum_order=price_list.minimum_order,
                                  surcharge_multiplier=price_list.multiplier(order.turnaround))

@@ -65,6 +65,8 @@ class Client(models.Model):
     tax_rate = models.DecimalField(
         "tax rate (%)", max_digits=5, decimal_places=2, default=Decimal("0.00"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Only until the studio's billing profile is filled in; then VAT follows the studio's country and "
+                  "the client's country and VAT id (billing/tax.py).",
     )
     payment_terms_days = models.PositiveSmallIntegerField(default=30, validators=[MaxValueValidator(365)])
     free_revision_rounds = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(20)])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -51,6 +52,15 @@ def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
     assert not Event.objects.filter(notified_at__isnull=True).exists() and mail.outbox == []
     logins = "\n".join(demo_logins())
     assert "camille@aurelia.test" in logins and "quinn.qc@loupe.test" in logins
+    # VAT follows the parties: the Berlin studio charges German VAT to Munich, reverse-charges Paris and
+    # charges none to New York
+    from billing.models import Invoice, Quote, TaxCategory
+
+    rates = {q.order.client.name: q.tax_rate for q in Quote.objects.select_related("order__client")}
+    assert rates == {"Rosewood Atelier": Decimal("19.00"), "Aurelia Fine Jewelry": Decimal("0.00"),
+                     "Northwind Diamonds": Decimal("0.00")}
+    aurelia = Invoice.objects.exclude(number="").get(client__name="Aurelia Fine Jewelry")
+    assert (aurelia.tax_category, aurelia.tax_total) == (TaxCategory.REVERSE_CHARGE, Decimal("0.00"))
 
 
 def test_demo_logins_work():

@@ -144,11 +144,13 @@ def test_issue_numbers_freezes_details_and_sets_the_due_date(ready):
     ("DE", "DE987654321", "19", TaxCategory.STANDARD),
     ("FR", "FR12345678901", "0", TaxCategory.REVERSE_CHARGE),
     ("US", "", "0", TaxCategory.ZERO),
-    ("DE", "DE987654321", "0", TaxCategory.ZERO),
+    ("DE", "DE987654321", "0", TaxCategory.STANDARD),  # a client's own rate no longer decides
 ])
 def test_vat_category(ready, country, vat, rate, category):
     address(ready.acme, country=country, vat=vat, tax_rate=rate)
-    assert issued_invoice(ready.acme, ready).tax_category == category
+    invoice = issued_invoice(ready.acme, ready)
+    assert invoice.tax_category == category
+    assert invoice.tax_rate == (Decimal("19.00") if category == TaxCategory.STANDARD else Decimal("0"))
 
 
 def test_issuing_twice_is_refused_and_keeps_the_number(ready):
@@ -650,10 +652,46 @@ def test_the_studio_needs_complete_billing_details_to_issue(ready):
     assert refused.value.message == message
 
 
-def test_any_vat_rate_above_zero_is_standard_rated():
-    buyer = {"country": "FR", "vat_number": "FR12345678901"}
-    assert invoicing.tax_category(rate=Decimal("0.5"), seller_country="DE", buyer=buyer) == TaxCategory.STANDARD
-    assert invoicing.tax_category(rate=Decimal("0"), seller_country="DE", buyer=buyer) == TaxCategory.REVERSE_CHARGE
+@pytest.mark.parametrize("country, vat, rate, category", [
+    ("DE", "DE111111111", "19.00", TaxCategory.STANDARD),  # the studio's country, business or not
+    ("DE", "", "19.00", TaxCategory.STANDARD),
+    ("", "", "19.00", TaxCategory.STANDARD),  # no country yet: as at home
+    ("FR", "FR12345678901", "0", TaxCategory.REVERSE_CHARGE),  # a business in another member state
+    ("GR", "EL123456789", "0", TaxCategory.REVERSE_CHARGE),
+    ("FR", "", "19.00", TaxCategory.STANDARD),  # another member state without a VAT id: the studio's VAT
+    ("US", "", "0", TaxCategory.ZERO), ("GB", "GB123456789", "0", TaxCategory.ZERO),  # outside the EU
+])
+def test_vat_follows_the_parties(ready, country, vat, rate, category):
+    from billing import tax
+
+    ready.acme.billing_country, ready.acme.vat_number, ready.acme.tax_rate = country, vat, Decimal("20")  # ignored
+    treatment = tax.treatment(ready.acme)
+    assert (treatment.rate, treatment.category) == (Decimal(rate), category)
+    assert bool(treatment.note) == (category != TaxCategory.STANDARD)
+
+
+def test_a_german_studio_reverse_charges_a_french_business_whatever_the_price_list_says(ready):
+    """The finding: the price list's 20 % went to a French business with a VAT number."""
+    from billing import services as quoting
+    from billing.models import PriceList
+
+    PriceList.objects.update(tax_rate=Decimal("20"))
+    address(ready.globex, country="FR", vat="FR12345678901", tax_rate="20")
+    order = completed_order(ready.globex, ready.account_manager)
+    assert order.quotes.get().tax_rate == Decimal("0")
+    [draft] = invoicing.invoice_generate(by=ready.finance, order=order)
+    invoice = invoicing.invoice_issue(invoice=draft, by=ready.finance)
+    assert (invoice.tax_rate, invoice.tax_total, invoice.tax_category) == (Decimal("0"), Decimal("0.00"),
+                                                                          TaxCategory.REVERSE_CHARGE)
+    # the VAT id removed before the next invoice: an EU consumer pays the studio's VAT, recomputed at issue
+    second = completed_order(ready.globex, ready.account_manager, title="Second")
+    [draft] = invoicing.invoice_generate(by=ready.finance, order=second)
+    type(ready.globex).objects.filter(pk=ready.globex.pk).update(vat_number="")
+    ready.globex.refresh_from_db()
+    issued = invoicing.invoice_issue(invoice=draft, by=ready.finance)
+    assert (issued.tax_rate, issued.tax_category) == (Decimal("19.00"), TaxCategory.STANDARD)
+    assert issued.tax_total == (issued.net_total * Decimal("0.19")).quantize(Decimal("0.01"))
+    assert quoting.tax.rate_for(ready.globex) == Decimal("19.00")
 
 
 def test_why_an_invoice_is_not_issued(ready):

@@ -103,10 +103,10 @@ CLIENTS: list[dict[str, Any]] = [
                   "filename_pattern": "NW-{sku}-{n}"},
     },
     {
-        "name": "Rosewood Atelier", "currency": "GBP", "time_zone": "Europe/London", "tax_rate": "20.00",
+        "name": "Rosewood Atelier", "currency": "EUR", "time_zone": "Europe/Berlin", "tax_rate": "19.00",
         "manager": "maria.manager@loupe.test",
-        "billing": {"billing_street": "14 Hatton Garden", "billing_postcode": "EC1N 8AT", "billing_city": "London",
-                    "billing_country": "GB", "vat_number": "GB123456789", "invoicing": "monthly"},
+        "billing": {"billing_street": "Theatinerstraße 14", "billing_postcode": "80333", "billing_city": "München",
+                    "billing_country": "DE", "vat_number": "DE811128135", "invoicing": "monthly"},
         "users": [("olivia@rosewood.test", "Olivia Hughes", Role.CLIENT_ADMIN),
                   ("harry@rosewood.test", "Harry Evans", Role.CLIENT_MEMBER)],
         "guide": {"name": "Editorial blush", "background": Background.COLOUR, "background_colour": "#F4E9E4",
@@ -211,7 +211,6 @@ class Command(BaseCommand):
     def _invoices(self, users: dict[str, User]) -> None:
         """The studio's billing details, and each completed order invoiced (the first one partly paid)
         through billing.invoicing, as finance would."""
-        BillingProfile.objects.get_or_create(pk=1, defaults=STUDIO_BILLING)
         finance = users["fiona.finance@loupe.test"]
         completed = Order.objects.filter(status=OrderStatus.COMPLETED).exclude(
             pk__in=InvoiceLine.objects.filter(released=False).values("order")).order_by("number")
@@ -222,6 +221,10 @@ class Command(BaseCommand):
                 invoicing.invoice_pay(invoice=invoice, by=finance, amount=half, reference="SEPA transfer, first half")
 
     def _prices(self, clients: list[tuple[Client, StyleGuide, User]]) -> None:
+        # the studio's billing details first: the VAT of every quote follows from them and the client
+        # (billing/tax.py): Rosewood in Munich pays German VAT, Aurelia in Paris is reverse charged,
+        # Northwind in New York pays none
+        BillingProfile.objects.get_or_create(pk=1, defaults=STUDIO_BILLING)
         BusinessCalendar.objects.get_or_create(pk=1)
         base = {"simple": Decimal("1.50"), "standard": Decimal("3.00"), "complex": Decimal("6.00")}
         lists = [(None, "Studio prices 2026", "EUR", Decimal("1"))]
