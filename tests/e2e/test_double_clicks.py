@@ -1,8 +1,10 @@
 """Every click is safe (issue 20): a person who double-clicks, the second click 150 ms after the first, gets
 one effect. Each button is clicked with the mouse at its place twice, as a person does: the second click
 lands on the resting button, or on the next page if it came quickly, never on a decision nobody saw.
-Covered: finance's Issue and Record payment (its form is pre-filled with the open balance), the client
-admin's Accept of a quote, QC's Pass (the next version in the queue must stay undecided)."""
+Covered, every role: finance's Issue, Record payment (its form is pre-filled with the open balance) and
+credit note; a client admin's Accept of a quote and Submit; a client member's Submit; the account
+manager's Draft and Send of a quote; a retoucher's Start; QC's Pass (the next version in the queue must
+stay undecided). The admin acts through the same forms as these roles."""
 
 from __future__ import annotations
 
@@ -200,3 +202,31 @@ def test_finance_issues_one_credit_note_and_the_second_click_lands_on_nothing(ca
     assert sorted(n.net_total for n in notes) == [Decimal("5.00"), Decimal("5.00")]  # one per double click
     assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.ISSUED  # nothing else happened to it
     page.context.close()
+
+
+def test_a_retoucher_starts_once_and_a_client_member_submits_once(cast, live_server, browser, slow):
+    """The other roles: a retoucher's Start (the second click during the request and on the page it brought
+    back), a client member's Submit."""
+    from jobs.production import assignment, versions
+    from tests.factories import add_images
+
+    slow(versions, "image_start")
+    order = make_order(cast.acme, status=OrderStatus.IN_PRODUCTION, title="Started twice?")
+    Order.objects.filter(pk=order.pk).update(due_at=timezone.now() + timedelta(days=3), sla_target_hours=48,
+                                             sla_running_since=timezone.now())
+    [image] = add_images(order, {"standard": 1})
+    rita = retoucher("Rita Retoucher", ["colour-correction"])
+    assignment.schedule_apply(order=order, by=cast.account_manager, pairs=[(image, rita)])
+    page = _signed_in(browser, live_server, rita)
+    page.goto(f"{live_server.url}/images/{image.pk}/work/")
+    _double_click(page, page.get_by_role("button", name="Start work"), fast_server=True)
+    assert order.events.filter(verb="image.started").count() == 1
+    page.context.close()
+
+    draft = make_order(cast.acme, title="A member's order")
+    add_images(draft, {"standard": 2})
+    member = _signed_in(browser, live_server, cast.acme_member)
+    member.goto(f"{live_server.url}/orders/{draft.pk}/")
+    _double_click(member, member.get_by_role("button", name="Submit to studio"), fast_server=True)
+    assert draft.events.filter(verb="order.submitted").count() == 1
+    member.context.close()
