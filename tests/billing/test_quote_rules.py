@@ -65,23 +65,26 @@ edits = st.lists(st.tuples(st.sampled_from(["add", "change", "delete"]),
                            st.integers(min_value=0, max_value=5)), min_size=1, max_size=8)
 
 
+def _edit(quote: Quote, by, kind: str, price: Decimal, pick: int) -> None:
+    """One random edit of the property tests: add a line, change one, or remove one (typed lines only)."""
+    editable = list(quote.lines.filter(kind__in=[LineKind.SERVICE, LineKind.CUSTOM]).order_by("position"))
+    if kind == "add" or not editable:
+        services.quote_line_save(quote=quote, by=by, description="x", quantity=Decimal("1"), unit_price=price)
+    elif kind == "change":
+        services.quote_line_save(quote=quote, by=by, line=editable[pick % len(editable)], description="y",
+                                 quantity=Decimal("2"), unit_price=price)
+    else:
+        services.quote_line_delete(quote=quote, by=by, line=editable[pick % len(editable)])
+    quote.refresh_from_db()
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=edits, minimum=st.decimals(min_value=0, max_value=300, places=2))
 def test_top_up_is_minimum_minus_the_other_lines_after_any_edits(cast, draft, edits, minimum):
     Quote.objects.filter(pk=draft.pk).update(minimum_order=minimum)
     quote = Quote.objects.get(pk=draft.pk)
-    for kind, price, pick in edits:
-        editable = list(quote.lines.exclude(kind__in=[LineKind.MINIMUM, LineKind.DISCOUNT]).order_by("position"))
-        if kind == "add" or not editable:
-            services.quote_line_save(quote=quote, by=cast.account_manager, description="x", quantity=Decimal("1"),
-                                     unit_price=price)
-        elif kind == "change":
-            line = editable[pick % len(editable)]
-            services.quote_line_save(quote=quote, by=cast.account_manager, line=line, description="y",
-                                     quantity=Decimal("2"), unit_price=price)
-        else:
-            services.quote_line_delete(quote=quote, by=cast.account_manager, line=editable[pick % len(editable)])
-        quote.refresh_from_db()
+    for edit in edits:
+        _edit(quote, cast.account_manager, *edit)
         assert _top_up(quote) == max(Decimal("0"), minimum - _others(quote))
         assert quote.net_total == sum(line.amount for line in quote.lines.all())
         assert quote.total == quote.net_total + quote.tax_total
@@ -556,19 +559,8 @@ def test_the_editor_shows_the_surcharge_read_only_and_waives_it(cast, express):
 @given(edits=edits)
 def test_the_surcharge_is_half_the_lines_before_it_after_any_edits(cast, express, edits):
     quote = Quote.objects.get(pk=express.pk)
-    for kind, price, pick in edits:
-        editable = list(quote.lines.exclude(kind__in=[LineKind.MINIMUM, LineKind.SURCHARGE, LineKind.DISCOUNT])
-                        .order_by("position"))
-        if kind == "add" or not editable:
-            services.quote_line_save(quote=quote, by=cast.account_manager, description="x", quantity=Decimal("1"),
-                                     unit_price=price)
-        elif kind == "change":
-            line = editable[pick % len(editable)]
-            services.quote_line_save(quote=quote, by=cast.account_manager, line=line, description="y",
-                                     quantity=Decimal("2"), unit_price=price)
-        else:
-            services.quote_line_delete(quote=quote, by=cast.account_manager, line=editable[pick % len(editable)])
-        quote.refresh_from_db()
+    for edit in edits:
+        _edit(quote, cast.account_manager, *edit)
         expected = (_before_surcharge(quote) * Decimal("0.5")).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
         assert _surcharge(quote) == expected
         assert quote.lines.filter(kind=LineKind.SURCHARGE).count() == (1 if expected else 0)
