@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from agency.calendar import studio_today
 from agency.idempotency import OTHER_VALUES, SENT_TWICE
 from billing.models import Invoice, Payment
 from tests.billing.invoicing_setup import address, billing_profile, issued_invoice
@@ -27,7 +28,7 @@ def invoice(cast):
 
 
 def _pay(web, invoice, key, amount):
-    data = {"amount": str(amount), "received_on": "2026-12-01", "method": "transfer", "reference": "SEPA"}
+    data = {"amount": str(amount), "received_on": str(studio_today()), "method": "transfer", "reference": "SEPA"}
     return web.post(f"/invoices/{invoice.pk}/pay/", {**data, **({"form_key": key} if key else {})}, follow=True)
 
 
@@ -55,7 +56,7 @@ def test_a_key_sent_again_with_other_values_is_refused_and_changes_nothing(cast,
     web = web_for(cast.finance)
     key = str(uuid.uuid4())
     _pay(web, invoice, key, Decimal("10.00"))
-    other = web.post(f"/invoices/{invoice.pk}/pay/", {"amount": "20.00", "received_on": "2026-12-01",
+    other = web.post(f"/invoices/{invoice.pk}/pay/", {"amount": "20.00", "received_on": str(studio_today()),
                                                       "method": "transfer", "form_key": key})
     assert other.status_code == 409 and OTHER_VALUES in other.content.decode()
     assert [p.amount for p in Payment.objects.filter(invoice=invoice)] == [Decimal("10.00")]
@@ -75,7 +76,7 @@ def test_keys_are_per_person(cast, invoice):
 def test_a_refusal_is_answered_again_without_running_again(cast, invoice):
     web = web_for(cast.finance)
     key = str(uuid.uuid4())
-    data = {"amount": str(invoice.total + 1), "received_on": "2026-12-01", "method": "transfer", "form_key": key}
+    data = {"amount": str(invoice.total + 1), "received_on": str(studio_today()), "method": "transfer", "form_key": key}
     first = web.post(f"/invoices/{invoice.pk}/pay/", data)
     again = web.post(f"/invoices/{invoice.pk}/pay/", data)
     assert first.status_code == again.status_code == 400 and "is due" in again.content.decode()

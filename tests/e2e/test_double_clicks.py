@@ -9,6 +9,7 @@ stay undecided). The admin acts through the same forms as these roles."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,17 +37,21 @@ def _signed_in(browser: Any, live_server: Any, user: Any) -> Any:
     return page
 
 
+# Set except while a double click is under way: the slowed action waits for the second click.
+SECOND_CLICK = threading.Event()
+SECOND_CLICK.set()
+
+
 @pytest.fixture
 def slow(monkeypatch):
-    """A server as slow as a real one across a network: the action takes 400 ms, so the second click
-    comes while the first request is still under way (locally it would often land after it)."""
-    import time
+    """A server as slow as a real one across a network: the action waits until the second click has been
+    made, so that click comes while the first request is still under way (locally it would land after)."""
 
     def slowed(module: Any, name: str) -> None:
         original = getattr(module, name)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            time.sleep(0.4)  # the latency of a real network and server, not an ordering of events
+            SECOND_CLICK.wait(timeout=10)  # a condition, not a time: the test sets it after its second click
             return original(*args, **kwargs)
 
         monkeypatch.setattr(module, name, wrapper)
@@ -70,9 +75,11 @@ def _double_click(page: Any, button: Any, *, fast_server: bool = False, lands_on
             again = page.get_by_role("button", name=lands_on).bounding_box()
             x, y = again["x"] + again["width"] / 2, again["y"] + again["height"] / 2
     else:
+        SECOND_CLICK.clear()  # a slowed action holds its answer until the second click was made
         page.mouse.click(x, y)
-        page.wait_for_timeout(150)
+        page.wait_for_timeout(150)  # a person's double click, not an ordering of events
     page.mouse.click(x, y)
+    SECOND_CLICK.set()
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)  # a second request, had there been one, has landed
 
