@@ -19,7 +19,9 @@ os.environ.setdefault("LOUPE_REQUIRE_2FA_FOR_STAFF", "0")
 # The suite receives real webhook deliveries on 127.0.0.1 (the development allowance); the SSRF tests
 # take the allowance away.
 os.environ.setdefault("LOUPE_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
-os.environ.setdefault("LOUPE_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+# Each process of a parallel run (pytest-xdist's workers gw0, gw1…) has its own folder: files, databases.
+os.environ.setdefault("LOUPE_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test",
+                                                    os.environ.get("PYTEST_XDIST_WORKER", "")))
 
 from agency.settings import *  # noqa: E402,F403
 
