@@ -103,14 +103,14 @@ def _page_replay(request: HttpRequest, record: IdempotencyKey) -> HttpResponse:
 
 
 def _replay(record: IdempotencyKey) -> HttpResponse:
-    if record.location and 300 <= (record.status_code or 0) < 400:
+    """The first answer again: its status, type, body and ``Location`` (a redirect, or a creation's 201;
+    the redirect class lets clients that follow redirects follow it)."""
+    if record.location:
         response: HttpResponse = HttpResponseRedirect(record.location, content=bytes(record.body),
-                                                      content_type=record.content_type or None)
+                                                      content_type=record.content_type)
         response.status_code = record.status_code
     else:
-        response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type or None)
-    if record.location:
-        response["Location"] = record.location
+        response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type)
     response["Idempotent-Replayed"] = "true"
     return response
 

@@ -268,6 +268,10 @@ def test_the_clients_address_comes_from_a_trusted_proxy_only(cast, settings, rf)
     forged = rf.get("/", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.5")
     assert client_ip(forged) == "198.51.100.7"  # a header from anyone else is not believed
     assert client_ip(rf.get("/", REMOTE_ADDR="10.1.2.3")) == "10.1.2.3"
+    # an address that does not parse is never a proxy; a network may be written from any of its addresses
+    assert client_ip(rf.get("/", REMOTE_ADDR="not-an-address", HTTP_X_FORWARDED_FOR="203.0.113.5")) == "not-an-address"
+    settings.LOUPE_TRUSTED_PROXIES = ["10.1.2.3/8"]
+    assert client_ip(behind) == "203.0.113.5"
     settings.LOUPE_TRUSTED_PROXIES = []
     assert client_ip(behind) == "10.1.2.3"
     # behind the load balancer, each person's failures are theirs: a colleague still signs in

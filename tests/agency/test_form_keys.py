@@ -81,3 +81,83 @@ def test_a_refusal_is_answered_again_without_running_again(cast, invoice):
     again = web.post(f"/invoices/{invoice.pk}/pay/", data)
     assert first.status_code == again.status_code == 400 and "is due" in again.content.decode()
     assert again["Idempotent-Replayed"] == "true" and not Payment.objects.exists()
+
+
+class _FakeClock:
+    """The repeat's waiting, without waiting: ``sleep`` moves ``monotonic`` on (in tenths, exactly) and
+    runs ``on_sleep`` (the first post finishing, or giving its key up, while the repeat waits)."""
+
+    def __init__(self, monkeypatch, on_sleep=None):
+        import agency.idempotency
+
+        self.tenths, self.naps, self.on_sleep = 0, [], on_sleep
+        monkeypatch.setattr(agency.idempotency.time, "monotonic", lambda: self.tenths / 10)
+        monkeypatch.setattr(agency.idempotency.time, "sleep", self.sleep)
+
+    def sleep(self, seconds):
+        self.naps.append(seconds)
+        self.tenths += round(seconds * 10)
+        if self.on_sleep:
+            self.on_sleep(len(self.naps))
+
+
+def _as_if_still_running(key):
+    from agency.models import IdempotencyKey
+
+    row = IdempotencyKey.objects.get(key=f"form:{key}")
+    answer = {f: getattr(row, f) for f in ("status_code", "content_type", "location", "body")}
+    IdempotencyKey.objects.filter(pk=row.pk).update(status_code=None, location="", body=b"")
+    return row, answer
+
+
+def test_a_repeat_while_the_first_runs_waits_for_its_answer_looking_every_tenth_of_a_second(cast, invoice, monkeypatch):
+    from agency.models import IdempotencyKey
+
+    web = web_for(cast.finance)
+    key = str(uuid.uuid4())
+    first = _pay(web, invoice, key, Decimal("10.00"))
+    row, answer = _as_if_still_running(key)
+    clock = _FakeClock(monkeypatch, lambda naps: naps == 3 and IdempotencyKey.objects.filter(pk=row.pk).update(**answer))
+    again = _pay(web, invoice, key, Decimal("10.00"))
+    assert clock.naps == [0.1, 0.1, 0.1]  # it answered as soon as the first had
+    assert again.redirect_chain == first.redirect_chain and SENT_TWICE in again.content.decode()
+    assert [p.amount for p in Payment.objects.filter(invoice=invoice)] == [Decimal("10.00")]
+
+
+def test_a_repeat_gives_up_after_twenty_seconds_and_says_so(cast, invoice, monkeypatch):
+    from agency.idempotency import WAIT_FOR_FIRST_SECONDS
+
+    web = web_for(cast.finance)
+    key = str(uuid.uuid4())
+    _pay(web, invoice, key, Decimal("10.00"))
+    _as_if_still_running(key)
+    clock = _FakeClock(monkeypatch)
+    again = _pay(web, invoice, key, Decimal("10.00"))
+    assert WAIT_FOR_FIRST_SECONDS == 20 and len(clock.naps) == 200  # looked until the 20th second, not after
+    assert again.status_code == 409
+    assert "That form is still being processed; reload the page in a moment." in again.content.decode()
+    assert Payment.objects.filter(invoice=invoice).count() == 1
+
+
+def test_a_repeat_runs_when_the_first_gave_its_key_up_while_it_waited(cast, invoice, monkeypatch):
+    """The first post failed (an error lets its key go): the repeat is the one that acts, once."""
+    from agency.models import IdempotencyKey
+
+    web = web_for(cast.finance)
+    key = str(uuid.uuid4())
+    _pay(web, invoice, key, Decimal("10.00"))
+    row, _ = _as_if_still_running(key)
+    Payment.objects.filter(invoice=invoice).delete()  # as if the first had rolled back
+    _FakeClock(monkeypatch, lambda naps: IdempotencyKey.objects.filter(pk=row.pk).delete())
+    again = _pay(web, invoice, key, Decimal("10.00"))
+    assert again.status_code == 200 and SENT_TWICE not in again.content.decode()
+    assert [p.amount for p in Payment.objects.filter(invoice=invoice)] == [Decimal("10.00")]
+
+
+def test_a_repeat_of_a_finished_form_does_not_wait(cast, invoice, monkeypatch):
+    web = web_for(cast.finance)
+    key = str(uuid.uuid4())
+    _pay(web, invoice, key, Decimal("10.00"))
+    clock = _FakeClock(monkeypatch)
+    _pay(web, invoice, key, Decimal("10.00"))
+    assert clock.naps == []

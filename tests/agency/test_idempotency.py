@@ -3,6 +3,7 @@ nothing twice; a reused key with another body is 422; keys are per person and la
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -240,3 +241,69 @@ def test_an_answer_with_a_secret_is_never_kept_and_a_replay_says_it_was_shown_on
         assert (again.status_code, again["Idempotent-Replayed"], again.json()["detail"]) == (409, "true", SHOWN_ONCE)
         assert secret.encode() not in again.content
         assert secret.encode() not in bytes(IdempotencyKey.objects.get(key=f"secret-{n}").body)
+
+
+def _middleware_posting(rf, answer):
+    """The middleware around a view that answers ``answer()``; ``post(user, body, key)`` sends to it."""
+    from agency.idempotency import IdempotencyMiddleware
+
+    middleware = IdempotencyMiddleware(lambda request: answer())
+
+    def post(user, body=b'{"name": "x"}', key="thing-1"):
+        request = rf.generic("POST", "/api/v1/things/", body, content_type="application/json",
+                             HTTP_IDEMPOTENCY_KEY=key)
+        request.user = user
+        return middleware(request)
+
+    return post
+
+
+def test_a_repeat_while_the_first_runs_and_a_reused_key_say_why_in_full(cast, rf):
+    from django.http import HttpResponse
+
+    post = _middleware_posting(rf, lambda: HttpResponse(b"{}", status=201, content_type="application/json"))
+    post(cast.acme_member)
+    IdempotencyKey.objects.filter(user=cast.acme_member).update(status_code=None)  # as while the first still runs
+    running = post(cast.acme_member)
+    assert (running.status_code, running["Content-Type"]) == (409, "application/problem+json")
+    assert {k: v for k, v in json.loads(running.content).items() if k in {"title", "detail", "status"}} == {
+        "status": 409, "title": "Request in progress",
+        "detail": "A request with this Idempotency-Key is still being processed; retry in a moment to get its answer."}
+    reused = post(cast.acme_member, body=b'{"name": "y"}')
+    assert {k: v for k, v in json.loads(reused.content).items() if k in {"title", "detail", "status"}} == {
+        "status": 422, "title": "Idempotency-Key reused",
+        "detail": "This Idempotency-Key was sent with a different request in the last 24 hours. "
+                  "Use a new key for a new request."}
+
+
+def test_a_key_is_looked_up_and_forgotten_only_for_its_own_person(cast, rf):
+    """Another person's earlier row under the same key, with another body, is neither this person's first
+    answer nor removed when this person's key is renewed; an old row of another key stays for the sweep."""
+    from django.http import HttpResponse
+
+    calls = []
+    post = _middleware_posting(rf, lambda: calls.append(1) or HttpResponse(b"{}", status=201, content_type="application/json"))
+    post(cast.acme_admin, body=b'{"name": "other"}')  # the colleague's row comes first (a lower id)
+    post(cast.acme_member)
+    again = post(cast.acme_member)
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true" and len(calls) == 2
+
+    post(cast.acme_member, key="thing-2")
+    old = timezone.now() - timedelta(hours=25)
+    IdempotencyKey.objects.update(created_at=old)
+    post(cast.acme_member)  # a day later the key runs anew: only this person's row under this key goes
+    assert len(calls) == 4
+    assert sorted((row.user_id == cast.acme_member.pk, row.key, row.created_at == old)
+                  for row in IdempotencyKey.objects.all()) == [
+        (False, "thing-1", True), (True, "thing-1", False), (True, "thing-2", True)]
+
+
+def test_a_streamed_answer_is_not_kept(cast, rf):
+    from django.http import StreamingHttpResponse
+
+    calls = []
+    post = _middleware_posting(rf, lambda: calls.append(1) or StreamingHttpResponse(iter([b"a", b"b"]), status=200))
+    post(cast.acme_member)
+    again = post(cast.acme_member)
+    assert b"".join(again.streaming_content) == b"ab" and "Idempotent-Replayed" not in again
+    assert len(calls) == 2 and not IdempotencyKey.objects.exists()

@@ -379,8 +379,11 @@ def test_tokens_of_staff_who_must_use_a_second_factor_and_have_none_do_not_work(
     assert refused.status_code == 401 and refused.json()["detail"].startswith("Your role needs two-factor sign-in")
     assert api.post("/api/v1/tokens/", {"name": "x"}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 401
     assert ApiToken.objects.filter(user=cast.finance).count() == 1  # nothing made with it
+    from agency.auth import token_user  # what the Idempotency-Key middleware asks: nobody, as DRF says
+
+    assert token_user(key) is None
     settings.LOUPE_REQUIRE_2FA_FOR_STAFF = False
-    assert api.get("/api/v1/me/").status_code == 200
+    assert api.get("/api/v1/me/").status_code == 200 and token_user(key) == cast.finance
     from agency.models import IdempotencyKey
 
     assert not IdempotencyKey.objects.exists()

@@ -61,7 +61,7 @@ def tls_receiver(tmp_path: Path) -> Iterator[dict[str, Any]]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "leaf.pem")
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield {"port": server.server_address[1], "ca": str(tmp_path / "ca.pem"), "seen": seen}
     server.shutdown()

@@ -58,7 +58,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/loupe"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # a short poll: shutting the server down at the end of a test waits for it (0.5 s by default)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
 
     def answer(self, status: int, headers: dict[str, str] | None = None, held: bool = False) -> None:
         self.answers.append((status, headers or {}, held))
