@@ -291,7 +291,7 @@ def _apply_edits(quote: Quote, by: User, edits: list[LineEdit]) -> QuoteEdited:
     _recalculate(quote)
     if changes:
         record_event(order=quote.order, actor=by, verb="quote.edited", audience=Audience.MANAGERS,
-                     message=f"Quote edited ({quote.total} {quote.currency}): {'; '.join(changes)}"[:500],
+                     message=f"Quote edited ({quote.total} {quote.currency}): {'; '.join(changes)}",  # cut at 500 there
                      data={"quote": str(quote.pk)})
     return QuoteEdited(quote, amounts, len(changes))
 

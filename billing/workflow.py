@@ -146,7 +146,7 @@ def quote_decline(*, quote: Quote, by: User, reason: str) -> Quote:
         quote = _locked(quote.pk)
         QUOTES.check("decline", quote, _answer_refusal(quote))
         _move(quote, "decline", answered_at=timezone.now(), decline_reason=reason[:500])
-        workflow.order_requote(order_id=quote.order_id, by=by, reason=f"Quote declined: {reason}"[:500])
+        workflow.order_requote(order_id=quote.order_id, by=by, reason=f"Quote declined: {reason}")  # cut at 500 there
     return quote
 
 

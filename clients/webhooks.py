@@ -376,9 +376,9 @@ def attempt(delivery_id: Any) -> WebhookDelivery | None:
     status_code, error = None, ""
     try:
         status_code = _post(endpoint.url, delivery.body, headers)
-        if 300 <= status_code < 400:
+        if status_code // 100 == 3:
             error = "answered with a redirect, which is not followed"
-        elif not 200 <= status_code < 300:
+        elif status_code // 100 != 2:
             error = f"answered {status_code}"
     except Unsafe as exc:
         error = str(exc)

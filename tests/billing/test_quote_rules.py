@@ -570,3 +570,53 @@ def test_the_surcharge_is_half_the_lines_before_it_after_any_edits(cast, express
     QuoteLine.objects.filter(quote=quote, kind=LineKind.SERVICE).update(quantity=20, unit_price=Decimal("3.50"),
                                                                         amount=Decimal("70.00"))
     Quote.objects.filter(pk=quote.pk).update(surcharge_multiplier=Decimal("1.5"))
+
+
+def test_waiving_the_surcharge_in_the_editor_still_applies_the_rows_after_it(cast, express):
+    surcharge = express.lines.get(kind=LineKind.SURCHARGE)
+    service = express.lines.get(kind=LineKind.SERVICE)  # 20 × 3.50
+    edits = [services.LineEdit(surcharge.pk, surcharge.description, Decimal("1"), surcharge.unit_price, delete=True),
+             services.LineEdit(service.pk, service.description, Decimal("10"), Decimal("3.50"))]
+    result = services.quote_lines_edit(quote=express, by=cast.account_manager, edits=edits)
+    express.refresh_from_db()
+    assert result.changed == 2 and _surcharge(express) == 0 and express.surcharge_multiplier == Decimal("1")
+    assert QuoteLine.objects.get(pk=service.pk).amount == Decimal("35.00")
+
+
+def test_a_new_line_on_a_quote_holding_only_its_top_up_comes_first(cast, draft):
+    services.quote_line_delete(quote=draft, by=cast.account_manager, line=draft.lines.get(kind=LineKind.SERVICE))
+    assert list(draft.lines.values_list("kind", flat=True)) == [LineKind.MINIMUM]
+    services.quote_lines_edit(quote=draft, by=cast.account_manager,
+                              edits=[services.LineEdit(None, "Ring sizing", Decimal("1"), Decimal("2.00"))])
+    assert draft.lines.get(description="Ring sizing").position == 1
+
+
+def test_the_editors_timeline_line_is_cut_at_500_characters(cast, draft):
+    service = draft.lines.get(kind=LineKind.SERVICE)
+    services.quote_lines_edit(quote=draft, by=cast.account_manager,
+                              edits=[services.LineEdit(service.pk, "C" * 200, Decimal("2"), Decimal("3.50")),
+                                     services.LineEdit(None, "R" * 200, Decimal("1"), Decimal("1.00")),
+                                     services.LineEdit(None, "S" * 200, Decimal("1"), Decimal("1.00"))])
+    draft.refresh_from_db()
+    message = Event.objects.get(order=draft.order, verb="quote.edited").message
+    assert len(message) == 500 and message.startswith(f"Quote edited ({draft.total} EUR): C")
+
+
+def test_a_requoted_order_moves_only_its_open_quote_when_held_resumed_and_cancelled(cast):
+    """An order whose first quote expired has two: holding, resuming and cancelling move the sent one and
+    leave the expired one as it was (each move only takes quotes in the states it starts from); resuming
+    one held order leaves another held order's quote suspended."""
+    default_price_list()
+    first = _sent(cast)
+    Quote.objects.filter(pk=first.pk).update(valid_until=timezone.now() - timedelta(seconds=1))
+    assert workflow.quote_expire(quote_id=first.pk) is True
+    second = _sent(cast, Order.objects.get(pk=first.order_id))
+    other = _sent(cast, submitted_order(make_order(cast.acme, title="Also held"), {"standard": 1}))
+    for quote in (second, other):
+        orders.order_hold(order_id=quote.order_id, by=cast.account_manager, reason="Waiting for SKUs")
+    orders.order_resume(order_id=second.order_id, by=cast.account_manager)
+    assert [Quote.objects.get(pk=q.pk).status for q in (first, second, other)] == [
+        QuoteStatus.EXPIRED, QuoteStatus.SENT, QuoteStatus.SUSPENDED]
+    orders.order_cancel(order_id=second.order_id, by=cast.account_manager, reason="Collection dropped")
+    assert [Quote.objects.get(pk=q.pk).status for q in (first, second, other)] == [
+        QuoteStatus.EXPIRED, QuoteStatus.WITHDRAWN, QuoteStatus.SUSPENDED]

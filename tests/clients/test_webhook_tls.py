@@ -1,6 +1,7 @@
 """Webhook deliveries over HTTPS (SECURITY.md A8): the connection goes to the address that was checked,
 and the certificate is still checked for the URL's host name against the trusted authorities. A real TLS
-server on 127.0.0.1 with a certificate for ``hooks.example.test`` from a test authority."""
+server on 127.0.0.2 (a loopback address nothing else uses: a connection that went to the name, or to
+"localhost", would not reach it) with a certificate for ``hooks.example.test`` from a test authority."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from clients import webhooks
 
 HOST = "hooks.example.test"
+PINNED = "127.0.0.2"
 
 
 def _certificate(subject: str, key: Any, issuer: x509.Name, issuer_key: Any, *, ca: bool) -> x509.Certificate:
@@ -57,7 +59,7 @@ def tls_receiver(tmp_path: Path) -> Iterator[dict[str, Any]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((PINNED, 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "leaf.pem")
     server.socket = context.wrap_socket(server.socket, server_side=True)
@@ -69,8 +71,8 @@ def tls_receiver(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _resolving_to_the_receiver(monkeypatch: pytest.MonkeyPatch, port: int, host: str = HOST) -> None:
-    """The name resolves (as checked) to the receiver on 127.0.0.1; what is tested is what happens next."""
-    monkeypatch.setattr(webhooks, "resolve", lambda url: ("https", host, port, "127.0.0.1"))
+    """The name resolves (as checked) to the receiver's address; what is tested is what happens next."""
+    monkeypatch.setattr(webhooks, "resolve", lambda url: ("https", host, port, PINNED))
 
 
 def test_an_https_delivery_goes_to_the_checked_address_and_checks_the_certificate_for_the_host(
@@ -97,3 +99,15 @@ def test_a_certificate_from_an_authority_nobody_trusts_is_refused(tls_receiver, 
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate"):
         webhooks._post(f"https://{HOST}/loupe", "{}", {})
     assert tls_receiver["seen"] == []
+
+
+def test_a_receiver_that_never_shakes_hands_is_given_up_after_the_timeout(settings, monkeypatch):
+    """A TLS peer that accepts the connection and then says nothing: the sender stops waiting after
+    LOUPE_WEBHOOK_TIMEOUT, at the handshake as at the answer."""
+    import socket
+
+    settings.LOUPE_WEBHOOK_TIMEOUT = 0.3
+    with socket.create_server((PINNED, 0)) as silent:
+        _resolving_to_the_receiver(monkeypatch, silent.getsockname()[1])
+        with pytest.raises(TimeoutError):
+            webhooks._post(f"https://{HOST}/loupe", "{}", {})

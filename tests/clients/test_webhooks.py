@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from agency.exceptions import RuleViolation
 from clients import tasks, webhooks
-from clients.models import WebhookDelivery, WebhookEndpoint
+from clients.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs import workflow
 from tests.conftest import api_for, web_for
 
@@ -439,7 +439,8 @@ def test_ping_and_the_pages(cast, receiver, django_capture_on_commit_callbacks):
 
 
 @pytest.mark.parametrize("address,public", [("fe80::1%eth0", False), ("::ffff:8.8.8.8", True),
-                                            ("::ffff:10.0.0.1", False), ("2001:4860:4860::8888%2", True)])
+                                            ("::ffff:10.0.0.1", False), ("2001:4860:4860::8888%2", True),
+                                            ("::ffff:100.64.0.1", False)])  # Python calls it global in IPv6 form
 def test_addresses_in_their_ipv6_spellings(address, public):
     assert webhooks._public(address) is public
 
@@ -632,3 +633,26 @@ def test_a_url_of_500_characters_and_the_ports_it_goes_to(cast, monkeypatch, set
     settings.LOUPE_WEBHOOK_ALLOWED_HOSTS = ["Hooks.Internal.Test", "127.0.0.1"]
     _resolving(monkeypatch, {"hooks.internal.test": "10.1.2.3"})
     assert webhooks.resolve("http://HOOKS.internal.test/x") == ("http", "hooks.internal.test", 80, "10.1.2.3")
+
+
+def test_a_delivery_of_a_switched_off_endpoint_is_not_sent_while_another_endpoint_is_on(cast, receiver):
+    endpoint, _ = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+    _endpoint(cast.acme, receiver.url, events=("order.completed",), by=cast.acme_admin)  # on, with nothing due
+    assert webhooks.attempt(delivery.pk) is None
+    assert receiver.requests == [] and WebhookDelivery.objects.get(pk=delivery.pk).attempts == 0
+
+
+def test_an_address_nobody_listens_on_is_named_as_such_and_its_latency_measured(cast, receiver, monkeypatch):
+    endpoint, _ = _endpoint(cast.acme, receiver.url, by=cast.acme_admin)
+    receiver.server.shutdown()
+    receiver.server.server_close()  # the port is closed: connecting is refused at once
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    clock = iter([1000.0, 1000.25])  # the attempt reads the clock before and after sending: 250 ms
+    monkeypatch.setattr(webhooks.time, "perf_counter", lambda: next(clock))
+    delivery = webhooks.attempt(WebhookDelivery.objects.get().pk)
+    assert (delivery.status, delivery.last_status_code, delivery.last_error, delivery.last_latency_ms) == (
+        "pending", None, "could not connect: ConnectionRefusedError", 250)
+    assert WebhookAttempt.objects.get(delivery=delivery).latency_ms == 250
