@@ -130,9 +130,9 @@ def invitation_send(*, user_id: Any, invited_by_id: Any = None) -> int:
     path = reverse("password_reset_confirm", kwargs={
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
     })
-    # Django's links live PASSWORD_RESET_TIMEOUT seconds from now (counted in whole seconds): say the minute before
-    until = (timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)).replace(second=0, microsecond=0)
-    inviter = User.objects.filter(pk=invited_by_id).first() if invited_by_id else None
+    # Django's links live PASSWORD_RESET_TIMEOUT seconds from now; the mail names the minute, not later
+    until = timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+    inviter = User.objects.filter(pk=invited_by_id).first()  # None when the studio sent it
     if inviter is None:
         who = studio
     elif getattr(getattr(inviter, "membership", None), "client_id", None) == client.pk:
@@ -213,7 +213,7 @@ def member_resend(*, membership: Membership, by: User) -> None:
     if not membership.client.is_active:
         raise InvalidTransition("The company is deactivated; reactivate it first.")
     enqueue_on_commit("clients.tasks.send_invitation", str(person.pk), str(by.pk), group="mail")
-    security_log.record(Kind.INVITATION_SENT, actor=by, subject=person, company=membership.client, detail="sent again")
+    security_log.record(Kind.INVITATION_SENT, actor=by, subject=person, detail="sent again")  # their company
 
 
 def _clean_content(fields: dict[str, Any]) -> dict[str, Any]:

@@ -421,6 +421,19 @@ def test_currencies_are_never_added_together(ready):
     assert {t.currency: t.total for t in aging_totals} == {"EUR": eur.total, "USD": usd.total}
 
 
+def test_aging_rows_go_by_client_then_currency(ready):
+    """A client owing in two currencies has a row for each, in the order of the currency codes, whichever
+    invoice came first."""
+    dollars = issued_invoice(ready.acme, ready, title="first, in dollars")
+    Invoice.objects.filter(pk=dollars.pk).update(currency="USD")
+    issued_invoice(ready.acme, ready, title="then in euros")
+    address(ready.globex)
+    issued_invoice(ready.globex, ready, title="another client")
+    rows, _ = invoicing.aging(Invoice.objects.all())
+    assert [(row.client.name, row.currency) for row in rows] == [
+        (ready.acme.name, "EUR"), (ready.acme.name, "USD"), (ready.globex.name, "EUR")]
+
+
 def test_client_admins_are_told_when_a_document_is_issued(ready):
     from agency.models import Notification
     from billing import tasks

@@ -521,3 +521,22 @@ def test_the_pre_flight_advice_shows_while_the_client_can_act_on_it(cast, web):
     assert "sRGB assumed" in web(cast.acme_member).get(f"/orders/{order.pk}/").content.decode()
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.IN_PRODUCTION)
     assert "sRGB assumed" not in web(cast.acme_member).get(f"/orders/{order.pk}/").content.decode()
+
+
+def test_no_reminder_for_a_held_order_or_for_a_delivery_answered_in_full(cast):
+    """The day before auto-approval, only an order under review with images still waiting hears of it: an
+    order on hold waits for its release, and a delivery whose images were all answered has nothing left."""
+    cast.acme.auto_approve_days = 3
+    cast.acme.save()
+    start = timezone.now().replace(microsecond=0)
+    held = make_order(cast.acme, status=OrderStatus.ON_HOLD, title="Held")
+    _aged_delivery(held, add_images(held, {"standard": 1}, status=ImageStatus.DELIVERED), by=cast.retoucher,
+                   created_at=start)
+    answered = make_order(cast.acme, status=OrderStatus.DELIVERED, title="All answered")
+    _aged_delivery(answered, add_images(answered, {"standard": 2}, status=ImageStatus.APPROVED), by=cast.retoucher,
+                   created_at=start)
+    with time_machine.travel(start + timedelta(days=2, hours=1), tick=False):
+        assert proofing.auto_approve_due() == {"reminded": 0, "approved": 0}
+        Order.objects.filter(pk=held.pk).update(status=OrderStatus.DELIVERED)  # released: now it is due
+        assert proofing.auto_approve_due() == {"reminded": 1, "approved": 0}
+    assert not Notification.objects.filter(kind="approval_reminder", title__startswith=answered.number).exists()
