@@ -142,5 +142,5 @@ def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> s
 def lockout_response(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     message = "Too many failed logins. Try again in 15 minutes or ask your account manager."
     if request.path.startswith("/api/"):
-        return problem_response(request, 429, "Too many login attempts", message)
+        return problem_response(429, "Too many login attempts", message)
     return render(request, "registration/locked_out.html", {"message": message}, status=429)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 
 PROBLEM_JSON = "application/problem+json"
@@ -112,5 +112,5 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRespon
     return problem_doc
 
 
-def problem_response(request: HttpRequest, status_code: int, title: str, detail: str) -> JsonResponse:
+def problem_response(status_code: int, title: str, detail: str) -> JsonResponse:
     return JsonResponse(problem(status_code, title, detail), status=status_code, content_type=PROBLEM_JSON)

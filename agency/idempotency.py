@@ -134,7 +134,7 @@ class IdempotencyMiddleware:
         if key is None:
             return self.get_response(request)
         if not 1 <= len(key) <= 255 or not key.isprintable() or key.strip() != key:
-            return problem_response(request, 400, "Invalid Idempotency-Key",
+            return problem_response(400, "Invalid Idempotency-Key",
                                     "An Idempotency-Key has 1 to 255 visible characters (a UUID is a good choice).")
         person = _person(request)
         if person is None:
@@ -159,11 +159,11 @@ class IdempotencyMiddleware:
             if page:
                 return self._page_repeat(request, person, key, fingerprint, first)
             if first is not None and first.fingerprint != fingerprint:
-                return problem_response(request, 422, "Idempotency-Key reused",
+                return problem_response(422, "Idempotency-Key reused",
                                         "This Idempotency-Key was sent with a different request in the last "
                                         f"{settings.LOUPE_IDEMPOTENCY_HOURS} hours. Use a new key for a new request.")
             if first is None or first.status_code is None:
-                return problem_response(request, 409, "Request in progress",
+                return problem_response(409, "Request in progress",
                                         "A request with this Idempotency-Key is still being processed; retry in a "
                                         "moment to get its answer.")
             return _replay(first)
@@ -177,7 +177,7 @@ class IdempotencyMiddleware:
             return response
         kept = response
         if getattr(response, "carries_secret", False):
-            kept = problem_response(request, 409, "Secret shown once", SHOWN_ONCE)
+            kept = problem_response(409, "Secret shown once", SHOWN_ONCE)
         record.status_code = kept.status_code
         record.content_type = kept.get("Content-Type", "")[:100]
         record.location = kept.get("Location", "")[:500]

@@ -41,11 +41,11 @@ class RequestSizeLimitMiddleware:
         try:
             length = int(raw)
         except ValueError:
-            return problem_response(request, 400, "Bad request", "The Content-Length header is not a number.")
+            return problem_response(400, "Bad request", "The Content-Length header is not a number.")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if length > limit:
             detail = f"The request body of {length} bytes exceeds the limit of {limit} bytes."
-            return problem_response(request, 413, "Request body too large", detail)
+            return problem_response(413, "Request body too large", detail)
         return self.get_response(request)
 
 
@@ -66,7 +66,7 @@ class SessionLifetimeMiddleware:
             elif now - float(started) > settings.LOUPE_SESSION_ABSOLUTE_SECONDS:
                 logout(request)
                 if request.path.startswith("/api/"):
-                    return problem_response(request, 401, "Session expired", "Your session has expired. Log in again.")
+                    return problem_response(401, "Session expired", "Your session has expired. Log in again.")
                 return redirect_to_login(request.get_full_path())
         return self.get_response(request)
 
@@ -139,7 +139,7 @@ class DomainErrorMiddleware:
         from agency.views import refused
 
         if request.path.startswith("/api/"):
-            return problem_response(request, exception.status_code, exception.title, exception.message)
+            return problem_response(exception.status_code, exception.title, exception.message)
         return refused(request, exception.status_code, exception.message)
 
 
@@ -161,7 +161,7 @@ class SecondFactorMiddleware:
                 and not request.path.startswith(self.OPEN_PREFIXES)):
             message = "Your role needs two-factor sign-in: set it up at /profile/two-factor/ first."
             if request.path.startswith("/api/"):
-                return problem_response(request, 403, "Two-factor sign-in required", message)
+                return problem_response(403, "Two-factor sign-in required", message)
             return redirect_to_login(request.get_full_path(), login_url=reverse("two_factor_setup"))
         return self.get_response(request)
 

@@ -422,18 +422,18 @@ def _wants_problem(request: HttpRequest) -> bool:
 def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Any unknown path under /api/ answers problem+json, also with DEBUG on (Django's debug 404
     page would answer HTML)."""
-    return problem_response(request, 404, "Not Found", "No such resource.")
+    return problem_response(404, "Not Found", "No such resource.")
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
-        return problem_response(request, 404, "Not Found", "No such resource.")
+        return problem_response(404, "Not Found", "No such resource.")
     return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_problem(request):
-        return problem_response(request, 500, "Internal Server Error",
+        return problem_response(500, "Internal Server Error",
                                 "Something went wrong on our side. It has been logged.")
     return render(request, "500.html", status=500)
 
@@ -441,7 +441,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     reason = str(exception) if exception and str(exception) else "Your role does not allow this page or action."
     if _wants_problem(request):
-        return problem_response(request, 403, "Forbidden", reason)
+        return problem_response(403, "Forbidden", reason)
     return refused(request, 403, reason)
 
 
@@ -451,13 +451,13 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     message = ("The request's CSRF token is missing or expired. Reload the page and try again; scripts send "
                "their API token (Authorization: Token …) rather than the session cookie.")
     if _wants_problem(request):
-        return problem_response(request, 403, "CSRF check failed", message)
+        return problem_response(403, "CSRF check failed", message)
     return refused(request, 403, message)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
-        return problem_response(request, 400, "Bad Request", "The request could not be understood.")
+        return problem_response(400, "Bad Request", "The request could not be understood.")
     return render(request, "400.html", status=400)
 
 
@@ -479,20 +479,20 @@ def local_upload(request: HttpRequest, token: str) -> HttpResponse:
     """The local backend's presigned PUT: the signed token names the key, part and exact size."""
     backend = get_backend()
     if request.method != "PUT" or not isinstance(backend, LocalBackend):
-        return problem_response(request, 405 if request.method != "PUT" else 404, "Not allowed", "Use PUT on an upload URL.")
+        return problem_response(405 if request.method != "PUT" else 404, "Not allowed", "Use PUT on an upload URL.")
     try:
         payload = backend.read_upload_token(token)
     except signing.SignatureExpired:
-        return problem_response(request, 403, "Expired", "This upload URL has expired; ask for a new one.")
+        return problem_response(403, "Expired", "This upload URL has expired; ask for a new one.")
     except signing.BadSignature:
-        return problem_response(request, 403, "Forbidden", "This upload URL is not valid.")
+        return problem_response(403, "Forbidden", "This upload URL is not valid.")
     declared = request.META.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > payload["s"]:
-        return problem_response(request, 413, "Too large", f"This URL accepts exactly {payload['s']} bytes.")
+        return problem_response(413, "Too large", f"This URL accepts exactly {payload['s']} bytes.")
     try:
         etag = backend.receive(payload, request)
     except UploadError as exc:
-        return problem_response(request, 413 if "larger than" in exc.reason else 400, "Upload refused", exc.reason)
+        return problem_response(413 if "larger than" in exc.reason else 400, "Upload refused", exc.reason)
     response = HttpResponse(status=200)
     response["ETag"] = etag
     return response

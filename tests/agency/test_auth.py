@@ -77,6 +77,7 @@ def test_page_login_locks_out_too(cast):
         response = web.post("/login/", {"username": cast.acme_member.email, "password": f"bad-{i}"})
     assert response.status_code == 429
     assert b"Too many failed logins. Try again in 15 minutes or ask your account manager." in response.content
+    assert b"<title>Too many attempts \xc2\xb7 Loupe Studio</title>" in response.content  # the studio's page
     assert web.post("/login/", {"username": cast.acme_member.email, "password": PASSWORD}).status_code == 429
 
 

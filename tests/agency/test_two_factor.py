@@ -293,6 +293,20 @@ def test_required_staff_without_a_second_factor_get_no_token(cast, settings):
     assert not ApiToken.objects.exists()
 
 
+def test_who_is_missing_a_second_factor(cast, settings):
+    """Required for staff only, and missing only until that person confirms a device of their own."""
+    from agency.two_factor import missing_for
+
+    settings.LOUPE_REQUIRE_2FA_FOR_STAFF = True
+    TOTPDevice.objects.create(user=cast.qc, name="someone else's", confirmed=True)
+    TOTPDevice.objects.create(user=cast.finance, name="unconfirmed", confirmed=False)
+    assert (missing_for(cast.finance), missing_for(cast.acme_admin)) == (True, False)
+    TOTPDevice.objects.create(user=cast.finance, name="phone", confirmed=True)
+    assert (missing_for(cast.finance), missing_for(cast.qc)) == (False, False)
+    settings.LOUPE_REQUIRE_2FA_FOR_STAFF = False
+    assert missing_for(cast.account_manager) is False
+
+
 # Django admin
 
 

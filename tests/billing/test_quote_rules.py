@@ -533,6 +533,8 @@ def test_the_surcharge_follows_the_lines_before_it_after_every_edit(cast, expres
 
 def test_the_surcharge_cannot_be_typed_and_removing_it_waives_it_for_good(cast, express):
     surcharge = express.lines.get(kind=LineKind.SURCHARGE)
+    assert (surcharge.description, surcharge.quantity, surcharge.unit_price, surcharge.amount) == (
+        "Express turnaround (×1.5)", Decimal("1"), Decimal("35.00"), Decimal("35.00"))  # once, for the whole order
     with pytest.raises(RuleViolation, match="follows the lines before it"):
         services.quote_line_save(quote=express, by=cast.account_manager, line=surcharge, description="Cheaper",
                                  quantity=Decimal("1"), unit_price=Decimal("1.00"))

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,7 +20,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from agency.exceptions import RuleViolation
+from agency.exceptions import NotPermitted, RuleViolation
 from clients import tasks, webhooks
 from clients.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs import workflow
@@ -252,7 +252,9 @@ def test_an_order_event_goes_to_its_company_and_the_studio_only(cast, receiver, 
     with django_capture_on_commit_callbacks(execute=True):
         workflow.order_submit(order_id=cast.acme_order.pk, by=cast.acme_member)
     assert {d.endpoint_id for d in WebhookDelivery.objects.all()} == {acme.pk, studio.pk}
-    assert len(receiver.requests) == 2 and not any("globex" in r["path"] for r in receiver.requests)
+    assert sorted(r["path"] for r in receiver.requests) == ["/hooks/loupe", "/hooks/loupe?studio=1"]
+    event_ids = {d.event_id for d in WebhookDelivery.objects.all()}
+    assert len(event_ids) == 1  # one event, the same id for every endpoint
     for request in receiver.requests:
         secret = studio_secret if "studio" in request["path"] else acme_secret
         headers = request["headers"]
@@ -260,6 +262,8 @@ def test_an_order_event_goes_to_its_company_and_the_studio_only(cast, receiver, 
         assert not webhooks.verify_signature("whsec_wrong", headers["Loupe-Signature"], request["body"])
         assert headers["Loupe-Event"] == "order.submitted" and headers["Content-Type"] == "application/json"
         event = json.loads(request["body"])
+        assert sorted(event) == ["created_at", "data", "id", "type"] and event["id"] == str(*event_ids)
+        assert abs(datetime.fromisoformat(event["created_at"]) - timezone.now()) < timedelta(minutes=1)
         assert event["type"] == "order.submitted" and event["data"]["order"]["number"] == cast.acme_order.number
         assert event["data"]["order"]["api_url"].endswith(f"/api/v1/orders/{cast.acme_order.pk}/")
         assert "CANARY" not in request["body"]
@@ -656,3 +660,18 @@ def test_an_address_nobody_listens_on_is_named_as_such_and_its_latency_measured(
     assert (delivery.status, delivery.last_status_code, delivery.last_error, delivery.last_latency_ms) == (
         "pending", None, "could not connect: ConnectionRefusedError", 250)
     assert WebhookAttempt.objects.get(delivery=delivery).latency_ms == 250
+
+
+def test_a_url_without_a_path_is_sent_to_the_root(cast, receiver):
+    endpoint, _ = _endpoint(cast.acme, receiver.url.removesuffix("/hooks/loupe"), by=cast.acme_admin)
+    webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
+    webhooks.attempt(WebhookDelivery.objects.get(endpoint=endpoint).pk)
+    assert [r["path"] for r in receiver.requests] == ["/"]
+
+
+def test_who_manages_webhooks_is_said_in_full(cast):
+    with pytest.raises(NotPermitted) as refused:
+        _endpoint(cast.acme, "https://hooks.example.test/loupe", by=cast.acme_member)
+    assert refused.value.message == (
+        "Only the company's admins (for the company) or the studio's managers manage webhooks.")
+    assert not WebhookEndpoint.objects.exists()
