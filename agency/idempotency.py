@@ -157,7 +157,7 @@ class IdempotencyMiddleware:
         except IntegrityError:
             first = IdempotencyKey.objects.filter(user=person, key=key).first()
             if page:
-                return self._page_repeat(request, person, key, fingerprint, first)
+                return self._page_repeat(request, fingerprint, first)
             if first is not None and first.fingerprint != fingerprint:
                 return problem_response(422, "Idempotency-Key reused",
                                         "This Idempotency-Key was sent with a different request in the last "
@@ -185,8 +185,7 @@ class IdempotencyMiddleware:
         record.save(update_fields=["status_code", "content_type", "location", "body"])
         return response
 
-    def _page_repeat(self, request: HttpRequest, person: Any, key: str, fingerprint: str,
-                     first: IdempotencyKey | None) -> HttpResponse:
+    def _page_repeat(self, request: HttpRequest, fingerprint: str, first: IdempotencyKey | None) -> HttpResponse:
         """A page form sent again: the first answer (waiting for it while it runs), never a second effect."""
         from agency.views import refused
 

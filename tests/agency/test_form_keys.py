@@ -58,7 +58,7 @@ def test_a_key_sent_again_with_other_values_is_refused_and_changes_nothing(cast,
     _pay(web, invoice, key, Decimal("10.00"))
     other = web.post(f"/invoices/{invoice.pk}/pay/", {"amount": "20.00", "received_on": str(studio_today()),
                                                       "method": "transfer", "form_key": key})
-    assert other.status_code == 409 and OTHER_VALUES in other.content.decode()
+    assert other.status_code == 409 and f'<p class="refused-reason">{OTHER_VALUES}</p>' in other.content.decode()
     assert [p.amount for p in Payment.objects.filter(invoice=invoice)] == [Decimal("10.00")]
 
 
@@ -140,7 +140,8 @@ def test_a_repeat_gives_up_after_twenty_seconds_and_says_so(cast, invoice, clock
     again = _pay(web, invoice, key, Decimal("10.00"))
     assert WAIT_FOR_FIRST_SECONDS == 20 and len(clock.naps) == 200  # looked until the 20th second, not after
     assert again.status_code == 409
-    assert "That form is still being processed; reload the page in a moment." in again.content.decode()
+    assert ('<p class="refused-reason">That form is still being processed; reload the page in a moment.</p>'
+            in again.content.decode())
     assert Payment.objects.filter(invoice=invoice).count() == 1
 
 

@@ -238,7 +238,8 @@ def test_an_answer_with_a_secret_is_never_kept_and_a_replay_says_it_was_shown_on
         secret = first.json()[field]
         assert first["Cache-Control"] == "no-store"
         again = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=f"secret-{n}")
-        assert (again.status_code, again["Idempotent-Replayed"], again.json()["detail"]) == (409, "true", SHOWN_ONCE)
+        assert (again.status_code, again["Idempotent-Replayed"], again.json()["title"], again.json()["detail"]) == (
+            409, "true", "Secret shown once", SHOWN_ONCE)
         assert secret.encode() not in again.content
         assert secret.encode() not in bytes(IdempotencyKey.objects.get(key=f"secret-{n}").body)
 
@@ -307,3 +308,50 @@ def test_a_streamed_answer_is_not_kept(cast, rf):
     again = post(cast.acme_member)
     assert b"".join(again.streaming_content) == b"ab" and "Idempotent-Replayed" not in again
     assert len(calls) == 2 and not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.parametrize("status,kept", [(200, True), (422, True), (499, True), (401, False), (403, False),
+                                         (429, False), (500, False), (501, False)])
+def test_which_answers_are_kept(cast, rf, status, kept):
+    """Refusals before any work and server errors are not kept (the same key may try again); any other
+    answer is, with its type and without a Location it did not have."""
+    from django.http import HttpResponse
+
+    calls = []
+    post = _middleware_posting(rf, lambda: calls.append(1) or HttpResponse(b"{}", status=status,
+                                                                           content_type="application/json"))
+    post(cast.acme_member)
+    again = post(cast.acme_member)
+    assert (len(calls), again.has_header("Idempotent-Replayed")) == ((1, True) if kept else (2, False))
+    if kept:
+        assert (again.status_code, again["Content-Type"], again.has_header("Location")) == (
+            status, "application/json", False)
+
+
+def test_what_does_not_fit_its_column_is_cut(cast, rf):
+    """A content type is kept to 100 characters and a Location to 500 (their columns)."""
+    from django.http import HttpResponse
+
+    content_type = "application/json; profile=" + "p" * 200
+    location = "/api/v1/things/" + "7" * 600
+    post = _middleware_posting(rf, lambda: HttpResponse(b"{}", status=201, content_type=content_type,
+                                                        headers={"Location": location}))
+    post(cast.acme_member)
+    row = IdempotencyKey.objects.get()
+    assert (row.content_type, row.location) == (content_type[:100], location[:500])
+
+
+def test_a_page_forms_values_make_its_fingerprint_but_not_its_csrf_token(rf):
+    """The CSRF token may be rotated between a form's two sendings; anything else, files included (by
+    name and size), makes it another form."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from agency.idempotency import _page_fingerprint
+
+    def sent(csrf="a", note="x", file=b"12345", name="ring.jpg"):
+        data = {"csrfmiddlewaretoken": csrf, "note": note, "form_key": "k",
+                "file": SimpleUploadedFile(name, file, content_type="image/jpeg")}
+        return _page_fingerprint(rf.post("/orders/1/upload/", data))
+
+    assert sent() == sent(csrf="b")
+    assert len({sent(), sent(note="y"), sent(file=b"123456"), sent(name="ring2.jpg")}) == 4

@@ -148,6 +148,18 @@ def test_a_recovery_code_works_once_and_says_how_many_are_left(cast):
     assert two_factor.recovery_codes_left(cast.acme_member) == 9
 
 
+def test_an_account_locked_meanwhile_is_refused_at_the_code_step_even_with_the_right_code(cast, settings):
+    """The password was right; before the code is typed, someone else's wrong passwords (another
+    address) lock the account: the code step checks the account's lock, not only the address."""
+    key, _ = enrolled(cast.acme_member)
+    web, _ = password_step(cast.acme_member.email)
+    elsewhere = HttpClient(REMOTE_ADDR="198.51.100.9")
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        elsewhere.post("/login/", {"username": cast.acme_member.email, "password": f"wrong-{i}"})
+    locked = web.post("/login/code/", {"code": code_for(key, steps=1)})
+    assert locked.status_code == 429 and not signed_in(web)
+
+
 def test_wrong_codes_lock_the_sign_in_like_wrong_passwords(cast, settings):
     key, _ = enrolled(cast.acme_member)
     web, _ = password_step(cast.acme_member.email)

@@ -654,12 +654,12 @@ def test_an_address_nobody_listens_on_is_named_as_such_and_its_latency_measured(
     receiver.server.shutdown()
     receiver.server.server_close()  # the port is closed: connecting is refused at once
     webhooks.emit("order.submitted", client_id=cast.acme.pk, data=webhooks.order_data(cast.acme_order))
-    clock = iter([1000.0, 1000.25])  # the attempt reads the clock before and after sending: 250 ms
+    clock = iter([1000.0, 1001.5])  # the attempt reads the clock before and after sending: 1,500 ms
     monkeypatch.setattr(webhooks.time, "perf_counter", lambda: next(clock))
     delivery = webhooks.attempt(WebhookDelivery.objects.get().pk)
     assert (delivery.status, delivery.last_status_code, delivery.last_error, delivery.last_latency_ms) == (
-        "pending", None, "could not connect: ConnectionRefusedError", 250)
-    assert WebhookAttempt.objects.get(delivery=delivery).latency_ms == 250
+        "pending", None, "could not connect: ConnectionRefusedError", 1500)
+    assert WebhookAttempt.objects.get(delivery=delivery).latency_ms == 1500
 
 
 def test_a_url_without_a_path_is_sent_to_the_root(cast, receiver):
