@@ -190,8 +190,8 @@ def message_list(user: Any, order: Order) -> QuerySet[Message]:
     return scope(Message.objects.filter(order=order), user).select_related("author").order_by("created_at")
 
 
-def delivered_versions(images: list[OrderImage]) -> dict[Any, tuple[int, Version]]:
-    """Per image (of a list the caller already scoped), the number of the latest delivery holding it and
+def delivered_versions(images: list[Any]) -> dict[Any, tuple[int, Version]]:
+    """Per image (of a list the caller already scoped: images or their ids), the number of the latest delivery holding it and
     the version it was delivered with: what the client last received (a delivery still being packed, or
     one that failed, was not received). One query."""
     latest: dict[Any, tuple[int, Version]] = {}

@@ -240,7 +240,7 @@ def order_deliver(*, order: Order, by: User, message: str, data: dict[str, Any])
     order waits on the client and the SLA clock stops."""
     refusal = _refusal(order, "only an order in production or revision can be delivered.")
     ORDERS.check("deliver", order, refusal)
-    clock = _clock(order, "stop") if order.status in IN_WORK else {}
+    clock = _clock(order, "stop")  # a second delivery finds it stopped, and stopping it again changes nothing
     return _transition(order, "deliver", by=by, verb="order.delivered", message=message, data=data,
                        delivered_at=timezone.now(), **clock)
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.notifications import notify
-from jobs import permissions, workflow
+from jobs import permissions, selectors, workflow
 from jobs.events import on_behalf, record_event
 from jobs.models import (
     REVIEWABLE,
@@ -83,13 +83,8 @@ def _locked_order(order: Order) -> Order:
 
 
 def _latest_delivered(image_ids: list[Any]) -> dict[Any, Version]:
-    """The version each image was last published with."""
-    latest: dict[Any, tuple[int, Version]] = {}
-    for item in DeliveryItem.objects.filter(image_id__in=image_ids).select_related("version", "delivery"):
-        current = latest.get(item.image_id)
-        if current is None or item.delivery.number > current[0]:
-            latest[item.image_id] = (item.delivery.number, item.version)
-    return {image_id: version for image_id, (_, version) in latest.items()}
+    """The version each image was last published with (the rule is ``selectors.delivered_versions``)."""
+    return {image_id: version for image_id, (_, version) in selectors.delivered_versions(image_ids).items()}
 
 
 def _pending(image_ids: list[Any]) -> set[Any]:

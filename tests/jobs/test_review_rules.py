@@ -12,7 +12,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from agency.exceptions import InvalidTransition, NotPermitted
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import Notification, NotificationPreference
 from billing.models import RevisionCharge
 from jobs import selectors
@@ -27,6 +27,7 @@ from jobs.models import (
     OrderImage,
     OrderStatus,
     Pin,
+    RevisionItem,
     RevisionRound,
     RoundStatus,
     Version,
@@ -551,3 +552,36 @@ def test_no_reminder_for_a_held_order_or_for_a_delivery_answered_in_full(cast):
         Order.objects.filter(pk=held.pk).update(status=OrderStatus.DELIVERED)  # released: now it is due
         assert proofing.auto_approve_due() == {"reminded": 1, "approved": 0}
     assert not Notification.objects.filter(kind="approval_reminder", title__startswith=answered.number).exists()
+
+
+@pytest.mark.parametrize("label,items,words,field", [
+    ("no items", lambda img: [], "Choose at least one image to approve or revise.", "items"),
+    ("a change with an empty pin", lambda img: [{"image": img.pk, "decision": "revise",
+                                                 "pins": [{"x": "0.5", "y": "0.5", "text": " "}]}],
+     "Write what should change.", "pins"),
+    ("a 2,001-character note", lambda img: [{"image": img.pk, "decision": "revise", "note": "x" * 2001}],
+     "A note has at most 2000 characters.", "items"),
+])
+def test_bad_review_input_says_why_in_full(cast, delivered, label, items, words, field):
+    """The service's own words (the API's serializer says its own first; pages show these)."""
+    order, images = delivered
+    before = _state(order, images)
+    with pytest.raises(RuleViolation) as refused:
+        proofing.review_submit(order=order, by=cast.acme_member, items=items(images[0]))
+    assert (refused.value.message, refused.value.field) == (words, field)
+    assert _state(order, images) == before
+
+
+def test_a_note_of_exactly_2000_characters_is_kept(cast, delivered):
+    order, images = delivered
+    proofing.review_submit(order=order, by=cast.acme_member,
+                           items=[{"image": images[0].pk, "decision": "revise", "note": "n" * 2000}])
+    assert RevisionItem.objects.get(image=images[0]).note == "n" * 2000
+
+
+def test_approving_the_last_image_completes_the_order_in_the_words_of_the_timeline(cast, delivered):
+    order, images = delivered
+    assert proofing.review_submit(order=order, by=cast.acme_member,
+                                  items=[{"image": i.pk, "decision": "approve"} for i in images]).completed
+    event = Event.objects.get(order=order, verb="order.completed")
+    assert (event.actor, event.message) == (cast.acme_member, "Every image approved; the order is complete")
