@@ -585,3 +585,47 @@ def test_approving_the_last_image_completes_the_order_in_the_words_of_the_timeli
                                   items=[{"image": i.pk, "decision": "approve"} for i in images]).completed
     event = Event.objects.get(order=order, verb="order.completed")
     assert (event.actor, event.message) == (cast.acme_member, "Every image approved; the order is complete")
+
+
+def _pins(*points, text="Dust"):
+    return [{"x": x, "y": y, "text": text} for x, y in points]
+
+
+@pytest.mark.parametrize("label,item,words,field", [
+    ("the same image twice", lambda i: [{"image": i[0].pk, "decision": "approve"}] * 2,
+     "An image appears twice in this review.", "items"),
+    ("another order's image", lambda i: [{"image": i[3].pk, "decision": "approve"}],
+     "Some of these images are not part of this order's deliveries.", "items"),
+    ("51 pins", lambda i: [{"image": i[0].pk, "decision": "revise", "pins": _pins(*[("0.5", "0.5")] * 51)}],
+     "At most 50 pins per image and round.", "pins"),
+    *[(f"a pin at {x}, {y}", lambda i, x=x, y=y: [{"image": i[0].pk, "decision": "revise", "pins": _pins((x, y))}],
+       "A pin must lie on the picture (x and y from 0 to 1).", "pins")
+      for x, y in (("-0.001", "0.5"), ("1.001", "0.5"), ("0.5", "-0.001"), ("0.5", "1.001"))],
+    ("a pin without text", lambda i: [{"image": i[0].pk, "decision": "revise", "pins": [{"x": "0.5", "y": "0.5"}]}],
+     "Write what should change.", "pins"),
+])
+def test_what_a_review_may_hold_said_in_full(cast, delivered, label, item, words, field):
+    order, images = delivered
+    other = make_order(cast.acme, status=OrderStatus.DELIVERED, title="Another delivered order")
+    stranger = add_images(other, {"standard": 1}, status=ImageStatus.DELIVERED)
+    before = _state(order, images)
+    with pytest.raises(RuleViolation) as refused:
+        proofing.review_submit(order=order, by=cast.acme_member, items=item([*images, *stranger]))
+    assert (refused.value.message, refused.value.field) == (words, field)
+    assert _state(order, images) == before
+
+
+def test_pins_on_the_edges_and_fifty_of_them_are_kept(cast, delivered):
+    order, images = delivered
+    edges = _pins(("0", "0"), ("1", "1"), ("0", "1"), ("1", "0"), *[("0.5", "0.5")] * 46, text="  Prong  ")
+    proofing.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "revise",
+                                                                     "pins": edges}])
+    assert Pin.objects.count() == 50 and set(Pin.objects.values_list("text", flat=True)) == {"Prong"}
+
+
+def test_an_image_answered_meanwhile_is_named(cast, delivered):
+    order, images = delivered
+    OrderImage.objects.filter(pk=images[0].pk).update(status=ImageStatus.APPROVED)
+    with pytest.raises(InvalidTransition) as refused:
+        proofing.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
+    assert refused.value.message == f"{images[0].filename} is approved already; reload the page."
