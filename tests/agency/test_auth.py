@@ -284,3 +284,22 @@ def test_the_clients_address_comes_from_a_trusted_proxy_only(cast, settings, rf)
     from agency.models import SecurityEvent
 
     assert SecurityEvent.objects.filter(kind="sign_in_failed", ip_address="203.0.113.5").count() == 11
+
+
+def test_an_addresss_failed_sign_ins_are_forgotten_after_the_cool_off(cast, rf, settings):
+    """The address throttle counts failures for AXES_COOLOFF_TIME (15 minutes), then starts again."""
+    import time_machine
+
+    from agency import throttle
+    from agency.auth import ADDRESS_SCOPE, count_failed_sign_in
+
+    request = rf.post("/login/", REMOTE_ADDR="192.0.2.77")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        count_failed_sign_in(request)
+        count_failed_sign_in(request)
+        assert throttle.seen(ADDRESS_SCOPE, "192.0.2.77") == 2
+    with time_machine.travel(start + settings.AXES_COOLOFF_TIME - timedelta(seconds=1), tick=False):
+        assert throttle.seen(ADDRESS_SCOPE, "192.0.2.77") == 2
+    with time_machine.travel(start + settings.AXES_COOLOFF_TIME + timedelta(seconds=1), tick=False):
+        assert throttle.seen(ADDRESS_SCOPE, "192.0.2.77") == 0

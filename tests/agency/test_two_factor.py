@@ -83,6 +83,8 @@ def test_setting_up_shows_a_qr_code_and_confirms_with_the_first_code(cast):
     codes = re.findall(r"<li>([a-z2-7]{4}-[a-z2-7]{4})</li>", page.content.decode())
     assert len(codes) == 10 and len(set(codes)) == 10
     assert two_factor.is_enabled(cast.acme_member) and two_factor.recovery_codes_left(cast.acme_member) == 10
+    assert list(StaticDevice.objects.filter(user=cast.acme_member).values_list("name", "confirmed")) == [
+        ("Recovery codes", True)]  # as the admin lists it
     # this session stays (and counts as verified); the person's other sessions end
     assert web.get("/profile/").status_code == 200
     assert elsewhere.get("/profile/").status_code == 302
