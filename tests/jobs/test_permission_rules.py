@@ -34,3 +34,15 @@ def test_only_the_studio_sees_internal_events_and_only_managers_reclass_revision
     assert {u for u in studio | clients if permissions.can_see_internal_events(u)} == studio
     assert not permissions.can_see_internal_events(AnonymousUser())
     assert {u for u in studio | clients if permissions.can_classify_revisions(u)} == {cast.account_manager, cast.admin}
+
+
+def test_which_timeline_lines_each_role_reads(cast):
+    """A hand-written table, not the constants it checks: clients read the client's lines, retouchers and
+    QC also the studio's, the money and planning roles every line (the managers' too)."""
+    expected = {
+        "acme_admin": {"client"}, "acme_member": {"client"},
+        "retoucher": {"client", "studio"}, "qc": {"client", "studio"},
+        "account_manager": {"client", "studio", "managers"}, "finance": {"client", "studio", "managers"},
+        "admin": {"client", "studio", "managers"},
+    }
+    assert {name: set(permissions.readable_audiences(getattr(cast, name))) for name in expected} == expected
