@@ -168,6 +168,31 @@ def test_an_empty_draft_cannot_be_issued(ready):
     assert snapshot(draft)["status"] == S.DRAFT and not DocumentCounter.objects.exists()
 
 
+def test_issuing_says_why_not_in_full_and_a_cent_is_enough(ready):
+    empty = Invoice.objects.create(client=ready.acme, currency="EUR")
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.invoice_issue(invoice=empty, by=ready.finance)
+    assert refused.value.message == "An invoice without lines cannot be issued; add a line or void the draft."
+    [draft] = invoicing.invoice_generate(by=ready.finance, order=completed_order(ready.acme, ready.account_manager))
+    Invoice.objects.filter(pk=draft.pk).update(total=Decimal("0.00"))
+    with pytest.raises(InvalidTransition) as refused:
+        invoicing.invoice_issue(invoice=draft, by=ready.finance)
+    assert refused.value.message == ("The draft's total is 0.00 EUR; an invoice must be for more than nothing "
+                                     "(a credit is a credit note).")
+    assert snapshot(draft)["status"] == S.DRAFT
+    Invoice.objects.filter(pk=draft.pk).update(total=Decimal("0.01"))  # the check reads the stored total
+    issued = invoicing.invoice_issue(invoice=draft, by=ready.finance)
+    assert issued.status == S.ISSUED
+
+
+def test_the_issued_line_on_the_orders_timeline(ready):
+    invoice = issued_invoice(ready.acme, ready)
+    event = Event.objects.get(verb="invoice.issued")
+    assert (event.actor, event.audience, event.data, event.message) == (
+        ready.finance, "managers", {"invoice": str(invoice.pk)},
+        f"Invoice {invoice.number} issued: {invoice.total} EUR, due {invoice.due_date:%d %b %Y}")
+
+
 def test_a_failed_issue_takes_no_number_and_leaves_no_gap(ready):
     order = completed_order(ready.acme, ready.account_manager)
     [draft] = invoicing.invoice_generate(by=ready.finance, order=order)
@@ -622,17 +647,18 @@ def test_each_series_and_year_counts_on_its_own():
     DocumentCounter.objects.create(series="INV", year=2025, last=41)
     taken = [invoicing.next_number(DocumentKind.INVOICE, 2026), invoicing.next_number(DocumentKind.INVOICE, 2026),
              invoicing.next_number(DocumentKind.CREDIT_NOTE, 2026), invoicing.next_number(DocumentKind.INVOICE, 2025),
-             invoicing.next_number(DocumentKind.INVOICE, 2027)]
+             invoicing.next_number(DocumentKind.INVOICE, 2027), invoicing.next_number(DocumentKind.INVOICE, 2026),
+             invoicing.next_number(DocumentKind.CREDIT_NOTE, 2026)]
     assert taken == [("INV-2026-00001", 1), ("INV-2026-00002", 2), ("CN-2026-00001", 1), ("INV-2025-00042", 42),
-                     ("INV-2027-00001", 1)]
+                     ("INV-2027-00001", 1), ("INV-2026-00003", 3), ("CN-2026-00002", 2)]  # taking one moves no other
 
 
 def test_the_buyer_on_an_invoice_and_what_is_missing(ready):
     client = ready.acme
     client.vat_number = " de 123.456-789 "
     snapshot = invoicing.buyer_snapshot(client)
-    assert (snapshot["vat_number"], snapshot["email"], snapshot["name"]) == ("DE123456789", client.billing_email,
-                                                                             client.name)
+    assert (snapshot["vat_number"], snapshot["email"], snapshot["name"], snapshot["country"]) == (
+        "DE123456789", client.billing_email, client.name, "DE")
     for wrong, reason in (("DE12", "DE12 is not in the format of a DE VAT id (for example DE123456789)."),
                           ("DE1234567890", "DE1234567890 is not in the format of a DE VAT id (for example DE123456789)."),
                           ("123456789", "A VAT id of a company in DE starts with DE (for example DE123456789); "
