@@ -12,7 +12,6 @@ from jobs.models import (
     QUEUED,
     Delivery,
     DeliveryItem,
-    DeliveryStatus,
     Event,
     ImageStatus,
     ItemKind,
@@ -192,11 +191,10 @@ def message_list(user: Any, order: Order) -> QuerySet[Message]:
 
 def delivered_versions(images: list[Any]) -> dict[Any, tuple[int, Version]]:
     """Per image (of a list the caller already scoped: images or their ids), the number of the latest delivery holding it and
-    the version it was delivered with: what the client last received (a delivery still being packed, or
-    one that failed, was not received). One query."""
+    the version it was delivered with: what the client last received (published: its previews are there
+    while the archive is still being packed). One query; the review service reads the same rule."""
     latest: dict[Any, tuple[int, Version]] = {}
-    for item in (DeliveryItem.objects.filter(image__in=images, delivery__status=DeliveryStatus.READY)
-                 .select_related("version", "delivery")):
+    for item in DeliveryItem.objects.filter(image__in=images).select_related("version", "delivery"):
         current = latest.get(item.image_id)
         if current is None or item.delivery.number > current[0]:
             latest[item.image_id] = (item.delivery.number, item.version)
@@ -206,8 +204,7 @@ def delivered_versions(images: list[Any]) -> dict[Any, tuple[int, Version]]:
 def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:
     """What a client reviews: every delivered image with the version it was last published with and the
     open requests about it, in the order's image order. A fixed number of queries."""
-    images = list(scope(OrderImage.objects.filter(order=order, delivery_items__delivery__status=DeliveryStatus.READY),
-                        user).distinct()
+    images = list(scope(OrderImage.objects.filter(order=order, delivery_items__isnull=False), user).distinct()
                   .order_by("position", "created_at"))
     latest = delivered_versions(images)
     items: dict[Any, list[RevisionItem]] = {}
