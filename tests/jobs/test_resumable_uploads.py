@@ -210,6 +210,13 @@ def test_parts_cannot_be_sent_or_listed_for_a_single_put_a_finished_upload_or_an
     refused = api.post(parts_url, {"number": 1, "sha256": "a" * 64}, format="json")
     assert refused.status_code == 409 and "no longer being uploaded" in refused.json()["detail"]
     assert OrderImage.objects.get(pk=big["image"].pk).part_checksums == {}
+    # still "uploading" but already completed (its time stamped), or already put whole (its ETag): no more parts
+    for done in ({"uploaded_at": timezone.now()}, {"upload_etag": '"9b2cf535f27731c974343645a3985328"'}):
+        OrderImage.objects.filter(pk=big["image"].pk).update(**{"status": ImageStatus.UPLOADING, "uploaded_at": None,
+                                                               "upload_etag": "", **done})
+        refused = api.post(parts_url, {"number": 1, "sha256": "a" * 64}, format="json")
+        assert refused.status_code == 409, done
+        assert refused.json()["detail"].endswith(" is no longer being uploaded; its parts cannot be sent or listed.")
 
 
 def test_the_declaration_states_the_limit_and_the_checksum_rules(cast, settings, small_parts):
