@@ -32,8 +32,11 @@ def browser() -> Iterator[Any]:
         if os.environ.get("LOUPE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"LOUPE_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect(...) waits for what a click brings (the page a form posts back to has the same URL, so
+    # only waiting for the text tells the old page from the new); its wait matches the page's own.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,

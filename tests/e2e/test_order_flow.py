@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from jobs.models import Order, OrderStatus
 from tests.factories import PASSWORD
@@ -22,7 +23,7 @@ def _login(page, live_server, email):
 
 def test_client_creates_submits_and_sees_an_order(cast, live_server, page):
     _login(page, live_server, cast.acme_member.email)
-    assert page.get_by_role("heading", name="Acme Jewels orders").is_visible()
+    expect(page.get_by_role("heading", name="Acme Jewels orders")).to_be_visible()
     page.get_by_role("link", name="New order").first.click()
     page.get_by_label("Title").fill("Bridal set for spring")
     page.get_by_label("Style guide").select_option(label=f"{cast.acme_guide.name} (v1)")
@@ -33,15 +34,15 @@ def test_client_creates_submits_and_sees_an_order(cast, live_server, page):
     page.get_by_label("PO number").fill("PO-2026-77")
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(r"/orders/[0-9a-f-]{36}/$"))
-    assert page.get_by_text("has been saved as a draft").is_visible()
+    expect(page.get_by_text("has been saved as a draft")).to_be_visible()
     page.get_by_role("button", name="Submit to studio").click()
-    assert page.get_by_text("has been submitted to the studio").is_visible()
+    expect(page.get_by_text("has been submitted to the studio")).to_be_visible()
     order = Order.objects.get(title="Bridal set for spring")
     assert order.status == OrderStatus.SUBMITTED and order.po_number == "PO-2026-77"
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Orders").click()
     row = page.get_by_role("row").filter(has_text="Bridal set for spring")
-    assert row.get_by_text("Submitted").is_visible()
-    assert row.get_by_text(order.number).is_visible()
+    expect(row.get_by_text("Submitted")).to_be_visible()
+    expect(row.get_by_text(order.number)).to_be_visible()
     assert page.get_by_text("CANARY-B").count() == 0
 
 
@@ -51,7 +52,7 @@ def test_refusal_shows_the_reason_and_keeps_the_form(cast, live_server, page):
     page.get_by_label("Title").fill("No services chosen")
     page.get_by_label("Style guide").select_option(label=f"{cast.acme_guide.name} (v1)")
     page.get_by_role("button", name="Save draft").click()
-    assert page.get_by_text("Choose at least one service.").is_visible()
+    expect(page.get_by_text("Choose at least one service.")).to_be_visible()
     assert page.get_by_label("Title").input_value() == "No services chosen"
 
 
@@ -87,10 +88,10 @@ def test_client_drops_files_and_sees_thumbnails_and_reasons(cast, live_server, p
         print("\n".join(logs))
         page.screenshot(path="/tmp/screens/fail.png", full_page=True)
         raise
-    assert card.get_by_text("1800×1200").is_visible()
+    expect(card.get_by_text("1800×1200")).to_be_visible()
     rejected = page.locator(".thumb").filter(has_text="notes.jpg")
     rejected.get_by_text("not an image: the file is text").wait_for(timeout=30_000)
     if __import__("os").environ.get("LOUPE_SCREENSHOTS"):
         page.screenshot(path=f"{__import__('os').environ['LOUPE_SCREENSHOTS']}/upload.png", full_page=True)
     page.get_by_role("button", name="Submit to studio").click()
-    assert page.get_by_text("still uploading or rejected").is_visible()
+    expect(page.get_by_text("still uploading or rejected")).to_be_visible()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
 from jobs.models import Event, Order, OrderImage, OrderStatus
@@ -137,7 +138,7 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
 
     # 5. each retoucher uploads a version through the queue
     queue_page = workers[owner[images[0].pk]].go("/work/")
-    assert queue_page.get_by_text(images[0].filename).is_visible()
+    expect(queue_page.get_by_text(images[0].filename)).to_be_visible()
     versions = _files(tmp_path, "retouched", [21, 22, 23], True, cast.acme_guide)
     for image, path in zip(images, versions, strict=True):
         _upload_version(workers[owner[image.pk]], image, path)
@@ -145,7 +146,7 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
     # 6. QC sends one back and passes two; the QC page is captured
     qc = Person(browser, live_server, cast.qc)
     page = qc.go("/qc/")
-    assert page.get_by_role("link", name=images[0].filename).is_visible()
+    expect(page.get_by_role("link", name=images[0].filename)).to_be_visible()
     qc.go(f"/versions/{images[0].versions.get().pk}/qc/")
     qc.page.get_by_role("button", name="Loupe").click()
     qc.shoot("qc-review")
@@ -159,7 +160,7 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
     page.get_by_text("Sent back to you").wait_for()
     rework.shoot("retoucher-queue")
     page = rework.go(f"/images/{images[0].pk}/work/")
-    assert page.get_by_text("Dust specks on the lower band").first.is_visible()
+    expect(page.get_by_text("Dust specks on the lower band").first).to_be_visible()
     _upload_version(rework, images[0], _files(tmp_path, "again", [31], True, cast.acme_guide)[0])
     _qc(qc, images[0], "pass")
 
