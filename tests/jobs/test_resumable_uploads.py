@@ -206,6 +206,10 @@ def test_parts_cannot_be_sent_or_listed_for_a_single_put_a_finished_upload_or_an
     stranger = api_for(cast.globex_member)
     assert stranger.get(parts_url).status_code == 404
     assert stranger.post(parts_url, {"number": 1, "sha256": "a" * 64}, format="json").status_code == 404
+    finance = api_for(cast.finance)  # finance sees every order's images but does not upload them
+    for answer in (finance.get(parts_url), finance.post(parts_url, {"number": 1, "sha256": "a" * 64}, format="json")):
+        assert (answer.status_code, answer.json()["detail"]) == (403, "You cannot upload this image's file.")
+    assert OrderImage.objects.get(pk=big["image"].pk).part_checksums == {}
     OrderImage.objects.filter(pk=big["image"].pk).update(status=ImageStatus.REJECTED, reason="given up")
     refused = api.post(parts_url, {"number": 1, "sha256": "a" * 64}, format="json")
     assert refused.status_code == 409 and "no longer being uploaded" in refused.json()["detail"]
