@@ -236,6 +236,26 @@ DATE_SENSITIVE = (
 )
 
 
+# The authorization matrix's 4,800 requests judge who may do what: the permission modules and tenancy.
+AUTHZ_MATRIX = "tests/security/test_authz_matrix.py"
+JUDGED_BY_THE_MATRIX = ("agency.permissions.", "clients.permissions.", "jobs.permissions.", "billing.permissions.",
+                        "clients.tenancy.")
+
+
+def _judge_the_mutant(config: Any, items: list[Any]) -> None:
+    """``make mutants`` (docs/testing.md) runs the tests that reach a mutant's function. Every request passes
+    through the middleware, the sign-in backend and the two-factor check, so for their mutants that is the
+    whole matrix too, and each mutant they do not fail ran it all: a full run took 1¾ hours. A mutant
+    outside the permission modules and tenancy is judged by the tests of its own behaviour, without it."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if "__mutmut_" not in mutant or mutant.startswith(JUDGED_BY_THE_MATRIX):
+        return
+    kept = [item for item in items if not item.nodeid.startswith(AUTHZ_MATRIX)]
+    if kept and len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid.startswith(AUTHZ_MATRIX)])
+        items[:] = kept
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Mark the date-sensitive areas (``-m date_sensitive``). The PostgreSQL pass skips tests that would
     only repeat the SQLite pass (the suite stays under ten minutes per engine): the make-run supervisor
@@ -243,6 +263,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     for item in items:
         if item.nodeid.startswith(DATE_SENSITIVE):
             item.add_marker(pytest.mark.date_sensitive)
+    _judge_the_mutant(config, items)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         return
     skip = pytest.mark.skip(reason="engine-independent: it runs once, in the SQLite pass")

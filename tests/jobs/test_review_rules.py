@@ -36,6 +36,7 @@ from jobs.models import (
 from jobs.review import deliveries, proofing
 from tests.conftest import api_for, web_for
 from tests.factories import add_images, default_price_list, make_order
+from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -506,7 +507,7 @@ def test_a_finished_order_reads_finished_to_the_client(cast, delivered, web):
     version = Version.objects.get(image=first)
     assert f"/api/v1/versions/{version.pk}/download/?what=thumbnail" in page
     assert f"/api/v1/images/{first.pk}/download/?what=thumbnail" not in page
-    assert "Retouched · delivery 1" in page and "v3" not in page
+    assert "Retouched · delivery 1" in page and "v3" not in page_text(page)
     assert "sRGB assumed" not in page and "In revision" not in page and "Redelivered" in page
     studio = web(cast.account_manager).get(f"/orders/{order.pk}/").content.decode()
     assert "Retouched, v3 · delivery 1" in studio  # the studio keeps its version numbers
