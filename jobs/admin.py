@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from jobs.models import Event, Order, OrderImage, OrderNumberSequence, Service
+from jobs.models import Event, Order, OrderImage, OrderNumberSequence, Service, TilePyramid
 
 
 @admin.register(Service)
@@ -66,6 +66,25 @@ class EventAdmin(admin.ModelAdmin):
                        "notified_at", "created_at")
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(TilePyramid)
+class TilePyramidAdmin(admin.ModelAdmin):
+    """Made by the worker (``jobs.intake.tiles``) and deleted with their file: read here, never edited."""
+
+    list_display = ("created_at", "image", "version", "watermarked", "width", "height", "size_bytes")
+    list_filter = ("watermarked",)
+    search_fields = ("image__filename", "image__order__number")
+    list_select_related = ("image", "version__image")
+    exclude = ("index",)  # hundreds of tile places; the pack's size and the picture's are what an operator reads
+    readonly_fields = ("image", "version", "watermarked", "pack", "width", "height", "tile_size", "overlap", "format",
+                       "size_bytes", "created_at")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +20,7 @@ from clients.selectors import client_get
 from clients.serializers import StyleGuideOutputSerializer
 from clients.tenancy import client_id_of
 from jobs import downloads, permissions, selectors, services, workflow
-from jobs.intake import uploads
+from jobs.intake import tiles, uploads
 from jobs.models import ImageStatus, VersionStatus
 from jobs.production import assignment, planning, qc, versions
 from jobs.review import deliveries, messages, proofing, references
@@ -52,6 +53,7 @@ from jobs.serializers import (
     ScheduleApplySerializer,
     ServiceSerializer,
     SignedPartSerializer,
+    TileSourceSerializer,
     TransitionInputSerializer,
     UploadFileSerializer,
     UploadPartsSerializer,
@@ -61,6 +63,22 @@ from jobs.serializers import (
     VersionSerializer,
     VersionWithTargetSerializer,
 )
+
+TILE_PATH = r"tiles/(?P<level>[0-9]{1,2})/(?P<col>[0-9]{1,5})_(?P<row>[0-9]{1,5})\.webp"
+
+
+def _tile_source(pyramid: Any, row: Any, url: str) -> Response:
+    return Response(tiles.descriptor(pyramid, file_width=row.width, file_height=row.height, url=url))
+
+
+def _tile(pyramid: Any, level: str, col: str, row: str) -> HttpResponse:
+    """One tile's bytes: a file's tiles never change (a new file is a new version), so the browser keeps
+    them for the session; ``private`` keeps them out of shared caches."""
+    data = tiles.read_tile(pyramid, level=int(level), col=int(col), row=int(row))
+    response = HttpResponse(data, content_type="image/webp")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
 
 
 @extend_schema_view(list=extend_schema(summary="The service catalog"),
@@ -385,6 +403,19 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         return response
 
 
+    @extend_schema(request=None, responses=TileSourceSerializer,
+                   summary="The original's deep-zoom tile source (409 until its tiles are made)")
+    @action(detail=True, methods=["get"], url_path="tiles", url_name="tiles")
+    def tiles(self, request: Request, pk: Any = None) -> Response:
+        image = self.get_object()
+        return _tile_source(tiles.pyramid_for(image=image, by=request.user), image, f"/api/v1/images/{image.pk}/tiles/")
+
+    @extend_schema(request=None, responses={(200, "image/webp"): OpenApiTypes.BINARY},
+                   summary="One tile of the original's deep-zoom pyramid (WebP)")
+    @action(detail=True, methods=["get"], url_path=TILE_PATH, url_name="tile")
+    def tile(self, request: Request, pk: Any = None, level: str = "0", col: str = "0", row: str = "0") -> HttpResponse:
+        return _tile(tiles.pyramid_for(image=self.get_object(), by=request.user), level, col, row)
+
 @extend_schema_view(retrieve=extend_schema(summary="One delivery"))
 class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DeliverySerializer
@@ -479,6 +510,20 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         response["Cache-Control"] = "no-store"
         return response
 
+
+    @extend_schema(request=None, responses=TileSourceSerializer,
+                   summary="The version's deep-zoom tile source (a held order's client: the watermarked one)")
+    @action(detail=True, methods=["get"], url_path="tiles", url_name="tiles")
+    def tiles(self, request: Request, pk: Any = None) -> Response:
+        version = self.get_object()
+        return _tile_source(tiles.pyramid_for(version=version, by=request.user), version,
+                            f"/api/v1/versions/{version.pk}/tiles/")
+
+    @extend_schema(request=None, responses={(200, "image/webp"): OpenApiTypes.BINARY},
+                   summary="One tile of the version's deep-zoom pyramid (WebP)")
+    @action(detail=True, methods=["get"], url_path=TILE_PATH, url_name="tile")
+    def tile(self, request: Request, pk: Any = None, level: str = "0", col: str = "0", row: str = "0") -> HttpResponse:
+        return _tile(tiles.pyramid_for(version=self.get_object(), by=request.user), level, col, row)
 
 @extend_schema_view(retrieve=extend_schema(summary="One revision round with its items and pins"))
 class RevisionRoundViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -359,6 +359,40 @@ class Version(StoredImage):
         return sum(1 for check in self.checks if check.get("passed") is False)
 
 
+class TilePyramid(models.Model):
+    """The deep-zoom tiles of one stored file, an original (no ``version``) or a retouched version, packed
+    into one storage object with an index (``jobs.imaging.tiles``). Made by the worker after the file is
+    received; the ``watermarked`` copy of a version is what a client sees while the order is held for
+    payment (``jobs.review.payment_holds``), cut from the watermarked preview. Deleted with its file."""
+
+    tenant_path = "image__order__client"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="pyramids")
+    version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.CASCADE, related_name="pyramids")
+    watermarked = models.BooleanField(default=False)
+    pack = models.CharField(max_length=300, help_text="Storage key of the packed tiles.")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    tile_size = models.PositiveSmallIntegerField()
+    overlap = models.PositiveSmallIntegerField()
+    format = models.CharField(max_length=10)
+    index = models.JSONField(help_text='Each tile\'s place in the pack: {"level/col_row": [offset, length]}.')
+    size_bytes = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "watermarked"], condition=models.Q(version__isnull=True),
+                                    name="pyramid_of_original_unique"),
+            models.UniqueConstraint(fields=["version", "watermarked"], condition=models.Q(version__isnull=False),
+                                    name="pyramid_of_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"tiles of {self.version or self.image}{' (watermarked)' if self.watermarked else ''}"
+
+
 class DeliveryStatus(models.TextChoices):
     BUILDING = "building", "Building"
     READY = "ready", "Ready"

@@ -21,6 +21,7 @@ from jobs.models import (
     RevisionItem,
     RevisionRound,
     Service,
+    TilePyramid,
     Version,
     VersionStatus,
 )
@@ -84,9 +85,11 @@ def image_get(user: Any, pk: Any) -> OrderImage:
 
 
 def with_versions(images: QuerySet[OrderImage], user: Any) -> QuerySet[OrderImage]:
-    """Images with ``visible_versions``: the versions ``user`` may see (clients: those delivered), in order."""
+    """Images with ``visible_versions``: the versions ``user`` may see (clients: those delivered), in order,
+    and ``has_tiles``: whether the original's deep-zoom tiles are made."""
     return images.prefetch_related(Prefetch("versions", queryset=scope(Version.objects.order_by("number"), user),
-                                            to_attr="visible_versions"))
+                                            to_attr="visible_versions")).annotate(
+        has_tiles=Exists(TilePyramid.objects.filter(image=OuterRef("pk"), version__isnull=True, watermarked=False)))
 
 
 def event_list(user: Any, order: Order) -> QuerySet[Event]:
@@ -135,8 +138,10 @@ def work_queue(user: Any) -> QuerySet[OrderImage]:
 
 
 def version_queryset(user: Any) -> QuerySet[Version]:
+    """Versions ``user`` may see, with ``has_tiles``: whether their deep-zoom tiles are made."""
     return scope(Version.objects.select_related("image__order__client", "image__order__style_guide", "created_by",
-                                                "qc_by", "round"), user)
+                                                "qc_by", "round"), user).annotate(
+        has_tiles=Exists(TilePyramid.objects.filter(version=OuterRef("pk"), watermarked=False)))
 
 
 def version_get(user: Any, pk: Any) -> Version:

@@ -260,6 +260,34 @@ class VersionBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TileSourceSerializer(serializers.Serializer):
+    """A deep-zoom tile source (OpenSeadragon's Deep Zoom layout): tile ``level/col_row`` is at ``tiles``
+    with ``{level}``, ``{col}`` and ``{row}`` filled in."""
+
+    width = serializers.IntegerField(help_text="The pyramid's full width in pixels.")
+    height = serializers.IntegerField()
+    tile_size = serializers.IntegerField(help_text="Tiles are this size plus the overlap on each inner edge.")
+    overlap = serializers.IntegerField()
+    format = serializers.CharField()
+    watermarked = serializers.BooleanField(help_text="A held order's proof: cut from the watermarked preview.")
+    file_width = serializers.IntegerField(help_text="The file's width: marks are kept in the file's pixels.")
+    file_height = serializers.IntegerField()
+    tiles = serializers.CharField(help_text="The tile URL template.")
+
+
+class TilesLinkSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="The tile source (GET it for the descriptor).")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
+def tiles_link(row: Any, kind: str) -> dict[str, Any] | None:
+    """Where the file's tile source is, once its tiles are made (``has_tiles``, annotated by the selectors)."""
+    if not getattr(row, "has_tiles", False):
+        return None
+    return {"url": f"/api/v1/{kind}/{row.pk}/tiles/", "width": row.width, "height": row.height}
+
+
 class ImageSerializer(serializers.ModelSerializer):
     order = serializers.UUIDField(source="order_id", read_only=True)
     versions = VersionBriefSerializer(source="visible_versions", many=True, read_only=True, default=list,
@@ -269,13 +297,18 @@ class ImageSerializer(serializers.ModelSerializer):
     preflight = PreflightSerializer(many=True, read_only=True)
     thumbnail = serializers.SerializerMethodField()
     preview = serializers.SerializerMethodField()
+    tiles = serializers.SerializerMethodField()
 
     class Meta:
         model = OrderImage
         fields = ["id", "order", "filename", "sku", "instructions", "status", "reason", "processing", "complexity",
                   "format", "width", "height", "megapixels", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi",
-                  "size_bytes", "sha256", "preflight", "thumbnail", "preview", "versions", "created_at"]
+                  "size_bytes", "sha256", "preflight", "thumbnail", "preview", "tiles", "versions", "created_at"]
         read_only_fields = fields
+
+    @extend_schema_field(TilesLinkSerializer(allow_null=True))
+    def get_tiles(self, image: OrderImage) -> dict[str, Any] | None:
+        return tiles_link(image, "images")
 
     def _link(self, image: OrderImage, what: str) -> str | None:
         return f"/api/v1/images/{image.pk}/download/?what={what}" if getattr(image, what) else None
@@ -407,14 +440,19 @@ class VersionSerializer(serializers.ModelSerializer):
     round = serializers.IntegerField(source="round.number", allow_null=True, read_only=True, default=None)
     thumbnail = serializers.SerializerMethodField()
     preview = serializers.SerializerMethodField()
+    tiles = serializers.SerializerMethodField()
 
     class Meta:
         model = Version
         fields = ["id", "image", "order", "number", "status", "reason", "processing", "filename", "format", "width",
                   "height", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi", "size_bytes", "sha256", "checks",
                   "work_minutes", "estimate_minutes", "qc", "author", "round", "approved", "thumbnail", "preview",
-                  "created_at"]
+                  "tiles", "created_at"]
         read_only_fields = fields
+
+    @extend_schema_field(TilesLinkSerializer(allow_null=True))
+    def get_tiles(self, version: Version) -> dict[str, Any] | None:
+        return tiles_link(version, "versions")
 
     @extend_schema_field(QcDecisionSerializer(allow_null=True))
     def get_qc(self, version: Version) -> dict[str, Any] | None:

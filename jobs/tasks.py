@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from agency.notifications import notify
 from jobs import notifications
-from jobs.intake import uploads
+from jobs.intake import tiles, uploads
 from jobs.models import Event
 from jobs.production import sla, versions
 from jobs.review import deliveries, messages, proofing
@@ -54,6 +54,11 @@ def process_image(image_id: str) -> str:
 def process_version(version_id: str) -> str:
     """Validate, preview and check one retouched version (``jobs.production.versions.version_process``)."""
     return versions.version_process(version_id=version_id)
+
+
+def make_tiles(kind: str, row_id: str) -> str:
+    """Cut a received original ("image") or version into its deep-zoom tiles (``jobs.intake.tiles``)."""
+    return tiles.make_tiles({"image": uploads.ORIGINALS, "version": versions.VERSION_FILES}[kind], row_id)
 
 
 def discard_files(files: list[list[Any]]) -> int:

@@ -5,13 +5,15 @@ Starting a fresh interpreter and importing Pillow, numpy and libvips costs more 
 each worker process keeps one server that has paid for its imports once. For every file it forks: the
 child sets its own limits (address space, CPU time, no core dumps, lower priority), sends its stdout and
 stderr to a log in the request's directory, decodes, writes ``thumbnail.webp``, ``preview.webp`` and
-``result.json`` there and ends with ``os._exit``. A crash, a kill or a limit ends only the child; the
+``result.json`` there (or, for a ``"job": "tiles"`` request, the packed tile pyramid ``tiles.pack`` and its
+index in ``result.json``) and ends with ``os._exit``. A crash, a kill or a limit ends only the child; the
 server waits for it, kills it at the wall-clock limit, and stays as clean as it started, because it
 never decodes anything itself.
 
 Protocol, one JSON line each way over stdin and stdout:
 
 - request: ``{"input", "outdir", "extension", "max_pixels", "memory_bytes", "cpu_seconds", "wall_seconds"}``
+  and optionally ``"job": "previews" | "tiles"`` (previews by default)
 - answer: ``{"status": exit status or null, "signal": signal number or null, "timed_out": bool}``
 
 The server ends when its stdin closes (its worker ended, however it ended).
@@ -29,7 +31,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-RESULT, LOG = "result.json", "decoder.log"
+RESULT, LOG, TILES = "result.json", "decoder.log", "tiles.pack"
 
 
 def limit(memory_bytes: int, cpu_seconds: int) -> None:
@@ -62,16 +64,21 @@ def decode(request: dict[str, Any]) -> None:
         os.close(0)
         limit(int(request["memory_bytes"]), int(request["cpu_seconds"]))
         from jobs.imaging.pipeline import StopProcessing, make_previews
+        from jobs.imaging.tiles import make_pyramid
 
+        source, options = Path(request["input"]), {"max_pixels": int(request["max_pixels"]),
+                                                    "extension": str(request["extension"])}
         try:
-            result = make_previews(Path(request["input"]), max_pixels=int(request["max_pixels"]),
-                                   extension=str(request["extension"]))
+            if request.get("job") == "tiles":
+                pyramid = make_pyramid(source, outdir / TILES, **options)
+                answer: dict[str, Any] = {"ok": True, "pyramid": pyramid.as_dict()}
+            else:
+                result = make_previews(source, **options)
+                (outdir / "thumbnail.webp").write_bytes(result.thumbnail)
+                (outdir / "preview.webp").write_bytes(result.preview)
+                answer = {"ok": True, "inspection": result.inspection.as_dict()}
         except StopProcessing as exc:
-            answer: dict[str, Any] = {"ok": False, "reason": exc.reason}
-        else:
-            (outdir / "thumbnail.webp").write_bytes(result.thumbnail)
-            (outdir / "preview.webp").write_bytes(result.preview)
-            answer = {"ok": True, "inspection": result.inspection.as_dict()}
+            answer = {"ok": False, "reason": exc.reason}
         (outdir / RESULT).write_text(json.dumps(answer))
         code = 0
     except BaseException:  # noqa: BLE001 - the child reports any failure by its exit status

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -361,15 +363,41 @@ def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[byt
     return thumb_bytes, preview_webp, pixels
 
 
-def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previews:
-    """Sniff, decode with bounded memory, and return metadata with a 256 px and a 1600 px WebP."""
+def sniffed(path: Path, *, max_pixels: int, extension: str = "") -> Kind:
+    """Pillow's limits set, and the file's type from its first bytes; a type Loupe does not take is refused."""
     configure_pillow(max_pixels)
     with path.open("rb") as fh:
         head = fh.read(64)
     kind = sniff(head, size=path.stat().st_size, extension=extension)
     if kind.family is None:
         raise StopProcessing(kind.reason)
+    return kind
+
+
+@contextmanager
+def refusing_damage(kind: Kind, max_pixels: int) -> Iterator[None]:
+    """What a decoder raises on a bad file becomes ``StopProcessing`` with the reason a client reads."""
     try:
+        yield
+    except StopProcessing:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise StopProcessing(_bomb_reason(str(exc), max_pixels)) from exc
+    except MemoryError as exc:
+        raise StopProcessing("the image is too large to process") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
+            struct_error()) as exc:
+        raise StopProcessing(_damaged(kind, exc)) from exc
+    except Exception as exc:
+        if pyvips is not None and isinstance(exc, pyvips.Error):  # libvips reads lazily: damage shows up late
+            raise StopProcessing(_damaged(kind, OSError(str(exc)))) from exc
+        raise
+
+
+def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previews:
+    """Sniff, decode with bounded memory, and return metadata with a 256 px and a 1600 px WebP."""
+    kind = sniffed(path, max_pixels=max_pixels, extension=extension)
+    with refusing_damage(kind, max_pixels):
         made = None
         if kind.family in ("JPEG", "TIFF"):
             header = _open_pillow(path, kind, max_pixels)  # header only: metadata and the pixel limit
@@ -389,15 +417,6 @@ def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previe
                                    reducing_gap=3.0)
             # Lossless thumbnail, as on the libvips path.
             made = encode_webp(thumb, method=1, lossless=True), encode_webp(preview, method=0), thumb
-    except StopProcessing:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise StopProcessing(_bomb_reason(str(exc), max_pixels)) from exc
-    except MemoryError as exc:
-        raise StopProcessing("the image is too large to process") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
-            struct_error()) as exc:
-        raise StopProcessing(_damaged(kind, exc)) from exc
     thumbnail, preview_webp, thumb_pixels = made
     # Clipping shares are statistics: the thumbnail's 40 000 pixels give them to 0.1 %, at 1/40 the cost.
     info.clipped_highlights, info.clipped_shadows = _clipping(thumb_pixels)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.imaging.child import LOG, RESULT
+from jobs.imaging.child import LOG, RESULT, TILES
 
 logger = logging.getLogger("loupe.images")
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,30 +111,59 @@ SERVER = DecoderServer()
 atexit.register(SERVER.stop)
 
 
+def _run(job: str, path: Path, outdir: Path, *, extension: str, max_pixels: int, memory_bytes: int,
+         cpu_seconds: int, wall_seconds: int) -> dict[str, Any]:
+    """One request to the decoder server: the child's ``result.json``, or ``{"ok": False, "reason"}``
+    for a child that crashed, ran out of its limits or of time."""
+    request = {"job": job, "input": str(Path(path).resolve()), "outdir": str(outdir), "extension": extension[:10],
+               "max_pixels": max_pixels, "memory_bytes": memory_bytes, "cpu_seconds": cpu_seconds,
+               "wall_seconds": wall_seconds}
+    try:
+        answer = SERVER.run(request)
+    except ServerGone:
+        return {"ok": False, "reason": UNSAFE}
+    log = (outdir / LOG).read_bytes() if (outdir / LOG).exists() else b""
+    if log.strip():
+        # libtiff and friends chatter on stderr; keep it for operators, never show it to clients.
+        logger.info("decoder output for %s: %s", path.name, log[-2000:].decode("utf-8", "replace"))
+    if answer["timed_out"]:
+        return {"ok": False, "reason": TOO_LONG}
+    if answer["status"] != 0 or not (outdir / RESULT).exists():
+        logger.warning("decoder child for %s ended with status %s, signal %s", path.name, answer["status"],
+                       answer["signal"])
+        return {"ok": False, "reason": UNSAFE}
+    return json.loads((outdir / RESULT).read_text())
+
+
 def inspect_file(path: Path, *, extension: str, max_pixels: int, memory_bytes: int = 4 << 30,
                  cpu_seconds: int = 120, wall_seconds: int = 180) -> Outcome:
     """Decode ``path`` in a limited child. Never raises for anything the file does."""
     with tempfile.TemporaryDirectory(prefix="loupe-decode-") as outdir:
         out = Path(outdir)
-        request = {"input": str(Path(path).resolve()), "outdir": outdir, "extension": extension[:10],
-                   "max_pixels": max_pixels, "memory_bytes": memory_bytes, "cpu_seconds": cpu_seconds,
-                   "wall_seconds": wall_seconds}
-        try:
-            answer = SERVER.run(request)
-        except ServerGone:
-            return Outcome(False, UNSAFE)
-        log = (out / LOG).read_bytes() if (out / LOG).exists() else b""
-        if log.strip():
-            # libtiff and friends chatter on stderr; keep it for operators, never show it to clients.
-            logger.info("decoder output for %s: %s", path.name, log[-2000:].decode("utf-8", "replace"))
-        if answer["timed_out"]:
-            return Outcome(False, TOO_LONG)
-        if answer["status"] != 0 or not (out / RESULT).exists():
-            logger.warning("decoder child for %s ended with status %s, signal %s", path.name, answer["status"],
-                           answer["signal"])
-            return Outcome(False, UNSAFE)
-        result = json.loads((out / RESULT).read_text())
+        result = _run("previews", path, out, extension=extension, max_pixels=max_pixels, memory_bytes=memory_bytes,
+                      cpu_seconds=cpu_seconds, wall_seconds=wall_seconds)
         if not result["ok"]:
             return Outcome(False, result["reason"])
         return Outcome(True, inspection=result["inspection"], thumbnail=(out / "thumbnail.webp").read_bytes(),
                        preview=(out / "preview.webp").read_bytes())
+
+
+@dataclass
+class Tiled:
+    ok: bool
+    reason: str = ""
+    pyramid: dict[str, Any] | None = None
+
+
+def tile_file(path: Path, pack: Path, *, extension: str, max_pixels: int, memory_bytes: int = 4 << 30,
+              cpu_seconds: int = 300, wall_seconds: int = 400) -> Tiled:
+    """Cut ``path`` into a tile pyramid in a limited child (``jobs.imaging.tiles``), its tiles packed into
+    ``pack``. Never raises for anything the file does."""
+    with tempfile.TemporaryDirectory(prefix="loupe-tiles-") as outdir:
+        out = Path(outdir)
+        result = _run("tiles", path, out, extension=extension, max_pixels=max_pixels, memory_bytes=memory_bytes,
+                      cpu_seconds=cpu_seconds, wall_seconds=wall_seconds)
+        if not result["ok"]:
+            return Tiled(False, result["reason"])
+        os.replace(out / TILES, pack)
+        return Tiled(True, pyramid=result["pyramid"])

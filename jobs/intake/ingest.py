@@ -371,6 +371,8 @@ def process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> st
               "preview": store(f"{prefix}/previews/1600.webp", outcome.preview),
               **metadata(outcome.inspection or {})}
     status = kind.accept(row, outcome, fields)
+    if status != rejected:  # the deep-zoom tiles follow in a task of their own (jobs.intake.tiles)
+        enqueue_on_commit("jobs.tasks.make_tiles", kind.name, str(row.pk), group="tiles")
     # Only now that the row names the final file: a worker killed before this line leaves the upload
     # where the next attempt finds it (promote kept it), instead of an image that can never be read.
     discard(row.upload_key)

@@ -19,7 +19,7 @@ from agency.tasks import enqueue_on_commit
 from agency.uploads import get_backend
 from jobs import permissions
 from jobs.events import record_event
-from jobs.intake import ingest
+from jobs.intake import ingest, tiles
 from jobs.intake.ingest import key_extension, max_upload_bytes, safe_filename
 from jobs.models import Audience, ImageStatus, Order, OrderImage, OrderStatus, image_prefix
 from jobs.workflow import IMAGES
@@ -173,6 +173,9 @@ def _delete(images: list[OrderImage]) -> int:
     files = [[image.upload_key, image.upload_id if image.status == ImageStatus.UPLOADING else "",
               [k for k in (image.upload_key, image.original.name, image.thumbnail.name, image.preview.name) if k]]
              for image in images]
+    packs = tiles.pack_keys(images)
+    if packs:
+        files.append(["", "", packs])
     OrderImage.objects.filter(pk__in=[image.pk for image in images]).delete()
     enqueue_on_commit("jobs.tasks.discard_files", files, group="storage")
     return len(images)

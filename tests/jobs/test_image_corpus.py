@@ -13,12 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.test import Client as HttpClient
 from PIL import Image, ImageCms, ImageOps
 
 from jobs.models import ImageStatus, OrderImage
 from tests.conftest import api_for
-from tests.uploading import upload
 
 pytestmark = pytest.mark.django_db
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
@@ -29,18 +27,6 @@ def _no_size_floor(settings):
     """The corpus is about decoding: Pillow's test images are small, so the size floor is off here
     (``test_the_size_floor_refuses_a_thumbnail`` tests it)."""
     settings.LOUPE_MIN_LONG_EDGE_PX = 1
-
-
-@pytest.fixture
-def send(cast, django_capture_on_commit_callbacks):
-    api, web = api_for(cast.acme_member), HttpClient()
-
-    def run(name: str, data: bytes) -> OrderImage:
-        with django_capture_on_commit_callbacks(execute=True):
-            result = upload(api, web, cast.acme_order, name, data)
-        return OrderImage.objects.get(pk=result["id"])
-
-    return run
 
 
 def _jpeg(size=(800, 600)) -> bytes:
