@@ -13,7 +13,7 @@ import requests
 from django.test import Client as HttpClient
 from PIL import Image
 
-from jobs.models import ImageStatus, OrderImage
+from jobs.models import ImageStatus, OrderImage, TilePyramid
 from tests.conftest import api_for
 from tests.uploading import declare, send_parts, upload
 
@@ -46,8 +46,13 @@ def test_presigned_single_upload_is_processed(cast, s3_storage, django_capture_o
     image = OrderImage.objects.get()
     assert image.status == ImageStatus.RECEIVED and (image.width, image.height) == (640, 480)
     assert image.filename == "passwdRING.jpg" or image.filename.endswith("RING.jpg")
+    pyramid = TilePyramid.objects.get(image=image)
     keys = set(s3_storage.keys(f"clients/{cast.acme.pk}/"))
-    assert keys == {image.original.name, image.thumbnail.name, image.preview.name}
+    assert keys == {image.original.name, image.thumbnail.name, image.preview.name, pyramid.pack}
+    # a deep-zoom tile is one ranged GET into the pack
+    tile = api.get(f"/api/v1/images/{image.pk}/tiles/10/1_0.webp/")
+    assert tile.status_code == 200 and len(tile.content) == pyramid.index["10/1_0"][1]
+    assert Image.open(io.BytesIO(tile.content)).size == (640 - 510 + 1, 480)
 
 
 def test_multipart_upload_of_50_mib_in_parts(cast, s3_storage, django_capture_on_commit_callbacks):
