@@ -619,3 +619,97 @@ def test_an_image_answered_meanwhile_is_named(cast, delivered):
     with pytest.raises(InvalidTransition) as refused:
         proofing.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
     assert refused.value.message == f"{images[0].filename} is approved already; reload the page."
+
+
+def _round_rows(round_):
+    """A round as stored: the round, its items in image order, their pins in order."""
+    round_ = RevisionRound.objects.get(pk=round_.pk)
+    items = list(RevisionItem.objects.filter(round=round_).order_by("image__position"))
+    return ((round_.number, round_.note, round_.billable, round_.requested_by_id, round_.status, round_.confirmed_by_id,
+             round_.confirmed_at),
+            [(i.image_id, i.version_id, i.note, i.proposed_kind, i.kind) for i in items],
+            [(p.item.image_id, p.number, p.x, p.y, p.text) for p in Pin.objects.filter(item__round=round_)
+             .select_related("item").order_by("item__image__position", "number")])
+
+
+def _event(order, verb):
+    event = Event.objects.get(order=order, verb=verb)
+    return event.actor_id, event.audience, event.message, event.data
+
+
+def test_a_free_round_is_stored_in_full_and_a_second_one_opens_while_the_order_is_in_revision(cast, delivered):
+    """Who asked, on which version, each note, kind and pin in order; the order's own transition names the
+    round; a second round on an order already in revision is a line of its own (the order does not move)."""
+    order, images = delivered
+    versions = {v.image_id: v.pk for v in Version.objects.filter(image__in=images)}
+    items = [{"image": images[0].pk, "decision": "revise", "kind": "change", "note": "Warmer gold",
+              "pins": [{"x": "0.25", "y": "0.5", "text": "Prong"}, {"x": "1", "y": "0", "text": "Corner"}]},
+             {"image": images[1].pk, "decision": "revise", "kind": "defect", "note": "Dust left"}]
+    with time_machine.travel(timezone.now(), tick=False):
+        first = proofing.review_submit(order=order, by=cast.acme_member, items=items, note="Both by Friday").round
+    assert _round_rows(first) == (
+        (1, "Both by Friday", False, cast.acme_member.pk, RoundStatus.OPEN, None, None),
+        [(images[0].pk, versions[images[0].pk], "Warmer gold", "change", "change"),
+         (images[1].pk, versions[images[1].pk], "Dust left", "defect", "defect")],
+        [(images[0].pk, 1, Decimal("0.25"), Decimal("0.5"), "Prong"), (images[0].pk, 2, Decimal("1"), Decimal("0"), "Corner")])
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.REVISION
+    assert [OrderImage.objects.get(pk=i.pk).status for i in images] == [ImageStatus.REVISION_REQUESTED] * 2 + [
+        ImageStatus.DELIVERED]
+    assert _event(order, "order.revision") == (cast.acme_member.pk, "client",
+                                               "Revision round 1 opened: changes requested on 2 images",
+                                               {"round": str(first.pk), "images": [str(images[0].pk), str(images[1].pk)]})
+    # the account manager sends the third image back for the client: round 2, one image, on the client's behalf
+    second = proofing.review_submit(order=order, by=cast.account_manager, items=[
+        {"image": images[2].pk, "decision": "revise", "note": "Straighten"}]).round
+    assert _round_rows(second)[0][:5] == (2, "", False, cast.account_manager.pk, RoundStatus.OPEN)
+    assert _round_rows(second)[1] == [(images[2].pk, versions[images[2].pk], "Straighten", "change", "change")]
+    assert _event(order, "revision.requested") == (
+        cast.account_manager.pk, "client", "Revision round 2 opened on behalf of Acme Jewels: changes requested on 1 image",
+        {"round": str(second.pk), "images": [str(images[2].pk)]})
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.REVISION
+    assert Event.objects.filter(order=order, verb="order.revision").count() == 1
+
+
+@pytest.mark.parametrize("changes", [1, 2])
+def test_a_billable_round_waits_for_an_admin_even_when_a_member_sends_it_with_confirm(cast, delivered, changes):
+    order, images = delivered
+    default_price_list()
+    cast.acme.free_revision_rounds = 0
+    cast.acme.save()
+    revise = [{"image": image.pk, "decision": "revise", "note": "Brighter"} for image in images[:changes]]
+    waiting = proofing.review_submit(order=order, by=cast.acme_member, items=revise, confirm=True).round
+    assert _round_rows(waiting)[0] == (1, "", True, cast.acme_member.pk, RoundStatus.AWAITING_CONFIRMATION, None, None)
+    plural = "1 change" if changes == 1 else "2 changes"
+    assert _event(order, "revision.awaiting_confirmation") == (
+        cast.acme_member.pk, "client",
+        f"Revision round 1 waits for a client admin's confirmation: {plural} beyond the free rounds are billable",
+        {"round": str(waiting.pk)})
+    assert not Event.objects.filter(order=order, verb="order.revision").exists()
+    assert [OrderImage.objects.get(pk=i.pk).status for i in images] == [ImageStatus.DELIVERED] * 3
+
+
+def test_an_admins_submission_without_confirm_waits_too_and_with_it_opens_confirmed_by_them(cast, delivered):
+    order, images = delivered
+    default_price_list()
+    cast.acme.free_revision_rounds = 0
+    cast.acme.save()
+    revise = [{"image": images[0].pk, "decision": "revise", "note": "Brighter"}]
+    waiting = proofing.review_submit(order=order, by=cast.acme_admin, items=revise, confirm=False).round
+    assert _round_rows(waiting)[0][4:] == (RoundStatus.AWAITING_CONFIRMATION, None, None)
+    proofing.round_answer(round_=waiting, by=cast.acme_admin, confirm=False)  # declined: the image stays delivered
+    now = timezone.now().replace(microsecond=0)
+    with time_machine.travel(now, tick=False):
+        opened = proofing.review_submit(order=order, by=cast.acme_admin, items=revise, confirm=True).round
+    assert _round_rows(opened)[0] == (2, "", True, cast.acme_admin.pk, RoundStatus.OPEN, cast.acme_admin.pk, now)
+    assert _event(order, "order.revision")[:3] == (cast.acme_admin.pk, "client",
+                                                   "Revision round 2 opened: changes requested on 1 image")
+
+
+def test_a_change_of_an_unknown_kind_is_refused_in_full(cast, delivered):
+    order, images = delivered
+    before = _state(order, images)
+    with pytest.raises(RuleViolation) as refused:
+        proofing.review_submit(order=order, by=cast.acme_member, items=[
+            {"image": images[0].pk, "decision": "revise", "note": "x", "kind": "wish"}])
+    assert (str(refused.value), refused.value.field) == ("Each change is a defect or a change.", "items")
+    assert _state(order, images) == before
