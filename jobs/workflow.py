@@ -245,13 +245,11 @@ def order_deliver(*, order: Order, by: User, message: str, data: dict[str, Any])
                        delivered_at=timezone.now(), **clock)
 
 
-def order_request_revision(*, order: Order, by: User, message: str, data: dict[str, Any], start_clock: bool) -> Order:
+def order_request_revision(*, order: Order, by: User, message: str, data: dict[str, Any]) -> Order:
     """A revision round opened (``jobs.review.proofing``, order row locked): the round runs its own clock."""
     ORDERS.check("request_revision", order, _refusal(order, "changes can be requested on a delivered order."))
-    clock = {}
-    if start_clock:
-        fields = sla.start_revision(order, now=timezone.now(), calendar=studio_calendar())
-        clock = {name: getattr(order, name) for name in fields}
+    fields = sla.start_revision(order, now=timezone.now(), calendar=studio_calendar())
+    clock = {name: getattr(order, name) for name in fields}
     return _transition(order, "request_revision", by=by, verb="order.revision", message=message, data=data, **clock)
 
 

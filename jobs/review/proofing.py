@@ -208,7 +208,7 @@ def _start_round(order: Order, round_: RevisionRound, by: User) -> None:
               f"image{'s' if count != 1 else ''}"
     data = {"round": str(round_.pk), "images": [str(pk) for pk in image_ids]}
     if order.status == OrderStatus.DELIVERED:  # the order's own transition is the timeline line
-        workflow.order_request_revision(order=order, by=by, message=message, data=data, start_clock=True)
+        workflow.order_request_revision(order=order, by=by, message=message, data=data)
     else:
         record_event(audience=Audience.CLIENT, order=order, actor=by, verb="revision.requested", message=message, data=data)
 

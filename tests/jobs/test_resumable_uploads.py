@@ -270,3 +270,36 @@ def test_an_upload_abandoned_for_a_day_loses_its_parts(big):
     image.refresh_from_db()
     assert image.status == ImageStatus.REJECTED and image.reason == "the upload was never completed"
     assert api.get(target["parts_url"]).status_code == 409
+
+
+def _declared(api, cast, name, data):
+    entry = declare(api, cast.acme_order, name, data).json()["images"][0]
+    return entry["upload"], OrderImage.objects.get(pk=entry["image"]["id"])
+
+
+def test_a_part_list_that_does_not_match_storage_rejects_the_file_with_the_reason(big, cast):
+    """``complete`` with the client's part list: the numbers must run 1…N, and each ETag must be the one
+    storage holds for that part; a part re-signed with another checksum after it was sent is caught too."""
+    api, web, data = big["api"], big["web"], big["data"]
+    cases = {
+        "out of order": (lambda sent: [sent[1], sent[0], *sent[2:]],
+                         "the upload's parts are missing, repeated or out of order"),
+        "one short": (lambda sent: sent[:-1], "the upload's parts are missing, repeated or out of order"),
+        "a wrong ETag": (lambda sent: [sent[0], {"number": 2, "etag": '"' + "0" * 32 + '"'}, *sent[2:]],
+                         "part 2 does not match its ETag"),
+    }
+    for n, (case, (parts, reason)) in enumerate(cases.items()):
+        target, image = _declared(api, cast, f"ring-{n}.jpg", data)
+        sent = send_parts(api, web, target, data)
+        answer = api.post(target["complete_url"], {"parts": parts(sent)}, format="json").json()
+        assert (answer["status"], answer["reason"]) == ("rejected", reason), case
+    # the ETags as storage gives them, quoted or not, are the same ETags
+    target, image = _declared(api, cast, "ring-quotes.jpg", data)
+    sent = [{"number": p["number"], "etag": p["etag"].strip('"')} for p in send_parts(api, web, target, data)]
+    assert api.post(target["complete_url"], {"parts": sent}, format="json").json()["status"] == "uploading"
+    # part 1 sent, then signed again with another checksum and never sent again
+    target, image = _declared(api, cast, "ring-resigned.jpg", data)
+    send_parts(api, web, target, data)
+    sign(api, target, 1, b"other bytes")
+    answer = api.post(target["complete_url"], {}, format="json").json()
+    assert (answer["status"], answer["reason"]) == ("rejected", "part 1's bytes do not match the SHA-256 it was sent with")

@@ -713,3 +713,15 @@ def test_a_change_of_an_unknown_kind_is_refused_in_full(cast, delivered):
             {"image": images[0].pk, "decision": "revise", "note": "x", "kind": "wish"}])
     assert (str(refused.value), refused.value.field) == ("Each change is a defect or a change.", "items")
     assert _state(order, images) == before
+
+
+def test_the_review_says_whether_it_completed_the_order_and_the_final_delivery_names_who_approved_last(cast, delivered):
+    order, images = delivered
+    first = proofing.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "approve"}])
+    assert (first.approved, first.round, first.completed) == (1, None, False)
+    assert not Delivery.objects.filter(order=order, kind="final").exists()
+    last = proofing.review_submit(order=order, by=cast.acme_admin, items=[
+        {"image": image.pk, "decision": "approve"} for image in images[1:]])
+    assert (last.approved, last.round, last.completed) == (2, None, True)
+    final = Delivery.objects.get(order=order, kind="final")
+    assert final.created_by_id == cast.acme_admin.pk

@@ -79,3 +79,20 @@ def test_an_order_not_in_work_cannot_be_delivered_and_says_why(cast):
     assert refused.value.message == (
         f"Order {order.number} is quoted; only an order in production or revision can be delivered.")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.QUOTED
+
+
+@pytest.mark.parametrize("status,label", [(OrderStatus.IN_PRODUCTION, "in production"), (OrderStatus.REVISION, "revision"),
+                                          (OrderStatus.COMPLETED, "completed")])
+def test_a_revision_or_completion_of_an_order_not_delivered_is_refused_in_full(cast, status, label):
+    """The review service asks only for delivered orders; the transitions refuse the rest themselves, in words."""
+    order = make_order(cast.acme, status=status)
+    before, events = Order.objects.filter(pk=order.pk).values().first(), Event.objects.filter(order=order).count()
+    for call, text in ((lambda: workflow.order_request_revision(order=order, by=cast.acme_admin, message="m", data={}),
+                        "changes can be requested on a delivered order."),
+                       (lambda: workflow.order_complete(order=order, by=cast.acme_admin, message="m"),
+                        "only a delivered order can be completed.")):
+        with pytest.raises(InvalidTransition) as refused:
+            call()
+        assert str(refused.value) == f"Order {order.number} is {label}; {text}"
+    assert Order.objects.filter(pk=order.pk).values().first() == before
+    assert Event.objects.filter(order=order).count() == events
