@@ -181,3 +181,23 @@ def test_release_frees_exactly_the_held_orders_it_is_given(cast):
     lines = Event.objects.filter(verb="downloads.released")
     assert sorted((e.order_id, e.actor, e.message, e.audience) for e in lines) == sorted(
         (o.pk, cast.finance, "Final files released for download", "client") for o in (a, b))
+
+
+def test_the_watermarked_copy_is_made_once_beside_each_preview(cast):
+    from django.core.files.storage import default_storage
+
+    from jobs.review.payment_holds import held_preview
+
+    base = f"clients/{cast.acme.pk}/orders/o/i/versions"
+    first = ingest.store(f"{base}/v1/preview.webp", _webp((200, 180, 40)))
+    second = ingest.store(f"{base}/v2/thumbnail.webp", _webp((40, 120, 200)))
+    assert held_preview(first) == f"{base}/v1/held-preview.webp"
+    assert held_preview(second) == f"{base}/v2/held-thumbnail.webp"
+    with default_storage.open(f"{base}/v1/held-preview.webp") as f, Image.open(f) as marked:
+        assert marked.format == "WEBP" and marked.size == (480, 320)
+        with default_storage.open(first) as g, Image.open(g) as plain:
+            assert marked.convert("RGB").tobytes() != plain.convert("RGB").tobytes()  # the proof mark is drawn on it
+    # made once: the copy is not drawn again when asked again
+    made = default_storage.get_modified_time(f"{base}/v1/held-preview.webp")
+    assert held_preview(first) == f"{base}/v1/held-preview.webp"
+    assert default_storage.get_modified_time(f"{base}/v1/held-preview.webp") == made
