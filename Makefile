@@ -43,6 +43,7 @@ run: $(RUN_STAMP)
 	@$(PY) manage.py migrate --noinput --verbosity 0
 	@echo "Seeding the demo studio"
 	@$(PY) manage.py seed_demo
+	@$(PY) manage.py make_tiles
 	@echo "Starting the web server and the task worker"
 	@exec $(PY) manage.py devserver --host $(HOST) --port $(PORT)
 

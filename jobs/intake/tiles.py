@@ -145,3 +145,26 @@ def read_tile(pyramid: TilePyramid, *, level: int, col: int, row: int) -> bytes:
 def pack_keys(images: list[OrderImage]) -> list[str]:
     """The packs of these images' pyramids (originals and versions), to delete with their files."""
     return list(TilePyramid.objects.filter(image__in=images).values_list("pack", flat=True))
+
+
+def queue_missing(*, limit: int = 1000, settled_minutes: int = 10) -> int:
+    """Queue the tiles of stored files that have none: files received before Loupe made tiles, or whose
+    task was lost. Files received in the last ``settled_minutes`` are left to the task their processing
+    queued. Returns how many were queued (at most ``limit`` per call)."""
+    from datetime import timedelta
+
+    from django.db.models import Exists, OuterRef, Q
+    from django.utils import timezone
+
+    from agency.tasks import enqueue
+
+    full = TilePyramid.objects.filter(watermarked=False)
+    settled = Q(uploaded_at__isnull=True) | Q(uploaded_at__lt=timezone.now() - timedelta(minutes=settled_minutes))
+    originals = (OrderImage.objects.exclude(original="").filter(settled).exclude(
+        Exists(full.filter(image=OuterRef("pk"), version__isnull=True))).values_list("pk", flat=True)[:limit])
+    versions = (Version.objects.exclude(file="").filter(settled).exclude(Exists(full.filter(version=OuterRef("pk"))))
+                .values_list("pk", flat=True)[:limit])
+    queued = ([("image", pk) for pk in originals] + [("version", pk) for pk in versions])[:limit]
+    for kind, pk in queued:
+        enqueue("jobs.tasks.make_tiles", kind, str(pk), group="tiles")
+    return len(queued)

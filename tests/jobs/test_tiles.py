@@ -224,3 +224,28 @@ def test_the_admin_reads_pyramids_and_cannot_change_them(send, cast):
     before = TilePyramid.objects.filter(pk=pyramid.pk).values().first()
     web.post(f"/admin/jobs/tilepyramid/{pyramid.pk}/change/", {"pack": "elsewhere", "width": 1})
     assert TilePyramid.objects.filter(pk=pyramid.pk).values().first() == before
+
+
+def test_files_stored_before_tiles_existed_get_theirs_from_make_tiles(send, cast):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    kept = send("KEPT.jpg", _jpeg(900, 600))
+    older = send("OLDER.jpg", _jpeg(900, 600))
+    recent = send("RECENT.jpg", _jpeg(900, 600))  # its own task is on its way: left to it
+    TilePyramid.objects.filter(image__in=[older, recent]).delete()
+    OrderImage.objects.filter(pk=older.pk).update(uploaded_at=timezone.now() - timedelta(minutes=10, seconds=1))
+    OrderImage.objects.filter(pk=recent.pk).update(uploaded_at=timezone.now() - timedelta(minutes=9, seconds=50))
+    OrderImage.objects.create(order=cast.acme_order, filename="never-sent.jpg", declared_size=10)  # no file: skipped
+    before = TilePyramid.objects.get(image=kept).pk
+    out = io.StringIO()
+    call_command("make_tiles", stdout=out)  # tasks run at once in the tests
+    assert out.getvalue() == "Queued the tiles of 1 file; the worker makes them.\n"
+    assert not TilePyramid.objects.filter(image=recent).exists()
+    assert TilePyramid.objects.filter(image=older, version=None).count() == 1
+    assert TilePyramid.objects.get(image=kept).pk == before
+    out = io.StringIO()
+    call_command("make_tiles", stdout=out)
+    assert out.getvalue() == "Queued the tiles of 0 files; the worker makes them.\n"
