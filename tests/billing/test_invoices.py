@@ -786,3 +786,13 @@ def test_a_monthly_run_extends_that_months_open_draft_and_nothing_else(ready):
     assert invoicing.invoice_month(today=date(2026, 12, 1)) == 1
     newest = Invoice.objects.exclude(pk=draft.pk).get(lines__order=later)
     assert (newest.status, newest.period_start, newest.client_id) == ("draft", date(2026, 11, 1), ready.acme.pk)
+
+
+def test_invoicing_names_one_order_or_one_client_never_both_nor_neither(ready):
+    cast = ready
+    order = completed_order(cast.acme, cast.account_manager)
+    for kwargs in ({}, {"order": order, "client": cast.acme}):
+        with pytest.raises(RuleViolation) as refused:
+            invoicing.invoice_generate(by=cast.finance, **kwargs)
+        assert (str(refused.value), refused.value.field) == ("Name an order or a client to invoice.", "order")
+    assert not Invoice.objects.exists()
