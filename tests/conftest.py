@@ -240,20 +240,38 @@ DATE_SENSITIVE = (
 AUTHZ_MATRIX = "tests/security/test_authz_matrix.py"
 JUDGED_BY_THE_MATRIX = ("agency.permissions.", "clients.permissions.", "jobs.permissions.", "billing.permissions.",
                         "clients.tenancy.")
+# What every request passes through (the middleware, the sign-in backend, the two-factor check) is reached by
+# hundreds of tests that only pass through it: a function of these modules reached by more than PASS_THROUGH
+# tests is judged by the tests of its own behaviour.
+OWN_TESTS = {
+    "agency.idempotency.": ("tests/agency/test_idempotency.py", "tests/agency/test_form_keys.py"),
+    "agency.auth.": ("tests/agency/test_auth.py", "tests/agency/test_hardening.py", "tests/agency/test_two_factor.py",
+                     "tests/security/test_http_security.py", "tests/security/test_revocation.py"),
+    "agency.two_factor.": ("tests/agency/test_two_factor.py", "tests/agency/test_access.py", "tests/agency/test_auth.py",
+                           "tests/security/test_revocation.py"),
+}
+PASS_THROUGH = 400
+
+
+def mutant_judges(mutant: str, nodeids: list[str]) -> list[str]:
+    """The tests that judge ``mutant`` (``make mutants``, docs/testing.md) out of those mutmut found reaching
+    its function. The authorization matrix (4,800 requests) judges the permission modules and tenancy only;
+    a pass-through function is judged by its module's own tests. Each mutant no test fails runs every one
+    of its tests, and these two rules were most of a run's time (1¾ hours)."""
+    if "__mutmut_" not in mutant or mutant.startswith(JUDGED_BY_THE_MATRIX):
+        return nodeids
+    kept = [nodeid for nodeid in nodeids if not nodeid.startswith(AUTHZ_MATRIX)] or nodeids
+    own = next((paths for prefix, paths in OWN_TESTS.items() if mutant.startswith(prefix)), None)
+    if own is not None and len(nodeids) > PASS_THROUGH:
+        kept = [nodeid for nodeid in kept if nodeid.startswith(own)] or kept
+    return kept
 
 
 def _judge_the_mutant(config: Any, items: list[Any]) -> None:
-    """``make mutants`` (docs/testing.md) runs the tests that reach a mutant's function. Every request passes
-    through the middleware, the sign-in backend and the two-factor check, so for their mutants that is the
-    whole matrix too, and each mutant they do not fail ran it all: a full run took 1¾ hours. A mutant
-    outside the permission modules and tenancy is judged by the tests of its own behaviour, without it."""
-    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
-    if "__mutmut_" not in mutant or mutant.startswith(JUDGED_BY_THE_MATRIX):
-        return
-    kept = [item for item in items if not item.nodeid.startswith(AUTHZ_MATRIX)]
-    if kept and len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item.nodeid.startswith(AUTHZ_MATRIX)])
-        items[:] = kept
+    judges = set(mutant_judges(os.environ.get("MUTANT_UNDER_TEST", ""), [item.nodeid for item in items]))
+    if len(judges) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid not in judges])
+        items[:] = [item for item in items if item.nodeid in judges]
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
