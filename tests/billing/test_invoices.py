@@ -20,6 +20,8 @@ from billing.models import (
     InvoiceStatus,
     LineSource,
     Payment,
+    Quote,
+    QuoteStatus,
     RevisionCharge,
     TaxCategory,
 )
@@ -796,3 +798,49 @@ def test_invoicing_names_one_order_or_one_client_never_both_nor_neither(ready):
             invoicing.invoice_generate(by=cast.finance, **kwargs)
         assert (str(refused.value), refused.value.field) == ("Name an order or a client to invoice.", "order")
     assert not Invoice.objects.exists()
+
+
+def test_an_invoice_total_of_exactly_the_largest_amount_is_kept_and_a_cent_more_is_refused(ready):
+    from billing.models import MAX_AMOUNT
+    from billing.pricing import totals
+
+    cast = ready
+    [draft] = invoicing.invoice_generate(by=cast.finance, order=completed_order(cast.acme, cast.account_manager))
+    amounts = list(draft.lines.values_list("amount", flat=True))
+    # the extra line whose gross total is exactly the largest amount (the tax is rounded once, on the net)
+    guess = ((MAX_AMOUNT / (1 + draft.tax_rate / 100)) - sum(amounts)).quantize(Decimal("0.01"))
+    price = next(guess + Decimal(n) / 100 for n in range(-5, 6)
+                 if totals([*amounts, guess + Decimal(n) / 100], tax_rate=draft.tax_rate, currency="EUR")[2] == MAX_AMOUNT)
+    invoicing.invoice_line_add(invoice=draft, by=cast.finance, description="Archive", quantity=Decimal(1), unit_price=price)
+    assert Invoice.objects.get(pk=draft.pk).total == MAX_AMOUNT
+    lines = draft.lines.count()
+    with pytest.raises(RuleViolation) as refused:
+        invoicing.invoice_line_add(invoice=draft, by=cast.finance, description="One cent", quantity=Decimal(1),
+                                   unit_price=Decimal("0.01"))
+    assert (str(refused.value), refused.value.field) == ("The invoice's total is too large for an amount.", "unit_price")
+    assert draft.lines.count() == lines and Invoice.objects.get(pk=draft.pk).total == MAX_AMOUNT
+
+
+def test_unbilled_work_is_this_orders_accepted_quote_and_its_charged_rounds_in_order(ready):
+    """Whose: another order's quote and charges stay out; a quote not accepted bills nothing; a free round
+    (0.00) is no line, a round of half a euro is one; rounds come in their order."""
+    cast = ready
+    this, other = completed_order(cast.acme, cast.account_manager), completed_order(cast.acme, cast.account_manager)
+    accepted = Quote.objects.get(order=this, status=QuoteStatus.ACCEPTED)
+    declined = Quote.objects.get(pk=accepted.pk)  # an earlier quote of the same order, declined: bills nothing
+    declined.pk, declined.status = None, QuoteStatus.DECLINED
+    declined.save()
+    line = accepted.lines.first()
+    line.pk, line.quote = None, declined
+    line.save()
+    charges = {}
+    for order, number, amount in ((this, 2, Decimal("0.50")), (this, 1, Decimal("15.00")), (this, 3, Decimal("0.00")),
+                                  (other, 1, Decimal("7.50"))):
+        round_ = RevisionRound.objects.create(order=order, number=number, billable=True, status=RoundStatus.OPEN,
+                                              requested_by=cast.acme_admin)
+        charges[(order.pk, number)] = RevisionCharge.objects.create(round=round_, currency="EUR", fee=amount, items=1,
+                                                                    amount=amount)
+    work = invoicing.unbilled_work(Order.objects.filter(pk=this.pk))
+    assert [w.key for w in work] == [f"quote-line:{line.pk}" for line in accepted.lines.order_by("position")] + [
+        f"revision:{charges[(this.pk, 1)].pk}", f"revision:{charges[(this.pk, 2)].pk}"]
+    assert {w.order.pk for w in work} == {this.pk}
