@@ -725,3 +725,22 @@ def test_the_review_says_whether_it_completed_the_order_and_the_final_delivery_n
     assert (last.approved, last.round, last.completed) == (2, None, True)
     final = Delivery.objects.get(order=order, kind="final")
     assert final.created_by_id == cast.acme_admin.pk
+
+
+def test_the_review_services_refusals_name_the_image(cast, delivered):
+    """What the service says when the page or an integration sends it an image never published, or a change
+    with nothing to change (a note or a pin; a note left out is an empty one)."""
+    order, images = delivered
+    stranger = add_images(order, {"standard": 1}, status=ImageStatus.DELIVERED)[0]  # on the order, never published
+    before = _state(order, images)
+    for items, message in (
+            ([{"image": stranger.pk, "decision": "approve"}],
+             f"{stranger.filename} was not delivered to you; only delivered images are reviewed."),
+            ([{"image": images[1].pk, "decision": "revise"}],
+             f"Say what should change on {images[1].filename}: a note or a pin."),
+            ([{"image": images[1].pk, "decision": "revise", "pins": [{"x": "0.5", "y": "0.5"}]}],
+             "Write what should change.")):
+        with pytest.raises(RuleViolation) as refused:
+            proofing.review_submit(order=order, by=cast.acme_member, items=items)
+        assert str(refused.value) == message
+    assert _state(order, images) == before
