@@ -844,3 +844,37 @@ def test_unbilled_work_is_this_orders_accepted_quote_and_its_charged_rounds_in_o
     assert [w.key for w in work] == [f"quote-line:{line.pk}" for line in accepted.lines.order_by("position")] + [
         f"revision:{charges[(this.pk, 1)].pk}", f"revision:{charges[(this.pk, 2)].pk}"]
     assert {w.order.pk for w in work} == {this.pk}
+
+
+def test_a_monthly_draft_is_reused_only_when_everything_matches_and_names_who_made_it(ready):
+    cast = ready
+    period, other_period = (date(2026, 11, 1), date(2026, 11, 30)), (date(2026, 10, 1), date(2026, 10, 31))
+    rate = Decimal("19.00")
+    base = {"client": cast.acme, "currency": "EUR", "tax_rate": rate, "period_start": period[0], "period_end": period[1]}
+    decoys = {"another currency": {"currency": "USD"}, "another rate": {"tax_rate": Decimal("0.00")},
+              "another start": {"period_start": other_period[0]}, "another end": {"period_end": other_period[1]},
+              "a credit note": {"kind": DocumentKind.CREDIT_NOTE}, "issued": {"status": InvoiceStatus.ISSUED},
+              "another client": {"client": cast.globex}}
+    for label, change in decoys.items():
+        decoy = Invoice.objects.create(**{**base, **change})
+        made = invoicing._draft(cast.acme, "EUR", rate, by=cast.finance, period=period, reuse=True)
+        assert made.pk != decoy.pk, label
+        assert (made.client_id, made.currency, made.tax_rate, made.created_by_id, made.period_start, made.period_end,
+                made.kind, made.status) == (cast.acme.pk, "EUR", rate, cast.finance.pk, *period, "invoice", "draft"), label
+        Invoice.objects.filter(pk__in=[decoy.pk, made.pk]).delete()
+    kept = Invoice.objects.create(**base)
+    assert invoicing._draft(cast.acme, "EUR", rate, by=cast.finance, period=period, reuse=True).pk == kept.pk
+    # not for reuse (an order invoiced on its own), or without a period: a draft of its own
+    for reuse, when in ((False, period), (True, None)):
+        made = invoicing._draft(cast.acme, "EUR", rate, by=None, period=when, reuse=reuse)
+        assert made.pk != kept.pk and made.created_by_id is None
+        assert (made.period_start, made.period_end) == (when or (None, None))
+
+
+def test_only_finance_makes_invoices_and_says_so(ready):
+    cast = ready
+    order = completed_order(cast.acme, cast.account_manager)
+    with pytest.raises(NotPermitted) as refused:
+        invoicing.invoice_generate(by=cast.account_manager, order=order)
+    assert str(refused.value) == "Only finance makes invoices."
+    assert not Invoice.objects.exists()

@@ -96,3 +96,22 @@ def test_a_revision_or_completion_of_an_order_not_delivered_is_refused_in_full(c
         assert str(refused.value) == f"Order {order.number} is {label}; {text}"
     assert Order.objects.filter(pk=order.pk).values().first() == before
     assert Event.objects.filter(order=order).count() == events
+
+
+def test_a_transition_line_names_both_states_and_the_signal_names_the_order_model(cast):
+    from jobs.workflow import order_status_changed
+
+    heard = []
+
+    def listener(sender, **kwargs):
+        heard.append((sender, kwargs["action"], kwargs["from_status"], kwargs["to_status"]))
+
+    order_status_changed.connect(listener)
+    try:
+        order = submitted_order(cast.acme_order, {"standard": 1})
+        workflow.order_hold(order_id=order.pk, by=cast.account_manager, reason="Waiting for the brief")
+    finally:
+        order_status_changed.disconnect(listener)
+    event = Event.objects.get(order=order, verb="order.held")
+    assert (event.from_status, event.to_status) == ("submitted", "on_hold")
+    assert heard[-1] == (Order, "hold", "submitted", "on_hold")
