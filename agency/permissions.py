@@ -13,20 +13,25 @@ from agency.exceptions import NotPermitted
 from agency.models import Role
 
 
+def signed_in(user: Any) -> bool:
+    """A signed-in person: not the anonymous visitor, and not ``None`` (a task acting for nobody)."""
+    return user is not None and user.is_authenticated
+
+
 def is_client_user(user: Any) -> bool:
     """A person of a client company (its admins and members): sees their company's data, in their
     company's zone, with its name in the header."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_client)
+    return signed_in(user) and user.is_client
 
 
 def is_studio_user(user: Any) -> bool:
     """A person of the studio (every role but the clients')."""
-    return bool(getattr(user, "is_authenticated", False) and user.is_studio)
+    return signed_in(user) and user.is_studio
 
 
 def receives_kind(user: Any, roles: Any) -> bool:
     """Is a notification kind (declared with the roles it is for) one ``user`` receives?"""
-    return bool(getattr(user, "is_authenticated", False) and user.role in roles)
+    return signed_in(user) and user.role in roles
 
 
 # Where each role's work is (the landing page after sign-in); others land on the order list.
@@ -34,7 +39,7 @@ LANDING = {Role.RETOUCHER: "jobs:work_queue", Role.QC: "jobs:qc_queue", Role.FIN
 
 
 def landing_page(user: Any) -> str | None:
-    return LANDING.get(getattr(user, "role", None))
+    return LANDING.get(user.role) if signed_in(user) else None
 
 
 def require(allowed: bool, reason: str = "Your role does not allow this.") -> None:

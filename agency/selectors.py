@@ -7,10 +7,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from agency.models import ApiToken
+from agency.permissions import signed_in
 
 
 def token_list(user: Any) -> QuerySet[ApiToken]:
     """A person's own live tokens, newest first (nobody lists or revokes another person's)."""
-    if not getattr(user, "is_authenticated", False):
+    if not signed_in(user):
         return ApiToken.objects.none()
     return ApiToken.objects.live().filter(user=user).order_by("-created_at")

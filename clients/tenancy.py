@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 
 from agency.models import ALL_ORDERS_ROLES
+from agency.permissions import signed_in
 from clients.models import Membership
 
 M = TypeVar("M", bound=Model)
@@ -24,7 +25,7 @@ M = TypeVar("M", bound=Model)
 
 def client_id_of(user: Any) -> uuid.UUID | None:
     """The company of a client user, or ``None`` for studio users and users without a seat."""
-    if not getattr(user, "is_authenticated", False) or not user.is_client:
+    if not signed_in(user) or not user.is_client:
         return None
     try:
         return user.membership.client_id
@@ -34,7 +35,7 @@ def client_id_of(user: Any) -> uuid.UUID | None:
 
 def scope(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     """Filter ``queryset`` to the rows ``user`` may see. Anything else must answer 404."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not signed_in(user) or not user.is_active:
         return queryset.none()
     if user.role in ALL_ORDERS_ROLES:
         return queryset

@@ -7,6 +7,7 @@ from typing import Any
 
 from agency import permissions as agency_permissions
 from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, Role
+from agency.permissions import signed_in
 from clients.models import Client
 from clients.tenancy import client_id_of
 from jobs.models import READ_BY_CLIENTS, READ_BY_MANAGERS, READ_BY_WORKERS, Assignment, Order, OrderStatus
@@ -18,7 +19,7 @@ def _is_own_client(user: Any, client_id: Any) -> bool:
 
 def can_create_order(user: Any, client: Client | None = None) -> bool:
     """Client users for their own company; account managers and admins for any company."""
-    if not getattr(user, "is_authenticated", False):
+    if not signed_in(user):
         return False
     if user.role in MANAGER_ROLES:
         return True
@@ -52,7 +53,7 @@ def readable_audiences(user: Any) -> frozenset[str]:
     the studio's; the money and planning roles every line."""
     if is_client_user(user):
         return READ_BY_CLIENTS
-    if getattr(user, "role", None) in {Role.RETOUCHER, Role.QC}:
+    if (signed_in(user) and user.role) in {Role.RETOUCHER, Role.QC}:
         return READ_BY_WORKERS
     return READ_BY_MANAGERS
 
@@ -83,12 +84,12 @@ def can_download_master(user: Any, order: Order) -> bool:
 
 def can_schedule(user: Any) -> bool:
     """Assign and reassign work, apply the proposed schedule: account managers and admins."""
-    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
+    return signed_in(user) and user.role in MANAGER_ROLES
 
 
 def can_deliver(user: Any, order: Order | None = None) -> bool:
     """Publish a delivery to the client: account managers and admins."""
-    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
+    return signed_in(user) and user.role in MANAGER_ROLES
 
 
 def can_view_workload(user: Any) -> bool:
@@ -97,18 +98,18 @@ def can_view_workload(user: Any) -> bool:
 
 def can_view_studio_reports(user: Any) -> bool:
     """The turnaround dashboard and the on-time report: roles that see every client's orders."""
-    return getattr(user, "is_authenticated", False) and user.role in ALL_ORDERS_ROLES
+    return signed_in(user) and user.role in ALL_ORDERS_ROLES
 
 
 def can_work_on(user: Any, image: Any) -> bool:
     """Start work on an image and upload its versions: the retoucher it is assigned to."""
-    return (getattr(user, "is_authenticated", False) and user.role == Role.RETOUCHER
+    return (signed_in(user) and user.role == Role.RETOUCHER
             and Assignment.objects.filter(image=image, retoucher=user, active=True).exists())
 
 
 def can_review_qc(user: Any) -> bool:
     """Pass or send back a version: QC reviewers and admins."""
-    return getattr(user, "is_authenticated", False) and user.role in {Role.QC, Role.ADMIN}
+    return signed_in(user) and user.role in {Role.QC, Role.ADMIN}
 
 
 def can_review_delivery(user: Any, order: Order) -> bool:
@@ -134,12 +135,12 @@ is_client_user = agency_permissions.is_client_user
 
 
 def is_client_admin(user: Any) -> bool:
-    return getattr(user, "is_authenticated", False) and user.role == Role.CLIENT_ADMIN
+    return signed_in(user) and user.role == Role.CLIENT_ADMIN
 
 
 def runs_orders(user: Any) -> bool:
     """The studio's side of an order (quote, schedule, deliver): account managers and admins."""
-    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
+    return signed_in(user) and user.role in MANAGER_ROLES
 
 
 def can_choose_reference(user: Any, order: Order) -> bool:
@@ -150,7 +151,7 @@ def can_choose_reference(user: Any, order: Order) -> bool:
 
 def can_classify_revisions(user: Any) -> bool:
     """Reclass a revision item as defect or change: account managers and admins."""
-    return getattr(user, "is_authenticated", False) and user.role in MANAGER_ROLES
+    return signed_in(user) and user.role in MANAGER_ROLES
 
 
 def can_post_message(user: Any, order: Order, *, internal: bool) -> bool:
@@ -175,4 +176,4 @@ def can_open_studio_work(user: Any) -> bool:
 
 
 def can_view_work_queue(user: Any) -> bool:
-    return getattr(user, "is_authenticated", False) and user.role == Role.RETOUCHER
+    return signed_in(user) and user.role == Role.RETOUCHER

@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from rest_framework import status
 
 from agency.exceptions import DomainError
+from agency.permissions import is_client_user
 from jobs.events import record_event
 from jobs.imaging.proofmark import watermark
 from jobs.intake import ingest
@@ -30,7 +31,7 @@ class PaymentRequired(DomainError):
 
 
 def is_held(order: Order, user: Any) -> bool:
-    return bool(order.downloads_held) and bool(getattr(user, "is_client", False))
+    return bool(order.downloads_held) and is_client_user(user)
 
 
 def check_download(order: Order, user: Any) -> None:

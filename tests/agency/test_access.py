@@ -156,3 +156,18 @@ def test_the_time_zone_is_chosen_from_the_iana_list_and_an_older_name_is_kept(ca
     assert web.post("/profile/", {"full_name": "Alice A.", "time_zone": "US/Eastern"}).status_code == 302
     assert web.post("/profile/", {"full_name": "Alice A.", "time_zone": ""}).status_code == 302  # the company's zone
     assert User.objects.get(pk=cast.acme_member.pk).time_zone == ""
+
+
+def test_signed_in_is_a_person_never_the_anonymous_visitor_nor_nobody(cast):
+    from django.contrib.auth.models import AnonymousUser
+
+    from agency.permissions import is_client_user, is_studio_user, landing_page, signed_in
+    from clients.tenancy import client_id_of, scope
+    from jobs.models import Order
+
+    assert [signed_in(u) for u in (None, AnonymousUser(), cast.acme_member, cast.qc)] == [False, False, True, True]
+    for nobody in (None, AnonymousUser()):
+        assert (is_client_user(nobody), is_studio_user(nobody), landing_page(nobody), client_id_of(nobody)) == (
+            False, False, None, None)
+        assert list(scope(Order.objects.all(), nobody)) == []
+    assert landing_page(cast.qc) == "jobs:qc_queue" and landing_page(cast.acme_member) is None
