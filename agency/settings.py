@@ -265,7 +265,8 @@ SPECTACULAR_SETTINGS = {
                             "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind",
                             "VersionStatusEnum": "jobs.models.VersionStatus",
                             "PaymentMethodEnum": "billing.models.PaymentMethod",
-                            "QcDecisionEnum": ["pass", "reject"]},
+                            "QcDecisionEnum": ["pass", "reject"], "AudienceEnum": "jobs.models.Audience",
+                            "MarkAudienceEnum": ["client", "studio"]},
 }
 
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is

@@ -30,6 +30,8 @@ router.register("webhooks", clients_api.WebhookViewSet, basename="webhook")
 router.register("versions", jobs_api.VersionViewSet, basename="version")
 router.register("revision-rounds", jobs_api.RevisionRoundViewSet, basename="revision-round")
 router.register("revision-items", jobs_api.RevisionItemViewSet, basename="revision-item")
+router.register("annotations", jobs_api.AnnotationViewSet, basename="annotation")
+router.register("annotation-replies", jobs_api.AnnotationReplyViewSet, basename="annotation-reply")
 
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),

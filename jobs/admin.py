@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from jobs.models import Event, Order, OrderImage, OrderNumberSequence, Service, TilePyramid
+from jobs.models import (
+    Annotation,
+    AnnotationReply,
+    Event,
+    Order,
+    OrderImage,
+    OrderNumberSequence,
+    Service,
+    TilePyramid,
+)
 
 
 @admin.register(Service)
@@ -80,6 +89,37 @@ class TilePyramidAdmin(admin.ModelAdmin):
     exclude = ("index",)  # hundreds of tile places; the pack's size and the picture's are what an operator reads
     readonly_fields = ("image", "version", "watermarked", "pack", "width", "height", "tile_size", "overlap", "format",
                        "size_bytes", "created_at")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+class AnnotationReplyInline(admin.TabularInline):
+    model = AnnotationReply
+    extra = 0
+    fields = ("created_at", "author", "audience", "text", "edited_at", "deleted_at")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    """Marks and their threads, deleted ones included (the audit): read here; people change them on the canvas
+    within the edit window, through ``jobs.review.annotations``."""
+
+    list_display = ("created_at", "image", "number", "shape", "audience", "author", "resolved_at", "deleted_at")
+    list_filter = ("shape", "audience", ("resolved_at", admin.EmptyFieldListFilter),
+                   ("deleted_at", admin.EmptyFieldListFilter))
+    search_fields = ("image__filename", "order__number", "text")
+    list_select_related = ("image", "author")
+    inlines = [AnnotationReplyInline]
+    readonly_fields = ("order", "image", "version", "width", "height", "number", "shape", "selector", "x", "y", "w", "h",
+                       "text", "audience", "author", "item", "resolved_at", "resolved_by", "created_at", "edited_at",
+                       "deleted_at")
+    exclude = ("mentions",)
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -23,8 +23,13 @@ from jobs import downloads, permissions, selectors, services, workflow
 from jobs.intake import tiles, uploads
 from jobs.models import ImageStatus, VersionStatus
 from jobs.production import assignment, planning, qc, versions
+from jobs.review import annotations as marks
 from jobs.review import deliveries, messages, proofing, references
 from jobs.serializers import (
+    AnnotationEditSerializer,
+    AnnotationInputSerializer,
+    AnnotationReplySerializer,
+    AnnotationSerializer,
     AssignInputSerializer,
     AssignmentSerializer,
     CompleteInputSerializer,
@@ -45,6 +50,8 @@ from jobs.serializers import (
     QcInputSerializer,
     ReclassInputSerializer,
     RemovedSerializer,
+    ReplyEditSerializer,
+    ReplyInputSerializer,
     ReviewInputSerializer,
     ReviewResultSerializer,
     RevisionItemSerializer,
@@ -214,7 +221,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReviewInputSerializer, responses=ReviewResultSerializer,
-                   summary="Approve delivered images or request changes with pins (client)")
+                   summary="Approve delivered images or request changes with marks (client)")
     @action(detail=True, methods=["post"], serializer_class=ReviewInputSerializer)
     def review(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
@@ -227,7 +234,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(ReviewResultSerializer({"approved": result.approved, "completed": result.completed,
                                                 "round": round_}).data)
 
-    @extend_schema(responses=RevisionRoundSerializer(many=True), summary="The order's revision rounds with pins")
+    @extend_schema(responses=RevisionRoundSerializer(many=True), summary="The order's revision rounds with their marks")
     @action(detail=True, methods=["get"], serializer_class=RevisionRoundSerializer)
     def rounds(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
@@ -300,11 +307,57 @@ class ImageFilterSerializer(serializers.Serializer):
                                      help_text="A retoucher's own open work, earliest due first.")
 
 
+class PictureFileActions:
+    """What every received file has, originals and versions alike: its deep-zoom tiles and its marks.
+    ``file_kind`` says which the viewset serves."""
+
+    file_kind = "image"
+
+    def _picture(self) -> tuple[Any, Any]:
+        row = self.get_object()  # type: ignore[attr-defined]
+        return (row, None) if self.file_kind == "image" else (row.image, row)
+
+    @extend_schema(request=None, responses=TileSourceSerializer,
+                   summary="The file's deep-zoom tile source (409 until its tiles are made; a held order's client: "
+                           "the watermarked one)")
+    @action(detail=True, methods=["get"], url_path="tiles", url_name="tiles")
+    def tiles(self, request: Request, pk: Any = None) -> Response:
+        row = self.get_object()  # type: ignore[attr-defined]
+        return _tile_source(tiles.pyramid_for(**{self.file_kind: row}, by=request.user), row,
+                            f"/api/v1/{self.file_kind}s/{row.pk}/tiles/")
+
+    @extend_schema(request=None, responses={(200, "image/webp"): OpenApiTypes.BINARY},
+                   summary="One tile of the file's deep-zoom pyramid (WebP)")
+    @action(detail=True, methods=["get"], url_path=TILE_PATH, url_name="tile")
+    def tile(self, request: Request, pk: Any = None, level: str = "0", col: str = "0", row: str = "0") -> HttpResponse:
+        pyramid = tiles.pyramid_for(**{self.file_kind: self.get_object()}, by=request.user)  # type: ignore[attr-defined]
+        return _tile(pyramid, level, col, row)
+
+    @extend_schema(methods=["GET"], request=None, responses=AnnotationSerializer(many=True),
+                   summary="The marks on this file, with their threads (W3C Web Annotations in its pixels)")
+    @extend_schema(methods=["POST"], request=AnnotationInputSerializer, responses={201: AnnotationSerializer},
+                   summary="Draw a mark on this file (400 off the picture or malformed; 409 on a finished order)")
+    @action(detail=True, methods=["get", "post"], url_path="annotations", url_name="annotations")
+    def annotations(self, request: Request, pk: Any = None) -> Response:
+        image, version = self._picture()
+        if request.method == "GET":
+            return Response(AnnotationSerializer(selectors.marks_of(request.user, image, version), many=True).data)
+        data = AnnotationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        mark = marks.annotation_create(image=image, version=version, by=request.user, target=given["target"],
+                                       text=given["text"], mentions=given["mentions"],
+                                       for_client=None if given["audience"] is None else given["audience"] == "client")
+        return Response(AnnotationSerializer(selectors.annotation_get(request.user, mark.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+
 @extend_schema_view(list=extend_schema(summary="Images the user may see (retouchers: their assigned work)",
                                        parameters=[ImageFilterSerializer]),
                     retrieve=extend_schema(summary="One image with its metadata and pre-flight findings"),
                     destroy=extend_schema(summary="Remove an image from a draft or submitted order"))
-class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class ImageViewSet(PictureFileActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                   viewsets.GenericViewSet):
     serializer_class = ImageSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -403,19 +456,6 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         return response
 
 
-    @extend_schema(request=None, responses=TileSourceSerializer,
-                   summary="The original's deep-zoom tile source (409 until its tiles are made)")
-    @action(detail=True, methods=["get"], url_path="tiles", url_name="tiles")
-    def tiles(self, request: Request, pk: Any = None) -> Response:
-        image = self.get_object()
-        return _tile_source(tiles.pyramid_for(image=image, by=request.user), image, f"/api/v1/images/{image.pk}/tiles/")
-
-    @extend_schema(request=None, responses={(200, "image/webp"): OpenApiTypes.BINARY},
-                   summary="One tile of the original's deep-zoom pyramid (WebP)")
-    @action(detail=True, methods=["get"], url_path=TILE_PATH, url_name="tile")
-    def tile(self, request: Request, pk: Any = None, level: str = "0", col: str = "0", row: str = "0") -> HttpResponse:
-        return _tile(tiles.pyramid_for(image=self.get_object(), by=request.user), level, col, row)
-
 @extend_schema_view(retrieve=extend_schema(summary="One delivery"))
 class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DeliverySerializer
@@ -444,8 +484,9 @@ class VersionFilterSerializer(serializers.Serializer):
 
 @extend_schema_view(list=extend_schema(summary="Versions the user may see", parameters=[VersionFilterSerializer]),
                     retrieve=extend_schema(summary="One version: status, automated checks, QC decision"))
-class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class VersionViewSet(PictureFileActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = VersionSerializer
+    file_kind = "version"
     action_permissions = {"qc": permissions.can_review_qc}
 
     def get_queryset(self) -> Any:
@@ -511,21 +552,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return response
 
 
-    @extend_schema(request=None, responses=TileSourceSerializer,
-                   summary="The version's deep-zoom tile source (a held order's client: the watermarked one)")
-    @action(detail=True, methods=["get"], url_path="tiles", url_name="tiles")
-    def tiles(self, request: Request, pk: Any = None) -> Response:
-        version = self.get_object()
-        return _tile_source(tiles.pyramid_for(version=version, by=request.user), version,
-                            f"/api/v1/versions/{version.pk}/tiles/")
-
-    @extend_schema(request=None, responses={(200, "image/webp"): OpenApiTypes.BINARY},
-                   summary="One tile of the version's deep-zoom pyramid (WebP)")
-    @action(detail=True, methods=["get"], url_path=TILE_PATH, url_name="tile")
-    def tile(self, request: Request, pk: Any = None, level: str = "0", col: str = "0", row: str = "0") -> HttpResponse:
-        return _tile(tiles.pyramid_for(version=self.get_object(), by=request.user), level, col, row)
-
-@extend_schema_view(retrieve=extend_schema(summary="One revision round with its items and pins"))
+@extend_schema_view(retrieve=extend_schema(summary="One revision round with its items and marks"))
 class RevisionRoundViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = RevisionRoundSerializer
 
@@ -557,3 +584,71 @@ class RevisionItemViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         item = proofing.item_reclassify(item=self.get_object(), by=request.user, **data.validated_data)
         return Response(RevisionItemSerializer(self.get_queryset().get(pk=item.pk)).data)
+
+
+@extend_schema_view(retrieve=extend_schema(summary="One mark with its thread"),
+                    partial_update=extend_schema(request=AnnotationEditSerializer,
+                                                 summary="Rewrite or move your mark (within 15 minutes, until a review "
+                                                         "sends it)"),
+                    destroy=extend_schema(summary="Take your mark back (within 15 minutes, until a review sends it)"))
+class AnnotationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AnnotationSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return selectors.annotation_queryset(self.request.user)
+
+    def _answer(self, mark: Any, code: int = status.HTTP_200_OK) -> Response:
+        return Response(AnnotationSerializer(selectors.annotation_get(self.request.user, mark.pk)).data, status=code)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        data = AnnotationEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["text"] is None and data.validated_data["target"] is None:
+            raise RuleViolation("Send the new text or target.", field="text")
+        return self._answer(marks.annotation_edit(mark=self.get_object(), by=request.user, **data.validated_data))
+
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        marks.annotation_delete(mark=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ReplyInputSerializer, responses={201: AnnotationReplySerializer},
+                   summary="Reply in the mark's thread (@mentions are told once)")
+    @action(detail=True, methods=["post"])
+    def replies(self, request: Request, pk: Any = None) -> Response:
+        data = ReplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reply = marks.reply_post(mark=self.get_object(), by=request.user, **data.validated_data)
+        return Response(AnnotationReplySerializer(selectors.reply_get(request.user, reply.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=AnnotationSerializer, summary="Resolve the mark (409 if it is resolved)")
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: Any = None) -> Response:
+        return self._answer(marks.annotation_resolve(mark=self.get_object(), by=request.user))
+
+    @extend_schema(request=None, responses=AnnotationSerializer, summary="Reopen a resolved mark (409 if it is open)")
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: Any = None) -> Response:
+        return self._answer(marks.annotation_reopen(mark=self.get_object(), by=request.user))
+
+
+@extend_schema_view(partial_update=extend_schema(request=ReplyEditSerializer, responses=AnnotationReplySerializer,
+                                                 summary="Rewrite your reply (within 15 minutes)"),
+                    destroy=extend_schema(summary="Take your reply back (within 15 minutes)"))
+class AnnotationReplyViewSet(viewsets.GenericViewSet):
+    serializer_class = AnnotationReplySerializer
+    http_method_names = ["patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return selectors.reply_queryset(self.request.user)
+
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        data = ReplyEditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reply = marks.reply_edit(reply=self.get_object(), by=request.user, text=data.validated_data["text"])
+        return Response(AnnotationReplySerializer(selectors.reply_get(request.user, reply.pk)).data)
+
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        marks.reply_delete(reply=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -619,29 +619,113 @@ class RevisionItem(models.Model):
         return f"{self.image.filename} in round {self.round.number}"
 
 
-class Pin(models.Model):
-    """A numbered note at a point of the delivered image (x, y from 0 to 1)."""
+class MarkShape(models.TextChoices):
+    """What a mark outlines. A point or a rectangle is a W3C ``FragmentSelector`` (``xywh=pixel:``); an
+    ellipse, a freehand line, a polygon or an arrow an ``SvgSelector``; a thread about the whole picture has none."""
 
-    tenant_path = "item__round__order__client"
-    retoucher_filter = staticmethod(lambda user: {"item__image__assignments__retoucher": user,
-                                                  "item__image__assignments__active": True})
-    qc_filter = staticmethod(lambda user: {})
+    WHOLE = "whole", "The whole picture"
+    POINT = "point", "Point"
+    RECT = "rect", "Rectangle"
+    ELLIPSE = "ellipse", "Ellipse"
+    POLYGON = "polygon", "Polygon"
+    FREEHAND = "freehand", "Freehand"
+    ARROW = "arrow", "Arrow"
 
-    item = models.ForeignKey(RevisionItem, on_delete=models.CASCADE, related_name="pins")
-    number = models.PositiveSmallIntegerField()
-    x = models.DecimalField(max_digits=6, decimal_places=5)
-    y = models.DecimalField(max_digits=6, decimal_places=5)
-    text = models.CharField(max_length=2000)
+
+def _marks_clients_see() -> models.Q:
+    """Client users read the client-audience marks on their originals and on versions published to them."""
+    delivered = Exists(DeliveryItem.objects.filter(version=OuterRef("version")))
+    return models.Q(audience=Audience.CLIENT) & (models.Q(version__isnull=True) | models.Q(delivered))
+
+
+def _marks_of_work(user: Any) -> dict[str, Any]:
+    return {"image__assignments__retoucher": user, "image__assignments__active": True,
+            "audience__in": READ_BY_WORKERS}
+
+
+class Annotation(models.Model):
+    """A mark on one exact file (an original, or one version), in that file's pixels (``width`` ×
+    ``height`` as it was drawn on), with its thread. Numbered per image, the same number on the picture
+    and in the list. A studio author's mark is studio-only (the event audiences apply); a client's mark
+    belongs to the revision item that sent it, once the review is submitted. Deleting keeps the row
+    (``deleted_at``) for the audit."""
+
+    tenant_path = "order__client"
+    client_visible_filter = staticmethod(_marks_clients_see)
+    retoucher_filter = staticmethod(_marks_of_work)
+    qc_filter = staticmethod(lambda user: {"audience__in": READ_BY_WORKERS})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="annotations")
+    image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="annotations")
+    version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations",
+                                help_text="The version it was drawn on; empty: the original.")
+    width = models.PositiveIntegerField(help_text="The file's width in pixels when the mark was drawn.")
+    height = models.PositiveIntegerField(help_text="The file's height in pixels when the mark was drawn.")
+    number = models.PositiveIntegerField()
+    shape = models.CharField(max_length=10, choices=MarkShape.choices)
+    selector = models.JSONField(default=dict, blank=True, help_text="The W3C selector, in the file's pixels.")
+    # The shape's bounding box in the file's pixels: what lists, pages and checks read without parsing SVG.
+    x = models.PositiveIntegerField(default=0)
+    y = models.PositiveIntegerField(default=0)
+    w = models.PositiveIntegerField(default=0)
+    h = models.PositiveIntegerField(default=0)
+    text = models.TextField(max_length=2000)
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.CLIENT)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    item = models.ForeignKey(RevisionItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations",
+                             help_text="The revision request that sent it (client marks, once submitted).")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        ordering = ["item", "number"]
+        ordering = ["image", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["item", "number"], name="pin_number_unique"),
-            models.CheckConstraint(condition=models.Q(x__gte=0, x__lte=1, y__gte=0, y__lte=1), name="pin_inside_image"),
+            models.UniqueConstraint(fields=["image", "number"], name="annotation_number_per_image"),
+            models.CheckConstraint(condition=models.Q(shape__in=MarkShape.values), name="annotation_shape_valid"),
+            models.CheckConstraint(condition=models.Q(x__lte=models.F("width"), y__lte=models.F("height")),
+                                   name="annotation_inside_file"),
         ]
+        indexes = [models.Index(fields=["image", "version"])]
 
     def __str__(self) -> str:
-        return f"Pin {self.number}: {self.text[:40]}"
+        return f"Mark {self.number}: {self.text[:40]}"
+
+    @property
+    def is_studio(self) -> bool:
+        return self.audience != Audience.CLIENT
+
+
+class AnnotationReply(models.Model):
+    """One reply in a mark's thread. Studio-only when the mark is, or when the studio wrote an internal reply."""
+
+    tenant_path = "annotation__order__client"
+    client_visible_filter = staticmethod(lambda: models.Q(audience=Audience.CLIENT, annotation__audience=Audience.CLIENT))
+    retoucher_filter = staticmethod(lambda user: {"annotation__image__assignments__retoucher": user,
+                                                  "annotation__image__assignments__active": True,
+                                                  "audience__in": READ_BY_WORKERS})
+    qc_filter = staticmethod(lambda user: {"audience__in": READ_BY_WORKERS})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(max_length=2000)
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.CLIENT)
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["annotation", "created_at"]
+
+    def __str__(self) -> str:
+        return f"Reply to mark {self.annotation_id}: {self.text[:40]}"
 
 
 def _thread_for_work(user: Any) -> dict[str, Any]:

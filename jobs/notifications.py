@@ -28,6 +28,8 @@ KINDS = {
     "approval_reminder": ("A delivery will be approved automatically tomorrow", CLIENT_ROLES),
     "quote_answered": ("A client accepted a quote (schedule the work) or it needs a new one", STUDIO_MANAGERS),
     "order_completed": ("An order is completed (ready to invoice)", STUDIO_MANAGERS | {Role.FINANCE}),
+    "mention": ("Someone mentions you on a picture, or replies to your mark",
+                CLIENT_ROLES | STUDIO_MANAGERS | {Role.RETOUCHER, Role.QC}),
 }
 
 

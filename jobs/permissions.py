@@ -177,3 +177,19 @@ def can_open_studio_work(user: Any) -> bool:
 
 def can_view_work_queue(user: Any) -> bool:
     return signed_in(user) and user.role == Role.RETOUCHER
+
+
+def can_annotate(user: Any, order: Order, image: Any) -> bool:
+    """Draw marks and write in their threads (resolve and reopen too): the client's users, the studio's
+    managers, QC, and the retoucher the image is assigned to. Finance reads no pictures' threads."""
+    if not signed_in(user):
+        return False
+    if user.is_client:
+        return _is_own_client(user, order.client_id)
+    return user.role in MANAGER_ROLES or can_review_qc(user) or can_work_on(user, image)
+
+
+def can_write_to_client(user: Any, order: Order) -> bool:
+    """A mark or reply the client reads: the client's own people, and the studio's managers (who speak
+    for the studio). Retouchers' and QC's marks are studio-only, like their notes."""
+    return can_post_message(user, order, internal=False)

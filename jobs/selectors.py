@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from clients.tenancy import scope
 from jobs.models import (
     QUEUED,
+    Annotation,
+    AnnotationReply,
     Delivery,
     DeliveryItem,
     Event,
@@ -158,15 +160,49 @@ def versions_of(user: Any, image: OrderImage) -> QuerySet[Version]:
     return version_queryset(user).filter(image=image).order_by("-number")
 
 
+def annotation_queryset(user: Any) -> QuerySet[Annotation]:
+    """The marks ``user`` may read (deleted ones are the audit's), each with its thread as they may read it."""
+    replies = Prefetch("replies", queryset=scope(AnnotationReply.objects.filter(deleted_at__isnull=True), user)
+                       .select_related("author").prefetch_related("mentions").order_by("created_at"))
+    return (scope(Annotation.objects.filter(deleted_at__isnull=True), user)
+            .select_related("author", "resolved_by", "item__round", "order", "image")
+            .prefetch_related(replies, "mentions"))
+
+
+def annotation_get(user: Any, pk: Any) -> Annotation:
+    return get_object_or_404(annotation_queryset(user), pk=pk)
+
+
+def reply_queryset(user: Any) -> QuerySet[AnnotationReply]:
+    return (scope(AnnotationReply.objects.filter(deleted_at__isnull=True, annotation__deleted_at__isnull=True), user)
+            .select_related("author").prefetch_related("mentions"))
+
+
+def reply_get(user: Any, pk: Any) -> AnnotationReply:
+    return get_object_or_404(reply_queryset(user), pk=pk)
+
+
+def marks_of(user: Any, image: OrderImage, version: Version | None = None, *, every_file: bool = False
+             ) -> QuerySet[Annotation]:
+    """The marks on one file of an image (its original when ``version`` is None), or on all its files."""
+    marks = annotation_queryset(user).filter(image=image)
+    return (marks if every_file else marks.filter(version=version)).order_by("number")
+
+
+def item_marks(user: Any) -> Prefetch:
+    """A revision item's marks, as ``user`` may read them, for a prefetch."""
+    return Prefetch("annotations", queryset=annotation_queryset(user).order_by("number"))
+
+
 def round_list(user: Any, order: Order) -> QuerySet[RevisionRound]:
     items = Prefetch("items", queryset=scope(RevisionItem.objects.select_related("image", "reclassed_by")
-                                             .prefetch_related("pins").order_by("image__position"), user))
+                                             .prefetch_related(item_marks(user)).order_by("image__position"), user))
     return (scope(RevisionRound.objects.filter(order=order), user).select_related("requested_by", "confirmed_by")
             .prefetch_related(items).order_by("-number"))
 
 
 def round_queryset(user: Any) -> QuerySet[RevisionRound]:
-    items = Prefetch("items", queryset=scope(RevisionItem.objects.select_related("image").prefetch_related("pins")
+    items = Prefetch("items", queryset=scope(RevisionItem.objects.select_related("image").prefetch_related(item_marks(user))
                                              .order_by("image__position"), user))
     return (scope(RevisionRound.objects.select_related("order__client", "requested_by"), user)
             .prefetch_related(items))
@@ -177,7 +213,7 @@ def round_get(user: Any, pk: Any) -> RevisionRound:
 
 
 def revision_item_queryset(user: Any) -> QuerySet[RevisionItem]:
-    return scope(RevisionItem.objects.select_related("round__order", "image").prefetch_related("pins"), user)
+    return scope(RevisionItem.objects.select_related("round__order", "image").prefetch_related(item_marks(user)), user)
 
 
 def revision_item_get(user: Any, pk: Any) -> RevisionItem:
@@ -187,7 +223,7 @@ def revision_item_get(user: Any, pk: Any) -> RevisionItem:
 def items_of_image(user: Any, image: OrderImage) -> QuerySet[RevisionItem]:
     """Every round's request about one image, newest first, with its pins."""
     return (scope(RevisionItem.objects.filter(image=image), user).select_related("round", "version")
-            .prefetch_related("pins").order_by("-round__number"))
+            .prefetch_related(item_marks(user)).order_by("-round__number"))
 
 
 def message_list(user: Any, order: Order) -> QuerySet[Message]:
@@ -214,10 +250,14 @@ def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:
     latest = delivered_versions(images)
     items: dict[Any, list[RevisionItem]] = {}
     for row in (scope(RevisionItem.objects.filter(image__in=images), user).select_related("round")
-                .prefetch_related("pins").order_by("-round__number")):
+                .prefetch_related(item_marks(user)).order_by("-round__number")):
         items.setdefault(row.image_id, []).append(row)
+    # New marks are numbered after every mark on the image (studio ones too: numbers never repeat).
+    numbers = dict(Annotation.objects.filter(image__in=images).order_by().values("image").annotate(n=Max("number"))
+                   .values_list("image", "n"))
     return [{"image": image, "version": latest[image.pk][1] if image.pk in latest else None,
-             "delivery": latest[image.pk][0] if image.pk in latest else None, "requests": items.get(image.pk, [])}
+             "delivery": latest[image.pk][0] if image.pk in latest else None, "requests": items.get(image.pk, []),
+             "next_mark": (numbers.get(image.pk) or 0) + 1}
             for image in images]
 
 

@@ -10,6 +10,8 @@ from agency.timefmt import LocalTimesField
 from clients.selectors import client_list, style_guide_list
 from jobs import workflow
 from jobs.models import (
+    Annotation,
+    AnnotationReply,
     Delivery,
     Event,
     ItemKind,
@@ -17,7 +19,6 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderStatus,
-    Pin,
     QcCategory,
     RevisionItem,
     RevisionRound,
@@ -490,10 +491,128 @@ class DeliverInputSerializer(serializers.Serializer):
                                    help_text="The ready images to publish; all ready images when left out.")
 
 
-class PinInputSerializer(serializers.Serializer):
-    x = serializers.DecimalField(max_digits=6, decimal_places=5, min_value=0, max_value=1)
-    y = serializers.DecimalField(max_digits=6, decimal_places=5, min_value=0, max_value=1)
+class MarkInputSerializer(serializers.Serializer):
+    """A new mark as W3C Web Annotation JSON: its ``target`` (a ``FragmentSelector`` ``xywh=pixel:x,y,w,h`` for
+    a point or rectangle, an ``SvgSelector`` for an ellipse, polygon, freehand line or arrow; none for the
+    whole picture), in the file's pixels, and its text (``text``, or the first ``TextualBody``)."""
+
+    target = serializers.JSONField(required=False, allow_null=True, default=None)
+    text = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    body = serializers.JSONField(required=False, default=None, help_text="W3C bodies: the first TextualBody's value.")
+    mentions = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=20,
+                                     help_text="People who can see the order, told once.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        body = attrs.pop("body", None)
+        if not attrs["text"] and body:
+            bodies = body if isinstance(body, list) else [body]
+            texts = [b.get("value") for b in bodies if isinstance(b, dict) and isinstance(b.get("value"), str)]
+            attrs["text"] = texts[0] if texts else ""
+        return attrs
+
+
+class AnnotationInputSerializer(MarkInputSerializer):
+    audience = serializers.ChoiceField(choices=["client", "studio"], required=False, default=None, allow_null=True,
+                                       help_text="Managers: 'client' to write to the client; studio marks are the default.")
+
+
+class AnnotationEditSerializer(serializers.Serializer):
+    target = serializers.JSONField(required=False, allow_null=True, default=None)
+    text = serializers.CharField(max_length=2000, required=False, default=None)
+
+
+class ReplyInputSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=2000)
+    mentions = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=20)
+    internal = serializers.BooleanField(default=False, help_text="Studio: keep the reply from the client.")
+
+
+class ReplyEditSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=2000)
+
+
+def _person(user: Any) -> dict[str, Any] | None:
+    return {"id": str(user.pk), "type": "Person", "name": user.full_name} if user is not None else None
+
+
+class AnnotationReplySerializer(serializers.ModelSerializer):
+    creator = serializers.SerializerMethodField()
+    mentions = serializers.SerializerMethodField()
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    modified = serializers.DateTimeField(source="edited_at", read_only=True)
+
+    class Meta:
+        model = AnnotationReply
+        fields = ["id", "text", "creator", "audience", "mentions", "created", "modified"]
+        read_only_fields = fields
+
+    def get_creator(self, reply: AnnotationReply) -> dict[str, Any] | None:
+        return _person(reply.author)
+
+    def get_mentions(self, reply: AnnotationReply) -> list[dict[str, Any]]:
+        return [_person(u) for u in reply.mentions.all()]
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    """A mark as W3C Web Annotation JSON with Loupe's facts beside: the file it was drawn on (``target.source``,
+    ``width`` × ``height`` pixels), its number, thread, round and whether it is resolved."""
+
+    context = serializers.SerializerMethodField(method_name="get_context_url")
+    type = serializers.SerializerMethodField(method_name="get_kind")
+    motivation = serializers.SerializerMethodField()
+    body = serializers.SerializerMethodField()
+    target = serializers.SerializerMethodField()
+    creator = serializers.SerializerMethodField()
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    modified = serializers.DateTimeField(source="edited_at", read_only=True)
+    round = serializers.SerializerMethodField()
+    resolved = serializers.SerializerMethodField()
+    resolved_by = serializers.SerializerMethodField()
+    mentions = serializers.SerializerMethodField()
+    replies = AnnotationReplySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = ["context", "id", "type", "motivation", "number", "body", "target", "image", "version", "width",
+                  "height", "shape", "audience", "creator", "created", "modified", "round", "resolved", "resolved_at",
+                  "resolved_by", "mentions", "replies"]
+        read_only_fields = fields
+
+    def to_representation(self, mark: Annotation) -> dict[str, Any]:
+        data = super().to_representation(mark)
+        data["@context"] = data.pop("context")
+        return data
+
+    def get_context_url(self, mark: Annotation) -> str:
+        return "http://www.w3.org/ns/anno.jsonld"
+
+    def get_kind(self, mark: Annotation) -> str:
+        return "Annotation"
+
+    def get_motivation(self, mark: Annotation) -> str:
+        return "commenting"
+
+    def get_body(self, mark: Annotation) -> list[dict[str, Any]]:
+        return [{"type": "TextualBody", "purpose": "commenting", "format": "text/plain", "value": mark.text}]
+
+    def get_target(self, mark: Annotation) -> dict[str, Any]:
+        source = f"/api/v1/versions/{mark.version_id}/" if mark.version_id else f"/api/v1/images/{mark.image_id}/"
+        return {"source": source, "selector": mark.selector} if mark.selector else {"source": source}
+
+    def get_creator(self, mark: Annotation) -> dict[str, Any] | None:
+        return _person(mark.author)
+
+    def get_round(self, mark: Annotation) -> int | None:
+        return mark.item.round.number if mark.item_id else None
+
+    def get_resolved(self, mark: Annotation) -> bool:
+        return mark.resolved_at is not None
+
+    def get_resolved_by(self, mark: Annotation) -> dict[str, Any] | None:
+        return _person(mark.resolved_by)
+
+    def get_mentions(self, mark: Annotation) -> list[dict[str, Any]]:
+        return [_person(u) for u in mark.mentions.all()]
 
 
 class ReviewItemInputSerializer(serializers.Serializer):
@@ -501,7 +620,10 @@ class ReviewItemInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["approve", "revise"])
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=ItemKind.choices, required=False, default=ItemKind.CHANGE)
-    pins = PinInputSerializer(many=True, required=False, max_length=50, default=list)
+    marks = MarkInputSerializer(many=True, required=False, max_length=50, default=list,
+                                help_text="New marks on the delivered version, in its pixels.")
+    annotations = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=50,
+                                        help_text="Marks already drawn on the delivered version (POST …/annotations/).")
 
 
 class ReviewInputSerializer(serializers.Serializer):
@@ -510,21 +632,14 @@ class ReviewInputSerializer(serializers.Serializer):
     confirm = serializers.BooleanField(default=False, help_text="A client admin accepts the price of a billable round.")
 
 
-class PinSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Pin
-        fields = ["number", "x", "y", "text"]
-        read_only_fields = fields
-
-
 class RevisionItemSerializer(serializers.ModelSerializer):
     image = serializers.UUIDField(source="image_id", read_only=True)
     filename = serializers.CharField(source="image.filename", read_only=True)
-    pins = PinSerializer(many=True, read_only=True)
+    annotations = AnnotationSerializer(many=True, read_only=True)
 
     class Meta:
         model = RevisionItem
-        fields = ["id", "image", "filename", "note", "proposed_kind", "kind", "reclass_reason", "pins"]
+        fields = ["id", "image", "filename", "note", "proposed_kind", "kind", "reclass_reason", "annotations"]
         read_only_fields = fields
 
 

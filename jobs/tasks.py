@@ -12,7 +12,7 @@ from jobs import notifications
 from jobs.intake import tiles, uploads
 from jobs.models import Event
 from jobs.production import sla, versions
-from jobs.review import deliveries, messages, proofing
+from jobs.review import annotations, deliveries, messages, proofing
 
 logger = logging.getLogger("loupe.tasks")
 
@@ -78,6 +78,11 @@ def sweep_stuck_images() -> dict[str, int]:
 def notify_message(message_id: str) -> int:
     """Tell the other side of an order's thread about a message (``jobs.review.messages.message_notify``)."""
     return messages.message_notify(message_id=message_id)
+
+
+def notify_mark(kind: str, pk: str) -> int:
+    """Tell the people a mark or a reply mentions (``jobs.review.annotations.mark_notify``)."""
+    return annotations.mark_notify(kind=kind, pk=pk)
 
 
 def auto_approve() -> dict[str, int]:

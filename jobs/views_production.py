@@ -1,5 +1,5 @@
 """Production and review pages: the retoucher's queue and workspace, the QC queue and review page,
-delivery publishing, client proofing with pins, revision rounds and the order's thread. Thin: each
+delivery publishing, client proofing with marks, revision rounds and the order's thread. Thin: each
 reads through selectors, calls one service and redirects; a refusal propagates (403/409/400 page)."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _canvas_context(user: Any, image: Any) -> dict[str, Any]:
 @login_required
 def image_work(request: HttpRequest, pk: Any) -> HttpResponse:
     """The workspace for one image: the original and the latest version on the canvas, the brief,
-    the pins of earlier rounds, every version with its checks and QC decision, and the next action."""
+    the marks of earlier rounds, every version with its checks and QC decision, and the next action."""
     image = selectors.image_get(request.user, pk)
     require(permissions.can_open_studio_work(request.user), "This page is for the studio.")
     user, order = request.user, image.order
@@ -118,7 +118,8 @@ def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 def _review_items(post: Any) -> list[dict[str, Any]]:
-    """The proofing form: per image a decision, a note, a class and its pins (JSON from the canvas)."""
+    """The proofing form: per image a decision, a note, a class and its new marks (W3C targets in the
+    delivered version's pixels, JSON from the canvas)."""
     items = []
     for pk in post.getlist("images"):
         try:
@@ -129,19 +130,19 @@ def _review_items(post: Any) -> list[dict[str, Any]]:
         if decision not in {"approve", "revise"}:
             continue
         try:
-            pins = json.loads(post.get(f"pins_{pk}") or "[]")
-            pins = [{"x": p["x"], "y": p["y"], "text": str(p.get("text", ""))} for p in pins]
-        except (ValueError, TypeError, KeyError) as exc:
-            raise RuleViolation("The pins could not be read; place them again.", field="pins") from exc
+            marks = json.loads(post.get(f"marks_{pk}") or "[]")
+            marks = [{"target": m.get("target"), "text": str(m.get("text", ""))} for m in marks]
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise RuleViolation("The marks could not be read; place them again.", field="marks") from exc
         items.append({"image": image_id, "decision": decision, "note": post.get(f"note_{pk}", ""),
-                      "kind": post.get(f"kind_{pk}") or ItemKind.CHANGE, "pins": pins})
+                      "kind": post.get(f"kind_{pk}") or ItemKind.CHANGE, "marks": marks})
     return items
 
 
 @login_required
 def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
     """Client proofing: every delivered image beside its original, approve or request changes with
-    numbered pins, one submit for the whole review. The account manager can act for the client."""
+    numbered marks, one submit for the whole review. The account manager can act for the client."""
     order = selectors.order_get(request.user, pk)
     require(permissions.can_review_delivery(request.user, order))
     if request.method == "POST":
@@ -158,8 +159,8 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
                       + (" The order is complete; its final files are being packed." if result.completed else ""))
         return redirect("jobs:order_detail" if result.completed else "jobs:order_review", pk=order.pk)
     entries = selectors.proofing_images(request.user, order)
-    for entry in entries:  # the canvas writes each image's pins into its own field
-        entry["pins_field"], entry["pins_list"] = f"pins-{entry['image'].pk}", f"pinlist-{entry['image'].pk}"
+    for entry in entries:  # the canvas writes each image's new marks into its own field
+        entry["pins_field"], entry["pins_list"] = f"marks-{entry['image'].pk}", f"marklist-{entry['image'].pk}"
     waiting = [e for e in entries if e["image"].status == ImageStatus.DELIVERED]
     rounds = list(selectors.round_list(request.user, order))
     return render(request, "jobs/order_review.html", {

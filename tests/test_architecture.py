@@ -88,6 +88,7 @@ UNSCOPED_ALLOWED = {
     ("jobs/selectors.py", "RevisionItem"): "correlated to scoped approved images (OuterRef)",
     ("jobs/selectors.py", "Version"): "correlated to scoped approved images (OuterRef)",
     ("jobs/selectors.py", "TilePyramid"): "whether a scoped image or version has tiles (Exists, OuterRef)",
+    ("jobs/selectors.py", "Annotation"): "the highest mark number of images read through scope() (numbers never repeat)",
     ("billing/exports.py", "Invoice"): "_load() reads the documents whose ids documents_in() read through scope()",
     ("billing/exports.py", "InvoiceLine"): "the lines of those documents",
     ("billing/exports.py", "Export"): "an export is the finance user's own job; its task reads it by id",

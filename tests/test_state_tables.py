@@ -283,7 +283,7 @@ def _image_call(action, cast, image, version, rita):
         return deliveries.delivery_publish(order=image.order, by=cast.account_manager, images=[image.pk])
     decision = "approve" if action == "approve" else "revise"
     return proofing.review_submit(order=image.order, by=cast.acme_admin, items=[
-        {"image": image.pk, "decision": decision, "note": "Warmer", "kind": "defect", "pins": []}])
+        {"image": image.pk, "decision": decision, "note": "Warmer", "kind": "defect", "marks": []}])
 
 
 ORDER_FOR = {"assign": S.IN_PRODUCTION, "start": S.IN_PRODUCTION, "qc_pass": S.IN_PRODUCTION,

@@ -1,4 +1,4 @@
-"""Client proofing: approve delivered images, or request changes with numbered pins and a note, which
+"""Client proofing: approve delivered images, or request changes with numbered marks and a note, which
 opens revision round N with its own SLA target. Rounds beyond the client's free rounds that contain
 change items are billable: they wait for a client admin's confirmation, and billing records their
 charge (``revision_round_changed``). The account manager classes each item as defect or change.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -24,6 +23,7 @@ from jobs import permissions, selectors, workflow
 from jobs.events import on_behalf, record_event
 from jobs.models import (
     REVIEWABLE,
+    Annotation,
     Audience,
     Delivery,
     DeliveryItem,
@@ -34,18 +34,17 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderStatus,
-    Pin,
     RevisionItem,
     RevisionRound,
     RoundStatus,
     Version,
 )
 from jobs.notifications import client_users
-from jobs.review import deliveries
+from jobs.review import annotations, deliveries
 from jobs.workflow import IMAGES, ROUNDS
 
 logger = logging.getLogger("loupe.review")
-MAX_PINS = 50
+MAX_MARKS = 50
 TEXT_MAX = 2000
 
 # Sent inside the transaction whenever a round's billable content may have changed (opened,
@@ -124,16 +123,12 @@ def _check_items(order: Order, items: list[dict[str, Any]]) -> dict[Any, OrderIm
     for item in items:
         if item["decision"] == "revise":
             item["note"] = _clean_text(item.get("note", ""), "items")
-            pins = item.get("pins") or []
-            if not item["note"] and not pins:
-                raise RuleViolation(f"Say what should change on {images[item['image']].filename}: a note or a pin.",
+            marks, drawn = item.get("marks") or [], item.get("annotations") or []
+            if not item["note"] and not marks and not drawn:
+                raise RuleViolation(f"Say what should change on {images[item['image']].filename}: a note or a mark.",
                                     field="items")
-            if len(pins) > MAX_PINS:
-                raise RuleViolation(f"At most {MAX_PINS} pins per image and round.", field="pins")
-            for pin in pins:
-                if not (0 <= Decimal(str(pin["x"])) <= 1 and 0 <= Decimal(str(pin["y"])) <= 1):
-                    raise RuleViolation("A pin must lie on the picture (x and y from 0 to 1).", field="pins")
-                pin["text"] = _clean_text(pin.get("text", ""), "pins", required=True)
+            if len(marks) + len(drawn) > MAX_MARKS:
+                raise RuleViolation(f"At most {MAX_MARKS} marks per image and round.", field="marks")
     return images
 
 
@@ -141,7 +136,8 @@ def _check_items(order: Order, items: list[dict[str, Any]]) -> dict[Any, OrderIm
 def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: str = "",
                   confirm: bool = False) -> ReviewResult:
     """Approve or revise delivered images in one go. ``items``: ``[{"image", "decision": "approve" |
-    "revise", "note", "kind": "defect" | "change", "pins": [{"x", "y", "text"}]}]``. A billable round is
+    "revise", "note", "kind": "defect" | "change", "marks": [{"target", "text"}], "annotations": [ids]}]``:
+    new marks (W3C targets in the delivered version's pixels) and marks already drawn on it. A billable round is
     opened at once only when a client admin sends it with ``confirm`` (having seen the price);
     otherwise it waits for their confirmation. Refused without a permission (403), on an order that is
     not waiting for a review or an image that is not delivered (409), and for malformed items (400)."""
@@ -184,9 +180,11 @@ def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: di
     made = RevisionItem.objects.bulk_create([
         RevisionItem(round=round_, image_id=item["image"], version=versions.get(item["image"]), note=item["note"],
                      proposed_kind=kind, kind=kind) for item, kind in zip(revise, kinds, strict=True)])
-    Pin.objects.bulk_create([Pin(item=row, number=n, x=Decimal(str(pin["x"])), y=Decimal(str(pin["y"])), text=pin["text"])
-                             for row, item in zip(made, revise, strict=True)
-                             for n, pin in enumerate(item.get("pins") or [], start=1)])
+    _attach_marks(made, revise, images, versions)
+    annotations.add_marks([annotations.NewMark(images[item["image"]], versions.get(item["image"]), mark.get("target"),
+                                               mark.get("text"), row)
+                           for row, item in zip(made, revise, strict=True) for mark in item.get("marks") or []],
+                          by=by, audience=Audience.CLIENT)  # the client's request, whoever sends it
     changes = kinds.count(ItemKind.CHANGE)
     if awaiting:
         record_event(audience=Audience.CLIENT, order=order, actor=by, verb="revision.awaiting_confirmation",
@@ -197,6 +195,23 @@ def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: di
         _start_round(order, round_, by)
     revision_round_changed.send(sender=RevisionRound, round=round_)
     return round_
+
+
+def _attach_marks(made: list[RevisionItem], revise: list[dict[str, Any]], images: dict[Any, OrderImage],
+                  versions: dict[Any, Version]) -> None:
+    """Marks the client drew on the delivered version before the review (client-visible, not yet sent)
+    join their item; anything else named is refused."""
+    for row, item in zip(made, revise, strict=True):
+        drawn = list(dict.fromkeys(str(pk) for pk in item.get("annotations") or []))
+        if not drawn:
+            continue
+        image = images[item["image"]]
+        joined = Annotation.objects.filter(pk__in=drawn, image=image, version=versions.get(item["image"]),
+                                           audience=Audience.CLIENT, deleted_at__isnull=True,
+                                           item__isnull=True).update(item=row)
+        if joined != len(drawn):
+            raise RuleViolation(f"Some marks are not on the version of {image.filename} you are reviewing, or were "
+                                "sent already; reload the page.", field="annotations")
 
 
 def _start_round(order: Order, round_: RevisionRound, by: User) -> None:

@@ -2,7 +2,9 @@
  * retoucher's workspace. Progressive: without JavaScript the original and the version are shown one
  * under the other and the forms still post; with it the canvas compares them (slider, side by side),
  * zooms (fit, 100 %, 200 %), follows the pointer with a loupe, switches the background (white, black,
- * checkerboard) and, where the page asks for it, drops numbered pins that the form sends as JSON.
+ * checkerboard) and, where the page asks for it, drops numbered marks that the form sends as JSON: W3C
+ * Web Annotation targets in the version's own pixels (data-width × data-height), numbered after the
+ * image's existing marks (data-next), as the server will number them.
  * Keys: ←/→ image, S compare mode, B background, Z zoom, L loupe, A approve, R request changes. */
 (function () {
   "use strict";
@@ -26,6 +28,7 @@
     this.field = root.dataset.pinField ? document.getElementById(root.dataset.pinField) : null;
     this.list = root.dataset.pinList ? document.getElementById(root.dataset.pinList) : null;
     this.pins = [];
+    this.first = Number(root.dataset.next) || 1;
     this.mode = this.after ? "slider" : "before";
     this.bg = "white";
     this.zoom = "fit";
@@ -128,8 +131,12 @@
     var rect = img.getBoundingClientRect();
     var x = (e.clientX - rect.left) / rect.width, y = (e.clientY - rect.top) / rect.height;
     if (x < 0 || y < 0 || x > 1 || y > 1) return;
-    if (this.pins.length >= 50) { window.alert("At most 50 pins per image."); return; }
-    this.pins.push({x: Number(x.toFixed(5)), y: Number(y.toFixed(5)), text: ""});
+    if (this.pins.length >= 50) { window.alert("At most 50 marks per image and round."); return; }
+    var w = Number(this.root.dataset.width), h = Number(this.root.dataset.height);
+    if (!w || !h) return;
+    // The pixel under the pointer: the version's own pixels, whatever size its preview is shown at.
+    var px = Math.min(w - 1, Math.floor(x * w)), py = Math.min(h - 1, Math.floor(y * h));
+    this.pins.push({px: px, py: py, x: (px + 0.5) / w, y: (py + 0.5) / h, text: ""});
     this.renderPins(this.pins.length - 1);
     var decision = document.querySelector("input[name='decision_" + this.root.dataset.image + "'][value='revise']");
     if (decision) { decision.checked = true; decision.dispatchEvent(new Event("change", {bubbles: true})); }
@@ -144,8 +151,8 @@
         mark.className = "pin pin-new";
         mark.style.left = (pin.x * 100) + "%";
         mark.style.top = (pin.y * 100) + "%";
-        mark.textContent = String(i + 1);
-        mark.title = pin.text || "Pin " + (i + 1);
+        mark.textContent = String(self.first + i);
+        mark.title = pin.text || "Mark " + (self.first + i);
         self.pinsLayer.appendChild(mark);
       });
     }
@@ -155,7 +162,7 @@
         var row = document.createElement("li");
         var label = document.createElement("label");
         label.className = "pin-label";
-        label.textContent = "Pin " + (i + 1);
+        label.textContent = "Mark " + (self.first + i);
         var text = document.createElement("textarea");
         text.rows = 2;
         text.maxLength = 2000;
@@ -179,7 +186,10 @@
   };
 
   Canvas.prototype.save = function () {
-    if (this.field) this.field.value = JSON.stringify(this.pins);
+    if (this.field) this.field.value = JSON.stringify(this.pins.map(function (pin) {
+      return {text: pin.text, target: {selector: {type: "FragmentSelector", conformsTo: "http://www.w3.org/TR/media-frags/",
+                                                  value: "xywh=pixel:" + pin.px + "," + pin.py + ",0,0"}}};
+    }));
   };
 
   // The filmstrip: one image panel at a time when JavaScript runs ----------------------------------

@@ -1,7 +1,7 @@
 """The studio's whole journey through the pages only (issue: production and review): a client orders
 three images → the account manager quotes → the client accepts → the schedule is applied → each
 retoucher uploads a version → QC sends one back and passes two → the retoucher uploads again → QC
-passes → the account manager delivers → the client pins a change and asks for a revision → the
+passes → the account manager delivers → the client marks a change and asks for a revision → the
 revision is retouched, passed and delivered → the client approves all → the order is complete and
 its timeline shows every step. Screenshots of the QC page, the proofing page with a pin and the
 retoucher's queue are saved at 1440 and 390 px (``LOUPE_SCREENSHOTS``, default ``var/screenshots``)."""
@@ -169,16 +169,16 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
     page.get_by_role("button", name="Publish to the client").click()
     page.get_by_text("is published").wait_for()
 
-    # 10. the client pins a change on the first image, approves the others, asks for a revision
+    # 10. the client marks a change on the first image, approves the others, asks for a revision
     page = client.go(f"/orders/{order.pk}/")
     page.get_by_role("link", name="Review the delivery").click()
     page.wait_for_url(re.compile("/review/$"))
     first = page.locator(f"#img-{images[0].pk}")
     first.get_by_label("Request changes").check()
-    layers = first.locator(".canvas-layers")
-    box = layers.bounding_box()
-    layers.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.4})
-    first.get_by_label("Pin 1").fill("Warmer gold on this prong")
+    shown = first.locator(".layer.after")  # the version, at its own shape
+    box = shown.bounding_box()
+    shown.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.4})
+    first.get_by_label("Mark 1").fill("Warmer gold on this prong")
     first.get_by_label("Note").fill("Closer to the reference, please")
     assert first.locator(".pin-new").count() == 1
     client.shoot("proofing-with-pin")
@@ -189,7 +189,12 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
     page.get_by_text(re.compile("2 images approved, revision round 1 sent to the studio")).wait_for()
     order.refresh_from_db()
     assert order.status == OrderStatus.REVISION
-    assert order.revision_rounds.get().items.get().pins.get().text == "Warmer gold on this prong"
+    mark = order.revision_rounds.get().items.get().annotations.get()
+    # stored in the delivered version's pixels, where the click was (within one screen pixel of the preview)
+    slack = mark.width / box["width"] + 1
+    assert mark.text == "Warmer gold on this prong" and mark.version.image_id == images[0].pk
+    assert abs(mark.x - mark.width * 0.5) <= slack and abs(mark.y - mark.height * 0.4) <= slack, (mark.x, mark.y)
+    assert (mark.width, mark.height) == (mark.version.width, mark.version.height)
 
     # 11. the revision is retouched, passed and delivered
     _upload_version(rework, images[0], _files(tmp_path, "revised", [41], True, cast.acme_guide)[0])

@@ -178,7 +178,7 @@ def test_approve_racing_request_changes_on_one_image_one_wins():
     people = [client_user(client, Role.CLIENT_MEMBER) for _ in range(6)]
     order, image = _delivered_image(client, UserFactory(role=Role.RETOUCHER))
     items = [[{"image": image.pk, "decision": "approve"}],
-             [{"image": image.pk, "decision": "revise", "note": "Warmer", "kind": "defect", "pins": []}]] * 3
+             [{"image": image.pk, "decision": "revise", "note": "Warmer", "kind": "defect", "marks": []}]] * 3
     results = _race(6, lambda i: proofing.review_submit(order=order, by=people[i], items=items[i]))
     winners = [r for r in results if isinstance(r, proofing.ReviewResult)]
     assert len(winners) == 1, results

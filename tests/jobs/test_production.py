@@ -100,17 +100,20 @@ def test_the_whole_loop_from_work_to_completed_order(cast, production):
     order = Order.objects.get(pk=production["order"].pk)
     assert order.status == OrderStatus.DELIVERED and order.sla_running_since is None
     assert Notification.objects.filter(user=cast.acme_member, kind="delivery_ready").exists()
-    # the client asks for changes on one image with a pin: round 1 opens with its own clock
+    # the client asks for changes on one image with a mark in the version's pixels: round 1 opens with its own clock
     client = api_for(cast.acme_member)
     with production["run"](execute=True):
         answer = client.post(f"/api/v1/orders/{order.pk}/review/", {"items": [
             {"image": str(image.pk), "decision": "revise", "note": "Warmer gold", "kind": "change",
-             "pins": [{"x": "0.5", "y": "0.25", "text": "Polish this prong"}]},
+             "marks": [{"target": {"selector": {"type": "FragmentSelector", "value": "xywh=pixel:10,20,0,0"}},
+                        "body": [{"type": "TextualBody", "value": "Polish this prong"}]}]},
             {"image": str(other.pk), "decision": "approve"}]}, format="json")
     assert answer.status_code == 200, answer.content
     body = answer.json()
     assert body["approved"] == 1 and body["round"]["number"] == 1 and body["round"]["status"] == "open"
-    assert body["round"]["items"][0]["pins"][0]["text"] == "Polish this prong"
+    mark = body["round"]["items"][0]["annotations"][0]
+    assert (mark["number"], mark["body"][0]["value"], mark["target"]["selector"]["value"], mark["shape"]) == (
+        1, "Polish this prong", "xywh=pixel:10,20,0,0", "point")
     order.refresh_from_db()
     assert order.status == OrderStatus.REVISION and order.sla_target_hours == 24 and order.sla_running_since
     image.refresh_from_db()

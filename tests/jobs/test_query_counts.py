@@ -144,7 +144,8 @@ def _delivered(cast, n):
     images = add_images(order, {"standard": n}, status=ImageStatus.DELIVERED)
     delivery = Delivery.objects.create(order=order, number=1, status="ready", archive="d.zip")
     versions = Version.objects.bulk_create([Version(image=i, number=1, status=VersionStatus.PASSED, file="v.png",
-                                                    preview="p.webp", created_by=cast.retoucher) for i in images])
+                                                    preview="p.webp", created_by=cast.retoucher, width=2400,
+                                                    height=2400) for i in images])
     DeliveryItem.objects.bulk_create([DeliveryItem(delivery=delivery, image=v.image, version=v) for v in versions])
     return order, images
 
@@ -165,7 +166,8 @@ def test_production_pages_cost_the_same_at_1_and_30_images(cast, web):
         images = add_images(order, {"standard": n}, status=ImageStatus.IN_QC)
         Assignment.objects.bulk_create([Assignment(image=i, retoucher=cast.retoucher, minutes=30) for i in images])
         versions = Version.objects.bulk_create([Version(image=i, number=1, status=VersionStatus.IN_QC, file="v.png",
-                                                        preview="p.webp", created_by=cast.retoucher) for i in images])
+                                                        preview="p.webp", created_by=cast.retoucher, width=2400,
+                                                    height=2400) for i in images])
         delivered, _ = _delivered(cast, n)
         counts[n] = (
             _queries_for(web(cast.retoucher), reverse("jobs:work_queue")),
@@ -188,7 +190,10 @@ def test_a_review_of_200_images_costs_a_bounded_number_of_queries(cast):
         order, images = _delivered(cast, n)
         items = [{"image": i.pk, "decision": "approve"} for i in images[: n // 2]]
         items += [{"image": i.pk, "decision": "revise", "note": "Warmer", "kind": "defect",
-                   "pins": [{"x": "0.5", "y": "0.5", "text": "Here"}, {"x": "0.2", "y": "0.4", "text": "And here"}]}
+                   "marks": [{"target": {"selector": {"type": "FragmentSelector", "value": "xywh=pixel:1200,1200,0,0"}},
+                              "text": "Here"},
+                             {"target": {"selector": {"type": "FragmentSelector", "value": "xywh=pixel:400,800,300,200"}},
+                              "text": "And here"}]}
                   for i in images[n // 2:]]
         with CaptureQueriesContext(connection) as ctx:
             result = proofing.review_submit(order=order, by=cast.acme_member, items=items)

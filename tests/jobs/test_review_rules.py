@@ -17,6 +17,7 @@ from agency.models import Notification, NotificationPreference
 from billing.models import RevisionCharge
 from jobs import selectors
 from jobs.models import (
+    Annotation,
     Delivery,
     DeliveryItem,
     DeliveryStatus,
@@ -26,7 +27,6 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderStatus,
-    Pin,
     RevisionItem,
     RevisionRound,
     RoundStatus,
@@ -49,14 +49,19 @@ def delivered(cast):
     delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive="d.zip")
     for image in images:
         version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, file="v.png",
-                                         preview="p.webp", created_by=cast.retoucher)
+                                         preview="p.webp", created_by=cast.retoucher, width=2400, height=2400)
         DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
     return order, images
 
 
 def _state(order, images):
     return (Order.objects.get(pk=order.pk).status, [OrderImage.objects.get(pk=i.pk).status for i in images],
-            RevisionRound.objects.count(), Pin.objects.count(), Event.objects.filter(order=order).count())
+            RevisionRound.objects.count(), Annotation.objects.count(), Event.objects.filter(order=order).count())
+
+
+def point(x, y, text="Dust"):
+    """A new point mark at pixel (x, y) of the delivered version, as the canvas sends it."""
+    return {"target": {"selector": {"type": "FragmentSelector", "value": f"xywh=pixel:{x},{y},0,0"}}, "text": text}
 
 
 def _review(user, order, items, **extra):
@@ -64,14 +69,14 @@ def _review(user, order, items, **extra):
 
 
 BAD_ITEMS = [
-    ("pin outside the picture", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x",
-                                              "pins": [{"x": "1.2", "y": "0.5", "text": "Off"}]}], "items"),
-    ("51 pins", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x",
-                              "pins": [{"x": "0.5", "y": "0.5", "text": "p"}] * 51}], "items"),
+    ("a mark outside the picture", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x",
+                                                 "marks": [point(2400, 5, "Off")]}], "target"),
+    ("51 marks", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x",
+                               "marks": [point(5, 5, "p")] * 51}], "items"),
     ("a 2,001-character note", lambda img: [{"image": str(img.pk), "decision": "revise", "note": "x" * 2001}], "items"),
-    ("an empty pin text", lambda img: [{"image": str(img.pk), "decision": "revise",
-                                        "pins": [{"x": "0.5", "y": "0.5", "text": ""}]}], "items"),
-    ("a change with neither note nor pin", lambda img: [{"image": str(img.pk), "decision": "revise"}], "items"),
+    ("an empty mark text", lambda img: [{"image": str(img.pk), "decision": "revise",
+                                         "marks": [point(5, 5, "")]}], "text"),
+    ("a change with neither note nor mark", lambda img: [{"image": str(img.pk), "decision": "revise"}], "items"),
     ("an unknown decision", lambda img: [{"image": str(img.pk), "decision": "maybe"}], "items"),
     ("no items", lambda img: [], "items"),
     ("the same image twice", lambda img: [{"image": str(img.pk), "decision": "approve"}] * 2, "items"),
@@ -138,7 +143,7 @@ def test_a_studio_review_on_the_clients_behalf_says_so(cast, delivered):
 
 def _revise(images, kind="change"):
     return [{"image": images[0].pk, "decision": "revise", "note": "Warmer gold", "kind": kind,
-             "pins": [{"x": "0.4", "y": "0.6", "text": "Here"}]}]
+             "marks": [point(960, 1440, "Here")]}]
 
 
 def test_a_round_beyond_the_free_ones_waits_for_the_client_admin_and_is_charged_when_confirmed(cast, delivered):
@@ -240,19 +245,20 @@ def test_free_rounds_and_defects_are_never_billable(cast, delivered):
     assert not second.billable and second.status == RoundStatus.OPEN and not RevisionCharge.objects.exists()
 
 
-def test_script_in_notes_pins_and_messages_stays_text(cast, delivered, django_capture_on_commit_callbacks):
+def test_script_in_notes_marks_and_messages_stays_text(cast, delivered, django_capture_on_commit_callbacks):
     order, images = delivered
     payload = '<script>alert("x")</script>'
     with django_capture_on_commit_callbacks(execute=True):
         proofing.review_submit(order=order, by=cast.acme_member, note=payload, items=[
-            {"image": images[0].pk, "decision": "revise", "note": payload, "pins": [{"x": "0.5", "y": "0.5", "text": payload}]}])
+            {"image": images[0].pk, "decision": "revise", "note": payload, "marks": [point(1200, 1200, payload)]}])
         api_for(cast.acme_member).post(f"/api/v1/orders/{order.pk}/messages/", {"body": payload}, format="json")
     for user, url in [(cast.account_manager, reverse("jobs:order_detail", args=[order.pk])),
                       (cast.acme_member, reverse("jobs:order_review", args=[order.pk]))]:
         page = web_for(user).get(url).content.decode()
         assert payload not in page and "&lt;script&gt;" in page
     api = api_for(cast.acme_member).get(f"/api/v1/orders/{order.pk}/rounds/").json()["results"][0]
-    assert api["note"] == payload and api["items"][0]["pins"][0]["text"] == payload  # data, for the client to escape
+    mark = api["items"][0]["annotations"][0]
+    assert api["note"] == payload and mark["body"][0]["value"] == payload  # data, for the client to escape
     assert any(payload in m.body for m in mail.outbox) and all(not m.alternatives for m in mail.outbox)  # text mails
 
 
@@ -451,7 +457,7 @@ def test_the_quality_report_counts_first_time_approval_and_qc_rejects(cast, deli
     order, images = delivered
     Version.objects.filter(image=images[0]).update(created_by=cast.retoucher)
     proofing.review_submit(order=order, by=cast.acme_member, items=[
-        {"image": images[0].pk, "decision": "revise", "note": "Dust", "kind": "defect", "pins": []},
+        {"image": images[0].pk, "decision": "revise", "note": "Dust", "kind": "defect", "marks": []},
         {"image": images[1].pk, "decision": "approve"}, {"image": images[2].pk, "decision": "approve"}])
     Version.objects.create(image=images[0], number=2, status=VersionStatus.FAILED, qc_at=timezone.now(),
                            created_by=cast.retoucher, qc_category="dust")
@@ -546,9 +552,8 @@ def test_no_reminder_for_a_held_order_or_for_a_delivery_answered_in_full(cast):
 
 @pytest.mark.parametrize("label,items,words,field", [
     ("no items", lambda img: [], "Choose at least one image to approve or revise.", "items"),
-    ("a change with an empty pin", lambda img: [{"image": img.pk, "decision": "revise",
-                                                 "pins": [{"x": "0.5", "y": "0.5", "text": " "}]}],
-     "Write what should change.", "pins"),
+    ("a change with an empty mark", lambda img: [{"image": img.pk, "decision": "revise", "marks": [point(5, 5, " ")]}],
+     "Write what the mark is about.", "text"),
     ("a 2,001-character note", lambda img: [{"image": img.pk, "decision": "revise", "note": "x" * 2001}],
      "A note has at most 2000 characters.", "items"),
 ])
@@ -577,22 +582,25 @@ def test_approving_the_last_image_completes_the_order_in_the_words_of_the_timeli
     assert (event.actor, event.message) == (cast.acme_member, "Every image approved; the order is complete")
 
 
-def _pins(*points, text="Dust"):
-    return [{"x": x, "y": y, "text": text} for x, y in points]
-
-
 @pytest.mark.parametrize("label,item,words,field", [
     ("the same image twice", lambda i: [{"image": i[0].pk, "decision": "approve"}] * 2,
      "An image appears twice in this review.", "items"),
     ("another order's image", lambda i: [{"image": i[3].pk, "decision": "approve"}],
      "Some of these images are not part of this order's deliveries.", "items"),
-    ("51 pins", lambda i: [{"image": i[0].pk, "decision": "revise", "pins": _pins(*[("0.5", "0.5")] * 51)}],
-     "At most 50 pins per image and round.", "pins"),
-    *[(f"a pin at {x}, {y}", lambda i, x=x, y=y: [{"image": i[0].pk, "decision": "revise", "pins": _pins((x, y))}],
-       "A pin must lie on the picture (x and y from 0 to 1).", "pins")
-      for x, y in (("-0.001", "0.5"), ("1.001", "0.5"), ("0.5", "-0.001"), ("0.5", "1.001"))],
-    ("a pin without text", lambda i: [{"image": i[0].pk, "decision": "revise", "pins": [{"x": "0.5", "y": "0.5"}]}],
-     "Write what should change.", "pins"),
+    ("51 marks", lambda i: [{"image": i[0].pk, "decision": "revise", "marks": [point(5, 5)] * 51}],
+     "At most 50 marks per image and round.", "marks"),
+    ("50 marks and one drawn", lambda i: [{"image": i[0].pk, "decision": "revise", "marks": [point(5, 5)] * 50,
+                                           "annotations": ["0d7f6f5e-1c1d-4f55-9d4e-8f0c0c1c2c3c"]}],
+     "At most 50 marks per image and round.", "marks"),
+    *[(f"a mark at pixel {x}, {y}", lambda i, x=x, y=y: [{"image": i[0].pk, "decision": "revise", "marks": [point(x, y)]}],
+       f"The mark reaches outside the picture (2400 × 2400 pixels): {x}, {y} is not on it.", "target")
+      for x, y in ((-1, 5), (2400, 5), (5, -1), (5, 2400))],
+    ("a mark without text", lambda i: [{"image": i[0].pk, "decision": "revise", "marks": [{"target": None}]}],
+     "Write what the mark is about.", "text"),
+    ("a mark drawn elsewhere", lambda i: [{"image": i[0].pk, "decision": "revise",
+                                           "annotations": ["0d7f6f5e-1c1d-4f55-9d4e-8f0c0c1c2c3c"]}],
+     "Some marks are not on the version of IMG_0001.jpg you are reviewing, or were sent already; reload the page.",
+     "annotations"),
 ])
 def test_what_a_review_may_hold_said_in_full(cast, delivered, label, item, words, field):
     order, images = delivered
@@ -605,12 +613,19 @@ def test_what_a_review_may_hold_said_in_full(cast, delivered, label, item, words
     assert _state(order, images) == before
 
 
-def test_pins_on_the_edges_and_fifty_of_them_are_kept(cast, delivered):
+def test_marks_on_the_edges_and_fifty_of_them_are_kept_in_the_versions_pixels(cast, delivered):
     order, images = delivered
-    edges = _pins(("0", "0"), ("1", "1"), ("0", "1"), ("1", "0"), *[("0.5", "0.5")] * 46, text="  Prong  ")
+    edges = [point(x, y, "  Prong  ") for x, y in ((0, 0), (2399, 2399), (0, 2399), (2399, 0))] + [point(5, 5)] * 46
     proofing.review_submit(order=order, by=cast.acme_member, items=[{"image": images[0].pk, "decision": "revise",
-                                                                     "pins": edges}])
-    assert Pin.objects.count() == 50 and set(Pin.objects.values_list("text", flat=True)) == {"Prong"}
+                                                                     "marks": edges}])
+    marks = Annotation.objects.order_by("number")
+    assert [m.number for m in marks] == list(range(1, 51))
+    assert [(m.x, m.y, m.width, m.height, m.shape) for m in marks[:4]] == [
+        (0, 0, 2400, 2400, "point"), (2399, 2399, 2400, 2400, "point"), (0, 2399, 2400, 2400, "point"),
+        (2399, 0, 2400, 2400, "point")]
+    assert set(marks.values_list("text", flat=True)) == {"Prong", "Dust"}
+    assert {m.version_id for m in marks} == {Version.objects.get(image=images[0]).pk}
+    assert {m.audience for m in marks} == {"client"} and {m.author_id for m in marks} == {cast.acme_member.pk}
 
 
 def test_an_image_answered_meanwhile_is_named(cast, delivered):
@@ -622,14 +637,15 @@ def test_an_image_answered_meanwhile_is_named(cast, delivered):
 
 
 def _round_rows(round_):
-    """A round as stored: the round, its items in image order, their pins in order."""
+    """A round as stored: the round, its items in image order, their marks in order."""
     round_ = RevisionRound.objects.get(pk=round_.pk)
     items = list(RevisionItem.objects.filter(round=round_).order_by("image__position"))
     return ((round_.number, round_.note, round_.billable, round_.requested_by_id, round_.status, round_.confirmed_by_id,
              round_.confirmed_at),
             [(i.image_id, i.version_id, i.note, i.proposed_kind, i.kind) for i in items],
-            [(p.item.image_id, p.number, p.x, p.y, p.text) for p in Pin.objects.filter(item__round=round_)
-             .select_related("item").order_by("item__image__position", "number")])
+            [(m.item.image_id, m.number, m.version_id, m.selector["value"], m.text)
+             for m in Annotation.objects.filter(item__round=round_).select_related("item")
+             .order_by("item__image__position", "number")])
 
 
 def _event(order, verb):
@@ -643,7 +659,7 @@ def test_a_free_round_is_stored_in_full_and_a_second_one_opens_while_the_order_i
     order, images = delivered
     versions = {v.image_id: v.pk for v in Version.objects.filter(image__in=images)}
     items = [{"image": images[0].pk, "decision": "revise", "kind": "change", "note": "Warmer gold",
-              "pins": [{"x": "0.25", "y": "0.5", "text": "Prong"}, {"x": "1", "y": "0", "text": "Corner"}]},
+              "marks": [point(600, 1200, "Prong"), point(2399, 0, "Corner")]},
              {"image": images[1].pk, "decision": "revise", "kind": "defect", "note": "Dust left"}]
     with time_machine.travel(timezone.now(), tick=False):
         first = proofing.review_submit(order=order, by=cast.acme_member, items=items, note="Both by Friday").round
@@ -651,7 +667,8 @@ def test_a_free_round_is_stored_in_full_and_a_second_one_opens_while_the_order_i
         (1, "Both by Friday", False, cast.acme_member.pk, RoundStatus.OPEN, None, None),
         [(images[0].pk, versions[images[0].pk], "Warmer gold", "change", "change"),
          (images[1].pk, versions[images[1].pk], "Dust left", "defect", "defect")],
-        [(images[0].pk, 1, Decimal("0.25"), Decimal("0.5"), "Prong"), (images[0].pk, 2, Decimal("1"), Decimal("0"), "Corner")])
+        [(images[0].pk, 1, versions[images[0].pk], "xywh=pixel:600,1200,0,0", "Prong"),
+         (images[0].pk, 2, versions[images[0].pk], "xywh=pixel:2399,0,0,0", "Corner")])
     assert Order.objects.get(pk=order.pk).status == OrderStatus.REVISION
     assert [OrderImage.objects.get(pk=i.pk).status for i in images] == [ImageStatus.REVISION_REQUESTED] * 2 + [
         ImageStatus.DELIVERED]
@@ -737,9 +754,9 @@ def test_the_review_services_refusals_name_the_image(cast, delivered):
             ([{"image": stranger.pk, "decision": "approve"}],
              f"{stranger.filename} was not delivered to you; only delivered images are reviewed."),
             ([{"image": images[1].pk, "decision": "revise"}],
-             f"Say what should change on {images[1].filename}: a note or a pin."),
-            ([{"image": images[1].pk, "decision": "revise", "pins": [{"x": "0.5", "y": "0.5"}]}],
-             "Write what should change.")):
+             f"Say what should change on {images[1].filename}: a note or a mark."),
+            ([{"image": images[1].pk, "decision": "revise", "marks": [{"target": None}]}],
+             "Write what the mark is about.")):
         with pytest.raises(RuleViolation) as refused:
             proofing.review_submit(order=order, by=cast.acme_member, items=items)
         assert str(refused.value) == message

@@ -49,6 +49,8 @@ from billing.services import quote_draft, quote_line_save
 from billing.workflow import quote_send
 from clients.models import Client, Membership, StyleGuide, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs.models import (
+    Annotation,
+    AnnotationReply,
     Assignment,
     Delivery,
     DeliveryItem,
@@ -59,7 +61,6 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderStatus,
-    Pin,
     RevisionItem,
     RevisionRound,
     RoundStatus,
@@ -79,7 +80,8 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
-                  "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery", "notification"}
+                  "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery", "notification",
+                  "mark", "mark_reply", "mark_resolved", "mark_studio"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -87,7 +89,8 @@ OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # tenant's retouched work (its boundary, "retouched work only", is tested by the own cells).
 FOREIGN_PERSONAS = {"client_admin_A", "client_member_A", "retoucher_assigned", "retoucher_other"}
 COUNTED = [Order, OrderImage, Version, Assignment, Delivery, Event, Quote, QuoteLine, Client, Membership, StyleGuide,
-           PriceList, PriceRule, ApiToken, User, RevisionRound, RevisionItem, Pin, Message, DeliveryItem, RevisionCharge,
+           PriceList, PriceRule, ApiToken, User, RevisionRound, RevisionItem, Annotation, AnnotationReply,
+           Message, DeliveryItem, RevisionCharge,
            Invoice, InvoiceLine, Payment, DocumentCounter, Export, WebhookEndpoint, WebhookDelivery, WebhookAttempt]
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 CANARY = "CANARY-B"
@@ -243,6 +246,7 @@ def _version(image: OrderImage, status: str, by: User, **fields: Any) -> Version
                       declared_size=10, upload_key=f"clients/{image.order.client_id}/pending/{uuid.uuid4().hex}.png",
                       **fields)
     if status != VersionStatus.UPLOADING:
+        version.width = version.height = 2400  # what decoding found: a square canvas
         version.file.save("v.png", ContentFile(b"not decoded in the matrix"), save=False)
         version.preview.save("p.webp", ContentFile(b"RIFF preview"), save=False)
     version.save()
@@ -291,7 +295,8 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
     OrderImage.objects.filter(pk=revised_image.pk).update(status=ImageStatus.REVISION_REQUESTED)
     open_round = RevisionRound.objects.create(order=revising, number=1, status=RoundStatus.OPEN, requested_by=member)
     item = RevisionItem.objects.create(round=open_round, image=revised_image, version=revised_version, note="Polish")
-    Pin.objects.create(item=item, number=1, x=Decimal("0.5"), y=Decimal("0.5"), text="Here")
+    Annotation.objects.create(order=revising, image=revised_image, version=revised_version, width=2400, height=2400,
+                              number=1, shape="point", x=1200, y=1200, text="Here", author=member, item=item)
     Delivery.objects.filter(pk=failed.pk).update(status=DeliveryStatus.FAILED, reason="could not be prepared")
     approved_order, approved_image, approved, _ = delivered_order("Approved")
     OrderImage.objects.filter(pk=approved_image.pk).update(status=ImageStatus.APPROVED)
@@ -311,7 +316,26 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
     return {"image_assigned": assigned, "version_multipart": multipart,
             "image_work": work, "version_in_qc": waiting, "version_uploading": uploading, "image_ready": ready,
             "order_delivered": order_delivered, "image_delivered": image_delivered, "round_awaiting": awaiting,
-            "revision_item": item, "delivery_failed": failed, "version_approved": approved}
+            "revision_item": item, "delivery_failed": failed, "version_approved": approved,
+            **_marks(order_delivered, image_delivered, member)}
+
+
+def _marks(order: Order, image: OrderImage, member: User) -> dict[str, Any]:
+    """On the delivered order's version: the client member's open mark with their reply, a resolved mark,
+    and QC's studio-only mark."""
+    version = Version.objects.get(image=image)
+    qc = User.objects.filter(role=Role.QC).order_by("date_joined").first()
+
+    def mark(number: int, author: User, audience: str, **extra: Any) -> Annotation:
+        return Annotation.objects.create(order=order, image=image, version=version, width=2400, height=2400,
+                                         number=number, shape="point", x=100 * number, y=100, text=f"Mark {number}",
+                                         audience=audience, author=author, **extra)
+
+    open_mark = mark(1, member, "client")
+    reply = AnnotationReply.objects.create(annotation=open_mark, author=member, text="And the prong", audience="client")
+    return {"mark": open_mark, "mark_reply": reply,
+            "mark_resolved": mark(2, member, "client", resolved_at=timezone.now(), resolved_by=member),
+            "mark_studio": mark(3, qc, "studio")}
 
 
 def _tiles(objects: dict[str, Any]) -> None:
@@ -432,6 +456,9 @@ def _prepare(steps: list[str], objects: dict[str, Any], client: Any) -> None:
             path = get_backend().path(row.upload_key)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"x" * row.declared_size)
+        elif step.startswith("fresh:"):  # written a moment ago: inside its author's edit window
+            row = objects[step.removeprefix("fresh:")]
+            type(row).objects.filter(pk=row.pk).update(created_at=timezone.now())
         elif step == "two_factor_secret":
             from agency.views import SETUP_KEY
 
@@ -461,11 +488,11 @@ def test_authorization_matrix(world, surface, name, spec, persona, index, varian
     if variant in {"missing", "foreign"} and user is not None:
         expected = 404
     write = spec["method"] in WRITES
-    if write:
-        before, counts = _watched(spec, objects), _counts()
     client = api_for(user) if surface == "api" else web_for(user)
     if user is not None:
         _prepare(spec.get("prepare", []), objects, client)
+    if write:
+        before, counts = _watched(spec, objects), _counts()
     method = spec["method"].lower()
     if surface == "api" and method == "put" and not body:
         response = client.put(url, PUT_BODY, content_type="application/octet-stream")
@@ -539,7 +566,7 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
                 "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
                 "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
-                "member-detail", "webhook-ping", "webhook-rotate-secret"}
+                "member-detail", "webhook-ping", "webhook-rotate-secret", "annotation-resolve", "annotation-reopen"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

@@ -30,6 +30,7 @@ from jobs import workflow
 from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
 from jobs.intake.uploads import image_process, upload_complete, uploads_create
 from jobs.models import (
+    Annotation,
     Assignment,
     Complexity,
     Delivery,
@@ -45,6 +46,7 @@ from jobs.models import (
 from jobs.production.assignment import schedule_apply
 from jobs.production.qc import qc_decide
 from jobs.production.versions import image_start, version_complete, version_create, version_process
+from jobs.review.annotations import annotation_create, annotation_resolve, reply_post
 from jobs.review.deliveries import delivery_build, delivery_publish
 from jobs.review.proofing import review_submit
 from jobs.services import order_create
@@ -314,6 +316,22 @@ class Command(BaseCommand):
         version_process(version_id=version.pk)
         return Version.objects.get(pk=version.pk)
 
+    def _threads(self, round_: Any, image: OrderImage, version: Version, users: dict[str, User]) -> None:
+        """The review canvas's normal case: the client's marks answered in their threads, one resolved by the
+        retoucher, and QC's own studio-only mark (an ellipse) with the retoucher's reply."""
+        retoucher = Assignment.objects.get(image=image, active=True).retoucher
+        manager = image.order.client.account_manager or users["maria.manager@loupe.test"]
+        first, second = Annotation.objects.filter(item__round=round_).order_by("number")
+        reply_post(mark=first, by=manager, text="Noted: we will keep the sparkle and take the glare down.")
+        reply_post(mark=second, by=retoucher, text="Cleaned along the band; have a look at 100 %.")
+        annotation_resolve(mark=second, by=retoucher)
+        w, h = version.width, version.height
+        qc_mark = annotation_create(
+            image=image, version=version, by=users[QC], text="Check the prong tips for dust before redelivery.",
+            target={"selector": {"type": "SvgSelector", "value": f'<svg><ellipse cx="{w // 2}" cy="{h // 4}" '
+                                 f'rx="{w // 10}" ry="{h // 14}"/></svg>'}})
+        reply_post(mark=qc_mark, by=retoucher, text="Will do in round 1.")
+
     def _produce(self, order: Order, users: dict[str, User], manager: User, client_user: User, state: str,
                  kinds: list[str], *, seed: int) -> None:
         """Versions, QC, deliveries and reviews up to the order's demo state."""
@@ -338,14 +356,22 @@ class Command(BaseCommand):
             return
         if state == OrderStatus.REVISION:
             first = images[0]
+            delivered = first.versions.order_by("-number").first()
+            w, h = delivered.width, delivered.height
             items = [{"image": first.pk, "decision": "revise", "kind": "change",
                       "note": "Could the gold read a touch warmer, closer to the reference?",
-                      "pins": [{"x": "0.50", "y": "0.30", "text": "Soften the reflection on the stone"},
-                               {"x": "0.30", "y": "0.62", "text": "Polish marks still visible here"}]}]
+                      "marks": [_mark(f"xywh=pixel:{w // 2},{h * 3 // 10},0,0", "Soften the reflection on the stone"),
+                                _mark(f"xywh=pixel:{w * 22 // 100},{h * 55 // 100},{w // 6},{h // 8}",
+                                      "Polish marks still visible along this band")]}]
             items += [{"image": i.pk, "decision": "approve"} for i in images[1:]]
-            review_submit(order=order, by=client_user, items=items, note="Lovely work on the rest.")
+            result = review_submit(order=order, by=client_user, items=items, note="Lovely work on the rest.")
+            self._threads(result.round, first, delivered, users)
             return
         review_submit(order=order, by=client_user, items=[{"image": i.pk, "decision": "approve"} for i in images])
+
+
+def _mark(fragment: str, text: str) -> dict[str, Any]:
+    return {"target": {"selector": {"type": "FragmentSelector", "value": fragment}}, "text": text}
 
 
 def _put(key: str, data: bytes) -> None:

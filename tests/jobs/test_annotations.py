@@ -1,0 +1,348 @@
+"""Marks on pictures and their threads (issue 21): stored in the pixels of the exact file they were drawn
+on, validated at the file's edges, numbered per image; studio marks and internal replies never reach the
+client; only the author edits within the window; resolve and reopen say why they refuse; mentions are
+told once, after commit, and only to people who may read them; a review sends marks drawn before it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
+from agency.models import Notification
+from jobs.models import (
+    Annotation,
+    AnnotationReply,
+    Delivery,
+    DeliveryItem,
+    DeliveryStatus,
+    ImageStatus,
+    Order,
+    OrderStatus,
+    RevisionItem,
+    Version,
+    VersionStatus,
+)
+from jobs.review import annotations, proofing
+from jobs.review.annotations import parse_target
+from tests.conftest import api_for
+from tests.factories import add_images, make_order
+
+pytestmark = pytest.mark.django_db
+W, H = 2400, 2400
+
+
+def fragment(value):
+    return {"selector": {"type": "FragmentSelector", "value": value}}
+
+
+def svg(shape):
+    return {"selector": {"type": "SvgSelector", "value": f"<svg>{shape}</svg>"}}
+
+
+@pytest.fixture
+def review(cast):
+    """Acme's order delivered: a 3000 × 2000 camera original and its square 2400 × 2400 version, published."""
+    order = make_order(cast.acme, status=OrderStatus.DELIVERED, title="Delivered rings")
+    image = add_images(order, {"standard": 1}, status=ImageStatus.DELIVERED)[0]
+    type(image).objects.filter(pk=image.pk).update(width=3000, height=2000)
+    image.refresh_from_db()
+    version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, file="v.png", preview="p.webp",
+                                     created_by=cast.retoucher, width=W, height=H)
+    delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive="d.zip")
+    DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+    from jobs.models import Assignment
+
+    Assignment.objects.create(image=image, retoucher=cast.retoucher, minutes=30)
+    return order, image, version
+
+
+def _marks():
+    return list(Annotation.objects.order_by("number").values_list("number", "shape", "x", "y", "w", "h", "audience",
+                                                                   "deleted_at", "resolved_at", "text"))
+
+
+# --- targets in a file's pixels -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target,shape,box", [
+    (None, "whole", (0, 0, W, H)),
+    (fragment("xywh=pixel:0,0,0,0"), "point", (0, 0, 0, 0)),
+    (fragment("xywh=pixel:2399,2399,0,0"), "point", (2399, 2399, 0, 0)),
+    (fragment("xywh=10,20,0,0"), "point", (10, 20, 0, 0)),
+    (fragment("xywh=pixel:0,0,2400,2400"), "rect", (0, 0, 2400, 2400)),
+    (fragment("xywh=pixel:100.4,200.6,50.5,10"), "rect", (100, 200, 51, 11)),
+    (svg('<ellipse cx="1200" cy="600" rx="100" ry="50"/>'), "ellipse", (1100, 550, 200, 100)),
+    (svg('<polygon points="10,10 2400,10 2400,2400"/>'), "polygon", (10, 10, 2390, 2390)),
+    (svg('<polyline points="5,5 6,8 9,9"/>'), "freehand", (5, 5, 4, 4)),
+    (svg('<line x1="2400" y1="0" x2="0" y2="2400"/>'), "arrow", (0, 0, 2400, 2400)),
+])
+def test_each_shape_is_kept_in_the_files_pixels_with_its_box(target, shape, box):
+    parsed = parse_target(target, W, H)
+    assert (parsed.shape, parsed.box) == (shape, box)
+
+
+def test_a_selector_is_rewritten_from_its_numbers_never_kept_as_sent():
+    parsed = parse_target(svg('<ellipse  cx="1200.000" cy="600" rx="100" ry="50" onload="steal()" />'), W, H)
+    assert parsed.selector == {"type": "SvgSelector",
+                               "value": '<svg xmlns="http://www.w3.org/2000/svg"><ellipse cx="1200" cy="600" rx="100" '
+                                        'ry="50"/></svg>'}
+    assert parse_target(fragment("xywh=pixel:1,2,0,0"), W, H).selector["conformsTo"] == "http://www.w3.org/TR/media-frags/"
+
+
+@pytest.mark.parametrize("target,words", [
+    (fragment("xywh=pixel:2400,0,0,0"), "The mark reaches outside the picture (2400 × 2400 pixels): 2400, 0 is not on it."),
+    (fragment("xywh=pixel:0,2400,0,0"), "The mark reaches outside the picture (2400 × 2400 pixels): 0, 2400 is not on it."),
+    (fragment("xywh=pixel:-1,0,0,0"), "The mark reaches outside the picture (2400 × 2400 pixels): -1, 0 is not on it."),
+    (fragment("xywh=pixel:1,0,2400,10"), "The mark reaches outside the picture (2400 × 2400 pixels): 2401, 10 is not on it."),
+    (fragment("xywh=pixel:0,0,10,0"), "A rectangle has a width and a height above 0 (a point has both 0)."),
+    (fragment("xywh=pixel:0,0,-5,-5"), "A rectangle has a width and a height above 0 (a point has both 0)."),
+    (fragment("xywh=percent:10,10,0,0"), 'A FragmentSelector reads "xywh=pixel:x,y,w,h".'),
+    (fragment("xywh=pixel:1,2,3"), 'A FragmentSelector reads "xywh=pixel:x,y,w,h".'),
+    (fragment("xywh=pixel:nan,2,0,0"), 'A FragmentSelector reads "xywh=pixel:x,y,w,h".'),
+    ({"selector": {"type": "TextQuoteSelector", "exact": "x"}},
+     "A target has one selector: a FragmentSelector or an SvgSelector."),
+    ({"selector": "xywh=pixel:1,1,0,0"}, "A target has one selector: a FragmentSelector or an SvgSelector."),
+    (svg('<ellipse cx="10" cy="10" rx="11" ry="5"/>'), "The mark reaches outside the picture (2400 × 2400 pixels): "
+                                                        "-1, 5 is not on it."),
+    (svg('<ellipse cx="10" cy="10" rx="0" ry="5"/>'), "An ellipse has radii above 0."),
+    (svg('<ellipse cx="10" cy="10" rx="5"/>'), "An ellipse has cx, cy, rx and ry."),
+    (svg('<polygon points="1,1 2,2"/>'), "A shape has 3 to 2000 points."),
+    (svg('<polyline points="1,1 2"/>'), "The points of a shape come in x,y pairs."),
+    (svg(f'<polyline points="{" ".join(["1,1"] * 2001)}"/>'), "A shape has 2 to 2000 points."),
+    (svg('<line x1="5" y1="5" x2="5" y2="5"/>'), "An arrow has two different ends."),
+    (svg('<line x1="5" y1="5" x2="x" y2="5"/>'), "A coordinate is not a number."),
+    (svg('<script>alert(1)</script>'), "An SvgSelector holds one ellipse, polygon, polyline (freehand) or line (arrow) "
+                                       "in the picture's pixels, and nothing else."),
+    (svg('<ellipse cx="10" cy="10" rx="5" ry="5"/><ellipse cx="10" cy="10" rx="5" ry="5"/>'),
+     "An SvgSelector holds one ellipse, polygon, polyline (freehand) or line (arrow) in the picture's pixels, and "
+     "nothing else."),
+])
+def test_a_bad_target_is_refused_saying_why(target, words):
+    with pytest.raises(RuleViolation) as refused:
+        parse_target(target, W, H)
+    assert (refused.value.message, refused.value.field) == (words, "target")
+
+
+# --- drawing, audiences and reading ---------------------------------------------------------------------
+
+def test_marks_are_numbered_per_image_in_the_pixels_of_the_file_drawn_on(cast, review):
+    order, image, version = review
+    client = api_for(cast.acme_member)
+    on_version = client.post(f"/api/v1/versions/{version.pk}/annotations/",
+                             {"target": fragment("xywh=pixel:2399,0,0,0"), "text": "Dust on the prong"}, format="json")
+    on_original = client.post(f"/api/v1/images/{image.pk}/annotations/",
+                              {"target": fragment("xywh=pixel:2999,1999,0,0"),
+                               "body": [{"type": "TextualBody", "value": "Keep this engraving"}]}, format="json")
+    assert on_version.status_code == on_original.status_code == 201, (on_version.content, on_original.content)
+    body = on_version.json()
+    assert body["@context"] == "http://www.w3.org/ns/anno.jsonld" and body["type"] == "Annotation"
+    assert (body["number"], body["width"], body["height"], body["shape"], body["audience"]) == (1, W, H, "point", "client")
+    assert body["target"] == {"source": f"/api/v1/versions/{version.pk}/",
+                              "selector": {"type": "FragmentSelector", "conformsTo": "http://www.w3.org/TR/media-frags/",
+                                           "value": "xywh=pixel:2399,0,0,0"}}
+    assert body["creator"] == {"id": str(cast.acme_member.pk), "type": "Person", "name": "Alice Acme"}
+    original = on_original.json()
+    assert (original["number"], original["width"], original["height"], original["version"]) == (2, 3000, 2000, None)
+    assert original["body"][0]["value"] == "Keep this engraving"
+    listed = client.get(f"/api/v1/versions/{version.pk}/annotations/").json()
+    assert [m["number"] for m in listed] == [1]
+    # a point one pixel off the original's edge is refused on the original, whatever the version's size
+    refused = client.post(f"/api/v1/images/{image.pk}/annotations/", {"target": fragment("xywh=pixel:3000,0,0,0"),
+                                                                      "text": "x"}, format="json")
+    assert refused.status_code == 400 and "target" in refused.json()["errors"]
+    assert Annotation.objects.count() == 2
+
+
+def test_studio_marks_and_internal_replies_never_reach_the_client(cast, review):
+    order, image, version = review
+    client_mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member,
+                                                target=fragment("xywh=pixel:10,10,0,0"), text="Warmer here")
+    qc_mark = annotations.annotation_create(image=image, version=version, by=cast.qc, text="Dust CANARY-QC",
+                                            target=svg('<ellipse cx="100" cy="100" rx="10" ry="10"/>'))
+    manager_mark = annotations.annotation_create(image=image, version=version, by=cast.account_manager,
+                                                 target=None, text="Series check CANARY-AM")
+    told = annotations.annotation_create(image=image, version=version, by=cast.account_manager, target=None,
+                                         text="We keep the sparkle", for_client=True)
+    annotations.reply_post(mark=client_mark, by=cast.account_manager, text="Noted, warming it")
+    annotations.reply_post(mark=client_mark, by=cast.account_manager, text="CANARY-INTERNAL", internal=True)
+    annotations.reply_post(mark=client_mark, by=cast.retoucher, text="CANARY-RETOUCHER fixing")
+    annotations.reply_post(mark=qc_mark, by=cast.account_manager, text="CANARY-ON-STUDIO-MARK")
+    assert [m.audience for m in (client_mark, qc_mark, manager_mark, told)] == ["client", "studio", "studio", "client"]
+    for user in (cast.acme_member, cast.acme_admin):
+        text = api_for(user).get(f"/api/v1/versions/{version.pk}/annotations/").content.decode()
+        assert "CANARY" not in text
+        listed = api_for(user).get(f"/api/v1/versions/{version.pk}/annotations/").json()
+        assert [(m["number"], [r["text"] for r in m["replies"]]) for m in listed] == [(1, ["Noted, warming it"]), (4, [])]
+        assert api_for(user).get(f"/api/v1/annotations/{qc_mark.pk}/").status_code == 404
+    studio = api_for(cast.qc).get(f"/api/v1/versions/{version.pk}/annotations/").json()
+    assert [len(m["replies"]) for m in studio] == [3, 1, 0, 0]
+    # the retoucher cannot speak to the client, even when asking to
+    with pytest.raises(NotPermitted):
+        annotations.annotation_create(image=image, version=version, by=cast.retoucher, target=None, text="x",
+                                      for_client=True)
+    with pytest.raises(NotPermitted):
+        annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="x",
+                                      for_client=False)
+    assert Annotation.objects.count() == 4
+
+
+def test_a_clients_mark_on_an_undelivered_version_or_another_company_answers_404(cast, review):
+    order, image, version = review
+    draft = Version.objects.create(image=image, number=2, status=VersionStatus.IN_QC, file="v2.png", preview="p.webp",
+                                   created_by=cast.retoucher, width=W, height=H)
+    body = {"target": None, "text": "x"}
+    assert api_for(cast.acme_member).post(f"/api/v1/versions/{draft.pk}/annotations/", body, format="json").status_code == 404
+    assert api_for(cast.globex_member).post(f"/api/v1/versions/{version.pk}/annotations/", body,
+                                            format="json").status_code == 404
+    assert api_for(cast.finance).post(f"/api/v1/versions/{version.pk}/annotations/", body, format="json").status_code == 403
+    assert not Annotation.objects.exists()
+
+
+def test_a_file_not_yet_checked_or_a_finished_order_refuses_marks_with_a_409(cast, review):
+    order, image, version = review
+    uploading = Version.objects.create(image=image, number=2, status=VersionStatus.UPLOADING, created_by=cast.retoucher)
+    response = api_for(cast.qc).post(f"/api/v1/versions/{uploading.pk}/annotations/", {"text": "x"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["detail"] == "This file is not ready to be marked: it has not been received and checked."
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="Warmer")
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.COMPLETED)
+    before = _marks()
+    for path, body in ((f"/api/v1/versions/{version.pk}/annotations/", {"text": "x"}),
+                       (f"/api/v1/annotations/{mark.pk}/replies/", {"text": "x"}),
+                       (f"/api/v1/annotations/{mark.pk}/resolve/", {})):
+        response = api_for(cast.acme_member).post(path, body, format="json")
+        assert response.status_code == 409, path
+        assert response.json()["detail"] == f"Order {order.number} is completed; its marks and threads are kept as they are."
+    assert _marks() == before and not AnnotationReply.objects.exists()
+
+
+# --- editing within the window, by the author ------------------------------------------------------------
+
+def test_only_the_author_changes_a_mark_and_only_within_fifteen_minutes(cast, review):
+    order, image, version = review
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member,
+                                             target=fragment("xywh=pixel:10,10,0,0"), text="Warmer")
+    with time_machine.travel(start + timedelta(minutes=15), tick=False):
+        moved = api_for(cast.acme_member).patch(f"/api/v1/annotations/{mark.pk}/", {
+            "target": fragment("xywh=pixel:20,30,40,50"), "text": "Warmer, this band"}, format="json")
+        assert moved.status_code == 200, moved.content
+        assert (moved.json()["shape"], moved.json()["body"][0]["value"]) == ("rect", "Warmer, this band")
+        before = _marks()
+        other = api_for(cast.acme_admin).patch(f"/api/v1/annotations/{mark.pk}/", {"text": "Mine"}, format="json")
+        assert other.status_code == 403 and other.json()["detail"] == "Only its author changes a mark."
+    with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
+        late = api_for(cast.acme_member).patch(f"/api/v1/annotations/{mark.pk}/", {"text": "Later"}, format="json")
+        assert late.status_code == 409
+        assert late.json()["detail"] == "A mark can be changed for 15 minutes after it is written; reply instead."
+        assert api_for(cast.acme_member).delete(f"/api/v1/annotations/{mark.pk}/").status_code == 409
+    assert _marks() == before
+    empty = api_for(cast.acme_member).patch(f"/api/v1/annotations/{mark.pk}/", {}, format="json")
+    assert empty.status_code == 400
+
+
+def test_a_deleted_mark_leaves_every_list_and_stays_for_the_audit(cast, review):
+    order, image, version = review
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="Oops")
+    assert api_for(cast.acme_member).delete(f"/api/v1/annotations/{mark.pk}/").status_code == 204
+    assert api_for(cast.acme_member).get(f"/api/v1/versions/{version.pk}/annotations/").json() == []
+    assert api_for(cast.acme_member).delete(f"/api/v1/annotations/{mark.pk}/").status_code == 404  # twice: no harm
+    assert Annotation.objects.get(pk=mark.pk).deleted_at is not None
+    # its number is not given again
+    again = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="Again")
+    assert again.number == 2
+
+
+def test_a_mark_sent_in_a_round_is_kept_as_sent(cast, review):
+    order, image, version = review
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member,
+                                         target=fragment("xywh=pixel:5,5,0,0"), text="Dust")
+    result = proofing.review_submit(order=order, by=cast.acme_member, items=[
+        {"image": image.pk, "decision": "revise", "annotations": [str(mark.pk)]}])
+    mark.refresh_from_db()
+    assert mark.item == RevisionItem.objects.get(round=result.round)
+    before = _marks()
+    with pytest.raises(InvalidTransition) as refused:
+        annotations.annotation_edit(mark=mark, by=cast.acme_member, text="Other")
+    assert refused.value.message == "Mark 1 was sent in revision round 1; reply instead."
+    assert _marks() == before
+
+
+def test_a_review_refuses_a_studio_mark_or_one_sent_already(cast, review):
+    order, image, version = review
+    qc_mark = annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="Dust")
+    before = (_marks(), RevisionItem.objects.count())
+    for pk in (qc_mark.pk,):
+        with pytest.raises(RuleViolation) as refused:
+            proofing.review_submit(order=order, by=cast.acme_member, items=[
+                {"image": image.pk, "decision": "revise", "annotations": [str(pk)]}])
+        assert refused.value.field == "annotations"
+    assert (_marks(), RevisionItem.objects.count()) == before
+
+
+# --- resolve and reopen ----------------------------------------------------------------------------------
+
+def test_resolve_and_reopen_say_why_they_refuse(cast, review):
+    order, image, version = review
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="Dust")
+    resolved = api_for(cast.retoucher).post(f"/api/v1/annotations/{mark.pk}/resolve/")
+    # the retoucher reaches the client's mark through the image they work on
+    assert resolved.status_code == 200, resolved.content
+    assert resolved.json()["resolved"] is True and resolved.json()["resolved_by"]["id"] == str(cast.retoucher.pk)
+    before = _marks()
+    twice = api_for(cast.acme_member).post(f"/api/v1/annotations/{mark.pk}/resolve/")
+    assert twice.status_code == 409
+    assert twice.json()["detail"] == f"Mark 1 was resolved already by {cast.retoucher.full_name}."
+    assert _marks() == before
+    assert api_for(cast.acme_member).post(f"/api/v1/annotations/{mark.pk}/reopen/").json()["resolved"] is False
+    again = api_for(cast.acme_member).post(f"/api/v1/annotations/{mark.pk}/reopen/")
+    assert again.status_code == 409 and again.json()["detail"] == "Mark 1 is open; there is nothing to reopen."
+    assert api_for(cast.finance).post(f"/api/v1/annotations/{mark.pk}/resolve/").status_code == 403
+    assert Annotation.objects.get(pk=mark.pk).resolved_at is None
+
+
+# --- mentions --------------------------------------------------------------------------------------------
+
+def test_a_mention_is_told_once_after_commit_and_only_to_people_who_may_read_it(cast, review,
+                                                                                django_capture_on_commit_callbacks):
+    order, image, version = review
+    with django_capture_on_commit_callbacks(execute=True):
+        mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None,
+                                             text="Can the studio look?", mentions=[cast.acme_admin.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        annotations.reply_post(mark=mark, by=cast.account_manager, text="On it", mentions=[cast.retoucher.pk])
+    notes = Notification.objects.filter(kind="mention")
+    assert sorted((n.user_id, n.source.split(":")[1]) for n in notes) == sorted([
+        (cast.acme_admin.pk, "mark"), (cast.retoucher.pk, "reply"), (cast.acme_member.pk, "reply")])
+    assert notes.get(user=cast.acme_admin).url.endswith(f"#mark-{mark.number}")
+    # the task runs again (a retry): nobody hears twice
+    reply = AnnotationReply.objects.get()
+    annotations.mark_notify(kind="reply", pk=reply.pk)
+    annotations.mark_notify(kind="mark", pk=mark.pk)
+    assert Notification.objects.filter(kind="mention").count() == 3
+
+
+@pytest.mark.parametrize("who,words", [
+    ("globex_member", "You can mention only people who can see this order."),
+    ("retoucher_other", "You can mention only people who can see this order."),
+])
+def test_mentioning_someone_who_cannot_see_the_order_is_refused(cast, review, who, words):
+    order, image, version = review
+    with pytest.raises(RuleViolation) as refused:
+        annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="x",
+                                      mentions=[getattr(cast, who).pk])
+    assert (refused.value.message, refused.value.field) == (words, "mentions")
+    assert not Annotation.objects.exists()
+
+
+def test_a_client_cannot_be_mentioned_on_a_studio_mark(cast, review):
+    order, image, version = review
+    qc_mark = annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="Dust")
+    with pytest.raises(RuleViolation) as refused:
+        annotations.reply_post(mark=qc_mark, by=cast.account_manager, text="x", mentions=[cast.acme_member.pk])
+    assert refused.value.message == "Alice Acme cannot read studio-only marks."
+    assert not AnnotationReply.objects.exists()
