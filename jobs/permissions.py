@@ -179,6 +179,10 @@ def can_view_work_queue(user: Any) -> bool:
     return signed_in(user) and user.role == Role.RETOUCHER
 
 
+# Studio roles that work across every client's orders (besides the account managers): who a thread may name.
+ACROSS_ORDERS = frozenset({Role.QC, Role.ADMIN})
+
+
 def can_annotate(user: Any, order: Order, image: Any) -> bool:
     """Draw marks and write in their threads (resolve and reopen too): the client's users, the studio's
     managers, QC, and the retoucher the image is assigned to. Finance reads no pictures' threads."""

@@ -165,7 +165,7 @@ def annotation_queryset(user: Any) -> QuerySet[Annotation]:
     replies = Prefetch("replies", queryset=scope(AnnotationReply.objects.filter(deleted_at__isnull=True), user)
                        .select_related("author").prefetch_related("mentions").order_by("created_at"))
     return (scope(Annotation.objects.filter(deleted_at__isnull=True), user)
-            .select_related("author", "resolved_by", "item__round", "order", "image")
+            .select_related("author", "resolved_by", "item__round", "order", "image", "version")
             .prefetch_related(replies, "mentions"))
 
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("orders/<uuid:pk>/<slug:action>/", views.order_transition, name="order_transition"),
     path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
     path("images/<uuid:pk>/remove/", views.image_remove, name="image_remove"),
+    path("images/<uuid:pk>/marks/", production.image_marks, name="image_marks"),
     path("orders/<uuid:pk>/images/remove-rejected/", views.order_remove_rejected, name="order_remove_rejected"),
     path("images/<uuid:pk>/assign/", views.image_assign, name="image_assign"),
     path("images/<uuid:pk>/work/", production.image_work, name="image_work"),

@@ -27,7 +27,7 @@ from jobs.intake import uploads
 from jobs.models import BEFORE_PRODUCTION, DELIVERED_WORK, ImageStatus, OrderStatus
 from jobs.next_step import next_step
 from jobs.production import assignment, planning, sla
-from jobs.review import payment_holds
+from jobs.review import annotations, payment_holds
 from jobs.views_production import production_context
 
 
@@ -205,7 +205,18 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     elif request.method == "POST":
         uploads.image_update(image=image, by=user)  # refuses with the reason (403 or 409)
     versions = list(selectors.versions_of(user, image).exclude(preview=""))
+    marks = list(selectors.marks_of(user, image, every_file=True))
+    for mark in marks:
+        mark.may_change = annotations.may_change(mark, user)
+    may_mark = annotations.may_mark(user, image)
     return render(request, "jobs/image_detail.html", {
+        "marks": marks, "may_mark": may_mark, "mark_files": [("o", "Original")] + [
+            (f"v{v.number}", f"v{v.number}" if permissions.can_open_studio_work(user) else
+             "Retouched" if len(versions) == 1 else f"Retouched {n}")
+            for n, v in enumerate(sorted(versions, key=lambda v: v.number), start=1)],
+        "people": annotations.mentionable(order, studio_only=not permissions.can_write_to_client(user, order))
+        if may_mark else [],
+        "edit_minutes": annotations.EDIT_WINDOW.seconds // 60, "can_write_to_client": permissions.can_write_to_client(user, order),
         "image": image, "order": order, "form": form, "versions": versions,
         "delivered": permissions.is_client_user(user) and bool(versions), "held": payment_holds.is_held(image.order, user),
         "can_remove": editable,

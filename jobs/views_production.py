@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from agency.exceptions import InvalidTransition, RuleViolation
 from agency.permissions import require
 from jobs import permissions, selectors
+from jobs.canvas import canvases
 from jobs.intake import ingest
 from jobs.models import (
     REVIEWABLE,
@@ -29,7 +30,7 @@ from jobs.models import (
     RoundStatus,
 )
 from jobs.production import qc, versions
-from jobs.review import deliveries, messages, payment_holds, proofing, references
+from jobs.review import annotations, deliveries, messages, payment_holds, proofing, references
 
 
 @login_required
@@ -46,11 +47,15 @@ def work_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/work_queue.html", {"groups": groups, "count": len(images)})
 
 
-def _canvas_context(user: Any, image: Any) -> dict[str, Any]:
+def _canvas_context(user: Any, image: Any, version: Any = None) -> dict[str, Any]:
+    """The canvas of a studio page: the files and marks of one image; marks are saved at once (through
+    the API) by whoever may mark it, on ``version`` (the latest with a preview when not given)."""
     versions = list(selectors.versions_of(user, image))
-    shown = next((v for v in versions if v.preview), None)
+    shown = version or next((v for v in versions if v.preview), None)
+    can_mark = shown is not None and annotations.may_mark(user, image)
     return {"image": image, "order": image.order, "versions": versions, "shown": shown,
-            "requests": list(selectors.items_of_image(user, image))}
+            "requests": list(selectors.items_of_image(user, image)), "canvas": canvases(user, [image])[image.pk],
+            "marks_api": f"/api/v1/versions/{shown.pk}/annotations/" if can_mark else ""}
 
 
 @login_required
@@ -109,7 +114,7 @@ def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
         following = selectors.qc_queue(request.user).exclude(pk=version.pk).first()
         return redirect("jobs:version_qc", pk=following.pk) if following else redirect("jobs:qc_queue")
     image = version.image
-    context = _canvas_context(request.user, image)
+    context = _canvas_context(request.user, image, version)
     return render(request, "jobs/version_qc.html", {
         **context, "version": version, "shown": version, "categories": QcCategory.choices,
         "can_decide": qc.can_decide(request.user, version),
@@ -159,9 +164,12 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
                       + (" The order is complete; its final files are being packed." if result.completed else ""))
         return redirect("jobs:order_detail" if result.completed else "jobs:order_review", pk=order.pk)
     entries = selectors.proofing_images(request.user, order)
-    for entry in entries:  # the canvas writes each image's new marks into its own field
-        entry["pins_field"], entry["pins_list"] = f"marks-{entry['image'].pk}", f"marklist-{entry['image'].pk}"
+    drawn = canvases(request.user, [entry["image"] for entry in entries])
     waiting = [e for e in entries if e["image"].status == ImageStatus.DELIVERED]
+    for entry in entries:  # the canvas writes the new marks of each image waiting for an answer into its own field
+        entry["canvas"] = drawn[entry["image"].pk]
+        if order.status in REVIEWABLE and entry in waiting:
+            entry["pins_field"], entry["pins_list"] = f"marks-{entry['image'].pk}", f"marklist-{entry['image'].pk}"
     rounds = list(selectors.round_list(request.user, order))
     return render(request, "jobs/order_review.html", {
         "order": order, "entries": entries, "waiting": waiting, "kinds": ItemKind.choices,
@@ -238,6 +246,45 @@ def message_post(request: HttpRequest, pk: Any) -> HttpResponse:
     messages.message_post(order=order, by=request.user, body=request.POST.get("body", ""), internal=internal)
     flash.success(request, "Your note is saved for the studio." if internal else "Your message is sent.")
     return redirect(reverse("jobs:order_detail", args=[order.pk]) + "#messages")
+
+
+@login_required
+@require_POST
+def image_marks(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The thread forms of the image page: a new thread about a whole picture, a reply, resolve, reopen, and
+    taking back one's own mark. Each calls one service; a refusal is shown on the page it came from."""
+    image = selectors.image_get(request.user, pk)
+    user, post, action = request.user, request.POST, request.POST.get("action", "")
+    mentions = [m for m in [post.get("mention", "")] if m]
+    if action == "comment":
+        key = post.get("file", "o")
+        version = None if key == "o" else next((v for v in selectors.versions_of(user, image)
+                                                 if f"v{v.number}" == key), None)
+        if key != "o" and version is None:
+            raise RuleViolation("Choose a picture of this image.", field="file")
+        mark = annotations.annotation_create(image=image, version=version, by=user, target=None,
+                                             text=post.get("text", ""), mentions=mentions,
+                                             for_client=True if post.get("to_client") else None)
+        said = f"Thread {mark.number} started."
+    else:
+        mark = selectors.annotation_get(user, post.get("mark"))
+        if mark.image_id != image.pk:
+            raise RuleViolation("This mark is on another image.", field="mark")
+        if action == "reply":
+            annotations.reply_post(mark=mark, by=user, text=post.get("text", ""), mentions=mentions,
+                                   internal=bool(post.get("internal")))
+            said = f"Your reply on mark {mark.number} is posted."
+        elif action in {"resolve", "reopen"}:
+            settle = annotations.annotation_resolve if action == "resolve" else annotations.annotation_reopen
+            settle(mark=mark, by=user)
+            said = f"Mark {mark.number} {'resolved' if action == 'resolve' else 'reopened'}."
+        elif action == "delete":
+            annotations.annotation_delete(mark=mark, by=user)
+            said = f"Mark {mark.number} taken back."
+        else:
+            raise RuleViolation("Unknown action.", field="action")
+    flash.success(request, said)
+    return redirect(reverse("jobs:image_detail", args=[image.pk]) + f"#mark-{mark.number}")
 
 
 @login_required

@@ -184,6 +184,24 @@ def _open(order: Order) -> None:
                                 "its marks and threads are kept as they are.")
 
 
+def may_mark(user: Any, image: OrderImage) -> bool:
+    """Can ``user`` draw on this image now (the pages show the Mark tool and the thread forms when so)?"""
+    return permissions.can_annotate(user, image.order, image) and image.order.status not in CLOSED
+
+
+def mentionable(order: Order, *, studio_only: bool) -> list[User]:
+    """The people a thread on ``order`` can name: its client's users (not on a studio-only thread), the
+    account managers, QC, admins and the retouchers working on it, by name."""
+    from jobs.notifications import account_managers, client_users, retouchers_of
+
+    people = {u.pk: u for u in account_managers(order) + retouchers_of(order.images.values_list("pk", flat=True))}
+    people.update({u.pk: u for u in User.objects.filter(is_active=True, role__in=permissions.ACROSS_ORDERS)})
+    if not studio_only:
+        people.update({u.pk: u for u in client_users(order)})
+    seeing = [u for u in people.values() if scope(Order.objects.filter(pk=order.pk), u).exists()]
+    return sorted(seeing, key=lambda u: u.full_name.lower())
+
+
 def _mentioned(order: Order, ids: Iterable[Any], audience: str) -> list[User]:
     """The people named: each must be able to read what mentions them (the order, and a studio-only
     thread only if they are studio)."""
@@ -290,6 +308,16 @@ def _own_and_recent(row: Annotation | AnnotationReply, by: User, what: str) -> N
     if timezone.now() - row.created_at > EDIT_WINDOW:
         raise InvalidTransition(f"A {what} can be changed for {EDIT_WINDOW.seconds // 60} minutes after it is "
                                 "written; reply instead.")
+
+
+def may_change(row: Annotation | AnnotationReply, by: User) -> bool:
+    """Would ``by`` be let edit or take back ``row`` now? (The pages offer the button only then; the services
+    below decide.)"""
+    try:
+        _own_and_recent(row, by, "mark")
+    except (NotPermitted, InvalidTransition):
+        return False
+    return row.deleted_at is None and getattr(row, "item_id", None) is None
 
 
 def _editable(mark: Annotation, by: User) -> Annotation:

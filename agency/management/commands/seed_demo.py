@@ -143,6 +143,9 @@ STUDIO_BILLING = {"legal_name": "Loupe Studio GmbH", "street": "Torstraße 110",
                   "footer": "Thank you for your business."}
 
 ORIGINAL_PX = 1600  # demo photographs: large enough to look real, small enough to seed in seconds
+# Originals come at a camera's shapes (landscape 3:2 and 4:3, portrait 2:3); the style guides ask for square
+# versions, so the review canvas shows the normal case: two pictures of different shapes.
+CAMERA_SHAPES = [(3, 2), (4, 3), (2, 3)]
 QC = "quinn.qc@loupe.test"
 
 
@@ -289,7 +292,8 @@ class Command(BaseCommand):
     def _upload_originals(self, order: Order, by: User, kinds: list[str], *, seed: int) -> None:
         files = []
         for n, kind in enumerate(kinds, start=1):
-            data = encode_jpeg(render_jewelry(kind, seed=seed + n, size=ORIGINAL_PX))
+            shape = CAMERA_SHAPES[(seed + n) % len(CAMERA_SHAPES)]
+            data = encode_jpeg(_camera_frame(render_jewelry(kind, seed=seed + n, size=ORIGINAL_PX), shape))
             files.append((f"{kind.upper()}_{seed + n:04d}.jpg", data))
         specs = [{"name": name, "size": len(data), "content_type": "image/jpeg", "sha256": hashlib.sha256(data).hexdigest()}
                  for name, data in files]
@@ -368,6 +372,14 @@ class Command(BaseCommand):
             self._threads(result.round, first, delivered, users)
             return
         review_submit(order=order, by=client_user, items=[{"image": i.pk, "decision": "approve"} for i in images])
+
+
+def _camera_frame(picture: Any, shape: tuple[int, int]) -> Any:
+    """The middle of a square rendering at a camera's shape (the piece stays whole: it sits in the middle)."""
+    side = picture.width
+    width, height = (side, side * shape[1] // shape[0]) if shape[0] >= shape[1] else (side * shape[0] // shape[1], side)
+    left, top = (side - width) // 2, (side - height) // 2
+    return picture.crop((left, top, left + width, top + height))
 
 
 def _mark(fragment: str, text: str) -> dict[str, Any]:
