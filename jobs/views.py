@@ -216,7 +216,8 @@ def image_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             for n, v in enumerate(sorted(versions, key=lambda v: v.number), start=1)],
         "people": annotations.mentionable(order, studio_only=not permissions.can_write_to_client(user, order))
         if may_mark else [],
-        "edit_minutes": annotations.EDIT_WINDOW.seconds // 60, "can_write_to_client": permissions.can_write_to_client(user, order),
+        "edit_minutes": annotations.EDIT_WINDOW.seconds // 60,
+        "can_write_to_client": permissions.can_write_to_client(user, order),
         "image": image, "order": order, "form": form, "versions": versions,
         "delivered": permissions.is_client_user(user) and bool(versions), "held": payment_holds.is_held(image.order, user),
         "can_remove": editable,

@@ -232,10 +232,12 @@
     if (this.note) { this.note.textContent = "This picture could not be shown; reload the page."; this.note.hidden = false; }
   };
 
-  // Up to 400 % of the file's own pixels, whatever the source (a watermarked or preview source is smaller).
+  // Up to 400 % of the files' own pixels, whatever the source (a watermarked or preview source is smaller);
+  // the widest file sets it, so a pane mirroring another is never stopped short.
   Canvas.prototype.limits = function (viewer) {
     var width = viewer.viewport.getContainerSize().x || 1;
-    viewer.viewport.maxZoomLevel = 4.05 * viewer.shownFile.width / width;
+    var widest = Math.max.apply(null, this.data.files.map(function (f) { return f.width; }));
+    viewer.viewport.maxZoomLevel = 4.05 * widest / width;
   };
 
   Canvas.prototype.clip = function () {
@@ -257,13 +259,12 @@
   Canvas.prototype.setZoom = function (zoom) {
     this.zoom = zoom;
     press(this.zoomButtons, "data-zoom", zoom);
-    this.viewers.forEach(function (viewer, n) {
-      if (!viewer || !viewer.world.getItemCount() || (n === 1 && this.shown !== "side")) return;
-      if (zoom === "fit") { viewer.viewport.goHome(); return; }
-      // zoom z shows one viewport unit (the file's width, W pixels) over z × the pane's width
-      var width = viewer.viewport.getContainerSize().x || 1;
-      viewer.viewport.zoomTo(Number(zoom) * viewer.shownFile.width / width);
-    }, this);
+    var viewer = this.viewers[0];  // side by side, the other pane mirrors this one
+    if (!viewer || !viewer.world.getItemCount()) return;
+    if (zoom === "fit") { viewer.viewport.goHome(); return; }
+    // zoom z shows one viewport unit (the file's width, W pixels) over z × the pane's width
+    var width = viewer.viewport.getContainerSize().x || 1;
+    viewer.viewport.zoomTo(Number(zoom) * viewer.shownFile.width / width);
   };
 
   Canvas.prototype.step = function (factor) {

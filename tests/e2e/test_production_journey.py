@@ -3,12 +3,11 @@ three images → the account manager quotes → the client accepts → the sched
 retoucher uploads a version → QC sends one back and passes two → the retoucher uploads again → QC
 passes → the account manager delivers → the client marks a change and asks for a revision → the
 revision is retouched, passed and delivered → the client approves all → the order is complete and
-its timeline shows every step. Screenshots of the QC page, the proofing page with a pin and the
+its timeline shows every step. Screenshots of the QC page, the proofing page with a mark and the
 retoucher's queue are saved at 1440 and 390 px (``LOUPE_SCREENSHOTS``, default ``var/screenshots``)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,42 +16,12 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
-from jobs.models import Event, Order, OrderImage, OrderStatus
+from jobs.models import Annotation, Event, Order, OrderImage, OrderStatus
+from tests.e2e import canvas
+from tests.e2e.session import Person
 from tests.factories import PASSWORD, default_price_list, retoucher
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("LOUPE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
-
-
-class Person:
-    """One person's browser session."""
-
-    def __init__(self, browser: Any, live_server: Any, user: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1440, "height": 1000}, timezone_id="Europe/Paris")
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(30_000)
-        self.base, self.user = live_server.url, user
-        self.page.goto(f"{self.base}/login/")
-        self.page.get_by_label("E-mail address").fill(user.email)
-        self.page.get_by_label("Password").fill(PASSWORD)
-        self.page.get_by_role("button", name="Log in").click()
-        self.page.wait_for_url(re.compile(r"/(orders|work|qc)/$"))
-
-    def go(self, path: str) -> Any:
-        self.page.goto(self.base + path)
-        return self.page
-
-    def shoot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for width in (1440, 390):
-            self.page.set_viewport_size({"width": width, "height": 1000})
-            self.page.wait_for_timeout(300)
-            self.page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-            overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
-        self.page.set_viewport_size({"width": 1440, "height": 1000})
-
-
 def _files(tmp: Path, prefix: str, seeds: list[int], retouched: bool, guide: Any = None) -> list[str]:
     paths = []
     for n, seed in enumerate(seeds, start=1):
@@ -148,7 +117,16 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
     page = qc.go("/qc/")
     expect(page.get_by_role("link", name=images[0].filename)).to_be_visible()
     qc.go(f"/versions/{images[0].versions.get().pk}/qc/")
-    qc.page.get_by_role("button", name="Loupe").click()
+    # QC marks the dust on the version: saved at once, studio-only, in the version's pixels
+    canvas.ready(qc.page, images[0].pk)
+    qc.page.get_by_role("button", name="Mark").click()
+    checked = canvas.files(qc.page, images[0].pk)["v1"]
+    canvas.click_pixel(qc.page, images[0].pk, checked["width"] // 4, checked["height"] * 3 // 4)
+    qc.page.get_by_label("Mark 1").fill("Dust specks here")
+    qc.page.get_by_role("button", name="Save mark").click()
+    expect(qc.page.locator(".canvas-live")).to_have_text("Mark 1 saved.")
+    dust = Annotation.objects.get(image=images[0])
+    assert (dust.audience, dust.text, dust.version.number) == ("studio", "Dust specks here", 1)
     qc.shoot("qc-review")
     _qc(qc, images[0], "reject", "Dust specks on the lower band")
     for image in images[1:]:
@@ -175,12 +153,15 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
     page.wait_for_url(re.compile("/review/$"))
     first = page.locator(f"#img-{images[0].pk}")
     first.get_by_label("Request changes").check()
-    shown = first.locator(".layer.after")  # the version, at its own shape
-    box = shown.bounding_box()
-    shown.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.4})
-    first.get_by_label("Mark 1").fill("Warmer gold on this prong")
+    canvas.ready(page, images[0].pk)
+    first.get_by_role("button", name="Mark").click()
+    version = canvas.files(page, images[0].pk)["v2"]  # the delivered version, at its own shape
+    at = canvas.click_pixel(page, images[0].pk, version["width"] // 2, version["height"] * 2 // 5)
+    # numbered after QC's mark on the first version (which the client never sees)
+    first.get_by_label("Mark 2").fill("Warmer gold on this prong")
     first.get_by_label("Note").fill("Closer to the reference, please")
-    assert first.locator(".pin-new").count() == 1
+    assert canvas.drawn_within(page, images[0].pk, 2, version["width"] // 2, version["height"] * 2 // 5, point=True) <= 2
+    assert first.locator(".mark").count() == 1
     client.shoot("proofing-with-pin")
     for image in images[1:]:
         page.locator(f"[data-target='img-{image.pk}']").click()
@@ -190,8 +171,9 @@ def test_the_whole_journey_through_the_pages(cast, live_server, browser, tmp_pat
     order.refresh_from_db()
     assert order.status == OrderStatus.REVISION
     mark = order.revision_rounds.get().items.get().annotations.get()
-    # stored in the delivered version's pixels, where the click was (within one screen pixel of the preview)
-    slack = mark.width / box["width"] + 1
+    assert mark.number == 2
+    # stored in the delivered version's pixels, where the click was (within one screen pixel's worth)
+    slack = 1 / at["perPixel"] + 1
     assert mark.text == "Warmer gold on this prong" and mark.version.image_id == images[0].pk
     assert abs(mark.x - mark.width * 0.5) <= slack and abs(mark.y - mark.height * 0.4) <= slack, (mark.x, mark.y)
     assert (mark.width, mark.height) == (mark.version.width, mark.version.height)
