@@ -188,7 +188,8 @@ def _fill_free_text_with_long_unbroken_text() -> int:
             "password", "key", "kind", "role", "format", "icc_profile", "content_type", "upload_id", "upload_key",
             "sha256", "declared_sha256", "fingerprint", "verb", "audience", "family", "background", "background_colour",
             "turnaround", "complexity", "method", "category", "qc_category", "unit", "slug", "tier", "source", "url",
-            "held_from", "invoicing", "iban", "bic", "legal_form", "secret", "location", "detail", "subject_email"}
+            "held_from", "invoicing", "iban", "bic", "legal_form", "secret", "location", "detail", "subject_email",
+            "pack"}
     link = "https://drive.example.com/" + "a1b2c3d4e5" * 15
     changed = 0
     for model in [m for m in apps.get_models() if m._meta.app_label in {"jobs", "clients", "billing", "agency"}]:

@@ -346,3 +346,53 @@ def test_a_client_cannot_be_mentioned_on_a_studio_mark(cast, review):
         annotations.reply_post(mark=qc_mark, by=cast.account_manager, text="x", mentions=[cast.acme_member.pk])
     assert refused.value.message == "Alice Acme cannot read studio-only marks."
     assert not AnnotationReply.objects.exists()
+
+
+# --- the image page's threads ------------------------------------------------------------------------------
+
+def test_the_image_page_shows_each_reader_their_threads_and_its_forms_act(cast, review):
+    from tests.conftest import web_for
+    from tests.pages import page_text
+
+    order, image, version = review
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member,
+                                         target=fragment("xywh=pixel:10,10,0,0"), text="Warmer here")
+    annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="CANARY-QC dust")
+    annotations.reply_post(mark=mark, by=cast.account_manager, text="CANARY-INTERNAL", internal=True)
+    url = f"/images/{image.pk}/"
+    client_page = web_for(cast.acme_member).get(url).content.decode()
+    assert "Warmer here" in client_page and "CANARY" not in client_page
+    assert 'id="mark-1"' in client_page and 'id="mark-2"' not in client_page
+    studio_page = page_text(web_for(cast.qc).get(url).content.decode())
+    assert "CANARY-QC dust" in studio_page and "CANARY-INTERNAL" in studio_page
+    marks_url = f"/images/{image.pk}/marks/"
+    answer = web_for(cast.acme_member).post(marks_url, {"action": "reply", "mark": str(mark.pk), "text": "Thanks",
+                                                        "mention": str(cast.acme_admin.pk)})
+    assert answer.status_code == 302 and answer["Location"] == f"{url}#mark-1"
+    reply = AnnotationReply.objects.get(text="Thanks")
+    assert (reply.audience, list(reply.mentions.all())) == ("client", [cast.acme_admin])
+    web_for(cast.account_manager).post(marks_url, {"action": "reply", "mark": str(mark.pk), "text": "Ours",
+                                                   "internal": "1"})
+    assert AnnotationReply.objects.get(text="Ours").audience == "studio"
+    assert web_for(cast.acme_member).post(marks_url, {"action": "resolve", "mark": str(mark.pk)}).status_code == 302
+    before = _marks()
+    again = web_for(cast.acme_member).post(marks_url, {"action": "resolve", "mark": str(mark.pk)})
+    assert again.status_code == 409 and "Mark 1 was resolved already by Alice Acme." in again.content.decode()
+    started = web_for(cast.acme_member).post(marks_url, {"action": "comment", "file": "v1", "text": "The whole series"})
+    assert started.status_code == 302 and Annotation.objects.get(text="The whole series").shape == "whole"
+    for bad, words in (({"action": "comment", "file": "v9", "text": "x"}, "Choose a picture of this image."),
+                       ({"action": "dance", "mark": str(mark.pk)}, "Unknown action.")):
+        refused = web_for(cast.acme_member).post(marks_url, bad)
+        assert refused.status_code == 400 and words in refused.content.decode()
+    assert _marks()[:2] == before[:2]
+
+
+def test_a_mark_of_another_image_is_refused_on_this_images_form(cast, review):
+    from tests.conftest import web_for
+
+    order, image, version = review
+    other = add_images(order, {"standard": 1}, status=ImageStatus.DELIVERED)[0]
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="x")
+    refused = web_for(cast.acme_member).post(f"/images/{other.pk}/marks/", {"action": "resolve", "mark": str(mark.pk)})
+    assert refused.status_code == 400 and "This mark is on another image." in refused.content.decode()
+    assert Annotation.objects.get(pk=mark.pk).resolved_at is None
