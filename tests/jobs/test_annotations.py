@@ -396,3 +396,45 @@ def test_a_mark_of_another_image_is_refused_on_this_images_form(cast, review):
     refused = web_for(cast.acme_member).post(f"/images/{other.pk}/marks/", {"action": "resolve", "mark": str(mark.pk)})
     assert refused.status_code == 400 and "This mark is on another image." in refused.content.decode()
     assert Annotation.objects.get(pk=mark.pk).resolved_at is None
+
+
+def test_an_internal_reply_never_tells_the_client_who_made_the_mark(cast, review, django_capture_on_commit_callbacks):
+    order, image, version = review
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="Warmer")
+    with django_capture_on_commit_callbacks(execute=True):
+        annotations.reply_post(mark=mark, by=cast.account_manager, text="CANARY-INTERNAL", internal=True)
+    assert not Notification.objects.filter(user=cast.acme_member).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        annotations.reply_post(mark=mark, by=cast.account_manager, text="Warming it")
+    told = Notification.objects.get(user=cast.acme_member)
+    assert (told.kind, told.body) == ("mention", "Warming it")
+
+
+def test_a_file_holds_at_most_200_marks(cast, review):
+    order, image, version = review
+    marks = [annotations.NewMark(image, version, None, f"Note {n}") for n in range(200)]
+    annotations.add_marks(marks, by=cast.qc, audience="studio")
+    annotations.annotation_create(image=image, version=None, by=cast.qc, target=None, text="The original has room")
+    with pytest.raises(RuleViolation) as refused:
+        annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="One more")
+    assert refused.value.message == "At most 200 marks per file."
+    assert Annotation.objects.filter(version=version).count() == 200
+    # a mark taken back frees its place
+    Annotation.objects.filter(version=version, number=1).update(deleted_at=timezone.now())
+    assert annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="Now").number == 202
+
+
+def test_a_mark_names_at_most_twenty_people(cast, review):
+    from agency.models import Role
+    from tests.factories import client_user
+
+    order, image, version = review
+    people = [client_user(cast.acme, Role.CLIENT_MEMBER, full_name=f"Colleague {n}").pk for n in range(21)]
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="All",
+                                         mentions=people[:20] + people[:1])  # a name twice counts once
+    assert mark.mentions.count() == 20
+    with pytest.raises(RuleViolation) as refused:
+        annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="x",
+                                      mentions=people)
+    assert (refused.value.message, refused.value.field) == ("Mention at most 20 people.", "mentions")
+    assert Annotation.objects.count() == 1
