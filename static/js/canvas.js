@@ -15,7 +15,8 @@
   var MODES = ["single", "side", "wipe", "difference"];
   var BACKGROUNDS = ["white", "black", "checker"];
   var ZOOMS = ["fit", "1", "2", "4"];
-  var SAME_SHAPE = 0.005;  // aspect ratios closer than this are one shape: wipe and difference align them
+  var SAME_SHAPE = 0.005;
+  var SHAPE_WORDS = {rect: " (area)", ellipse: " (ellipse)", arrow: " (arrow)", freehand: " (freehand)"};  // aspect ratios closer than this are one shape: wipe and difference align them
   var sources = {};
 
   // Geometry: the only two functions that turn file pixels into the viewer's space and back.
@@ -76,6 +77,7 @@
     this.bg = "white";
     this.zoom = "fit";
     this.tool = false;
+    this.shape = "rect";
     this.fresh = [];
     this.first = Number(root.dataset.next) || 1;
     this.stage = root.querySelector(".canvas-stage");
@@ -106,6 +108,11 @@
     this.bgButtons.forEach(function (b) { b.addEventListener("click", function () { self.setBackground(b.dataset.bg); }); });
     this.zoomButtons.forEach(function (b) { b.addEventListener("click", function () { self.setZoom(b.dataset.zoom); }); });
     if (this.toolButton) this.toolButton.addEventListener("click", function () { self.setTool(!self.tool); });
+    this.shapeSelect = root.querySelector("select[data-shape]");
+    if (this.shapeSelect) this.shapeSelect.addEventListener("change", function () {
+      self.shape = self.shapeSelect.value;
+      self.setTool(true);
+    });
     if (this.colour) this.colour.addEventListener("input", function () { self.setBackground("colour"); });
     if (this.split) this.split.addEventListener("input", function () { self.clip(); });
     [this.leftSelect, this.rightSelect].forEach(function (select, side) {
@@ -340,38 +347,71 @@
     return {x: Math.floor(p.x), y: Math.floor(p.y)};
   };
 
+  // What a drag draws, by the shape chosen beside the Mark button: an area (rectangle), an ellipse in the
+  // dragged box, an arrow from where the drag started to where it ended, or the freehand line dragged.
+  // A click is always a point. Every point is a pixel of the file, inside it.
+  function dragged(shape, path) {
+    var a = path[0], b = path[path.length - 1];
+    var box = [Math.min(a.x, b.x), Math.min(a.y, b.y), Math.abs(b.x - a.x), Math.abs(b.y - a.y)];
+    if (shape === "ellipse") {
+      var rx = Math.max(1, Math.floor(box[2] / 2)), ry = Math.max(1, Math.floor(box[3] / 2));
+      return {shape: "ellipse", box: [box[0] + box[2] / 2 - rx, box[1] + box[3] / 2 - ry, 2 * rx, 2 * ry],
+              draw: {tag: "ellipse", attrs: {cx: String(box[0] + box[2] / 2), cy: String(box[1] + box[3] / 2),
+                                             rx: String(rx), ry: String(ry)}}};
+    }
+    if (shape === "arrow") {
+      return {shape: "arrow", box: box, draw: {tag: "line", attrs: {x1: String(a.x), y1: String(a.y),
+                                                                    x2: String(b.x), y2: String(b.y)}}};
+    }
+    if (shape === "freehand") {
+      var xs = path.map(function (p) { return p.x; }), ys = path.map(function (p) { return p.y; });
+      var left = Math.min.apply(null, xs), top = Math.min.apply(null, ys);
+      return {shape: "freehand", box: [left, top, Math.max.apply(null, xs) - left, Math.max.apply(null, ys) - top],
+              draw: {tag: "polyline", attrs: {points: path.map(function (p) { return p.x + "," + p.y; }).join(" ")}}};
+    }
+    return {shape: "rect", box: box};
+  }
+
   Canvas.prototype.drawing = function (viewer, n) {
-    var self = this, start = null, ghost = null;
+    var self = this, path = null, ghost = null;
     function allowed() { return self.tool && viewer.shownFile && viewer.shownFile.key === self.main; }
-    viewer.addHandler("canvas-press", function (e) { start = allowed() ? self.pixelAt(viewer, e.position) : null; });
+    viewer.addHandler("canvas-press", function (e) {
+      var at = allowed() ? self.pixelAt(viewer, e.position) : null;
+      path = at ? [at] : null;
+    });
     viewer.addHandler("canvas-drag", function (e) {
-      if (!start) return;
+      if (!path) return;
       e.preventDefaultAction = true;
-      var at = self.pixelAt(viewer, e.position) || start, file = viewer.shownFile;
-      var x = Math.min(start.x, at.x), y = Math.min(start.y, at.y);
-      if (!ghost) { ghost = el("div", {"class": "mark mark-rect mark-new mark-ghost"}); }
-      viewer.removeOverlay(ghost);
-      viewer.addOverlay({element: ghost, location: new OSD.Rect(x / file.width, y / file.width,
-                                                                 (Math.abs(at.x - start.x) + 1) / file.width,
-                                                                 (Math.abs(at.y - start.y) + 1) / file.width)});
+      var at = self.pixelAt(viewer, e.position), last = path[path.length - 1], file = viewer.shownFile;
+      if (at && (Math.abs(at.x - last.x) >= 2 || Math.abs(at.y - last.y) >= 2) && path.length < 2000) path.push(at);
+      var outline = dragged(self.shape, path.length > 1 ? path : [path[0], path[0]]);
+      outline.number = "";
+      outline.fresh = true;
+      if (ghost) viewer.removeOverlay(ghost);
+      ghost = markElement(outline, file);
+      ghost.classList.add("mark-ghost");
+      viewer.addOverlay({element: ghost, location: new OSD.Rect(outline.box[0] / file.width, outline.box[1] / file.width,
+                                                                 Math.max(outline.box[2], 1) / file.width,
+                                                                 Math.max(outline.box[3], 1) / file.width)});
     });
     viewer.addHandler("canvas-drag-end", function (e) {
-      if (!start) return;
+      if (!path) return;
       e.preventDefaultAction = true;
       if (ghost) { viewer.removeOverlay(ghost); ghost = null; }
-      var at = self.pixelAt(viewer, e.position);
-      if (at && (Math.abs(at.x - start.x) > 1 || Math.abs(at.y - start.y) > 1)) {
-        self.add({shape: "rect", box: [Math.min(start.x, at.x), Math.min(start.y, at.y), Math.abs(at.x - start.x),
-                                       Math.abs(at.y - start.y)]});
+      var at = self.pixelAt(viewer, e.position), last = path[path.length - 1];
+      if (at && (at.x !== last.x || at.y !== last.y)) path.push(at);
+      var first = path[0], end = path[path.length - 1];
+      if (Math.abs(end.x - first.x) > 1 || Math.abs(end.y - first.y) > 1 || (self.shape === "freehand" && path.length > 2)) {
+        self.add(dragged(self.shape, path));
       }
-      start = null;
+      path = null;
     });
     viewer.addHandler("canvas-click", function (e) {
       if (!allowed()) return;
       e.preventDefaultAction = true;
       var at = e.quick ? self.pixelAt(viewer, e.position) : null;
       if (at) self.add({shape: "point", box: [at.x, at.y, 0, 0]});
-      start = null;
+      path = null;
     });
   };
 
@@ -394,8 +434,7 @@
     this.list.innerHTML = "";
     this.fresh.forEach(function (mark, i) {
       var row = el("li"), id = self.root.dataset.image + "-mark-" + i;
-      var label = el("label", {"class": "pin-label", "for": id},
-                     "Mark " + mark.number + (mark.shape === "rect" ? " (area)" : ""));
+      var label = el("label", {"class": "pin-label", "for": id}, "Mark " + mark.number + (SHAPE_WORDS[mark.shape] || ""));
       var text = el("textarea", {id: id, rows: "2", maxlength: "2000", placeholder: "What should change here?"});
       text.required = !self.api;
       text.value = mark.text;
@@ -424,14 +463,20 @@
     this.renderList();
   };
 
-  function fragment(mark) {
-    return {selector: {type: "FragmentSelector", conformsTo: "http://www.w3.org/TR/media-frags/",
-                       value: "xywh=pixel:" + mark.box.join(",")}};
+  // A new mark as the W3C target the API and the review take: points and areas as a FragmentSelector,
+  // drawings as an SvgSelector of their one element, all in the file's pixels.
+  function target(mark) {
+    if (!mark.draw || !mark.draw.tag) {
+      return {selector: {type: "FragmentSelector", conformsTo: "http://www.w3.org/TR/media-frags/",
+                         value: "xywh=pixel:" + mark.box.join(",")}};
+    }
+    var attrs = Object.keys(mark.draw.attrs).map(function (k) { return k + '="' + mark.draw.attrs[k] + '"'; }).join(" ");
+    return {selector: {type: "SvgSelector", value: "<svg><" + mark.draw.tag + " " + attrs + "/></svg>"}};
   }
 
   Canvas.prototype.save = function () {
     if (this.field) this.field.value = JSON.stringify(this.fresh.map(function (mark) {
-      return {text: mark.text, target: fragment(mark)};
+      return {text: mark.text, target: target(mark)};
     }));
   };
 
@@ -441,7 +486,7 @@
     button.disabled = true;
     fetch(this.api, {method: "POST", credentials: "same-origin",
                      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json"},
-                     body: JSON.stringify({text: mark.text, target: fragment(mark)})})
+                     body: JSON.stringify({text: mark.text, target: target(mark)})})
       .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, body: body}; }); })
       .then(function (answer) {
         if (!answer.ok) {
@@ -453,7 +498,8 @@
         }
         var saved = answer.body;
         self.data.marks.push({id: saved.id, number: saved.number, file: self.main, shape: saved.shape, box: mark.box,
-                              draw: {}, resolved: false, studio: saved.audience !== "client", text: saved.body[0].value});
+                              draw: mark.draw || {}, resolved: false, studio: saved.audience !== "client",
+                              text: saved.body[0].value});
         self.fresh.splice(self.fresh.indexOf(mark), 1);
         self.first = saved.number + 1;
         self.renumber();

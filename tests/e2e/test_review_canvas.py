@@ -152,6 +152,12 @@ def test_marks_are_stored_and_drawn_on_their_pixels_for_everyone(cast, live_serv
     panel.get_by_label("Mark 1").fill("Dust on the prong")
     panel.get_by_label("Mark 2 (area)").fill("Polish marks along this band")
     _marks_on(page, image)
+    for drawing, start, end, text in (("ellipse", (1200, 300), (1600, 500), "Glare on the stone"),
+                                      ("arrow", (200, 200), (600, 400), "This prong"),
+                                      ("freehand", (1500, 1500), (2000, 2100), "Along here")):
+        panel.get_by_label("A drag draws").select_option(drawing)
+        canvas.drag_pixels(page, image.pk, start, end)
+        panel.get_by_label(re.compile(rf"Mark \d \({drawing}\)")).fill(text)
     other = next(i for i, _, _ in shapes.values() if i.pk != image.pk)
     page.locator(f"[data-target='img-{other.pk}']").click()
     page.locator(f"#img-{other.pk}").get_by_label("Approve").check()
@@ -159,7 +165,14 @@ def test_marks_are_stored_and_drawn_on_their_pixels_for_everyone(cast, live_serv
     expect(page.get_by_text("revision round 1 sent to the studio")).to_be_visible()
 
     slack = 1 / at["perPixel"] + 1  # one screen pixel's worth of the file's pixels, and rounding
-    point, area = Annotation.objects.filter(image=image).order_by("number")
+    point, area, ellipse, arrow, freehand = Annotation.objects.filter(image=image).order_by("number")
+    assert [m.shape for m in (ellipse, arrow, freehand)] == ["ellipse", "arrow", "freehand"]
+    assert ellipse.selector["type"] == arrow.selector["type"] == freehand.selector["type"] == "SvgSelector"
+    for mark, (x, y, w, h) in ((ellipse, (1200, 300, 400, 200)), (arrow, (200, 200, 400, 200)),
+                               (freehand, (1500, 1500, 500, 600))):
+        found = (mark.x, mark.y, mark.w, mark.h)
+        assert all(abs(a - b) <= 2 * slack for a, b in zip(found, (x, y, w, h), strict=True)), (mark.shape, found)
+    assert freehand.selector["value"].count(",") >= 3  # a line of several points, not two
     assert (point.shape, point.version_id, point.width, point.height) == ("point", version.pk, SQUARE, SQUARE)
     assert abs(point.x - POINT[0]) <= slack and abs(point.y - POINT[1]) <= slack, (point.x, point.y, slack)
     assert area.shape == "rect" and abs(area.x - AREA[0][0]) <= slack and abs(area.y - AREA[0][1]) <= slack
