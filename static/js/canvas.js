@@ -150,13 +150,16 @@
     return viewer;
   };
 
-  // Side by side: each viewer follows the other's zoom and pan (viewport units: both files are 1 wide).
+  // Side by side: each viewer follows the other's zoom and pan. Both files are one viewport unit wide, so
+  // the zoom carries over as it is; the centre carries over as the same fraction of each picture's width
+  // and height, which is the same pixel for pictures of one shape and keeps both whole at fit otherwise.
   Canvas.prototype.mirror = function (from) {
-    if (this.mode !== "side" || this.mirroring || !this.viewers[1 - from]) return;
-    var a = this.viewers[from].viewport, b = this.viewers[1 - from].viewport;
+    var source = this.viewers[from], other = this.viewers[1 - from];
+    if (this.shown !== "side" || this.mirroring || !other || !source.shownFile || !other.shownFile) return;
+    var a = source.shownFile, b = other.shownFile, centre = source.viewport.getCenter();
     this.mirroring = true;
-    b.zoomTo(a.getZoom(), null, true);
-    b.panTo(a.getCenter(), true);
+    other.viewport.zoomTo(source.viewport.getZoom(), null, true);
+    other.viewport.panTo(new OSD.Point(centre.x, centre.y * (a.width / a.height) * (b.height / b.width)), true);
     this.mirroring = false;
   };
 
