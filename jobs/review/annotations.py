@@ -321,7 +321,7 @@ def may_change(row: Annotation | AnnotationReply, by: User) -> bool:
 
 
 def _editable(mark: Annotation, by: User) -> Annotation:
-    mark = Annotation.objects.select_for_update().select_related("order", "item__round").get(pk=mark.pk)
+    mark = Annotation.objects.select_for_update(of=("self",)).select_related("order", "item__round").get(pk=mark.pk)
     if mark.deleted_at is not None:
         raise InvalidTransition(f"Mark {mark.number} was deleted.")
     _own_and_recent(mark, by, "mark")
@@ -376,7 +376,7 @@ def reply_post(*, mark: Annotation, by: User, text: Any, mentions: Iterable[Any]
 
 @transaction.atomic
 def reply_edit(*, reply: AnnotationReply, by: User, text: Any) -> AnnotationReply:
-    reply = AnnotationReply.objects.select_for_update().select_related("annotation__order").get(pk=reply.pk)
+    reply = AnnotationReply.objects.select_for_update(of=("self",)).select_related("annotation__order").get(pk=reply.pk)
     _own_and_recent(reply, by, "reply")
     _open(reply.annotation.order)
     reply.text, reply.edited_at = _text(text), timezone.now()
@@ -386,7 +386,7 @@ def reply_edit(*, reply: AnnotationReply, by: User, text: Any) -> AnnotationRepl
 
 @transaction.atomic
 def reply_delete(*, reply: AnnotationReply, by: User) -> None:
-    reply = AnnotationReply.objects.select_for_update().select_related("annotation__order").get(pk=reply.pk)
+    reply = AnnotationReply.objects.select_for_update(of=("self",)).select_related("annotation__order").get(pk=reply.pk)
     _own_and_recent(reply, by, "reply")
     _open(reply.annotation.order)
     reply.deleted_at = timezone.now()
@@ -394,7 +394,7 @@ def reply_delete(*, reply: AnnotationReply, by: User) -> None:
 
 
 def _settle(mark: Annotation, by: User, *, resolve: bool) -> Annotation:
-    mark = Annotation.objects.select_for_update().select_related("order", "image", "resolved_by").get(pk=mark.pk)
+    mark = Annotation.objects.select_for_update(of=("self",)).select_related("order", "image", "resolved_by").get(pk=mark.pk)
     if not permissions.can_annotate(by, mark.order, mark.image):
         raise NotPermitted("You cannot resolve marks on this picture.")
     _open(mark.order)
