@@ -61,13 +61,20 @@ def measure(url: str, path: str, runs: int) -> dict[str, list[float]]:
             for script in (False, True):
                 context = browser.new_context(viewport={"width": 1440, "height": 1000}, java_script_enabled=script)
                 page = context.new_page()
+                said: list[str] = []
+                page.on("console", lambda m, said=said: said.append(m.text))
+                page.on("requestfailed", lambda r, said=said: said.append(f"failed {r.url}"))
+                page.on("response", lambda r, said=said: said.append(f"{r.status} {r.url}") if r.status >= 400 else None)
                 _login(page, url)
                 page.goto(url + path, wait_until="load" if not script else "commit")
                 if not script:
                     times["baseline"].append(page.evaluate(
                         "performance.getEntriesByType('navigation')[0].loadEventEnd"))
                 else:
-                    page.wait_for_function(SHARP, polling="raf", timeout=30_000)
+                    try:
+                        page.wait_for_function(SHARP, polling="raf", timeout=30_000)
+                    except Exception:
+                        raise SystemExit("the canvas never became sharp: " + "; ".join(said[-8:])) from None
                     times["fit"].append(page.evaluate("performance.now()"))
                     for step in ("100 %", "200 %", "400 %"):
                         start = page.evaluate("performance.now()")
@@ -90,8 +97,8 @@ def main() -> None:
         env = production_env(args.database, var)
         fresh_database(args.database)
         migrate_and_seed(env)
-        subprocess.run([sys.executable, "manage.py", "make_tiles"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        for command in (["make_tiles"], ["collectstatic", "--noinput", "-v0"]):  # whitenoise serves what is collected
+            subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
         path = _version_page(env)
         web, url = start_gunicorn(env)
         try:
