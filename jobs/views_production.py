@@ -71,6 +71,7 @@ def image_work(request: HttpRequest, pk: Any) -> HttpResponse:
     canvas = _canvas_context(user, image)
     return render(request, "jobs/image_work.html", {
         **canvas, "strip": strip, "assignment": assignment, "guide": order.style_guide,
+        "sent_back_marks": _studio_marks(canvas, canvas["versions"][0] if canvas["versions"] else None),
         "can_start": versions.can_start(user, image),
         "can_upload": versions.can_upload_version(user, image),
         "can_download": permissions.can_download_original(user, order) and bool(image.original),
@@ -117,9 +118,16 @@ def version_qc(request: HttpRequest, pk: Any) -> HttpResponse:
     context = _canvas_context(request.user, image, version)
     return render(request, "jobs/version_qc.html", {
         **context, "version": version, "shown": version, "categories": QcCategory.choices,
+        "studio_marks": _studio_marks(context, version),
         "can_decide": qc.can_decide(request.user, version),
         "queue_size": selectors.qc_queue(request.user).count(),
     })
+
+
+def _studio_marks(context: dict[str, Any], version: Any) -> list[dict[str, Any]]:
+    """The studio's open marks on one version (QC's, a manager's): what a rejection points at."""
+    key = f"v{version.number}" if version is not None else None
+    return [m for m in context["canvas"]["marks"] if m["file"] == key and m["studio"] and not m["resolved"]]
 
 
 def _review_items(post: Any) -> list[dict[str, Any]]:

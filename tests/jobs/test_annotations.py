@@ -438,3 +438,27 @@ def test_a_mark_names_at_most_twenty_people(cast, review):
                                       mentions=people)
     assert (refused.value.message, refused.value.field) == ("Mention at most 20 people.", "mentions")
     assert Annotation.objects.count() == 1
+
+
+def test_a_qc_rejection_points_the_retoucher_at_the_marks_on_the_version(cast, review):
+    from tests.conftest import web_for
+    from tests.pages import page_text
+
+    order, image, version = review
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.REVISION)
+    type(image).objects.filter(pk=image.pk).update(status=ImageStatus.IN_QC)
+    second = Version.objects.create(image=image, number=2, status=VersionStatus.IN_QC, file="v2.png", preview="p.webp",
+                                    created_by=cast.retoucher, width=W, height=H)
+    dust = annotations.annotation_create(image=image, version=second, by=cast.qc, text="Dust left on the prong",
+                                         target=fragment("xywh=pixel:5,5,0,0"))
+    settled = annotations.annotation_create(image=image, version=second, by=cast.qc, target=None, text="Fixed already")
+    annotations.annotation_resolve(mark=settled, by=cast.qc)
+    annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="On the first version")
+    qc_page = page_text(web_for(cast.qc).get(f"/versions/{second.pk}/qc/").content.decode())
+    assert f"Your open marks on v2 go back with it: {dust.number}." in qc_page
+    Version.objects.filter(pk=second.pk).update(status=VersionStatus.FAILED, qc_category="dust", qc_note="See the mark",
+                                                qc_by=cast.qc, qc_at=timezone.now())
+    work = page_text(web_for(cast.retoucher).get(f"/images/{image.pk}/work/").content.decode())
+    sent_back = work[work.index("Sent back by QC"):work.index("Numbered as on the picture")]
+    assert "Marked on v2" in sent_back and "Dust left on the prong" in sent_back
+    assert "Fixed already" not in sent_back and "On the first version" not in sent_back

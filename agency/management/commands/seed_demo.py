@@ -320,21 +320,49 @@ class Command(BaseCommand):
         version_process(version_id=version.pk)
         return Version.objects.get(pk=version.pk)
 
-    def _threads(self, round_: Any, image: OrderImage, version: Version, users: dict[str, User]) -> None:
-        """The review canvas's normal case: the client's marks answered in their threads, one resolved by the
-        retoucher, and QC's own studio-only mark (an ellipse) with the retoucher's reply."""
-        retoucher = Assignment.objects.get(image=image, active=True).retoucher
-        manager = image.order.client.account_manager or users["maria.manager@loupe.test"]
-        first, second = Annotation.objects.filter(item__round=round_).order_by("number")
-        reply_post(mark=first, by=manager, text="Noted: we will keep the sparkle and take the glare down.")
-        reply_post(mark=second, by=retoucher, text="Cleaned along the band; have a look at 100 %.")
-        annotation_resolve(mark=second, by=retoucher)
-        w, h = version.width, version.height
-        qc_mark = annotation_create(
-            image=image, version=version, by=users[QC], text="Check the prong tips for dust before redelivery.",
+    def _two_rounds(self, order: Order, images: list[OrderImage], users: dict[str, User], manager: User,
+                    client_user: User, retoucher: User, kind: str, *, seed: int) -> None:
+        """The review canvas's normal case, over two rounds on the first image (a square version beside a
+        camera-shaped original): round 1's point, area and freehand line answered in their threads and
+        resolved by the retoucher as they fix; QC's studio-only ellipse on the new version, replied to and
+        resolved; round 2's arrow and polygon open, waiting for the studio."""
+        first, qc = images[0], users[QC]
+        delivered = first.versions.order_by("-number").first()
+        w, h = delivered.width, delivered.height
+        items = [{"image": first.pk, "decision": "revise", "kind": "change",
+                  "note": "Could the gold read a touch warmer, closer to the reference?",
+                  "marks": [_mark(f"xywh=pixel:{w // 2},{h * 3 // 10},0,0", "Soften the reflection on the stone"),
+                            _mark(f"xywh=pixel:{w * 22 // 100},{h * 55 // 100},{w // 6},{h // 8}",
+                                  "Polish marks still visible along this band"),
+                            _svg(f'<polyline points="{w * 60 // 100},{h * 70 // 100} {w * 66 // 100},{h * 74 // 100} '
+                                 f'{w * 72 // 100},{h * 72 // 100} {w * 78 // 100},{h * 66 // 100}"/>',
+                                 "A faint scratch follows this line")]}]
+        items += [{"image": i.pk, "decision": "approve"} for i in images[1:]]
+        answered = review_submit(order=order, by=client_user, items=items, note="Lovely work on the rest.").round
+        glare, band, scratch = Annotation.objects.filter(item__round=answered).order_by("number")
+        reply_post(mark=glare, by=manager, text="Noted: we will keep the sparkle and take the glare down.")
+        reply_post(mark=band, by=retoucher, text="Cleaned along the band; have a look at 100 %.")
+        again = self._version(first, retoucher, kind, seed=seed + 21)
+        w, h = again.width, again.height
+        dust = annotation_create(
+            image=first, version=again, by=qc, text="Check the prong tips for dust before redelivery.",
             target={"selector": {"type": "SvgSelector", "value": f'<svg><ellipse cx="{w // 2}" cy="{h // 4}" '
                                  f'rx="{w // 10}" ry="{h // 14}"/></svg>'}})
-        reply_post(mark=qc_mark, by=retoucher, text="Will do in round 1.")
+        reply_post(mark=dust, by=retoucher, text="Cleaned; the tips are clear now.")
+        for mark in (glare, band, scratch):
+            annotation_resolve(mark=mark, by=retoucher)
+        annotation_resolve(mark=dust, by=qc)
+        qc_decide(version=again, by=qc, decision="pass")
+        for packing in Delivery.objects.filter(order=order, status=DeliveryStatus.BUILDING):
+            delivery_build(delivery_id=packing.pk)  # the first delivery is ready before the next is published
+        delivery_publish(order=order, by=manager)
+        review_submit(order=order, by=client_user, note="Almost there.", items=[{
+            "image": first.pk, "decision": "revise", "kind": "defect", "note": "The stone's outline went soft.",
+            "marks": [_svg(f'<line x1="{w * 15 // 100}" y1="{h * 15 // 100}" x2="{w * 40 // 100}" y2="{h * 22 // 100}"/>',
+                           "This prong lost its edge"),
+                      _svg(f'<polygon points="{w * 42 // 100},{h * 16 // 100} {w * 58 // 100},{h * 16 // 100} '
+                           f'{w * 60 // 100},{h * 32 // 100} {w * 40 // 100},{h * 32 // 100}"/>',
+                           "Keep the stone's facets crisp inside this outline")]}])
 
     def _produce(self, order: Order, users: dict[str, User], manager: User, client_user: User, state: str,
                  kinds: list[str], *, seed: int) -> None:
@@ -359,17 +387,7 @@ class Command(BaseCommand):
         if state == OrderStatus.DELIVERED:
             return
         if state == OrderStatus.REVISION:
-            first = images[0]
-            delivered = first.versions.order_by("-number").first()
-            w, h = delivered.width, delivered.height
-            items = [{"image": first.pk, "decision": "revise", "kind": "change",
-                      "note": "Could the gold read a touch warmer, closer to the reference?",
-                      "marks": [_mark(f"xywh=pixel:{w // 2},{h * 3 // 10},0,0", "Soften the reflection on the stone"),
-                                _mark(f"xywh=pixel:{w * 22 // 100},{h * 55 // 100},{w // 6},{h // 8}",
-                                      "Polish marks still visible along this band")]}]
-            items += [{"image": i.pk, "decision": "approve"} for i in images[1:]]
-            result = review_submit(order=order, by=client_user, items=items, note="Lovely work on the rest.")
-            self._threads(result.round, first, delivered, users)
+            self._two_rounds(order, images, users, manager, client_user, retouchers[images[0].pk], kinds[0], seed=seed)
             return
         review_submit(order=order, by=client_user, items=[{"image": i.pk, "decision": "approve"} for i in images])
 
@@ -384,6 +402,10 @@ def _camera_frame(picture: Any, shape: tuple[int, int]) -> Any:
 
 def _mark(fragment: str, text: str) -> dict[str, Any]:
     return {"target": {"selector": {"type": "FragmentSelector", "value": fragment}}, "text": text}
+
+
+def _svg(shape: str, text: str) -> dict[str, Any]:
+    return {"target": {"selector": {"type": "SvgSelector", "value": f"<svg>{shape}</svg>"}}, "text": text}
 
 
 def _put(key: str, data: bytes) -> None:
