@@ -80,8 +80,10 @@ def _double_click(page: Any, button: Any, *, fast_server: bool = False, lands_on
             page.mouse.click(x, y)
         page.wait_for_load_state("domcontentloaded")
         page.wait_for_timeout(50)
-        if lands_on:  # the page that came back has the same button where the pointer is
-            again = page.get_by_role("button", name=lands_on).bounding_box()
+        if lands_on:  # the worst case: the page that came back has the same button where the pointer is
+            again = page.get_by_role("button", name=lands_on)
+            again.scroll_into_view_if_needed()
+            again = again.bounding_box()
             x, y = again["x"] + again["width"] / 2, again["y"] + again["height"] / 2
     else:
         SECOND_CLICK.clear()  # a slowed action holds its answer until the second click was made
