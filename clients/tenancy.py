@@ -55,4 +55,10 @@ def scope(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     role_filter = getattr(model, f"{user.role}_filter", None)
     if role_filter is None:
         return queryset.none()
-    return queryset.filter(**role_filter(user)).distinct()
+    conditions = role_filter(user)
+    if not conditions:
+        return queryset
+    # A role's conditions may cross multi-valued relations (an order's images' assignments); as a
+    # semi-join (pk IN the rows that meet them) they cannot repeat a row. Not SELECT DISTINCT: on
+    # PostgreSQL that sorts on every selected column, and planning it took ~20 ms per query of QC's page.
+    return queryset.filter(pk__in=model._base_manager.filter(**conditions).values("pk"))
