@@ -10,7 +10,8 @@ from collections import defaultdict
 from typing import Any
 
 from jobs import permissions, selectors
-from jobs.models import Annotation, MarkShape, OrderImage, Version
+from jobs.intake import tiles
+from jobs.models import Annotation, MarkShape, OrderImage, TilePyramid, Version
 
 _ATTR = re.compile(r'([a-z0-9]+)="([-0-9.,\s]*)"')
 
@@ -29,10 +30,14 @@ def drawing(mark: Annotation) -> dict[str, Any]:
     return {"tag": tag, "attrs": dict(_ATTR.findall(value))}
 
 
-def _file(kind: str, row: OrderImage | Version, label: str) -> dict[str, Any]:
+def _file(kind: str, row: OrderImage | Version, label: str, pyramid: TilePyramid | None) -> dict[str, Any]:
+    """One file: its size, its tile source's URL and, when its pyramid is made, the tile source itself
+    (the page carries it: the canvas asks for tiles without a round trip first)."""
     base = f"/api/v1/{kind}s/{row.pk}/"
     return {"key": file_key(row if kind == "version" else None), "label": label, "kind": kind, "id": str(row.pk),
             "width": row.width, "height": row.height, "tiles": f"{base}tiles/",
+            "source": tiles.descriptor(pyramid, file_width=row.width, file_height=row.height, url=f"{base}tiles/")
+            if pyramid is not None else None,
             "preview": f"{base}download/?what=preview"}
 
 
@@ -45,12 +50,14 @@ def canvases(user: Any, images: list[OrderImage]) -> dict[Any, dict[str, Any]]:
     marks: dict[Any, list[Annotation]] = defaultdict(list)
     for mark in selectors.annotation_queryset(user).filter(image__in=images).order_by("number"):
         marks[mark.image_id].append(mark)
+    pyramids = tiles.shown_pyramids(images=images, versions=[v for shown in versions.values() for v in shown], by=user)
     payloads = {}
     for image in images:
-        files = [_file("image", image, "Original")] if image.preview and image.width else []
+        files = ([_file("image", image, "Original", pyramids.get((image.pk, None)))]
+                 if image.preview and image.width else [])
         shown = versions.get(image.pk, [])
         files += [_file("version", v, f"v{v.number}" if studio else
-                        ("Retouched" if len(shown) == 1 else f"Retouched {n}"))
+                        ("Retouched" if len(shown) == 1 else f"Retouched {n}"), pyramids.get((image.pk, v.pk)))
                   for n, v in enumerate(shown, start=1) if v.width]
         labels = {f["key"]: f["label"] for f in files}
         payloads[image.pk] = {"id": f"canvas-{image.pk}", "files": files, "marks": [

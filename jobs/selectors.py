@@ -146,6 +146,11 @@ def version_queryset(user: Any) -> QuerySet[Version]:
         has_tiles=Exists(TilePyramid.objects.filter(version=OuterRef("pk"), watermarked=False)))
 
 
+def version_file_get(user: Any, pk: Any) -> Version:
+    """One version with only what serving its files needs (its image and order), scoped."""
+    return get_object_or_404(scope(Version.objects.select_related("image__order"), user), pk=pk)
+
+
 def version_get(user: Any, pk: Any) -> Version:
     return get_object_or_404(version_queryset(user), pk=pk)
 

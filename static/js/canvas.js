@@ -47,18 +47,22 @@
     return match ? decodeURIComponent(match[1]) : (field ? field.value : "");
   }
 
-  // The tile source of a file: its Deep Zoom pyramid, or its preview while the pyramid is being made.
+  // The tile source of a file: its Deep Zoom pyramid (carried by the page when it is made; asked for
+  // otherwise: a held order's watermarked pyramid is made when first asked), or its preview while the
+  // pyramid is being made.
+  function deepZoom(d) {
+    return {width: d.width, height: d.height, tileSize: d.tile_size, tileOverlap: d.overlap,
+            getTileUrl: function (level, x, y) {
+              return d.tiles.replace("{level}", level).replace("{col}", x).replace("{row}", y);
+            }};
+  }
   function tileSource(file) {
     if (!sources[file.tiles]) {
-      sources[file.tiles] = fetch(file.tiles, {credentials: "same-origin", headers: {Accept: "application/json"}})
-        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
-        .then(function (d) {
-          return {width: d.width, height: d.height, tileSize: d.tile_size, tileOverlap: d.overlap,
-                  getTileUrl: function (level, x, y) {
-                    return d.tiles.replace("{level}", level).replace("{col}", x).replace("{row}", y);
-                  }};
-        })
-        .catch(function () { return {type: "image", url: file.preview}; });
+      sources[file.tiles] = file.source ? Promise.resolve(deepZoom(file.source)) :
+        fetch(file.tiles, {credentials: "same-origin", headers: {Accept: "application/json"}})
+          .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+          .then(deepZoom)
+          .catch(function () { return {type: "image", url: file.preview}; });
     }
     return sources[file.tiles];
   }
@@ -271,10 +275,12 @@
     press(this.zoomButtons, "data-zoom", zoom);
     var viewer = this.viewers[0];  // side by side, the other pane mirrors this one
     if (!viewer || !viewer.world.getItemCount()) return;
-    if (zoom === "fit") { viewer.viewport.goHome(); return; }
+    // A chosen zoom is reached at once (the wheel and pinch glide): the tiles of the new view are asked
+    // for straight away, not after an animation through the levels between.
+    if (zoom === "fit") { viewer.viewport.goHome(true); return; }
     // zoom z shows one viewport unit (the file's width, W pixels) over z × the pane's width
     var width = viewer.viewport.getContainerSize().x || 1;
-    viewer.viewport.zoomTo(Number(zoom) * viewer.shownFile.width / width);
+    viewer.viewport.zoomTo(Number(zoom) * viewer.shownFile.width / width, null, true);
   };
 
   Canvas.prototype.step = function (factor) {

@@ -209,6 +209,29 @@ def test_a_held_orders_client_gets_the_watermarked_pyramid_and_never_the_unmarke
     assert TilePyramid.objects.filter(version=version).count() == 2
 
 
+def test_the_canvas_carries_the_tile_source_each_person_is_given(cast, held_version):
+    """The page carries each file's tile source (no round trip before the first tile): the same answer as
+    the API's, so a held order's client is given the watermarked pyramid once it is made and never the
+    unmarked one (until then nothing: asking the API makes it)."""
+    from jobs.canvas import canvases
+
+    version = held_version
+    image = version.image
+
+    def shown(user):
+        [file] = [f for f in canvases(user, [image])[image.pk]["files"] if f["key"] == "v1"]
+        return file["source"]
+
+    studio = api_for(cast.account_manager).get(f"/api/v1/versions/{version.pk}/tiles/").json()
+    assert shown(cast.account_manager) == studio and not studio["watermarked"]
+    assert shown(cast.acme_member) is None  # the watermarked pyramid is not made yet
+    asked = api_for(cast.acme_member).get(f"/api/v1/versions/{version.pk}/tiles/").json()
+    assert shown(cast.acme_member) == asked and asked["watermarked"] and asked["width"] == 1600
+    Order.objects.filter(pk=image.order_id).update(downloads_held=False)  # paid: the full pyramid
+    image.order.refresh_from_db()
+    assert shown(cast.acme_member) == studio
+
+
 def test_the_admin_reads_pyramids_and_cannot_change_them(send, cast):
     from tests.factories import sign_in_with_second_factor
 
