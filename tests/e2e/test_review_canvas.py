@@ -242,3 +242,36 @@ def test_a_pixel_maps_to_the_pane_and_back_within_half_a_pixel(cast, live_server
           }
           return worst; }""", str(image.pk)))
     assert max(worst) < 0.5, worst
+
+
+def test_the_canvas_asks_only_for_tiles_and_without_javascript_the_previews_are_the_page(cast, live_server, browser,
+                                                                                          delivered):
+    """With JavaScript the page carries the tile sources and hides its fallback from the start: the browser
+    asks for tiles only (no tile source first, no preview of a file whose pyramid is made). Without it
+    the previews one under the other are the page, each loaded."""
+    order, shapes = delivered
+    image, version, _ = shapes["landscape"]
+    qc = Person(browser, live_server, cast.qc)
+    asked: list[str] = []
+    qc.page.on("request", lambda r: asked.append(r.url))
+    qc.go(f"/versions/{version.pk}/qc/")
+    canvas.ready(qc.page, image.pk, 2)
+    canvas.settled(qc.page, image.pk)
+    api = [url.split("/api/v1/", 1)[1] for url in asked if "/api/v1/" in url]
+    assert api and all(re.search(r"/tiles/\d+/\d+_\d+\.webp/$", path) for path in api), api
+    qc.context.close()
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("E-mail address").fill(cast.qc.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/qc/$"))
+    page.goto(f"{live_server.url}/versions/{version.pk}/qc/", wait_until="load")
+    figures = page.locator(f"[data-canvas][data-image='{image.pk}'] .canvas-fallback img")
+    expect(figures.first).to_be_visible()
+    assert figures.count() == 3  # the original, v1 and v2
+    assert all(page.evaluate("(img) => img.complete && img.naturalWidth > 0", figures.nth(n).element_handle())
+               for n in range(figures.count()))
+    expect(page.locator(f"[data-canvas][data-image='{image.pk}'] .canvas-stage")).to_be_hidden()
+    context.close()
