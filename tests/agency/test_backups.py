@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -46,6 +47,10 @@ def empty_database(tmp_path: Path) -> Iterator[str]:
         return
     import psycopg
 
+    from tests.conftest import require
+
+    require("pg_dump and pg_restore", bool(shutil.which("pg_dump") and shutil.which("pg_restore")),
+            switch="LOUPE_REQUIRE_POSTGRES", how="apt-get install -y postgresql-client (the server's major version)")
     name = f"loupe_restore_{uuid.uuid4().hex[:10]}"
     info = backups._conninfo({**connection.settings_dict, "NAME": "postgres"})
     with psycopg.connect(info, autocommit=True) as admin:
