@@ -29,7 +29,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    """A storage folder of this test's own (the process's shared one holds other tests' files)."""
+    """A storage folder of this test's own (the process's shared one holds other tests' files); on
+    PostgreSQL, its client tools."""
+    if connection.vendor == "postgresql":
+        from tests.conftest import require
+
+        require("pg_dump and pg_restore", bool(shutil.which("pg_dump") and shutil.which("pg_restore")),
+                switch="LOUPE_REQUIRE_POSTGRES", how="apt-get install -y postgresql-client (the server's major version)")
     media = tmp_path / "media"
     default = settings.STORAGES["default"]
     settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": {**default["OPTIONS"],
@@ -47,10 +53,6 @@ def empty_database(tmp_path: Path) -> Iterator[str]:
         return
     import psycopg
 
-    from tests.conftest import require
-
-    require("pg_dump and pg_restore", bool(shutil.which("pg_dump") and shutil.which("pg_restore")),
-            switch="LOUPE_REQUIRE_POSTGRES", how="apt-get install -y postgresql-client (the server's major version)")
     name = f"loupe_restore_{uuid.uuid4().hex[:10]}"
     info = backups._conninfo({**connection.settings_dict, "NAME": "postgres"})
     with psycopg.connect(info, autocommit=True) as admin:
