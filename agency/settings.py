@@ -183,6 +183,10 @@ LOUPE_WEBHOOK_ALLOWED_HOSTS = env_list("LOUPE_WEBHOOK_ALLOWED_HOSTS", [])
 LOUPE_WEBHOOK_TIMEOUT = env_float("LOUPE_WEBHOOK_TIMEOUT", 10.0)
 # How long an API POST's answer is kept for a retry with the same Idempotency-Key.
 LOUPE_IDEMPOTENCY_HOURS = env_int("LOUPE_IDEMPOTENCY_HOURS", 24)
+# Retention (jobs/retention.py): the studio's default terms, days after an order completes; a client's own
+# terms replace them. Invoices and their documents are kept ten years whatever these say.
+LOUPE_KEEP_FILES_DAYS = env_int("LOUPE_KEEP_FILES_DAYS", 180)
+LOUPE_KEEP_DELIVERIES_DAYS = env_int("LOUPE_KEEP_DELIVERIES_DAYS", 365)
 
 # Request limits: JSON and form bodies stay small; file bytes never go through the web process.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LOUPE_MAX_BODY_BYTES", 2_621_440)

@@ -260,6 +260,11 @@ class LocalBackend:
         self.path(key).unlink(missing_ok=True)
         shutil.rmtree(self._parts_dir(key), ignore_errors=True)
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete these objects (what is gone already is no error)."""
+        for key in keys:
+            self.path(key).unlink(missing_ok=True)
+
     def upload_file(self, path: Path, key: str, *, content_type: str) -> None:
         """Store a finished local file under ``key`` (copied to a temporary name, then renamed)."""
         target = self.path(key)
@@ -452,6 +457,17 @@ class S3Backend:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete these objects, a thousand per request (``DeleteObjects``); a key S3 could not delete is an
+        error naming it (what is gone already is no error)."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start:start + 1000]]
+            answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise UploadError(f"{len(answer['Errors'])} objects could not be deleted, the first "
+                                  f"{first.get('Key')}: {first.get('Message') or first.get('Code')}")
 
     def upload_file(self, path: Path, key: str, *, content_type: str) -> None:
         """Store a finished local file with boto3's managed transfer: multipart in 8 MiB parts, each

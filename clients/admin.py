@@ -12,7 +12,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     list_display = ("name", "currency", "account_manager", "free_revision_rounds", "is_active", "created_at")
-    list_filter = ("is_active", "currency")
+    list_filter = ("is_active", "legal_hold", "currency")
     search_fields = ("name", "billing_email", "vat_number")
     list_select_related = ("account_manager",)
     inlines = [MembershipInline]

@@ -43,8 +43,8 @@ class Client(models.Model):
     # The contract terms the studio edits, in form order (the page form and the API share this list).
     TERMS_FIELDS = ("name", "billing_email", "vat_number", "billing_street", "billing_postcode", "billing_city",
                     "billing_country", "currency", "time_zone", "tax_rate", "payment_terms_days", "invoicing",
-                    "pay_before_download", "free_revision_rounds", "auto_approve_days", "account_manager", "notes",
-                    "is_active")
+                    "pay_before_download", "free_revision_rounds", "auto_approve_days", "keep_files_days",
+                    "keep_deliveries_days", "legal_hold", "account_manager", "notes", "is_active")
     BILLING_ADDRESS = ("billing_street", "billing_postcode", "billing_city", "billing_country")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -74,6 +74,19 @@ class Client(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text="Approve a delivery automatically after this many days without an answer (a reminder goes out "
                   "the day before). Empty: never.")
+    # How long an order's files are kept after it completes (jobs/retention.py); empty: the studio's default.
+    keep_files_days = models.PositiveSmallIntegerField(
+        "keep originals and versions (days)", null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Days after an order completes until its originals, versions, previews and tiles are deleted. "
+                  "Empty: the studio's default.")
+    keep_deliveries_days = models.PositiveSmallIntegerField(
+        "keep deliveries (days)", null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Days after an order completes until its delivered final files are deleted. Empty: the studio's "
+                  "default.")
+    legal_hold = models.BooleanField(
+        default=False, help_text="Keep every file of this company whatever the terms (a dispute, an audit). "
+                                 "Invoices are kept ten years in any case.")
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_clients",
         limit_choices_to={"role__in": ["account_manager", "admin"]},

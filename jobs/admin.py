@@ -42,12 +42,14 @@ class EventInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("number", "title", "client", "status", "turnaround", "created_at", "due_at")
-    list_filter = ("status", "turnaround", "client")
+    list_filter = ("status", "turnaround", "legal_hold", "client")
     search_fields = ("number", "title", "po_number", "client__name")
     list_select_related = ("client",)
     date_hierarchy = "created_at"
-    # Status changes go through the workflow (with their events), never through a plain edit.
-    readonly_fields = ("number", "status", "held_from", "created_at", "submitted_at", "due_at", "created_by")
+    # Status changes go through the workflow (with their events), never through a plain edit; so does a legal
+    # hold (the order page or POST /api/v1/orders/{id}/legal-hold/, which write the timeline).
+    readonly_fields = ("number", "status", "held_from", "created_at", "submitted_at", "due_at", "created_by",
+                       "legal_hold", "files_deleted_at", "deliveries_deleted_at")
     filter_horizontal = ("services",)
     raw_id_fields = ("style_guide",)
     inlines = [OrderImageInline, EventInline]

@@ -19,7 +19,7 @@ from agency.models import Role, User
 from clients.selectors import client_get
 from clients.serializers import StyleGuideOutputSerializer
 from clients.tenancy import client_id_of
-from jobs import downloads, permissions, selectors, services, workflow
+from jobs import downloads, permissions, retention, selectors, services, workflow
 from jobs.intake import tiles, uploads
 from jobs.models import ImageStatus, VersionStatus
 from jobs.production import assignment, planning, qc, versions
@@ -38,6 +38,7 @@ from jobs.serializers import (
     EventSerializer,
     ImageInputSerializer,
     ImageSerializer,
+    LegalHoldInputSerializer,
     MessageInputSerializer,
     MessageSerializer,
     OrderFilterSerializer,
@@ -109,7 +110,7 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = OrderOutputSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
-    action_permissions = {"schedule": permissions.can_schedule}
+    action_permissions = {"schedule": permissions.can_schedule, "legal_hold": permissions.can_hold_files}
 
     def get_queryset(self) -> Any:
         if self.action != "list":
@@ -171,6 +172,15 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._output(workflow.order_hold(order_id=order.pk, by=request.user, **data.validated_data))
+
+    @extend_schema(request=LegalHoldInputSerializer, responses=OrderOutputSerializer,
+                   summary="Place or lift the order's legal hold (nothing of it is deleted while it lasts)")
+    @action(detail=True, methods=["post"], url_path="legal-hold", url_name="legal-hold")
+    def legal_hold(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = LegalHoldInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._output(retention.set_legal_hold(order=order, by=request.user, **data.validated_data))
 
     @extend_schema(request=None, responses=OrderOutputSerializer, summary="Resume an order on hold")
     @action(detail=True, methods=["post"])

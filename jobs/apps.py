@@ -21,6 +21,10 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
                   "repeats": -1},
     )
     Schedule.objects.update_or_create(
+        name="Delete files whose terms are over",
+        defaults={"func": "jobs.tasks.apply_retention", "schedule_type": Schedule.DAILY, "repeats": -1},
+    )
+    Schedule.objects.update_or_create(
         name="Retry webhook deliveries",
         defaults={"func": "clients.tasks.retry_webhooks", "schedule_type": Schedule.MINUTES, "minutes": 1,
                   "repeats": -1},

@@ -85,7 +85,10 @@ def file_download_url(row: Any, *, what: str, filename: str, file_field: str) ->
     field = file_field if what == "original" else field
     stored = getattr(row, field)
     if not stored:
-        raise InvalidTransition(f"{filename} has no {what} yet.")
+        from jobs.retention import deleted_because
+
+        order = row.order if isinstance(row, OrderImage) else row.image.order
+        raise InvalidTransition(deleted_because(order, filename) or f"{filename} has no {what} yet.")
     name = filename if what == "original" else f"{Path(filename).stem}_{what}.webp"
     detected = DETECTED_TYPES.get(row.format.upper(), "application/octet-stream")
     return get_backend().download_url(stored.name, filename=name, content_type=content_type or detected,

@@ -27,6 +27,9 @@ VERBS: dict[str, str] = {
     "order.quoted": CLIENT, "order.requote": CLIENT, "order.in_production": CLIENT, "order.held": CLIENT,
     "order.resumed": CLIENT, "order.delivered": CLIENT, "order.revision": CLIENT, "order.completed": CLIENT,
     "order.sla_at_risk": MANAGERS, "order.sla_breached": MANAGERS,
+    # retention (jobs.retention): the client reads what was deleted; a legal hold is the studio's managers'
+    "order.files_deleted": CLIENT, "order.deliveries_deleted": CLIENT,
+    "order.legal_hold": MANAGERS, "order.legal_hold_lifted": MANAGERS,
     # images and the studio's work (jobs.intake, jobs.production)
     "image.updated": CLIENT, "image.started": STUDIO,
     "image.assigned": MANAGERS, "image.reassigned": MANAGERS, "schedule.applied": MANAGERS,

@@ -138,6 +138,12 @@ class Order(models.Model):
     # Pay before download (a client setting): billing releases the files through jobs.review.payment_holds.
     downloads_held = models.BooleanField(default=False, editable=False,
                                          help_text="The client sees watermarked previews until the invoice is paid.")
+    # Retention (jobs/retention.py): a legal hold keeps the files whatever the terms; when they were deleted.
+    legal_hold = models.BooleanField(default=False, help_text="Keep this order's files whatever the terms.")
+    files_deleted_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                            help_text="When its originals and versions were deleted under the terms.")
+    deliveries_deleted_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                                 help_text="When its delivered files were deleted under the terms.")
 
     class Meta:
         ordering = ["-created_at"]

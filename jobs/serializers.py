@@ -108,6 +108,24 @@ class HeldFromField(serializers.ChoiceField):
         return value or None
 
 
+class RetentionSerializer(serializers.Serializer):
+    """How long the order's files are kept (``jobs.retention``)."""
+
+    files_days = serializers.IntegerField(help_text="Originals and versions are kept this many days after completion.")
+    deliveries_days = serializers.IntegerField(help_text="Delivered files are kept this many days after completion.")
+    held = serializers.BooleanField(help_text="A legal hold keeps everything until further notice.")
+    files_until = serializers.DateTimeField(allow_null=True, help_text="Null before completion, under a hold, or "
+                                                                       "once deleted.")
+    deliveries_until = serializers.DateTimeField(allow_null=True)
+    files_deleted_at = serializers.DateTimeField(allow_null=True)
+    deliveries_deleted_at = serializers.DateTimeField(allow_null=True)
+
+
+class LegalHoldInputSerializer(serializers.Serializer):
+    hold = serializers.BooleanField(help_text="true places the hold, false lifts it.")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
 class OrderOutputSerializer(serializers.ModelSerializer):
     held_from = HeldFromField(help_text="While on hold: the state it returns to; otherwise null.")
     client = serializers.SerializerMethodField()
@@ -117,13 +135,20 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     image_count = serializers.IntegerField(read_only=True)
     actions = OrderActionsField()
+    retention = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
         fields = ["id", "number", "title", "status", "held_from", "client", "style_guide", "services", "turnaround",
                   "instructions", "po_number", "image_count", "created_at", "submitted_at", "due_at", "sla", "actions",
-                  "next_step"]
+                  "next_step", "retention"]
         read_only_fields = fields
+
+    @extend_schema_field(RetentionSerializer)
+    def get_retention(self, order: Order) -> dict[str, Any]:
+        from jobs import retention
+
+        return RetentionSerializer(retention.kept(order)).data
 
     @extend_schema_field(NextStepSerializer(allow_null=True))
     def get_next_step(self, order: Order) -> dict[str, Any] | None:

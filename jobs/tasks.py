@@ -90,6 +90,14 @@ def auto_approve() -> dict[str, int]:
     return proofing.auto_approve_due()
 
 
+def apply_retention() -> dict[str, int]:
+    """Daily: delete the files of completed orders whose terms are over (``jobs.retention.purge``)."""
+    from jobs import retention
+
+    done = retention.purge()
+    return {"files": done.files, "deliveries": done.deliveries, "objects": done.objects}
+
+
 def build_delivery(delivery_id: str) -> str:
     """Render and pack one delivery (``jobs.review.deliveries.delivery_build``)."""
     return deliveries.delivery_build(delivery_id=delivery_id)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("orders/<uuid:pk>/deliveries/", production.order_deliveries, name="order_deliveries"),
     path("orders/<uuid:pk>/deliveries/new/", production.delivery_create, name="delivery_create"),
     path("orders/<uuid:pk>/messages/", production.message_post, name="message_post"),
+    path("orders/<uuid:pk>/legal-hold/", views.order_legal_hold, name="order_legal_hold"),
     path("orders/<uuid:pk>/<slug:action>/", views.order_transition, name="order_transition"),
     path("images/<uuid:pk>/", views.image_detail, name="image_detail"),
     path("images/<uuid:pk>/remove/", views.image_remove, name="image_remove"),

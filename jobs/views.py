@@ -21,7 +21,7 @@ from agency.models import Role, User
 from agency.permissions import require
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import permissions, selectors, services, workflow
+from jobs import permissions, retention, selectors, services, workflow
 from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
 from jobs.intake import uploads
 from jobs.models import BEFORE_PRODUCTION, DELIVERED_WORK, ImageStatus, OrderStatus
@@ -121,7 +121,21 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "actions": workflow.available_actions(user, order),
         "show_internal": permissions.can_see_internal_events(user),
         "step": next_step(order, user),
+        "kept": retention.kept(order),
+        "can_hold_files": permissions.can_hold_files(user),
     })
+
+
+@login_required
+@require_POST
+def order_legal_hold(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Place or lift an order's legal hold (``jobs.retention``); the form says which, so a second click of
+    the same button changes nothing."""
+    order = selectors.order_get(request.user, pk)
+    hold = request.POST.get("hold") == "1"
+    retention.set_legal_hold(order=order, by=request.user, hold=hold, reason=request.POST.get("reason", ""))
+    messages.success(request, f"Legal hold {'placed on' if hold else 'lifted from'} order {order.number}.")
+    return redirect("jobs:order_detail", pk=order.pk)
 
 
 def _sla(order: Any) -> Any:

@@ -256,5 +256,9 @@ def delivery_download_url(*, delivery: Delivery, by: User) -> str:
     payment_holds.check_download(delivery.order, by)
     if delivery.status != D.READY:
         raise InvalidTransition(f"Delivery {delivery.number} is {delivery.get_status_display().lower()}.")
+    if not delivery.archive:
+        from jobs.retention import deleted_because
+
+        raise InvalidTransition(deleted_because(delivery.order, f"Delivery {delivery.number}", deliveries=True))
     return get_backend().download_url(delivery.archive, filename=Path(delivery.archive).name,
                                       content_type="application/zip")
