@@ -23,6 +23,11 @@ class ClientForm(forms.ModelForm):
         self.fields["time_zone"].keep(self.instance.time_zone)
         self.fields["time_zone"].initial = self.instance.time_zone or settings.TIME_ZONE
         self.fields["account_manager"].queryset = User.objects.filter(role__in=MANAGER_ROLES, is_active=True)
+        for name, days in (("keep_files_days", settings.LOUPE_KEEP_FILES_DAYS),
+                           ("keep_deliveries_days", settings.LOUPE_KEEP_DELIVERIES_DAYS)):
+            field = self.fields[name]
+            field.help_text = str(field.help_text).replace("the studio's default.", f"the studio's default, {days} days.")
+            field.widget.attrs["placeholder"] = str(days)
 
 
 class MemberForm(forms.Form):

@@ -200,3 +200,16 @@ def test_the_account_manager_places_and_lifts_a_hold_from_the_order_page(cast):
     assert "Legal hold" in page and "Lift the legal hold" in page
     web.post(f"/orders/{order.pk}/legal-hold/", {"hold": "0"})
     assert not Order.objects.get(pk=order.pk).legal_hold
+
+
+@pytest.mark.parametrize("days", [0, 3651, "soon"])
+def test_terms_outside_one_day_to_ten_years_are_refused_and_change_nothing(cast, days):
+    manager = api_for(cast.account_manager)
+    answer = manager.patch(f"/api/v1/clients/{cast.acme.pk}/", {"keep_files_days": days}, format="json")
+    assert answer.status_code == 400 and "keep_files_days" in str(answer.json())
+    cast.acme.refresh_from_db()
+    assert cast.acme.keep_files_days is None
+    assert manager.patch(f"/api/v1/clients/{cast.acme.pk}/", {"keep_files_days": 3650, "keep_deliveries_days": 1},
+                         format="json").status_code == 200
+    cast.acme.refresh_from_db()
+    assert retention.terms(cast.acme) == (3650, 1)
