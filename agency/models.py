@@ -383,6 +383,7 @@ class SecurityEvent(models.Model):
         TOKEN_REVOKED = "token_revoked", "API token revoked"
         COMPANY_DEACTIVATED = "company_deactivated", "Company access suspended"
         COMPANY_REACTIVATED = "company_reactivated", "Company access restored"
+        PERSON_ERASED = "person_erased", "Person's data erased"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)

@@ -196,6 +196,14 @@ class MemberViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Ge
     def perform_destroy(self, instance: Membership) -> None:
         services.member_remove(membership=instance, by=self.request.user)
 
+    @extend_schema(request=None, responses={204: None},
+                   summary="Remove the seat and erase the person: their name and e-mail address are anonymised "
+                           "wherever Loupe keeps them (timeline, messages, marks, security log); invoices stay")
+    @action(detail=True, methods=["post"])
+    def erase(self, request: Request, pk: Any = None) -> Response:
+        services.member_erase(membership=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=None, responses={202: None}, summary="Send a pending invitation again")
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, pk: Any = None) -> Response:

@@ -11,7 +11,9 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Replace
+from django.dispatch import Signal
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -176,6 +178,62 @@ def member_remove(*, membership: Membership, by: User) -> None:
     ApiToken.objects.filter(user=person).delete()
     security_log.record(Kind.SEAT_REMOVED, actor=by, subject=person, company=membership.client,
                         detail="invitation cancelled" if pending else "sessions and tokens ended")
+
+
+# Sent inside an erasure's transaction, after the person's own row is anonymised: apps above ``clients`` replace
+# the old name and address in the texts they keep for the company (``jobs.receivers``: timeline, messages, marks).
+person_erased = Signal()
+ERASED_DOMAIN = "erased.invalid"
+
+
+def _replace_text(queryset: Any, field: str, pairs: list[tuple[str, str]]) -> None:
+    for old, new in pairs:
+        queryset.filter(**{f"{field}__contains": old}).update(**{field: Replace(F(field), Value(old), Value(new))})
+
+
+def erasure_pairs(old_name: str, old_email: str, new_name: str, new_email: str) -> list[tuple[str, str]]:
+    """What an erasure replaces in kept texts: the address always, the name when it cannot be part of other
+    words (four characters or more)."""
+    pairs = [(old_email, new_email)]
+    if len(old_name.strip()) >= 4:
+        pairs.append((old_name.strip(), new_name))
+    return pairs
+
+
+@transaction.atomic
+def member_erase(*, membership: Membership, by: User) -> User:
+    """Remove a person's seat (the same refusals as a removal) and erase them: their name and e-mail address
+    are replaced by "Former member 1a2b3c" and an address that cannot receive mail, in their account, in the
+    security log and, through ``person_erased``, in the timeline, messages and marks they appear in; their
+    second factors and notifications go. What they did stays, now by the former member; invoices and their
+    documents are not touched (they name companies, never people)."""
+    _require_team(by, membership.client)
+    client = membership.client
+    member_remove(membership=membership, by=by)
+    person = User.objects.select_for_update().get(pk=membership.user_id)
+    old_name, old_email = person.full_name, person.email
+    person.full_name = f"Former member {person.pk.hex[:6]}"
+    person.email = f"erased-{person.pk.hex}@{ERASED_DOMAIN}"
+    person.set_unusable_password()
+    person.save(update_fields=["full_name", "email", "password"])
+    from agency.models import Notification
+    from agency.two_factor import _remove_devices
+
+    _remove_devices(person)
+    Notification.objects.filter(user=person).delete()
+    pairs = erasure_pairs(old_name, old_email, person.full_name, person.email)
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    for sign_ins in (AccessAttempt, AccessLog, AccessFailureLog):  # django-axes keeps the address signed in with
+        sign_ins.objects.filter(username=old_email).update(username=person.email)
+    SecurityEvent.objects.filter(actor_email=old_email).update(actor_email=person.email)
+    SecurityEvent.objects.filter(subject_email=old_email).update(subject_email=person.email)
+    for field in ("title", "body"):
+        _replace_text(Notification.objects.all(), field, pairs)
+    person_erased.send(sender=Client, client=client, pairs=pairs)
+    security_log.record(Kind.PERSON_ERASED, actor=by, subject=person, company=client,
+                        detail="name and e-mail address anonymised")
+    return person
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ urlpatterns = [
     path("clients/<uuid:pk>/members/new/", views.member_add, name="member_add"),
     path("clients/<uuid:pk>/members/<uuid:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("clients/<uuid:pk>/members/<uuid:membership_id>/role/", views.member_role, name="member_role"),
+    path("clients/<uuid:pk>/members/<uuid:membership_id>/erase/", views.member_erase, name="member_erase"),
     path("clients/<uuid:pk>/members/<uuid:membership_id>/resend/", views.member_resend, name="member_resend"),
     path("team/", views.team, name="team"),
     path("security/", views.security_log, name="security_log"),

@@ -128,6 +128,16 @@ def member_remove(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResp
 
 @login_required
 @require_POST
+def member_erase(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResponse:
+    client, membership = _team_member(request, pk, membership_id)
+    name = membership.user.full_name or membership.user.email
+    services.member_erase(membership=membership, by=request.user)
+    messages.success(request, f"{name} no longer has access, and their name and e-mail address are erased.")
+    return _team_page(request, client)
+
+
+@login_required
+@require_POST
 def member_role(request: HttpRequest, pk: Any, membership_id: Any) -> HttpResponse:
     client, membership = _team_member(request, pk, membership_id)
     membership = services.member_set_role(membership=membership, by=request.user, role=request.POST.get("role", ""))

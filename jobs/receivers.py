@@ -34,7 +34,21 @@ def announce_order_change(*, order: Any, from_status: str, to_status: str, **kwa
     webhooks.emit(event, client_id=order.client_id, data=webhooks.order_data(order))
 
 
+def erase_person(*, client: Any, pairs: list[tuple[str, str]], **kwargs: Any) -> None:
+    """A person of ``client`` was erased: their old name and address leave the company's timeline, messages,
+    marks and replies (the texts are kept, with the former member's name)."""
+    from clients.services import _replace_text
+    from jobs.models import Annotation, AnnotationReply, Event, Message
+
+    for model, field, path in ((Event, "message", "order__client"), (Message, "body", "order__client"),
+                               (Annotation, "text", "order__client"),
+                               (AnnotationReply, "text", "annotation__order__client")):
+        _replace_text(model.objects.filter(**{path: client}), field, pairs)
+
+
 def connect() -> None:
+    from clients.services import person_erased
     from jobs.workflow import order_status_changed
 
     order_status_changed.connect(announce_order_change, dispatch_uid="jobs.announce_order_change")
+    person_erased.connect(erase_person, dispatch_uid="jobs.erase_person")

@@ -566,7 +566,8 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "delivery-retry", "version-reference", "jobs:image_start", "jobs:delivery_retry", "jobs:version_reference",
                 "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
                 "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
-                "member-detail", "webhook-ping", "webhook-rotate-secret", "annotation-resolve", "annotation-reopen"}
+                "member-detail", "webhook-ping", "webhook-rotate-secret", "annotation-resolve", "annotation-reopen",
+                "member-erase", "clients:member_erase"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:
