@@ -384,6 +384,7 @@ class SecurityEvent(models.Model):
         COMPANY_DEACTIVATED = "company_deactivated", "Company access suspended"
         COMPANY_REACTIVATED = "company_reactivated", "Company access restored"
         PERSON_ERASED = "person_erased", "Person's data erased"
+        DATA_EXPORTED = "data_exported", "Company data exported"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)

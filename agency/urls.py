@@ -19,6 +19,7 @@ router.register("style-guides", clients_api.StyleGuideViewSet, basename="style-g
 router.register("orders", jobs_api.OrderViewSet, basename="order")
 router.register("images", jobs_api.ImageViewSet, basename="image")
 router.register("deliveries", jobs_api.DeliveryViewSet, basename="delivery")
+router.register("company-exports", jobs_api.CompanyExportViewSet, basename="company-export")
 router.register("price-lists", billing_api.PriceListViewSet, basename="price-list")
 router.register("quotes", billing_api.QuoteViewSet, basename="quote")
 router.register("quote-lines", billing_api.QuoteLineViewSet, basename="quote-line")

@@ -36,3 +36,7 @@ class BillingConfig(AppConfig):
         register_kind("invoice_issued", "Invoices and credit notes issued to your company", {"client_admin"})
         # jobs never imports billing: it announces what happened, and billing's receivers follow.
         receivers.connect()
+        from billing.company_export import invoices
+        from jobs.company_export import register as add_to_company_archive
+
+        add_to_company_archive(invoices)

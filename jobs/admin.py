@@ -1,8 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
 
 from jobs.models import (
     Annotation,
     AnnotationReply,
+    CompanyExport,
     Event,
     Order,
     OrderImage,
@@ -134,3 +137,17 @@ class AnnotationAdmin(admin.ModelAdmin):
 class OrderNumberSequenceAdmin(admin.ModelAdmin):
     list_display = ("year", "last")
     readonly_fields = ("year", "last")
+
+
+@admin.register(CompanyExport)
+class CompanyExportAdmin(admin.ModelAdmin):
+    """Archives are asked for on the Team page or the API (with their security-log line), never made here."""
+
+    list_display = ("client", "status", "requested_by", "created_at", "finished_at", "archive_size")
+    list_filter = ("status",)
+    search_fields = ("client__name",)
+    list_select_related = ("client", "requested_by")
+    readonly_fields = [f.name for f in CompanyExport._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False

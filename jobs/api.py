@@ -16,10 +16,11 @@ from rest_framework.response import Response
 
 from agency.exceptions import RuleViolation
 from agency.models import Role, User
+from clients import selectors as clients_selectors
 from clients.selectors import client_get
 from clients.serializers import StyleGuideOutputSerializer
 from clients.tenancy import client_id_of
-from jobs import downloads, permissions, retention, selectors, services, workflow
+from jobs import company_export, downloads, permissions, retention, selectors, services, workflow
 from jobs.intake import tiles, uploads
 from jobs.models import ImageStatus, VersionStatus
 from jobs.production import assignment, planning, qc, versions
@@ -32,6 +33,8 @@ from jobs.serializers import (
     AnnotationSerializer,
     AssignInputSerializer,
     AssignmentSerializer,
+    CompanyExportInputSerializer,
+    CompanyExportSerializer,
     CompleteInputSerializer,
     DeliverInputSerializer,
     DeliverySerializer,
@@ -494,6 +497,50 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
         response = HttpResponseRedirect(deliveries.delivery_download_url(delivery=self.get_object(), by=request.user))
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class CompanyExportFilterSerializer(serializers.Serializer):
+    client = serializers.UUIDField(required=False)
+
+
+@extend_schema_view(list=extend_schema(parameters=[CompanyExportFilterSerializer],
+                                       summary="The company archives asked for (client admins: their company's)"),
+                    retrieve=extend_schema(summary="One company archive: building, ready or failed, and what it holds"),
+                    create=extend_schema(request=CompanyExportInputSerializer, responses={201: CompanyExportSerializer},
+                                         summary="Ask for an archive of everything of a company (409 while one is "
+                                                 "being made)"))
+class CompanyExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                           viewsets.GenericViewSet):
+    serializer_class = CompanyExportSerializer
+    action_permissions = {"default": permissions.can_export_company_data}
+
+    def get_queryset(self) -> Any:
+        qs = selectors.company_export_queryset(self.request.user)
+        if self.action == "list":
+            filters = CompanyExportFilterSerializer(data=self.request.query_params)
+            filters.is_valid(raise_exception=True)
+            if filters.validated_data.get("client"):
+                qs = qs.filter(client_id=filters.validated_data["client"])
+        return qs
+
+    def create(self, request: Request) -> Response:
+        data = CompanyExportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = data.validated_data.get("client") or client_id_of(request.user)
+        client = clients_selectors.client_list(request.user).filter(pk=wanted).first() if wanted else None
+        if client is None:
+            raise RuleViolation("Name the company to export.", field="client")
+        export = company_export.export_request(client=client, by=request.user)
+        return Response(CompanyExportSerializer(self.get_queryset().get(pk=export.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={302: None}, summary="Redirect to a short-lived link to the archive")
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: Any = None) -> HttpResponseRedirect:
+        url = company_export.export_download_url(export=self.get_object(), by=request.user)
+        response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
         return response
 

@@ -405,6 +405,33 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class CompanyExport(models.Model):
+    """Everything of a company Loupe keeps, as one archive a client admin asked for (``jobs.company_export``):
+    built by the worker as the person who asked sees it, kept for ``KEEP_DAYS`` days."""
+
+    tenant_path = "client"
+    KEEP_DAYS = 14
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.BUILDING)
+    reason = models.CharField(max_length=300, blank=True)
+    archive = models.CharField(max_length=300, blank=True, help_text="Storage key of the ZIP.")
+    archive_size = models.PositiveBigIntegerField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="What the archive holds: orders, images, invoices…")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["client"], condition=models.Q(status="building"),
+                                               name="one_company_export_building")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} export {self.created_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
 class DeliveryKind(models.TextChoices):
     REVIEW = "review", "For review"
     FINAL = "final", "Final files"

@@ -82,6 +82,11 @@ def can_download_master(user: Any, order: Order) -> bool:
     return not is_client_user(user) and can_download_original(user, order)
 
 
+def can_export_company_data(user: Any) -> bool:
+    """Ask for and download a company's archive: a client admin (their company's), the studio's managers (any)."""
+    return signed_in(user) and (user.role in MANAGER_ROLES or user.role == Role.CLIENT_ADMIN)
+
+
 def can_hold_files(user: Any) -> bool:
     """Place or lift an order's legal hold (nothing of it is deleted while it lasts): account managers and admins."""
     return signed_in(user) and user.role in MANAGER_ROLES

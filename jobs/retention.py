@@ -31,7 +31,7 @@ from agency.uploads import get_backend
 from clients.models import Client
 from jobs import permissions
 from jobs.events import CLIENT, MANAGERS, record_event
-from jobs.models import Delivery, Order, OrderImage, OrderStatus, TilePyramid, Version, image_prefix
+from jobs.models import CompanyExport, Delivery, Order, OrderImage, OrderStatus, TilePyramid, Version, image_prefix
 
 logger = logging.getLogger("loupe.retention")
 FILES, DELIVERIES = "files", "deliveries"
@@ -142,6 +142,16 @@ def purge(*, now: datetime | None = None, limit: int = 200) -> Purged:
         logger.info("retention: deleted %d objects of the %s of %s (completed %s)", len(keys), part, order.number,
                     order.completed_at.isoformat() if order.completed_at else "?")
     return done
+
+
+def expire_exports(*, now: datetime | None = None) -> int:
+    """Delete company archives older than ``CompanyExport.KEEP_DAYS`` (the rows stay, saying so)."""
+    now = now or timezone.now()
+    old = CompanyExport.objects.filter(finished_at__lt=now - timedelta(days=CompanyExport.KEEP_DAYS)).exclude(archive="")
+    keys = list(old.values_list("archive", flat=True))
+    get_backend().delete_many(keys)
+    old.update(archive="")
+    return len(keys)
 
 
 def _forget(order: Order, part: str, now: datetime, count: int) -> None:

@@ -8,10 +8,12 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, Query
 from django.shortcuts import get_object_or_404
 
 from clients.tenancy import scope
+from jobs import permissions
 from jobs.models import (
     QUEUED,
     Annotation,
     AnnotationReply,
+    CompanyExport,
     Delivery,
     DeliveryItem,
     Event,
@@ -229,6 +231,17 @@ def items_of_image(user: Any, image: OrderImage) -> QuerySet[RevisionItem]:
     """Every round's request about one image, newest first, with its pins."""
     return (scope(RevisionItem.objects.filter(image=image), user).select_related("round", "version")
             .prefetch_related(item_marks(user)).order_by("-round__number"))
+
+
+def company_export_queryset(user: Any) -> QuerySet[CompanyExport]:
+    """The company archives ``user`` may ask for and download (their company's; the studio's managers: all)."""
+    if not permissions.can_export_company_data(user):
+        return CompanyExport.objects.none()
+    return scope(CompanyExport.objects.select_related("client", "requested_by"), user)
+
+
+def company_export_get(user: Any, pk: Any) -> CompanyExport:
+    return get_object_or_404(company_export_queryset(user), pk=pk)
 
 
 def message_list(user: Any, order: Order) -> QuerySet[Message]:

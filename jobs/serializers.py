@@ -12,6 +12,7 @@ from jobs import workflow
 from jobs.models import (
     Annotation,
     AnnotationReply,
+    CompanyExport,
     Delivery,
     Event,
     ItemKind,
@@ -716,3 +717,26 @@ class MessageInputSerializer(serializers.Serializer):
 
 class VersionDownloadQuerySerializer(serializers.Serializer):
     what = serializers.ChoiceField(choices=["file", "preview", "thumbnail"], default="preview")
+
+
+class CompanyExportSerializer(serializers.ModelSerializer):
+    client = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CompanyExport
+        fields = ["id", "client", "status", "reason", "archive_size", "counts", "requested_by", "created_at",
+                  "finished_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(ClientRefSerializer)
+    def get_client(self, export: CompanyExport) -> dict[str, str]:
+        return {"id": str(export.client_id), "name": export.client.name}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_requested_by(self, export: CompanyExport) -> str | None:
+        return export.requested_by.full_name if export.requested_by else None
+
+
+class CompanyExportInputSerializer(serializers.Serializer):
+    client = serializers.UUIDField(required=False, help_text="The company; a client admin's own by default.")

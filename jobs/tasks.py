@@ -95,7 +95,15 @@ def apply_retention() -> dict[str, int]:
     from jobs import retention
 
     done = retention.purge()
-    return {"files": done.files, "deliveries": done.deliveries, "objects": done.objects}
+    return {"files": done.files, "deliveries": done.deliveries, "objects": done.objects,
+            "archives": retention.expire_exports()}
+
+
+def build_company_export(export_id: str) -> str:
+    """Build a company's archive as the person who asked for it (``jobs.company_export.export_build``)."""
+    from jobs import company_export
+
+    return company_export.export_build(export_id=export_id)
 
 
 def build_delivery(delivery_id: str) -> str:

@@ -21,10 +21,10 @@ from agency.models import Role, User
 from agency.permissions import require
 from clients.selectors import client_get, client_list, style_guide_list
 from clients.tenancy import client_id_of
-from jobs import permissions, retention, selectors, services, workflow
+from jobs import company_export, permissions, retention, selectors, services, workflow
 from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
 from jobs.intake import uploads
-from jobs.models import BEFORE_PRODUCTION, DELIVERED_WORK, ImageStatus, OrderStatus
+from jobs.models import BEFORE_PRODUCTION, DELIVERED_WORK, CompanyExport, DeliveryStatus, ImageStatus, OrderStatus
 from jobs.next_step import next_step
 from jobs.production import assignment, planning, sla
 from jobs.review import annotations, payment_holds
@@ -124,6 +124,32 @@ def order_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "kept": retention.kept(order),
         "can_hold_files": permissions.can_hold_files(user),
     })
+
+
+@login_required
+def company_exports(request: HttpRequest, pk: Any) -> HttpResponse:
+    """A company's archives (loaded into the Team page and the client's page over htmx; a page of its own
+    without JavaScript): POST asks for a new one."""
+    client = client_get(request.user, pk)
+    require(company_export.can_export(request.user, client))
+    if request.method == "POST":
+        company_export.export_request(client=client, by=request.user)
+        if not request.headers.get("HX-Request"):
+            messages.success(request, "The archive is being made; it appears here in a moment.")
+            return redirect("jobs:company_exports", pk=client.pk)
+    exports = list(selectors.company_export_queryset(request.user).filter(client=client)[:10])
+    context = {"client": client, "exports": exports, "keep_days": CompanyExport.KEEP_DAYS,
+               "building": any(e.status == DeliveryStatus.BUILDING for e in exports)}
+    template = "jobs/_company_exports.html" if request.headers.get("HX-Request") else "jobs/company_exports.html"
+    return render(request, template, context)
+
+
+@login_required
+def company_export_download(request: HttpRequest, pk: Any) -> HttpResponse:
+    export = selectors.company_export_get(request.user, pk)
+    response = redirect(company_export.export_download_url(export=export, by=request.user))
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

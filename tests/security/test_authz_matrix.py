@@ -52,6 +52,7 @@ from jobs.models import (
     Annotation,
     AnnotationReply,
     Assignment,
+    CompanyExport,
     Delivery,
     DeliveryItem,
     DeliveryStatus,
@@ -81,7 +82,7 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
                   "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery", "notification",
-                  "mark", "mark_reply", "mark_resolved", "mark_studio"}
+                  "mark", "mark_reply", "mark_resolved", "mark_studio", "company_export"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -160,6 +161,9 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
         "delivery": Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY,
                                             archive=f"clients/{client.pk}/orders/{order.pk}/d.zip"),
         "membership": member.membership,
+        "company_export": CompanyExport.objects.create(
+            client=client, status=DeliveryStatus.READY, archive=f"clients/{client.pk}/exports/x/company.zip",
+            archive_size=10, finished_at=timezone.now()),
         "token": ApiToken.issue(member, name="Matrix script")[0],
         **_colleague(client),
         **_webhook(client, member),
@@ -567,7 +571,7 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
                 "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
                 "member-detail", "webhook-ping", "webhook-rotate-secret", "annotation-resolve", "annotation-reopen",
-                "member-erase", "clients:member_erase"}
+                "member-erase", "clients:member_erase", "jobs:company_exports"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:
