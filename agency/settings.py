@@ -267,7 +267,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "agency.api.document_errors"],
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "jobs.models.OrderStatus", "RevisionKindEnum": "jobs.models.ItemKind",
                             "DeliveryKindEnum": "jobs.models.DeliveryKind", "QuoteLineKindEnum": "billing.models.LineKind",
-                            "VersionStatusEnum": "jobs.models.VersionStatus",
+                            "VersionStatusEnum": "jobs.models.VersionStatus", "DeliveryStatusEnum": "jobs.models.DeliveryStatus",
                             "PaymentMethodEnum": "billing.models.PaymentMethod",
                             "QcDecisionEnum": ["pass", "reject"], "AudienceEnum": "jobs.models.Audience",
                             "MarkAudienceEnum": ["client", "studio"]},
