@@ -135,6 +135,7 @@ class Order(models.Model):
     projected_finish_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Pay before download (a client setting): billing releases the files through jobs.review.payment_holds.
     downloads_held = models.BooleanField(default=False, editable=False,
                                          help_text="The client sees watermarked previews until the invoice is paid.")

@@ -1,14 +1,14 @@
 """Files kept exactly as long as promised (issue 24): the one place that says how long an order's files are kept
 and deletes them when that time is over.
 
-Terms are days after an order completes: its **files** (originals, retouched versions, their previews, tiles and
-watermarked copies: everything stored under each image's prefix) and its **deliveries** (the packages under the
-order's ``deliveries/`` prefix) each have their own. A client's contract sets them (``Client.keep_files_days``,
-``keep_deliveries_days``); empty, the studio's defaults apply (``LOUPE_KEEP_FILES_DAYS``,
-``LOUPE_KEEP_DELIVERIES_DAYS``). A legal hold on the client or on the order keeps everything for as long as it
-lasts. Invoices and their documents are billing's and kept ten years: nothing here touches them. Rows stay
-(the order, its images' names and checksums, marks, the timeline): only stored objects go, and the order
-records when (``files_deleted_at``, ``deliveries_deleted_at``).
+Terms are days after an order completes (or is cancelled: ``Order.cancelled_at``): its **files** (originals,
+retouched versions, their previews, tiles and watermarked copies: everything stored under each image's prefix) and
+its **deliveries** (the packages under the order's ``deliveries/`` prefix) each have their own. A client's
+contract sets them (``Client.keep_files_days``, ``keep_deliveries_days``); empty, the studio's defaults apply
+(``LOUPE_KEEP_FILES_DAYS``, ``LOUPE_KEEP_DELIVERIES_DAYS``). A legal hold on the client or on the order keeps
+everything for as long as it lasts. Invoices and their documents are billing's and kept ten years: nothing here
+touches them. Rows stay (the order, its images' names and checksums, marks, the timeline): only stored objects go,
+and the order records when (``files_deleted_at``, ``deliveries_deleted_at``).
 
 ``purge`` is the daily task's body: per order due, under the order's row lock (an order-level hold placed
 meanwhile waits for it, or stops it), it lists and deletes the objects in batches (S3 ``DeleteObjects``),
@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agency.exceptions import NotPermitted
@@ -57,10 +58,19 @@ def terms(client: Client) -> tuple[int, int]:
             client.keep_deliveries_days or settings.LOUPE_KEEP_DELIVERIES_DAYS)
 
 
+ENDED = {OrderStatus.COMPLETED: "completed_at", OrderStatus.CANCELLED: "cancelled_at"}
+
+
+def ended_at(order: Order) -> datetime | None:
+    """When the order ended (completed, or cancelled), from which its terms count; None while it runs."""
+    name = ENDED.get(order.status)
+    return getattr(order, name) if name else None
+
+
 def kept(order: Order) -> Kept:
     files_days, deliveries_days = terms(order.client)
     held = order.legal_hold or order.client.legal_hold
-    done = order.completed_at if order.status == OrderStatus.COMPLETED else None
+    done = ended_at(order)
     until = (lambda days: done + timedelta(days=days)) if done is not None and not held else (lambda days: None)
     return Kept(files_days=files_days, deliveries_days=deliveries_days, held=held,
                 files_until=None if order.files_deleted_at else until(files_days),
@@ -73,8 +83,9 @@ def deleted_because(order: Order, what: str, *, deliveries: bool = False) -> str
     at = order.deliveries_deleted_at if deliveries else order.files_deleted_at
     if at is None:
         return ""
-    return (f"{what} was deleted on {timezone.localtime(at):%d %b %Y} under the contract's terms (order "
-            f"{order.number} completed on {timezone.localtime(order.completed_at):%d %b %Y}).")
+    ended = ended_at(order)
+    since = f"; order {order.number} {_ended_word(order)} on {timezone.localtime(ended):%d %b %Y}" if ended else ""
+    return f"{what} was deleted on {timezone.localtime(at):%d %b %Y} under the contract's terms{since}."
 
 
 def due(now: datetime | None = None) -> list[tuple[Any, str]]:
@@ -82,14 +93,18 @@ def due(now: datetime | None = None) -> list[tuple[Any, str]]:
     company with completed orders (terms are per company)."""
     now = now or timezone.now()
     found: list[tuple[datetime, Any, str]] = []
-    for client in Client.objects.filter(legal_hold=False, orders__status=OrderStatus.COMPLETED).distinct():
+    for client in Client.objects.filter(legal_hold=False, orders__status__in=list(ENDED)).distinct():
         files_days, deliveries_days = terms(client)
-        completed = Order.objects.filter(client=client, status=OrderStatus.COMPLETED, legal_hold=False,
-                                         completed_at__isnull=False)
+        ended = Order.objects.filter(client=client, legal_hold=False)
         for part, days, deleted in ((FILES, files_days, "files_deleted_at"),
                                     (DELIVERIES, deliveries_days, "deliveries_deleted_at")):
-            rows = completed.filter(completed_at__lt=now - timedelta(days=days), **{f"{deleted}__isnull": True})
-            found += [(at, pk, part) for pk, at in rows.values_list("pk", "completed_at")]
+            cutoff = now - timedelta(days=days)
+            past = Q()
+            for status, since in ENDED.items():
+                past |= Q(status=status, **{f"{since}__lt": cutoff})
+            rows = ended.filter(past, **{f"{deleted}__isnull": True})
+            found += [(completed or cancelled, pk, part)
+                      for pk, completed, cancelled in rows.values_list("pk", "completed_at", "cancelled_at")]
     return [(pk, part) for _, pk, part in sorted(found, key=lambda row: (row[0], str(row[1]), row[2]))]
 
 
@@ -139,8 +154,8 @@ def purge(*, now: datetime | None = None, limit: int = 200) -> Purged:
         setattr(done, part, getattr(done, part) + 1)
         done.objects += len(keys)
         done.orders.append(order.number)
-        logger.info("retention: deleted %d objects of the %s of %s (completed %s)", len(keys), part, order.number,
-                    order.completed_at.isoformat() if order.completed_at else "?")
+        logger.info("retention: deleted %d objects of the %s of %s (ended %s)", len(keys), part, order.number,
+                    (ended_at(order) or now).isoformat())
     return done
 
 
@@ -169,8 +184,12 @@ def _forget(order: Order, part: str, now: datetime, count: int) -> None:
         what = "The delivered files"
     order.save(update_fields=[f"{part}_deleted_at", "updated_at"])
     record_event(order=order, actor=None, verb=f"order.{part}_deleted", audience=CLIENT,
-                 message=f"{what} of this order were deleted, {days} days after it completed, as the contract "
-                         f"provides ({count} stored objects).", data={"part": part, "objects": count})
+                 message=f"{what} of this order were deleted, {days} days after it {_ended_word(order)}, as the "
+                         f"contract provides ({count} stored objects).", data={"part": part, "objects": count})
+
+
+def _ended_word(order: Order) -> str:
+    return "was cancelled" if order.status == OrderStatus.CANCELLED else "completed"
 
 
 @transaction.atomic

@@ -176,7 +176,8 @@ def order_cancel(*, order_id: Any, by: User, reason: str = "") -> Order:
         raise NotPermitted("Only an account manager can cancel this order.")
     return _transition(order, "cancel", by=by, verb="order.cancelled", note=reason,
                        refusal=_refusal(order, "only draft, submitted or quoted orders can be cancelled."),
-                       message="Order cancelled" + (f": {reason}" if reason else ""), held_from="")
+                       message="Order cancelled" + (f": {reason}" if reason else ""), held_from="",
+                       cancelled_at=timezone.now())
 
 
 @transaction.atomic

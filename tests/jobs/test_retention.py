@@ -146,6 +146,25 @@ def test_only_completed_orders_lose_files(cast):
     assert state.files_until is None and state.files_days == 180
 
 
+def test_a_cancelled_orders_files_go_when_its_terms_end_counted_from_the_cancellation(cast, settings):
+    from jobs.workflow import order_cancel
+
+    settings.LOUPE_KEEP_FILES_DAYS = 30
+    order = make_order(cast.acme, status=OrderStatus.SUBMITTED, title="Changed our mind")
+    [image] = add_images(order, {"standard": 1})
+    image.original = _stored(f"{image_prefix(image)}/original.jpg")
+    image.save()
+    with time_machine.travel(NOW, tick=False):
+        order_cancel(order_id=order.pk, by=cast.account_manager, reason="The shoot was postponed")
+    order.refresh_from_db()
+    assert order.cancelled_at == NOW and retention.kept(order).files_until == NOW + timedelta(days=30)
+    assert retention.purge(now=NOW + timedelta(days=30)).orders == []  # kept through the last instant
+    assert retention.purge(now=NOW + timedelta(days=30, seconds=1)).orders == [order.number]
+    assert not default_storage.exists(image.original.name)
+    line = Event.objects.get(order=order, verb="order.files_deleted")
+    assert "30 days after it was cancelled" in line.message
+
+
 def test_placing_a_hold_twice_writes_one_line_for_the_managers_and_clients_cannot(cast):
     order = completed(cast.acme, days_ago=1)
     for _ in range(2):
@@ -179,7 +198,8 @@ def test_the_client_sees_until_when_and_a_deleted_file_says_why_it_is_gone(cast,
         image = order.images.get()
         answer = api_for(cast.acme_member).get(f"/api/v1/images/{image.pk}/download/?what=original")
         assert answer.status_code == 409
-        assert f"was deleted on 15 Jun 2027 under the contract's terms (order {order.number}" in answer.json()["detail"]
+        assert (f"was deleted on 15 Jun 2027 under the contract's terms; order {order.number} completed on "
+                f"{order.completed_at:%d %b %Y}.") in answer.json()["detail"]
         page = web.get(f"/orders/{order.pk}/").content.decode()
         assert "Originals and versions deleted on 15 Jun 2027" in page
         body = api_for(cast.acme_member).get(f"/api/v1/orders/{order.pk}/").json()["retention"]
