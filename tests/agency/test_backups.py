@@ -153,21 +153,35 @@ def test_a_restore_that_finds_fewer_rows_than_the_backup_counted_says_which_tabl
 
 def test_rows_written_while_the_dump_runs_are_neither_dumped_nor_counted(storage, empty_database, tmp_path,
                                                                         monkeypatch):
-    """The dump and the row counts read one snapshot, whatever is written meanwhile."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's exported snapshot; SQLite's backup API copies one state by construction")
+    """The dump and the row counts read one state, whatever is written meanwhile. PostgreSQL: a row committed
+    by another connection while ``pg_dump`` runs (after the snapshot was exported); SQLite: a row written after
+    the online backup copied the database, just before the counting (counts are read from the copy)."""
     from clients.models import Client
 
     _small_studio()
-    run = backups._run
 
-    def meanwhile(argv: list[str], password: str | None) -> None:
-        if argv[0] == "pg_dump":  # committed by another connection after the snapshot was taken
-            Client.objects.create(name="Signed while the dump ran", billing_email="x@example.test")
-        run(argv, password)
+    def write_a_row() -> None:
+        Client.objects.create(name="Signed while the dump ran", billing_email="x@example.test")
 
-    monkeypatch.setattr(backups, "_run", meanwhile)
+    if connection.vendor == "postgresql":
+        run = backups._run
+
+        def meanwhile(argv: list[str], password: str | None) -> None:
+            if argv[0] == "pg_dump":
+                write_a_row()
+            run(argv, password)
+
+        monkeypatch.setattr(backups, "_run", meanwhile)
+    else:
+        count = backups._sqlite_counts
+
+        def meanwhile(db: Any) -> dict[str, int]:
+            write_a_row()
+            return count(db)
+
+        monkeypatch.setattr(backups, "_sqlite_counts", meanwhile)
     folder = backups.backup(tmp_path)
+    monkeypatch.undo()
     assert json.loads((folder / backups.META).read_text())["tables"]["clients_client"] == 1
     assert backups.restore(folder, empty_database).whole
     assert _query(empty_database, "SELECT name FROM clients_client") == [("Backup Jewels",)]
