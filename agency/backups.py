@@ -62,12 +62,14 @@ class Restored:
         return not (self.rows_differ or self.missing or self.different)
 
 
-def _sha256(key: str) -> str:
-    digest = hashlib.sha256()
+def _read(key: str) -> tuple[int, str]:
+    """(size, SHA-256) of a stored object, read through once."""
+    digest, size = hashlib.sha256(), 0
     with default_storage.open(key, "rb") as stored:
         while chunk := stored.read(CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _conninfo(settings_dict: dict[str, Any]) -> str:
@@ -143,11 +145,12 @@ def _dump_sqlite(path: Path) -> dict[str, int]:
 
 def stored_objects() -> Iterator[dict[str, Any]]:
     """Every object in the configured storage, with its size and SHA-256 (read through once)."""
-    backend = get_backend()
-    for key in sorted(backend.keys("")):
-        found = backend.stat(key)
-        if found is not None:  # deleted while listing
-            yield {"key": key, "size": found.size, "sha256": _sha256(key)}
+    for key in sorted(get_backend().keys("")):
+        try:
+            size, sha256 = _read(key)
+        except FileNotFoundError:  # deleted while listing
+            continue
+        yield {"key": key, "size": size, "sha256": sha256}
 
 
 def backup(into: Path, *, now: datetime | None = None) -> Path:
@@ -235,7 +238,7 @@ def check_objects(folder: Path, report: Restored) -> None:
             found = backend.stat(entry["key"])
             if found is None:
                 report.missing.append(entry["key"])
-            elif found.size != entry["size"] or _sha256(entry["key"]) != entry["sha256"]:
+            elif found.size != entry["size"] or _read(entry["key"])[1] != entry["sha256"]:
                 report.different.append(entry["key"])
 
 

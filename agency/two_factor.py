@@ -154,11 +154,12 @@ def disable(*, user: User, code: str) -> None:
         raise InvalidTransition("The studio requires two-factor sign-in for your role, so it cannot be turned off. "
                                 "For a new phone, ask an admin to reset it.")
     _require_code(user, code)
-    _remove_devices(user)
+    remove_devices(user)
     security_log.record(security_log.Kind.TWO_FACTOR_OFF, actor=user)
 
 
-def _remove_devices(user: User) -> None:
+def remove_devices(user: User) -> None:
+    """Every second factor of ``user`` (app and recovery codes) goes."""
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
 
@@ -167,7 +168,7 @@ def _remove_devices(user: User) -> None:
 def reset(*, person: User, by: User) -> None:
     """An admin removes a person's second factor (a lost phone and no recovery code left). Their
     sessions end; where the role requires it they set up a new app at their next sign-in."""
-    _remove_devices(person)
+    remove_devices(person)
     _end_other_sessions(person)
     _revoke_tokens(person, by=by, why="two-factor sign-in reset by an admin")
     security_log.record(security_log.Kind.TWO_FACTOR_OFF, actor=by, subject=person, detail="reset by an admin")

@@ -186,7 +186,8 @@ person_erased = Signal()
 ERASED_DOMAIN = "erased.invalid"
 
 
-def _replace_text(queryset: Any, field: str, pairs: list[tuple[str, str]]) -> None:
+def replace_in_texts(queryset: Any, field: str, pairs: list[tuple[str, str]]) -> None:
+    """Replace each (old, new) in ``field`` of the rows that hold it (one UPDATE per pair, in the database)."""
     for old, new in pairs:
         queryset.filter(**{f"{field}__contains": old}).update(**{field: Replace(F(field), Value(old), Value(new))})
 
@@ -217,9 +218,9 @@ def member_erase(*, membership: Membership, by: User) -> User:
     person.set_unusable_password()
     person.save(update_fields=["full_name", "email", "password"])
     from agency.models import Notification
-    from agency.two_factor import _remove_devices
+    from agency.two_factor import remove_devices
 
-    _remove_devices(person)
+    remove_devices(person)
     Notification.objects.filter(user=person).delete()
     pairs = erasure_pairs(old_name, old_email, person.full_name, person.email)
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -229,7 +230,7 @@ def member_erase(*, membership: Membership, by: User) -> User:
     SecurityEvent.objects.filter(actor_email=old_email).update(actor_email=person.email)
     SecurityEvent.objects.filter(subject_email=old_email).update(subject_email=person.email)
     for field in ("title", "body"):
-        _replace_text(Notification.objects.all(), field, pairs)
+        replace_in_texts(Notification.objects.all(), field, pairs)
     person_erased.send(sender=Client, client=client, pairs=pairs)
     security_log.record(Kind.PERSON_ERASED, actor=by, subject=person, company=client,
                         detail="name and e-mail address anonymised")

@@ -83,16 +83,22 @@ def _orders(user: Any, client: Client) -> tuple[list[dict[str, Any]], list[list[
     for image in selectors.with_versions(selectors.image_queryset(user).filter(order__in=orders), user) \
             .order_by("position"):
         images_of.setdefault(image.order_id, []).append(image)
+    messages_of: dict[Any, list[Any]] = {}
+    for message in selectors.messages_of(user, orders):
+        messages_of.setdefault(message.order_id, []).append(message)
+    events_of: dict[Any, list[Any]] = {}
+    for event in selectors.events_of(user, orders):
+        events_of.setdefault(event.order_id, []).append(event)
     marks_of: dict[Any, list[Any]] = {}
     for mark in selectors.annotation_queryset(user).filter(order__in=orders).order_by("number"):
         marks_of.setdefault(mark.image_id, []).append(mark)
     rows, files, counts = [], [], {"orders": len(orders), "images": 0, "versions": 0, "marks": 0, "messages": 0}
-    base = settings.LOUPE_BASE_URL.rstrip("/") if getattr(settings, "LOUPE_BASE_URL", "") else ""
+    base = (settings.LOUPE_BASE_URL or "").rstrip("/")
     for order in orders:
         messages = [{"at": _when(m.created_at), "by": m.author.full_name if m.author else None, "text": m.body}
-                    for m in selectors.message_list(user, order)]
+                    for m in messages_of.get(order.pk, [])]
         events = [{"at": _when(e.created_at), "by": e.actor.full_name if e.actor else None, "what": e.message}
-                  for e in selectors.event_list(user, order)]
+                  for e in events_of.get(order.pk, [])]
         images = []
         for image in images_of.get(order.pk, []):
             versions: list[Version] = list(image.visible_versions)

@@ -37,13 +37,13 @@ def announce_order_change(*, order: Any, from_status: str, to_status: str, **kwa
 def erase_person(*, client: Any, pairs: list[tuple[str, str]], **kwargs: Any) -> None:
     """A person of ``client`` was erased: their old name and address leave the company's timeline, messages,
     marks and replies (the texts are kept, with the former member's name)."""
-    from clients.services import _replace_text
+    from clients.services import replace_in_texts
     from jobs.models import Annotation, AnnotationReply, Event, Message
 
     for model, field, path in ((Event, "message", "order__client"), (Message, "body", "order__client"),
                                (Annotation, "text", "order__client"),
                                (AnnotationReply, "text", "annotation__order__client")):
-        _replace_text(model.objects.filter(**{path: client}), field, pairs)
+        replace_in_texts(model.objects.filter(**{path: client}), field, pairs)
 
 
 def connect() -> None:

@@ -32,7 +32,7 @@ from agency.uploads import get_backend
 from clients.models import Client
 from jobs import permissions
 from jobs.events import CLIENT, MANAGERS, record_event
-from jobs.models import CompanyExport, Delivery, Order, OrderImage, OrderStatus, TilePyramid, Version, image_prefix
+from jobs.models import CompanyExport, Delivery, Order, OrderImage, OrderStatus, TilePyramid, Version
 
 logger = logging.getLogger("loupe.retention")
 FILES, DELIVERIES = "files", "deliveries"
@@ -112,11 +112,12 @@ def _keys(order: Order, part: str) -> list[str]:
     """Every stored object of one part of ``order``: what storage lists under its prefixes, and the keys its
     rows name (an object stored elsewhere by an older version of Loupe is not left behind)."""
     backend = get_backend()
+    order_prefix = f"clients/{order.client_id}/orders/{order.pk}/"
+    deliveries = f"{order_prefix}deliveries/"
     keys: set[str] = set()
-    if part == FILES:
-        images = list(OrderImage.objects.filter(order=order).select_related("order"))
-        for image in images:
-            keys.update(backend.keys(image_prefix(image) + "/"))
+    if part == FILES:  # one listing of the order's prefix: every image's prefix is under it, deliveries aside
+        keys.update(k for k in backend.keys(order_prefix) if not k.startswith(deliveries))
+        for image in OrderImage.objects.filter(order=order):
             keys.update(k for k in (image.upload_key, image.original.name, image.preview.name, image.thumbnail.name)
                         if k)
         for version in Version.objects.filter(image__order=order):
@@ -124,7 +125,7 @@ def _keys(order: Order, part: str) -> list[str]:
                                     version.thumbnail.name) if k)
         keys.update(TilePyramid.objects.filter(image__order=order).values_list("pack", flat=True))
     else:
-        keys.update(backend.keys(f"clients/{order.client_id}/orders/{order.pk}/deliveries/"))
+        keys.update(backend.keys(deliveries))
         keys.update(k for k in Delivery.objects.filter(order=order).values_list("archive", flat=True) if k)
     return sorted(keys)
 

@@ -97,7 +97,12 @@ def with_versions(images: QuerySet[OrderImage], user: Any) -> QuerySet[OrderImag
 
 
 def event_list(user: Any, order: Order) -> QuerySet[Event]:
-    return scope(Event.objects.filter(order=order), user).select_related("actor").order_by("created_at")
+    return events_of(user, [order])
+
+
+def events_of(user: Any, orders: list[Order]) -> QuerySet[Event]:
+    """The timelines of several orders in one query, oldest first."""
+    return scope(Event.objects.filter(order__in=orders), user).select_related("actor").order_by("created_at")
 
 
 def delivery_queryset(user: Any) -> QuerySet[Delivery]:
@@ -245,7 +250,12 @@ def company_export_get(user: Any, pk: Any) -> CompanyExport:
 
 
 def message_list(user: Any, order: Order) -> QuerySet[Message]:
-    return scope(Message.objects.filter(order=order), user).select_related("author").order_by("created_at")
+    return messages_of(user, [order])
+
+
+def messages_of(user: Any, orders: list[Order]) -> QuerySet[Message]:
+    """The threads of several orders in one query, oldest first."""
+    return scope(Message.objects.filter(order__in=orders), user).select_related("author").order_by("created_at")
 
 
 def delivered_versions(images: list[Any]) -> dict[Any, tuple[int, Version]]:

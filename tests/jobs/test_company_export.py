@@ -160,3 +160,36 @@ def test_the_team_page_asks_for_an_archive_and_lists_it(cast, acme_history, djan
     member = HttpClient()
     member.force_login(cast.acme_member)
     assert member.get(f"/clients/{cast.acme.pk}/data/").status_code == 403
+
+
+def test_the_archive_reads_a_fixed_number_of_queries_however_many_orders(cast):
+    """orders.json and files.csv: the same queries for one order as for four (a company of 10,000 orders is one
+    archive, not 10,000 round trips per kind)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs.company_export import _orders
+    from tests.factories import make_order
+
+    def grow() -> None:
+        order = make_order(cast.acme, by=cast.acme_member, title="More rings")
+        [image] = add_images(order, {"standard": 1}, status=ImageStatus.RECEIVED)
+        Message.objects.create(order=order, author=cast.acme_member, body="Another note")
+        Annotation.objects.create(order=order, image=image, number=1, shape="point",
+                                  selector={"type": "FragmentSelector", "value": "xywh=pixel:1,1,0,0"},
+                                  x=1, y=1, w=0, h=0, text="Dust", author=cast.acme_member, audience="client",
+                                  width=4000, height=3000)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            rows, _, counts = _orders(cast.acme_admin, cast.acme)
+        return len(seen), counts
+
+    grow()
+    one, counts = queries()
+    assert counts["orders"] == 2 and counts["marks"] == 1
+    for _ in range(3):
+        grow()
+    four, counts = queries()
+    assert counts["orders"] == 5 and counts["marks"] == 4 and counts["messages"] == 4
+    assert four == one
