@@ -32,3 +32,14 @@ def test_a_pass_through_function_is_judged_by_its_modules_own_tests_once_it_is_r
     # a module without its own list, or one whose own tests do not reach the function, keeps what it has
     assert mutant_judges("jobs.intake.ingest.x_process__mutmut_9", many) == OWN + OTHER
     assert mutant_judges("agency.auth.x_client_ip__mutmut_3", MATRIX + OTHER) == OTHER
+
+
+def test_the_tests_that_killed_a_sibling_mutant_run_first_and_the_rest_keep_mutmuts_order():
+    everything = OWN + OTHER + MATRIX[:3]
+    killers = [OTHER[1], MATRIX[2], "tests/jobs/test_gone.py::test_no_longer_selected"]
+    assert mutant_judges("jobs.workflow.x_order_cancel__mutmut_4", everything, killers) == [OTHER[1]] + OWN + OTHER[:1]
+    assert mutant_judges("clients.tenancy.x_scope__mutmut_2", everything, killers) == (
+        [OTHER[1], MATRIX[2]] + OWN + OTHER[:1] + MATRIX[:2])
+    # mutmut's own passes (the first pass, the clean run, the forced failure) run as collected
+    for name in ("", "stats", "fail"):
+        assert mutant_judges(name, everything, killers) == everything
