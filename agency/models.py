@@ -385,6 +385,11 @@ class SecurityEvent(models.Model):
         COMPANY_REACTIVATED = "company_reactivated", "Company access restored"
         PERSON_ERASED = "person_erased", "Person's data erased"
         DATA_EXPORTED = "data_exported", "Company data exported"
+        SHARE_CREATED = "share_created", "Review link sent"
+        SHARE_REVOKED = "share_revoked", "Review link revoked"
+        SHARE_OPENED = "share_opened", "Review link opened"
+        SHARE_DOWNLOADED = "share_downloaded", "Download through a review link"
+        GUEST_LOCKED_OUT = "guest_locked_out", "Review link locked after wrong passwords"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)

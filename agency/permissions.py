@@ -24,6 +24,12 @@ def is_client_user(user: Any) -> bool:
     return signed_in(user) and user.is_client
 
 
+def is_guest(user: Any) -> bool:
+    """Someone without an account reviewing through a personal link (``jobs.models.ShareLink``): on the
+    client's side of every rule (a held order's files are watermarked for them too), signed in nowhere."""
+    return bool(getattr(user, "is_guest", False))
+
+
 def is_studio_user(user: Any) -> bool:
     """A person of the studio (every role but the clients')."""
     return signed_in(user) and user.is_studio

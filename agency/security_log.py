@@ -26,6 +26,11 @@ def bind_request(request: HttpRequest | None) -> contextvars.Token[HttpRequest |
     return _request.set(request)
 
 
+def current_request() -> HttpRequest | None:
+    """The request being served, if any (a task serves none)."""
+    return _request.get()
+
+
 def unbind_request(token: contextvars.Token[HttpRequest | None]) -> None:
     _request.reset(token)
 

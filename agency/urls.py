@@ -10,6 +10,7 @@ from agency import views
 from billing import api as billing_api
 from clients import api as clients_api
 from jobs import api as jobs_api
+from jobs import views_guest
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -19,6 +20,7 @@ router.register("style-guides", clients_api.StyleGuideViewSet, basename="style-g
 router.register("orders", jobs_api.OrderViewSet, basename="order")
 router.register("images", jobs_api.ImageViewSet, basename="image")
 router.register("deliveries", jobs_api.DeliveryViewSet, basename="delivery")
+router.register("shares", jobs_api.ShareViewSet, basename="share")
 router.register("company-exports", jobs_api.CompanyExportViewSet, basename="company-export")
 router.register("price-lists", billing_api.PriceListViewSet, basename="price-list")
 router.register("quotes", billing_api.QuoteViewSet, basename="quote")
@@ -74,6 +76,11 @@ urlpatterns = [
     path("readyz/", views.ready, name="ready"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("files/<str:token>/", views.local_file, name="local-file"),
+    # personal review links (jobs.review.shares): nobody signs in, the token opens the link
+    path("r/<str:token>/", views_guest.guest_review, name="guest_review"),
+    path("r/<str:token>/pictures/<int:pk>/<slug:which>/", views_guest.guest_picture, name="guest_picture"),
+    path("r/<str:token>/download/", views_guest.guest_download, name="guest_download_finals"),
+    path("r/<str:token>/download/<int:pk>/", views_guest.guest_download, name="guest_download_preview"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
     path("", include("clients.urls")),

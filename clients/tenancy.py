@@ -5,6 +5,7 @@ A model reachable by client users declares ``tenant_path``, the lookup from the 
 users only (for example internal timeline events): lookups as a dict, or a function returning a ``Q``
 (an ``Exists`` subquery where a join would repeat rows). Models that studio roles with a narrow view
 (retouchers, QC) may see declare ``<role>_filter``; without one, those roles see nothing of the model.
+A review link (a guest, DESIGN.md §12) is scoped by ``guest_path``, the lookup to its delivery.
 This module imports no model above ``clients``: the models describe themselves.
 """
 
@@ -35,6 +36,8 @@ def client_id_of(user: Any) -> uuid.UUID | None:
 
 def scope(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     """Filter ``queryset`` to the rows ``user`` may see. Anything else must answer 404."""
+    if getattr(user, "is_guest", False):
+        return _guest_scope(queryset, user)
     if not signed_in(user) or not user.is_active:
         return queryset.none()
     if user.role in ALL_ORDERS_ROLES:
@@ -62,3 +65,19 @@ def scope(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     # semi-join (pk IN the rows that meet them) they cannot repeat a row. Not SELECT DISTINCT: on
     # PostgreSQL that sorts on every selected column, and planning it took ~20 ms per query of QC's page.
     return queryset.filter(pk__in=model._base_manager.filter(**conditions).values("pk"))
+
+
+def _guest_scope(queryset: QuerySet[M], link: Any) -> QuerySet[M]:
+    """A review link (``jobs.models.ShareLink``) sees what its delivery holds: a model declares
+    ``guest_path``, the lookup from it to a delivery, and the client's own conditions hold too. A model
+    without one, and a revoked or expired link, see nothing. As a semi-join: the path may cross a
+    multi-valued relation (an image in two deliveries) and must not repeat a row."""
+    path = getattr(queryset.model, "guest_path", None)
+    if path is None or not link.is_active:
+        return queryset.none()
+    model = queryset.model
+    queryset = queryset.filter(pk__in=model._base_manager.filter(**{path: link.delivery_id}).values("pk"))
+    extra = getattr(model, "client_visible_filter", None)
+    if callable(extra):
+        return queryset.filter(extra())
+    return queryset.filter(**extra) if extra else queryset

@@ -11,6 +11,8 @@ from jobs.models import (
     OrderImage,
     OrderNumberSequence,
     Service,
+    ShareActivity,
+    ShareLink,
     TilePyramid,
 )
 
@@ -150,4 +152,34 @@ class CompanyExportAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in CompanyExport._meta.fields]
 
     def has_add_permission(self, request: Any) -> bool:
+        return False
+
+
+class ShareActivityInline(admin.TabularInline):
+    model = ShareActivity
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("at", "kind", "detail", "ip_address")
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    """Review links are sent from the order page or the API (the token is shown once there, and the mail and
+    the security log follow); here they are read, with their activity. Revoke them where they were sent."""
+
+    list_display = ("email", "guest_name", "delivery", "downloads", "can_decide", "expires_at", "revoked_at", "created_by")
+    list_filter = ("downloads", "can_decide")
+    search_fields = ("email", "guest_name", "delivery__order__number", "delivery__order__client__name")
+    list_select_related = ("delivery__order", "created_by")
+    readonly_fields = [f.name for f in ShareLink._meta.fields if f.name not in ("password", "digest")]
+    exclude = ("password", "digest")
+    inlines = [ShareActivityInline]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agency.exceptions import RuleViolation
+from agency.idempotency import shown_once
 from agency.models import Role, User
 from clients import selectors as clients_selectors
 from clients.selectors import client_get
@@ -25,7 +26,7 @@ from jobs.intake import tiles, uploads
 from jobs.models import ImageStatus, VersionStatus
 from jobs.production import assignment, planning, qc, versions
 from jobs.review import annotations as marks
-from jobs.review import deliveries, messages, proofing, references
+from jobs.review import deliveries, messages, proofing, references, shares
 from jobs.serializers import (
     AnnotationEditSerializer,
     AnnotationInputSerializer,
@@ -63,6 +64,9 @@ from jobs.serializers import (
     RoundAnswerSerializer,
     ScheduleApplySerializer,
     ServiceSerializer,
+    ShareCreatedSerializer,
+    ShareInputSerializer,
+    ShareLinkSerializer,
     SignedPartSerializer,
     TileSourceSerializer,
     TransitionInputSerializer,
@@ -499,6 +503,55 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         response = HttpResponseRedirect(deliveries.delivery_download_url(delivery=self.get_object(), by=request.user))
         response["Cache-Control"] = "no-store"
         return response
+
+    @extend_schema(methods=["POST"], request=ShareInputSerializer, responses={201: ShareCreatedSerializer},
+                   summary="Send a personal review link for this delivery to someone without an account (the "
+                           "answer holds the link, shown once)")
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None},
+                   summary="Revoke every live review link to this delivery")
+    @action(detail=True, methods=["post", "delete"])
+    def shares(self, request: Request, pk: Any = None) -> Response:
+        delivery = self.get_object()
+        if request.method == "DELETE":
+            shares.share_revoke_all(delivery=delivery, by=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        data = ShareInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        link, token = shares.share_create(delivery=delivery, by=request.user, **data.validated_data)
+        body = ShareCreatedSerializer(selectors.share_get(request.user, link.pk),
+                                      context={"url": shares.absolute_link(token)}).data
+        return shown_once(Response(body, status=status.HTTP_201_CREATED))
+
+
+class ShareFilterSerializer(serializers.Serializer):
+    delivery = serializers.UUIDField(required=False)
+    order = serializers.UUIDField(required=False)
+
+
+@extend_schema_view(list=extend_schema(parameters=[ShareFilterSerializer],
+                                       summary="Review links (no secrets) with their activity: client admins see "
+                                               "their company's"),
+                    retrieve=extend_schema(summary="One review link and its activity"),
+                    destroy=extend_schema(summary="Revoke a review link (revoking twice changes nothing)"))
+class ShareViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                   viewsets.GenericViewSet):
+    serializer_class = ShareLinkSerializer
+    action_permissions = {"default": permissions.can_open_shares}
+
+    def get_queryset(self) -> Any:
+        qs = selectors.share_queryset(self.request.user)
+        if self.action == "list":
+            filters = ShareFilterSerializer(data=self.request.query_params)
+            filters.is_valid(raise_exception=True)
+            if filters.validated_data.get("delivery"):
+                qs = qs.filter(delivery_id=filters.validated_data["delivery"])
+            if filters.validated_data.get("order"):
+                qs = qs.filter(delivery__order_id=filters.validated_data["order"])
+        return qs
+
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        shares.share_revoke(link=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CompanyExportFilterSerializer(serializers.Serializer):

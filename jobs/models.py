@@ -103,6 +103,7 @@ class Order(models.Model):
     """A job: a set of images, the services wanted, a style guide version and a turnaround tier."""
 
     tenant_path = "client"
+    guest_path = "deliveries"
     retoucher_filter = _assigned_to("images__")
     qc_filter = _retouched("images__")
 
@@ -265,6 +266,7 @@ class OrderImage(StoredImage):
     """One original photograph of an order and everything done to it."""
 
     tenant_path = "order__client"
+    guest_path = "delivery_items__delivery"  # clients.tenancy.scope: a guest sees the images of their link's delivery
     retoucher_filter = staticmethod(_image_work)
     qc_filter = _retouched("")
 
@@ -325,6 +327,7 @@ class Version(StoredImage):
     # Clients see a version once it was published to them in a delivery: a subquery, not a join, so a
     # version in two deliveries (the review and the final one) is still one row.
     client_visible_filter = staticmethod(lambda: models.Q(Exists(DeliveryItem.objects.filter(version=OuterRef("pk")))))
+    guest_path = "delivery_items__delivery"  # the versions published in the link's delivery, no other
     retoucher_filter = staticmethod(_version_work)
     qc_filter = staticmethod(lambda user: {})
 
@@ -443,6 +446,7 @@ class Delivery(models.Model):
     (as the style guide asks) are packed in one ZIP for download."""
 
     tenant_path = "order__client"
+    guest_path = "pk"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries")
@@ -571,6 +575,7 @@ class DeliveryItem(models.Model):
     """One image of a delivery, with the version that was published for it."""
 
     tenant_path = "delivery__order__client"
+    guest_path = "delivery"
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items")
     image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="delivery_items")
@@ -582,6 +587,88 @@ class DeliveryItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image.filename} in delivery {self.delivery.number}"
+
+
+class ShareDownloads(models.TextChoices):
+    NONE = "none", "No downloads"
+    PREVIEWS = "previews", "Watermarked previews"
+    FINALS = "finals", "The final files"
+
+
+class ShareLink(models.Model):
+    """A personal review link to one delivery for someone without an account (``jobs.review.shares``): bound to
+    an e-mail address, stored as the digest of its token, with what the guest may do and until when.
+
+    A link is also the guest's principal: ``clients.tenancy.scope`` filters a model by its ``guest_path`` to
+    the link's delivery, and every permission function answers ``False`` for it (it is never signed in)."""
+
+    tenant_path = "delivery__order__client"
+    is_guest = True
+    is_authenticated = False
+    is_client = False
+    role = None
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="shares")
+    email = models.EmailField(help_text="The person the link is for; it is shown to whoever opens it.")
+    guest_name = models.CharField(max_length=100, blank=True, help_text="The name the guest confirmed.")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, help_text="The token's first characters, to tell links apart.")
+    password = models.CharField(max_length=128, blank=True, editable=False, help_text="A password hash, or empty.")
+    can_decide = models.BooleanField(default=False, help_text="May approve or request changes (granted by a client admin).")
+    downloads = models.CharField(max_length=10, choices=ShareDownloads.choices, default=ShareDownloads.NONE)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # wrong passwords in a row, and until when the link refuses to be opened (as a sign-in is locked out)
+    failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["delivery", "-created_at"]
+        indexes = [models.Index(fields=["delivery", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"review link for {self.email} to {self.delivery}"
+
+    @property
+    def is_active(self) -> bool:
+        """Usable now: neither revoked nor expired."""
+        return self.revoked_at is None and timezone.now() < self.expires_at
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.guest_name or self.email} (guest)"
+
+
+class ShareActivity(models.Model):
+    """What happened with a review link: opened, a wrong password, locked, a download, revoked."""
+
+    tenant_path = "link__delivery__order__client"
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        WRONG_PASSWORD = "wrong_password", "Wrong password"
+        LOCKED = "locked", "Locked after wrong passwords"
+        DOWNLOADED = "downloaded", "Downloaded"
+        REVOKED = "revoked", "Revoked"
+
+    id = models.BigAutoField(primary_key=True)
+    link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="activity")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["link", "-at", "-id"]
+        verbose_name_plural = "share activity"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
 class RoundStatus(models.TextChoices):

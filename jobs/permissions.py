@@ -128,6 +128,23 @@ def can_review_delivery(user: Any, order: Order) -> bool:
     return _is_own_client(user, order.client_id) or user.role in MANAGER_ROLES
 
 
+def can_share_delivery(user: Any, order: Order) -> bool:
+    """Send personal review links for a delivery to people without an account, see and revoke them: an
+    admin of the client's company, or the studio's managers for any company."""
+    return is_client_admin(user) and _is_own_client(user, order.client_id) or runs_orders(user)
+
+
+def can_open_shares(user: Any) -> bool:
+    """See review links and their activity at all: client admins (their company's) and the studio's managers."""
+    return is_client_admin(user) or runs_orders(user)
+
+
+def can_let_guests_decide(user: Any, order: Order) -> bool:
+    """Let a guest approve or request changes (it commits the company, and a revision round may cost money):
+    the company's own admins only."""
+    return is_client_admin(user) and _is_own_client(user, order.client_id)
+
+
 def can_decide_for_client(user: Any, order: Order) -> bool:
     """Commit the client's money (accept a quote, confirm a billable round): an admin of the client's
     company, or the studio's admin acting on their behalf."""

@@ -25,6 +25,7 @@ from jobs.models import (
     RevisionItem,
     RevisionRound,
     Service,
+    ShareLink,
     TilePyramid,
     Version,
     VersionStatus,
@@ -236,6 +237,18 @@ def items_of_image(user: Any, image: OrderImage) -> QuerySet[RevisionItem]:
     """Every round's request about one image, newest first, with its pins."""
     return (scope(RevisionItem.objects.filter(image=image), user).select_related("round", "version")
             .prefetch_related(item_marks(user)).order_by("-round__number"))
+
+
+def share_queryset(user: Any) -> QuerySet[ShareLink]:
+    """The review links ``user`` may see and revoke, with their activity (client admins: their company's)."""
+    if not permissions.can_open_shares(user):
+        return ShareLink.objects.none()
+    return scope(ShareLink.objects.select_related("delivery__order__client", "created_by", "revoked_by")
+                 .prefetch_related("activity"), user)
+
+
+def share_get(user: Any, pk: Any) -> ShareLink:
+    return get_object_or_404(share_queryset(user), pk=pk)
 
 
 def company_export_queryset(user: Any) -> QuerySet[CompanyExport]:

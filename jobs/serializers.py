@@ -24,6 +24,9 @@ from jobs.models import (
     RevisionItem,
     RevisionRound,
     Service,
+    ShareActivity,
+    ShareDownloads,
+    ShareLink,
     Turnaround,
     Version,
 )
@@ -736,6 +739,70 @@ class CompanyExportSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_requested_by(self, export: CompanyExport) -> str | None:
         return export.requested_by.full_name if export.requested_by else None
+
+
+class OrderRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    number = serializers.CharField()
+
+
+class ShareActivitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ShareActivity
+        fields = ["kind", "detail", "at"]
+        read_only_fields = fields
+
+
+class ShareLinkSerializer(serializers.ModelSerializer):
+    """A review link without its secret: who it is for, what it allows, until when, and what happened with it."""
+
+    order = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+    has_password = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+    activity = ShareActivitySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ShareLink
+        fields = ["id", "delivery", "order", "email", "guest_name", "prefix", "has_password", "can_decide", "downloads",
+                  "expires_at", "state", "created_by", "created_at", "revoked_at", "activity"]
+        read_only_fields = fields
+
+    @extend_schema_field(OrderRefSerializer)
+    def get_order(self, link: ShareLink) -> dict[str, str]:
+        order = link.delivery.order
+        return {"id": str(order.pk), "number": order.number}
+
+    @extend_schema_field(serializers.ChoiceField(choices=["active", "revoked", "expired"]))
+    def get_state(self, link: ShareLink) -> str:
+        return "revoked" if link.revoked_at else "active" if link.is_active else "expired"
+
+    def get_has_password(self, link: ShareLink) -> bool:
+        return bool(link.password)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, link: ShareLink) -> str | None:
+        return link.created_by.full_name if link.created_by else None
+
+
+class ShareCreatedSerializer(ShareLinkSerializer):
+    url = serializers.SerializerMethodField(help_text="The guest's personal link: shown once, never stored.")
+
+    class Meta(ShareLinkSerializer.Meta):
+        fields = [*ShareLinkSerializer.Meta.fields, "url"]
+        read_only_fields = fields
+
+    def get_url(self, link: ShareLink) -> str:
+        return self.context["url"]
+
+
+class ShareInputSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, help_text="The person the link is for.")
+    expires_at = serializers.DateTimeField(required=False, help_text="Default: in 14 days; at most 90 days ahead.")
+    password = serializers.CharField(required=False, allow_blank=True, write_only=True, trim_whitespace=False,
+                                     max_length=128, help_text="Optional; at least 8 characters.")
+    can_decide = serializers.BooleanField(default=False, help_text="Approve or request changes (client admins grant it).")
+    downloads = serializers.ChoiceField(choices=ShareDownloads.choices, default=ShareDownloads.NONE)
 
 
 class CompanyExportInputSerializer(serializers.Serializer):

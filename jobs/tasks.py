@@ -99,6 +99,13 @@ def apply_retention() -> dict[str, int]:
             "archives": retention.expire_exports()}
 
 
+def send_share_link(link_id: str, sealed: str) -> int:
+    """Mail a review link to its guest (``jobs.review.shares.share_mail``)."""
+    from jobs.review import shares
+
+    return shares.share_mail(link_id=link_id, sealed=sealed)
+
+
 def build_company_export(export_id: str) -> str:
     """Build a company's archive as the person who asked for it (``jobs.company_export.export_build``)."""
     from jobs import company_export

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages as flash
@@ -13,9 +14,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agency.exceptions import InvalidTransition, RuleViolation
+from agency.idempotency import shown_once
 from agency.permissions import require
 from jobs import permissions, selectors
 from jobs.canvas import canvases
@@ -28,9 +31,10 @@ from jobs.models import (
     OrderStatus,
     QcCategory,
     RoundStatus,
+    ShareDownloads,
 )
 from jobs.production import qc, versions
-from jobs.review import annotations, deliveries, messages, payment_holds, proofing, references
+from jobs.review import annotations, deliveries, messages, payment_holds, proofing, references, shares
 
 
 @login_required
@@ -230,11 +234,61 @@ def order_deliveries(request: HttpRequest, pk: Any) -> HttpResponse:
 
 def deliveries_context(user: Any, order: Any) -> dict[str, Any]:
     rows = list(selectors.delivery_list(user, order).prefetch_related("items"))
+    can_share = permissions.can_share_delivery(user, order)
+    if can_share:  # each delivery's review links, with their activity (two queries for all of them)
+        links: dict[Any, list[Any]] = {}
+        for link in selectors.share_queryset(user).filter(delivery__order=order).order_by("-created_at"):
+            links.setdefault(link.delivery_id, []).append(link)
+        for delivery in rows:
+            delivery.links = links.get(delivery.pk, [])
+            delivery.live_links = sum(link.is_active for link in delivery.links)
     return {"order": order, "deliveries": rows, "building": any(d.status == "building" for d in rows),
             "held": payment_holds.is_held(order, user),
             "can_deliver": permissions.can_deliver(user, order),
+            "can_share": can_share and order.status not in shares.CLOSED,
+            "can_let_decide": permissions.can_let_guests_decide(user, order),
+            "share_downloads": ShareDownloads.choices, "share_days": shares.DEFAULT_DAYS, "share_max": shares.MAX_DAYS,
             "ready_images": list(selectors.image_list(user, order, status=ImageStatus.READY))
             if permissions.can_deliver(user, order) else []}
+
+
+@login_required
+@require_POST
+def delivery_share(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Send a review link; the page that answers shows the link once (it is in the guest's mail too)."""
+    delivery = selectors.delivery_get(request.user, pk)
+    post = request.POST
+    try:
+        days = int(post.get("days") or shares.DEFAULT_DAYS)
+    except ValueError as exc:
+        raise RuleViolation("Give the number of days the link works, from 1 to 90.", field="days") from exc
+    if not 1 <= days <= shares.MAX_DAYS:
+        raise RuleViolation(f"A review link works for 1 to {shares.MAX_DAYS} days.", field="days")
+    link, token = shares.share_create(
+        delivery=delivery, by=request.user, email=post.get("email", ""), password=post.get("password", ""),
+        expires_at=timezone.now() + timedelta(days=days), can_decide=post.get("can_decide") == "1",
+        downloads=post.get("downloads") or ShareDownloads.NONE)
+    return shown_once(render(request, "jobs/share_created.html", {
+        "link": link, "order": delivery.order, "delivery": delivery, "url": shares.absolute_link(token)}))
+
+
+@login_required
+@require_POST
+def share_revoke(request: HttpRequest, pk: Any) -> HttpResponse:
+    link = selectors.share_get(request.user, pk)
+    shares.share_revoke(link=link, by=request.user)
+    flash.success(request, f"The review link for {link.email} is revoked: it opens nothing any more.")
+    return redirect(reverse("jobs:order_detail", args=[link.delivery.order_id]) + "#deliveries")
+
+
+@login_required
+@require_POST
+def delivery_shares_revoke(request: HttpRequest, pk: Any) -> HttpResponse:
+    delivery = selectors.delivery_get(request.user, pk)
+    count = shares.share_revoke_all(delivery=delivery, by=request.user)
+    flash.success(request, f"{count} review link{'s' if count != 1 else ''} revoked." if count
+                  else "No live review link was left to revoke.")
+    return redirect(reverse("jobs:order_detail", args=[delivery.order_id]) + "#deliveries")
 
 
 @login_required

@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from rest_framework import status
 
 from agency.exceptions import DomainError
-from agency.permissions import is_client_user
+from agency.permissions import is_client_user, is_guest
 from jobs.events import record_event
 from jobs.imaging.proofmark import watermark
 from jobs.intake import ingest
@@ -31,7 +31,9 @@ class PaymentRequired(DomainError):
 
 
 def is_held(order: Order, user: Any) -> bool:
-    return bool(order.downloads_held) and is_client_user(user)
+    """Are ``order``'s files held from ``user``: its client's people and the guests they (or the studio)
+    shared a delivery with, until the invoice is paid."""
+    return bool(order.downloads_held) and (is_client_user(user) or is_guest(user))
 
 
 def check_download(order: Order, user: Any) -> None:

@@ -66,9 +66,11 @@ from jobs.models import (
     RevisionRound,
     RoundStatus,
     Service,
+    ShareLink,
     Version,
     VersionStatus,
 )
+from jobs.review import shares
 from tests.conftest import Cast, api_for, build_cast, received_image, web_for
 from tests.factories import PASSWORD, UserFactory, add_images, default_price_list, make_order, submitted_order
 
@@ -82,7 +84,7 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
                   "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery", "notification",
-                  "mark", "mark_reply", "mark_resolved", "mark_studio", "company_export"}
+                  "mark", "mark_reply", "mark_resolved", "mark_studio", "company_export", "share"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -145,7 +147,7 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
     quote = quote_send(quote=priced, by=manager)
     drafting = submitted_order(make_order(client, by=member, title=f"{label}Drafting", guide=guide), {"standard": 2})
     draft = quote_draft(order=drafting, by=manager)
-    return {
+    objects = {
         **_production(client, guide, member, production, rita, label), **_invoices(cast, client, member, manager),
         **_uploads(member, order), **_held(cast, client, guide, member, rita, label),
         "order": order, "order_submitted": submitted, "client": client, "guide": guide,
@@ -173,6 +175,10 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
             client=client, user=User.objects.create_user(f"invited-{client.pk.hex[:8]}@example.test", None,
                                                          full_name="Invited Person", role=Role.CLIENT_MEMBER)),
     }
+    objects["share"] = ShareLink.objects.create(
+        delivery=objects["delivery"], email=f"guest-{client.pk.hex[:8]}@agency.test", digest=shares.digest(f"matrix-{label}"),
+        prefix="matrix", expires_at=timezone.now() + timedelta(days=14), created_by=manager)
+    return objects
 
 
 def _webhook(client: Client, member: User) -> dict[str, Any]:
@@ -529,6 +535,43 @@ def test_authorization_matrix(world, surface, name, spec, persona, index, varian
         assert _counts() == counts, f"a refused {spec['method']} {url} as {persona} wrote rows"
 
 
+@pytest.mark.django_db
+def test_a_guest_reaches_nothing_beyond_their_link(world):
+    """The guest persona: a browser that opened a personal review link to tenant A's delivery and confirmed its
+    name is nobody everywhere else. Every row of the matrix answers it exactly as it answers the anonymous
+    visitor (the sign-in page, 401), and nothing it sends changes a row."""
+    from django.test import Client as HttpClient
+
+    token = "matrix-guest-token"
+    ShareLink.objects.create(delivery=world.own["delivery"], email="gus@agency.test", digest=shares.digest(token),
+                             prefix="matrixgu", expires_at=timezone.now() + timedelta(days=14), downloads="finals",
+                             can_decide=True)
+    guest = HttpClient()
+    assert guest.post(shares.link_path(token), {"name": "Gus Guest"}).status_code == 302
+    assert guest.get(shares.link_path(token)).status_code == 200
+    counts = _counts()
+    checked = 0
+    for surface in ("api", "pages"):
+        for name, specs in MATRIX[surface].items():
+            for spec in specs:
+                url = reverse(name, kwargs={k: _resolve(v, world.own, "own", None) for k, v in spec.get("args", {}).items()})
+                url += spec.get("query", "")
+                body = {_key(k, world.own): _resolve(v, world.own, "own", None) for k, v in spec.get("body", {}).items()}
+                method = spec["method"].lower()
+                if surface == "api" and method in {"post", "patch", "put"}:
+                    response = getattr(guest, method)(url, json.dumps(body) if body else PUT_BODY,
+                                                      content_type="application/json")
+                elif method in {"post", "patch"}:
+                    response = getattr(guest, method)(url, body)
+                else:
+                    response = getattr(guest, method)(url)
+                assert response.status_code == spec["expect"][0], (
+                    f"{spec['method']} {url} as a guest: {response.status_code}, nobody gets {spec['expect'][0]}")
+                checked += 1
+    assert _counts() == counts
+    assert checked > 250  # every row of the matrix (261 on 7 December)
+
+
 def _route_names(patterns: list[Any], namespace: str = "") -> set[str]:
     names: set[str] = set()
     for entry in patterns:
@@ -571,7 +614,8 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "notifications", "order-remove-rejected", "jobs:order_remove_rejected", "invoice-issue",
                 "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
                 "member-detail", "webhook-ping", "webhook-rotate-secret", "annotation-resolve", "annotation-reopen",
-                "member-erase", "clients:member_erase", "jobs:company_exports"}
+                "member-erase", "clients:member_erase", "jobs:company_exports", "jobs:delivery_shares_revoke",
+                "jobs:share_revoke"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

@@ -1,0 +1,291 @@
+"""Personal review links (issue 22): a client admin, or the studio's account manager, shares a delivery with
+people who have no account — a creative director, a merchandiser, an agency — by e-mail. Each person gets a
+link of their own, bound to their address, with an expiry (14 days unless said, at most 90), an optional
+password, what they may download (nothing, watermarked previews, or the final files once the order is paid
+for, never originals) and whether they may decide (only a client admin grants that).
+
+The link's token is shown once (in the mail, and to the API caller who made it) and stored as its SHA-256
+digest. The guest opens ``/r/<token>/``, confirms their name (their e-mail is the link's, shown to them), gives
+the password if there is one (wrong passwords lock the link as failed sign-ins lock an account), and sees
+the delivery through ``clients.tenancy.scope``: the link is their principal, scoped by each model's
+``guest_path``. Everything a guest does is written to the link's activity and to the security log.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from rest_framework import status
+
+from agency import security_log
+from agency.exceptions import DomainError, InvalidTransition, NotPermitted, RuleViolation
+from agency.models import SecurityEvent, User
+from agency.notifications import header_safe
+from agency.tasks import enqueue_on_commit
+from jobs import permissions
+from jobs.events import record_event
+from jobs.models import Audience, Delivery, OrderStatus, ShareActivity, ShareDownloads, ShareLink
+
+logger = logging.getLogger("loupe.shares")
+
+DEFAULT_DAYS = 14
+MAX_DAYS = 90
+NAME_LENGTH = 100
+PASSWORD_LENGTH = 8
+# An order a guest can no longer review: nothing of it is left to look at or decide.
+CLOSED = {OrderStatus.CANCELLED}
+Kind = ShareActivity.Kind
+
+
+class LinkGone(DomainError):
+    """The link was revoked or has expired (410): the page says so and whom to ask."""
+
+    status_code = status.HTTP_410_GONE
+    title = "Gone"
+
+
+class LinkLocked(DomainError):
+    """Too many wrong passwords: the link refuses to open until ``until`` (429, as a locked sign-in)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    title = "Too many attempts"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_path(token: str) -> str:
+    return reverse("guest_review", kwargs={"token": token})
+
+
+def absolute_link(token: str) -> str:
+    return (settings.LOUPE_BASE_URL or "").rstrip("/") + link_path(token)
+
+
+def owner_of(link: ShareLink) -> str:
+    """Whom a guest asks about their link: the person who sent it."""
+    sender = link.created_by
+    return f"{sender.full_name} ({sender.email})" if sender is not None else settings.LOUPE_STUDIO_NAME
+
+
+def _clean_email(email: str) -> str:
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise RuleViolation("Enter the e-mail address of the person the link is for.", field="email") from exc
+    return email.lower()
+
+
+def _expiry(expires_at: datetime | None, now: datetime) -> datetime:
+    if expires_at is None:
+        return now + timedelta(days=DEFAULT_DAYS)
+    if timezone.is_naive(expires_at):
+        raise RuleViolation("Give the expiry with its time zone.", field="expires_at")
+    if expires_at <= now:
+        raise RuleViolation("The expiry must be in the future.", field="expires_at")
+    if expires_at > now + timedelta(days=MAX_DAYS):
+        raise RuleViolation(f"A review link works for at most {MAX_DAYS} days.", field="expires_at")
+    return expires_at
+
+
+def _password(password: str) -> str:
+    if not password:
+        return ""
+    if len(password) < PASSWORD_LENGTH:
+        raise RuleViolation(f"A link's password has at least {PASSWORD_LENGTH} characters.", field="password")
+    if len(password) > 128:
+        raise RuleViolation("A link's password has at most 128 characters.", field="password")
+    return make_password(password)
+
+
+@transaction.atomic
+def share_create(*, delivery: Delivery, by: User, email: str, expires_at: datetime | None = None,
+                 password: str = "", can_decide: bool = False,
+                 downloads: str = ShareDownloads.NONE) -> tuple[ShareLink, str]:
+    """Make a personal link to ``delivery`` for ``email`` and mail it (after commit). Returns the link and its
+    token, which is never stored: the caller shows it once."""
+    order = delivery.order
+    if not permissions.can_share_delivery(by, order):
+        raise NotPermitted("Only the company's admins or the studio's account managers share deliveries.")
+    if can_decide and not permissions.can_let_guests_decide(by, order):
+        raise NotPermitted(f"Only an admin of {order.client.name} lets a guest approve or request changes.")
+    if order.status in CLOSED:
+        raise InvalidTransition(f"Order {order.number} is {order.get_status_display().lower()}: "
+                                "there is nothing to review.")
+    if downloads not in ShareDownloads.values:
+        raise RuleViolation(f"'downloads' must be one of {', '.join(ShareDownloads.values)}.", field="downloads")
+    now = timezone.now()
+    address = _clean_email(email)
+    token = secrets.token_urlsafe(32)
+    link = ShareLink.objects.create(
+        delivery=delivery, email=address, digest=digest(token), prefix=token[:8], password=_password(password),
+        can_decide=bool(can_decide), downloads=downloads, expires_at=_expiry(expires_at, now), created_by=by)
+    what = "final files" if delivery.kind == "final" else f"delivery {delivery.number}"
+    record_event(order=order, actor=by, verb="delivery.shared", audience=Audience.CLIENT,
+                 message=f"Shared {what} with {address} for review", data={"share": str(link.pk)})
+    security_log.record(SecurityEvent.Kind.SHARE_CREATED, actor=by, company=order.client, email=address,
+                        subject=security_log.NOBODY, detail=f"review link to {what} of {order.number} for {address}")
+    enqueue_on_commit("jobs.tasks.send_share_link", str(link.pk), _seal(token), group="mail")
+    return link, token
+
+
+def _fernet() -> Fernet:
+    key = hashlib.sha256(b"loupe review link mail\0" + settings.SECRET_KEY.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _seal(token: str) -> str:
+    """The token as the mail task carries it: the task queue's rows are kept, and must not hold a live link."""
+    return _fernet().encrypt(token.encode()).decode()
+
+
+def share_mail(*, link_id: Any, sealed: str) -> int:
+    """The task's body: mail the link to its guest (nothing for a link revoked or expired meanwhile)."""
+    link = ShareLink.objects.select_related("delivery__order__client", "created_by").filter(pk=link_id).first()
+    try:
+        token = _fernet().decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        logger.warning("review link mail for %s carries no token this studio sealed", link_id)
+        return 0
+    if link is None or not link.is_active or digest(token) != link.digest:
+        return 0
+    order, studio = link.delivery.order, settings.LOUPE_STUDIO_NAME
+    sender = link.created_by.full_name if link.created_by else studio
+    with timezone.override(order.client.time_zone or settings.TIME_ZONE):
+        until = dateformat.format(timezone.localtime(link.expires_at), "l j F Y, H:i T")
+    body = render_to_string("jobs/guest/share_email.txt", {
+        "link": link, "order": order, "sender": sender, "url": absolute_link(token), "until": until,
+        "studio": studio, "company": order.client.name,
+    })
+    return send_mail(header_safe(f"{sender} asks for your review of {order.title or order.number}"), body, None,
+                     [link.email])
+
+
+def _revoke(links: Any, by: User) -> int:
+    now = timezone.now()
+    revoked = 0
+    for link in links.select_related("delivery__order__client"):
+        if not ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=now, revoked_by=by):
+            continue  # revoked meanwhile: once is enough
+        revoked += 1
+        ShareActivity.objects.create(link=link, kind=Kind.REVOKED, detail=f"by {by.full_name}")
+        security_log.record(SecurityEvent.Kind.SHARE_REVOKED, actor=by, company=link.delivery.order.client,
+                            email=link.email, subject=security_log.NOBODY,
+                            detail=f"review link for {link.email} to {link.delivery.order.number}")
+    return revoked
+
+
+@transaction.atomic
+def share_revoke(*, link: ShareLink, by: User) -> ShareLink:
+    """Revoke one link: it opens nothing from now on (revoking twice changes nothing)."""
+    if not permissions.can_share_delivery(by, link.delivery.order):
+        raise NotPermitted("Only the company's admins or the studio's account managers revoke review links.")
+    _revoke(ShareLink.objects.filter(pk=link.pk), by)
+    link.refresh_from_db()
+    return link
+
+
+@transaction.atomic
+def share_revoke_all(*, delivery: Delivery, by: User) -> int:
+    """Revoke every live link to ``delivery``; returns how many."""
+    if not permissions.can_share_delivery(by, delivery.order):
+        raise NotPermitted("Only the company's admins or the studio's account managers revoke review links.")
+    return _revoke(ShareLink.objects.filter(delivery=delivery, revoked_at__isnull=True), by)
+
+
+def guest_link(token: str) -> ShareLink:
+    """The link a token opens. Unknown: ``ShareLink.DoesNotExist`` (404); revoked, expired, or its company
+    suspended: ``LinkGone`` saying whom to ask."""
+    link = (ShareLink.objects.select_related("delivery__order__client", "created_by")
+            .get(digest=digest(token or "")))
+    ask = f"Ask {owner_of(link)} for a new one."
+    if link.revoked_at is not None:
+        raise LinkGone(f"This review link was withdrawn. {ask}")
+    if timezone.now() >= link.expires_at:
+        raise LinkGone(f"This review link expired on {link.expires_at:%d %b %Y}. {ask}")
+    if not link.delivery.order.client.is_active or link.delivery.order.status in CLOSED:
+        raise LinkGone(f"This review is closed. {ask}")
+    return link
+
+
+def _note(link: ShareLink, kind: str, detail: str = "") -> None:
+    ShareActivity.objects.create(link=link, kind=kind, detail=detail[:300],
+                                 ip_address=security_log.client_address(security_log.current_request()))
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise RuleViolation("Tell us your name: the studio and the company see it beside your marks.", field="name")
+    if len(name) > NAME_LENGTH:
+        raise RuleViolation(f"A name has at most {NAME_LENGTH} characters.", field="name")
+    return name
+
+
+def guest_confirm(*, link: ShareLink, name: str, password: str = "") -> ShareLink:
+    """The guest says who they are (and the link's password, if it has one). Wrong passwords count on the link;
+    at the sign-in limit it locks for the sign-in cool-off, and both are in the security log."""
+    now = timezone.now()
+    if link.locked_until is not None and now < link.locked_until:
+        minutes = max(1, int((link.locked_until - now).total_seconds() // 60) + 1)
+        raise LinkLocked(f"Too many wrong passwords. The link opens again in {minutes} minutes, or ask "
+                         f"{owner_of(link)}.")
+    clean = _clean_name(name)
+    if link.password and not check_password(password or "", link.password):
+        with transaction.atomic():
+            ShareLink.objects.filter(pk=link.pk).update(failures=F("failures") + 1)
+            link.refresh_from_db(fields=["failures"])
+            _note(link, Kind.WRONG_PASSWORD)
+            locked = link.failures >= settings.AXES_FAILURE_LIMIT
+            if locked:
+                until = now + settings.AXES_COOLOFF_TIME
+                ShareLink.objects.filter(pk=link.pk).update(locked_until=until, failures=0)
+                _note(link, Kind.LOCKED, f"until {until:%Y-%m-%d %H:%M} UTC")
+                security_log.record(SecurityEvent.Kind.GUEST_LOCKED_OUT, company=link.delivery.order.client,
+                                    email=link.email, detail=f"review link to {link.delivery.order.number}")
+        if locked:
+            raise LinkLocked(f"Too many wrong passwords. The link opens again in "
+                             f"{int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)} minutes, or ask {owner_of(link)}.")
+        raise RuleViolation("That is not the link's password.", field="password")
+    with transaction.atomic():
+        ShareLink.objects.filter(pk=link.pk).update(guest_name=clean, failures=0, locked_until=None)
+        link.refresh_from_db(fields=["guest_name", "failures", "locked_until"])
+        _note(link, Kind.OPENED, f"as {clean}")
+        security_log.record(SecurityEvent.Kind.SHARE_OPENED, company=link.delivery.order.client, email=link.email,
+                            detail=f"review link to {link.delivery.order.number} opened by {clean}")
+    return link
+
+
+def noted_download(link: ShareLink, what: str) -> None:
+    """A guest's download, on the link's activity and in the security log."""
+    with transaction.atomic():
+        _note(link, Kind.DOWNLOADED, what)
+        security_log.record(SecurityEvent.Kind.SHARE_DOWNLOADED, company=link.delivery.order.client,
+                            email=link.email, detail=f"{what} of {link.delivery.order.number}")
+
+
+def check_download(link: ShareLink, what: str) -> None:
+    """May this link download ``what`` ("previews" or "finals")? Finals include previews; originals never."""
+    allowed = {ShareDownloads.NONE: set(), ShareDownloads.PREVIEWS: {"previews"},
+               ShareDownloads.FINALS: {"previews", "finals"}}[link.downloads]
+    if what not in allowed:
+        raise NotPermitted("This link lets you look, not download. "
+                           f"Ask {owner_of(link)} if you need the files.")

@@ -1,0 +1,157 @@
+"""The pages of a personal review link, ``/r/<token>/`` (``jobs.review.shares``): nobody signs in. The token in
+the address opens the link; the guest confirms their name (and the link's password) once per browser session,
+then sees the delivery's pictures through ``clients.tenancy.scope`` with the link as principal. A revoked or
+expired link answers 410 and an unknown one 404, each saying whom to ask."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from agency.exceptions import DomainError, RuleViolation
+from agency.uploads import get_backend
+from clients.tenancy import scope
+from jobs import downloads
+from jobs.models import DeliveryItem, ShareDownloads, ShareLink
+from jobs.production.versions import version_label
+from jobs.review import payment_holds, shares
+from jobs.review.deliveries import delivery_download_url
+
+SESSION_KEY = "review_links"  # link id → the digest's first characters, for each link confirmed in this session
+NOT_FOUND = ("This review link does not exist. Check that the address is the whole one from your mail, "
+             "or ask the person who sent it.")
+
+
+class NotFound(DomainError):
+    status_code = 404
+    title = "Not found"
+
+
+TITLES = {404: "This link does not open anything", 410: "This review link has ended",
+          429: "This link is locked for a while", 402: "Released once paid"}
+
+
+def guest_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A guest's page: never cached, never passing its address (the token) on; a refusal is a page that says
+    why and whom to ask, with the link's status (404 unknown, 410 ended, 403 not allowed, 402 held, 429 locked)."""
+
+    @wraps(view)
+    def page(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, token, *args, **kwargs)
+        except DomainError as refusal:
+            response = render(request, "jobs/guest/refused.html", {
+                "title": TITLES.get(refusal.status_code, "Not possible"), "reason": refusal.message,
+                "back": refusal.status_code in (402, 403, 404) and _confirmed_token(request, token),
+                "token": token}, status=refusal.status_code)
+        response["Cache-Control"] = "no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return page
+
+
+def _confirmed_token(request: HttpRequest, token: str) -> bool:
+    link = ShareLink.objects.filter(digest=shares.digest(token)).first()
+    return link is not None and _confirmed(request, link)
+
+
+def _opened(request: HttpRequest, token: str) -> ShareLink:
+    try:
+        link = shares.guest_link(token)
+    except ShareLink.DoesNotExist as exc:
+        raise NotFound(NOT_FOUND) from exc
+    timezone.activate(link.delivery.order.client.time_zone)
+    return link
+
+
+def _confirmed(request: HttpRequest, link: ShareLink) -> bool:
+    return request.session.get(SESSION_KEY, {}).get(str(link.pk)) == link.digest[:16]
+
+
+def _guest(request: HttpRequest, token: str) -> ShareLink:
+    """The link of a page behind the confirmation: 404 when this browser has not confirmed it."""
+    link = _opened(request, token)
+    if not _confirmed(request, link):
+        raise NotFound("Open your review link first and tell us your name.")
+    return link
+
+
+@require_http_methods(["GET", "POST"])
+@guest_page
+def guest_review(request: HttpRequest, token: str) -> HttpResponse:
+    link = _opened(request, token)
+    if not _confirmed(request, link):
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            try:
+                shares.guest_confirm(link=link, name=request.POST.get("name", ""),
+                                     password=request.POST.get("password", ""))
+            except RuleViolation as refusal:
+                errors[refusal.field] = refusal.message
+            else:
+                request.session.cycle_key()
+                request.session[SESSION_KEY] = {**request.session.get(SESSION_KEY, {}), str(link.pk): link.digest[:16]}
+                return redirect("guest_review", token=token)
+        return render(request, "jobs/guest/confirm.html", {
+            "link": link, "order": link.delivery.order, "errors": errors, "name": request.POST.get("name", ""),
+            "sender": shares.owner_of(link)}, status=400 if errors else 200)
+    items = list(scope(DeliveryItem.objects.all(), link).select_related("image", "version").order_by("image__position"))
+    order = link.delivery.order
+    return render(request, "jobs/guest/review.html", {
+        "link": link, "order": order, "delivery": link.delivery, "items": items, "token": token,
+        "held": payment_holds.is_held(order, link), "sender": shares.owner_of(link),
+        "previews": link.downloads in (ShareDownloads.PREVIEWS, ShareDownloads.FINALS),
+        "finals": link.downloads == ShareDownloads.FINALS,
+    })
+
+
+def _item(link: ShareLink, pk: Any) -> DeliveryItem:
+    item = scope(DeliveryItem.objects.all(), link).select_related("image__order", "version").filter(pk=pk).first()
+    if item is None:
+        raise NotFound("This picture is not part of your review.")
+    return item
+
+
+@require_http_methods(["GET"])
+@guest_page
+def guest_picture(request: HttpRequest, token: str, pk: Any, which: str) -> HttpResponse:
+    """A picture of the review, shown in the page: the retouched preview (watermarked while the order is held
+    for payment) or the original's preview beside it."""
+    link = _guest(request, token)
+    item = _item(link, pk)
+    if which == "retouched":
+        url = downloads.version_download_url(version=item.version, by=link, what="preview")
+    elif which == "original":
+        url = downloads.original_download_url(image=item.image, by=link, what="preview")
+    else:
+        raise NotFound("Pictures are 'retouched' or 'original'.")
+    return HttpResponseRedirect(url)
+
+
+@require_http_methods(["GET"])
+@guest_page
+def guest_download(request: HttpRequest, token: str, pk: Any = None) -> HttpResponse:
+    """What the link lets the guest keep: one picture's watermarked preview, or the delivery's final files
+    (a ZIP, once the order is paid for when it is paid before download). Originals never."""
+    link = _guest(request, token)
+    if pk is None:
+        shares.check_download(link, "finals")
+        url = delivery_download_url(delivery=link.delivery, by=link)
+        shares.noted_download(link, f"the ZIP of delivery {link.delivery.number}")
+        return HttpResponseRedirect(url)
+    shares.check_download(link, "previews")
+    item = _item(link, pk)
+    if not item.version.preview:
+        raise NotFound(f"{item.image.filename} has no preview.")
+    key = payment_holds.held_preview(item.version.preview.name)
+    name = f"{version_label(item.version)}_preview.webp"
+    url = get_backend().download_url(key, filename=name, content_type="image/webp")
+    shares.noted_download(link, f"the watermarked preview of {item.image.filename}")
+    return HttpResponseRedirect(url)

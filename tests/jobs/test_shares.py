@@ -1,0 +1,408 @@
+"""Personal review links (issue 22, jobs/review/shares.py): who may send them and what they allow, the guest's
+pages under /r/<token>/, expiry and revocation at their boundary, wrong passwords locking the link like a
+sign-in, downloads as the link allows (never originals, finals never while held), and a guest's scope: the
+link's delivery and nothing else of the company or the studio."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.test import Client as HttpClient
+from django.utils import timezone
+from PIL import Image
+
+from agency.models import SecurityEvent
+from agency.uploads import get_backend
+from billing.models import Invoice
+from clients.tenancy import scope
+from jobs.models import (
+    Delivery,
+    DeliveryItem,
+    DeliveryStatus,
+    Event,
+    ImageStatus,
+    Message,
+    Order,
+    OrderImage,
+    OrderStatus,
+    ShareActivity,
+    ShareLink,
+    Version,
+    VersionStatus,
+)
+from jobs.intake import ingest
+from jobs.review import payment_holds, shares
+from tests.conftest import api_for, web_for
+from tests.factories import add_images, make_order
+from tests.pages import page_text
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now().replace(microsecond=0)
+
+
+def _webp(key):
+    picture = io.BytesIO()
+    Image.new("RGB", (60, 40), (200, 180, 120)).save(picture, "WEBP")
+    return ingest.store(key, picture.getvalue())
+
+
+def _delivered(client, title, count=2):
+    """A delivered order of ``client`` whose images (named after ``title``) and versions have stored previews."""
+    order = make_order(client, status=OrderStatus.DELIVERED, title=title)
+    images = add_images(order, {"standard": count}, status=ImageStatus.DELIVERED)
+    delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive="d.zip")
+    for n, image in enumerate(images, start=1):
+        base = f"clients/{client.pk}/orders/{order.pk}/{image.pk}"
+        OrderImage.objects.filter(pk=image.pk).update(filename=f"{title.split()[0]}-{n}.jpg",
+                                                      preview=_webp(f"{base}/preview.webp"))
+        version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, file=f"{base}/v1.png",
+                                         preview=_webp(f"{base}/versions/v1/preview.webp"), created_by=None,
+                                         width=2400, height=2400)
+        DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+    return delivery
+
+
+@pytest.fixture
+def acme_delivery(cast):
+    return _delivered(cast.acme, "Spring rings")
+
+
+def _served(location):
+    """The storage key a local short-lived link serves."""
+    return get_backend().read_download_token(location.split("/files/", 1)[1].strip("/"))["k"]
+
+
+def _share(user, delivery, **body):
+    return api_for(user).post(f"/api/v1/deliveries/{delivery.pk}/shares/", {"email": "dora@agency.test", **body},
+                              format="json")
+
+
+def _snapshot():
+    return (list(ShareLink.objects.values_list("email", "revoked_at", "expires_at", "can_decide", "downloads")),
+            ShareActivity.objects.count(), SecurityEvent.objects.count(), Event.objects.count(), len(mail.outbox))
+
+
+def _open(link_url, name="Dora Director", password=""):
+    """A fresh browser that opens the link and confirms the name: returns it."""
+    browser = HttpClient()
+    answer = browser.post(link_url, {"name": name, "password": password})
+    assert answer.status_code == 302, answer.content[:400]
+    return browser
+
+
+# --- sending links ---------------------------------------------------------------------------------------------
+
+def test_a_client_admin_sends_a_link_shown_once_and_mailed_while_only_its_digest_is_kept(
+        cast, acme_delivery, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = _share(cast.acme_admin, acme_delivery, downloads="previews", can_decide=True)
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    assert answer["Cache-Control"] == "no-store"
+    token = body["url"].rsplit("/r/", 1)[1].strip("/")
+    link = ShareLink.objects.get()
+    assert (link.email, link.downloads, link.can_decide, link.created_by) == (
+        "dora@agency.test", "previews", True, cast.acme_admin)
+    assert link.digest == shares.digest(token) and token not in str(ShareLink.objects.values().get())
+    assert link.expires_at == pytest.approx(timezone.now() + timedelta(days=14), abs=timedelta(seconds=5))
+    assert body["state"] == "active" and body["has_password"] is False and "digest" not in body
+    # the mail carries the link; the task queue's row does not (it carries it sealed)
+    assert [m.to for m in mail.outbox] == [["dora@agency.test"]]
+    assert body["url"] in mail.outbox[0].body and "for dora@agency.test only" in mail.outbox[0].body
+    assert shares._seal(token) != token and token not in shares._seal(token)
+    # the company's timeline and the security log say who shared with whom
+    event = Event.objects.get(verb="delivery.shared")
+    assert (event.actor, event.message, event.audience) == (
+        cast.acme_admin, "Shared delivery 1 with dora@agency.test for review", "client")
+    logged = SecurityEvent.objects.get(kind=SecurityEvent.Kind.SHARE_CREATED)
+    assert (logged.actor, logged.subject_email, logged.company_id) == (cast.acme_admin, "dora@agency.test", cast.acme.pk)
+    # listed without a secret
+    listed = api_for(cast.acme_admin).get(f"/api/v1/shares/?delivery={acme_delivery.pk}").json()
+    assert [row["email"] for row in listed["results"]] == ["dora@agency.test"]
+    assert "url" not in listed["results"][0] and token not in str(listed)
+
+
+def test_the_mail_task_sends_nothing_for_a_link_revoked_meanwhile_or_a_token_it_did_not_seal(cast, acme_delivery):
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    assert shares.share_mail(link_id=link.pk, sealed="not-a-sealed-token") == 0
+    assert shares.share_mail(link_id=link.pk, sealed=shares._seal("another-token")) == 0
+    shares.share_revoke(link=link, by=cast.acme_admin)
+    assert shares.share_mail(link_id=link.pk, sealed=shares._seal(token)) == 0
+    assert mail.outbox == []
+
+
+def test_an_account_manager_shares_any_companys_delivery_but_only_a_client_admin_lets_a_guest_decide(cast, acme_delivery):
+    assert _share(cast.account_manager, acme_delivery, email="eve@agency.test").status_code == 201
+    before = _snapshot()
+    refused = _share(cast.account_manager, acme_delivery, can_decide=True)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Only an admin of Acme Jewels lets a guest approve or request changes."
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("persona, status", [("client_member_A", 403), ("client_admin_B", 404), ("client_member_B", 404),
+                                             ("retoucher_assigned", 404), ("qc", 404), ("finance", 403), ("anon", 401)])
+def test_who_may_not_send_a_link_changes_nothing(cast, acme_delivery, persona, status):
+    before = _snapshot()
+    answer = _share(cast.personas()[persona], acme_delivery)
+    assert answer.status_code in ({status, 403} if persona == "anon" else {status})
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("body, field, message", [
+    ({"email": "not-an-address"}, "email", "Enter the e-mail address of the person the link is for."),
+    ({"email": ""}, "email", None),
+    ({"downloads": "originals"}, "downloads", None),
+    ({"password": "short7!"}, "password", "A link's password has at least 8 characters."),
+    ({"expires_at": (NOW - timedelta(seconds=1)).isoformat()}, "expires_at", "The expiry must be in the future."),
+    ({"expires_at": "tomorrow"}, "expires_at", None),
+])
+def test_bad_input_is_refused_naming_the_field_and_changes_nothing(cast, acme_delivery, body, field, message):
+    before = _snapshot()
+    answer = _share(cast.acme_admin, acme_delivery, **body)
+    assert answer.status_code == 400, answer.content
+    assert field in answer.json()["errors"]
+    if message:
+        assert answer.json()["errors"][field] == [message]
+    assert _snapshot() == before
+
+
+def test_a_link_works_for_at_most_ninety_days_to_the_second(cast, acme_delivery):
+    with time_machine.travel(NOW, tick=False):
+        limit = timezone.now() + timedelta(days=90)
+        assert _share(cast.acme_admin, acme_delivery, expires_at=limit.isoformat()).status_code == 201
+        before = _snapshot()
+        answer = _share(cast.acme_admin, acme_delivery, expires_at=(limit + timedelta(seconds=1)).isoformat())
+    assert answer.status_code == 400
+    assert answer.json()["errors"]["expires_at"] == ["A review link works for at most 90 days."]
+    assert _snapshot() == before
+
+
+def test_a_cancelled_orders_delivery_is_not_shared(cast, acme_delivery):
+    Order.objects.filter(pk=acme_delivery.order_id).update(status=OrderStatus.CANCELLED)
+    before = _snapshot()
+    answer = _share(cast.acme_admin, acme_delivery)
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == f"Order {acme_delivery.order.number} is cancelled: there is nothing to review."
+    assert _snapshot() == before
+
+
+# --- the guest's pages ---------------------------------------------------------------------------------------------
+
+def test_a_guest_confirms_their_name_and_sees_the_deliverys_pictures_and_nothing_else(cast, acme_delivery):
+    other = _delivered(cast.acme, "Autumn pendants", count=1)
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    url = shares.link_path(token)
+    browser = HttpClient()
+    first = browser.get(url)
+    assert first.status_code == 200 and first["Cache-Control"] == "no-store" and first["Referrer-Policy"] == "no-referrer"
+    text = page_text(first.content)
+    assert "This link is for dora@agency.test" in text and "Spring rings" in text
+    # without a name: refused, nothing noted
+    refused = browser.post(url, {"name": "   "})
+    assert refused.status_code == 400 and "Tell us your name" in page_text(refused.content)
+    assert ShareActivity.objects.count() == 0
+    assert browser.post(url, {"name": "Dora <b>Director</b>"}).status_code == 302
+    page = browser.get(url)
+    text = page_text(page.content)
+    names = [item.image.filename for item in acme_delivery.items.all()]
+    assert all(name in text for name in names)
+    assert other.items.get().image.filename not in text
+    assert "Dora <b>Director</b>" in text and b"<b>Director</b>" not in page.content  # escaped, kept as typed
+    for word in ("€", "EUR", "Invoice", "Quote", "Alice Acme", "CANARY"):
+        assert word not in text
+    item = acme_delivery.items.first()
+    picture = browser.get(f"{url}pictures/{item.pk}/retouched/")
+    assert picture.status_code == 302
+    # another delivery's picture, through this link: 404
+    assert browser.get(f"{url}pictures/{other.items.get().pk}/retouched/").status_code == 404
+    link.refresh_from_db()
+    assert link.guest_name == "Dora <b>Director</b>"
+    opened = ShareActivity.objects.get(link=link)
+    assert (opened.kind, opened.detail) == ("opened", "as Dora <b>Director</b>")
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SHARE_OPENED, subject_email="dora@agency.test").count() == 1
+
+
+def test_a_guests_scope_is_the_links_delivery_and_nothing_of_the_company_or_the_studio(cast, acme_delivery):
+    other = _delivered(cast.acme, "Autumn pendants", count=1)
+    link, _ = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    Message.objects.create(order=acme_delivery.order, author=cast.acme_admin, body="CANARY message")
+    assert set(scope(OrderImage.objects.all(), link)) == {i.image for i in acme_delivery.items.all()}
+    assert set(scope(Version.objects.all(), link)) == {i.version for i in acme_delivery.items.all()}
+    assert list(scope(Delivery.objects.all(), link)) == [acme_delivery]
+    assert list(scope(Order.objects.all(), link)) == [acme_delivery.order]
+    assert other.order not in scope(Order.objects.all(), link)
+    for model in (Event, Message, Invoice, ShareLink, ShareActivity):
+        assert not scope(model.objects.all(), link).exists(), model
+    # a revoked link sees nothing at all
+    shares.share_revoke(link=link, by=cast.acme_admin)
+    assert not scope(OrderImage.objects.all(), link).exists()
+    assert not scope(Delivery.objects.all(), link).exists()
+
+
+def test_an_unknown_token_is_a_clear_404_and_a_guest_page_needs_the_confirmation_first(cast, acme_delivery):
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    unknown = HttpClient().get(shares.link_path("x" * 43))
+    assert unknown.status_code == 404 and "This review link does not exist" in page_text(unknown.content)
+    item = acme_delivery.items.first()
+    unconfirmed = HttpClient().get(f"{shares.link_path(token)}pictures/{item.pk}/retouched/")
+    assert unconfirmed.status_code == 404 and "Open your review link first" in page_text(unconfirmed.content)
+
+
+def test_an_expired_link_ends_at_its_second_and_says_whom_to_ask(cast, acme_delivery):
+    with time_machine.travel(NOW, tick=False):
+        link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
+                                          expires_at=NOW + timedelta(days=2))
+        browser = _open(shares.link_path(token))
+    with time_machine.travel(NOW + timedelta(days=2) - timedelta(seconds=1), tick=False):
+        assert browser.get(shares.link_path(token)).status_code == 200
+    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+        gone = browser.get(shares.link_path(token))
+        assert gone.status_code == 410
+        assert "Ask Ann Acme (" in page_text(gone.content) and "for a new one" in page_text(gone.content)
+        assert browser.get(f"{shares.link_path(token)}pictures/{acme_delivery.items.first().pk}/retouched/").status_code == 410
+
+
+def test_revoking_ends_a_link_at_once_and_twice_changes_nothing(cast, acme_delivery):
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    browser = _open(shares.link_path(token))
+    api = api_for(cast.acme_admin)
+    assert api.delete(f"/api/v1/shares/{link.pk}/").status_code == 204
+    before = _snapshot()
+    assert api.delete(f"/api/v1/shares/{link.pk}/").status_code == 204
+    assert _snapshot() == before
+    gone = browser.get(shares.link_path(token))
+    assert gone.status_code == 410 and "This review link was withdrawn. Ask Ann Acme" in page_text(gone.content)
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SHARE_REVOKED).count() == 1
+    assert api.get(f"/api/v1/shares/{link.pk}/").json()["state"] == "revoked"
+
+
+def test_revoking_all_ends_every_live_link_of_the_delivery_and_no_other(cast, acme_delivery):
+    other = _delivered(cast.acme, "Autumn pendants", count=1)
+    for email in ("a@x.test", "b@x.test"):
+        shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email=email)
+    kept, _ = shares.share_create(delivery=other, by=cast.acme_admin, email="c@x.test")
+    assert api_for(cast.acme_admin).delete(f"/api/v1/deliveries/{acme_delivery.pk}/shares/").status_code == 204
+    assert list(ShareLink.objects.filter(revoked_at__isnull=True)) == [kept]
+    # a member cannot revoke: 403, nothing changes
+    before = _snapshot()
+    assert api_for(cast.acme_member).delete(f"/api/v1/deliveries/{other.pk}/shares/").status_code == 403
+    assert api_for(cast.acme_member).delete(f"/api/v1/shares/{kept.pk}/").status_code == 404  # links are not theirs to see
+    assert _snapshot() == before
+
+
+def test_wrong_passwords_lock_the_link_like_a_sign_in_and_the_right_one_opens_it_after_the_cool_off(
+        cast, acme_delivery, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    with time_machine.travel(NOW, tick=False):
+        link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
+                                          password="correct horse")
+        url, browser = shares.link_path(token), HttpClient()
+        for _ in range(2):
+            wrong = browser.post(url, {"name": "Dora", "password": "guess"})
+            assert wrong.status_code == 400 and "That is not the link's password." in page_text(wrong.content)
+        locked = browser.post(url, {"name": "Dora", "password": "guess"})
+        assert locked.status_code == 429 and "The link opens again in 15 minutes" in page_text(locked.content)
+        # locked: even the right password waits
+        assert browser.post(url, {"name": "Dora", "password": "correct horse"}).status_code == 429
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.GUEST_LOCKED_OUT).count() == 1
+    assert list(ShareActivity.objects.filter(link=link).values_list("kind", flat=True).order_by("id")) == [
+        "wrong_password", "wrong_password", "wrong_password", "locked"]
+    with time_machine.travel(NOW + timedelta(minutes=15) - timedelta(seconds=1), tick=False):
+        assert browser.post(url, {"name": "Dora", "password": "correct horse"}).status_code == 429
+    with time_machine.travel(NOW + timedelta(minutes=15), tick=False):
+        assert browser.post(url, {"name": "Dora", "password": "correct horse"}).status_code == 302
+        assert browser.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("downloads, preview, finals", [("none", 403, 403), ("previews", 302, 403), ("finals", 302, 302)])
+def test_downloads_are_what_the_link_allows(cast, acme_delivery, downloads, preview, finals):
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
+                                      downloads=downloads)
+    browser, url = _open(shares.link_path(token)), shares.link_path(token)
+    item = acme_delivery.items.first()
+    answer = browser.get(f"{url}download/{item.pk}/")
+    assert answer.status_code == preview
+    if preview == 302:
+        assert _served(answer["Location"]).endswith(f"/{item.image_id}/versions/v1/held-preview.webp")  # watermarked
+    assert browser.get(f"{url}download/").status_code == finals
+    noted = list(ShareActivity.objects.filter(link=link, kind="downloaded").values_list("detail", flat=True))
+    expected = ([f"the watermarked preview of {item.image.filename}"] if preview == 302 else []) + (
+        ["the ZIP of delivery 1"] if finals == 302 else [])
+    assert sorted(noted) == sorted(expected)
+    assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.SHARE_DOWNLOADED).count() == len(expected)
+
+
+def test_a_held_orders_final_files_wait_for_the_payment_and_its_pictures_carry_the_watermark(cast, acme_delivery):
+    Order.objects.filter(pk=acme_delivery.order_id).update(downloads_held=True)
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
+                                      downloads="finals")
+    assert payment_holds.is_held(Order.objects.get(pk=acme_delivery.order_id), link)
+    browser = _open(shares.link_path(token))
+    held = browser.get(f"{shares.link_path(token)}download/")
+    assert held.status_code == 402 and "paid before download" in page_text(held.content)
+    assert not ShareActivity.objects.filter(kind="downloaded").exists()
+    page = page_text(browser.get(shares.link_path(token)).content)
+    assert "The pictures carry a watermark until the order is paid for." in page
+    item = acme_delivery.items.first()
+    shown = browser.get(f"{shares.link_path(token)}pictures/{item.pk}/retouched/")
+    assert _served(shown["Location"]).endswith(f"/{item.image_id}/versions/v1/held-preview.webp")
+
+
+def test_there_is_no_way_to_an_original_file(cast, acme_delivery):
+    _, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
+                                   downloads="finals")
+    browser, item = _open(shares.link_path(token)), acme_delivery.items.first()
+    assert browser.get(f"{shares.link_path(token)}pictures/{item.pk}/file/").status_code == 404
+    shown = browser.get(f"{shares.link_path(token)}pictures/{item.pk}/original/")
+    assert shown.status_code == 302 and _served(shown["Location"]).endswith(f"/{item.image_id}/preview.webp")
+
+
+# --- the order page ------------------------------------------------------------------------------------------------
+
+def test_the_order_page_sends_shows_and_revokes_links(cast, acme_delivery, django_capture_on_commit_callbacks):
+    web = web_for(cast.acme_admin)
+    order_url = f"/orders/{acme_delivery.order_id}/"
+    assert "Review links" in page_text(web.get(order_url).content)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = web.post(f"/deliveries/{acme_delivery.pk}/shares/",
+                           {"email": "Dora@Agency.test", "days": "7", "downloads": "previews", "can_decide": "1"})
+    assert created.status_code == 200 and created["Cache-Control"] == "no-store"
+    link = ShareLink.objects.get()
+    assert (link.email, link.downloads, link.can_decide) == ("dora@agency.test", "previews", True)
+    assert link.expires_at == pytest.approx(timezone.now() + timedelta(days=7), abs=timedelta(seconds=5))
+    assert mail.outbox[0].body.count("/r/") == 1 and mail.outbox[0].body.split("/r/")[1].split("/")[0] in \
+        created.content.decode()
+    page = page_text(web.get(order_url).content)
+    assert "dora@agency.test" in page and "Not opened yet" in page
+    assert web.post(f"/shares/{link.pk}/revoke/").status_code == 302
+    assert ShareLink.objects.get().revoked_at is not None
+    # bad days: refused with the reason, nothing made
+    before = _snapshot()
+    for days in ("0", "91", "soon"):
+        refused = web.post(f"/deliveries/{acme_delivery.pk}/shares/", {"email": "x@y.test", "days": days})
+        assert refused.status_code == 400
+    assert _snapshot() == before
+
+
+def test_a_member_sees_no_share_form_and_the_order_page_reads_links_in_constant_queries(
+        cast, acme_delivery, django_assert_max_num_queries):
+    assert "Review links" not in page_text(web_for(cast.acme_member).get(f"/orders/{acme_delivery.order_id}/").content)
+    web = web_for(cast.acme_admin)
+    url = f"/orders/{acme_delivery.order_id}/deliveries/"
+    shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="one@x.test")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as one:
+        web.get(url)
+    for n in range(5):
+        link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email=f"p{n}@x.test")
+        _open(shares.link_path(token))
+    with CaptureQueriesContext(connection) as six:
+        assert web.get(url).status_code == 200
+    assert len(six) == len(one)
