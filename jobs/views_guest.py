@@ -38,7 +38,7 @@ TITLES = {404: "This link does not open anything", 410: "This review link has en
 
 
 def guest_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A guest's page: never cached, never passing its address (the token) on; a refusal is a page that says
+    """A guest's page: never cached; a refusal is a page that says
     why and whom to ask, with the link's status (404 unknown, 410 ended, 403 not allowed, 402 held, 429 locked)."""
 
     @wraps(view)
@@ -51,7 +51,8 @@ def guest_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
                 "back": refusal.status_code in (402, 403, 404) and _confirmed_token(request, token),
                 "token": token}, status=refusal.status_code)
         response["Cache-Control"] = "no-store"
-        response["Referrer-Policy"] = "no-referrer"
+        # the token is in the address: the site's "same-origin" referrer policy never sends it to another site
+        # ("no-referrer" would make the browser's Origin "null", and Django's CSRF check refuse every form)
         return response
 
     return page

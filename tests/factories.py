@@ -137,3 +137,31 @@ def sign_in_with_second_factor(web: Any, user: User) -> Any:
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return device
+
+
+def delivered_with_previews(client: Client, title: str, count: int = 2) -> Any:
+    """A delivered order of ``client`` and its delivery 1 (returned): ``count`` images named after ``title``'s
+    first word, each with a stored preview, a passed 2400 px version with its own stored preview, published."""
+    import io
+
+    from PIL import Image
+
+    from jobs.intake import ingest
+    from jobs.models import Delivery, DeliveryItem, DeliveryStatus, Version, VersionStatus
+
+    def webp(key: str) -> str:
+        picture = io.BytesIO()
+        Image.new("RGB", (60, 40), (200, 180, 120)).save(picture, "WEBP")
+        return ingest.store(key, picture.getvalue())
+
+    order = make_order(client, status=OrderStatus.DELIVERED, title=title)
+    images = add_images(order, {"standard": count}, status=ImageStatus.DELIVERED)
+    delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive="d.zip")
+    for n, image in enumerate(images, start=1):
+        base = f"clients/{client.pk}/orders/{order.pk}/{image.pk}"
+        OrderImage.objects.filter(pk=image.pk).update(filename=f"{title.split()[0]}-{n}.jpg",
+                                                      preview=webp(f"{base}/preview.webp"))
+        version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, file=f"{base}/v1.png",
+                                         preview=webp(f"{base}/versions/v1/preview.webp"), width=2400, height=2400)
+        DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
+    return delivery

@@ -5,7 +5,6 @@ link's delivery and nothing else of the company or the studio."""
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,6 @@ import time_machine
 from django.core import mail
 from django.test import Client as HttpClient
 from django.utils import timezone
-from PIL import Image
 
 from agency.models import SecurityEvent
 from agency.uploads import get_backend
@@ -21,10 +19,7 @@ from billing.models import Invoice
 from clients.tenancy import scope
 from jobs.models import (
     Delivery,
-    DeliveryItem,
-    DeliveryStatus,
     Event,
-    ImageStatus,
     Message,
     Order,
     OrderImage,
@@ -32,43 +27,19 @@ from jobs.models import (
     ShareActivity,
     ShareLink,
     Version,
-    VersionStatus,
 )
-from jobs.intake import ingest
 from jobs.review import payment_holds, shares
 from tests.conftest import api_for, web_for
-from tests.factories import add_images, make_order
+from tests.factories import delivered_with_previews
 from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(microsecond=0)
 
 
-def _webp(key):
-    picture = io.BytesIO()
-    Image.new("RGB", (60, 40), (200, 180, 120)).save(picture, "WEBP")
-    return ingest.store(key, picture.getvalue())
-
-
-def _delivered(client, title, count=2):
-    """A delivered order of ``client`` whose images (named after ``title``) and versions have stored previews."""
-    order = make_order(client, status=OrderStatus.DELIVERED, title=title)
-    images = add_images(order, {"standard": count}, status=ImageStatus.DELIVERED)
-    delivery = Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, archive="d.zip")
-    for n, image in enumerate(images, start=1):
-        base = f"clients/{client.pk}/orders/{order.pk}/{image.pk}"
-        OrderImage.objects.filter(pk=image.pk).update(filename=f"{title.split()[0]}-{n}.jpg",
-                                                      preview=_webp(f"{base}/preview.webp"))
-        version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, file=f"{base}/v1.png",
-                                         preview=_webp(f"{base}/versions/v1/preview.webp"), created_by=None,
-                                         width=2400, height=2400)
-        DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
-    return delivery
-
-
 @pytest.fixture
 def acme_delivery(cast):
-    return _delivered(cast.acme, "Spring rings")
+    return delivered_with_previews(cast.acme, "Spring rings")
 
 
 def _served(location):
@@ -194,12 +165,12 @@ def test_a_cancelled_orders_delivery_is_not_shared(cast, acme_delivery):
 # --- the guest's pages ---------------------------------------------------------------------------------------------
 
 def test_a_guest_confirms_their_name_and_sees_the_deliverys_pictures_and_nothing_else(cast, acme_delivery):
-    other = _delivered(cast.acme, "Autumn pendants", count=1)
+    other = delivered_with_previews(cast.acme, "Autumn pendants", count=1)
     link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
     url = shares.link_path(token)
     browser = HttpClient()
     first = browser.get(url)
-    assert first.status_code == 200 and first["Cache-Control"] == "no-store" and first["Referrer-Policy"] == "no-referrer"
+    assert first.status_code == 200 and first["Cache-Control"] == "no-store" and first["Referrer-Policy"] == "same-origin"
     text = page_text(first.content)
     assert "This link is for dora@agency.test" in text and "Spring rings" in text
     # without a name: refused, nothing noted
@@ -228,7 +199,7 @@ def test_a_guest_confirms_their_name_and_sees_the_deliverys_pictures_and_nothing
 
 
 def test_a_guests_scope_is_the_links_delivery_and_nothing_of_the_company_or_the_studio(cast, acme_delivery):
-    other = _delivered(cast.acme, "Autumn pendants", count=1)
+    other = delivered_with_previews(cast.acme, "Autumn pendants", count=1)
     link, _ = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
     Message.objects.create(order=acme_delivery.order, author=cast.acme_admin, body="CANARY message")
     assert set(scope(OrderImage.objects.all(), link)) == {i.image for i in acme_delivery.items.all()}
@@ -282,7 +253,7 @@ def test_revoking_ends_a_link_at_once_and_twice_changes_nothing(cast, acme_deliv
 
 
 def test_revoking_all_ends_every_live_link_of_the_delivery_and_no_other(cast, acme_delivery):
-    other = _delivered(cast.acme, "Autumn pendants", count=1)
+    other = delivered_with_previews(cast.acme, "Autumn pendants", count=1)
     for email in ("a@x.test", "b@x.test"):
         shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email=email)
     kept, _ = shares.share_create(delivery=other, by=cast.acme_admin, email="c@x.test")

@@ -1,0 +1,76 @@
+"""A guest's journey in Chromium (issue 22): a client admin sends a review link with a password from the order
+page; the guest opens it, is refused a wrong password, confirms their name (hostile text stays text), sees the
+delivery's pictures, downloads a watermarked preview; the admin sees the activity, revokes the link, and the
+guest's next page is the ended link's, saying whom to ask."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import ShareActivity, ShareLink
+from tests.e2e.session import Person
+from tests.factories import delivered_with_previews
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+HOSTILE = 'Dora <img src=x onerror="window.pwned=1"> Director'
+
+
+def test_a_guest_reviews_through_a_personal_link_until_it_is_revoked(cast, live_server, browser, settings):
+    settings.LOUPE_BASE_URL = live_server.url
+    delivery = delivered_with_previews(cast.acme, "Spring rings", count=2)
+    admin = Person(browser, live_server, cast.acme_admin)
+    page = admin.go(f"/orders/{delivery.order_id}/")
+    page.locator("details.shares summary").first.click()
+    form = page.locator("form.share-form").first
+    form.get_by_label("E-mail").fill("dora@agency.test")
+    form.get_by_label("Downloads").select_option("previews")
+    form.get_by_label("Password").fill("sapphire-2026")
+    form.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("heading", name="Review link sent")).to_be_visible()
+    url = page.locator("#share-url").input_value()
+    assert re.fullmatch(rf"{re.escape(live_server.url)}/r/[\w-]{{43}}/", url)
+    admin.shoot("share-created")
+
+    guest_context = browser.new_context(viewport={"width": 1440, "height": 1000}, timezone_id="Europe/Paris",
+                                        accept_downloads=True)
+    guest = guest_context.new_page()
+    guest.goto(url)
+    expect(guest.get_by_text("This link is for dora@agency.test")).to_be_visible()
+    guest.get_by_label("Your name").fill(HOSTILE)
+    guest.get_by_label("Password").fill("not-the-password")
+    guest.get_by_role("button", name="Open the review").click()
+    expect(guest.get_by_text("That is not the link's password.")).to_be_visible()
+    guest.get_by_label("Password").fill("sapphire-2026")
+    guest.get_by_role("button", name="Open the review").click()
+    expect(guest.get_by_role("heading", name="Spring rings")).to_be_visible()
+    expect(guest.get_by_text(HOSTILE)).to_be_visible()  # shown as typed, never run
+    assert guest.evaluate("window.pwned") is None
+    for name in ("Spring-1.jpg", "Spring-2.jpg"):
+        expect(guest.get_by_role("heading", name=name)).to_be_visible()
+    retouched = guest.get_by_role("img", name="Spring-1.jpg, retouched")
+    expect(retouched).to_be_visible()
+    guest.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=retouched.element_handle())
+    assert guest.get_by_text("€").count() == 0 and guest.get_by_text("CANARY").count() == 0
+    with guest.expect_download() as download:
+        guest.get_by_role("link", name="Watermarked preview").first.click()
+    assert download.value.suggested_filename.endswith("_preview.webp")
+
+    link = ShareLink.objects.get()
+    assert list(ShareActivity.objects.filter(link=link).order_by("id").values_list("kind", flat=True)) == [
+        "wrong_password", "opened", "downloaded"]
+    page.goto(f"{live_server.url}/orders/{delivery.order_id}/")
+    shares = page.locator("details.shares").first
+    shares.locator("summary").click()
+    expect(shares.get_by_text(HOSTILE).first).to_be_visible()
+    expect(shares.get_by_text(re.compile("Downloaded .*watermarked preview of Spring-1.jpg"))).to_be_visible()
+    admin.shoot("share-activity")
+    shares.get_by_role("button", name="Revoke").first.click()
+    expect(page.get_by_text("The review link for dora@agency.test is revoked")).to_be_visible()
+
+    guest.reload()
+    expect(guest.get_by_role("heading", name="This review link has ended")).to_be_visible()
+    expect(guest.get_by_text("This review link was withdrawn. Ask Ann Acme")).to_be_visible()
+    guest_context.close()
