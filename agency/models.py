@@ -389,6 +389,7 @@ class SecurityEvent(models.Model):
         SHARE_REVOKED = "share_revoked", "Review link revoked"
         SHARE_OPENED = "share_opened", "Review link opened"
         SHARE_DOWNLOADED = "share_downloaded", "Download through a review link"
+        SHARE_DECIDED = "share_decided", "Decision through a review link"
         GUEST_LOCKED_OUT = "guest_locked_out", "Review link locked after wrong passwords"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -78,6 +78,7 @@ urlpatterns = [
     path("files/<str:token>/", views.local_file, name="local-file"),
     # personal review links (jobs.review.shares): nobody signs in, the token opens the link
     path("r/<str:token>/", views_guest.guest_review, name="guest_review"),
+    path("r/<str:token>/decide/", views_guest.guest_decide, name="guest_decide"),
     path("r/<str:token>/pictures/<int:pk>/<slug:which>/", views_guest.guest_picture, name="guest_picture"),
     path("r/<str:token>/download/", views_guest.guest_download, name="guest_download_finals"),
     path("r/<str:token>/download/<int:pk>/", views_guest.guest_download, name="guest_download_preview"),

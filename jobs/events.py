@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from agency.models import User
-from agency.permissions import is_studio_user
+from agency.permissions import is_guest, is_studio_user
 from agency.tasks import enqueue_on_commit
 from jobs.models import Audience, Event, Order
 
@@ -79,7 +79,9 @@ def record_event(*, order: Order, actor: User | None, verb: str, message: str, a
 
 def on_behalf(by: User | None, order: Order) -> str:
     """Words for a client's action taken by the studio, so the timeline never names a manager as if
-    they were the client: " on behalf of Acme Jewels" (empty when the client acted)."""
+    they were the client: " on behalf of Acme Jewels" (empty when the client acted; " by Dora (guest)" for a guest)."""
+    if is_guest(by):  # someone reviewing through a personal link: named, never taken for an account
+        return f" by {by.display_name}"
     if not is_studio_user(by):
         return ""
     return f" on behalf of {order.client.name}"

@@ -654,6 +654,7 @@ class ShareActivity(models.Model):
         WRONG_PASSWORD = "wrong_password", "Wrong password"
         LOCKED = "locked", "Locked after wrong passwords"
         DOWNLOADED = "downloaded", "Downloaded"
+        DECIDED = "decided", "Decided"
         REVOKED = "revoked", "Revoked"
 
     id = models.BigAutoField(primary_key=True)
@@ -698,6 +699,9 @@ class RevisionRound(models.Model):
     note = models.TextField(blank=True, max_length=2000, help_text="The client's general note for this round.")
     billable = models.BooleanField(default=False, help_text="Beyond the free rounds, with change items.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # a guest's round (jobs.review.shares): the review link that asked, when no account did
+    requested_by_share = models.ForeignKey("ShareLink", null=True, blank=True, on_delete=models.SET_NULL,
+                                           related_name="rounds")
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -709,6 +713,13 @@ class RevisionRound(models.Model):
 
     def __str__(self) -> str:
         return f"Round {self.number} of {self.order_id}"
+
+    @property
+    def requester_name(self) -> str:
+        """Who asked: a person, a guest ("Dora (guest)"), or nobody left to name."""
+        if self.requested_by is not None:
+            return self.requested_by.full_name
+        return self.requested_by_share.display_name if self.requested_by_share is not None else ""
 
 
 class RevisionItem(models.Model):

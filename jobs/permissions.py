@@ -123,8 +123,10 @@ def can_review_qc(user: Any) -> bool:
 
 
 def can_review_delivery(user: Any, order: Order) -> bool:
-    """Approve delivered images or request changes: the client's users, or an account manager acting
-    for the client (the timeline says so)."""
+    """Approve delivered images or request changes: the client's users, an account manager acting for the
+    client (the timeline says so), or a guest whose review link a client admin let decide (on that order)."""
+    if agency_permissions.is_guest(user):
+        return bool(user.can_decide) and user.delivery.order_id == order.pk
     return _is_own_client(user, order.client_id) or user.role in MANAGER_ROLES
 
 

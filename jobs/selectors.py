@@ -210,14 +210,15 @@ def item_marks(user: Any) -> Prefetch:
 def round_list(user: Any, order: Order) -> QuerySet[RevisionRound]:
     items = Prefetch("items", queryset=scope(RevisionItem.objects.select_related("image", "reclassed_by")
                                              .prefetch_related(item_marks(user)).order_by("image__position"), user))
-    return (scope(RevisionRound.objects.filter(order=order), user).select_related("requested_by", "confirmed_by")
+    return (scope(RevisionRound.objects.filter(order=order), user)
+            .select_related("requested_by", "requested_by_share", "confirmed_by")
             .prefetch_related(items).order_by("-number"))
 
 
 def round_queryset(user: Any) -> QuerySet[RevisionRound]:
     items = Prefetch("items", queryset=scope(RevisionItem.objects.select_related("image").prefetch_related(item_marks(user))
                                              .order_by("image__position"), user))
-    return (scope(RevisionRound.objects.select_related("order__client", "requested_by"), user)
+    return (scope(RevisionRound.objects.select_related("order__client", "requested_by", "requested_by_share"), user)
             .prefetch_related(items))
 
 

@@ -683,7 +683,7 @@ class RevisionRoundSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_requested_by(self, round_: RevisionRound) -> str | None:
-        return round_.requested_by.full_name if round_.requested_by else None
+        return round_.requester_name or None
 
 
 class ReviewResultSerializer(serializers.Serializer):

@@ -5,10 +5,12 @@ expired link answers 410 and an unknown one 404, each saying whom to ask."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,9 +20,9 @@ from agency.exceptions import DomainError, RuleViolation
 from agency.uploads import get_backend
 from clients.tenancy import scope
 from jobs import downloads
-from jobs.models import DeliveryItem, ShareDownloads, ShareLink
+from jobs.models import REVIEWABLE, DeliveryItem, ItemKind, RoundStatus, ShareDownloads, ShareLink
 from jobs.production.versions import version_label
-from jobs.review import payment_holds, shares
+from jobs.review import payment_holds, proofing, shares
 from jobs.review.deliveries import delivery_download_url
 
 SESSION_KEY = "review_links"  # link id → the digest's first characters, for each link confirmed in this session
@@ -48,7 +50,7 @@ def guest_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         except DomainError as refusal:
             response = render(request, "jobs/guest/refused.html", {
                 "title": TITLES.get(refusal.status_code, "Not possible"), "reason": refusal.message,
-                "back": refusal.status_code in (402, 403, 404) and _confirmed_token(request, token),
+                "back": refusal.status_code not in (410, 429) and _confirmed_token(request, token),
                 "token": token}, status=refusal.status_code)
         response["Cache-Control"] = "no-store"
         # the token is in the address: the site's "same-origin" referrer policy never sends it to another site
@@ -110,6 +112,7 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
         "held": payment_holds.is_held(order, link), "sender": shares.owner_of(link),
         "previews": link.downloads in (ShareDownloads.PREVIEWS, ShareDownloads.FINALS),
         "finals": link.downloads == ShareDownloads.FINALS,
+        "deciding": link.can_decide and order.status in REVIEWABLE,
     })
 
 
@@ -118,6 +121,30 @@ def _item(link: ShareLink, pk: Any) -> DeliveryItem:
     if item is None:
         raise NotFound("This picture is not part of your review.")
     return item
+
+
+@require_http_methods(["POST"])
+@guest_page
+def guest_decide(request: HttpRequest, token: str) -> HttpResponse:
+    """A guest whose link lets them decide approves a picture or asks for changes with a note, through the same
+    review service as the company's people (``jobs.review.proofing.review_submit``)."""
+    link = _guest(request, token)
+    try:
+        image = uuid.UUID(request.POST.get("image", ""))
+    except ValueError as exc:
+        raise RuleViolation("Choose a picture of your review.", field="image") from exc
+    decision = request.POST.get("decision", "")
+    if decision not in {"approve", "revise"}:
+        raise RuleViolation("Approve the picture or ask for changes.", field="decision")
+    result = proofing.review_submit(order=link.delivery.order, by=link, items=[
+        {"image": image, "decision": decision, "note": request.POST.get("note", ""), "kind": ItemKind.CHANGE}])
+    if result.approved:
+        flash.success(request, "Approved. Thank you: the company and the studio see it.")
+    elif result.round is not None and result.round.status == RoundStatus.AWAITING_CONFIRMATION:
+        flash.success(request, "Your changes are noted; they go to the studio once the company's admin confirms them.")
+    else:
+        flash.success(request, "Your changes are sent to the studio.")
+    return redirect("guest_review", token=token)
 
 
 @require_http_methods(["GET"])

@@ -19,6 +19,8 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.notifications import notify
+from agency.permissions import is_guest
+from clients.tenancy import scope
 from jobs import permissions, selectors, workflow
 from jobs.events import on_behalf, record_event
 from jobs.models import (
@@ -40,7 +42,7 @@ from jobs.models import (
     Version,
 )
 from jobs.notifications import client_users
-from jobs.review import annotations, deliveries
+from jobs.review import annotations, deliveries, shares
 from jobs.workflow import IMAGES, ROUNDS
 
 logger = logging.getLogger("loupe.review")
@@ -148,6 +150,12 @@ def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: 
         raise InvalidTransition(f"Order {order.number} is {workflow.ORDERS.label(order.status)}; there is nothing to review.")
     note = _clean_text(note, "note")
     images = _check_items(order, items)
+    # A guest (a review link that may decide) decides for the company on their link's pictures only, and is
+    # nobody's account: the rows and the workflow name no user, the timeline names them ("by Dora (guest)").
+    guest = by if is_guest(by) else None
+    actor = None if guest else by
+    if guest is not None:
+        _check_guest_items(guest, items, images)
     versions = _latest_delivered(list(images))
     approve = [item["image"] for item in items if item["decision"] == "approve"]
     revise = [item for item in items if item["decision"] == "revise"]
@@ -157,16 +165,37 @@ def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: 
             raise InvalidTransition("Some of these images were reviewed by someone else a moment ago; reload the page.")
         Version.objects.filter(pk__in=[versions[pk].pk for pk in approve]).update(approved=True)
         names = ", ".join(images[pk].filename for pk in approve[:3]) + ("…" if len(approve) > 3 else "")
-        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="images.approved",
+        record_event(audience=Audience.CLIENT, order=order, actor=actor, verb="images.approved",
                      message=f"{len(approve)} image{'s' if len(approve) != 1 else ''} approved{behalf}: {names}",
-                     data={"images": [str(pk) for pk in approve]})
-    round_ = _open_round(order, by, revise, images, versions, note, confirm=confirm) if revise else None
-    completed = _complete_if_done(order, by)
+                     data={"images": [str(pk) for pk in approve], **_guest_data(guest)})
+    round_ = _open_round(order, actor, revise, images, versions, note, confirm=confirm, behalf=behalf,
+                         guest=guest) if revise else None
+    if guest is not None:
+        shares.noted_decisions(guest, approved=[images[pk].filename for pk in approve],
+                               revised=[images[item["image"]].filename for item in revise])
+    completed = _complete_if_done(order, actor)
     return ReviewResult(len(approve), round_, completed)
 
 
-def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: dict[Any, OrderImage],
-                versions: dict[Any, Version], note: str, *, confirm: bool) -> RevisionRound:
+def _guest_data(guest: Any) -> dict[str, Any]:
+    return {"guest": {"share": str(guest.pk), "name": guest.guest_name, "email": guest.email}} if guest else {}
+
+
+def _check_guest_items(guest: Any, items: list[dict[str, Any]], images: dict[Any, OrderImage]) -> None:
+    """A guest decides on the pictures of their link's delivery, with a note (drawing marks is for people with
+    an account until the guest canvas comes)."""
+    theirs = set(scope(OrderImage.objects.filter(pk__in=list(images)), guest).values_list("pk", flat=True))
+    for item in items:
+        if item["image"] not in theirs:
+            raise RuleViolation(f"{images[item['image']].filename} is not part of your review.", field="items")
+        if item.get("marks") or item.get("annotations"):
+            raise RuleViolation("Describe the change in the note: marks on the picture are drawn by the company's "
+                                "people.", field="items")
+
+
+def _open_round(order: Order, by: User | None, revise: list[dict[str, Any]], images: dict[Any, OrderImage],
+                versions: dict[Any, Version], note: str, *, confirm: bool, behalf: str = "",
+                guest: Any = None) -> RevisionRound:
     number = order.revision_rounds.count() + 1
     kinds = [item.get("kind") or ItemKind.CHANGE for item in revise]
     if any(kind not in ItemKind.values for kind in kinds):
@@ -174,6 +203,7 @@ def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: di
     billable = is_billable_round(order.client, number, kinds.count(ItemKind.CHANGE))
     awaiting = billable and not (confirm and permissions.can_confirm_round(by, order))
     round_ = RevisionRound.objects.create(order=order, number=number, note=note, billable=billable, requested_by=by,
+                                          requested_by_share=guest,
                                           status=RoundStatus.AWAITING_CONFIRMATION if awaiting else RoundStatus.OPEN,
                                           confirmed_by=None if awaiting or not billable else by,
                                           confirmed_at=None if awaiting or not billable else timezone.now())
@@ -187,12 +217,13 @@ def _open_round(order: Order, by: User, revise: list[dict[str, Any]], images: di
                           by=by, audience=Audience.CLIENT)  # the client's request, whoever sends it
     changes = kinds.count(ItemKind.CHANGE)
     if awaiting:
+        asked = f", asked{behalf}," if guest is not None else ""
         record_event(audience=Audience.CLIENT, order=order, actor=by, verb="revision.awaiting_confirmation",
-                     message=f"Revision round {number} waits for a client admin's confirmation: {changes} "
+                     message=f"Revision round {number}{asked} waits for a client admin's confirmation: {changes} "
                              f"change{'s' if changes != 1 else ''} beyond the free rounds are billable",
-                     data={"round": str(round_.pk)})
+                     data={"round": str(round_.pk), **_guest_data(guest)})
     else:
-        _start_round(order, round_, by)
+        _start_round(order, round_, by, behalf=behalf if guest is not None else None)
     revision_round_changed.send(sender=RevisionRound, round=round_)
     return round_
 
@@ -214,12 +245,13 @@ def _attach_marks(made: list[RevisionItem], revise: list[dict[str, Any]], images
                                 "sent already; reload the page.", field="annotations")
 
 
-def _start_round(order: Order, round_: RevisionRound, by: User) -> None:
+def _start_round(order: Order, round_: RevisionRound, by: User | None, behalf: str | None = None) -> None:
     image_ids = list(round_.items.values_list("image_id", flat=True))
     if IMAGES.claim(OrderImage.objects.filter(pk__in=image_ids), "request_revision") != len(image_ids):
         raise InvalidTransition("Some of these images were reviewed by someone else a moment ago; reload the page.")
     count = len(image_ids)
-    message = f"Revision round {round_.number} opened{on_behalf(by, order)}: changes requested on {count} " \
+    behalf = on_behalf(by, order) if behalf is None else behalf
+    message = f"Revision round {round_.number} opened{behalf}: changes requested on {count} " \
               f"image{'s' if count != 1 else ''}"
     data = {"round": str(round_.pk), "images": [str(pk) for pk in image_ids]}
     if order.status == OrderStatus.DELIVERED:  # the order's own transition is the timeline line

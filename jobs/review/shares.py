@@ -282,6 +282,18 @@ def noted_download(link: ShareLink, what: str) -> None:
                             email=link.email, detail=f"{what} of {link.delivery.order.number}")
 
 
+def noted_decisions(link: ShareLink, *, approved: list[str], revised: list[str]) -> None:
+    """A guest's decisions (``jobs.review.proofing.review_submit``), on the link's activity and in the security log."""
+    parts = ([f"approved {', '.join(approved)}"] if approved else []) + (
+        [f"asked for changes to {', '.join(revised)}"] if revised else [])
+    if not parts:
+        return
+    detail = "; ".join(parts)
+    _note(link, Kind.DECIDED, detail)
+    security_log.record(SecurityEvent.Kind.SHARE_DECIDED, company=link.delivery.order.client, email=link.email,
+                        detail=f"{detail} on {link.delivery.order.number}")
+
+
 def check_download(link: ShareLink, what: str) -> None:
     """May this link download ``what`` ("previews" or "finals")? Finals include previews; originals never."""
     allowed = {ShareDownloads.NONE: set(), ShareDownloads.PREVIEWS: {"previews"},

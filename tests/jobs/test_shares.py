@@ -13,22 +13,29 @@ from django.core import mail
 from django.test import Client as HttpClient
 from django.utils import timezone
 
+from agency.exceptions import RuleViolation
 from agency.models import SecurityEvent
 from agency.uploads import get_backend
 from billing.models import Invoice
 from clients.tenancy import scope
 from jobs.models import (
     Delivery,
+    DeliveryItem,
+    DeliveryStatus,
     Event,
+    ImageStatus,
     Message,
     Order,
     OrderImage,
     OrderStatus,
+    RevisionRound,
+    RoundStatus,
     ShareActivity,
     ShareLink,
     Version,
+    VersionStatus,
 )
-from jobs.review import payment_holds, shares
+from jobs.review import payment_holds, proofing, shares
 from tests.conftest import api_for, web_for
 from tests.factories import delivered_with_previews
 from tests.pages import page_text
@@ -377,3 +384,105 @@ def test_a_member_sees_no_share_form_and_the_order_page_reads_links_in_constant_
     with CaptureQueriesContext(connection) as six:
         assert web.get(url).status_code == 200
     assert len(six) == len(one)
+
+
+# --- a guest who may decide ---------------------------------------------------------------------------------------
+
+def _deciding(cast, delivery, **extra):
+    link, token = shares.share_create(delivery=delivery, by=cast.acme_admin, email="dora@agency.test",
+                                      can_decide=True, **extra)
+    return link, token, _open(shares.link_path(token), name="Dora Director")
+
+
+def _decide(browser, token, image, decision, note=""):
+    return browser.post(f"{shares.link_path(token)}decide/", {"image": str(image.pk), "decision": decision, "note": note})
+
+
+def _review_state(order):
+    statuses = sorted(OrderImage.objects.filter(order=order).values_list("status", flat=True))
+    return (Order.objects.get(pk=order.pk).status, statuses,
+            RevisionRound.objects.filter(order=order).count(), Event.objects.filter(order=order).count(),
+            ShareActivity.objects.filter(kind="decided").count())
+
+
+def test_a_guest_who_may_decide_approves_through_the_review_service_and_is_named_on_the_timeline(cast, acme_delivery):
+    link, token, browser = _deciding(cast, acme_delivery)
+    first, second = [item.image for item in acme_delivery.items.order_by("image__position")]
+    assert "Approve Spring-1.jpg" in page_text(browser.get(shares.link_path(token)).content)
+    answer = _decide(browser, token, first, "approve")
+    assert answer.status_code == 302
+    assert "Approved. Thank you" in page_text(browser.get(shares.link_path(token)).content)
+    assert OrderImage.objects.get(pk=first.pk).status == ImageStatus.APPROVED
+    event = Event.objects.get(verb="images.approved")
+    assert (event.actor, event.message) == (None, "1 image approved by Dora Director (guest): Spring-1.jpg")
+    assert event.data["guest"] == {"share": str(link.pk), "name": "Dora Director", "email": "dora@agency.test"}
+    noted = ShareActivity.objects.get(kind="decided")
+    assert (noted.link, noted.detail) == (link, "approved Spring-1.jpg")
+    assert SecurityEvent.objects.get(kind=SecurityEvent.Kind.SHARE_DECIDED).detail == (
+        f"approved Spring-1.jpg on {acme_delivery.order.number}")
+    # the last picture approved completes the order, as when the company approves it
+    assert _decide(browser, token, second, "approve").status_code == 302
+    assert Order.objects.get(pk=acme_delivery.order_id).status == OrderStatus.COMPLETED
+    # twice: the picture is approved already, refused with the reason, nothing changes
+    before = _review_state(acme_delivery.order)
+    again = _decide(browser, token, second, "approve")
+    assert again.status_code == 409 and "Back to the review" in page_text(again.content)
+    assert _review_state(acme_delivery.order) == before
+
+
+def test_a_guests_changes_open_a_round_that_names_them(cast, acme_delivery):
+    cast.acme.__class__.objects.filter(pk=cast.acme.pk).update(free_revision_rounds=1)
+    link, token, browser = _deciding(cast, acme_delivery)
+    image = acme_delivery.items.order_by("image__position").first().image
+    assert _decide(browser, token, image, "revise", "The prong at the top left still shows dust").status_code == 302
+    round_ = RevisionRound.objects.get(order=acme_delivery.order)
+    assert (round_.requested_by, round_.requested_by_share, round_.status) == (None, link, RoundStatus.OPEN)
+    assert round_.items.get().note == "The prong at the top left still shows dust"
+    assert Order.objects.get(pk=acme_delivery.order_id).status == OrderStatus.REVISION
+    assert Event.objects.get(verb="order.revision").message == (
+        "Revision round 1 opened by Dora Director (guest): changes requested on 1 image")
+    listed = api_for(cast.acme_admin).get(f"/api/v1/revision-rounds/{round_.pk}/").json()
+    assert listed["requested_by"] == "Dora Director (guest)"
+
+
+def test_a_guests_billable_round_waits_for_a_client_admin(cast, acme_delivery):
+    cast.acme.__class__.objects.filter(pk=cast.acme.pk).update(free_revision_rounds=0)
+    _, token, browser = _deciding(cast, acme_delivery)
+    image = acme_delivery.items.order_by("image__position").first().image
+    assert _decide(browser, token, image, "revise", "Warmer gold").status_code == 302
+    assert RevisionRound.objects.get().status == RoundStatus.AWAITING_CONFIRMATION
+    assert "once the company's admin confirms them" in page_text(browser.get(shares.link_path(token)).content)
+    assert Event.objects.get(verb="revision.awaiting_confirmation").message.startswith(
+        "Revision round 1, asked by Dora Director (guest), waits for a client admin's confirmation")
+
+
+def test_a_guest_decides_only_with_a_link_that_allows_it_only_on_their_pictures_and_says_what_should_change(
+        cast, acme_delivery):
+    order = acme_delivery.order
+    later = OrderImage.objects.create(order=order, filename="Later-1.jpg", status=ImageStatus.DELIVERED, width=2400,
+                                      height=2400)
+    second = Delivery.objects.create(order=order, number=2, status=DeliveryStatus.READY, archive="d2.zip")
+    DeliveryItem.objects.create(delivery=second, image=later, version=Version.objects.create(
+        image=later, number=1, status=VersionStatus.PASSED, file="l.png", preview="l.webp", width=2400, height=2400))
+    image = acme_delivery.items.order_by("image__position").first().image
+    looking = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="w@x.test")[1]
+    viewer = _open(shares.link_path(looking))
+    assert "Approve" not in page_text(viewer.get(shares.link_path(looking)).content)
+    _, token, browser = _deciding(cast, acme_delivery)
+    before = _review_state(order)
+    assert _decide(viewer, looking, image, "approve").status_code == 403
+    refusals = [
+        (_decide(browser, token, later, "approve"), 400, "Later-1.jpg is not part of your review."),
+        (_decide(browser, token, image, "revise", "   "), 400, "Say what should change on Spring-1.jpg: a note or a mark."),
+        (_decide(browser, token, image, "maybe"), 400, "Approve the picture or ask for changes."),
+        (browser.post(f"{shares.link_path(token)}decide/", {"image": "not-a-uuid", "decision": "approve"}), 400,
+         "Choose a picture of your review."),
+    ]
+    for answer, status, reason in refusals:
+        assert answer.status_code == status and reason in page_text(answer.content), page_text(answer.content)
+    assert _review_state(order) == before
+    with pytest.raises(RuleViolation, match="Describe the change in the note"):
+        link = ShareLink.objects.get(email="dora@agency.test")
+        proofing.review_submit(order=order, by=link, items=[{"image": image.pk, "decision": "revise", "note": "x",
+                                                             "marks": [{"target": {}, "text": "dust"}]}])
+    assert _review_state(order) == before
