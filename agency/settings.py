@@ -213,6 +213,9 @@ LOUPE_REVISION_HOURS = env_int("LOUPE_REVISION_HOURS", 24)
 # comes from one of LOUPE_TRUSTED_PROXIES (addresses or networks of the load balancers).
 AXES_FAILURE_LIMIT = env_int("LOUPE_LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
+# Review links (jobs.review.shares): a guest also types a code mailed to the link's address, so a forwarded
+# link opens for nobody else.
+LOUPE_REVIEW_LINK_CODE = env_bool("LOUPE_REVIEW_LINK_CODE", False)
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "agency.auth.client_ip"
 LOUPE_LOGIN_ADDRESS_LIMIT = env_int("LOUPE_LOGIN_ADDRESS_LIMIT", 100)

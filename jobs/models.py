@@ -626,6 +626,9 @@ class ShareLink(models.Model):
     # wrong passwords in a row, and until when the link refuses to be opened (as a sign-in is locked out)
     failures = models.PositiveSmallIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # the code mailed to the link's address when the studio asks for one (LOUPE_REVIEW_LINK_CODE), as a digest
+    code_digest = models.CharField(max_length=64, blank=True, editable=False)
+    code_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["delivery", "-created_at"]
@@ -652,6 +655,7 @@ class ShareActivity(models.Model):
     class Kind(models.TextChoices):
         OPENED = "opened", "Opened"
         WRONG_PASSWORD = "wrong_password", "Wrong password"
+        WRONG_CODE = "wrong_code", "Wrong code"
         LOCKED = "locked", "Locked after wrong passwords"
         DOWNLOADED = "downloaded", "Downloaded"
         DECIDED = "decided", "Decided"

@@ -106,6 +106,13 @@ def send_share_link(link_id: str, sealed: str) -> int:
     return shares.share_mail(link_id=link_id, sealed=sealed)
 
 
+def send_share_code(link_id: str, sealed: str) -> int:
+    """Mail a review link's one-time code to its address (``jobs.review.shares.code_mail``)."""
+    from jobs.review import shares
+
+    return shares.code_mail(link_id=link_id, sealed=sealed)
+
+
 def build_company_export(export_id: str) -> str:
     """Build a company's archive as the person who asked for it (``jobs.company_export.export_build``)."""
     from jobs import company_export

@@ -26,6 +26,7 @@ from jobs.review import payment_holds, proofing, shares
 from jobs.review.deliveries import delivery_download_url
 
 SESSION_KEY = "review_links"  # link id → the digest's first characters, for each link confirmed in this session
+PENDING_KEY = "review_links_pending"  # link id → the name given, while the code mailed to the link's address is awaited
 NOT_FOUND = ("This review link does not exist. Check that the address is the whole one from your mail, "
              "or ask the person who sent it.")
 
@@ -91,20 +92,7 @@ def _guest(request: HttpRequest, token: str) -> ShareLink:
 def guest_review(request: HttpRequest, token: str) -> HttpResponse:
     link = _opened(request, token)
     if not _confirmed(request, link):
-        errors: dict[str, str] = {}
-        if request.method == "POST":
-            try:
-                shares.guest_confirm(link=link, name=request.POST.get("name", ""),
-                                     password=request.POST.get("password", ""))
-            except RuleViolation as refusal:
-                errors[refusal.field] = refusal.message
-            else:
-                request.session.cycle_key()
-                request.session[SESSION_KEY] = {**request.session.get(SESSION_KEY, {}), str(link.pk): link.digest[:16]}
-                return redirect("guest_review", token=token)
-        return render(request, "jobs/guest/confirm.html", {
-            "link": link, "order": link.delivery.order, "errors": errors, "name": request.POST.get("name", ""),
-            "sender": shares.owner_of(link)}, status=400 if errors else 200)
+        return _confirmation(request, token, link)
     items = list(scope(DeliveryItem.objects.all(), link).select_related("image", "version").order_by("image__position"))
     order = link.delivery.order
     return render(request, "jobs/guest/review.html", {
@@ -114,6 +102,38 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
         "finals": link.downloads == ShareDownloads.FINALS,
         "deciding": link.can_decide and order.status in REVIEWABLE,
     })
+
+
+def _confirmation(request: HttpRequest, token: str, link: ShareLink) -> HttpResponse:
+    """The guest's name (and the link's password); where the studio asks for it, then the code mailed to the link's
+    address. The name waits in the session between the two steps, only once the password was right."""
+    errors: dict[str, str] = {}
+    pending = request.session.get(PENDING_KEY, {})
+    waiting = str(link.pk) in pending and (request.POST.get("code") is not None or bool(request.POST.get("resend")))
+    name = pending[str(link.pk)] if waiting else request.POST.get("name", "")
+    opened = False
+    if request.method == "POST":
+        try:
+            if request.POST.get("resend") and str(link.pk) in pending:
+                shares.resend_code(link=link)
+            elif request.POST.get("code") is not None and str(link.pk) in pending:
+                opened = bool(shares.guest_confirm_code(link=link, name=name, code=request.POST["code"]))
+            else:
+                opened = shares.guest_confirm(link=link, name=name, password=request.POST.get("password", ""))
+                if not opened:
+                    request.session[PENDING_KEY] = {**pending, str(link.pk): " ".join(name.split())}
+                    pending = request.session[PENDING_KEY]
+        except RuleViolation as refusal:
+            errors[refusal.field] = refusal.message
+    if opened:
+        request.session.cycle_key()
+        request.session.pop(PENDING_KEY, None)
+        request.session[SESSION_KEY] = {**request.session.get(SESSION_KEY, {}), str(link.pk): link.digest[:16]}
+        return redirect("guest_review", token=token)
+    return render(request, "jobs/guest/confirm.html", {
+        "link": link, "order": link.delivery.order, "errors": errors, "name": name,
+        "asking_code": str(link.pk) in pending, "code_minutes": shares.CODE_MINUTES,
+        "sender": shares.owner_of(link)}, status=400 if errors else 200)
 
 
 def _item(link: ShareLink, pk: Any) -> DeliveryItem:

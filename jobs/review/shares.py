@@ -48,6 +48,7 @@ DEFAULT_DAYS = 14
 MAX_DAYS = 90
 NAME_LENGTH = 100
 PASSWORD_LENGTH = 8
+CODE_MINUTES = 10
 # An order a guest can no longer review: nothing of it is left to look at or decide.
 CLOSED = {OrderStatus.CANCELLED}
 Kind = ShareActivity.Kind
@@ -240,37 +241,108 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def guest_confirm(*, link: ShareLink, name: str, password: str = "") -> ShareLink:
-    """The guest says who they are (and the link's password, if it has one). Wrong passwords count on the link;
-    at the sign-in limit it locks for the sign-in cool-off, and both are in the security log."""
-    now = timezone.now()
+def _refuse_while_locked(link: ShareLink, now: datetime) -> None:
     if link.locked_until is not None and now < link.locked_until:
         minutes = max(1, int((link.locked_until - now).total_seconds() // 60) + 1)
-        raise LinkLocked(f"Too many wrong passwords. The link opens again in {minutes} minutes, or ask "
-                         f"{owner_of(link)}.")
+        raise LinkLocked(f"Too many wrong tries. The link opens again in {minutes} minutes, or ask {owner_of(link)}.")
+
+
+def _failed(link: ShareLink, kind: str, now: datetime) -> None:
+    """One wrong password or code: counted on the link; at the sign-in limit the link locks for the sign-in
+    cool-off (``LinkLocked``), in the link's activity and the security log."""
+    with transaction.atomic():
+        ShareLink.objects.filter(pk=link.pk).update(failures=F("failures") + 1)
+        link.refresh_from_db(fields=["failures"])
+        _note(link, kind)
+        locked = link.failures >= settings.AXES_FAILURE_LIMIT
+        if locked:
+            until = now + settings.AXES_COOLOFF_TIME
+            ShareLink.objects.filter(pk=link.pk).update(locked_until=until, failures=0)
+            _note(link, Kind.LOCKED, f"until {until:%Y-%m-%d %H:%M} UTC")
+            security_log.record(SecurityEvent.Kind.GUEST_LOCKED_OUT, company=link.delivery.order.client,
+                                email=link.email, detail=f"review link to {link.delivery.order.number}")
+    if locked:
+        raise LinkLocked(f"Too many wrong tries. The link opens again in "
+                         f"{int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)} minutes, or ask {owner_of(link)}.")
+
+
+def guest_confirm(*, link: ShareLink, name: str, password: str = "") -> bool:
+    """The guest says who they are (and the link's password, if it has one). Wrong passwords count on the link
+    and lock it like failed sign-ins. Returns True when the link is open for them; False when the studio asks
+    for a code mailed to the link's address first (``LOUPE_REVIEW_LINK_CODE``: a forwarded link then opens
+    for nobody but its addressee), which ``guest_confirm_code`` checks."""
+    now = timezone.now()
+    _refuse_while_locked(link, now)
     clean = _clean_name(name)
     if link.password and not check_password(password or "", link.password):
-        with transaction.atomic():
-            ShareLink.objects.filter(pk=link.pk).update(failures=F("failures") + 1)
-            link.refresh_from_db(fields=["failures"])
-            _note(link, Kind.WRONG_PASSWORD)
-            locked = link.failures >= settings.AXES_FAILURE_LIMIT
-            if locked:
-                until = now + settings.AXES_COOLOFF_TIME
-                ShareLink.objects.filter(pk=link.pk).update(locked_until=until, failures=0)
-                _note(link, Kind.LOCKED, f"until {until:%Y-%m-%d %H:%M} UTC")
-                security_log.record(SecurityEvent.Kind.GUEST_LOCKED_OUT, company=link.delivery.order.client,
-                                    email=link.email, detail=f"review link to {link.delivery.order.number}")
-        if locked:
-            raise LinkLocked(f"Too many wrong passwords. The link opens again in "
-                             f"{int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)} minutes, or ask {owner_of(link)}.")
+        _failed(link, Kind.WRONG_PASSWORD, now)
         raise RuleViolation("That is not the link's password.", field="password")
+    if settings.LOUPE_REVIEW_LINK_CODE:
+        _send_code(link, now)
+        return False
+    _opened(link, clean)
+    return True
+
+
+def _code_digest(link: ShareLink, code: str) -> str:
+    return digest(f"{link.pk}:{code}")
+
+
+def _send_code(link: ShareLink, now: datetime) -> None:
+    """Mail a new six-digit code to the link's address (through the queue, sealed), valid ``CODE_MINUTES``; at most
+    one a minute, so reloading the page sends no flood."""
+    if link.code_sent_at is not None and now - link.code_sent_at < timedelta(minutes=1):
+        return
+    code = f"{secrets.randbelow(10**6):06d}"
+    ShareLink.objects.filter(pk=link.pk).update(code_digest=_code_digest(link, code), code_sent_at=now)
+    link.code_digest, link.code_sent_at = _code_digest(link, code), now
+    enqueue_on_commit("jobs.tasks.send_share_code", str(link.pk), _seal(code), group="mail")
+
+
+def resend_code(*, link: ShareLink) -> None:
+    """Another code for a guest past the first step (``guest_confirm`` passed): at most one a minute."""
+    now = timezone.now()
+    _refuse_while_locked(link, now)
+    _send_code(link, now)
+
+
+def code_mail(*, link_id: Any, sealed: str) -> int:
+    """The task's body: mail the code (nothing for a link gone meanwhile)."""
+    link = ShareLink.objects.select_related("delivery__order").filter(pk=link_id).first()
+    try:
+        code = _fernet().decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        return 0
+    if link is None or not link.is_active or _code_digest(link, code) != link.code_digest:
+        return 0
+    order = link.delivery.order
+    body = (f"Your code to open the review of {order.title or order.number}: {code}\n\n"
+            f"It works for {CODE_MINUTES} minutes. If you did not ask for it, someone has your review link: tell "
+            f"{owner_of(link)}.\n\n{settings.LOUPE_STUDIO_NAME}\n")
+    return send_mail(header_safe(f"{code} is your code for {order.number}"), body, None, [link.email])
+
+
+def guest_confirm_code(*, link: ShareLink, name: str, code: str) -> ShareLink:
+    """The second step when the studio asks for it: the code mailed to the link's address. Wrong codes count
+    with wrong passwords; a code works ``CODE_MINUTES`` minutes."""
+    now = timezone.now()
+    _refuse_while_locked(link, now)
+    clean = _clean_name(name)
+    if not link.code_digest or link.code_sent_at is None or now >= link.code_sent_at + timedelta(minutes=CODE_MINUTES):
+        raise RuleViolation("That code has expired. Open the link again for a new one.", field="code")
+    if not secrets.compare_digest(_code_digest(link, (code or "").strip()), link.code_digest):
+        _failed(link, Kind.WRONG_CODE, now)
+        raise RuleViolation(f"That is not the code we sent to {link.email}.", field="code")
+    return _opened(link, clean)
+
+
+def _opened(link: ShareLink, name: str) -> ShareLink:
     with transaction.atomic():
-        ShareLink.objects.filter(pk=link.pk).update(guest_name=clean, failures=0, locked_until=None)
-        link.refresh_from_db(fields=["guest_name", "failures", "locked_until"])
-        _note(link, Kind.OPENED, f"as {clean}")
+        ShareLink.objects.filter(pk=link.pk).update(guest_name=name, failures=0, locked_until=None, code_digest="")
+        link.refresh_from_db(fields=["guest_name", "failures", "locked_until", "code_digest"])
+        _note(link, Kind.OPENED, f"as {name}")
         security_log.record(SecurityEvent.Kind.SHARE_OPENED, company=link.delivery.order.client, email=link.email,
-                            detail=f"review link to {link.delivery.order.number} opened by {clean}")
+                            detail=f"review link to {link.delivery.order.number} opened by {name}")
     return link
 
 

@@ -5,6 +5,7 @@ link's delivery and nothing else of the company or the studio."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -486,3 +487,61 @@ def test_a_guest_decides_only_with_a_link_that_allows_it_only_on_their_pictures_
         proofing.review_submit(order=order, by=link, items=[{"image": image.pk, "decision": "revise", "note": "x",
                                                              "marks": [{"target": {}, "text": "dust"}]}])
     assert _review_state(order) == before
+
+
+# --- a code mailed to the link's address (the studio's LOUPE_REVIEW_LINK_CODE) ---------------------------------------
+
+def _code_from(message):
+    return re.search(r"\b(\d{6})\b", message.subject).group(1)
+
+
+def test_where_the_studio_asks_a_forwarded_link_opens_only_with_the_code_mailed_to_its_address(
+        cast, acme_delivery, settings, django_capture_on_commit_callbacks):
+    settings.LOUPE_REVIEW_LINK_CODE = True
+    with time_machine.travel(NOW, tick=False):
+        link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
+                                          password="correct horse")
+        url, forwarded = shares.link_path(token), HttpClient()
+        with django_capture_on_commit_callbacks(execute=True):
+            asked = forwarded.post(url, {"name": "Fred Forwarded", "password": "correct horse"})
+        assert asked.status_code == 200
+        assert "We sent a six-digit code to dora@agency.test" in page_text(asked.content)
+        [message] = mail.outbox
+        assert message.to == ["dora@agency.test"] and "someone has your review link" in message.body
+        code = _code_from(message)
+        assert ShareLink.objects.get().code_digest not in (code, "") and code not in str(ShareLink.objects.values().get())
+        # the page's pictures stay closed until the code
+        assert forwarded.get(f"{url}pictures/{acme_delivery.items.first().pk}/retouched/").status_code == 404
+        wrong = forwarded.post(url, {"code": "000000" if code != "000000" else "111111"})
+        assert wrong.status_code == 400 and "That is not the code we sent to dora@agency.test." in page_text(wrong.content)
+        assert ShareLink.objects.get().failures == 1
+        # a new code at most once a minute: asking again at once sends nothing
+        with django_capture_on_commit_callbacks(execute=True):
+            forwarded.post(url, {"resend": "1"})
+        assert len(mail.outbox) == 1
+    with time_machine.travel(NOW + timedelta(minutes=10) - timedelta(seconds=1), tick=False):
+        opened = forwarded.post(url, {"code": code})
+        assert opened.status_code == 302 and forwarded.get(url).status_code == 200
+    assert ShareLink.objects.get().guest_name == "Fred Forwarded"
+    assert ShareActivity.objects.filter(kind="opened").count() == 1
+
+
+def test_a_code_works_ten_minutes_and_a_new_one_replaces_it(cast, acme_delivery, settings,
+                                                          django_capture_on_commit_callbacks):
+    settings.LOUPE_REVIEW_LINK_CODE = True
+    with time_machine.travel(NOW, tick=False):
+        _, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+        url, browser = shares.link_path(token), HttpClient()
+        with django_capture_on_commit_callbacks(execute=True):
+            browser.post(url, {"name": "Dora"})
+        first = _code_from(mail.outbox[-1])
+    with time_machine.travel(NOW + timedelta(minutes=10), tick=False):
+        late = browser.post(url, {"code": first})
+        assert late.status_code == 400 and "That code has expired" in page_text(late.content)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert browser.post(url, {"resend": "1"}).status_code == 200
+        second = _code_from(mail.outbox[-1])
+        assert len(mail.outbox) == 2
+        if first != second:
+            assert browser.post(url, {"code": first}).status_code == 400
+        assert browser.post(url, {"code": second}).status_code == 302
