@@ -545,3 +545,15 @@ def test_a_code_works_ten_minutes_and_a_new_one_replaces_it(cast, acme_delivery,
         if first != second:
             assert browser.post(url, {"code": first}).status_code == 400
         assert browser.post(url, {"code": second}).status_code == 302
+
+
+def test_the_send_form_sent_twice_makes_one_link_and_never_shows_it_again(cast, acme_delivery,
+                                                                          django_capture_on_commit_callbacks):
+    web, key = web_for(cast.acme_admin), "3f1d7e0e-4a57-4a39-9f63-0d6a5c1f2b11"
+    body = {"email": "dora@agency.test", "days": "14", "downloads": "none", "form_key": key}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = web.post(f"/deliveries/{acme_delivery.pk}/shares/", body)
+        again = web.post(f"/deliveries/{acme_delivery.pk}/shares/", body)
+    url = re.search(r'id="share-url" value="([^"]+)"', first.content.decode()).group(1)
+    assert ShareLink.objects.count() == 1 and len(mail.outbox) == 1
+    assert again.status_code == 409 and url not in again.content.decode()
