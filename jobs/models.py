@@ -629,6 +629,8 @@ class ShareLink(models.Model):
     # the code mailed to the link's address when the studio asks for one (LOUPE_REVIEW_LINK_CODE), as a digest
     code_digest = models.CharField(max_length=64, blank=True, editable=False)
     code_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                       help_text="When the guest was reminded that the review closes (once).")
 
     class Meta:
         ordering = ["delivery", "-created_at"]

@@ -113,6 +113,15 @@ def send_share_code(link_id: str, sealed: str) -> int:
     return shares.code_mail(link_id=link_id, sealed=sealed)
 
 
+def send_share_reminder(link_id: str, closes_at: str) -> int:
+    """Remind a guest that their review closes (``jobs.review.shares.reminder_mail``)."""
+    from datetime import datetime
+
+    from jobs.review import shares
+
+    return shares.reminder_mail(link_id=link_id, closes_at=datetime.fromisoformat(closes_at))
+
+
 def build_company_export(export_id: str) -> str:
     """Build a company's archive as the person who asked for it (``jobs.company_export.export_build``)."""
     from jobs import company_export

@@ -342,6 +342,7 @@ def auto_approve_due(*, now: Any = None) -> dict[str, int]:
                                     body=f"Images of delivery {delivery.number} you have not answered will be approved "
                                          f"automatically after {days} days.",
                                     url=f"/orders/{order.pk}/review/"))
+            shares.remind_guests(delivery=delivery, closes_at=delivery.created_at + timedelta(days=days))
     return {"reminded": reminded, "approved": approved}
 
 

@@ -346,6 +346,36 @@ def _opened(link: ShareLink, name: str) -> ShareLink:
     return link
 
 
+def remind_guests(*, delivery: Delivery, closes_at: datetime) -> int:
+    """The day before a review closes (``jobs.review.proofing.auto_approve_due``), each guest whose live link may
+    decide is mailed once, as the company's people are notified. The mail cannot carry the link (only its digest
+    is kept): it names the mail that did and whom to ask. Returns how many were reminded."""
+    now = timezone.now()
+    reminded = 0
+    for link in ShareLink.objects.filter(delivery=delivery, can_decide=True, revoked_at__isnull=True,
+                                         expires_at__gt=now, reminded_at__isnull=True):
+        if ShareLink.objects.filter(pk=link.pk, reminded_at__isnull=True).update(reminded_at=now):
+            enqueue_on_commit("jobs.tasks.send_share_reminder", str(link.pk), closes_at.isoformat(), group="mail")
+            reminded += 1
+    return reminded
+
+
+def reminder_mail(*, link_id: Any, closes_at: datetime) -> int:
+    """The task's body: the reminder (nothing for a link revoked or expired meanwhile)."""
+    link = ShareLink.objects.select_related("delivery__order__client", "created_by").filter(pk=link_id).first()
+    if link is None or not link.is_active:
+        return 0
+    order = link.delivery.order
+    with timezone.override(order.client.time_zone or settings.TIME_ZONE):
+        closes = dateformat.format(timezone.localtime(closes_at), "l j F Y, H:i T")
+        sent = dateformat.format(timezone.localtime(link.created_at), "j F Y")
+    body = render_to_string("jobs/guest/reminder_email.txt", {
+        "link": link, "order": order, "closes": closes, "sent": sent, "owner": owner_of(link),
+        "studio": settings.LOUPE_STUDIO_NAME, "company": order.client.name})
+    return send_mail(header_safe(f"Your review of {order.title or order.number} closes tomorrow"), body, None,
+                     [link.email])
+
+
 def noted_download(link: ShareLink, what: str) -> None:
     """A guest's download, on the link's activity and in the security log."""
     with transaction.atomic():

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.test import Client as HttpClient
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from agency.exceptions import RuleViolation
 from agency.models import SecurityEvent
@@ -557,3 +557,32 @@ def test_the_send_form_sent_twice_makes_one_link_and_never_shows_it_again(cast, 
     url = re.search(r'id="share-url" value="([^"]+)"', first.content.decode()).group(1)
     assert ShareLink.objects.count() == 1 and len(mail.outbox) == 1
     assert again.status_code == 409 and url not in again.content.decode()
+
+
+def test_guests_who_may_decide_are_reminded_once_the_day_before_the_review_closes(
+        cast, acme_delivery, django_capture_on_commit_callbacks):
+    cast.acme.__class__.objects.filter(pk=cast.acme.pk).update(auto_approve_days=3)
+    Delivery.objects.filter(pk=acme_delivery.pk).update(created_at=NOW)
+    with time_machine.travel(NOW, tick=False):
+        deciding, _ = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
+                                          can_decide=True)
+        shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="viewer@agency.test")
+        gone, _ = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="gone@agency.test",
+                                      can_decide=True)
+        shares.share_revoke(link=gone, by=cast.acme_admin)
+    with time_machine.travel(NOW + timedelta(days=2) - timedelta(seconds=1), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        proofing.auto_approve_due()
+    assert [m.to for m in mail.outbox] == []
+    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+        for _ in range(2):  # hourly: once is enough
+            with django_capture_on_commit_callbacks(execute=True):
+                proofing.auto_approve_due()
+    guests = [m for m in mail.outbox if m.to[0].endswith("@agency.test")]
+    assert [m.to for m in guests] == [["dora@agency.test"]]
+    assert guests[0].subject == "Your review of Spring rings closes tomorrow"
+    with timezone.override(cast.acme.time_zone):
+        closes = dateformat.format(timezone.localtime(NOW + timedelta(days=3)), "l j F Y, H:i T")
+    assert f"closes on {closes}. Pictures nobody of Acme Jewels has answered" in " ".join(guests[0].body.split())
+    assert "/r/" not in guests[0].body and "ask Ann Acme" in guests[0].body
+    assert ShareLink.objects.get(pk=deciding.pk).reminded_at is not None
