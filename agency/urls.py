@@ -79,7 +79,12 @@ urlpatterns = [
     # personal review links (jobs.review.shares): nobody signs in, the token opens the link
     path("r/<str:token>/", views_guest.guest_review, name="guest_review"),
     path("r/<str:token>/decide/", views_guest.guest_decide, name="guest_decide"),
-    path("r/<str:token>/pictures/<int:pk>/<slug:which>/", views_guest.guest_picture, name="guest_picture"),
+    *[route for kind in ("image", "version") for route in (
+        path(f"r/<str:token>/{kind}s/<uuid:pk>/tiles/", views_guest.guest_tiles, {"kind": kind}, name=f"guest_{kind}_tiles"),
+        path(f"r/<str:token>/{kind}s/<uuid:pk>/tiles/<int:level>/<int:col>_<int:row>.webp/", views_guest.guest_tile,
+             {"kind": kind}, name=f"guest_{kind}_tile"),
+        path(f"r/<str:token>/{kind}s/<uuid:pk>/download/", views_guest.guest_preview, {"kind": kind},
+             name=f"guest_{kind}_preview"))],
     path("r/<str:token>/download/", views_guest.guest_download, name="guest_download_finals"),
     path("r/<str:token>/download/<int:pk>/", views_guest.guest_download, name="guest_download_preview"),
     path("admin/", admin.site.urls),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from jobs import permissions, selectors
@@ -30,10 +31,16 @@ def drawing(mark: Annotation) -> dict[str, Any]:
     return {"tag": tag, "attrs": dict(_ATTR.findall(value))}
 
 
-def _file(kind: str, row: OrderImage | Version, label: str, pyramid: TilePyramid | None) -> dict[str, Any]:
+def api_base(kind: str, row: OrderImage | Version) -> str:
+    """Where a file's tiles and previews are asked for: the API, for people with an account."""
+    return f"/api/v1/{kind}s/{row.pk}/"
+
+
+def _file(kind: str, row: OrderImage | Version, label: str, pyramid: TilePyramid | None,
+          base_of: Callable[[str, Any], str]) -> dict[str, Any]:
     """One file: its size, its tile source's URL and, when its pyramid is made, the tile source itself
     (the page carries it: the canvas asks for tiles without a round trip first)."""
-    base = f"/api/v1/{kind}s/{row.pk}/"
+    base = base_of(kind, row)
     return {"key": file_key(row if kind == "version" else None), "label": label, "kind": kind, "id": str(row.pk),
             "width": row.width, "height": row.height, "tiles": f"{base}tiles/",
             "source": tiles.descriptor(pyramid, file_width=row.width, file_height=row.height, url=f"{base}tiles/")
@@ -41,8 +48,10 @@ def _file(kind: str, row: OrderImage | Version, label: str, pyramid: TilePyramid
             "preview": f"{base}download/?what=preview"}
 
 
-def canvases(user: Any, images: list[OrderImage]) -> dict[Any, dict[str, Any]]:
-    """Per image: ``files`` (original first, then versions oldest first) and ``marks``."""
+def canvases(user: Any, images: list[OrderImage],
+             base_of: Callable[[str, Any], str] = api_base) -> dict[Any, dict[str, Any]]:
+    """Per image: ``files`` (original first, then versions oldest first) and ``marks``. ``base_of`` gives each
+    file's address (a guest's canvas asks their link's routes, ``jobs.views_guest``)."""
     studio = permissions.can_open_studio_work(user)
     versions: dict[Any, list[Version]] = defaultdict(list)
     for version in selectors.version_queryset(user).filter(image__in=images).exclude(preview="").order_by("number"):
@@ -53,11 +62,11 @@ def canvases(user: Any, images: list[OrderImage]) -> dict[Any, dict[str, Any]]:
     pyramids = tiles.shown_pyramids(images=images, versions=[v for shown in versions.values() for v in shown], by=user)
     payloads = {}
     for image in images:
-        files = ([_file("image", image, "Original", pyramids.get((image.pk, None)))]
+        files = ([_file("image", image, "Original", pyramids.get((image.pk, None)), base_of)]
                  if image.preview and image.width else [])
         shown = versions.get(image.pk, [])
         files += [_file("version", v, f"v{v.number}" if studio else
-                        ("Retouched" if len(shown) == 1 else f"Retouched {n}"), pyramids.get((image.pk, v.pk)))
+                        ("Retouched" if len(shown) == 1 else f"Retouched {n}"), pyramids.get((image.pk, v.pk)), base_of)
                   for n, v in enumerate(shown, start=1) if v.width]
         labels = {f["key"]: f["label"] for f in files}
         payloads[image.pk] = {"id": f"canvas-{image.pk}", "files": files, "marks": [

@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages as flash
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -19,7 +19,9 @@ from django.views.decorators.http import require_http_methods
 from agency.exceptions import DomainError, RuleViolation
 from agency.uploads import get_backend
 from clients.tenancy import scope
-from jobs import downloads
+from jobs import downloads, selectors
+from jobs.canvas import canvases
+from jobs.intake import tiles
 from jobs.models import REVIEWABLE, DeliveryItem, ItemKind, RoundStatus, ShareDownloads, ShareLink
 from jobs.production.versions import version_label
 from jobs.review import payment_holds, proofing, shares
@@ -53,7 +55,7 @@ def guest_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
                 "title": TITLES.get(refusal.status_code, "Not possible"), "reason": refusal.message,
                 "back": refusal.status_code not in (410, 429) and _confirmed_token(request, token),
                 "token": token}, status=refusal.status_code)
-        response["Cache-Control"] = "no-store"
+        response.setdefault("Cache-Control", "no-store")  # tiles say their own (private, a day)
         # the token is in the address: the site's "same-origin" referrer policy never sends it to another site
         # ("no-referrer" would make the browser's Origin "null", and Django's CSRF check refuse every form)
         return response
@@ -93,7 +95,11 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
     link = _opened(request, token)
     if not _confirmed(request, link):
         return _confirmation(request, token, link)
-    items = list(scope(DeliveryItem.objects.all(), link).select_related("image", "version").order_by("image__position"))
+    items = list(scope(DeliveryItem.objects.all(), link).select_related("image__order", "version")
+                 .order_by("image__position"))
+    drawn = canvases(link, [item.image for item in items], base_of=lambda kind, row: f"/r/{token}/{kind}s/{row.pk}/")
+    for item in items:
+        item.canvas = drawn[item.image_id]
     order = link.delivery.order
     return render(request, "jobs/guest/review.html", {
         "link": link, "order": order, "delivery": link.delivery, "items": items, "token": token,
@@ -136,6 +142,44 @@ def _confirmation(request: HttpRequest, token: str, link: ShareLink) -> HttpResp
         "sender": shares.owner_of(link)}, status=400 if errors else 200)
 
 
+def _file(link: ShareLink, kind: str, pk: Any) -> Any:
+    return selectors.image_get(link, pk) if kind == "image" else selectors.version_file_get(link, pk)
+
+
+@require_http_methods(["GET"])
+@guest_page
+def guest_tiles(request: HttpRequest, token: str, kind: str, pk: Any) -> HttpResponse:
+    """A file's tile source for the guest's canvas, as the API gives it to the company's people (a held order's
+    pictures: the watermarked pyramid)."""
+    link = _guest(request, token)
+    row = _file(link, kind, pk)
+    pyramid = tiles.pyramid_for(**{kind: row}, by=link)
+    return JsonResponse(tiles.descriptor(pyramid, file_width=row.width, file_height=row.height, url=request.path))
+
+
+@require_http_methods(["GET"])
+@guest_page
+def guest_tile(request: HttpRequest, token: str, kind: str, pk: Any, level: int, col: int, row: int) -> HttpResponse:
+    link = _guest(request, token)
+    pyramid = tiles.pyramid_for(**{kind: _file(link, kind, pk)}, by=link)
+    response = HttpResponse(tiles.read_tile(pyramid, level=level, col=col, row=row), content_type="image/webp")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@require_http_methods(["GET"])
+@guest_page
+def guest_preview(request: HttpRequest, token: str, kind: str, pk: Any) -> HttpResponse:
+    """A file's preview (the canvas without JavaScript, and until its tiles are made): ``what=preview`` only."""
+    link = _guest(request, token)
+    if request.GET.get("what", "preview") != "preview":
+        raise NotFound("A review link shows previews.")
+    row = _file(link, kind, pk)
+    url = (downloads.version_download_url(version=row, by=link, what="preview") if kind == "version"
+           else downloads.original_download_url(image=row, by=link, what="preview"))
+    return HttpResponseRedirect(url)
+
+
 def _item(link: ShareLink, pk: Any) -> DeliveryItem:
     item = scope(DeliveryItem.objects.all(), link).select_related("image__order", "version").filter(pk=pk).first()
     if item is None:
@@ -165,22 +209,6 @@ def guest_decide(request: HttpRequest, token: str) -> HttpResponse:
     else:
         flash.success(request, "Your changes are sent to the studio.")
     return redirect("guest_review", token=token)
-
-
-@require_http_methods(["GET"])
-@guest_page
-def guest_picture(request: HttpRequest, token: str, pk: Any, which: str) -> HttpResponse:
-    """A picture of the review, shown in the page: the retouched preview (watermarked while the order is held
-    for payment) or the original's preview beside it."""
-    link = _guest(request, token)
-    item = _item(link, pk)
-    if which == "retouched":
-        url = downloads.version_download_url(version=item.version, by=link, what="preview")
-    elif which == "original":
-        url = downloads.original_download_url(image=item.image, by=link, what="preview")
-    else:
-        raise NotFound("Pictures are 'retouched' or 'original'.")
-    return HttpResponseRedirect(url)
 
 
 @require_http_methods(["GET"])

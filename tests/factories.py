@@ -165,3 +165,20 @@ def delivered_with_previews(client: Client, title: str, count: int = 2) -> Any:
                                          preview=webp(f"{base}/versions/v1/preview.webp"), width=2400, height=2400)
         DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
     return delivery
+
+
+def give_tiles(item: Any) -> None:
+    """Give a delivery item's version a real 1200 x 800 master and its deep-zoom pyramid."""
+    import io
+
+    from PIL import Image
+
+    from jobs.intake import ingest, tiles
+    from jobs.models import Version
+    from jobs.production.versions import VERSION_FILES
+
+    master = io.BytesIO()
+    Image.new("RGB", (1200, 800), (180, 150, 90)).save(master, "PNG")
+    key = ingest.store(f"{item.version.preview.name.rsplit('/', 1)[0]}/file.png", master.getvalue())
+    Version.objects.filter(pk=item.version_id).update(file=key, width=1200, height=800)
+    assert tiles.make_tiles(VERSION_FILES, item.version_id) == "made"

@@ -38,7 +38,7 @@ from jobs.models import (
 )
 from jobs.review import payment_holds, proofing, shares
 from tests.conftest import api_for, web_for
-from tests.factories import delivered_with_previews
+from tests.factories import delivered_with_previews, give_tiles
 from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
@@ -195,10 +195,10 @@ def test_a_guest_confirms_their_name_and_sees_the_deliverys_pictures_and_nothing
     for word in ("€", "EUR", "Invoice", "Quote", "Alice Acme", "CANARY"):
         assert word not in text
     item = acme_delivery.items.first()
-    picture = browser.get(f"{url}pictures/{item.pk}/retouched/")
+    picture = browser.get(f"{url}versions/{item.version_id}/download/")
     assert picture.status_code == 302
     # another delivery's picture, through this link: 404
-    assert browser.get(f"{url}pictures/{other.items.get().pk}/retouched/").status_code == 404
+    assert browser.get(f"{url}versions/{other.items.get().version_id}/download/").status_code == 404
     link.refresh_from_db()
     assert link.guest_name == "Dora <b>Director</b>"
     opened = ShareActivity.objects.get(link=link)
@@ -228,7 +228,7 @@ def test_an_unknown_token_is_a_clear_404_and_a_guest_page_needs_the_confirmation
     unknown = HttpClient().get(shares.link_path("x" * 43))
     assert unknown.status_code == 404 and "This review link does not exist" in page_text(unknown.content)
     item = acme_delivery.items.first()
-    unconfirmed = HttpClient().get(f"{shares.link_path(token)}pictures/{item.pk}/retouched/")
+    unconfirmed = HttpClient().get(f"{shares.link_path(token)}versions/{item.version_id}/download/")
     assert unconfirmed.status_code == 404 and "Open your review link first" in page_text(unconfirmed.content)
 
 
@@ -243,7 +243,8 @@ def test_an_expired_link_ends_at_its_second_and_says_whom_to_ask(cast, acme_deli
         gone = browser.get(shares.link_path(token))
         assert gone.status_code == 410
         assert "Ask Ann Acme (" in page_text(gone.content) and "for a new one" in page_text(gone.content)
-        assert browser.get(f"{shares.link_path(token)}pictures/{acme_delivery.items.first().pk}/retouched/").status_code == 410
+        version = acme_delivery.items.first().version_id
+        assert browser.get(f"{shares.link_path(token)}versions/{version}/download/").status_code == 410
 
 
 def test_revoking_ends_a_link_at_once_and_twice_changes_nothing(cast, acme_delivery):
@@ -328,7 +329,7 @@ def test_a_held_orders_final_files_wait_for_the_payment_and_its_pictures_carry_t
     page = page_text(browser.get(shares.link_path(token)).content)
     assert "The pictures carry a watermark until the order is paid for." in page
     item = acme_delivery.items.first()
-    shown = browser.get(f"{shares.link_path(token)}pictures/{item.pk}/retouched/")
+    shown = browser.get(f"{shares.link_path(token)}versions/{item.version_id}/download/")
     assert _served(shown["Location"]).endswith(f"/{item.image_id}/versions/v1/held-preview.webp")
 
 
@@ -336,8 +337,8 @@ def test_there_is_no_way_to_an_original_file(cast, acme_delivery):
     _, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test",
                                    downloads="finals")
     browser, item = _open(shares.link_path(token)), acme_delivery.items.first()
-    assert browser.get(f"{shares.link_path(token)}pictures/{item.pk}/file/").status_code == 404
-    shown = browser.get(f"{shares.link_path(token)}pictures/{item.pk}/original/")
+    assert browser.get(f"{shares.link_path(token)}versions/{item.version_id}/download/?what=file").status_code == 404
+    shown = browser.get(f"{shares.link_path(token)}images/{item.image_id}/download/")
     assert shown.status_code == 302 and _served(shown["Location"]).endswith(f"/{item.image_id}/preview.webp")
 
 
@@ -511,7 +512,7 @@ def test_where_the_studio_asks_a_forwarded_link_opens_only_with_the_code_mailed_
         code = _code_from(message)
         assert ShareLink.objects.get().code_digest not in (code, "") and code not in str(ShareLink.objects.values().get())
         # the page's pictures stay closed until the code
-        assert forwarded.get(f"{url}pictures/{acme_delivery.items.first().pk}/retouched/").status_code == 404
+        assert forwarded.get(f"{url}versions/{acme_delivery.items.first().version_id}/download/").status_code == 404
         wrong = forwarded.post(url, {"code": "000000" if code != "000000" else "111111"})
         assert wrong.status_code == 400 and "That is not the code we sent to dora@agency.test." in page_text(wrong.content)
         assert ShareLink.objects.get().failures == 1
@@ -586,3 +587,36 @@ def test_guests_who_may_decide_are_reminded_once_the_day_before_the_review_close
     assert f"closes on {closes}. Pictures nobody of Acme Jewels has answered" in " ".join(guests[0].body.split())
     assert "/r/" not in guests[0].body and "ask Ann Acme" in guests[0].body
     assert ShareLink.objects.get(pk=deciding.pk).reminded_at is not None
+
+
+def test_the_guests_canvas_reads_tiles_through_the_links_own_routes_and_no_further(cast, acme_delivery):
+    other = delivered_with_previews(cast.acme, "Autumn pendants", count=1)
+    item = acme_delivery.items.order_by("image__position").first()
+    give_tiles(item)
+    _, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    base = f"{shares.link_path(token)}versions/{item.version_id}/"
+    assert HttpClient().get(f"{base}tiles/").status_code == 404  # not confirmed in this browser
+    browser = _open(shares.link_path(token))
+    source = browser.get(f"{base}tiles/").json()
+    assert (source["width"], source["height"], source["watermarked"]) == (1200, 800, False)
+    assert source["tiles"] == f"{base}tiles/{{level}}/{{col}}_{{row}}.webp/"
+    tile = browser.get(f"{base}tiles/0/0_0.webp/")
+    assert tile.status_code == 200 and tile["Content-Type"] == "image/webp"
+    assert tile["Cache-Control"] == "private, max-age=86400"
+    preview = browser.get(f"{base}download/?what=preview")
+    assert _served(preview["Location"]).endswith(f"/{item.image_id}/versions/v1/preview.webp")
+    assert browser.get(f"{base}download/?what=original").status_code == 404
+    # another delivery's version, and the page's canvas names only the link's routes
+    assert browser.get(f"{shares.link_path(token)}versions/{other.items.get().version_id}/tiles/").status_code == 404
+    page = browser.get(shares.link_path(token)).content.decode()
+    assert f'"tiles": "{base}tiles/"' in page and "/api/v1/" not in page
+
+
+def test_a_held_orders_guest_gets_the_watermarked_pyramid(cast, acme_delivery):
+    item = acme_delivery.items.order_by("image__position").first()
+    give_tiles(item)
+    Order.objects.filter(pk=acme_delivery.order_id).update(downloads_held=True)
+    _, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    browser = _open(shares.link_path(token))
+    source = browser.get(f"{shares.link_path(token)}versions/{item.version_id}/tiles/").json()
+    assert source["watermarked"] is True
