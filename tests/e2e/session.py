@@ -31,11 +31,16 @@ class Person:
         return self.page
 
     def shoot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for width in (1440, 390):
-            self.page.set_viewport_size({"width": width, "height": 1000})
-            self.page.wait_for_timeout(300)
-            self.page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-            overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
-        self.page.set_viewport_size({"width": 1440, "height": 1000})
+        shoot(self.page, name)
+
+
+def shoot(page: Any, name: str) -> None:
+    """Screenshots of ``page`` at a desk's and a phone's width; neither may scroll sideways."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (1440, 390):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
+    page.set_viewport_size({"width": 1440, "height": 1000})

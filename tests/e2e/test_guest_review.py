@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from jobs.models import ShareActivity, ShareLink
 from tests.e2e import canvas
-from tests.e2e.session import Person
+from tests.e2e.session import Person, shoot
 from tests.factories import delivered_with_previews, give_tiles
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,6 +66,7 @@ def test_a_guest_reviews_through_a_personal_link_until_it_is_revoked(cast, live_
     guest.wait_for_function("() => performance.getEntriesByType('resource').some(e => /[.]webp[/]$/.test(e.name))")
     assert [path for path in asked if re.fullmatch(rf"/r/{token}/versions/[-\w]+/tiles/\d+/\d+_\d+[.]webp/", path)]
     assert not [path for path in asked if path.startswith("/api/")], asked
+    shoot(guest, "guest-review")
     assert guest.get_by_text("€").count() == 0 and guest.get_by_text("CANARY").count() == 0
     # a person looks at the pictures before deciding: the page's look-first rule (static/js/page.js) takes a click
     # within a second of the name form's answer for the double click's second half, so the last submit is forgotten
