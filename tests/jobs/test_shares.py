@@ -5,6 +5,7 @@ link's delivery and nothing else of the company or the studio."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 
@@ -87,6 +88,7 @@ def test_a_client_admin_sends_a_link_shown_once_and_mailed_while_only_its_digest
     assert (link.email, link.downloads, link.can_decide, link.created_by) == (
         "dora@agency.test", "previews", True, cast.acme_admin)
     assert link.digest == shares.digest(token) and token not in str(ShareLink.objects.values().get())
+    assert len(base64.urlsafe_b64decode(token + "=")) * 8 >= 128  # SECURITY.md G2: a token nobody guesses
     assert link.expires_at == pytest.approx(timezone.now() + timedelta(days=14), abs=timedelta(seconds=5))
     assert body["state"] == "active" and body["has_password"] is False and "digest" not in body
     # the mail carries the link; the task queue's row does not (it carries it sealed)
@@ -186,8 +188,11 @@ def test_a_guest_confirms_their_name_and_sees_the_deliverys_pictures_and_nothing
     assert refused.status_code == 400 and "Tell us your name" in page_text(refused.content)
     assert ShareActivity.objects.count() == 0
     assert browser.post(url, {"name": "Dora <b>Director</b>"}).status_code == 302
+    Message.objects.create(order=acme_delivery.order, author=cast.account_manager, body="INTERNAL-CANARY", internal=True)
+    Message.objects.create(order=acme_delivery.order, author=cast.acme_admin, body="COMPANY-CANARY")
     page = browser.get(url)
     text = page_text(page.content)
+    assert "INTERNAL-CANARY" not in text and "COMPANY-CANARY" not in text  # SECURITY.md G1: no notes reach a guest
     names = [item.image.filename for item in acme_delivery.items.all()]
     assert all(name in text for name in names)
     assert other.items.get().image.filename not in text
