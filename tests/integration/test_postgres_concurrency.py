@@ -187,6 +187,33 @@ def test_approve_racing_request_changes_on_one_image_one_wins():
     assert Event.objects.filter(order=order, verb__in=["images.approved", "order.revision"]).count() == 1
 
 
+def test_two_guests_and_a_member_deciding_one_image_at_once_one_decision_counts():
+    """Issue 22: reviewers through review links decide with the company's people; one image, six at once
+    (four guests, two members): one decision, one timeline line, one guest decision noted at most."""
+    from jobs.models import Delivery, RevisionRound, ShareActivity
+    from jobs.review import proofing, shares
+
+    client = ClientFactory()
+    admin, members = client_user(client, Role.CLIENT_ADMIN), [client_user(client, Role.CLIENT_MEMBER) for _ in range(2)]
+    order, image = _delivered_image(client, UserFactory(role=Role.RETOUCHER))
+    delivery = Delivery.objects.get(order=order)
+    guests = []
+    for n in range(4):
+        link, _ = shares.share_create(delivery=delivery, by=admin, email=f"guest{n}@agency.test", can_decide=True)
+        link.guest_name = f"Guest {n}"
+        guests.append(link)
+    deciders = [*guests, *members]
+    items = [[{"image": image.pk, "decision": "approve"}],
+             [{"image": image.pk, "decision": "revise", "note": "Warmer", "kind": "change"}]] * 3
+    results = _race(6, lambda i: proofing.review_submit(order=order, by=deciders[i], items=items[i]))
+    winners = [i for i, r in enumerate(results) if isinstance(r, proofing.ReviewResult)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, (proofing.ReviewResult, InvalidTransition)) for r in results), results
+    assert Event.objects.filter(order=order, verb__in=["images.approved", "order.revision"]).count() == 1
+    assert RevisionRound.objects.filter(order=order).count() == (1 if results[winners[0]].round else 0)
+    assert ShareActivity.objects.filter(kind="decided").count() == (1 if winners[0] < len(guests) else 0)
+
+
 def test_a_retoucher_completing_a_version_twice_at_once_submits_it_once():
     import hashlib
 
