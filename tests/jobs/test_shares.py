@@ -625,3 +625,20 @@ def test_a_held_orders_guest_gets_the_watermarked_pyramid(cast, acme_delivery):
     browser = _open(shares.link_path(token))
     source = browser.get(f"{shares.link_path(token)}versions/{item.version_id}/tiles/").json()
     assert source["watermarked"] is True
+
+
+def test_the_share_list_reads_in_constant_queries_whatever_the_links_and_their_activity(cast, acme_delivery):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_for(cast.acme_admin)
+    shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="one@x.test")
+    with CaptureQueriesContext(connection) as one:
+        assert len(api.get("/api/v1/shares/").json()["results"]) == 1
+    for n in range(6):
+        _, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email=f"p{n}@x.test")
+        _open(shares.link_path(token))
+    with CaptureQueriesContext(connection) as seven:
+        body = api.get("/api/v1/shares/").json()
+    assert len(body["results"]) == 7 and len(seven) == len(one)
+    assert {a["kind"] for row in body["results"] for a in row["activity"]} == {"opened"}
