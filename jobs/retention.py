@@ -186,7 +186,8 @@ def _forget(order: Order, part: str, now: datetime, count: int) -> None:
     order.save(update_fields=[f"{part}_deleted_at", "updated_at"])
     record_event(order=order, actor=None, verb=f"order.{part}_deleted", audience=CLIENT,
                  message=f"{what} of this order were deleted, {days} days after it {_ended_word(order)}, as the "
-                         f"contract provides ({count} stored objects).", data={"part": part, "objects": count})
+                         f"contract provides ({count} stored object{'s' if count != 1 else ''}).",
+                 data={"part": part, "objects": count})
 
 
 def _ended_word(order: Order) -> str:

@@ -49,14 +49,17 @@ def completed(client, *, days_ago: float, title: str = "Rings") -> Order:
     image.original = _stored(f"{base}/original.jpg")
     image.preview = _stored(f"{base}/preview.webp")
     image.thumbnail = _stored(f"{base}/thumb.webp")
+    image.upload_key = f"{base}/original.jpg"
     image.save()
     version = Version.objects.create(image=image, number=1, status=VersionStatus.PASSED, approved=True,
                                      file=_stored(f"{base}/versions/v1/file.png"),
-                                     preview=_stored(f"{base}/versions/v1/preview.webp"))
+                                     preview=_stored(f"{base}/versions/v1/preview.webp"),
+                                     thumbnail=_stored(f"{base}/versions/v1/thumb.webp"),
+                                     upload_key=f"{base}/versions/v1/file.png")
     _stored(f"{base}/versions/v1/held-preview.webp")  # a watermarked copy: named by no row
     TilePyramid.objects.create(image=image, version=version, pack=_stored(f"{base}/versions/v1/tiles/pyramid.pack"),
                                width=10, height=10, tile_size=254, overlap=1, format="webp", index={}, size_bytes=5)
-    Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, file_count=1,
+    Delivery.objects.create(order=order, number=1, status=DeliveryStatus.READY, file_count=1, archive_size=5,
                             archive=_stored(f"clients/{client.pk}/orders/{order.pk}/deliveries/d1/package.zip"))
     return order
 
@@ -84,17 +87,23 @@ def test_files_go_the_day_their_terms_end_and_deliveries_keep_their_own_terms(ca
     done = retention.purge(now=NOW)
 
     assert (done.files, done.deliveries, done.orders) == (1, 0, [due.number])
-    assert done.objects == len(files) + 1  # and the thumbnail
+    assert done.objects == len(files) + 2  # and the two thumbnails
     assert _exists(*files) == [False] * len(files)
     assert _exists(package, invoice_pdf, *untouched) == [True] * (2 + len(untouched))
     due.refresh_from_db()
     assert due.files_deleted_at == NOW and due.deliveries_deleted_at is None
     image = OrderImage.objects.get(order=due)
-    assert (image.original.name, image.preview.name, image.thumbnail.name) == ("", "", "")
+    assert (image.original.name, image.preview.name, image.thumbnail.name, image.upload_key) == ("", "", "", "")
     assert image.filename and image.sha256 == image.sha256  # the row and its facts stay
-    assert Version.objects.get(image=image).file.name == "" and not TilePyramid.objects.filter(image=image).exists()
+    version = Version.objects.get(image=image)
+    assert (version.file.name, version.preview.name, version.thumbnail.name, version.upload_key) == ("", "", "", "")
+    assert not TilePyramid.objects.filter(image=image).exists()
     [event] = Event.objects.filter(order=due, verb="order.files_deleted")
-    assert event.audience == "client" and "90 days after it completed" in event.message
+    assert (event.actor, event.audience, event.message, event.data) == (
+        None, "client", "The originals and retouched versions of this order were deleted, 90 days after it completed, "
+        f"as the contract provides ({done.objects} stored objects).", {"part": "files", "objects": done.objects})
+    # the other orders' rows still name their files
+    assert OrderImage.objects.get(order=kept).upload_key and Version.objects.get(image__order=kept).thumbnail.name
     # a second run finds nothing more to do
     assert retention.purge(now=NOW).orders == []
     assert Event.objects.filter(order=due, verb="order.files_deleted").count() == 1
@@ -102,7 +111,12 @@ def test_files_go_the_day_their_terms_end_and_deliveries_keep_their_own_terms(ca
     later = retention.purge(now=due.completed_at + timedelta(days=365, seconds=1))
     assert later.deliveries == 1 and _exists(package) == [False]
     delivery = Delivery.objects.get(order=due)
-    assert delivery.archive == ""
+    assert (delivery.archive, delivery.archive_size) == ("", None)
+    assert Delivery.objects.get(order=kept).archive_size == 5
+    [line] = Event.objects.filter(order=due, verb="order.deliveries_deleted")
+    assert (line.actor, line.audience, line.message, line.data) == (
+        None, "client", "The delivered files of this order were deleted, 365 days after it completed, as the contract "
+        "provides (1 stored object).", {"part": "deliveries", "objects": 1})
     gone = api_for(cast.acme_member).get(f"/api/v1/deliveries/{delivery.pk}/download/")
     assert gone.status_code == 409 and "Delivery 1 was deleted on" in gone.json()["detail"]
 
@@ -233,3 +247,42 @@ def test_terms_outside_one_day_to_ten_years_are_refused_and_change_nothing(cast,
                          format="json").status_code == 200
     cast.acme.refresh_from_db()
     assert retention.terms(cast.acme) == (3650, 1)
+
+
+def test_purge_checks_each_order_again_under_its_lock_and_counts_every_object(cast, settings, monkeypatch, caplog):
+    """``due`` only narrows the candidates; ``purge`` decides again, under the order's row lock, with the order's
+    own terms: an order held, or one still inside its terms, that a stale list names keeps everything."""
+    settings.LOUPE_KEEP_FILES_DAYS, settings.LOUPE_KEEP_DELIVERIES_DAYS = 90, 365
+    first, second = completed(cast.acme, days_ago=100, title="First"), completed(cast.acme, days_ago=120, title="Second")
+    held = completed(cast.acme, days_ago=100, title="Held meanwhile")
+    Order.objects.filter(pk=held.pk).update(legal_hold=True)
+    inside = completed(cast.acme, days_ago=90, title="Kept through this instant")
+    kept_files = _files(held) + _files(inside)
+    monkeypatch.setattr(retention, "due", lambda now: [(held.pk, "files"), (inside.pk, "files"), (first.pk, "files"),
+                                                       (second.pk, "files")])
+    with caplog.at_level("INFO", logger="loupe.retention"):
+        done = retention.purge(now=NOW)
+    assert (done.files, done.orders) == (2, [first.number, second.number])
+    assert done.objects == 2 * (len(_files(held)) + 2)  # both orders' objects, the thumbnails included
+    assert _exists(*kept_files) == [True] * len(kept_files)
+    assert Order.objects.get(pk=held.pk).files_deleted_at is None and Order.objects.get(pk=inside.pk).files_deleted_at is None
+    ended = (NOW - timedelta(days=100)).isoformat()
+    assert f"retention: deleted {len(_files(held)) + 2} objects of the files of {first.number} (ended {ended})" in [
+        r.getMessage() for r in caplog.records]
+
+
+def test_a_deleted_files_download_names_the_day_of_its_own_deletion(cast, settings):
+    settings.LOUPE_KEEP_FILES_DAYS, settings.LOUPE_KEEP_DELIVERIES_DAYS = 90, 365
+    order = completed(cast.acme, days_ago=400)
+    retention.purge(now=NOW - timedelta(days=30))  # files and deliveries are both past their terms then
+    Order.objects.filter(pk=order.pk).update(deliveries_deleted_at=NOW - timedelta(days=10))
+    order.refresh_from_db()
+    completed_on = f"{order.completed_at:%d %b %Y}"
+    assert retention.deleted_because(order, "RING.jpg") == (
+        f"RING.jpg was deleted on {NOW - timedelta(days=30):%d %b %Y} under the contract's terms; order {order.number} "
+        f"completed on {completed_on}.")
+    assert retention.deleted_because(order, "Delivery 1", deliveries=True) == (
+        f"Delivery 1 was deleted on {NOW - timedelta(days=10):%d %b %Y} under the contract's terms; order "
+        f"{order.number} completed on {completed_on}.")
+    kept = completed(cast.acme, days_ago=1, title="Kept")
+    assert retention.deleted_because(kept, "RING.jpg") == ""
