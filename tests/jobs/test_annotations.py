@@ -5,6 +5,7 @@ told once, after commit, and only to people who may read them; a review sends ma
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -78,6 +79,7 @@ def _marks():
     (svg('<polygon points="10,10 2400,10 2400,2400"/>'), "polygon", (10, 10, 2390, 2390)),
     (svg('<polyline points="5,5 6,8 9,9"/>'), "freehand", (5, 5, 4, 4)),
     (svg('<line x1="2400" y1="0" x2="0" y2="2400"/>'), "arrow", (0, 0, 2400, 2400)),
+    (svg('<ellipse cx="10" cy="10" rx="1" ry="1"/>'), "ellipse", (9, 9, 2, 2)),  # the smallest radii
 ])
 def test_each_shape_is_kept_in_the_files_pixels_with_its_box(target, shape, box):
     parsed = parse_target(target, W, H)
@@ -90,6 +92,11 @@ def test_a_selector_is_rewritten_from_its_numbers_never_kept_as_sent():
                                "value": '<svg xmlns="http://www.w3.org/2000/svg"><ellipse cx="1200" cy="600" rx="100" '
                                         'ry="50"/></svg>'}
     assert parse_target(fragment("xywh=pixel:1,2,0,0"), W, H).selector["conformsTo"] == "http://www.w3.org/TR/media-frags/"
+    wrap = '<svg xmlns="http://www.w3.org/2000/svg">{}</svg>'
+    assert parse_target(svg('<line x2="0" x1="20.50" y1="3" y2="9" stroke="red"/>'), W, H).selector["value"] == wrap.format(
+        '<line x1="20.5" y1="3" x2="0" y2="9"/>')
+    assert parse_target(svg('<polyline points=" 5,5  6.0,8 9 9"/>'), W, H).selector["value"] == wrap.format(
+        '<polyline points="5,5 6,8 9,9"/>')
 
 
 @pytest.mark.parametrize("target,words", [
@@ -113,6 +120,12 @@ def test_a_selector_is_rewritten_from_its_numbers_never_kept_as_sent():
     (svg('<polyline points="1,1 2"/>'), "The points of a shape come in x,y pairs."),
     (svg(f'<polyline points="{" ".join(["1,1"] * 2001)}"/>'), "A shape has 2 to 2000 points."),
     (svg('<line x1="5" y1="5" x2="5" y2="5"/>'), "An arrow has two different ends."),
+    (svg('<line x1="5" y1="5" x2="9"/>'), "An arrow has x1, y1, x2 and y2."),
+    (svg('<polygon fill="red"/>'), "A polygon has points."),
+    (svg('<ellipse cx="a" cy="10" rx="5" ry="5"/>'), "A coordinate is not a number."),
+    (svg('<polyline points="1,1 a,2"/>'), "A point is not a number."),
+    ({"selector": {"type": "SvgSelector", "value": ""}}, "An SvgSelector holds one ellipse, polygon, polyline (freehand) "
+                                                         "or line (arrow) in the picture's pixels, and nothing else."),
     (svg('<line x1="5" y1="5" x2="x" y2="5"/>'), "A coordinate is not a number."),
     (svg('<script>alert(1)</script>'), "An SvgSelector holds one ellipse, polygon, polyline (freehand) or line (arrow) "
                                        "in the picture's pixels, and nothing else."),
@@ -318,7 +331,21 @@ def test_a_mention_is_told_once_after_commit_and_only_to_people_who_may_read_it(
     notes = Notification.objects.filter(kind="mention")
     assert sorted((n.user_id, n.source.split(":")[1]) for n in notes) == sorted([
         (cast.acme_admin.pk, "mark"), (cast.retoucher.pk, "reply"), (cast.acme_member.pk, "reply")])
-    assert notes.get(user=cast.acme_admin).url.endswith(f"#mark-{mark.number}")
+    told = notes.get(user=cast.acme_admin)
+    assert (told.title, told.body, told.url) == (
+        f"{order.number}: Alice Acme marked {image.filename} (mark {mark.number})", "Can the studio look?",
+        f"/images/{image.pk}/#mark-{mark.number}")
+    answered = notes.get(user=cast.acme_member)  # the mark's author hears of the reply
+    assert (answered.title, answered.body) == (
+        f"{order.number}: Maria Manager replied on {image.filename} (mark {mark.number})", "On it")
+    # a mark gone or deleted meanwhile tells nobody
+    assert annotations.mark_notify(kind="mark", pk=uuid.uuid4()) == 0
+    assert annotations.mark_notify(kind="reply", pk=uuid.uuid4()) == 0
+    withdrawn = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None,
+                                              text="Never mind", mentions=[cast.acme_admin.pk])  # its task not run yet
+    Annotation.objects.filter(pk=withdrawn.pk).update(deleted_at=timezone.now())
+    assert annotations.mark_notify(kind="mark", pk=withdrawn.pk) == 0
+    assert Notification.objects.filter(kind="mention").count() == 3
     # the task runs again (a retry): nobody hears twice
     reply = AnnotationReply.objects.get()
     annotations.mark_notify(kind="reply", pk=reply.pk)
