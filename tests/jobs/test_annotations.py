@@ -24,6 +24,7 @@ from jobs.models import (
     Order,
     OrderStatus,
     RevisionItem,
+    RevisionRound,
     Version,
     VersionStatus,
 )
@@ -314,8 +315,35 @@ def test_resolve_and_reopen_say_why_they_refuse(cast, review):
     assert api_for(cast.acme_member).post(f"/api/v1/annotations/{mark.pk}/reopen/").json()["resolved"] is False
     again = api_for(cast.acme_member).post(f"/api/v1/annotations/{mark.pk}/reopen/")
     assert again.status_code == 409 and again.json()["detail"] == "Mark 1 is open; there is nothing to reopen."
-    assert api_for(cast.finance).post(f"/api/v1/annotations/{mark.pk}/resolve/").status_code == 403
+    refused = api_for(cast.finance).post(f"/api/v1/annotations/{mark.pk}/resolve/")
+    assert (refused.status_code, refused.json()["detail"]) == (403, "You cannot resolve marks on this picture.")
     assert Annotation.objects.get(pk=mark.pk).resolved_at is None
+    # resolved by someone no longer here; a deleted mark is neither resolved nor reopened
+    annotations.annotation_resolve(mark=mark, by=cast.acme_admin)
+    Annotation.objects.filter(pk=mark.pk).update(resolved_by=None)
+    gone = api_for(cast.acme_member).post(f"/api/v1/annotations/{mark.pk}/resolve/")
+    assert gone.json()["detail"] == "Mark 1 was resolved already by someone."
+    Annotation.objects.filter(pk=mark.pk).update(deleted_at=timezone.now())
+    for settle in (annotations.annotation_resolve, annotations.annotation_reopen):  # the API no longer finds it
+        with pytest.raises(InvalidTransition, match="^Mark 1 was deleted[.]$"):
+            settle(mark=mark, by=cast.acme_member)
+
+
+def test_may_change_offers_the_buttons_only_to_the_author_within_the_window_of_a_mark_not_sent(cast, review):
+    order, image, version = review
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="Dust")
+    assert annotations.may_change(mark, cast.acme_member) is True
+    assert annotations.may_change(mark, cast.acme_admin) is False
+    with time_machine.travel(mark.created_at + annotations.EDIT_WINDOW + timedelta(seconds=1), tick=False):
+        assert annotations.may_change(mark, cast.acme_member) is False
+    sent = Annotation.objects.get(pk=mark.pk)
+    sent.item_id = RevisionItem.objects.create(
+        round=RevisionRound.objects.create(order=order, number=1, note=""), image=image, version=version,
+        note="x", proposed_kind="change", kind="change").pk
+    assert annotations.may_change(sent, cast.acme_member) is False
+    deleted = Annotation.objects.get(pk=mark.pk)
+    deleted.deleted_at = timezone.now()
+    assert annotations.may_change(deleted, cast.acme_member) is False
 
 
 # --- mentions --------------------------------------------------------------------------------------------
