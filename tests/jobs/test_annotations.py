@@ -13,7 +13,7 @@ import time_machine
 from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
-from agency.models import Notification
+from agency.models import Notification, Role
 from jobs.models import (
     Annotation,
     AnnotationReply,
@@ -399,8 +399,52 @@ def test_a_client_cannot_be_mentioned_on_a_studio_mark(cast, review):
     qc_mark = annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="Dust")
     with pytest.raises(RuleViolation) as refused:
         annotations.reply_post(mark=qc_mark, by=cast.account_manager, text="x", mentions=[cast.acme_member.pk])
-    assert refused.value.message == "Alice Acme cannot read studio-only marks."
+    assert (refused.value.message, refused.value.field) == ("Alice Acme cannot read studio-only marks.", "mentions")
     assert not AnnotationReply.objects.exists()
+
+
+def test_who_a_thread_can_name_and_who_writes_to_whom(cast, review):
+    """``mentionable``: the order's client users (not on a studio thread), its account managers, the retouchers on
+    its images, QC and admins, each active and able to see the order, by name; ``_audience``'s refusals in full."""
+    from tests.factories import UserFactory
+
+    order, image, version = review
+    UserFactory(role=Role.QC, full_name="aaron Away", is_active=False)
+    UserFactory(role=Role.FINANCE, full_name="Fiona Finance")
+    names = [u.full_name for u in annotations.mentionable(order, studio_only=False)]
+    studio = [u.full_name for u in annotations.mentionable(order, studio_only=True)]
+    assert "aaron Away" not in names and "Fiona Finance" not in names and cast.globex_member.full_name not in names
+    assert {cast.acme_member.full_name, cast.acme_admin.full_name, cast.qc.full_name, cast.admin.full_name,
+            cast.retoucher.full_name} <= set(names)
+    assert cast.retoucher_other.full_name not in names  # retouches another order's images
+    assert set(studio) == set(names) - {cast.acme_member.full_name, cast.acme_admin.full_name}
+    assert names == sorted(names, key=str.lower)
+    with pytest.raises(NotPermitted) as refused:
+        annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="x",
+                                      for_client=False)
+    assert refused.value.message == "Studio-only marks are for the studio."
+    with pytest.raises(NotPermitted) as refused:
+        annotations.annotation_create(image=image, version=version, by=cast.retoucher, target=None, text="x",
+                                      for_client=True)
+    assert refused.value.message == "Your marks and replies are for the studio; the account manager writes to the client."
+    inactive = UserFactory(role=Role.QC, is_active=False)
+    with pytest.raises(RuleViolation) as refused:
+        annotations.annotation_create(image=image, version=version, by=cast.qc, target=None, text="x",
+                                      mentions=[inactive.pk])
+    assert (refused.value.message, refused.value.field) == ("You can mention only people who can see this order.",
+                                                            "mentions")
+    mark = annotations.annotation_create(image=image, version=version, by=cast.acme_member, target=None, text="Dust")
+    Annotation.objects.filter(pk=mark.pk).update(deleted_at=timezone.now())
+    with pytest.raises(InvalidTransition, match=f"^Mark {mark.number} was deleted[.]$"):
+        annotations.annotation_edit(mark=mark, by=cast.acme_member, text="More dust")
+    assert not Annotation.objects.filter(text="x").exists()
+
+
+def test_a_shape_of_exactly_2000_points_is_kept_and_each_number_is_checked():
+    most = " ".join(f"{n % 2000},{n % 1000}" for n in range(2000))
+    assert parse_target(svg(f'<polyline points="{most}"/>'), W, H).shape == "freehand"
+    with pytest.raises(RuleViolation, match="^A point is not a number[.]$"):
+        parse_target(svg('<polyline points="1,1 2,b"/>'), W, H)
 
 
 # --- the image page's threads ------------------------------------------------------------------------------
