@@ -425,6 +425,12 @@ def test_aging_buckets_per_client_and_currency(ready):
         amounts[days] = invoice.total
     paid = issued_invoice(ready.acme, ready, title="paid")
     invoicing.invoice_pay(invoice=paid, by=ready.finance, amount=paid.total)
+    # a draft and a voided invoice owe nothing yet or any more, however much they say
+    [draft] = invoicing.invoice_generate(by=ready.finance, order=completed_order(ready.acme, ready.account_manager,
+                                                                                  title="draft"))
+    voided = issued_invoice(ready.acme, ready, title="voided")
+    invoicing.invoice_void(invoice=voided, by=ready.finance, reason="Sent to the wrong company")
+    assert draft.total > 0 and Invoice.objects.get(pk=voided.pk).status == "void"
     rows, totals = invoicing.aging(Invoice.objects.all())
     [row] = rows
     assert row.client == ready.acme and row.currency == "EUR"

@@ -122,3 +122,11 @@ def test_the_team_page_erases_after_saying_what_it_does(cast, alice_was_here):
     again = web.post(f"/clients/{cast.acme.pk}/members/{membership.pk}/erase/")  # the second click of a double click
     assert again.status_code == 404
     assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.PERSON_ERASED).count() == 1
+
+
+def test_a_name_is_replaced_in_kept_texts_from_four_characters_the_address_always():
+    from clients.services import erasure_pairs
+
+    new = ("Former member 1a2b3c", "erased-1a2b3c@invalid")
+    assert erasure_pairs(" Anna ", "anna@acme.test", *new) == [("anna@acme.test", new[1]), ("Anna", new[0])]
+    assert erasure_pairs("Bob", "bob@acme.test", *new) == [("bob@acme.test", new[1])]  # "Bob" is in "Bobby", "Bobbin"…
