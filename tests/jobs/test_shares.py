@@ -368,9 +368,10 @@ def test_the_order_page_sends_shows_and_revokes_links(cast, acme_delivery, djang
     assert ShareLink.objects.get().revoked_at is not None
     # bad days: refused with the reason, nothing made
     before = _snapshot()
-    for days in ("0", "91", "soon"):
+    for days, reason in (("0", "The expiry must be in the future."), ("91", "A review link works for at most 90 days."),
+                         ("soon", "Give the number of days the link works, from 1 to 90.")):
         refused = web.post(f"/deliveries/{acme_delivery.pk}/shares/", {"email": "x@y.test", "days": days})
-        assert refused.status_code == 400
+        assert refused.status_code == 400 and reason in page_text(refused.content)
     assert _snapshot() == before
 
 
