@@ -79,6 +79,8 @@ urlpatterns = [
     # personal review links (jobs.review.shares): nobody signs in, the token opens the link
     path("r/<str:token>/", views_guest.guest_review, name="guest_review"),
     path("r/<str:token>/decide/", views_guest.guest_decide, name="guest_decide"),
+    path("r/<str:token>/threads/", views_guest.guest_threads, name="guest_threads"),
+    path("r/<str:token>/pictures/<int:pk>/marks/", views_guest.guest_marks, name="guest_marks"),
     *[route for kind in ("image", "version") for route in (
         path(f"r/<str:token>/{kind}s/<uuid:pk>/tiles/", views_guest.guest_tiles, {"kind": kind}, name=f"guest_{kind}_tiles"),
         path(f"r/<str:token>/{kind}s/<uuid:pk>/tiles/<int:level>/<int:col>_<int:row>.webp/", views_guest.guest_tile,

@@ -5,7 +5,8 @@ A model reachable by client users declares ``tenant_path``, the lookup from the 
 users only (for example internal timeline events): lookups as a dict, or a function returning a ``Q``
 (an ``Exists`` subquery where a join would repeat rows). Models that studio roles with a narrow view
 (retouchers, QC) may see declare ``<role>_filter``; without one, those roles see nothing of the model.
-A review link (a guest, DESIGN.md §12) is scoped by ``guest_path``, the lookup to its delivery.
+A review link (a guest, DESIGN.md §12) is scoped by ``guest_path``, the lookup to its delivery (or a function of
+the delivery's id returning a ``Q``, where one lookup cannot say it).
 This module imports no model above ``clients``: the models describe themselves.
 """
 
@@ -15,7 +16,7 @@ import uuid
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from agency.models import ALL_ORDERS_ROLES
 from agency.permissions import signed_in
@@ -76,7 +77,8 @@ def _guest_scope(queryset: QuerySet[M], link: Any) -> QuerySet[M]:
     if path is None or not link.is_active:
         return queryset.none()
     model = queryset.model
-    queryset = queryset.filter(pk__in=model._base_manager.filter(**{path: link.delivery_id}).values("pk"))
+    condition = path(link.delivery_id) if callable(path) else Q(**{path: link.delivery_id})
+    queryset = queryset.filter(pk__in=model._base_manager.filter(condition).values("pk"))
     extra = getattr(model, "client_visible_filter", None)
     if callable(extra):
         return queryset.filter(extra())

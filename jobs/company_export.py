@@ -111,9 +111,9 @@ def _orders(user: Any, client: Client) -> tuple[list[dict[str, Any]], list[list[
                               "sha256": v.sha256, "created_at": _when(v.created_at)} for v in versions],
                 "marks": [{"number": m.number, "on": f"v{m.version.number}" if m.version else "original",
                            "shape": m.shape, "box": [m.x, m.y, m.w, m.h], "text": m.text,
-                           "by": m.author.full_name if m.author else None, "at": _when(m.created_at),
+                           "by": m.author_name or None, "at": _when(m.created_at),
                            "resolved": m.resolved_at is not None,
-                           "replies": [{"by": r.author.full_name if r.author else None, "text": r.text,
+                           "replies": [{"by": r.author_name or None, "text": r.text,
                                         "at": _when(r.created_at)} for r in m.replies.all()]} for m in marks],
             })
             if image.original:

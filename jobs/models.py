@@ -661,6 +661,7 @@ class ShareActivity(models.Model):
         LOCKED = "locked", "Locked after wrong passwords"
         DOWNLOADED = "downloaded", "Downloaded"
         DECIDED = "decided", "Decided"
+        MARKED = "marked", "Marked or replied"
         REVOKED = "revoked", "Revoked"
 
     id = models.BigAutoField(primary_key=True)
@@ -776,6 +777,14 @@ def _marks_clients_see() -> models.Q:
     return models.Q(audience=Audience.CLIENT) & (models.Q(version__isnull=True) | models.Q(delivered))
 
 
+def _marks_in_delivery(delivery_id: Any, to_mark: str = "") -> models.Q:
+    """A review link's marks (``clients.tenancy.scope``): on the original of an image of the link's delivery, or on a
+    version published in it, never on a version of another delivery. ``to_mark``: the lookup to the mark."""
+    on_original = models.Q(**{f"{to_mark}version__isnull": True})
+    on_its_version = models.Q(**{f"{to_mark}version__delivery_items__delivery": delivery_id})
+    return models.Q(**{f"{to_mark}image__delivery_items__delivery": delivery_id}) & (on_original | on_its_version)
+
+
 def _marks_of_work(user: Any) -> dict[str, Any]:
     return {"image__assignments__retoucher": user, "image__assignments__active": True,
             "audience__in": READ_BY_WORKERS}
@@ -789,6 +798,7 @@ class Annotation(models.Model):
     (``deleted_at``) for the audit."""
 
     tenant_path = "order__client"
+    guest_path = staticmethod(_marks_in_delivery)
     client_visible_filter = staticmethod(_marks_clients_see)
     retoucher_filter = staticmethod(_marks_of_work)
     qc_filter = staticmethod(lambda user: {"audience__in": READ_BY_WORKERS})
@@ -811,6 +821,8 @@ class Annotation(models.Model):
     text = models.TextField(max_length=2000)
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.CLIENT)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # a guest's mark (jobs.review.shares): the review link that drew it, when no account did
+    author_share = models.ForeignKey(ShareLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="marks")
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     item = models.ForeignKey(RevisionItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations",
                              help_text="The revision request that sent it (client marks, once submitted).")
@@ -838,11 +850,23 @@ class Annotation(models.Model):
     def is_studio(self) -> bool:
         return self.audience != Audience.CLIENT
 
+    @property
+    def author_name(self) -> str:
+        return _writer(self)
+
+
+def _writer(row: Annotation | AnnotationReply) -> str:
+    """Who wrote a mark or reply: a person, a guest ("Dora Director (guest)"), or nobody left to name."""
+    if row.author is not None:
+        return row.author.full_name
+    return row.author_share.display_name if row.author_share is not None else ""
+
 
 class AnnotationReply(models.Model):
     """One reply in a mark's thread. Studio-only when the mark is, or when the studio wrote an internal reply."""
 
     tenant_path = "annotation__order__client"
+    guest_path = staticmethod(lambda delivery_id: _marks_in_delivery(delivery_id, "annotation__"))
     client_visible_filter = staticmethod(lambda: models.Q(audience=Audience.CLIENT, annotation__audience=Audience.CLIENT))
     retoucher_filter = staticmethod(lambda user: {"annotation__image__assignments__retoucher": user,
                                                   "annotation__image__assignments__active": True,
@@ -852,6 +876,7 @@ class AnnotationReply(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="replies")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author_share = models.ForeignKey(ShareLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     text = models.TextField(max_length=2000)
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.CLIENT)
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
@@ -864,6 +889,10 @@ class AnnotationReply(models.Model):
 
     def __str__(self) -> str:
         return f"Reply to mark {self.annotation_id}: {self.text[:40]}"
+
+    @property
+    def author_name(self) -> str:
+        return _writer(self)
 
 
 def _thread_for_work(user: Any) -> dict[str, Any]:

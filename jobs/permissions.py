@@ -10,7 +10,7 @@ from agency.models import ALL_ORDERS_ROLES, MANAGER_ROLES, Role
 from agency.permissions import signed_in
 from clients.models import Client
 from clients.tenancy import client_id_of
-from jobs.models import READ_BY_CLIENTS, READ_BY_MANAGERS, READ_BY_WORKERS, Assignment, Order, OrderStatus
+from jobs.models import READ_BY_CLIENTS, READ_BY_MANAGERS, READ_BY_WORKERS, Assignment, DeliveryItem, Order, OrderStatus
 
 
 def _is_own_client(user: Any, client_id: Any) -> bool:
@@ -214,7 +214,12 @@ ACROSS_ORDERS = frozenset({Role.QC, Role.ADMIN})
 
 def can_annotate(user: Any, order: Order, image: Any) -> bool:
     """Draw marks and write in their threads (resolve and reopen too): the client's users, the studio's
-    managers, QC, and the retoucher the image is assigned to. Finance reads no pictures' threads."""
+    managers, QC, and the retoucher the image is assigned to. Finance reads no pictures' threads. A guest marks
+    and replies on the pictures of their link's delivery while the link lasts (``jobs.review.annotations`` lets
+    them resolve nothing)."""
+    if agency_permissions.is_guest(user):
+        return (user.is_active and user.delivery.order_id == order.pk
+                and DeliveryItem.objects.filter(delivery_id=user.delivery_id, image_id=image.pk).exists())
     if not signed_in(user):
         return False
     if user.is_client:

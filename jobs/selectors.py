@@ -176,9 +176,9 @@ def versions_of(user: Any, image: OrderImage) -> QuerySet[Version]:
 def annotation_queryset(user: Any) -> QuerySet[Annotation]:
     """The marks ``user`` may read (deleted ones are the audit's), each with its thread as they may read it."""
     replies = Prefetch("replies", queryset=scope(AnnotationReply.objects.filter(deleted_at__isnull=True), user)
-                       .select_related("author").prefetch_related("mentions").order_by("created_at"))
+                       .select_related("author", "author_share").prefetch_related("mentions").order_by("created_at"))
     return (scope(Annotation.objects.filter(deleted_at__isnull=True), user)
-            .select_related("author", "resolved_by", "item__round", "order", "image", "version")
+            .select_related("author", "author_share", "resolved_by", "item__round", "order", "image", "version")
             .prefetch_related(replies, "mentions"))
 
 
@@ -188,7 +188,7 @@ def annotation_get(user: Any, pk: Any) -> Annotation:
 
 def reply_queryset(user: Any) -> QuerySet[AnnotationReply]:
     return (scope(AnnotationReply.objects.filter(deleted_at__isnull=True, annotation__deleted_at__isnull=True), user)
-            .select_related("author").prefetch_related("mentions"))
+            .select_related("author", "author_share").prefetch_related("mentions"))
 
 
 def reply_get(user: Any, pk: Any) -> AnnotationReply:

@@ -564,6 +564,13 @@ def _person(user: Any) -> dict[str, Any] | None:
     return {"id": str(user.pk), "type": "Person", "name": user.full_name} if user is not None else None
 
 
+def _writer(row: Any) -> dict[str, Any] | None:
+    """A mark's or reply's creator: a person, or a guest by the name they gave (no account, so no id)."""
+    if row.author_share_id is not None and row.author is None:
+        return {"type": "Person", "name": row.author_share.guest_name or row.author_share.email, "guest": True}
+    return _person(row.author)
+
+
 class AnnotationReplySerializer(serializers.ModelSerializer):
     creator = serializers.SerializerMethodField()
     mentions = serializers.SerializerMethodField()
@@ -576,7 +583,7 @@ class AnnotationReplySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_creator(self, reply: AnnotationReply) -> dict[str, Any] | None:
-        return _person(reply.author)
+        return _writer(reply)
 
     def get_mentions(self, reply: AnnotationReply) -> list[dict[str, Any]]:
         return [_person(u) for u in reply.mentions.all()]
@@ -629,7 +636,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
         return {"source": source, "selector": mark.selector} if mark.selector else {"source": source}
 
     def get_creator(self, mark: Annotation) -> dict[str, Any] | None:
-        return _person(mark.author)
+        return _writer(mark)
 
     def get_round(self, mark: Annotation) -> int | None:
         return mark.item.round.number if mark.item_id else None

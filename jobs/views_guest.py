@@ -5,18 +5,20 @@ expired link answers 410 and an unknown one 404, each saying whom to ask."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages as flash
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from agency.exceptions import DomainError, RuleViolation
+from agency.exceptions import DomainError, InvalidTransition, NotPermitted, RuleViolation
 from agency.uploads import get_backend
 from clients.tenancy import scope
 from jobs import downloads, selectors
@@ -24,7 +26,7 @@ from jobs.canvas import canvases
 from jobs.intake import tiles
 from jobs.models import REVIEWABLE, DeliveryItem, ItemKind, RoundStatus, ShareDownloads, ShareLink
 from jobs.production.versions import version_label
-from jobs.review import payment_holds, proofing, shares
+from jobs.review import annotations, payment_holds, proofing, shares
 from jobs.review.deliveries import delivery_download_url
 
 SESSION_KEY = "review_links"  # link id → the digest's first characters, for each link confirmed in this session
@@ -98,15 +100,22 @@ def guest_review(request: HttpRequest, token: str) -> HttpResponse:
     items = list(scope(DeliveryItem.objects.all(), link).select_related("image__order", "version")
                  .order_by("image__position"))
     drawn = canvases(link, [item.image for item in items], base_of=lambda kind, row: f"/r/{token}/{kind}s/{row.pk}/")
-    for item in items:
-        item.canvas = drawn[item.image_id]
+    threads: dict[Any, list[Any]] = {}
+    for mark in selectors.annotation_queryset(link).filter(image__in=[i.image_id for i in items]).order_by("number"):
+        mark.mine = annotations.may_change(mark, link)
+        threads.setdefault(mark.image_id, []).append(mark)
     order = link.delivery.order
+    marking = order.status not in annotations.CLOSED
+    for item in items:
+        item.canvas, item.threads = drawn[item.image_id], threads.get(item.image_id, [])
+        item.marks_api = reverse("guest_marks", args=[token, item.pk]) if marking else ""
     return render(request, "jobs/guest/review.html", {
         "link": link, "order": order, "delivery": link.delivery, "items": items, "token": token,
         "held": payment_holds.is_held(order, link), "sender": shares.owner_of(link),
         "previews": link.downloads in (ShareDownloads.PREVIEWS, ShareDownloads.FINALS),
         "finals": link.downloads == ShareDownloads.FINALS,
-        "deciding": link.can_decide and order.status in REVIEWABLE,
+        "deciding": link.can_decide and order.status in REVIEWABLE, "marking": marking,
+        "edit_minutes": annotations.EDIT_WINDOW.seconds // 60,
     })
 
 
@@ -231,3 +240,64 @@ def guest_download(request: HttpRequest, token: str, pk: Any = None) -> HttpResp
     url = get_backend().download_url(key, filename=name, content_type="image/webp")
     shares.noted_download(link, f"the watermarked preview of {item.image.filename}")
     return HttpResponseRedirect(url)
+
+
+@require_http_methods(["POST"])
+@guest_page
+def guest_marks(request: HttpRequest, token: str, pk: Any) -> HttpResponse:
+    """The canvas saves a guest's mark at once (``static/js/canvas.js``, as the studio's pages do through the API):
+    JSON in, the mark as the API shows it out (201), or ``{"detail"}`` with the refusal's status."""
+    from jobs.serializers import AnnotationSerializer
+
+    link = _guest(request, token)
+    item = _item(link, pk)
+    try:
+        given = json.loads(request.body or b"{}")
+        if not isinstance(given, dict) or not isinstance(given.get("text", ""), str):
+            raise RuleViolation("Send the mark as a JSON object with its text and target.", field="target")
+        mark = annotations.annotation_create(image=item.image, version=item.version, by=link,
+                                             target=given.get("target"), text=given.get("text"))
+    except ValueError:
+        return JsonResponse({"detail": "Send the mark as JSON."}, status=400)
+    except DomainError as refusal:
+        return JsonResponse({"detail": refusal.message}, status=refusal.status_code)
+    return JsonResponse(AnnotationSerializer(selectors.annotation_get(link, mark.pk)).data, status=201)
+
+
+@require_http_methods(["POST"])
+@guest_page
+def guest_threads(request: HttpRequest, token: str) -> HttpResponse:
+    """The thread forms of a guest's review: a thread about a whole picture, a reply, taking back one's own mark
+    (within the edit window). Each calls the service the company's people use; a refusal is shown on the review."""
+    link = _guest(request, token)
+    post, action = request.POST, request.POST.get("action", "")
+    anchor = ""
+    try:
+        if action == "comment":
+            item = _item(link, post.get("picture"))
+            mark = annotations.annotation_create(image=item.image, version=item.version, by=link, target=None,
+                                                 text=post.get("text", ""))
+            said, anchor = f"Thread {mark.number} on {item.image.filename} started.", f"#picture-{item.pk}"
+        else:
+            mark = _mark(link, post.get("mark"))
+            anchor = f"#mark-{mark.pk}"
+            if action == "reply":
+                annotations.reply_post(mark=mark, by=link, text=post.get("text", ""))
+                said = f"Your reply on mark {mark.number} is posted."
+            elif action == "delete":
+                annotations.annotation_delete(mark=mark, by=link)
+                said = f"Mark {mark.number} taken back."
+            else:
+                raise RuleViolation("Reply to a mark or start a thread.", field="action")
+    except (RuleViolation, InvalidTransition, NotPermitted) as refusal:
+        flash.error(request, refusal.message)
+    else:
+        flash.success(request, said)
+    return HttpResponseRedirect(reverse("guest_review", args=[token]) + anchor)
+
+
+def _mark(link: ShareLink, pk: Any) -> Any:
+    try:
+        return selectors.annotation_get(link, uuid.UUID(str(pk)))
+    except (ValueError, Http404) as exc:
+        raise NotFound("This mark is not part of your review.") from exc

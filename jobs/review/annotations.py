@@ -2,7 +2,9 @@
 file it was drawn on (an original, or one version) as a W3C Web Annotation selector, numbered per image;
 its thread holds replies with @mentions, and it is resolved and reopened as the work goes. Studio
 authors' marks and the studio's internal replies are studio-only (the event audiences apply): clients
-never receive them, in pages, API, mail or webhooks. Views, the API and the review service call here.
+never receive them, in pages, API, mail or webhooks. A guest (a review link, ``jobs.review.shares``) marks and
+replies on their delivery's pictures under their own name, to the client and the studio; they mention nobody
+and resolve nothing. Views, the API and the review service call here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.notifications import notify
+from agency.permissions import is_guest
 from agency.tasks import enqueue_on_commit
 from clients.tenancy import scope
 from jobs import permissions, workflow
@@ -35,6 +38,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
+from jobs.review import shares
 
 TEXT_MAX = 2000
 MAX_MARKS_PER_FILE = 200
@@ -202,10 +206,12 @@ def mentionable(order: Order, *, studio_only: bool) -> list[User]:
     return sorted(seeing, key=lambda u: u.full_name.lower())
 
 
-def _mentioned(order: Order, ids: Iterable[Any], audience: str) -> list[User]:
+def _mentioned(order: Order, ids: Iterable[Any], audience: str, by: Any) -> list[User]:
     """The people named: each must be able to read what mentions them (the order, and a studio-only
     thread only if they are studio)."""
     ids = list(dict.fromkeys(str(pk) for pk in ids or []))
+    if ids and is_guest(by):
+        raise RuleViolation("A guest mentions nobody; write the name in the text.", field="mentions")
     if len(ids) > MAX_MENTIONS:
         raise RuleViolation(f"Mention at most {MAX_MENTIONS} people.", field="mentions")
     people = {str(u.pk): u for u in User.objects.filter(pk__in=ids, is_active=True)} if ids else {}
@@ -219,9 +225,9 @@ def _mentioned(order: Order, ids: Iterable[Any], audience: str) -> list[User]:
 
 
 def _audience(by: User, order: Order, for_client: bool | None, *, default: bool) -> str:
-    """Clients always write to the studio. Managers speak for the studio to the client (``for_client``;
-    ``default`` when unsaid); retouchers and QC write studio-only, like their notes."""
-    if permissions.is_client_user(by):
+    """Clients (and their guests) always write to the studio. Managers speak for the studio to the client
+    (``for_client``; ``default`` when unsaid); retouchers and QC write studio-only, like their notes."""
+    if permissions.is_client_user(by) or is_guest(by):
         if for_client is False:
             raise NotPermitted("Studio-only marks are for the studio.")
         return Audience.CLIENT
@@ -253,6 +259,15 @@ class NewMark:
     item: Any = None
 
 
+def _author(by: Any) -> dict[str, Any]:
+    """The row's writer: an account, or a guest's review link."""
+    return {"author_share": by} if is_guest(by) else {"author": by}
+
+
+def _wrote(row: Annotation | AnnotationReply, by: Any) -> bool:
+    return (row.author_share_id if is_guest(by) else row.author_id) == by.pk
+
+
 def add_marks(marks: list[NewMark], *, by: User, audience: str) -> list[Annotation]:
     """The one place marks are written, in the caller's transaction: each validated against its file's
     pixels, the images' rows locked so numbers never repeat, numbered after every mark of the image, in a
@@ -279,7 +294,7 @@ def add_marks(marks: list[NewMark], *, by: User, audience: str) -> list[Annotati
         x, y, w, h = parsed.box
         made.append(Annotation(order_id=mark.image.order_id, image_id=mark.image.pk, version=mark.version, width=width,
                                height=height, number=number, shape=parsed.shape, selector=parsed.selector, x=x, y=y,
-                               w=w, h=h, text=text, audience=audience, author=by, item=mark.item))
+                               w=w, h=h, text=text, audience=audience, item=mark.item, **_author(by)))
     return Annotation.objects.bulk_create(made)
 
 
@@ -294,16 +309,18 @@ def annotation_create(*, image: OrderImage, version: Version | None, by: User, t
         raise NotPermitted("You cannot mark this picture.")
     _open(order)
     audience = _audience(by, order, for_client, default=False)
-    people = _mentioned(order, mentions, audience)
+    people = _mentioned(order, mentions, audience, by)
     (mark,) = add_marks([NewMark(image, version, target, text)], by=by, audience=audience)
     if people:
         mark.mentions.set(people)
+    if is_guest(by):
+        shares.noted_mark(by, f"mark {mark.number} on {image.filename}")
     enqueue_on_commit("jobs.tasks.notify_mark", "mark", str(mark.pk), group="notifications")
     return mark
 
 
 def _own_and_recent(row: Annotation | AnnotationReply, by: User, what: str) -> None:
-    if row.author_id != by.pk:
+    if not _wrote(row, by):
         raise NotPermitted(f"Only its author changes a {what}.")
     if timezone.now() - row.created_at > EDIT_WINDOW:
         raise InvalidTransition(f"A {what} can be changed for {EDIT_WINDOW.seconds // 60} minutes after it is "
@@ -366,10 +383,12 @@ def reply_post(*, mark: Annotation, by: User, text: Any, mentions: Iterable[Any]
         raise InvalidTransition(f"Mark {mark.number} was deleted.")
     audience = (Audience.STUDIO if mark.is_studio
                 else _audience(by, mark.order, False if internal else None, default=True))
-    people = _mentioned(mark.order, mentions, audience)
-    reply = AnnotationReply.objects.create(annotation=mark, author=by, text=_text(text), audience=audience)
+    people = _mentioned(mark.order, mentions, audience, by)
+    reply = AnnotationReply.objects.create(annotation=mark, text=_text(text), audience=audience, **_author(by))
     if people:
         reply.mentions.set(people)
+    if is_guest(by):
+        shares.noted_mark(by, f"a reply on mark {mark.number} of {mark.image.filename}")
     enqueue_on_commit("jobs.tasks.notify_mark", "reply", str(reply.pk), group="notifications")
     return reply
 
@@ -395,8 +414,9 @@ def reply_delete(*, reply: AnnotationReply, by: User) -> None:
 
 def _settle(mark: Annotation, by: User, *, resolve: bool) -> Annotation:
     mark = Annotation.objects.select_for_update(of=("self",)).select_related("order", "image", "resolved_by").get(pk=mark.pk)
-    if not permissions.can_annotate(by, mark.order, mark.image):
-        raise NotPermitted("You cannot resolve marks on this picture.")
+    if not permissions.can_annotate(by, mark.order, mark.image) or is_guest(by):
+        raise NotPermitted("You cannot resolve marks on this picture."
+                           if not is_guest(by) else "Marks are resolved by the company and the studio; reply instead.")
     _open(mark.order)
     if mark.deleted_at is not None:
         raise InvalidTransition(f"Mark {mark.number} was deleted.")
@@ -426,10 +446,11 @@ def mark_notify(*, kind: str, pk: Any) -> int:
     """The task body: tell the people mentioned (and, for a reply, the mark's author) once each. Only
     people who may read it are told; the writer never is."""
     if kind == "reply":
-        row = AnnotationReply.objects.select_related("annotation__order", "annotation__image", "author").filter(pk=pk).first()
+        row = (AnnotationReply.objects.select_related("annotation__order", "annotation__image", "author", "author_share")
+               .filter(pk=pk).first())
         mark = row.annotation if row else None
     else:
-        row = mark = Annotation.objects.select_related("order", "image", "author").filter(pk=pk).first()
+        row = mark = Annotation.objects.select_related("order", "image", "author", "author_share").filter(pk=pk).first()
     if row is None or row.deleted_at is not None:
         return 0
     people = list(row.mentions.filter(is_active=True))
@@ -437,7 +458,7 @@ def mark_notify(*, kind: str, pk: Any) -> int:
         people.append(mark.author)
     readers = [p for p in people if scope(Annotation.objects.filter(pk=mark.pk), p).exists()
                and (row.audience == Audience.CLIENT or p.is_studio)]
-    who = row.author.full_name if row.author else "Someone"
+    who = row.author_name or "Someone"
     verb = "replied on" if kind == "reply" else "marked"
     return notify(readers, kind="mention", source=f"mark:{kind}:{row.pk}", actor=row.author,
                   title=f"{mark.order.number}: {who} {verb} {mark.image.filename} (mark {mark.number})",

@@ -384,6 +384,12 @@ def noted_download(link: ShareLink, what: str) -> None:
                             email=link.email, detail=f"{what} of {link.delivery.order.number}")
 
 
+def noted_mark(link: ShareLink, what: str) -> None:
+    """A guest's mark or reply (``jobs.review.annotations``), on the link's activity: the client admin and the account
+    manager see who wrote what where, beside the thread itself."""
+    _note(link, Kind.MARKED, what)
+
+
 def noted_decisions(link: ShareLink, *, approved: list[str], revised: list[str]) -> None:
     """A guest's decisions (``jobs.review.proofing.review_submit``), on the link's activity and in the security log."""
     parts = ([f"approved {', '.join(approved)}"] if approved else []) + (

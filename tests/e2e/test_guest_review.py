@@ -1,6 +1,7 @@
 """A guest's journey in Chromium (issue 22): a client admin sends a review link with a password from the order
 page; the guest opens it, is refused a wrong password, confirms their name (hostile text stays text), sees the
-delivery's pictures, approves one and asks for changes to the other (the link lets them decide), downloads
+delivery's pictures, marks dust on one on the canvas and replies in its thread, approves one and asks for
+changes to the other (the link lets them decide), downloads
 a watermarked preview; the admin sees the activity, revokes the link, and the
 guest's next page is the ended link's, saying whom to ask."""
 
@@ -11,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from jobs.models import ShareActivity, ShareLink
+from jobs.models import Annotation, ShareActivity, ShareLink
 from tests.e2e import canvas
 from tests.e2e.session import Person, shoot
 from tests.factories import delivered_with_previews, give_tiles
@@ -68,6 +69,26 @@ def test_a_guest_reviews_through_a_personal_link_until_it_is_revoked(cast, live_
     assert not [path for path in asked if path.startswith("/api/")], asked
     shoot(guest, "guest-review")
     assert guest.get_by_text("€").count() == 0 and guest.get_by_text("CANARY").count() == 0
+    # the guest marks dust on the retouched picture: saved at once, in its pixels, under their name; then replies
+    pictured = guest.locator(f"[data-canvas][data-image='{first.image_id}']")
+    pictured.get_by_role("button", name="Mark").click()
+    shown = canvas.files(guest, first.image_id)["v1"]
+    canvas.click_pixel(guest, first.image_id, shown["width"] // 4, shown["height"] // 4)
+    guest.get_by_label("Mark 1").fill("Dust on the top prong")
+    guest.get_by_role("button", name="Save mark").click()
+    expect(pictured.locator(".canvas-live")).to_have_text("Mark 1 saved.")
+    mark = Annotation.objects.get()
+    assert (mark.author_share_id, mark.version_id, mark.text) == (ShareLink.objects.get().pk, first.version_id,
+                                                                  "Dust on the top prong")
+    assert abs(mark.x - shown["width"] // 4) <= 2 and abs(mark.y - shown["height"] // 4) <= 2
+    guest.reload()
+    canvas.ready(guest, first.image_id)
+    canvas.drawn_within(guest, first.image_id, 1, mark.x, mark.y, point=True)
+    guest.get_by_label("Reply to mark 1").fill("And the clasp, please")
+    guest.get_by_role("button", name="Reply", exact=True).click()
+    expect(guest.get_by_text("Your reply on mark 1 is posted.")).to_be_visible()
+    expect(guest.get_by_text("And the clasp, please")).to_be_visible()
+    shoot(guest, "guest-threads")
     # a person looks at the pictures before deciding: the page's look-first rule (static/js/page.js) takes a click
     # within a second of the name form's answer for the double click's second half, so the last submit is forgotten
     guest.evaluate("window.sessionStorage.removeItem('loupe-submit')")
@@ -83,7 +104,7 @@ def test_a_guest_reviews_through_a_personal_link_until_it_is_revoked(cast, live_
 
     link = ShareLink.objects.get()
     assert list(ShareActivity.objects.filter(link=link).order_by("id").values_list("kind", flat=True)) == [
-        "wrong_password", "opened", "decided", "decided", "downloaded"]
+        "wrong_password", "opened", "marked", "marked", "decided", "decided", "downloaded"]
     page.goto(f"{live_server.url}/orders/{delivery.order_id}/")
     shares = page.locator("details.shares").first
     shares.locator("summary").click()

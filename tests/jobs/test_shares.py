@@ -6,6 +6,7 @@ link's delivery and nothing else of the company or the studio."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.test import Client as HttpClient
+from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from agency.exceptions import RuleViolation
@@ -21,6 +23,8 @@ from agency.uploads import get_backend
 from billing.models import Invoice
 from clients.tenancy import scope
 from jobs.models import (
+    Annotation,
+    AnnotationReply,
     Delivery,
     DeliveryItem,
     DeliveryStatus,
@@ -643,3 +647,171 @@ def test_the_share_list_reads_in_constant_queries_whatever_the_links_and_their_a
         body = api.get("/api/v1/shares/").json()
     assert len(body["results"]) == 7 and len(seven) == len(one)
     assert {a["kind"] for row in body["results"] for a in row["activity"]} == {"opened"}
+
+
+# --- a guest's marks and replies ----------------------------------------------------------------------------------
+
+def _point(x=100, y=200):
+    return {"selector": {"type": "FragmentSelector", "value": f"xywh=pixel:{x},{y},0,0"}}
+
+
+def _guest_mark(browser, token, item, body):
+    return browser.post(reverse("guest_marks", args=[token, item.pk]), json.dumps(body), content_type="application/json")
+
+
+def _marks_state():
+    marks = Annotation.objects.order_by("created_at").values_list("text", "author_id", "author_share_id", "deleted_at")
+    return (list(marks), list(AnnotationReply.objects.values_list("text", "author_share_id")),
+            ShareActivity.objects.filter(kind="marked").count())
+
+
+def test_a_guest_marks_and_replies_under_their_name_and_the_company_and_the_studio_read_it(cast, acme_delivery):
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    browser = _open(shares.link_path(token), name="Dora Director")
+    item = acme_delivery.items.order_by("image__position").first()
+    page = browser.get(shares.link_path(token))
+    assert f'data-marks-api="{reverse("guest_marks", args=[token, item.pk])}"'.encode() in page.content
+    answer = _guest_mark(browser, token, item, {"text": "Dust on the <b>prong</b>", "target": _point()})
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    assert body["creator"] == {"type": "Person", "name": "Dora Director", "guest": True} and body["audience"] == "client"
+    mark = Annotation.objects.get()
+    assert (mark.author, mark.author_share, mark.version, mark.width, mark.number) == (None, link, item.version, 2400, 1)
+    # a thread about the whole picture, and a reply, through the page's forms
+    threads = reverse("guest_threads", args=[token])
+    assert browser.post(threads, {"action": "comment", "picture": item.pk, "text": "Warmer overall"}).status_code == 302
+    assert browser.post(threads, {"action": "reply", "mark": mark.pk, "text": "Also the <i>left</i> stone"}).status_code == 302
+    reply = AnnotationReply.objects.get()
+    assert (reply.author, reply.author_share, reply.audience) == (None, link, "client")
+    assert list(ShareActivity.objects.filter(kind="marked").order_by("at", "id").values_list("detail", flat=True)) == [
+        f"mark 1 on {item.image.filename}", f"mark 2 on {item.image.filename}", f"a reply on mark 1 of {item.image.filename}"]
+    # the guest's page shows the threads, escaped
+    text = page_text(browser.get(shares.link_path(token)).content)
+    assert "Dust on the <b>prong</b>" in text and "Also the <i>left</i> stone" in text and "Dora Director (guest)" in text
+    # the company's people and the studio read them with the guest's name; the API says "guest"
+    for person in (cast.acme_admin, cast.account_manager):
+        listed = api_for(person).get(f"/api/v1/annotations/{mark.pk}/").json()
+        assert listed["creator"]["name"] == "Dora Director" and listed["creator"]["guest"] is True
+        assert listed["replies"][0]["creator"] == {"type": "Person", "name": "Dora Director", "guest": True}
+        image_page = page_text(web_for(person).get(reverse("jobs:image_detail", args=[item.image_id])).content)
+        assert "Dora Director (guest)" in image_page
+    # a reply from the studio reaches the guest's page
+    from jobs.review import annotations
+    annotations.reply_post(mark=mark, by=cast.account_manager, text="We will clean it")
+    annotations.reply_post(mark=mark, by=cast.account_manager, text="INTERNAL-CANARY", internal=True)
+    text = page_text(browser.get(shares.link_path(token)).content)
+    assert "We will clean it" in text and "INTERNAL-CANARY" not in text
+
+
+def test_a_guest_reads_only_their_deliverys_marks_to_the_client(cast, acme_delivery):
+    from jobs.review import annotations
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    item = acme_delivery.items.order_by("image__position").first()
+    client_mark = annotations.annotation_create(image=item.image, version=item.version, by=cast.acme_admin,
+                                                target=_point(), text="The client's own")
+    annotations.annotation_create(image=item.image, version=item.version, by=cast.account_manager,
+                                  target=_point(), text="STUDIO-CANARY")
+    # an earlier version of the same picture, published in an earlier delivery: not this link's
+    earlier = Version.objects.create(image=item.image, number=2, status=VersionStatus.PASSED, width=2400, height=2400,
+                                     file="x/v2.png", preview="x/v2.webp")
+    older = Delivery.objects.create(order=acme_delivery.order, number=2, status=DeliveryStatus.READY)
+    DeliveryItem.objects.create(delivery=older, image=item.image, version=earlier)
+    elsewhere = annotations.annotation_create(image=item.image, version=earlier, by=cast.acme_admin, target=_point(),
+                                              text="On another delivery")
+    assert list(scope(Annotation.objects.all(), link)) == [client_mark]
+    assert elsewhere in scope(Annotation.objects.all(), cast.acme_admin)  # the client reads it; the guest does not
+    browser = _open(shares.link_path(token))
+    text = page_text(browser.get(shares.link_path(token)).content)
+    assert "The client's own" in text and "STUDIO-CANARY" not in text and "On another delivery" not in text
+    # a guest cannot reply to a mark they do not see
+    studio_mark = Annotation.objects.get(text="STUDIO-CANARY")
+    before = _marks_state()
+    answer = browser.post(reverse("guest_threads", args=[token]), {"action": "reply", "mark": studio_mark.pk, "text": "x"})
+    assert answer.status_code == 404 and _marks_state() == before
+    # once revoked, nothing at all
+    shares.share_revoke(link=link, by=cast.acme_admin)
+    assert not scope(Annotation.objects.all(), link).exists()
+    assert not scope(AnnotationReply.objects.all(), link).exists()
+
+
+@pytest.mark.parametrize("body, status, says", [
+    ({"text": "", "target": None}, 400, "Write what the mark is about"),
+    ({"text": "x" * 2001, "target": None}, 400, "at most 2000 characters"),
+    ({"text": "Off the picture", "target": {"selector": {"type": "FragmentSelector", "value": "xywh=pixel:2400,10,0,0"}}},
+     400, "outside the picture"),
+    ({"text": "Script", "target": {"selector": {"type": "SvgSelector", "value": "<svg><script>alert(1)</script></svg>"}}},
+     400, "SvgSelector holds one"),
+    ({"text": ["a list"], "target": None}, 400, "JSON object"),
+    ([1, 2], 400, "JSON object"),
+])
+def test_a_guests_bad_mark_is_refused_with_the_reason_and_changes_nothing(cast, acme_delivery, body, status, says):
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    browser = _open(shares.link_path(token))
+    item = acme_delivery.items.first()
+    before = _marks_state()
+    answer = _guest_mark(browser, token, item, body)
+    assert answer.status_code == status and says in answer.json()["detail"]
+    assert _marks_state() == before
+    broken = browser.post(reverse("guest_marks", args=[token, item.pk]), "{not json", content_type="application/json")
+    assert broken.status_code == 400 and _marks_state() == before
+
+
+def test_a_guest_mentions_nobody_resolves_nothing_and_takes_back_only_their_own_mark_in_time(cast, acme_delivery):
+    from agency.exceptions import NotPermitted
+    from jobs.review import annotations
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    browser = _open(shares.link_path(token))
+    item = acme_delivery.items.order_by("image__position").first()
+    with pytest.raises(RuleViolation, match="A guest mentions nobody"):
+        annotations.annotation_create(image=item.image, version=item.version, by=link, target=_point(), text="Hi",
+                                      mentions=[cast.account_manager.pk])
+    other_link, _ = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="eve@agency.test")
+    with time_machine.travel(NOW, tick=False):
+        mine = annotations.annotation_create(image=item.image, version=item.version, by=link, target=_point(), text="Mine")
+        theirs = annotations.annotation_create(image=item.image, version=item.version, by=other_link, target=_point(),
+                                               text="Theirs")
+        companys = annotations.annotation_create(image=item.image, version=item.version, by=cast.acme_admin,
+                                                 target=_point(), text="The company's")
+    with pytest.raises(NotPermitted, match="resolved by the company and the studio"):
+        annotations.annotation_resolve(mark=mine, by=link)
+    threads = reverse("guest_threads", args=[token])
+    with time_machine.travel(NOW + annotations.EDIT_WINDOW, tick=False):
+        before = _marks_state()
+        for mark in (theirs, companys):
+            refused = browser.post(threads, {"action": "delete", "mark": mark.pk}, follow=True)
+            assert "Only its author changes a mark" in page_text(refused.content)
+        assert _marks_state() == before
+        assert browser.post(threads, {"action": "delete", "mark": mine.pk}).status_code == 302
+        assert Annotation.objects.get(pk=mine.pk).deleted_at == NOW + annotations.EDIT_WINDOW
+    with time_machine.travel(NOW + annotations.EDIT_WINDOW + timedelta(seconds=1), tick=False):
+        late = annotations.annotation_create(image=item.image, version=item.version, by=other_link, target=_point(),
+                                             text="Late")
+        Annotation.objects.filter(pk=late.pk).update(created_at=NOW)
+        with pytest.raises(Exception, match="can be changed for 15 minutes"):
+            annotations.annotation_delete(mark=late, by=other_link)
+    assert Annotation.objects.get(pk=late.pk).deleted_at is None
+
+
+def test_a_guest_cannot_mark_on_a_finished_order_another_deliverys_picture_or_after_the_link_ends(cast, acme_delivery):
+    from agency.exceptions import NotPermitted
+    from jobs.review import annotations
+    other = delivered_with_previews(cast.acme, "Autumn pendants", count=1)
+    link, token = shares.share_create(delivery=acme_delivery, by=cast.acme_admin, email="dora@agency.test")
+    browser = _open(shares.link_path(token))
+    stranger = other.items.get()
+    before = _marks_state()
+    assert _guest_mark(browser, token, stranger, {"text": "x", "target": _point()}).status_code == 404
+    with pytest.raises(NotPermitted):
+        annotations.annotation_create(image=stranger.image, version=stranger.version, by=link, target=_point(), text="x")
+    item = acme_delivery.items.first()
+    Order.objects.filter(pk=acme_delivery.order_id).update(status=OrderStatus.COMPLETED)
+    answer = _guest_mark(browser, token, item, {"text": "Too late", "target": _point()})
+    assert answer.status_code == 409 and "kept as they are" in answer.json()["detail"]
+    assert b"data-marks-api" not in browser.get(shares.link_path(token)).content
+    Order.objects.filter(pk=acme_delivery.order_id).update(status=OrderStatus.DELIVERED)
+    shares.share_revoke(link=link, by=cast.acme_admin)
+    assert _guest_mark(browser, token, item, {"text": "Revoked", "target": _point()}).status_code == 410
+    link.refresh_from_db()
+    with pytest.raises(NotPermitted):
+        annotations.annotation_create(image=item.image, version=item.version, by=link, target=_point(), text="x")
+    assert _marks_state() == before
