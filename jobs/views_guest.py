@@ -24,7 +24,7 @@ from clients.tenancy import scope
 from jobs import downloads, selectors
 from jobs.canvas import canvases
 from jobs.intake import tiles
-from jobs.models import REVIEWABLE, DeliveryItem, ItemKind, RoundStatus, ShareDownloads, ShareLink
+from jobs.models import REVIEWABLE, Annotation, DeliveryItem, ItemKind, RoundStatus, ShareDownloads, ShareLink
 from jobs.production.versions import version_label
 from jobs.review import annotations, payment_holds, proofing, shares
 from jobs.review.deliveries import delivery_download_url
@@ -209,8 +209,13 @@ def guest_decide(request: HttpRequest, token: str) -> HttpResponse:
     decision = request.POST.get("decision", "")
     if decision not in {"approve", "revise"}:
         raise RuleViolation("Approve the picture or ask for changes.", field="decision")
+    # the guest's own marks on the picture they judge, not sent yet, go with their changes
+    drawn = (list(Annotation.objects.filter(author_share=link, image_id=image, deleted_at__isnull=True, item__isnull=True,
+                                            version__delivery_items__delivery=link.delivery_id)
+                  .values_list("pk", flat=True)) if decision == "revise" else [])
     result = proofing.review_submit(order=link.delivery.order, by=link, items=[
-        {"image": image, "decision": decision, "note": request.POST.get("note", ""), "kind": ItemKind.CHANGE}])
+        {"image": image, "decision": decision, "note": request.POST.get("note", ""), "kind": ItemKind.CHANGE,
+         "annotations": drawn}])
     if result.approved:
         flash.success(request, "Approved. Thank you: the company and the studio see it.")
     elif result.round is not None and result.round.status == RoundStatus.AWAITING_CONFIRMATION:

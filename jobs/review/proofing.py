@@ -182,15 +182,17 @@ def _guest_data(guest: Any) -> dict[str, Any]:
 
 
 def _check_guest_items(guest: Any, items: list[dict[str, Any]], images: dict[Any, OrderImage]) -> None:
-    """A guest decides on the pictures of their link's delivery, with a note (drawing marks is for people with
-    an account until the guest canvas comes)."""
+    """A guest decides on the pictures of their link's delivery; their changes are a note and the marks they drew
+    on the canvas themselves (saved as they drew them, ``jobs.review.annotations``), never anyone else's."""
     theirs = set(scope(OrderImage.objects.filter(pk__in=list(images)), guest).values_list("pk", flat=True))
     for item in items:
         if item["image"] not in theirs:
             raise RuleViolation(f"{images[item['image']].filename} is not part of your review.", field="items")
-        if item.get("marks") or item.get("annotations"):
-            raise RuleViolation("Describe the change in the note: marks on the picture are drawn by the company's "
-                                "people.", field="items")
+        if item.get("marks"):
+            raise RuleViolation("Draw your marks on the picture first; they are sent with your changes.", field="marks")
+        drawn = {str(pk) for pk in item.get("annotations") or []}
+        if drawn and Annotation.objects.filter(pk__in=drawn, author_share=guest).count() != len(drawn):
+            raise RuleViolation("Only the marks you drew are sent with your changes.", field="annotations")
 
 
 def _open_round(order: Order, by: User | None, revise: list[dict[str, Any]], images: dict[Any, OrderImage],

@@ -493,7 +493,7 @@ def test_a_guest_decides_only_with_a_link_that_allows_it_only_on_their_pictures_
     for answer, status, reason in refusals:
         assert answer.status_code == status and reason in page_text(answer.content), page_text(answer.content)
     assert _review_state(order) == before
-    with pytest.raises(RuleViolation, match="Describe the change in the note"):
+    with pytest.raises(RuleViolation, match="Draw your marks on the picture first"):
         link = ShareLink.objects.get(email="dora@agency.test")
         proofing.review_submit(order=order, by=link, items=[{"image": image.pk, "decision": "revise", "note": "x",
                                                              "marks": [{"target": {}, "text": "dust"}]}])
@@ -815,3 +815,22 @@ def test_a_guest_cannot_mark_on_a_finished_order_another_deliverys_picture_or_af
     with pytest.raises(NotPermitted):
         annotations.annotation_create(image=item.image, version=item.version, by=link, target=_point(), text="x")
     assert _marks_state() == before
+
+
+def test_a_guests_changes_carry_the_marks_they_drew_and_never_anyone_elses(cast, acme_delivery):
+    from jobs.review import annotations
+    link, token, browser = _deciding(cast, acme_delivery)
+    item = acme_delivery.items.order_by("image__position").first()
+    mine = annotations.annotation_create(image=item.image, version=item.version, by=link, target=_point(), text="Dust")
+    companys = annotations.annotation_create(image=item.image, version=item.version, by=cast.acme_admin,
+                                             target=_point(), text="The company's own")
+    before = _review_state(acme_delivery.order)
+    with pytest.raises(RuleViolation, match="Only the marks you drew"):
+        proofing.review_submit(order=acme_delivery.order, by=link, items=[
+            {"image": item.image_id, "decision": "revise", "note": "", "annotations": [companys.pk]}])
+    assert _review_state(acme_delivery.order) == before
+    # no note: the guest's own mark says what should change, and joins the round's item
+    assert _decide(browser, token, item.image, "revise").status_code == 302
+    round_ = RevisionRound.objects.get(order=acme_delivery.order)
+    assert list(round_.items.get().annotations.all()) == [mine]
+    assert Annotation.objects.get(pk=companys.pk).item is None
