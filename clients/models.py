@@ -269,6 +269,7 @@ class WebhookEvent(models.TextChoices):
     ORDER_IN_PRODUCTION = "order.in_production", "An order went into production"
     ORDER_DELIVERED = "order.delivered", "An order was delivered"
     REVISION_REQUESTED = "revision.requested", "Revisions were requested"
+    REVIEW_DECIDED = "review.decided", "A reviewer approved pictures or asked for changes"
     ORDER_COMPLETED = "order.completed", "An order was completed"
     INVOICE_ISSUED = "invoice.issued", "An invoice was issued"
     PING = "ping", "Test delivery"

@@ -10,6 +10,8 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderNumberSequence,
+    RequiredReviewer,
+    ReviewDecision,
     Service,
     ShareActivity,
     ShareLink,
@@ -177,6 +179,40 @@ class ShareLinkAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in ShareLink._meta.fields if f.name not in ("password", "digest")]
     exclude = ("password", "digest")
     inlines = [ShareActivityInline]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(admin.ModelAdmin):
+    """Each reviewer's answer per delivered picture (``jobs.review.reviewers``), read here: reviewers decide on the
+    review page, through their link or the API, where the company's decision follows the rule."""
+
+    list_display = ("image", "delivery", "reviewer_name", "verdict", "decided_at")
+    list_filter = ("verdict",)
+    search_fields = ("image__filename", "delivery__order__number", "reviewer__email", "reviewer_share__email")
+    list_select_related = ("image", "delivery__order", "reviewer", "reviewer_share")
+    readonly_fields = [f.name for f in ReviewDecision._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RequiredReviewer)
+class RequiredReviewerAdmin(admin.ModelAdmin):
+    """Whom a delivery waits for; named on the order page or through the API, where the approvals they complete follow."""
+
+    list_display = ("delivery", "name", "added_by", "added_at")
+    search_fields = ("delivery__order__number", "user__email", "share__email")
+    list_select_related = ("delivery__order", "user", "share", "added_by")
+    readonly_fields = [f.name for f in RequiredReviewer._meta.fields]
 
     def has_add_permission(self, request: Any) -> bool:
         return False

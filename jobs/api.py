@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agency.exceptions import RuleViolation
+from agency.exceptions import NotPermitted, RuleViolation
 from agency.idempotency import shown_once
 from agency.models import Role, User
 from clients import selectors as clients_selectors
@@ -26,7 +26,7 @@ from jobs.intake import tiles, uploads
 from jobs.models import ImageStatus, VersionStatus
 from jobs.production import assignment, planning, qc, versions
 from jobs.review import annotations as marks
-from jobs.review import deliveries, messages, proofing, references, shares
+from jobs.review import deliveries, messages, proofing, references, reviewers, shares
 from jobs.serializers import (
     AnnotationEditSerializer,
     AnnotationInputSerializer,
@@ -233,7 +233,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         data = DeliverInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        delivery = deliveries.delivery_publish(order=order, by=request.user, images=data.validated_data.get("images"))
+        delivery = deliveries.delivery_publish(order=order, by=request.user, images=data.validated_data.get("images"),
+                                               review_by=data.validated_data.get("review_by"))
         delivery = selectors.delivery_queryset(request.user).prefetch_related("items").get(pk=delivery.pk)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_201_CREATED)
 
@@ -484,6 +485,24 @@ class ImageViewSet(PictureFileActions, mixins.ListModelMixin, mixins.RetrieveMod
         return response
 
 
+class RequiredReviewersInputSerializer(serializers.Serializer):
+    users = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=20,
+                                  help_text="People of the company whose approval the delivery waits for.")
+    shares = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=20,
+                                   help_text="Review links (guests who may decide) whose approval it waits for.")
+
+
+def reviewers_answer(user: Any, delivery: Any) -> dict[str, Any]:
+    """A delivery's required reviewers and, per picture, each reviewer's decision on what it last delivered."""
+    required = [{"type": "guest" if r.share_id else "person", "id": str(r.share_id or r.user_id), "name": r.name}
+                for r in delivery.required_reviewers.select_related("user", "share")]
+    items = list(delivery.items.select_related("image").order_by("image__position"))
+    tallies = reviewers.tallies(user, [item.image_id for item in items])
+    return {"delivery": str(delivery.pk), "required": required, "pictures": [
+        {"image": str(item.image_id), "filename": item.image.filename, "status": item.image.status,
+         "reviews": tallies[item.image_id].as_data()} for item in items]}
+
+
 @extend_schema_view(retrieve=extend_schema(summary="One delivery"))
 class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DeliverySerializer
@@ -503,6 +522,22 @@ class DeliveryViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         response = HttpResponseRedirect(deliveries.delivery_download_url(delivery=self.get_object(), by=request.user))
         response["Cache-Control"] = "no-store"
         return response
+
+    @extend_schema(methods=["GET"], request=None, responses={200: OpenApiTypes.OBJECT},
+                   summary="The delivery's required reviewers and each reviewer's decision per picture")
+    @extend_schema(methods=["PUT"], request=RequiredReviewersInputSerializer, responses={200: OpenApiTypes.OBJECT},
+                   summary="Name the people (and guests who may decide) whose approval the delivery waits for; "
+                           "an empty list names nobody")
+    @action(detail=True, methods=["get", "put"])
+    def reviewers(self, request: Request, pk: Any = None) -> Response:
+        delivery = self.get_object()
+        if not permissions.can_review_delivery(request.user, delivery.order):
+            raise NotPermitted("The company's people and the studio's managers read a delivery's reviews.")
+        if request.method == "PUT":
+            data = RequiredReviewersInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            proofing.required_reviewers_set(delivery=delivery, by=request.user, **data.validated_data)
+        return Response(reviewers_answer(request.user, delivery))
 
     @extend_schema(methods=["POST"], request=ShareInputSerializer, responses={201: ShareCreatedSerializer},
                    summary="Send a personal review link for this delivery to someone without an account (the "

@@ -21,6 +21,10 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
                   "repeats": -1},
     )
     Schedule.objects.update_or_create(
+        name="Remind reviewers of reviews waiting on them",
+        defaults={"func": "jobs.tasks.review_reminders", "schedule_type": Schedule.DAILY, "repeats": -1},
+    )
+    Schedule.objects.update_or_create(
         name="Delete files whose terms are over",
         defaults={"func": "jobs.tasks.apply_retention", "schedule_type": Schedule.DAILY, "repeats": -1},
     )

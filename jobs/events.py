@@ -35,7 +35,8 @@ VERBS: dict[str, str] = {
     "image.assigned": MANAGERS, "image.reassigned": MANAGERS, "schedule.applied": MANAGERS,
     "version.submitted": STUDIO, "version.qc_passed": STUDIO, "version.qc_rejected": STUDIO,
     # review (jobs.review)
-    "delivery.ready": CLIENT, "delivery.shared": CLIENT, "images.approved": CLIENT, "downloads.released": CLIENT,
+    "delivery.ready": CLIENT, "delivery.shared": CLIENT, "delivery.reviewers_set": CLIENT, "review.decided": CLIENT,
+    "images.approved": CLIENT, "downloads.released": CLIENT,
     "revision.requested": CLIENT, "revision.awaiting_confirmation": CLIENT, "revision.declined": CLIENT,
     "revision.reclassed": CLIENT,
     # quotes (billing): the client reads that a quote was sent or answered, never a draft's amounts

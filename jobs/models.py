@@ -461,6 +461,8 @@ class Delivery(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    review_by = models.DateTimeField(null=True, blank=True, help_text="When the company's review is due, set when "
+                                     "publishing; empty: the contract's auto-approval days, if any (jobs.review.deadlines).")
     # The build's own attempt counter and start, committed before the heavy work (SECURITY.md T1/T2).
     attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -631,6 +633,8 @@ class ShareLink(models.Model):
     code_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     reminded_at = models.DateTimeField(null=True, blank=True, editable=False,
                                        help_text="When the guest was reminded that the review closes (once).")
+    digested_on = models.DateField(null=True, blank=True, editable=False,
+                                   help_text="The day the guest's address last got the digest of reviews waiting on it.")
 
     class Meta:
         ordering = ["delivery", "-created_at"]
@@ -677,6 +681,82 @@ class ShareActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Verdict(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    CHANGES = "changes", "Asked for changes"
+
+
+class ReviewDecision(models.Model):
+    """One reviewer's decision on one delivered picture (``jobs.review.reviewers``): a person with an account or a
+    guest's review link, one row per reviewer and version (a redelivered picture is judged afresh; until the company
+    decides, a reviewer's latest answer stands). The company's decision is the image's status."""
+
+    tenant_path = "delivery__order__client"
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="decisions")
+    image = models.ForeignKey(OrderImage, on_delete=models.CASCADE, related_name="decisions")
+    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="decisions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    reviewer_share = models.ForeignKey(ShareLink, null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="decisions")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    note = models.TextField(blank=True, max_length=2000)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["delivery", "image", "decided_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "reviewer"], condition=models.Q(reviewer__isnull=False),
+                                    name="one_decision_per_person_and_version"),
+            models.UniqueConstraint(fields=["version", "reviewer_share"], condition=models.Q(reviewer_share__isnull=False),
+                                    name="one_decision_per_link_and_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_name}: {self.get_verdict_display()}"
+
+    @property
+    def reviewer_name(self) -> str:
+        if self.reviewer is not None:
+            return self.reviewer.full_name
+        return self.reviewer_share.display_name if self.reviewer_share is not None else ""
+
+
+class RequiredReviewer(models.Model):
+    """Someone whose approval a delivery waits for (``jobs.review.reviewers``): a member of the company or a guest
+    whose link may decide. When every required reviewer approved a picture, it is approved for the company; the
+    company's admins (and the studio's managers acting for it) can always decide on their own."""
+
+    tenant_path = "delivery__order__client"
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="required_reviewers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    share = models.ForeignKey(ShareLink, null=True, blank=True, on_delete=models.CASCADE, related_name="required_on")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["delivery", "added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "user"], condition=models.Q(user__isnull=False),
+                                    name="required_person_once_per_delivery"),
+            models.UniqueConstraint(fields=["delivery", "share"], condition=models.Q(share__isnull=False),
+                                    name="required_link_once_per_delivery"),
+            models.CheckConstraint(condition=models.Q(user__isnull=True) ^ models.Q(share__isnull=True),
+                                   name="required_reviewer_is_a_person_or_a_link"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} for {self.delivery}"
+
+    @property
+    def name(self) -> str:
+        return self.user.full_name if self.user is not None else self.share.display_name
 
 
 class RoundStatus(models.TextChoices):

@@ -25,7 +25,7 @@ KINDS = {
     "round_confirmation": ("A billable revision round needs your confirmation", {Role.CLIENT_ADMIN}),
     "message": ("New messages on an order", CLIENT_ROLES | STUDIO_MANAGERS | {Role.RETOUCHER, Role.QC}),
     "sla_at_risk": ("Turnaround at risk or breached", STUDIO_MANAGERS),
-    "approval_reminder": ("A delivery will be approved automatically tomorrow", CLIENT_ROLES),
+    "approval_reminder": ("Reviews waiting on you: the day before one closes, or a daily digest", CLIENT_ROLES),
     "quote_answered": ("A client accepted a quote (schedule the work) or it needs a new one", STUDIO_MANAGERS),
     "order_completed": ("An order is completed (ready to invoice)", STUDIO_MANAGERS | {Role.FINANCE}),
     "mention": ("Someone mentions you on a picture, or replies to your mark",

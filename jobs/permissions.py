@@ -130,6 +130,15 @@ def can_review_delivery(user: Any, order: Order) -> bool:
     return _is_own_client(user, order.client_id) or user.role in MANAGER_ROLES
 
 
+def decides_review_alone(user: Any, order: Order) -> bool:
+    """Whose approval is the company's at once, whatever required reviewers a delivery names
+    (``jobs.review.reviewers``): the company's admins, and the studio's managers acting for it (the timeline says so).
+    The company's other people and guests are reviewers among others."""
+    if agency_permissions.is_guest(user):
+        return False
+    return is_client_admin(user) and _is_own_client(user, order.client_id) or user.role in MANAGER_ROLES
+
+
 def can_share_delivery(user: Any, order: Order) -> bool:
     """Send personal review links for a delivery to people without an account, see and revoke them: an
     admin of the client's company, or the studio's managers for any company."""

@@ -107,7 +107,7 @@ def events_of(user: Any, orders: list[Order]) -> QuerySet[Event]:
 
 
 def delivery_queryset(user: Any) -> QuerySet[Delivery]:
-    return scope(Delivery.objects.select_related("order"), user)
+    return scope(Delivery.objects.select_related("order__client"), user)
 
 
 def delivery_list(user: Any, order: Order) -> QuerySet[Delivery]:
@@ -272,16 +272,21 @@ def messages_of(user: Any, orders: list[Order]) -> QuerySet[Message]:
     return scope(Message.objects.filter(order__in=orders), user).select_related("author").order_by("created_at")
 
 
-def delivered_versions(images: list[Any]) -> dict[Any, tuple[int, Version]]:
-    """Per image (of a list the caller already scoped: images or their ids), the number of the latest delivery holding it and
-    the version it was delivered with: what the client last received (published: its previews are there
-    while the archive is still being packed). One query; the review service reads the same rule."""
-    latest: dict[Any, tuple[int, Version]] = {}
+def delivered_items(images: list[Any]) -> dict[Any, DeliveryItem]:
+    """Per image (of a list the caller already scoped: images or their ids), its item in the latest delivery holding
+    it, with that delivery and the version it was delivered with: what the client last received (published: its
+    previews are there while the archive is still being packed). One query; the review service reads the same rule."""
+    latest: dict[Any, DeliveryItem] = {}
     for item in DeliveryItem.objects.filter(image__in=images).select_related("version", "delivery"):
         current = latest.get(item.image_id)
-        if current is None or item.delivery.number > current[0]:
-            latest[item.image_id] = (item.delivery.number, item.version)
+        if current is None or item.delivery.number > current.delivery.number:
+            latest[item.image_id] = item
     return latest
+
+
+def delivered_versions(images: list[Any]) -> dict[Any, tuple[int, Version]]:
+    """Per image, the number of the latest delivery holding it and the version it was delivered with."""
+    return {pk: (item.delivery.number, item.version) for pk, item in delivered_items(images).items()}
 
 
 def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:

@@ -395,12 +395,21 @@ class UploadsOutputSerializer(serializers.Serializer):
 class DeliverySerializer(serializers.ModelSerializer):
     download = serializers.SerializerMethodField()
     images = serializers.SerializerMethodField()
+    review_deadline = serializers.SerializerMethodField(
+        help_text="When the company's review is due: review_by, or when auto-approval closes it; null: no deadline.")
 
     class Meta:
         model = Delivery
         fields = ["id", "order", "number", "kind", "status", "reason", "images", "files_done", "file_count",
-                  "archive_size", "created_at", "download"]
+                  "archive_size", "created_at", "review_by", "review_deadline", "download"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_review_deadline(self, delivery: Delivery) -> str | None:
+        from jobs.review.deadlines import review_deadline
+
+        deadline = review_deadline(delivery) if delivery.kind == "review" else None
+        return serializers.DateTimeField().to_representation(deadline) if deadline else None
 
     @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
     def get_images(self, delivery: Delivery) -> list[str]:
@@ -518,6 +527,9 @@ class QcInputSerializer(serializers.Serializer):
 class DeliverInputSerializer(serializers.Serializer):
     images = serializers.ListField(child=serializers.UUIDField(), required=False, allow_empty=False, max_length=1000,
                                    help_text="The ready images to publish; all ready images when left out.")
+    review_by = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                          help_text="When the company's review is due (an hour to 90 days ahead); "
+                                                    "reviewers are reminded the day before.")
 
 
 class MarkInputSerializer(serializers.Serializer):

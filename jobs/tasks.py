@@ -113,6 +113,23 @@ def send_share_code(link_id: str, sealed: str) -> int:
     return shares.code_mail(link_id=link_id, sealed=sealed)
 
 
+def review_reminders() -> dict[str, int]:
+    """Daily: a digest for each reviewer with several reviews waiting, else a reminder the day before the one waiting
+    closes (``jobs.review.deadlines``)."""
+    from jobs.review import deadlines
+
+    return deadlines.send_review_reminders()
+
+
+def send_review_digest(link_ids: list[str], now: str) -> int:
+    """Mail a guest the reviews waiting on their address (``jobs.review.deadlines.digest_mail``)."""
+    from datetime import datetime
+
+    from jobs.review import deadlines
+
+    return deadlines.digest_mail(link_ids=link_ids, now=datetime.fromisoformat(now))
+
+
 def send_share_reminder(link_id: str, closes_at: str) -> int:
     """Remind a guest that their review closes (``jobs.review.shares.reminder_mail``)."""
     from datetime import datetime

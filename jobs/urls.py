@@ -30,6 +30,7 @@ urlpatterns = [
     path("versions/<uuid:pk>/reference/", production.version_reference, name="version_reference"),
     path("deliveries/<uuid:pk>/retry/", production.delivery_retry, name="delivery_retry"),
     path("deliveries/<uuid:pk>/shares/", production.delivery_share, name="delivery_share"),
+    path("deliveries/<uuid:pk>/reviewers/", production.delivery_reviewers, name="delivery_reviewers"),
     path("deliveries/<uuid:pk>/shares/revoke/", production.delivery_shares_revoke, name="delivery_shares_revoke"),
     path("shares/<uuid:pk>/revoke/", production.share_revoke, name="share_revoke"),
     path("rounds/<uuid:pk>/answer/", production.round_answer, name="round_answer"),

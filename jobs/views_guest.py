@@ -216,7 +216,9 @@ def guest_decide(request: HttpRequest, token: str) -> HttpResponse:
     result = proofing.review_submit(order=link.delivery.order, by=link, items=[
         {"image": image, "decision": decision, "note": request.POST.get("note", ""), "kind": ItemKind.CHANGE,
          "annotations": drawn}])
-    if result.approved:
+    if result.waiting:
+        flash.success(request, result.waiting_note())
+    elif result.approved:
         flash.success(request, "Approved. Thank you: the company and the studio see it.")
     elif result.round is not None and result.round.status == RoundStatus.AWAITING_CONFIRMATION:
         flash.success(request, "Your changes are noted; they go to the studio once the company's admin confirms them.")

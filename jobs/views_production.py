@@ -26,15 +26,18 @@ from jobs.intake import ingest
 from jobs.models import (
     REVIEWABLE,
     Assignment,
+    DeliveryKind,
     ImageStatus,
     ItemKind,
+    OrderImage,
     OrderStatus,
     QcCategory,
+    RequiredReviewer,
     RoundStatus,
     ShareDownloads,
 )
 from jobs.production import qc, versions
-from jobs.review import annotations, deliveries, messages, payment_holds, proofing, references, shares
+from jobs.review import annotations, deadlines, deliveries, messages, payment_holds, proofing, references, reviewers, shares
 
 
 @login_required
@@ -172,14 +175,16 @@ def order_review(request: HttpRequest, pk: Any) -> HttpResponse:
             parts.append(f"revision round {result.round.number} "
                          + ("waits for your admin's confirmation" if result.round.status == RoundStatus.AWAITING_CONFIRMATION
                             else "sent to the studio"))
-        flash.success(request, (", ".join(parts) or "Nothing changed").capitalize() + "."
+        said = (", ".join(parts).capitalize() + ". ") if parts else ("" if result.waiting else "Nothing changed. ")
+        flash.success(request, (said + result.waiting_note()).strip()
                       + (" The order is complete; its final files are being packed." if result.completed else ""))
         return redirect("jobs:order_detail" if result.completed else "jobs:order_review", pk=order.pk)
     entries = selectors.proofing_images(request.user, order)
     drawn = canvases(request.user, [entry["image"] for entry in entries])
+    tallies = reviewers.tallies(request.user, [entry["image"] for entry in entries])
     waiting = [e for e in entries if e["image"].status == ImageStatus.DELIVERED]
     for entry in entries:  # the canvas writes the new marks of each image waiting for an answer into its own field
-        entry["canvas"] = drawn[entry["image"].pk]
+        entry["canvas"], entry["tally"] = drawn[entry["image"].pk], tallies.get(entry["image"].pk)
         if order.status in REVIEWABLE and entry in waiting:
             entry["pins_field"], entry["pins_list"] = f"marks-{entry['image'].pk}", f"marklist-{entry['image'].pk}"
     rounds = list(selectors.round_list(request.user, order))
@@ -220,7 +225,8 @@ def delivery_create(request: HttpRequest, pk: Any) -> HttpResponse:
     """Publish the ready images (the ticked ones, or all of them) to the client."""
     order = selectors.order_get(request.user, pk)
     chosen = request.POST.getlist("images") or None
-    delivery = deliveries.delivery_publish(order=order, by=request.user, images=chosen)
+    delivery = deliveries.delivery_publish(order=order, by=request.user, images=chosen,
+                                           review_by=request.POST.get("review_by") or None)
     flash.success(request, f"Delivery {delivery.number} is published; the client is told when its files are packed.")
     return redirect(reverse("jobs:order_detail", args=[order.pk]) + "#deliveries")
 
@@ -242,6 +248,10 @@ def deliveries_context(user: Any, order: Any) -> dict[str, Any]:
         for delivery in rows:
             delivery.links = links.get(delivery.pk, [])
             delivery.live_links = sum(link.is_active for link in delivery.links)
+    _reviews_of(user, order, rows, can_share)
+    for delivery in rows:  # the review's deadline while the company is still answering
+        delivery.deadline = (deadlines.review_deadline(delivery) if delivery.kind == DeliveryKind.REVIEW
+                             and order.status in REVIEWABLE else None)
     return {"order": order, "deliveries": rows, "building": any(d.status == "building" for d in rows),
             "held": payment_holds.is_held(order, user),
             "can_deliver": permissions.can_deliver(user, order),
@@ -250,6 +260,45 @@ def deliveries_context(user: Any, order: Any) -> dict[str, Any]:
             "share_downloads": ShareDownloads.choices, "share_days": shares.DEFAULT_DAYS, "share_max": shares.MAX_DAYS,
             "ready_images": list(selectors.image_list(user, order, status=ImageStatus.READY))
             if permissions.can_deliver(user, order) else []}
+
+
+def _reviews_of(user: Any, order: Any, rows: list[Any], can_share: bool) -> None:
+    """Each review delivery's required reviewers and the tally of its pictures' reviewers (``jobs.review.reviewers``),
+    for the company's people and the studio's managers; whom one could require, for those who name them. A fixed
+    number of queries however many deliveries and pictures."""
+    if not permissions.can_review_delivery(user, order):
+        return
+    review = [d for d in rows if d.kind == DeliveryKind.REVIEW]
+    required: dict[Any, list[Any]] = {}
+    for row in RequiredReviewer.objects.filter(delivery__in=review).select_related("user", "share"):
+        required.setdefault(row.delivery_id, []).append(row)
+    images = {item.image_id for d in review for item in d.items.all()}
+    latest = selectors.delivered_items(list(images))
+    tallies = reviewers.tallies(user, list(images))
+    names = dict(OrderImage.objects.filter(pk__in=images).values_list("pk", "filename"))
+    people = reviewers.company_people(order) if can_share and order.status in REVIEWABLE else None
+    for delivery in review:
+        delivery.required = required.get(delivery.pk, [])
+        delivery.required_keys = {str(r.user_id or r.share_id) for r in delivery.required}
+        delivery.tallies = [(names[pk], tallies[pk]) for pk in sorted(names) if pk in tallies
+                            and latest[pk].delivery_id == delivery.pk and tallies[pk].reviewers]
+        delivery.tallies.sort(key=lambda pair: pair[0])
+        if people is not None:
+            delivery.offered_people = people
+            delivery.offered_links = [link for link in delivery.links if link.can_decide and link.is_active]
+
+
+@login_required
+@require_POST
+def delivery_reviewers(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The order page's form naming a delivery's required reviewers (``proofing.required_reviewers_set``)."""
+    delivery = selectors.delivery_get(request.user, pk)
+    named = proofing.required_reviewers_set(delivery=delivery, by=request.user, users=request.POST.getlist("users"),
+                                            shares=request.POST.getlist("shares"))
+    flash.success(request, f"Delivery {delivery.number} waits for the approval of "
+                           f"{', '.join(r.name for r in named)}." if named else
+                  f"Delivery {delivery.number} names no required reviewers: any reviewer's decision is the company's.")
+    return redirect(reverse("jobs:order_detail", args=[delivery.order_id]) + "#deliveries")
 
 
 @login_required

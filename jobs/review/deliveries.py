@@ -45,7 +45,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
-from jobs.review import payment_holds
+from jobs.review import deadlines, payment_holds
 from jobs.workflow import IMAGES
 
 logger = logging.getLogger("loupe.deliveries")
@@ -95,12 +95,14 @@ def _new_delivery(order: Order, *, by: User | None, kind: str, versions: list[Ve
 
 
 @transaction.atomic
-def delivery_publish(*, order: Order, by: User, images: list[Any] | None = None) -> Delivery:
+def delivery_publish(*, order: Order, by: User, images: list[Any] | None = None, review_by: Any = None) -> Delivery:
     """Publish the order's ready images (or the chosen ``images``, all of which must be ready) to the
     client for review: the images are delivered, the order waits on the client, the SLA clock stops,
-    and the renditions are packed in the background. Account managers and admins only."""
+    and the renditions are packed in the background. ``review_by``: when the company's review is due (reviewers are
+    reminded the day before, ``jobs.review.deadlines``). Account managers and admins only."""
     if not permissions.can_deliver(by, order):
         raise NotPermitted("Only an account manager can publish a delivery.")
+    review_by = deadlines.checked_deadline(review_by)
     order = Order.objects.select_for_update().select_related("client").get(pk=order.pk)
     workflow.ORDERS.check("deliver", order, f"Order {order.number} is {{state}}; deliveries are published while it is "
                                             "in production or revision.")
@@ -125,6 +127,9 @@ def delivery_publish(*, order: Order, by: User, images: list[Any] | None = None)
     if IMAGES.claim(OrderImage.objects.filter(pk__in=list(ready)), "deliver") != len(ready):
         raise InvalidTransition("Some of these images changed a moment ago; reload the page.")
     delivery = _new_delivery(order, by=by, kind=DeliveryKind.REVIEW, versions=[versions[pk] for pk in ready])
+    if review_by is not None:
+        delivery.review_by = review_by
+        delivery.save(update_fields=["review_by"])
     count = len(ready)
     workflow.order_deliver(order=order, by=by, data={"delivery": str(delivery.pk), "images": [str(pk) for pk in ready]},
                            message=f"Delivery {delivery.number} published: {count} image{'s' if count != 1 else ''} "

@@ -8,7 +8,7 @@ When every image is approved the order completes and its final files are packed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,8 @@ from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.notifications import notify
 from agency.permissions import is_guest
+from clients import webhooks
+from clients.models import WebhookEvent
 from clients.tenancy import scope
 from jobs import permissions, selectors, workflow
 from jobs.events import on_behalf, record_event
@@ -36,13 +38,15 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderStatus,
+    RequiredReviewer,
     RevisionItem,
     RevisionRound,
     RoundStatus,
+    Verdict,
     Version,
 )
 from jobs.notifications import client_users
-from jobs.review import annotations, deliveries, shares
+from jobs.review import annotations, deliveries, reviewers, shares
 from jobs.workflow import IMAGES, ROUNDS
 
 logger = logging.getLogger("loupe.review")
@@ -77,6 +81,13 @@ class ReviewResult:
     approved: int
     round: RevisionRound | None
     completed: bool
+    # pictures this reviewer approved that wait for other required reviewers: filename → the names awaited
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+
+    def waiting_note(self) -> str:
+        """What the pages tell a reviewer whose approval waits for the others ("" when none does)."""
+        return " ".join(f"Your approval of {name} is noted; it waits for {_names(names)}."
+                        for name, names in self.waiting.items())
 
 
 def _locked_order(order: Order) -> Order:
@@ -156,25 +167,65 @@ def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: 
     actor = None if guest else by
     if guest is not None:
         _check_guest_items(guest, items, images)
-    versions = _latest_delivered(list(images))
+    latest = selectors.delivered_items(list(images))
+    versions = {pk: item.version for pk, item in latest.items()}
     approve = [item["image"] for item in items if item["decision"] == "approve"]
     revise = [item for item in items if item["decision"] == "revise"]
     behalf = on_behalf(by, order)
+    # each reviewer's own decision is kept; with required reviewers named, a member's or a guest's approval
+    # waits for the others (the company's admins and the studio's managers decide alone)
+    reviewers.record(by=by, decisions=[(latest[item["image"]], Verdict.APPROVED if item["decision"] == "approve"
+                                        else Verdict.CHANGES, item.get("note") or "") for item in items])
+    waiting = {} if permissions.decides_review_alone(by, order) else reviewers.awaited({pk: latest[pk] for pk in approve})
+    if waiting:
+        approve = [pk for pk in approve if pk not in waiting]
+        who = by.full_name if actor else guest.display_name
+        for pk, names in waiting.items():
+            record_event(audience=Audience.CLIENT, order=order, actor=actor, verb="review.decided",
+                         message=f"{who} approved {images[pk].filename}; it waits for {_names(names)}",
+                         data={"image": str(pk), "awaiting": names, **_guest_data(guest)})
     if approve:
-        if IMAGES.claim(OrderImage.objects.filter(pk__in=approve), "approve", approved_at=timezone.now()) != len(approve):
-            raise InvalidTransition("Some of these images were reviewed by someone else a moment ago; reload the page.")
-        Version.objects.filter(pk__in=[versions[pk].pk for pk in approve]).update(approved=True)
-        names = ", ".join(images[pk].filename for pk in approve[:3]) + ("…" if len(approve) > 3 else "")
-        record_event(audience=Audience.CLIENT, order=order, actor=actor, verb="images.approved",
-                     message=f"{len(approve)} image{'s' if len(approve) != 1 else ''} approved{behalf}: {names}",
-                     data={"images": [str(pk) for pk in approve], **_guest_data(guest)})
+        _approve(order, approve, images, versions, actor=actor, how=behalf, data=_guest_data(guest))
     round_ = _open_round(order, actor, revise, images, versions, note, confirm=confirm, behalf=behalf,
                          guest=guest) if revise else None
     if guest is not None:
-        shares.noted_decisions(guest, approved=[images[pk].filename for pk in approve],
+        shares.noted_decisions(guest, approved=[images[pk].filename for pk in [*approve, *waiting]],
                                revised=[images[item["image"]].filename for item in revise])
+    reviewers_webhook(order, by, [latest[item["image"]] for item in items], images)
     completed = _complete_if_done(order, actor)
-    return ReviewResult(len(approve), round_, completed)
+    return ReviewResult(len(approve), round_, completed, {images[pk].filename: names for pk, names in waiting.items()})
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _approve(order: Order, approve: list[Any], images: dict[Any, OrderImage], versions: dict[Any, Version], *,
+             actor: Any, how: str, data: dict[str, Any]) -> None:
+    """Approve pictures for the company: their status, their versions, one timeline line (``how`` says by whom)."""
+    if IMAGES.claim(OrderImage.objects.filter(pk__in=approve), "approve", approved_at=timezone.now()) != len(approve):
+        raise InvalidTransition("Some of these images were reviewed by someone else a moment ago; reload the page.")
+    Version.objects.filter(pk__in=[versions[pk].pk for pk in approve]).update(approved=True)
+    names = ", ".join(images[pk].filename for pk in approve[:3]) + ("…" if len(approve) > 3 else "")
+    record_event(audience=Audience.CLIENT, order=order, actor=actor, verb="images.approved",
+                 message=f"{len(approve)} image{'s' if len(approve) != 1 else ''} approved{how}: {names}",
+                 data={"images": [str(pk) for pk in approve], **data})
+
+
+def reviewers_webhook(order: Order, by: Any, items: list[DeliveryItem], images: dict[Any, OrderImage]) -> None:
+    """``review.decided`` for the company's and the studio's endpoints: who decided what on which pictures, and
+    each picture's reviewers with their status (the company's decision is the image's status, as it is now)."""
+    ids = [item.image_id for item in items]
+    tallies = reviewers.tallies(None, ids)
+    status = dict(OrderImage.objects.filter(pk__in=ids).values_list("pk", "status"))
+    pictures = [{"image": {"id": str(item.image_id), "filename": images[item.image_id].filename,
+                           "status": status[item.image_id]},
+                 "delivery": item.delivery.number, "version": item.version.number,
+                 "reviews": tallies[item.image_id].as_data()} for item in items]
+    reviewer = ({"name": by.guest_name or by.email, "email": by.email, "guest": True} if is_guest(by)
+                else {"id": str(by.pk), "name": by.full_name, "guest": False})
+    webhooks.emit(WebhookEvent.REVIEW_DECIDED, client_id=order.client_id,
+                  data={**webhooks.order_data(order), "reviewer": reviewer, "pictures": pictures})
 
 
 def _guest_data(guest: Any) -> dict[str, Any]:
@@ -322,6 +373,43 @@ def item_reclassify(*, item: RevisionItem, by: User, kind: str, reason: str) -> 
                  data={"round": str(round_.pk), "item": str(item.pk), "from": before, "to": kind})
     revision_round_changed.send(sender=RevisionRound, round=round_)
     return item
+
+
+@transaction.atomic
+def required_reviewers_set(*, delivery: Delivery, by: User, users: list[Any], shares: list[Any]) -> list[RequiredReviewer]:
+    """Name the people whose approval a delivery waits for (``jobs.review.reviewers``): the company's people and
+    guests whose link may decide; an empty list names nobody (any reviewer's decision is the company's again). The
+    company's admins for their company, the studio's managers for any. Pictures every remaining required reviewer
+    approved are approved at once. Unchanged: nothing happens (a double click is harmless)."""
+    order = _locked_order(delivery.order)
+    if not permissions.can_share_delivery(by, order):
+        raise NotPermitted("Only the company's admins and the studio's managers name required reviewers.")
+    if delivery.kind != DeliveryKind.REVIEW or order.status not in REVIEWABLE:
+        raise InvalidTransition(f"Order {order.number} is {workflow.ORDERS.label(order.status)}; its deliveries are not "
+                                "waiting for a review.")
+    people, links = reviewers.chosen(delivery, users, shares)
+    wanted = {("user", p.pk) for p in people} | {("share", link.pk) for link in links}
+    current = {(("user", r.user_id) if r.user_id else ("share", r.share_id)): r
+               for r in RequiredReviewer.objects.select_for_update().filter(delivery=delivery)}
+    if set(current) == wanted:
+        return list(current.values())
+    RequiredReviewer.objects.filter(pk__in=[r.pk for key, r in current.items() if key not in wanted]).delete()
+    RequiredReviewer.objects.bulk_create(
+        [RequiredReviewer(delivery=delivery, user=p, added_by=by) for p in people if ("user", p.pk) not in current]
+        + [RequiredReviewer(delivery=delivery, share=link, added_by=by) for link in links
+           if ("share", link.pk) not in current])
+    names = [p.full_name for p in people] + [link.display_name for link in links]
+    record_event(audience=Audience.CLIENT, order=order, actor=by, verb="delivery.reviewers_set",
+                 message=f"Delivery {delivery.number} waits for the approval of {_names(names)}" if names else
+                 f"Delivery {delivery.number} names no required reviewers: any reviewer's decision is the company's",
+                 data={"delivery": str(delivery.pk), "reviewers": names})
+    agreed = reviewers.agreed(delivery)
+    if agreed:
+        images = {i.pk: i for i in OrderImage.objects.filter(pk__in=agreed)}
+        _approve(order, agreed, images, _latest_delivered(agreed), actor=by,
+                 how=" (every required reviewer had approved)", data={})
+        _complete_if_done(order, by)
+    return list(RequiredReviewer.objects.filter(delivery=delivery).select_related("user", "share"))
 
 
 def auto_approve_due(*, now: Any = None) -> dict[str, int]:

@@ -371,6 +371,7 @@ def reminder_mail(*, link_id: Any, closes_at: datetime) -> int:
         sent = dateformat.format(timezone.localtime(link.created_at), "j F Y")
     body = render_to_string("jobs/guest/reminder_email.txt", {
         "link": link, "order": order, "closes": closes, "sent": sent, "owner": owner_of(link),
+        "automatic": link.delivery.review_by is None and bool(order.client.auto_approve_days),
         "studio": settings.LOUPE_STUDIO_NAME, "company": order.client.name})
     return send_mail(header_safe(f"Your review of {order.title or order.number} closes tomorrow"), body, None,
                      [link.email])

@@ -214,6 +214,29 @@ def test_two_guests_and_a_member_deciding_one_image_at_once_one_decision_counts(
     assert ShareActivity.objects.filter(kind="decided").count() == (1 if winners[0] < len(guests) else 0)
 
 
+def test_required_reviewers_approving_one_image_at_once_are_each_recorded_and_the_company_approves_once():
+    """Issue 22: a delivery waits for three required reviewers (two members and a guest); all three approve the same
+    image at once: one decision each, and the image approved for the company exactly once, by whoever came last."""
+    from jobs.models import Delivery, ImageStatus, OrderImage, ReviewDecision
+    from jobs.review import proofing, shares
+
+    client = ClientFactory()
+    admin, members = client_user(client, Role.CLIENT_ADMIN), [client_user(client, Role.CLIENT_MEMBER) for _ in range(2)]
+    order, image = _delivered_image(client, UserFactory(role=Role.RETOUCHER))
+    delivery = Delivery.objects.get(order=order)
+    link, _ = shares.share_create(delivery=delivery, by=admin, email="guest@agency.test", can_decide=True)
+    proofing.required_reviewers_set(delivery=delivery, by=admin, users=[m.pk for m in members], shares=[link.pk])
+    deciders = [*members, link]
+    results = _race(3, lambda i: proofing.review_submit(order=order, by=deciders[i],
+                                                        items=[{"image": image.pk, "decision": "approve"}]))
+    assert all(isinstance(r, proofing.ReviewResult) for r in results), results
+    assert sorted(r.approved for r in results) == [0, 0, 1]
+    assert ReviewDecision.objects.filter(image=image, verdict="approved").count() == 3
+    assert OrderImage.objects.get(pk=image.pk).status == ImageStatus.APPROVED
+    assert Event.objects.filter(order=order, verb="images.approved").count() == 1
+    assert Event.objects.filter(order=order, verb="review.decided").count() == 2
+
+
 def test_a_retoucher_completing_a_version_twice_at_once_submits_it_once():
     import hashlib
 

@@ -81,6 +81,7 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "image", "image_uploading", "image_production", "delivery", "membership", "quote", "quote_line",
                   "image_assigned", "image_multipart", "version_multipart", "version_held", "image_held", "delivery_held",
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
+                  "delivery_review",
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
                   "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery", "notification",
@@ -294,7 +295,7 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
         DeliveryItem.objects.create(delivery=delivery, image=image, version=version)
         return order, image, version, delivery
 
-    order_delivered, image_delivered, _, _ = delivered_order("Delivered")
+    order_delivered, image_delivered, _, delivery_review = delivered_order("Delivered")
     billable, billable_image, billable_version, _ = delivered_order("Billable round")
     Client.objects.filter(pk=client.pk).update(free_revision_rounds=0)
     awaiting = RevisionRound.objects.create(order=billable, number=1, status=RoundStatus.AWAITING_CONFIRMATION,
@@ -326,6 +327,7 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
     return {"image_assigned": assigned, "version_multipart": multipart,
             "image_work": work, "version_in_qc": waiting, "version_uploading": uploading, "image_ready": ready,
             "order_delivered": order_delivered, "image_delivered": image_delivered, "round_awaiting": awaiting,
+            "delivery_review": delivery_review,
             "revision_item": item, "delivery_failed": failed, "version_approved": approved,
             **_marks(order_delivered, image_delivered, member)}
 

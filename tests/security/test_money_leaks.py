@@ -24,7 +24,8 @@ from tests.factories import default_price_list, submitted_order
 pytestmark = pytest.mark.django_db
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
 CURRENCIES = "EUR|USD|GBP|CHF|JPY|AED|HKD"
-MONEY = re.compile(rf"\d[\d,.]*\s*(?:{CURRENCIES})\b|(?:{CURRENCIES})\s*\d|[€£$]\s*\d")
+# an amount stands as words: "CHF 2", "2 CHF", "CHF2"; never inside a token ("…aBCHF2x…" of a CSRF token is none)
+MONEY = re.compile(rf"(?<!\w)\d[\d,.]*\s*(?:{CURRENCIES})\b|\b(?:{CURRENCIES})\s*\d|[€£$]\s*\d")
 MONEY_FIELDS = re.compile(r'"(?:net_total|tax_total|unit_price|amount|total|balance|paid_total|fee)"\s*:')
 DOCUMENTS = re.compile(r"\b(?:INV|CN)-\d{4}-\d{5}\b")
 
