@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +21,22 @@ from agency.permissions import is_client_user
 
 Handler = Callable[[HttpRequest], HttpResponse]
 SESSION_STARTED_KEY = "loupe_login_at"
+
+
+class EventStreamMiddleware:
+    """The outermost layer: an event stream (``agency.live``) gives its database connection back once the page's
+    middleware and view are done with it, before streaming for hours (Django would close it only when the stream
+    ends). Under ASGI the request's middleware and view share one thread, so this is the connection they opened."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (isinstance(request, ASGIRequest) and response.streaming
+                and response.get("Content-Type", "").startswith("text/event-stream")):
+            connections.close_all()  # (under WSGI the stream's own thread reads on with it)
+        return response
 
 
 class RequestSizeLimitMiddleware:

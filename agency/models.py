@@ -434,3 +434,20 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user_id})"
+
+
+class LiveMessage(models.Model):
+    """A live page's news on the embedded defaults (``agency.live``): without Redis, the web process's streams
+    read what the worker and the other requests published from this table. Kept a few minutes; never read
+    where Redis carries them."""
+
+    id = models.BigAutoField(primary_key=True)
+    topic = models.CharField(max_length=80, db_index=True)
+    body = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.topic}: {self.body[:60]}"

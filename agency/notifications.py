@@ -17,6 +17,7 @@ from django.core.mail import send_mail
 from django.http import Http404
 from django.utils import timezone
 
+from agency import live
 from agency.exceptions import RuleViolation
 from agency.middleware import zone_of
 from agency.models import Notification, NotificationPreference, User
@@ -61,6 +62,8 @@ def notify(users: Iterable[User], *, kind: str, source: str, title: str, body: s
     rows = [Notification(user_id=pk, kind=kind, source=source[:64], title=title[:200], body=body[:2000], url=url[:300],
                          read_at=None if prefs.get(pk) is None or prefs[pk].bell else now) for pk in people]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    for pk in people:  # the bell of each open page of theirs
+        live.publish(f"me:{pk}", "notification", ref=source[:64])
     wanted = [pk for pk in people if prefs.get(pk) is None or prefs[pk].email]
     sent = 0
     for note in Notification.objects.filter(source=source[:64], user_id__in=wanted, emailed_at__isnull=True):

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "agency.middleware.EventStreamMiddleware",  # outermost: a live page's stream holds no database connection
     "django.middleware.security.SecurityMiddleware",
     "agency.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

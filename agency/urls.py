@@ -10,7 +10,7 @@ from agency import views
 from billing import api as billing_api
 from clients import api as clients_api
 from jobs import api as jobs_api
-from jobs import views_guest
+from jobs import views_guest, views_live
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -72,6 +72,7 @@ urlpatterns = [
     path("profile/tokens/", views.token_create, name="token_create"),
     path("profile/tokens/<uuid:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/bell/", views.notification_bell, name="notification_bell"),
     path("healthz/", views.health, name="health"),
     path("readyz/", views.ready, name="ready"),
     path("favicon.ico", views.favicon, name="favicon"),
@@ -80,6 +81,8 @@ urlpatterns = [
     path("r/<str:token>/", views_guest.guest_review, name="guest_review"),
     path("r/<str:token>/decide/", views_guest.guest_decide, name="guest_decide"),
     path("r/<str:token>/threads/", views_guest.guest_threads, name="guest_threads"),
+    path("r/<str:token>/events/", views_live.guest_events, name="guest_events"),
+    path("events/", views_live.events, name="events"),
     path("r/<str:token>/pictures/<int:pk>/marks/", views_guest.guest_marks, name="guest_marks"),
     *[route for kind in ("image", "version") for route in (
         path(f"r/<str:token>/{kind}s/<uuid:pk>/tiles/", views_guest.guest_tiles, {"kind": kind}, name=f"guest_{kind}_tiles"),

@@ -372,6 +372,13 @@ def no_store(response: HttpResponse) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def notification_bell(request: HttpRequest) -> HttpResponse:
+    """The bell with its count, for a live page to swap in when the person's stream says something came."""
+    return render(request, "includes/bell.html", {"unread_notifications": notifications.unread_count(request.user)})
+
+
+@login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
     """The bell's page: the user's notifications, newest first; one click marks them all read."""
     if request.method == "POST":

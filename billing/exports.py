@@ -18,6 +18,7 @@ runs them as formulas; amounts are written as plain numbers.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import tempfile
 import uuid
@@ -34,6 +35,7 @@ from django.db.models import CharField, F, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from agency import live
 from agency.exceptions import NotPermitted, RuleViolation
 from agency.statemachine import StateTable
 from agency.tasks import enqueue_on_commit
@@ -324,6 +326,20 @@ def _claim(export_id: Any) -> int | None:
     return Export.objects.values_list("attempts", flat=True).get(pk=export_id)
 
 
+def _told(build: Any) -> Any:
+    """After each build step, the open pages of the export's creator hear of it (``agency.live``)."""
+    @functools.wraps(build)
+    def run(*, export_id: Any) -> str:
+        try:
+            return build(export_id=export_id)
+        finally:
+            owner = Export.objects.filter(pk=export_id).values_list("created_by_id", flat=True).first()
+            if owner:
+                live.publish(f"me:{owner}", "export.changed", ref=export_id)
+    return run
+
+
+@_told
 def export_build(*, export_id: Any) -> str:
     """Write the export to storage (a task). One worker builds it at a time (``_claim``); each build
     writes a new key, and only the build that still holds the claim records its file (the table's
@@ -342,6 +358,7 @@ def export_build(*, export_id: Any) -> str:
 
     def progress(done: int) -> None:
         mine.update(done=done)
+        live.publish(f"me:{export.created_by_id}", "export.progress", ref=export.pk)
 
     name = export_name(export.format, export.date_from, export.date_to)
     try:

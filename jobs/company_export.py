@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agency import security_log
+from agency import live, security_log
 from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import SecurityEvent, User
 from agency.tasks import enqueue_on_commit
@@ -171,6 +171,8 @@ def _slug(name: str) -> str:
 def _finish(export: CompanyExport, **fields: Any) -> str:
     fields["finished_at"] = timezone.now()
     CompanyExport.objects.filter(pk=export.pk, status=DeliveryStatus.BUILDING).update(**fields)
+    if export.requested_by_id:  # the page that asked for it shows the file (agency.live)
+        live.publish(f"me:{export.requested_by_id}", "export.finished", ref=export.pk)
     return fields["status"]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agency import live
 from agency.models import User
 from agency.permissions import is_guest, is_studio_user
 from agency.tasks import enqueue_on_commit
@@ -75,6 +76,7 @@ def record_event(*, order: Order, actor: User | None, verb: str, message: str, a
     event.order = order
     event.save(force_insert=True)
     enqueue_on_commit("jobs.tasks.notify_event", str(event.pk), group="notifications")
+    live.publish(f"order:{order.pk}", verb, ref=event.pk, audience=audience)  # open order pages refresh
     return event
 
 

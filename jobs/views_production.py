@@ -233,9 +233,10 @@ def delivery_create(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 def order_deliveries(request: HttpRequest, pk: Any) -> HttpResponse:
-    """The deliveries panel alone, for its progress polling (htmx)."""
+    """The deliveries panel alone, for a live page to swap in when its stream says the order changed (htmx); an
+    empty placeholder while there is nothing to show."""
     order = selectors.order_get(request.user, pk)
-    return render(request, "jobs/_deliveries.html", deliveries_context(request.user, order))
+    return render(request, "jobs/_deliveries_or_none.html", deliveries_context(request.user, order))
 
 
 def deliveries_context(user: Any, order: Any) -> dict[str, Any]:

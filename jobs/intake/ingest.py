@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agency import live
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.statemachine import StateTable
 from agency.tasks import enqueue, enqueue_on_commit
@@ -82,6 +83,7 @@ class IngestKind:
     final_key: Callable[[Any], str]            # the immutable key of the validated file
     may_complete: Callable[[Any, Any], bool]   # permissions function (user, row)
     accept: Callable[[Any, Any, dict[str, Any]], str]  # (row, outcome, fields) → final status
+    live: Callable[[Any], tuple[str, str]] | None = None  # (row) → the live topic told of the outcome, its audience
 
 
 def upload_key(kind: IngestKind, row: Any, filename: str) -> str:
@@ -322,7 +324,17 @@ def too_small(info: dict[str, Any]) -> str:
 
 
 def process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> str:
-    """Validate and preview one completed upload; returns the final status. Safe to run twice."""
+    """Validate and preview one completed upload; returns the final status. Safe to run twice. Open pages of the
+    row's order hear the outcome (``agency.live``)."""
+    status = _process(kind, row_id, label=label)
+    row = kind.model.objects.filter(pk=row_id).first() if kind.live else None
+    if row is not None:
+        topic, audience = kind.live(row)
+        live.publish(topic, f"{kind.name}.{status}", ref=row_id, audience=audience)
+    return status
+
+
+def _process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> str:
     if not _claim(kind, row_id):
         return kind.model.objects.filter(pk=row_id).values_list("status", flat=True).first() or "missing"
     row = kind.model.objects.get(pk=row_id)

@@ -42,6 +42,7 @@ ORIGINALS = ingest.IngestKind(
     final_key=lambda image: f"{image_prefix(image)}/original/original.{key_extension(image.filename)}",
     may_complete=lambda user, image: permissions.can_upload_images(user, image.order),
     accept=_accept,
+    live=lambda image: (f"order:{image.order_id}", Audience.CLIENT),
 )
 
 

@@ -85,6 +85,7 @@ VERSION_FILES = ingest.IngestKind(
     final_key=lambda version: f"{_version_prefix(version)}/file.{ingest.key_extension(version_label(version))}",
     may_complete=lambda user, version: version.created_by_id == user.pk and permissions.can_work_on(user, version.image),
     accept=_accept,
+    live=lambda version: (f"order:{version.image.order_id}", Audience.STUDIO),  # the studio's work in progress
 )
 
 

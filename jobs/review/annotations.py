@@ -20,6 +20,7 @@ from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone
 
+from agency import live
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.notifications import notify
@@ -31,6 +32,7 @@ from jobs.models import (
     Annotation,
     AnnotationReply,
     Audience,
+    DeliveryItem,
     MarkShape,
     Order,
     OrderImage,
@@ -315,6 +317,7 @@ def annotation_create(*, image: OrderImage, version: Version | None, by: User, t
         mark.mentions.set(people)
     if is_guest(by):
         shares.noted_mark(by, f"mark {mark.number} on {image.filename}")
+    announce(mark, "mark.created", mark.pk, mark.audience)
     enqueue_on_commit("jobs.tasks.notify_mark", "mark", str(mark.pk), group="notifications")
     return mark
 
@@ -389,6 +392,7 @@ def reply_post(*, mark: Annotation, by: User, text: Any, mentions: Iterable[Any]
         reply.mentions.set(people)
     if is_guest(by):
         shares.noted_mark(by, f"a reply on mark {mark.number} of {mark.image.filename}")
+    announce(mark, "mark.replied", reply.pk, audience)
     enqueue_on_commit("jobs.tasks.notify_mark", "reply", str(reply.pk), group="notifications")
     return reply
 
@@ -427,6 +431,7 @@ def _settle(mark: Annotation, by: User, *, resolve: bool) -> Annotation:
         raise InvalidTransition(f"Mark {mark.number} is open; there is nothing to reopen.")
     mark.resolved_at, mark.resolved_by = (timezone.now(), by) if resolve else (None, None)
     mark.save(update_fields=["resolved_at", "resolved_by"])
+    announce(mark, "mark.resolved" if resolve else "mark.reopened", mark.pk, mark.audience)
     return mark
 
 
@@ -440,6 +445,16 @@ def annotation_resolve(*, mark: Annotation, by: User) -> Annotation:
 def annotation_reopen(*, mark: Annotation, by: User) -> Annotation:
     """Open a resolved mark again: the fix did not hold."""
     return _settle(mark, by, resolve=False)
+
+
+def announce(mark: Annotation, kind: str, ref: Any, audience: str) -> None:
+    """Open pages hear of a mark's change (``agency.live``): the order's, and the reviews of the deliveries that
+    hold the file it is on (a guest's page among them, when the audience is the client's)."""
+    items = DeliveryItem.objects.filter(version_id=mark.version_id) if mark.version_id else DeliveryItem.objects.filter(
+        image_id=mark.image_id)
+    for delivery_id in set(items.values_list("delivery_id", flat=True)):
+        live.publish(f"review:{delivery_id}", kind, ref=ref, audience=audience)
+    live.publish(f"order:{mark.order_id}", kind, ref=ref, audience=audience)
 
 
 def mark_notify(*, kind: str, pk: Any) -> int:

@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from agency import live
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.statemachine import StateTable
@@ -202,6 +203,7 @@ def _pack(delivery: Delivery, archive_path: Path, scratch: Path) -> int:
                 names.add(name)
                 archive.writestr(name, data)
             Delivery.objects.filter(pk=delivery.pk).update(files_done=F("files_done") + 1)
+            live.publish(f"order:{order.pk}", "delivery.progress", ref=delivery.pk)  # the packing bar moves
     return len(names)
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from agency import live
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.notifications import notify
@@ -192,6 +193,8 @@ def review_submit(*, order: Order, by: User, items: list[dict[str, Any]], note: 
         shares.noted_decisions(guest, approved=[images[pk].filename for pk in [*approve, *waiting]],
                                revised=[images[item["image"]].filename for item in revise])
     reviewers_webhook(order, by, [latest[item["image"]] for item in items], images)
+    for delivery_id in {latest[item["image"]].delivery_id for item in items}:  # open review pages, a guest's too
+        live.publish(f"review:{delivery_id}", "review.decided", ref=delivery_id)
     completed = _complete_if_done(order, actor)
     return ReviewResult(len(approve), round_, completed, {images[pk].filename: names for pk, names in waiting.items()})
 

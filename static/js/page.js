@@ -24,6 +24,29 @@
   window.setTimeout(mark, 500); // after images and the canvas have their size
 })();
 
+// Live pages (agency.live): the page's parts refresh when its event stream says something changed
+// (hx-trigger="sse:order"). Where the stream cannot be opened or breaks, the parts that are waiting for
+// something (data-live-poll: a delivery being packed, images being checked) ask every 2 seconds instead, until the
+// stream is back.
+(function () {
+  "use strict";
+  var timer = null;
+  function poll() {
+    document.querySelectorAll("[data-live-poll]").forEach(function (part) { htmx.trigger(part, "refresh"); });
+  }
+  document.body.addEventListener("htmx:sseError", function () {
+    if (!timer) timer = window.setInterval(poll, 2000);
+  });
+  document.body.addEventListener("htmx:sseOpen", function () {
+    if (timer) { window.clearInterval(timer); timer = null; }
+  });
+  // a page that must not redraw itself under the reader (a review being written) says that something changed
+  document.body.addEventListener("htmx:sseMessage", function (e) {
+    var news = e.target && e.target.closest ? e.target.closest("[data-live-news]") : null;
+    if (news) news.hidden = false;
+  });
+})();
+
 // Every click is safe: a POST form carries a one-time key from its first sending (the server acts on a
 // key once: agency.idempotency), and its buttons rest while the request runs. A form htmx keeps on the
 // page gets a new key after each answer; a page restored from the back-forward cache starts afresh.

@@ -47,6 +47,23 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def _close_what_the_test_opened(request: Any) -> Iterator[None]:
+    """A test's browser contexts close with it: their pages' event streams (agency.live) end before the test's
+    database goes, instead of reading it from the live server's threads during the next tests."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    for name in ("_django_db_helper", "live_server"):  # set up first, so they are torn down after this
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+    browser = request.getfixturevalue("browser")
+    before = set(browser.contexts)
+    yield
+    for context in [c for c in browser.contexts if c not in before]:
+        context.close()
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Paris")

@@ -1,18 +1,22 @@
 """The production topology of the README, run for real on this machine (issue 10): PostgreSQL, Redis as
-the django-q2 broker, the S3 API (moto over HTTP), gunicorn with 2 workers and 2 ``qcluster``
+the django-q2 broker, the S3 API (moto over HTTP), gunicorn with 2 uvicorn (ASGI) workers and 2 ``qcluster``
 processes, each started here with the production settings module and stopped after. One order goes
 through it: 20 images uploaded straight to the bucket, previews made by both clusters, one cluster
-killed with SIGKILL half-way, every image still received and none processed twice, then quote and
-acceptance. The commands are the README's production commands."""
+killed with SIGKILL half-way, every image still received and none processed twice, each announced by the cluster
+that received it to the client's order page open on a web process (its event stream, through Redis), then quote
+and acceptance. The commands are the README's production commands."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,7 +92,8 @@ def topology(s3_server: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     port = _free_port()
     started = {"env": env, "url": f"http://127.0.0.1:{port}"}
     # The README's production commands:
-    web = subprocess.Popen([str(BIN / "gunicorn"), "agency.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"], cwd=ROOT,
+    web = subprocess.Popen([str(BIN / "gunicorn"), "agency.asgi", "-k", "uvicorn_worker.UvicornWorker", "-w", "2",
+                            "-b", f"127.0.0.1:{port}"], cwd=ROOT,
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     clusters = [subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(2)]
@@ -111,6 +116,23 @@ def _jpeg(i: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (1800, 1350), (150 + i, 120, 60)).save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def _listen(base: str, email: str, topic: str, heard: list[dict[str, Any]], stop: threading.Event) -> None:
+    """A browser's live page: signs in with the form, opens ``topic``'s event stream and keeps what it hears."""
+    session = requests.Session()
+    form = session.get(f"{base}/login/", timeout=30)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    signed = session.post(f"{base}/login/", data={"username": email, "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+                          allow_redirects=False, timeout=30)
+    assert signed.status_code == 302, signed.text[:300]
+    with session.get(f"{base}/events/?topic={topic}", stream=True, timeout=(10, 60)) as stream:
+        heard.append({"status": stream.status_code, "type": stream.headers.get("Content-Type")})
+        for line in stream.iter_lines(decode_unicode=True):
+            if stop.is_set():
+                return
+            if line and line.startswith("data: "):
+                heard.append(json.loads(line[len("data: "):]))
 
 
 def _api(base: str, token: str) -> requests.Session:
@@ -139,6 +161,14 @@ def test_an_order_goes_through_gunicorn_two_clusters_redis_and_s3_surviving_a_ki
     order = client.post(f"{base}/api/v1/orders/", json={"title": "Topology rings", "style_guide": str(cast.acme_guide.pk),
                                                         "services": ["colour-correction"], "turnaround": "standard"},
                         timeout=30).json()
+    # a client's order page, open on one web process: what the clusters do reaches it through Redis
+    heard: list[dict[str, Any]] = []
+    stop = threading.Event()
+    listener = threading.Thread(target=_listen, args=(base, cast.acme_admin.email, f"order:{order['id']}", heard, stop),
+                                daemon=True)
+    listener.start()
+    _wait(lambda: heard, 60, "the order page's event stream to open")
+    assert heard[0] == {"status": 200, "type": "text/event-stream"}
     files = [_jpeg(i) for i in range(20)]
     declared = client.post(f"{base}/api/v1/orders/{order['id']}/uploads/", timeout=30, json={"files": [
         {"name": f"ring-{i:02d}.jpg", "size": len(data), "content_type": "image/jpeg",
@@ -195,6 +225,12 @@ def test_an_order_goes_through_gunicorn_two_clusters_redis_and_s3_surviving_a_ki
     assert attempts[0] >= 1 and attempts[-1] <= 2, attempts  # none twice beyond the one the crash interrupted
     assert sum(a == 2 for a in attempts) <= 1, attempts  # one worker per cluster: at most one image was in hand
     assert len(set(images.values_list("thumbnail", flat=True))) == 20
+    # the images the clusters received were announced on the open page (ids and kinds only), from another process
+    ids = {str(pk) for pk in images.values_list("pk", flat=True)}
+    _wait(lambda: {m["ref"] for m in heard[1:] if m.get("kind") == "image.received"} == ids, 60,
+          "the stream to hear of every received image")
+    assert all(set(m) == {"topic", "kind", "ref"} and m["topic"] == f"order:{order['id']}" for m in heard[1:])
+    stop.set()
 
     submitted = client.post(f"{base}/api/v1/orders/{order['id']}/submit/", json={}, timeout=30)
     assert submitted.status_code == 200, submitted.text

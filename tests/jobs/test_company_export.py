@@ -150,10 +150,10 @@ def test_the_team_page_asks_for_an_archive_and_lists_it(cast, acme_history, djan
     with django_capture_on_commit_callbacks(execute=True):
         answer = web.post(f"/clients/{cast.acme.pk}/data/", HTTP_HX_REQUEST="true")
     page = answer.content.decode()
-    assert answer.status_code == 200 and "Being made…" in page and 'hx-trigger="every 3s"' in page
+    assert answer.status_code == 200 and "Being made…" in page and "data-live-poll" in page and "sse:me" in page
     assert "<button class=\"btn btn-small\" disabled>" in page  # a second archive waits for this one
     page = web.get(f"/clients/{cast.acme.pk}/data/", HTTP_HX_REQUEST="true").content.decode()  # the card's next look
-    assert "Download" in page and "1 invoice ·" in page and "every 3s" not in page
+    assert "Download" in page and "1 invoice ·" in page and "data-live-poll" not in page
     export = CompanyExport.objects.get()
     assert export.status == "ready"
     assert web.get(f"/data/{export.pk}/download/").status_code == 302

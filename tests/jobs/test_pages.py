@@ -119,13 +119,15 @@ def test_order_page_shows_images_instructions_guide_and_timeline(cast, web, acme
     assert "Download original" in detail and "300×300" in detail
 
 
-def test_images_partial_polls_only_while_busy(cast, web, acme_image):
+def test_images_partial_listens_to_the_order_and_falls_back_to_polling_only_while_busy(cast, web, acme_image):
     from jobs.models import OrderImage
 
     url = reverse("jobs:order_images", args=[cast.acme_order.pk])
-    assert "every 2s" not in web(cast.acme_member).get(url).content.decode()
+    quiet = web(cast.acme_member).get(url).content.decode()
+    assert 'hx-trigger="refresh, sse:order"' in quiet and "data-live-poll" not in quiet and "every 2s" not in quiet
     OrderImage.objects.create(order=cast.acme_order, filename="new.jpg", declared_size=5, upload_key="k")
-    assert "every 2s" in web(cast.acme_member).get(url).content.decode()
+    busy = web(cast.acme_member).get(url).content.decode()
+    assert 'hx-trigger="refresh, sse:order"' in busy and "data-live-poll" in busy and "every 2s" not in busy
 
 
 def test_image_remove_from_page(cast, web, acme_image):
