@@ -60,9 +60,11 @@ def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def start_gunicorn(env: dict[str, str], workers: int = 2) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(env: dict[str, str], workers: int = 2, asgi: bool = False) -> tuple[subprocess.Popen, str]:
+    """gunicorn on a free port, answering once it accepts: WSGI, or ASGI with uvicorn workers (README's production)."""
     port = free_port()
-    web = start([str(BIN / "gunicorn"), "agency.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"], env)
+    app = ["agency.asgi", "-k", "uvicorn_worker.UvicornWorker", "--timeout", "120"] if asgi else ["agency.wsgi"]
+    web = start([str(BIN / "gunicorn"), *app, "-w", str(workers), "-b", f"127.0.0.1:{port}"], env)
     for _ in range(240):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

@@ -31,33 +31,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    BIN,
     DEMO_CLIENT,
     DEMO_PASSWORD,
-    free_port,
     fresh_database,
     migrate_and_seed,
     production_env,
-    start,
+    start_gunicorn,
     stop,
 )
 
 REDIS = "redis://127.0.0.1:6379/13"
-
-
-def start_asgi(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    port = free_port()
-    web = start([str(BIN / "gunicorn"), "agency.asgi", "-k", "uvicorn_worker.UvicornWorker", "-w", "1",
-                 "-b", f"127.0.0.1:{port}", "--timeout", "120"], env)
-    for _ in range(240):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    return web, f"http://127.0.0.1:{port}"
 
 
 def sign_in(url: str, email: str) -> tuple[str, list[str]]:
@@ -216,7 +199,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="loupe-bench-live-") as var:
         env = production_env(args.database, var, REDIS_URL=REDIS)
         migrate_and_seed(env)
-        web, url = start_asgi(env)
+        web, url = start_gunicorn(env, workers=1, asgi=True)
         try:
             cookie, orders = sign_in(url, args.email)
             orders = orders[:1] if args.one_topic else orders
