@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 from django.db import transaction
@@ -180,4 +181,18 @@ def test_the_asgi_hub_fans_redis_messages_out_to_each_topics_streams(settings):
         assert "order:a" not in live.hub().queues and "order:b" not in live.hub().queues
         live.hub().task.cancel()
 
-    asyncio.run(scenario())
+    # in a thread of its own: where browser tests ran before in this process, Playwright holds the main thread's loop
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the hub's scenario did not finish"
+    if failure:
+        raise failure[0]
