@@ -167,6 +167,7 @@ class SecondFactorMiddleware:
     Token-authenticated API calls are checked when the token is issued (``agency.api.TokenView``)."""
 
     OPEN_PREFIXES = ("/profile/two-factor/", "/logout/", "/static/", "/healthz/", "/readyz/", "/favicon.ico", "/login/")
+    NOT_PAGES = ("/events/", "/notifications/bell/")
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
@@ -180,6 +181,8 @@ class SecondFactorMiddleware:
             message = "Your role needs two-factor sign-in: set it up at /profile/two-factor/ first."
             if request.path.startswith("/api/"):
                 return problem_response(403, "Two-factor sign-in required", message)
+            if request.path.startswith(self.NOT_PAGES):  # a live page's stream is no page to come back to
+                return HttpResponse(message, status=403, content_type="text/plain")
             return redirect_to_login(request.get_full_path(), login_url=reverse("two_factor_setup"))
         return self.get_response(request)
 

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth.decorators import login_required
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET
 
@@ -91,10 +90,13 @@ def _session_lasts(session: SessionBase, user_id: Any) -> Callable[[], bool]:
     return lasts
 
 
-@login_required
 @require_GET
-def events(request: HttpRequest) -> StreamingHttpResponse:
+def events(request: HttpRequest) -> HttpResponse:
+    """A signed-in person's stream. Signed out: 401, never a redirect (the sign-in page is no stream, and must not
+    remember a stream as the page to come back to)."""
     user = request.user
+    if not user.is_authenticated:
+        return HttpResponse("Sign in to follow this page.", status=401, content_type="text/plain")
     topics = topics_for(user, request.GET.getlist("topic"))
     audiences = permissions.readable_audiences(user)
     mine = f"me:{user.pk}"

@@ -95,7 +95,7 @@ def test_a_stream_is_authorized_like_its_page(cast, persona, topic, status):
                          globex_delivery=globex_delivery.pk)
     assert web_for(getattr(cast, persona)).get(f"/events/?topic={topic}").status_code == status
     assert web_for(cast.acme_member).get("/events/?" + "&".join(["topic=me"] * 5)).status_code == 400
-    assert HttpClient().get(f"/events/?topic=order:{cast.acme_order.pk}").status_code == 302  # signed out: sign in
+    assert HttpClient().get(f"/events/?topic=order:{cast.acme_order.pk}").status_code == 401  # never a redirect
 
 
 def test_a_stream_ends_when_its_session_does(cast, monkeypatch):
@@ -196,3 +196,10 @@ def test_the_asgi_hub_fans_redis_messages_out_to_each_topics_streams(settings):
     assert not thread.is_alive(), "the hub's scenario did not finish"
     if failure:
         raise failure[0]
+
+
+def test_a_stream_is_never_sent_to_the_second_factor_setup_as_a_page_to_come_back_to(cast, settings):
+    settings.LOUPE_REQUIRE_2FA_FOR_STAFF = True
+    answer = web_for(cast.account_manager).get("/events/?topic=me")
+    assert answer.status_code == 403 and "Location" not in answer and "two-factor" in answer.content.decode()
+    assert web_for(cast.account_manager).get("/orders/").status_code == 302  # a page still goes to the setup
