@@ -32,7 +32,6 @@ from jobs.models import (
     OrderImage,
     OrderStatus,
     QcCategory,
-    RequiredReviewer,
     RoundStatus,
     ShareDownloads,
 )
@@ -270,23 +269,19 @@ def _reviews_of(user: Any, order: Any, rows: list[Any], can_share: bool) -> None
     if not permissions.can_review_delivery(user, order):
         return
     review = [d for d in rows if d.kind == DeliveryKind.REVIEW]
-    required: dict[Any, list[Any]] = {}
-    for row in RequiredReviewer.objects.filter(delivery__in=review).select_related("user", "share"):
-        required.setdefault(row.delivery_id, []).append(row)
+    required = reviewers.required_of([d.pk for d in review])
     images = {item.image_id for d in review for item in d.items.all()}
-    latest = selectors.delivered_items(list(images))
     tallies = reviewers.tallies(user, list(images))
     names = dict(OrderImage.objects.filter(pk__in=images).values_list("pk", "filename"))
     people = reviewers.company_people(order) if can_share and order.status in REVIEWABLE else None
     for delivery in review:
         delivery.required = required.get(delivery.pk, [])
         delivery.required_keys = {str(r.user_id or r.share_id) for r in delivery.required}
-        delivery.tallies = [(names[pk], tallies[pk]) for pk in sorted(names) if pk in tallies
-                            and latest[pk].delivery_id == delivery.pk and tallies[pk].reviewers]
-        delivery.tallies.sort(key=lambda pair: pair[0])
+        delivery.tallies = sorted((names[pk], tally) for pk, tally in tallies.items()  # as the delivery last left them
+                                  if tally.delivery_id == delivery.pk and tally.reviewers)
         if people is not None:
             delivery.offered_people = people
-            delivery.offered_links = [link for link in delivery.links if link.can_decide and link.is_active]
+            delivery.offered_links = [link for link in delivery.links if reviewers.may_decide(link)]
 
 
 @login_required

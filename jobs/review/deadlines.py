@@ -31,10 +31,10 @@ from jobs.models import (
     DeliveryStatus,
     ImageStatus,
     OrderImage,
-    RequiredReviewer,
     ReviewDecision,
     ShareLink,
 )
+from jobs.review import reviewers
 
 MAX_DAYS = 90
 NOTICE = timedelta(days=1)  # reminders go out the day before
@@ -107,9 +107,7 @@ def waiting(now: datetime) -> tuple[dict[Any, list[Waiting]], dict[str, list[tup
             items[item.delivery_id].append(item)
     answered = set(ReviewDecision.objects.filter(version_id__in=[i.version_id for i in latest.values()])
                    .values_list("version_id", "reviewer_id", "reviewer_share_id"))
-    required: dict[Any, list[RequiredReviewer]] = defaultdict(list)
-    for row in RequiredReviewer.objects.filter(delivery_id__in=deliveries).select_related("user", "share"):
-        required[row.delivery_id].append(row)
+    required = reviewers.required_of(list(deliveries))
     clients = {d.order.client_id for d in deliveries.values()}
     people: dict[Any, list[Any]] = defaultdict(list)
     for person in User.objects.filter(is_active=True, membership__client_id__in=clients).select_related("membership"):
@@ -122,10 +120,10 @@ def waiting(now: datetime) -> tuple[dict[Any, list[Waiting]], dict[str, list[tup
     accounts: dict[Any, list[Waiting]] = defaultdict(list)
     guests: dict[str, list[tuple[ShareLink, Waiting]]] = defaultdict(list)
     for pk, delivery in deliveries.items():
-        named = [r for r in required.get(pk, []) if r.user_id is None or r.user.is_active]
+        named = [r for r in required.get(pk, []) if reviewers.still_deciding(r)]
         if named:
             users = [r.user for r in named if r.user_id is not None]
-            shares = [r.share for r in named if r.share_id is not None and r.share.is_active and r.share.can_decide]
+            shares = [r.share for r in named if r.share_id is not None]
         else:
             users, shares = people.get(delivery.order.client_id, []), links.get(pk, [])
         deadline = review_deadline(delivery)

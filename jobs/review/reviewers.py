@@ -16,10 +16,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from agency.exceptions import RuleViolation
 from agency.permissions import is_guest
 from clients.tenancy import scope
 from jobs import selectors
-from jobs.models import DeliveryItem, OrderImage, RequiredReviewer, ReviewDecision, ShareLink, Verdict
+from jobs.models import DeliveryItem, ImageStatus, OrderImage, RequiredReviewer, ReviewDecision, ShareLink, Verdict
 
 MAX_REQUIRED = 20
 
@@ -29,6 +30,7 @@ class Tally:
     """What the reviewers of one delivered picture said: ``approved`` and ``changes`` of ``of`` reviewers (the
     required ones when the delivery names them, otherwise everyone who answered), and each reviewer's status."""
 
+    delivery_id: Any = None  # the delivery that last published the picture (its reviewers are that delivery's)
     approved: int = 0
     changes: int = 0
     of: int = 0
@@ -60,15 +62,21 @@ def record(*, by: Any, decisions: list[tuple[DeliveryItem, str, str]]) -> None:
     ReviewDecision.objects.bulk_update(changed, ["delivery", "image", "verdict", "note", "decided_at"])
 
 
-def _still_deciding(required: RequiredReviewer) -> bool:
-    """A required reviewer who can still answer: an active person of the company, or a guest whose link lasts and may
-    decide. Whoever left is not waited for (the company's admins can always decide)."""
+def may_decide(link: ShareLink) -> bool:
+    """A guest who can answer for the company: their link lasts and lets them decide."""
+    return link.is_active and link.can_decide
+
+
+def still_deciding(required: RequiredReviewer) -> bool:
+    """A required reviewer who can still answer: an active person of the company, or a guest who ``may_decide``.
+    Whoever left is not waited for (the company's admins can always decide)."""
     if required.share_id is not None:
-        return required.share.is_active and required.share.can_decide
+        return may_decide(required.share)
     return required.user.is_active and required.user.is_client  # a target's role
 
 
-def _required(delivery_ids: set[Any]) -> dict[Any, list[RequiredReviewer]]:
+def required_of(delivery_ids: Any) -> dict[Any, list[RequiredReviewer]]:
+    """Each delivery's required reviewers, with their accounts and links (one query)."""
     rows: dict[Any, list[RequiredReviewer]] = defaultdict(list)
     for row in RequiredReviewer.objects.filter(delivery_id__in=delivery_ids).select_related("user", "share"):
         rows[row.delivery_id].append(row)
@@ -83,11 +91,11 @@ def _approvals(version_ids: set[Any]) -> set[tuple[Any, Any, Any]]:
 def awaited(latest: dict[Any, DeliveryItem]) -> dict[Any, list[str]]:
     """Of the pictures given (image → its latest delivery item), those whose delivery names required reviewers not
     all of whom approved that version yet, with the names still awaited. Two queries."""
-    required = _required({item.delivery_id for item in latest.values()})
+    required = required_of({item.delivery_id for item in latest.values()})
     approvals = _approvals({item.version_id for item in latest.values()})
     waiting: dict[Any, list[str]] = {}
     for image_id, item in latest.items():
-        names = [r.name for r in required.get(item.delivery_id, []) if _still_deciding(r)
+        names = [r.name for r in required.get(item.delivery_id, []) if still_deciding(r)
                  and (item.version_id, r.user_id, r.share_id) not in approvals]
         if names:
             waiting[image_id] = names
@@ -100,7 +108,8 @@ def agreed(delivery: Any) -> list[Any]:
     if not RequiredReviewer.objects.filter(delivery=delivery).exists():
         return []
     latest = {pk: item for pk, item in selectors.delivered_items(list(
-        OrderImage.objects.filter(delivery_items__delivery=delivery, status="delivered").values_list("pk", flat=True))).items()
+        OrderImage.objects.filter(delivery_items__delivery=delivery, status=ImageStatus.DELIVERED).values_list(
+            "pk", flat=True))).items()
         if item.delivery_id == delivery.pk}
     waiting = awaited(latest)
     return [pk for pk in latest if pk not in waiting]
@@ -110,7 +119,7 @@ def tallies(user: Any, images: list[Any]) -> dict[Any, Tally]:
     """Per image (ids or rows the caller scoped), the tally of its latest delivered version, as ``user`` may read the
     decisions; ``None``: the company's own record, for its webhooks. Three queries."""
     latest = selectors.delivered_items(images)
-    required = _required({item.delivery_id for item in latest.values()})
+    required = required_of({item.delivery_id for item in latest.values()})
     said: dict[Any, list[ReviewDecision]] = defaultdict(list)
     decisions = ReviewDecision.objects.filter(version_id__in={i.version_id for i in latest.values()})
     for row in ((decisions if user is None else scope(decisions, user))
@@ -118,7 +127,7 @@ def tallies(user: Any, images: list[Any]) -> dict[Any, Tally]:
         said[row.version_id].append(row)
     result = {}
     for image_id, item in latest.items():
-        named = [r for r in required.get(item.delivery_id, []) if _still_deciding(r)]
+        named = [r for r in required.get(item.delivery_id, []) if still_deciding(r)]
         rows = said.get(item.version_id, [])
         by_key = {(row.reviewer_id, row.reviewer_share_id): row for row in rows}
         people = []
@@ -127,7 +136,7 @@ def tallies(user: Any, images: list[Any]) -> dict[Any, Tally]:
             people.append(_status(r.name, r.share_id is not None, True, row))
         people += [_status(row.reviewer_name, row.reviewer_share_id is not None, False, row) for row in by_key.values()]
         counted = people if not named else people[:len(named)]
-        result[image_id] = Tally(approved=sum(p["decision"] == Verdict.APPROVED for p in counted),
+        result[image_id] = Tally(delivery_id=item.delivery_id, approved=sum(p["decision"] == Verdict.APPROVED for p in counted),
                                  changes=sum(p["decision"] == Verdict.CHANGES for p in counted),
                                  of=len(counted), required=bool(named), reviewers=people)
     return result
@@ -150,14 +159,12 @@ def reviewers_for(delivery: Any) -> dict[str, list[Any]]:
     """Whom a delivery could require: the company's active people, and the guests whose live link to it may decide."""
     people = company_people(delivery.order)
     links = [link for link in ShareLink.objects.filter(delivery=delivery, can_decide=True, revoked_at__isnull=True)
-             if link.is_active]
+             if may_decide(link)]
     return {"users": people, "shares": links}
 
 
 def chosen(delivery: Any, users: list[Any], shares: list[Any]) -> tuple[list[Any], list[Any]]:
     """The people and links named, each checked against ``reviewers_for``; anything else is a 400 naming it."""
-    from agency.exceptions import RuleViolation
-
     offered = reviewers_for(delivery)
     people = {str(u.pk): u for u in offered["users"]}
     links = {str(link.pk): link for link in offered["shares"]}
