@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "clients",
     "jobs",
     "billing",
+    "storefront",
 ]
 
 MIDDLEWARE = [

@@ -31,3 +31,20 @@ def seen(scope: str, key: str) -> int:
 def allow(scope: str, key: str, *, limit: int, window_seconds: int) -> bool:
     """Count one event for ``key``; True while at most ``limit`` happened in the window."""
     return hit(scope, key, window_seconds=window_seconds) <= limit
+
+
+class PerAddress:
+    """A DRF throttle for anonymous endpoints (the storefront's): at most ``limit`` requests per network
+    address in ``window_seconds``, counted per ``scope``. Subclass and set the three."""
+
+    scope = "public"
+    limit = 60
+    window_seconds = 60
+
+    def allow_request(self, request: object, view: object) -> bool:
+        from agency.auth import client_ip
+
+        return allow(self.scope, client_ip(request), limit=self.limit, window_seconds=self.window_seconds)  # type: ignore[arg-type]
+
+    def wait(self) -> float:
+        return float(self.window_seconds)

@@ -11,6 +11,7 @@ from billing import api as billing_api
 from clients import api as clients_api
 from jobs import api as jobs_api
 from jobs import views_guest, views_live
+from storefront import api as storefront_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -41,6 +42,8 @@ api_urlpatterns = [
     path("me/", agency_api.MeView.as_view(), name="api-me"),
     path("orders/<uuid:pk>/quote/", billing_api.OrderQuoteView.as_view(), name="order-quote"),
     path("orders/<uuid:pk>/revision-price/", billing_api.RevisionPriceView.as_view(), name="order-revision-price"),
+    path("orders/<uuid:pk>/rating/", storefront_api.OrderRatingView.as_view(), name="order-rating"),
+    path("public/ratings/", storefront_api.PublicRatingsView.as_view(), name="public-ratings"),
     path("exports/invoices/", billing_api.InvoiceExportView.as_view(), name="export-invoices"),
     path("notifications/", agency_api.NotificationListView.as_view(), name="notification-list"),
     path("notifications/read/", agency_api.NotificationReadView.as_view(), name="notification-read"),
@@ -95,8 +98,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urlpatterns)),
     path("", include("clients.urls")),
-    # billing first: jobs' orders/<id>/<action>/ would otherwise swallow orders/<id>/quote/.
+    # billing and the storefront first: jobs' orders/<id>/<action>/ would otherwise swallow orders/<id>/quote/.
     path("", include("billing.urls")),
+    path("", include("storefront.urls")),
     path("", include("jobs.urls")),
 ]
 

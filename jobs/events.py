@@ -40,6 +40,8 @@ VERBS: dict[str, str] = {
     "images.approved": CLIENT, "downloads.released": CLIENT,
     "revision.requested": CLIENT, "revision.awaiting_confirmation": CLIENT, "revision.declined": CLIENT,
     "revision.reclassed": CLIENT,
+    # the storefront (storefront.services): the company's verdict on the order
+    "order.rated": CLIENT,
     # quotes (billing): the client reads that a quote was sent or answered, never a draft's amounts
     "quote.drafted": MANAGERS, "quote.edited": MANAGERS, "quote.line_added": MANAGERS,
     "quote.line_changed": MANAGERS, "quote.line_removed": MANAGERS,

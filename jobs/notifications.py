@@ -28,6 +28,7 @@ KINDS = {
     "approval_reminder": ("Reviews waiting on you: the day before one closes, or a daily digest", CLIENT_ROLES),
     "quote_answered": ("A client accepted a quote (schedule the work) or it needs a new one", STUDIO_MANAGERS),
     "order_completed": ("An order is completed (ready to invoice)", STUDIO_MANAGERS | {Role.FINANCE}),
+    "rating_received": ("A client rated a completed order", STUDIO_MANAGERS),
     "mention": ("Someone mentions you on a picture, or replies to your mark",
                 CLIENT_ROLES | STUDIO_MANAGERS | {Role.RETOUCHER, Role.QC}),
 }
@@ -87,6 +88,8 @@ def event_notices(event: Event) -> list[Notice]:
         finance = list(User.objects.filter(role=Role.FINANCE, is_active=True))
         return [Notice(account_managers(order) + finance, "order_completed", f"{order.number}: completed, ready to invoice",
                        _order_url(order))]
+    if verb == "order.rated":
+        return [Notice(account_managers(order), "rating_received", title, _order_url(order))]
     if verb == "quote.sent":
         return [Notice(client_users(order), "quote_sent", title, _order_url(order))]
     if verb in {"image.assigned", "image.reassigned", "schedule.applied"}:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["agency", "clients", "jobs", "billing"]
+APPS = ["agency", "clients", "jobs", "billing", "storefront"]
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,8 +29,9 @@ def _sources(app: str) -> list[Path]:
     return [p for p in (ROOT / app).rglob("*.py") if "migrations" not in p.parts]
 
 
-@pytest.mark.parametrize("app,forbidden", [("agency", {"clients", "jobs", "billing"}), ("clients", {"jobs", "billing"}),
-                                           ("jobs", {"billing"})])
+@pytest.mark.parametrize("app,forbidden", [("agency", {"clients", "jobs", "billing", "storefront"}),
+                                           ("clients", {"jobs", "billing", "storefront"}),
+                                           ("jobs", {"billing", "storefront"}), ("billing", {"storefront"})])
 def test_imports_point_down_the_table(app, forbidden):
     composition_roots = {ROOT / "agency" / "urls.py", ROOT / "agency" / "management" / "commands" / "seed_demo.py"}
     offenders = {str(p.relative_to(ROOT)): _imports(p) & forbidden for p in _sources(app) if p not in composition_roots}
@@ -57,7 +58,7 @@ ROLE_SPELLINGS = re.compile(ACTOR + r"\.(?:role|is_client|is_studio)\b|getattr\(
 # Where roles are defined or turned into rules: the permission modules, the role model itself, and the
 # tenancy function (which filters by role by definition).
 ROLE_HOMES = {"agency/models.py", "clients/tenancy.py", "agency/permissions.py", "clients/permissions.py",
-              "jobs/permissions.py", "billing/permissions.py"}
+              "jobs/permissions.py", "billing/permissions.py", "storefront/permissions.py"}
 
 
 def test_who_may_do_what_is_only_in_permissions_modules():
@@ -94,6 +95,10 @@ UNSCOPED_ALLOWED = {
     ("billing/exports.py", "Export"): "an export is the finance user's own job; its task reads it by id",
     ("billing/selectors.py", "PriceList"): "the studio's default list, read by a client company without a list of its own "
                                            "(its quotes are priced from it)",
+    ("storefront/selectors.py", "Rating"): "the public page's figures: every rating counts in the studio's average "
+                                           "(anonymous; only comments their authors published are shown, with "
+                                           "the name they chose)",
+    ("storefront/selectors.py", "Version"): "the passed versions of the orders whose ratings were read through scope()",
 }
 
 

@@ -50,6 +50,10 @@ def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
     assert all(line.startswith("  ") for line in lines[:-1]) and any("packing" in line for line in lines)
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.READY}
     assert not Event.objects.filter(notified_at__isnull=True).exists() and mail.outbox == []
+    # the completed order is rated by its company's admin, the comment published on /studio/
+    from storefront.models import Rating
+
+    assert list(Rating.objects.values_list("order__status", "score", "publish")) == [(OrderStatus.COMPLETED, 5, True)]
     logins = "\n".join(demo_logins())
     assert "camille@aurelia.test" in logins and "quinn.qc@loupe.test" in logins
     # VAT follows the parties: the Berlin studio charges German VAT to Munich, reverse-charges Paris and

@@ -1,0 +1,22 @@
+"""The storefront's forms: what a person types, read and checked for shape; the rules are in services."""
+
+from __future__ import annotations
+
+from django import forms
+
+from storefront.models import RATING_COMMENT_MAX
+
+STARS = [(n, f"{n} — {label}") for n, label in
+         ((5, "excellent"), (4, "good"), (3, "fair"), (2, "poor"), (1, "bad"))]
+
+
+class RatingForm(forms.Form):
+    score = forms.TypedChoiceField(choices=STARS, coerce=int, widget=forms.RadioSelect, label="Your rating",
+                                   error_messages={"required": "Choose 1 to 5 stars."})
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False, max_length=RATING_COMMENT_MAX,
+                              label="What went well, or not?")
+    publish = forms.BooleanField(required=False, label="Publish this comment on the studio's page")
+    shown_name = forms.CharField(required=False, max_length=80, label="Your name as shown",
+                                 help_text="For example “Dora Director” or “Dora D.”.")
+    shown_company = forms.CharField(required=False, max_length=120, label="Company as shown",
+                                    help_text="Leave empty to show no company.")

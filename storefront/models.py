@@ -1,0 +1,55 @@
+"""The studio's public face (DESIGN.md §12): what clients say about finished orders, and which approved
+pictures they let the studio show.
+
+``storefront`` sits above every other app (it reads orders, pictures and prices); nothing imports it but
+the composition roots. Its rows are a client's own data: each declares ``tenant_path`` for
+``clients.tenancy.scope``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+RATING_COMMENT_MAX = 2000
+
+
+class Rating(models.Model):
+    """A client admin's verdict on one completed order: 1 to 5 stars and a comment. Every rating counts in
+    the public average; the comment is shown only when its author agreed, with the name and company as
+    they chose to be named."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.OneToOneField("jobs.Order", on_delete=models.CASCADE, related_name="rating")
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="ratings")
+    score = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.TextField(blank=True, max_length=RATING_COMMENT_MAX)
+    publish = models.BooleanField(default=False, help_text="The author agreed to show the comment on the studio's page.")
+    shown_name = models.CharField(max_length=80, blank=True, help_text="The name shown beside a published comment.")
+    shown_company = models.CharField(max_length=120, blank=True,
+                                     help_text="The company shown beside a published comment (may be left empty).")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="ratings_given")
+    # When the current answer was given: a changed rating counts from its change (the public page's
+    # twelve months are counted on it).
+    rated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenant_path = "client"
+
+    class Meta:
+        ordering = ["-rated_at"]
+        indexes = [models.Index(fields=["rated_at"], name="rating_rated_at")]
+        constraints = [models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.score}/5"
+
+    @property
+    def attribution(self) -> str:
+        return ", ".join(part for part in (self.shown_name, self.shown_company) if part)
