@@ -36,6 +36,7 @@ router.register("revision-rounds", jobs_api.RevisionRoundViewSet, basename="revi
 router.register("revision-items", jobs_api.RevisionItemViewSet, basename="revision-item")
 router.register("annotations", jobs_api.AnnotationViewSet, basename="annotation")
 router.register("annotation-replies", jobs_api.AnnotationReplyViewSet, basename="annotation-reply")
+router.register("portfolio", storefront_api.PortfolioPairViewSet, basename="portfolio-pair")
 
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),
@@ -44,6 +45,8 @@ api_urlpatterns = [
     path("orders/<uuid:pk>/revision-price/", billing_api.RevisionPriceView.as_view(), name="order-revision-price"),
     path("orders/<uuid:pk>/rating/", storefront_api.OrderRatingView.as_view(), name="order-rating"),
     path("public/ratings/", storefront_api.PublicRatingsView.as_view(), name="public-ratings"),
+    path("public/portfolio/", storefront_api.PublicPortfolioView.as_view(), name="public-portfolio"),
+    path("orders/<uuid:pk>/portfolio-consent/", storefront_api.OrderConsentView.as_view(), name="order-portfolio-consent"),
     path("exports/invoices/", billing_api.InvoiceExportView.as_view(), name="export-invoices"),
     path("notifications/", agency_api.NotificationListView.as_view(), name="notification-list"),
     path("notifications/read/", agency_api.NotificationReadView.as_view(), name="notification-read"),

@@ -40,8 +40,10 @@ VERBS: dict[str, str] = {
     "images.approved": CLIENT, "downloads.released": CLIENT,
     "revision.requested": CLIENT, "revision.awaiting_confirmation": CLIENT, "revision.declined": CLIENT,
     "revision.reclassed": CLIENT,
-    # the storefront (storefront.services): the company's verdict on the order
+    # the storefront (storefront.services): the company's verdict on the order, and which pictures it lets the
+    # studio show in public
     "order.rated": CLIENT,
+    "portfolio.consented": CLIENT, "portfolio.withdrawn": CLIENT, "portfolio.shown": CLIENT, "portfolio.hidden": CLIENT,
     # quotes (billing): the client reads that a quote was sent or answered, never a draft's amounts
     "quote.drafted": MANAGERS, "quote.edited": MANAGERS, "quote.line_added": MANAGERS,
     "quote.line_changed": MANAGERS, "quote.line_removed": MANAGERS,

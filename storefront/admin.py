@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from storefront.models import Rating
+from storefront.models import PortfolioConsent, PortfolioPair, Rating
 
 
 @admin.register(Rating)
@@ -16,4 +16,34 @@ class RatingAdmin(admin.ModelAdmin):
               "created_at"]
 
     def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(PortfolioConsent)
+class PortfolioConsentAdmin(admin.ModelAdmin):
+    """Consents are the clients' own record: read here, given and withdrawn by their admins on the order page."""
+
+    list_display = ["order", "image", "client", "given_at", "withdrawn_at"]
+    list_filter = [("withdrawn_at", admin.EmptyFieldListFilter)]
+    search_fields = ["order__number", "client__name", "image__filename"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(PortfolioPair)
+class PortfolioPairAdmin(admin.ModelAdmin):
+    """Pairs are curated on the Portfolio page (which keeps the consent rule); the admin reads them."""
+
+    list_display = ["title", "client", "service", "piece", "position", "published", "copies_at"]
+    list_filter = ["published", "service", "piece"]
+    search_fields = ["title", "client__name", "image__filename"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
         return False

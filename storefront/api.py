@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import JsonResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +19,15 @@ from agency.exceptions import NotPermitted, problem_response
 from agency.throttle import PerAddress
 from jobs.selectors import order_get
 from storefront import permissions, selectors, services
-from storefront.serializers import RatingInputSerializer, RatingSerializer
+from storefront.models import Piece, PortfolioService
+from storefront.serializers import (
+    ConsentInputSerializer,
+    PairInputSerializer,
+    PairSerializer,
+    PairUpdateSerializer,
+    RatingInputSerializer,
+    RatingSerializer,
+)
 
 
 class PublicThrottle(PerAddress):
@@ -59,3 +68,105 @@ class PublicRatingsView(APIView):
         response = Response(selectors.public_ratings().as_data())
         response["Cache-Control"] = "public, no-cache"
         return response
+
+
+def pair_url(request: Request, pair: Any, side: str) -> str:
+    return request.build_absolute_uri(reverse("storefront:pair_file", args=[pair.pk, side]))
+
+
+class PublicPortfolioView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicThrottle]
+
+    @extend_schema(parameters=[OpenApiParameter("service", str, enum=PortfolioService.values),
+                               OpenApiParameter("piece", str, enum=Piece.values)],
+                   responses={200: OpenApiTypes.OBJECT},
+                   summary="The studio's published before/after pairs (web-size copies; only while their clients agree)")
+    def get(self, request: Request) -> Response:
+        filters = PortfolioFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        pairs = selectors.public_pairs(**filters.validated_data)[:selectors.PUBLIC_PAIRS]
+        response = Response({"results": [
+            {"id": str(p.pk), "title": p.title, "service": p.service, "piece": p.piece, "width": p.width,
+             "height": p.height, "before": pair_url(request, p, "before"), "after": pair_url(request, p, "after")}
+            for p in pairs]})
+        response["Cache-Control"] = "public, no-cache"
+        return response
+
+
+class PortfolioFilterSerializer(serializers.Serializer):
+    service = serializers.ChoiceField(choices=PortfolioService.choices, required=False, default="")
+    piece = serializers.ChoiceField(choices=Piece.choices, required=False, default="")
+
+
+class OrderConsentView(APIView):
+    """Which of an order's approved pictures its company lets the studio show in public."""
+
+    def _answer(self, request: Request, order: Any) -> Response:
+        portfolio = selectors.order_portfolio(request.user, order)
+        return Response({"order": str(order.pk), "whole_order": portfolio.whole_order is not None, "pictures": [
+            {"image": str(image.pk), "filename": image.filename, "allowed": allowed,
+             "shown": bool(pair and pair.published and pair.copies_at and allowed)}
+            for image, allowed, pair in portfolio.pictures]})
+
+    def _order(self, request: Request, pk: Any) -> Any:
+        order = order_get(request.user, pk)
+        if not permissions.can_see_portfolio_consent(request.user, order):
+            raise NotPermitted("The company's people and the studio's managers read what of an order is shown.")
+        return order
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="What of the order may be shown in public, and is")
+    def get(self, request: Request, pk: Any) -> Response:
+        return self._answer(request, self._order(request, pk))
+
+    @extend_schema(request=ConsentInputSerializer, responses={200: OpenApiTypes.OBJECT},
+                   summary="Let the studio show the order's approved pictures (all, or those named) on its public page")
+    def post(self, request: Request, pk: Any) -> Response:
+        order = self._order(request, pk)
+        data = ConsentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.consent_give(order=order, by=request.user, **data.validated_data)
+        return self._answer(request, order)
+
+    @extend_schema(request=ConsentInputSerializer, responses={200: OpenApiTypes.OBJECT},
+                   summary="Take the consent back (the whole order, or the pictures named): their pairs leave the "
+                           "public page at once")
+    def delete(self, request: Request, pk: Any) -> Response:
+        order = self._order(request, pk)
+        data = ConsentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.consent_withdraw(order=order, by=request.user, **data.validated_data)
+        return self._answer(request, order)
+
+
+@extend_schema_view(list=extend_schema(summary="The portfolio's pairs (a company sees its own)"),
+                    retrieve=extend_schema(summary="One pair"))
+class PortfolioPairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = PairSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        return selectors.pair_list(self.request.user)
+
+    @extend_schema(request=PairInputSerializer, responses={201: PairSerializer},
+                   summary="Add an approved picture its client agreed to show (web copies are made in the background)")
+    def create(self, request: Request) -> Response:
+        data = PairInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        pair = services.pair_create(by=request.user, **data.validated_data)
+        return Response(PairSerializer(selectors.pair_get(request.user, pair.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PairUpdateSerializer, responses={200: PairSerializer},
+                   summary="Describe, order, publish or hide a pair")
+    def partial_update(self, request: Request, pk: Any = None) -> Response:
+        pair = self.get_object()
+        data = PairUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.pair_update(pair=pair, by=request.user, **data.validated_data)
+        return Response(PairSerializer(selectors.pair_get(request.user, pair.pk)).data)
+
+    @extend_schema(responses={204: None}, summary="Take a pair out of the portfolio (its copies are deleted)")
+    def destroy(self, request: Request, pk: Any = None) -> Response:
+        services.pair_remove(pair=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from storefront.models import RATING_COMMENT_MAX
+from storefront.models import RATING_COMMENT_MAX, Piece, PortfolioService
 
 STARS = [(n, f"{n} — {label}") for n, label in
          ((5, "excellent"), (4, "good"), (3, "fair"), (2, "poor"), (1, "bad"))]
@@ -20,3 +20,14 @@ class RatingForm(forms.Form):
                                  help_text="For example “Dora Director” or “Dora D.”.")
     shown_company = forms.CharField(required=False, max_length=120, label="Company as shown",
                                     help_text="Leave empty to show no company.")
+
+
+class PairForm(forms.Form):
+    title = forms.CharField(max_length=120, label="Title", help_text="What the piece is, e.g. “Rose-gold solitaire”.")
+    service = forms.ChoiceField(choices=PortfolioService.choices, label="Shows")
+    piece = forms.ChoiceField(choices=Piece.choices, label="Piece")
+    position = forms.IntegerField(min_value=0, max_value=100_000, initial=0, required=False, label="Position",
+                                  help_text="Lower numbers are shown first.")
+
+    def clean_position(self) -> int:
+        return self.cleaned_data.get("position") or 0

@@ -53,3 +53,86 @@ class Rating(models.Model):
     @property
     def attribution(self) -> str:
         return ", ".join(part for part in (self.shown_name, self.shown_company) if part)
+
+
+class PortfolioConsent(models.Model):
+    """A client admin's yes to showing approved work on the studio's public page: a whole order's pictures
+    (``image`` empty) or one picture. Withdrawn at any time; a withdrawn consent stays as the record."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="portfolio_consents")
+    order = models.ForeignKey("jobs.Order", on_delete=models.CASCADE, related_name="portfolio_consents")
+    image = models.ForeignKey("jobs.OrderImage", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="portfolio_consents")
+    given_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    given_at = models.DateTimeField(default=timezone.now)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    tenant_path = "client"
+
+    class Meta:
+        ordering = ["-given_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"], condition=Q(image__isnull=True, withdrawn_at__isnull=True),
+                                    name="one_live_consent_per_order"),
+            models.UniqueConstraint(fields=["image"], condition=Q(image__isnull=False, withdrawn_at__isnull=True),
+                                    name="one_live_consent_per_picture"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}{f' / {self.image_id}' if self.image_id else ''}"
+
+
+class PortfolioService(models.TextChoices):
+    COLOUR = "colour", "Colour correction"
+    DETAIL = "detail", "Detail"
+    BACKGROUND = "background", "Clipping path and background"
+    SHINE = "shine", "Reflections and shine"
+    SERIES = "series", "Series consistency"
+
+
+class Piece(models.TextChoices):
+    RING = "ring", "Rings"
+    EARRINGS = "earrings", "Earrings"
+    NECKLACE = "necklace", "Necklaces and pendants"
+    BRACELET = "bracelet", "Bracelets"
+    WATCH = "watch", "Watches"
+    OTHER = "other", "Other pieces"
+
+
+class PortfolioPair(models.Model):
+    """A before/after pair the studio chose to show: an approved picture's original beside the version its
+    client approved, as web-size copies with the studio's mark (never the files). Shown on the public page
+    only while published **and** a consent for the picture is in force (``selectors.public_pairs``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="portfolio_pairs")
+    image = models.OneToOneField("jobs.OrderImage", on_delete=models.CASCADE, related_name="portfolio_pair")
+    version = models.ForeignKey("jobs.Version", on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=120)
+    service = models.CharField(max_length=12, choices=PortfolioService.choices)
+    piece = models.CharField(max_length=12, choices=Piece.choices)
+    position = models.PositiveIntegerField(default=0, help_text="Lower numbers are shown first.")
+    published = models.BooleanField(default=False)
+    # The web-size copies (storage keys; a new pair of names each time they are made, so no cache holds an
+    # old picture under a current name) and their common size.
+    before = models.CharField(max_length=300, blank=True)
+    after = models.CharField(max_length=300, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    copies_at = models.DateTimeField(null=True, blank=True)
+    copy_error = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenant_path = "client"
+
+    class Meta:
+        ordering = ["position", "-created_at"]
+
+    def __str__(self) -> str:
+        return self.title

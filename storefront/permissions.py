@@ -28,3 +28,18 @@ def can_see_order_rating(user: Any, order: Any) -> bool:
 def can_view_ratings(user: Any) -> bool:
     """Every rating, per client and per retoucher: a panel of the quality report, for whoever reads it."""
     return can_view_quality_report(user)
+
+
+def can_consent_portfolio(user: Any, order: Any) -> bool:
+    """Showing a company's pictures in public is its decision: its admins give and withdraw consent."""
+    return _admin_of(user, order.client_id)
+
+
+def can_see_portfolio_consent(user: Any, order: Any) -> bool:
+    """Which of an order's pictures may be shown, and which are: the company's people and the studio's managers."""
+    return can_see_order_rating(user, order)
+
+
+def can_curate_portfolio(user: Any) -> bool:
+    """Choosing, describing, ordering and publishing the public pairs: the studio's managers."""
+    return signed_in(user) and user.role in MANAGER_ROLES

@@ -9,15 +9,20 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from clients.tenancy import scope
-from jobs.models import Order, Version, VersionStatus
+from jobs.models import ImageStatus, Order, OrderImage, Version, VersionStatus
 from jobs.selectors import quality_report
-from storefront.models import Rating
+from storefront.models import PortfolioConsent, PortfolioPair, Rating
 
 PUBLIC_COMMENTS = 50
+CANDIDATES = 60
+PUBLIC_PAIRS = 48  # the public page and API show the first 48 in the studio's order
 
 
 def twelve_months_before(moment: datetime) -> datetime:
@@ -118,3 +123,83 @@ def _beside(rows: dict[str, RatingRow], ftar: list[dict[str, Any]]) -> None:
     for line in ftar:
         if line["key"] in rows:
             rows[line["key"]].first_time = line
+
+
+# -- the portfolio ---------------------------------------------------------------------------------------------
+
+def consent_in_force(image: str = "image", order: str = "image__order") -> Exists:
+    """A condition on a query whose ``image`` and ``order`` lookups are a picture and its order: a consent for the
+    picture, or for its whole order, is in force. The one place that says when a picture may be shown."""
+    live = PortfolioConsent.objects.filter(order=OuterRef(order), withdrawn_at__isnull=True)
+    return Exists(live.filter(Q(image__isnull=True) | Q(image=OuterRef(image))))
+
+
+def public_pairs(*, service: str = "", piece: str = "") -> QuerySet[PortfolioPair]:
+    """The pairs the public sees: published by the studio, their copies made, and their client's consent in
+    force at this instant (a withdrawal takes them off at once). Anonymous: the studio's own choice."""
+    pairs = (PortfolioPair.objects.filter(published=True, copies_at__isnull=False).exclude(before="")
+             .filter(consent_in_force()))
+    if service:
+        pairs = pairs.filter(service=service)
+    if piece:
+        pairs = pairs.filter(piece=piece)
+    return pairs.order_by("position", "-created_at")
+
+
+def pair_list(user: Any) -> QuerySet[PortfolioPair]:
+    """The pairs a person may see (a company its own), with whether each may be shown now."""
+    return (scope(PortfolioPair.objects.all(), user).select_related("client", "image__order", "version")
+            .annotate(consented=consent_in_force()).order_by("position", "-created_at"))
+
+
+def pair_get(user: Any, pk: Any) -> PortfolioPair:
+    return get_object_or_404(pair_list(user), pk=pk)
+
+
+def picture_list(user: Any) -> QuerySet[OrderImage]:
+    return scope(OrderImage.objects.select_related("order__client"), user)
+
+
+def picture_get(user: Any, pk: Any) -> OrderImage:
+    """A picture the person may see, by id (a malformed id is not found either)."""
+    try:
+        return get_object_or_404(picture_list(user), pk=pk)
+    except ValidationError:
+        raise Http404("No such picture.") from None
+
+
+def candidates(user: Any) -> list[OrderImage]:
+    """Approved pictures whose client agreed to show them and that are not in the portfolio yet, newest
+    approvals first, with the version each was approved in (``shown_version``). A fixed number of queries."""
+    from jobs.selectors import delivered_items
+
+    images = list(scope(OrderImage.objects.filter(status=ImageStatus.APPROVED, portfolio_pair__isnull=True), user)
+                  .filter(consent_in_force("pk", "order")).select_related("order__client")
+                  .order_by("-approved_at", "filename")[:CANDIDATES])
+    items = delivered_items(images)
+    for image in images:
+        image.shown_version = items[image.pk].version if image.pk in items else None
+    return [image for image in images if image.shown_version is not None]
+
+
+@dataclass
+class OrderPortfolio:
+    """An order's consent and its pictures: per approved picture whether it may be shown and whether it is."""
+
+    whole_order: PortfolioConsent | None
+    pictures: list[tuple[OrderImage, bool, PortfolioPair | None]]
+
+    @property
+    def shown(self) -> int:
+        return sum(1 for _, _, pair in self.pictures if pair is not None and pair.published and pair.copies_at)
+
+
+def order_portfolio(user: Any, order: Order) -> OrderPortfolio:
+    consents = list(scope(PortfolioConsent.objects.filter(order=order, withdrawn_at__isnull=True), user))
+    whole = next((c for c in consents if c.image_id is None), None)
+    one_by_one = {c.image_id for c in consents if c.image_id is not None}
+    images = list(scope(OrderImage.objects.filter(order=order, status=ImageStatus.APPROVED), user)
+                  .select_related("portfolio_pair").order_by("position", "created_at"))
+    pairs = {image.pk: getattr(image, "portfolio_pair", None) for image in images}
+    return OrderPortfolio(whole_order=whole, pictures=[
+        (image, whole is not None or image.pk in one_by_one, pairs[image.pk]) for image in images])

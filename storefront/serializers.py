@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from storefront.models import RATING_COMMENT_MAX, Rating
+from agency.api import ScopedRelatedField
+from storefront.models import RATING_COMMENT_MAX, Piece, PortfolioPair, PortfolioService, Rating
+from storefront.selectors import picture_list
 
 
 class RatingInputSerializer(serializers.Serializer):
@@ -24,3 +26,43 @@ class RatingSerializer(serializers.ModelSerializer):
         model = Rating
         fields = ["id", "order", "score", "comment", "publish", "shown_name", "shown_company", "by", "rated_at"]
         read_only_fields = fields
+
+
+class ConsentInputSerializer(serializers.Serializer):
+    images = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True, default=None,
+                                   max_length=1000, help_text="Pictures of the order; leave out for the whole order.")
+
+
+class PairInputSerializer(serializers.Serializer):
+    image = ScopedRelatedField(selector=lambda user: picture_list(user),
+                               help_text="An approved picture whose client agreed to show it.")
+    title = serializers.CharField(max_length=120)
+    service = serializers.ChoiceField(choices=PortfolioService.choices)
+    piece = serializers.ChoiceField(choices=Piece.choices)
+    position = serializers.IntegerField(min_value=0, max_value=100_000, required=False, default=0)
+
+
+class PairUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=120, required=False)
+    service = serializers.ChoiceField(choices=PortfolioService.choices, required=False)
+    piece = serializers.ChoiceField(choices=Piece.choices, required=False)
+    position = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
+    published = serializers.BooleanField(required=False)
+
+
+class PairSerializer(serializers.ModelSerializer):
+    order = serializers.UUIDField(source="image.order_id", read_only=True)
+    client = serializers.CharField(source="client.name", read_only=True)
+    filename = serializers.CharField(source="image.filename", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    consented = serializers.BooleanField(read_only=True, help_text="The client's consent is in force now.")
+    shown = serializers.SerializerMethodField(help_text="On the public page now.")
+
+    class Meta:
+        model = PortfolioPair
+        fields = ["id", "image", "order", "client", "filename", "version", "title", "service", "piece", "position",
+                  "published", "consented", "shown", "copies_at", "copy_error", "width", "height", "created_at"]
+        read_only_fields = fields
+
+    def get_shown(self, pair: PortfolioPair) -> bool:
+        return bool(pair.published and pair.copies_at and getattr(pair, "consented", False))

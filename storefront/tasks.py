@@ -3,12 +3,26 @@ row per person and source)."""
 
 from __future__ import annotations
 
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
 
 from agency.notifications import notify
+from agency.tasks import enqueue_on_commit
+from jobs.imaging import pairs
+from jobs.intake import ingest
 from jobs.models import Order, OrderStatus
 from jobs.notifications import client_users
-from storefront.models import Rating
+from storefront import selectors
+from storefront.models import PortfolioPair, Rating
+
+logger = logging.getLogger("loupe.tasks")
 
 
 def ask_for_rating(order_id: str) -> int:
@@ -22,3 +36,55 @@ def ask_for_rating(order_id: str) -> int:
                        "or not help the studio; a comment is published only if you say so.",
                   url=reverse("storefront:order_rating", args=[order.pk]))
 
+
+
+def make_copies(pair_id: str) -> str:
+    """Make a pair's web copies from the original's and the approved version's previews, under new names (the
+    old ones are deleted after), unless the pair is gone or its client's consent was withdrawn meanwhile.
+    Returns what happened: "made", "gone", "not allowed" or "failed"."""
+    pair = PortfolioPair.objects.select_related("image", "version").filter(pk=pair_id).first()
+    if pair is None:
+        return "gone"
+    if not PortfolioPair.objects.filter(pk=pair.pk).filter(selectors.consent_in_force()).exists():
+        return "not allowed"
+    try:
+        before, after = (_read(f.name) for f in (pair.image.preview, pair.version.preview))
+        made = pairs.web_pair(before, after, mark=settings.LOUPE_STUDIO_NAME)
+    except (OSError, ValueError, Image.DecompressionBombError, Image.UnidentifiedImageError) as exc:
+        reason = "the original or the version has no preview yet" if isinstance(exc, FileNotFoundError) else (
+            f"the previews could not be read ({type(exc).__name__})")
+        PortfolioPair.objects.filter(pk=pair.pk).update(copy_error=reason[:300])
+        logger.warning("portfolio pair %s: %s", pair.pk, reason)
+        return "failed"
+    token = secrets.token_hex(8)
+    base = f"portfolio/{pair.pk}/{token}"
+    keys = [ingest.store(f"{base}-before.webp", made.before), ingest.store(f"{base}-after.webp", made.after)]
+    with transaction.atomic():
+        current = PortfolioPair.objects.select_for_update().filter(pk=pair.pk).first()
+        allowed = PortfolioPair.objects.filter(pk=pair.pk).filter(selectors.consent_in_force()).exists()
+        if current is None or not allowed:  # removed or withdrawn while the copies were made
+            enqueue_on_commit("storefront.tasks.delete_copies", keys, group="storefront")
+            return "gone" if current is None else "not allowed"
+        old = [key for key in (current.before, current.after) if key]
+        PortfolioPair.objects.filter(pk=pair.pk).update(before=keys[0], after=keys[1], width=made.width,
+                                                        height=made.height, copies_at=timezone.now(), copy_error="")
+        if old:
+            enqueue_on_commit("storefront.tasks.delete_copies", old, group="storefront")
+    return "made"
+
+
+def _read(key: str) -> bytes:
+    if not key:
+        raise FileNotFoundError("no preview")
+    with default_storage.open(key, "rb") as handle:
+        return handle.read()
+
+
+def delete_copies(keys: list[str]) -> int:
+    """Delete web copies from storage (a pair taken down or remade); a key already gone is fine."""
+    gone = 0
+    for key in keys:
+        if key.startswith("portfolio/") and default_storage.exists(key):
+            default_storage.delete(key)
+            gone += 1
+    return gone

@@ -5,6 +5,10 @@ from storefront import views
 app_name = "storefront"
 urlpatterns = [
     path("studio/", views.studio_home, name="home"),
+    path("studio/work/<uuid:pk>/<str:side>.webp", views.pair_file, name="pair_file"),
+    path("studio/portfolio/", views.portfolio_manage, name="portfolio_manage"),
+    path("studio/portfolio/<uuid:pk>/", views.pair_edit, name="pair_edit"),
+    path("orders/<uuid:pk>/portfolio/", views.order_portfolio, name="order_portfolio"),
     path("orders/<uuid:pk>/rating/", views.order_rating, name="order_rating"),
     path("orders/<uuid:pk>/rating/panel/", views.order_rating_panel, name="order_rating_panel"),
     path("reports/quality/ratings/", views.quality_ratings, name="quality_ratings"),

@@ -8,16 +8,20 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.permissions import require
 from jobs.models import OrderStatus
 from jobs.selectors import order_get
 from storefront import permissions, selectors, services
-from storefront.forms import RatingForm
+from storefront.forms import PairForm, RatingForm
+from storefront.models import Piece, PortfolioService
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -27,14 +31,45 @@ def _public(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _choice(value: str, choices: Any) -> str:
+    return value if value in choices.values else ""
+
+
 @require_GET
 def studio_home(request: HttpRequest) -> HttpResponse:
-    """The studio's public home: what clients say (every rating of the last twelve months counted)."""
+    """The studio's public home: its work (before/after pairs its clients agreed to show, by service and by
+    piece) and what clients say (every rating of the last twelve months counted)."""
     ratings = selectors.public_ratings()
     stars = [(n, ratings.stars[n], round(100 * ratings.stars[n] / ratings.count) if ratings.count else 0)
              for n in range(5, 0, -1)]
+    service = _choice(request.GET.get("service", ""), PortfolioService)
+    piece = _choice(request.GET.get("piece", ""), Piece)
+    pairs = list(selectors.public_pairs(service=service, piece=piece)[:selectors.PUBLIC_PAIRS])
     return _public(render(request, "storefront/home.html", {
-        "ratings": ratings, "stars": stars, "studio": settings.LOUPE_STUDIO_NAME}))
+        "ratings": ratings, "stars": stars, "studio": settings.LOUPE_STUDIO_NAME, "pairs": pairs,
+        "services": PortfolioService.choices, "pieces": Piece.choices, "service": service, "piece": piece,
+        "filtered": bool(service or piece)}))
+
+
+@require_GET
+def pair_file(request: HttpRequest, pk: Any, side: str) -> HttpResponse:
+    """A public pair's web copy, served only while the pair is shown: a cache must ask again each time (no-cache
+    with an ETag), so a withdrawn picture stops being served at once, from caches too."""
+    if side not in {"before", "after"}:
+        raise Http404("A pair has a before and an after picture.")
+    pair = get_object_or_404(selectors.public_pairs(), pk=pk)
+    key = pair.before if side == "before" else pair.after
+    etag = f'"{key.rsplit("/", 1)[-1]}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponseNotModified()
+    else:
+        try:
+            with default_storage.open(key, "rb") as handle:
+                response = HttpResponse(handle.read(), content_type="image/webp")
+        except FileNotFoundError:
+            raise Http404("This picture is not shown any more.") from None
+    response["ETag"] = etag
+    return _public(response)
 
 
 @login_required
@@ -79,3 +114,67 @@ def quality_ratings(request: HttpRequest) -> HttpResponse:
     """The quality report's panel: every rating per client and per retoucher, beside first-time approval."""
     require(permissions.can_view_ratings(request.user))
     return render(request, "storefront/_quality_ratings.html", {"report": selectors.ratings_report(request.user)})
+
+
+@login_required
+def order_portfolio(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The order page's "Shown in public" card: the company's admins let the studio show the order's approved
+    pictures (all, or some) and take it back; its people and the studio's managers see what is shown."""
+    order = order_get(request.user, pk)
+    if not permissions.can_see_portfolio_consent(request.user, order):
+        return HttpResponse("") if request.method == "GET" else HttpResponse(status=403)
+    if request.method == "POST":
+        require(permissions.can_consent_portfolio(request.user, order),
+                f"Only an admin of {order.client.name} decides what of its work is shown in public.")
+        images = request.POST.getlist("image") or None
+        if request.POST.get("action") == "withdraw":
+            services.consent_withdraw(order=order, by=request.user, images=images)
+            flash.success(request, "Withdrawn: those pictures are no longer shown on the studio's page.")
+        else:
+            services.consent_give(order=order, by=request.user, images=images)
+            flash.success(request, "Thank you: the studio may show those pictures on its public page.")
+        return redirect(reverse("jobs:order_detail", args=[order.pk]) + "#portfolio")
+    return render(request, "storefront/_order_portfolio.html", {
+        "order": order, "portfolio": selectors.order_portfolio(request.user, order),
+        "may_consent": permissions.can_consent_portfolio(request.user, order)})
+
+
+@login_required
+def portfolio_manage(request: HttpRequest) -> HttpResponse:
+    """The studio's managers curate the public portfolio: the pairs (publish, describe, order, remove) and the
+    approved pictures whose clients agreed to show them."""
+    require(permissions.can_curate_portfolio(request.user))
+    form = PairForm(request.POST or None, prefix="new")
+    if request.method == "POST":
+        image = selectors.picture_get(request.user, request.POST.get("image"))
+        if form.is_valid() and run_service(form, lambda: services.pair_create(image=image, by=request.user,
+                                                                              **form.cleaned_data)):
+            flash.success(request, f"{image.filename} is added; its web copies are being made. Publish it once they "
+                                   "are there.")
+            return redirect("storefront:portfolio_manage")
+    pairs = list(selectors.pair_list(request.user))
+    return render(request, "storefront/portfolio_manage.html", {
+        "pairs": pairs, "candidates": selectors.candidates(request.user), "form": form,
+        "services": PortfolioService.choices, "pieces": Piece.choices}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def pair_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    pair = selectors.pair_get(request.user, pk)
+    require(permissions.can_curate_portfolio(request.user))
+    action = request.POST.get("action", "save")
+    if action == "remove":
+        services.pair_remove(pair=pair, by=request.user)
+        flash.success(request, f"“{pair.title}” is out of the portfolio.")
+    elif action in {"publish", "hide"}:
+        services.pair_update(pair=pair, by=request.user, published=action == "publish")
+        flash.success(request, f"“{pair.title}” is {'on the public page' if action == 'publish' else 'hidden'}.")
+    else:
+        form = PairForm(request.POST)
+        if not form.is_valid():
+            field, errors = next(iter(form.errors.items()))
+            raise RuleViolation(str(errors[0]), field=field)
+        services.pair_update(pair=pair, by=request.user, **form.cleaned_data)
+        flash.success(request, f"“{form.cleaned_data['title']}” is saved.")
+    return redirect(reverse("storefront:portfolio_manage") + f"#pair-{pair.pk}")

@@ -99,6 +99,10 @@ UNSCOPED_ALLOWED = {
                                            "(anonymous; only comments their authors published are shown, with "
                                            "the name they chose)",
     ("storefront/selectors.py", "Version"): "the passed versions of the orders whose ratings were read through scope()",
+    ("storefront/selectors.py", "PortfolioConsent"): "consent_in_force(): an Exists correlated to the outer query's "
+                                                     "picture (a scoped list, or the public pairs)",
+    ("storefront/selectors.py", "PortfolioPair"): "the public page's pairs: published by the studio with their client's "
+                                                  "consent in force (anonymous by design)",
 }
 
 

@@ -54,6 +54,11 @@ def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
     from storefront.models import Rating
 
     assert list(Rating.objects.values_list("order__status", "score", "publish")) == [(OrderStatus.COMPLETED, 5, True)]
+    # and its company lets the studio show it: three pairs on /studio/, their web copies made
+    from storefront.selectors import public_pairs
+
+    assert [(p.piece, p.width == p.height) for p in public_pairs()] == [("necklace", True), ("ring", True),
+                                                                       ("earrings", True)]
     logins = "\n".join(demo_logins())
     assert "camille@aurelia.test" in logins and "quinn.qc@loupe.test" in logins
     # VAT follows the parties: the Berlin studio charges German VAT to Munich, reverse-charges Paris and

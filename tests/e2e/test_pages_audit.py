@@ -52,7 +52,7 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
     """(name, path) of the main pages each demo person uses, on the demo's own objects."""
     orders = {o.status: o for o in Order.objects.order_by("number")}
     submitted, delivered = orders[OrderStatus.SUBMITTED], orders[OrderStatus.DELIVERED]
-    production = orders[OrderStatus.IN_PRODUCTION]
+    production, completed = orders[OrderStatus.IN_PRODUCTION], orders[OrderStatus.COMPLETED]
     in_qc = Version.objects.filter(status=VersionStatus.IN_QC).first()
     working = OrderImage.objects.filter(status__in=[ImageStatus.IN_PROGRESS, ImageStatus.ASSIGNED],
                                         assignments__retoucher__email="rita.retoucher@loupe.test").first()
@@ -71,7 +71,7 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
                                      ("schedule", f"/orders/{production.pk}/schedule/"), ("dashboard", "/dashboard/"),
                                      ("workload", "/workload/"), ("clients", "/clients/"),
                                      ("client", f"/clients/{client_id}/"), ("reports", "/reports/on-time/"),
-                                     ("quality", "/reports/quality/")],
+                                     ("quality", "/reports/quality/"), ("portfolio", "/studio/portfolio/")],
         "rita.retoucher@loupe.test": [("work-queue", "/work/"), ("workspace", f"/images/{working.pk}/work/")],
         "quinn.qc@loupe.test": [("qc-queue", "/qc/"), ("qc-review", f"/versions/{in_qc.pk}/qc/")],
         "fiona.finance@loupe.test": [("order-list-finance", "/orders/"), ("price-lists", "/price-lists/"),
@@ -80,7 +80,8 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
                                      ("exports", "/invoices/exports/")],
         "camille@aurelia.test": [("client-invoices", "/invoices/"), ("client-invoice", f"/invoices/{invoice.pk}/"),
                                  ("team", "/team/"), ("security-log", "/security/"), ("webhooks", "/webhooks/"),
-                                 ("two-factor-setup", "/profile/two-factor/")],
+                                 ("two-factor-setup", "/profile/two-factor/"), ("order-completed", f"/orders/{completed.pk}/"),
+                                 ("rating", f"/orders/{completed.pk}/rating/"), ("studio", "/studio/")],
     }
 
 

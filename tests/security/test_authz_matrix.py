@@ -85,7 +85,8 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "image_delivered", "round_awaiting", "revision_item", "delivery_failed", "version_approved",
                   "image_ready", "image_rejected", "order_completed", "invoice", "invoice_draft",
                   "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery", "notification",
-                  "mark", "mark_reply", "mark_resolved", "mark_studio", "company_export", "share"}
+                  "mark", "mark_reply", "mark_resolved", "mark_studio", "company_export", "share",
+                  "image_approved", "order_shown", "pair"}
 SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
@@ -315,6 +316,11 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
     final = Delivery.objects.create(order=approved_order, number=2, kind="final", status=DeliveryStatus.READY,
                                     archive=f"f-{approved_order.pk}.zip")
     DeliveryItem.objects.create(delivery=final, image=approved_image, version=approved)  # a version in two deliveries
+    # the storefront: the approved picture's order may be shown (a candidate for the portfolio), and another
+    # approved picture is shown, its web copies made
+    shown_order, shown_image, shown_version, _ = delivered_order("Shown")
+    OrderImage.objects.filter(pk=shown_image.pk).update(status=ImageStatus.APPROVED)
+    portfolio = _portfolio(client, member, approved_order, shown_order, shown_image, shown_version)
     RevisionCharge.objects.create(round=awaiting, currency=client.currency, fee=MONEY_CANARY, items=1, amount=MONEY_CANARY)
     # the money lines of the order the retouchers work on, as quoting and invoicing leave them on its timeline
     from jobs.events import record_event
@@ -329,7 +335,22 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
             "order_delivered": order_delivered, "image_delivered": image_delivered, "round_awaiting": awaiting,
             "delivery_review": delivery_review,
             "revision_item": item, "delivery_failed": failed, "version_approved": approved,
+            "image_approved": approved_image, **portfolio,
             **_marks(order_delivered, image_delivered, member)}
+
+
+def _portfolio(client: Client, member: User, approved_order: Order, shown_order: Order, shown_image: OrderImage,
+               shown_version: Version) -> dict[str, Any]:
+    from storefront.models import PortfolioConsent, PortfolioPair
+
+    for order in (approved_order, shown_order):
+        PortfolioConsent.objects.create(client=client, order=order, given_by=member)
+    keys = [default_storage.save(f"portfolio/matrix-{client.pk.hex[:8]}/{side}.webp", ContentFile(b"RIFF"))
+            for side in ("before", "after")]
+    pair = PortfolioPair.objects.create(client=client, image=shown_image, version=shown_version, title="Matrix ring",
+                                        service="colour", piece="ring", published=True, before=keys[0], after=keys[1],
+                                        width=10, height=10, copies_at=timezone.now())
+    return {"order_shown": shown_order, "pair": pair}
 
 
 def _marks(order: Order, image: OrderImage, member: User) -> dict[str, Any]:
@@ -617,7 +638,7 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
                 "member-detail", "webhook-ping", "webhook-rotate-secret", "annotation-resolve", "annotation-reopen",
                 "member-erase", "clients:member_erase", "jobs:company_exports", "jobs:delivery_shares_revoke",
-                "jobs:share_revoke"}
+                "jobs:share_revoke", "order-portfolio-consent"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

@@ -142,6 +142,8 @@ STUDIO_BILLING = {"legal_name": "Loupe Studio GmbH", "street": "Torstraße 110",
                   "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
                   "footer": "Thank you for your business."}
 
+PORTFOLIO_TITLES = ["Autumn pendant, yellow gold", "Signet ring, brushed band", "Drop earrings, pavé"]
+
 ORIGINAL_PX = 1600  # demo photographs: large enough to look real, small enough to seed in seconds
 # Originals come at a camera's shapes (landscape 3:2 and 4:3, portrait 2:3); the style guides ask for square
 # versions, so the review canvas shows the normal case: two pictures of different shapes.
@@ -165,6 +167,7 @@ class Command(BaseCommand):
             self.stdout.write("  invoices")
             self._invoices(users)
             self._ratings()
+            self._portfolio(users)
         building = list(Delivery.objects.filter(status=DeliveryStatus.BUILDING).values_list("pk", flat=True))
         if building:
             # Packed here rather than by the worker, so the demo opens with its files ready.
@@ -240,6 +243,29 @@ class Command(BaseCommand):
                         shown_name=f"{first} {rest[-1][0]}." if rest else first,
                         comment="Colours true to the metal, clean outlines, and the whole catalogue finally looks "
                                 "like one series. The revision round was turned around the same day.")
+
+    def _portfolio(self, users: dict[str, User]) -> None:
+        """The completed order's company lets the studio show its pictures; the studio shows three of them on
+        /studio/ (web copies made here, so the page opens finished)."""
+        from storefront import services as storefront
+        from storefront.models import PortfolioPair
+        from storefront.tasks import make_copies
+
+        manager = users["maria.manager@loupe.test"]
+        pieces = {"ring": "ring", "pendant": "necklace", "earrings": "earrings"}
+        for order in Order.objects.filter(status=OrderStatus.COMPLETED).select_related("client"):
+            admin = User.objects.filter(membership__client=order.client, role=Role.CLIENT_ADMIN).order_by("email").first()
+            if admin is None or PortfolioPair.objects.filter(image__order=order).exists():
+                continue
+            storefront.consent_give(order=order, by=admin)
+            images = order.images.filter(status=ImageStatus.APPROVED).order_by("position", "created_at")[:3]
+            for n, image in enumerate(images):
+                kind = next((k for k in pieces if image.filename.lower().startswith(k)), "ring")
+                pair = storefront.pair_create(image=image, by=manager, title=PORTFOLIO_TITLES[n % len(PORTFOLIO_TITLES)],
+                                              service=("colour", "background", "shine")[n % 3], piece=pieces[kind],
+                                              position=n)
+                if make_copies(str(pair.pk)) == "made":
+                    storefront.pair_update(pair=pair, by=manager, published=True)
 
     def _prices(self, clients: list[tuple[Client, StyleGuide, User]]) -> None:
         # the studio's billing details first: the VAT of every quote follows from them and the client

@@ -1,0 +1,67 @@
+"""The storefront in Chromium (issue 23): a client admin rates a finished order and lets the studio show it; a
+manager adds a pair and publishes it; a visitor sees the before/after on /studio/ and moves its line; the admin
+takes the consent back and the pair and its file are gone at once."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import ImageStatus, Order, OrderImage, OrderStatus
+from storefront.models import PortfolioPair, Rating
+from tests.e2e.session import Person, shoot
+from tests.factories import delivered_with_previews
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_rate_allow_publish_see_and_withdraw(cast, live_server, browser):
+    delivery = delivered_with_previews(cast.acme, "Autumn rings", count=2)
+    Order.objects.filter(pk=delivery.order_id).update(status=OrderStatus.COMPLETED)
+    OrderImage.objects.filter(order=delivery.order_id).update(status=ImageStatus.APPROVED)
+    first = OrderImage.objects.filter(order=delivery.order_id).order_by("filename").first()
+
+    admin = Person(browser, live_server, cast.acme_admin)
+    page = admin.go(f"/orders/{delivery.order_id}/")
+    page.get_by_role("link", name="Rate this order").click()
+    page.get_by_label("5 — excellent").check()
+    page.get_by_label("What went well, or not?").fill("Every prong spotless at 100 %.")
+    page.get_by_label("Publish this comment on the studio's page").check()
+    page.get_by_label("Your name as shown").fill("Ada A.")
+    page.get_by_role("button", name="Send the rating").click()
+    expect(page.get_by_text("Thank you: your rating is saved.")).to_be_visible()
+    assert Rating.objects.get().score == 5
+    page.get_by_role("button", name="Allow the whole order").click()
+    expect(page.get_by_text("Thank you: the studio may show those pictures on its public page.")).to_be_visible()
+    expect(page.locator("#portfolio").get_by_text("may be shown").first).to_be_visible()
+
+    manager = Person(browser, live_server, cast.account_manager)
+    studio = manager.go("/studio/portfolio/")
+    studio.get_by_label(f"Title for {first.filename}").fill("Autumn solitaire")
+    studio.get_by_label(f"Title for {first.filename}").locator("xpath=..").get_by_role("button", name="Add").click()
+    expect(studio.get_by_text(f"{first.filename} is added")).to_be_visible()
+    studio.get_by_role("button", name="Publish").click()
+    expect(studio.get_by_text("“Autumn solitaire” is on the public page.")).to_be_visible()
+    shoot(studio, "storefront-portfolio")
+
+    visitor_context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    visitor = visitor_context.new_page()
+    visitor.goto(f"{live_server.url}/studio/")
+    pair = visitor.locator("[data-pair]")
+    expect(pair).to_have_count(1)
+    expect(pair.get_by_text("Autumn solitaire", exact=True)).to_be_visible()
+    expect(visitor.get_by_text("Every prong spotless at 100 %.")).to_be_visible()
+    assert visitor.evaluate("[...document.querySelectorAll('[data-pair] img')].every(i => i.complete && i.naturalWidth > 0)")
+    pair.get_by_label("Show more of the original or of the retouched picture: Autumn solitaire").fill("20")
+    assert pair.locator(".pair-frame").evaluate("f => f.style.getPropertyValue('--split')") == "20%"
+    shoot(visitor, "storefront-home")
+    file_url = visitor.evaluate("document.querySelector('[data-pair] img.pair-after').src")
+
+    page.reload()
+    page.get_by_role("button", name="Withdraw for the whole order").click()
+    expect(page.get_by_text("Withdrawn: those pictures are no longer shown on the studio's page.")).to_be_visible()
+    visitor.reload()
+    expect(visitor.locator("[data-pair]")).to_have_count(0)
+    assert visitor.request.get(file_url).status == 404
+    assert PortfolioPair.objects.get().published is False
+    visitor_context.close()
