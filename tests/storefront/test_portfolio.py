@@ -356,3 +356,24 @@ def test_the_public_page_runs_a_fixed_number_of_queries(cast, client, django_cap
         services.pair_update(pair=made, by=cast.account_manager, published=True)
     with django_assert_max_num_queries(5):
         assert client.get(reverse("storefront:home")).content.decode().count("data-pair") == 5
+
+
+def test_the_public_rule_itself_requires_consent_in_force_whatever_the_pairs_flags_say(
+        cast, client, django_capture_on_commit_callbacks):
+    """The page does not trust the take-down alone: a consent ended any other way (a per-picture consent
+    withdrawn while the pair still says "published") hides the pair too."""
+    from django.utils import timezone
+
+    order, images, pair = shown_pair(cast, django_capture_on_commit_callbacks)
+    assert selectors.public_pairs().get() == pair
+    PortfolioConsent.objects.filter(order=order).update(withdrawn_at=timezone.now())
+    assert PortfolioPair.objects.get(pk=pair.pk).published is True
+    assert not selectors.public_pairs().exists()
+    assert client.get(reverse("storefront:pair_file", args=[pair.pk, "after"])).status_code == 404
+    # a consent for this picture alone shows it again
+    PortfolioConsent.objects.create(client=cast.acme, order=order, image=images[0], given_by=cast.acme_admin)
+    assert selectors.public_pairs().get() == pair
+    # one for another picture of the order does not
+    PortfolioConsent.objects.filter(image=images[0]).update(withdrawn_at=timezone.now())
+    PortfolioConsent.objects.create(client=cast.acme, order=order, image=images[1], given_by=cast.acme_admin)
+    assert not selectors.public_pairs().exists()
