@@ -56,13 +56,16 @@ def screen_of(page: Any, image: Any, x: float, y: float, viewer: int = 0) -> dic
 
 
 def click_pixel(page: Any, image: Any, x: int, y: int) -> dict[str, float]:
-    """Click the centre of file pixel (x, y) on the left viewer."""
+    """Click the centre of file pixel (x, y) on the left viewer, once it stopped moving (a resized window or a
+    zoom still animating would move the pixel between reading its place and clicking: seen on CI)."""
+    settled(page, image)
     at = screen_of(page, image, x + 0.5, y + 0.5)
     page.mouse.click(at["x"], at["y"])
     return at
 
 
 def drag_pixels(page: Any, image: Any, start: tuple[int, int], end: tuple[int, int]) -> None:
+    settled(page, image)
     a, b = screen_of(page, image, *start), screen_of(page, image, *end)
     page.mouse.move(a["x"], a["y"])
     page.mouse.down()
