@@ -257,6 +257,9 @@ def test_the_canvas_asks_only_for_tiles_and_without_javascript_the_previews_are_
     qc.go(f"/versions/{version.pk}/qc/")
     canvas.ready(qc.page, image.pk, 2)
     canvas.settled(qc.page, image.pk)
+    # the viewer asks for its first tiles when it draws, which may come after it opened (seen on CI)
+    qc.page.wait_for_function("() => performance.getEntriesByType('resource')"
+                              ".some(e => /[/]tiles[/][0-9]+[/][0-9]+_[0-9]+[.]webp[/]$/.test(e.name))")
     api = [url.split("/api/v1/", 1)[1] for url in asked if "/api/v1/" in url]
     assert api and all(re.search(r"/tiles/\d+/\d+_\d+\.webp/$", path) for path in api), api
     qc.context.close()
