@@ -74,6 +74,11 @@ def pair_url(request: Request, pair: Any, side: str) -> str:
     return request.build_absolute_uri(reverse("storefront:pair_file", args=[pair.pk, side]))
 
 
+class PortfolioFilterSerializer(serializers.Serializer):
+    service = serializers.ChoiceField(choices=PortfolioService.choices, required=False, default="")
+    piece = serializers.ChoiceField(choices=Piece.choices, required=False, default="")
+
+
 class PublicPortfolioView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -93,11 +98,6 @@ class PublicPortfolioView(APIView):
             for p in pairs]})
         response["Cache-Control"] = "public, no-cache"
         return response
-
-
-class PortfolioFilterSerializer(serializers.Serializer):
-    service = serializers.ChoiceField(choices=PortfolioService.choices, required=False, default="")
-    piece = serializers.ChoiceField(choices=Piece.choices, required=False, default="")
 
 
 class OrderConsentView(APIView):
@@ -123,20 +123,19 @@ class OrderConsentView(APIView):
     @extend_schema(request=ConsentInputSerializer, responses={200: OpenApiTypes.OBJECT},
                    summary="Let the studio show the order's approved pictures (all, or those named) on its public page")
     def post(self, request: Request, pk: Any) -> Response:
-        order = self._order(request, pk)
-        data = ConsentInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.consent_give(order=order, by=request.user, **data.validated_data)
-        return self._answer(request, order)
+        return self._change(request, pk, services.consent_give)
 
     @extend_schema(request=ConsentInputSerializer, responses={200: OpenApiTypes.OBJECT},
                    summary="Take the consent back (the whole order, or the pictures named): their pairs leave the "
                            "public page at once")
     def delete(self, request: Request, pk: Any) -> Response:
+        return self._change(request, pk, services.consent_withdraw)
+
+    def _change(self, request: Request, pk: Any, service: Any) -> Response:
         order = self._order(request, pk)
         data = ConsentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.consent_withdraw(order=order, by=request.user, **data.validated_data)
+        service(order=order, by=request.user, **data.validated_data)
         return self._answer(request, order)
 
 

@@ -121,8 +121,6 @@ def order_portfolio(request: HttpRequest, pk: Any) -> HttpResponse:
     """The order page's "Shown in public" card: the company's admins let the studio show the order's approved
     pictures (all, or some) and take it back; its people and the studio's managers see what is shown."""
     order = order_get(request.user, pk)
-    if not permissions.can_see_portfolio_consent(request.user, order):
-        return HttpResponse("") if request.method == "GET" else HttpResponse(status=403)
     if request.method == "POST":
         require(permissions.can_consent_portfolio(request.user, order),
                 f"Only an admin of {order.client.name} decides what of its work is shown in public.")
@@ -134,6 +132,8 @@ def order_portfolio(request: HttpRequest, pk: Any) -> HttpResponse:
             services.consent_give(order=order, by=request.user, images=images)
             flash.success(request, "Thank you: the studio may show those pictures on its public page.")
         return redirect(reverse("jobs:order_detail", args=[order.pk]) + "#portfolio")
+    if not permissions.can_see_portfolio_consent(request.user, order):
+        return HttpResponse("")  # the order page's card is not for this reader
     return render(request, "storefront/_order_portfolio.html", {
         "order": order, "portfolio": selectors.order_portfolio(request.user, order),
         "may_consent": permissions.can_consent_portfolio(request.user, order)})
