@@ -90,28 +90,43 @@ def pytest_addoption(parser: Any) -> None:
              "CI runs the date-sensitive areas at a year end, a DST switch and a leap day (docs/testing.md).")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _traveller(request: Any) -> Any:
-    """One time-machine journey for the whole session (module fixtures are built inside it too), or None."""
-    instant = request.config.getoption("--clock")
+def pytest_configure(config: Any) -> None:
+    """With ``--clock``, one time-machine journey from before collection (so a module's ``NOW = timezone.now()``
+    is taken at the instant too, not on the real clock) to the end of the session."""
+    instant = config.getoption("--clock")
     if not instant:
-        yield None
         return
     import time_machine
 
     moment = datetime.fromisoformat(instant)
     if moment.tzinfo is None:
         raise pytest.UsageError(f"--clock={instant} needs a UTC offset (for example +01:00)")
-    with time_machine.travel(moment, tick=True) as traveller:
-        traveller.instant = moment
-        yield traveller
+    # the clock stands still at the instant while modules are collected (their NOW is the instant exactly, never
+    # a few seconds after the instant each test starts at), and ticks from the first test on (``_clock``)
+    journey = time_machine.travel(moment, tick=False)
+    traveller = journey.start()
+    traveller.instant = moment
+    config._loupe_clock = (journey, traveller)
+
+
+def pytest_unconfigure(config: Any) -> None:
+    clock = getattr(config, "_loupe_clock", None)
+    if clock is not None:
+        clock[0].stop()
+
+
+@pytest.fixture(scope="session")
+def _traveller(request: Any) -> Any:
+    """The session's time-machine journey under ``--clock`` (module fixtures are built inside it too), or None."""
+    clock = getattr(request.config, "_loupe_clock", None)
+    return clock[1] if clock else None
 
 
 @pytest.fixture(autouse=True)
 def _clock(_traveller: Any) -> Any:
     """Each test starts at the ``--clock`` instant (or on the real clock without it)."""
     if _traveller is not None:
-        _traveller.move_to(_traveller.instant)
+        _traveller.move_to(_traveller.instant, tick=True)
     yield
 
 

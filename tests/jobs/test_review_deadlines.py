@@ -5,7 +5,7 @@ thing, at the boundary of the day before."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -35,6 +35,12 @@ def _run(at, capture):
     mail.outbox.clear()
     with time_machine.travel(at, tick=False), capture(execute=True):
         return deadlines.send_review_reminders()
+
+
+def _next_midnight(at):
+    """The first instant of the studio's next calendar day after ``at`` (a day may have 23 or 25 hours)."""
+    day = timezone.localtime(at).date() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(day, time()))
 
 
 def _to(outbox=None):
@@ -126,9 +132,12 @@ def test_several_deliveries_waiting_make_one_digest_a_day_per_person(cast, due, 
     guest = next(m for m in mail.outbox if m.to[0] == "dora@agency.test")
     assert guest.subject == "2 reviews wait for you" and "Spring rings" in guest.body and "Autumn pendants" in guest.body
     assert "/r/" not in guest.body and "sent by Ann Acme" in guest.body
-    # the same day again: nothing; the next day (the first closes tomorrow): one digest each again, no reminder beside
-    assert _run(NOW + timedelta(days=1, hours=6), django_capture_on_commit_callbacks) == {"digests": 0, "reminders": 0}
-    sent = _run(NOW + timedelta(days=2), django_capture_on_commit_callbacks)
+    # "a day" is the studio's calendar day (Europe/Berlin), whatever the hour of NOW: its last second sends nothing,
+    # the next day's first second one digest each again, and the day after (the first closes tomorrow) again
+    midnight = _next_midnight(NOW + timedelta(days=1))
+    assert _run(midnight - timedelta(seconds=1), django_capture_on_commit_callbacks) == {"digests": 0, "reminders": 0}
+    assert _run(midnight, django_capture_on_commit_callbacks) == {"digests": 4, "reminders": 0}
+    sent = _run(_next_midnight(midnight) + timedelta(hours=1), django_capture_on_commit_callbacks)
     assert sent == {"digests": 4, "reminders": 0} and len(mail.outbox) == 4
     digest = next(m for m in mail.outbox if m.to[0] == cast.acme_member.email)
     assert "Spring rings, delivery 1: 2 pictures (Spring-1.jpg, Spring-2.jpg) — closes tomorrow" in " ".join(
