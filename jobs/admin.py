@@ -31,8 +31,8 @@ class ServiceAdmin(admin.ModelAdmin):
 class OrderImageInline(admin.TabularInline):
     model = OrderImage
     extra = 0
-    fields = ("filename", "sku", "status", "complexity", "width", "height", "format")
-    readonly_fields = ("width", "height", "format")
+    fields = ("filename", "sku", "status", "complexity", "complexity_estimate", "width", "height", "format")
+    readonly_fields = ("complexity_estimate", "width", "height", "format")
 
 
 class EventInline(admin.TabularInline):
@@ -64,14 +64,15 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(OrderImage)
 class OrderImageAdmin(admin.ModelAdmin):
-    list_display = ("filename", "order", "status", "complexity", "format", "width", "height")
-    list_filter = ("status", "complexity", "format")
+    list_display = ("filename", "order", "status", "complexity", "complexity_estimate", "format", "width", "height")
+    list_filter = ("status", "complexity", "complexity_estimate", "format")
     search_fields = ("filename", "sku", "order__number", "sha256")
     list_select_related = ("order",)
     raw_id_fields = ("order",)
     # What the upload pinned and checked, for support: the parts' checksums, the pinned ETag, attempts.
     readonly_fields = ("declared_size", "declared_sha256", "upload_key", "upload_id", "upload_etag", "part_checksums",
-                       "parts_sha256", "uploaded_at", "attempts", "processing_started_at", "sha256", "size_bytes")
+                       "parts_sha256", "uploaded_at", "attempts", "processing_started_at", "sha256", "size_bytes",
+                       "complexity_estimate", "complexity_features")
 
 
 @admin.register(Event)

@@ -199,7 +199,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def images(self, request: Request, pk: Any = None) -> Response:
         order = self.get_object()
         page = self.paginate_queryset(selectors.with_versions(selectors.image_list(request.user, order), request.user))
-        return self.get_paginated_response(ImageSerializer(page, many=True).data)
+        return self.get_paginated_response(ImageSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=None, responses=RemovedSerializer,
                    summary="Remove every refused file of the order (a draft or submitted order)")
@@ -216,7 +216,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data.is_valid(raise_exception=True)
         created = uploads.uploads_create(order=order, by=request.user, files=data.validated_data["files"],
                                          base_url=request.build_absolute_uri("/"))
-        body = {"images": [{"image": ImageSerializer(image).data, "upload": target} for image, target in created]}
+        shown = {"request": request}
+        body = {"images": [{"image": ImageSerializer(image, context=shown).data, "upload": target} for image, target in created]}
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=DeliverySerializer(many=True), summary="The order's deliveries")
@@ -407,13 +408,13 @@ class ImageViewSet(PictureFileActions, mixins.ListModelMixin, mixins.RetrieveMod
         data = ImageInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         uploads.image_update(image=self.get_object(), by=request.user, **data.validated_data)
-        return Response(ImageSerializer(self.get_object()).data)
+        return Response(ImageSerializer(self.get_object(), context={"request": request}).data)
 
     @extend_schema(request=None, responses=ImageSerializer, summary="Start (or restart) work on an assigned image")
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk: Any = None) -> Response:
         versions.image_start(image=self.get_object(), by=request.user)
-        return Response(ImageSerializer(self.get_object()).data)
+        return Response(ImageSerializer(self.get_object(), context={"request": request}).data)
 
     @extend_schema(methods=["GET"], responses=VersionSerializer(many=True), summary="The image's versions")
     @extend_schema(methods=["POST"], request=UploadFileSerializer, responses={201: VersionWithTargetSerializer},
@@ -445,7 +446,7 @@ class ImageViewSet(PictureFileActions, mixins.ListModelMixin, mixins.RetrieveMod
         image = uploads.upload_complete(image=image, by=request.user, parts=data.validated_data.get("parts"))
         image.refresh_from_db()
         code = status.HTTP_202_ACCEPTED if image.status == "uploading" else status.HTTP_200_OK
-        return Response(ImageSerializer(image).data, status=code)
+        return Response(ImageSerializer(image, context={"request": request}).data, status=code)
 
     @extend_schema(methods=["GET"], request=None, responses=UploadPartsSerializer,
                    summary="The parts storage holds for the image's multipart upload (to resume it)")

@@ -32,7 +32,7 @@ VERBS: dict[str, str] = {
     "order.files_deleted": CLIENT, "order.deliveries_deleted": CLIENT,
     "order.legal_hold": MANAGERS, "order.legal_hold_lifted": MANAGERS,
     # images and the studio's work (jobs.intake, jobs.production)
-    "image.updated": CLIENT, "image.started": STUDIO,
+    "image.updated": CLIENT, "image.started": STUDIO, "image.regraded": MANAGERS,
     "image.assigned": MANAGERS, "image.reassigned": MANAGERS, "schedule.applied": MANAGERS,
     "version.submitted": STUDIO, "version.qc_passed": STUDIO, "version.qc_rejected": STUDIO,
     # review (jobs.review)

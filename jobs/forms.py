@@ -43,16 +43,24 @@ class ImageForm(forms.ModelForm):
 
     class Meta:
         model = OrderImage
-        fields = ["sku", "instructions", "complexity"]
+        fields = ["sku", "instructions", "complexity", "complexity_reason"]
         widgets = {"instructions": forms.Textarea(attrs={"rows": 4, "placeholder": "For this photograph only, "
-                                                         "e.g. keep the engraving on the inner band sharp"})}
+                                                         "e.g. keep the engraving on the inner band sharp"}),
+                   "complexity_reason": forms.TextInput(attrs={"placeholder": "e.g. pavé band: every stone needs work"})}
         help_texts = {"sku": "Used in the delivered file names.",
                       "complexity": "Sets the price per service and the retoucher's estimated minutes."}
 
     def __init__(self, *args: Any, grade: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not grade:
-            del self.fields["complexity"]
+            del self.fields["complexity"], self.fields["complexity_reason"]
+        elif self.instance.complexity_estimate:
+            measured = self.instance.get_complexity_estimate_display().lower()
+            self.fields["complexity"].help_text = (f"Measured {measured} at intake. Sets the price per service and the "
+                                                   "retoucher's estimated minutes.")
+            self.fields["complexity_reason"].help_text = f"Needed when you grade it otherwise than {measured}."
+        else:
+            del self.fields["complexity_reason"]
 
 
 class TransitionForm(forms.Form):

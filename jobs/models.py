@@ -276,7 +276,15 @@ class OrderImage(StoredImage):
     sku = models.CharField("SKU", max_length=64, blank=True)
     status = models.CharField(max_length=20, choices=ImageStatus.choices, default=ImageStatus.UPLOADING)
     reason = models.CharField(max_length=300, blank=True, help_text="Why the file was rejected.")
-    complexity = models.CharField(max_length=10, choices=Complexity.choices, default=Complexity.STANDARD)
+    complexity = models.CharField(max_length=10, choices=Complexity.choices, default=Complexity.STANDARD,
+                                  help_text="The grade the quote and the schedule use: the measured one unless a "
+                                            "manager overrode it.")
+    # Measured at intake in the sandboxed worker (jobs.imaging.complexity, docs/complexity.md); empty before.
+    complexity_estimate = models.CharField(max_length=10, choices=Complexity.choices, blank=True, editable=False)
+    complexity_features = models.JSONField(default=dict, blank=True, editable=False,
+                                           help_text="The measured features behind the estimate and its score.")
+    complexity_reason = models.CharField("reason for the grade", max_length=300, blank=True,
+                                         help_text="Why a manager graded it otherwise than measured.")
     instructions = models.TextField(blank=True, max_length=5000)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
@@ -296,6 +304,17 @@ class OrderImage(StoredImage):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def complexity_overridden(self) -> bool:
+        return bool(self.complexity_estimate) and self.complexity != self.complexity_estimate
+
+    @property
+    def complexity_words(self) -> list[str]:
+        """The measured features in words, the heaviest first (``jobs.imaging.complexity.describe``)."""
+        from jobs.imaging.complexity import describe
+
+        return describe(self.complexity_features)
 
 
 class VersionStatus(models.TextChoices):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -308,9 +309,10 @@ def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:
             for image in images]
 
 
-def quality_report(user: Any) -> dict[str, list[dict[str, Any]]]:
-    """First-time approval (delivered images approved without a defect round) and QC reject rates,
-    per retoucher, per client and per month, with the counts behind each percentage."""
+def quality_report(user: Any, only: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """First-time approval (delivered images approved without a defect round), QC reject rates and how often
+    managers graded a picture otherwise than measured at intake, per retoucher, client and month, with the
+    counts behind each percentage. ``only`` names the sections wanted (one query each); default all."""
     from django.db.models.functions import TruncMonth
 
     defect = RevisionItem.objects.filter(image=OuterRef("pk"), kind=ItemKind.DEFECT)
@@ -334,9 +336,20 @@ def quality_report(user: Any) -> dict[str, list[dict[str, Any]]]:
         return [{"key": row[key], "reviewed": row["reviewed"], "rejected": row["rejected"],
                  "percent": round(100 * row["rejected"] / row["reviewed"], 1) if row["reviewed"] else None} for row in rows]
 
-    return {"ftar_retoucher": ftar("retoucher"), "ftar_client": ftar("order__client__name"), "ftar_month": ftar("month"),
-            "qc_retoucher": rejects("created_by__full_name"), "qc_client": rejects("image__order__client__name"),
-            "qc_month": rejects("month")}
+    measured = scope(OrderImage.objects.exclude(complexity_estimate=""), user).annotate(month=TruncMonth("created_at"))
+
+    def overrides(key: str) -> list[dict[str, Any]]:
+        rows = (measured.values(key).annotate(measured=Count("id"),
+                                              overridden=Count("id", filter=~Q(complexity=F("complexity_estimate"))))
+                .order_by(key))
+        return [{"key": row[key], "measured": row["measured"], "overridden": row["overridden"],
+                 "percent": round(100 * row["overridden"] / row["measured"], 1)} for row in rows]
+
+    sections = {"ftar_retoucher": lambda: ftar("retoucher"), "ftar_client": lambda: ftar("order__client__name"),
+                "ftar_month": lambda: ftar("month"), "qc_retoucher": lambda: rejects("created_by__full_name"),
+                "qc_client": lambda: rejects("image__order__client__name"), "qc_month": lambda: rejects("month"),
+                "override_client": lambda: overrides("order__client__name"), "override_month": lambda: overrides("month")}
+    return {name: compute() for name, compute in sections.items() if only is None or name in only}
 
 
 def delivery_get(user: Any, pk: Any) -> Delivery:

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agency.api import ScopedRelatedField
+from agency.permissions import is_studio_user
 from agency.timefmt import LocalTimesField
 from clients.selectors import client_list, style_guide_list
 from jobs import workflow
@@ -13,6 +14,7 @@ from jobs.models import (
     Annotation,
     AnnotationReply,
     CompanyExport,
+    Complexity,
     Delivery,
     Event,
     ItemKind,
@@ -328,17 +330,33 @@ class ImageSerializer(serializers.ModelSerializer):
     thumbnail = serializers.SerializerMethodField()
     preview = serializers.SerializerMethodField()
     tiles = serializers.SerializerMethodField()
+    complexity_estimate = serializers.SerializerMethodField(
+        help_text="The grade measured from the pixels at intake (docs/complexity.md); null before it was measured.")
+    complexity_features = serializers.JSONField(
+        read_only=True, help_text="What the estimate was measured from (docs/complexity.md): its score (0-12) and the "
+                                  "features clutter, product, highlights, outline and dust; {} before it was measured.")
+    complexity_reason = serializers.SerializerMethodField(
+        help_text="Why a manager graded it otherwise than measured (studio only: null for clients).")
 
     class Meta:
         model = OrderImage
         fields = ["id", "order", "filename", "sku", "instructions", "status", "reason", "processing", "complexity",
-                  "format", "width", "height", "megapixels", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi",
+                  "complexity_estimate", "complexity_features", "complexity_reason", "format", "width", "height",
+                  "megapixels", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi",
                   "size_bytes", "sha256", "preflight", "thumbnail", "preview", "tiles", "versions", "created_at"]
         read_only_fields = fields
 
     @extend_schema_field(TilesLinkSerializer(allow_null=True))
     def get_tiles(self, image: OrderImage) -> dict[str, Any] | None:
         return tiles_link(image, "images")
+
+    @extend_schema_field(serializers.ChoiceField(choices=Complexity.choices, allow_null=True))
+    def get_complexity_estimate(self, image: OrderImage) -> str | None:
+        return image.complexity_estimate or None
+
+    def get_complexity_reason(self, image: OrderImage) -> str | None:
+        request = self.context.get("request")
+        return image.complexity_reason if request is not None and is_studio_user(request.user) else None
 
     def _link(self, image: OrderImage, what: str) -> str | None:
         return f"/api/v1/images/{image.pk}/download/?what={what}" if getattr(image, what) else None
@@ -359,9 +377,9 @@ class ImageInputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderImage
-        fields = ["sku", "instructions", "complexity"]
+        fields = ["sku", "instructions", "complexity", "complexity_reason"]
         extra_kwargs = {"sku": {"required": False}, "instructions": {"required": False},
-                        "complexity": {"required": False}}
+                        "complexity": {"required": False}, "complexity_reason": {"required": False}}
 
 
 class PlannedPartSerializer(serializers.Serializer):

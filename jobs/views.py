@@ -215,6 +215,7 @@ def _images_context(user: Any, order: Any) -> dict[str, Any]:
         "busy": any(i.status == ImageStatus.UPLOADING for i in images),
         "rejected_count": sum(1 for i in images if i.status == ImageStatus.REJECTED),
         "can_upload": uploads.images_editable(user, order),
+        "grades": permissions.can_grade_complexity(user),  # the measured grade beside each picture
     }
 
 

@@ -394,7 +394,7 @@ def image_marks(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 def quality_report(request: HttpRequest) -> HttpResponse:
-    """First-time approval and QC reject rates per retoucher, client and month, with their counts."""
+    """First-time approval, QC reject rates and grade overrides per retoucher, client and month, with their counts."""
     require(permissions.can_view_quality_report(request.user))
     report = selectors.quality_report(request.user)
     sections = [("First-time approval per retoucher", report["ftar_retoucher"], "Retoucher"),
@@ -402,7 +402,9 @@ def quality_report(request: HttpRequest) -> HttpResponse:
                 ("First-time approval per client", report["ftar_client"], "Client"),
                 ("QC reject rate per client", report["qc_client"], "Client"),
                 ("First-time approval per month", report["ftar_month"], "Month"),
-                ("QC reject rate per month", report["qc_month"], "Month")]
+                ("QC reject rate per month", report["qc_month"], "Month"),
+                ("Grades changed from the measured one, per client", report["override_client"], "Client"),
+                ("Grades changed from the measured one, per month", report["override_month"], "Month")]
     return render(request, "jobs/quality.html", {"report_sections": sections})
 
 

@@ -95,7 +95,7 @@ def ratings_report(user: Any) -> dict[str, list[RatingRow]]:
     """Every rating per client and per retoucher (a rating counts for each retoucher whose work QC passed on
     the order), beside the quality report's first-time approval for the same client or retoucher."""
     ratings = scope(Rating.objects.all(), user)
-    quality = quality_report(user)
+    quality = quality_report(user, only={"ftar_client", "ftar_retoucher"})
     clients: dict[str, RatingRow] = {}
     for name, score in ratings.order_by().values_list("client__name", "score"):
         _count(clients.setdefault(name, RatingRow(name)), score)

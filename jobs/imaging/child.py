@@ -73,7 +73,7 @@ def decode(request: dict[str, Any]) -> None:
                 pyramid = make_pyramid(source, outdir / TILES, **options)
                 answer: dict[str, Any] = {"ok": True, "pyramid": pyramid.as_dict()}
             else:
-                result = make_previews(source, **options)
+                result = make_previews(source, grade=bool(request.get("grade")), **options)
                 (outdir / "thumbnail.webp").write_bytes(result.thumbnail)
                 (outdir / "preview.webp").write_bytes(result.preview)
                 answer = {"ok": True, "inspection": result.inspection.as_dict()}

@@ -157,3 +157,20 @@ def grade(found: Features) -> str:
     if value < SIMPLE_BELOW:
         return "simple"
     return "standard" if value < COMPLEX_FROM else "complex"
+
+
+def describe(measured: dict[str, float]) -> list[str]:
+    """The stored features (``OrderImage.complexity_features``) in words a manager reads beside the grade, the
+    ones that weigh most on the score first."""
+    if not measured or "clutter" not in measured:
+        return []
+    weighs = {"clutter": WEIGHTS["clutter"] * measured["clutter"],
+              "highlights": WEIGHTS["highlights"] * math.sqrt(max(0.0, measured["highlights"])),
+              "outline": WEIGHTS["outline"] * measured["outline"],
+              "dust": WEIGHTS["dust"] * math.log1p(max(0.0, measured["dust"]))}
+    words = {"clutter": f"background clutter {measured['clutter']:.0%} of the border",
+             "highlights": f"blown highlights {measured['highlights']:.1%} of the piece",
+             "outline": f"outline {measured['outline']:.1f}× a disc's",
+             "dust": f"{measured['dust']:.0f} specks per 10,000 px"}
+    return [words[name] for name in sorted(weighs, key=weighs.get, reverse=True)] + [
+        f"piece {measured.get('product', 0):.0%} of the frame"]

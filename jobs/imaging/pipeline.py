@@ -50,6 +50,8 @@ class Inspection:
     clipped_highlights: float = 0.0
     clipped_shadows: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # the measured complexity (jobs.imaging.complexity): {"grade", "score", "features"}, or {} where not measured
+    complexity: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -335,11 +337,12 @@ def _vips_preview(path: Path, info: Inspection, icc: bytes | None) -> Any:
     return _vips_srgb8(preview).copy_memory()
 
 
-def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[bytes, bytes, Any] | None:
-    """The WebP preview and thumbnail and the thumbnail's pixels through libvips, or None where Pillow
-    must do it. One reduced decode feeds both sizes: a JPEG is decoded at the smallest DCT scale that
-    still covers the preview (streamed into the resize), the thumbnail is made from the preview, and the
-    two files are encoded at once on two threads (libvips releases the GIL)."""
+def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[bytes, bytes, Any, Any] | None:
+    """The WebP preview and thumbnail, the thumbnail's pixels and the preview's (as a Pillow image, for the
+    complexity grade) through libvips, or None where Pillow must do it. One reduced decode feeds both sizes: a
+    JPEG is decoded at the smallest DCT scale that still covers the preview (streamed into the resize), the
+    thumbnail is made from the preview, and the two files are encoded at once on two threads (libvips releases
+    the GIL)."""
     if info.mode not in VIPS_MODES.get(info.format if info.format != "BigTIFF" else "TIFF", set()):
         return None
     if pyvips is None:
@@ -358,9 +361,25 @@ def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[byt
             thumb_bytes = thumb_webp.result()
         pixels = np.ndarray(buffer=thumb.write_to_memory(), dtype=np.uint8,
                             shape=[thumb.height, thumb.width, thumb.bands])
+        shown = Image.fromarray(np.ndarray(buffer=preview.write_to_memory(), dtype=np.uint8,
+                                           shape=[preview.height, preview.width, preview.bands])[..., :3])
     except pyvips.Error as exc:
         raise StopProcessing(_damaged(Kind(info.format, info.format), OSError(str(exc)))) from exc
-    return thumb_bytes, preview_webp, pixels
+    return thumb_bytes, preview_webp, pixels, shown
+
+
+def measured_complexity(preview: Image.Image) -> dict[str, Any]:
+    """The grade, score and features of the preview's pixels (``jobs.imaging.complexity``); {} if they cannot be
+    measured: a grade is advice for the quote, never a reason to refuse a file the decoder accepted."""
+    from jobs.imaging import complexity
+
+    try:
+        found = complexity.features(preview)
+        return {"grade": complexity.grade(found), "score": round(complexity.score(found), 3),
+                "features": found.as_dict()}
+    except Exception as exc:  # noqa: BLE001 - whatever the measure trips on, the file stays accepted
+        warnings.warn(f"complexity not measured: {exc}", RuntimeWarning, stacklevel=2)
+        return {}
 
 
 def sniffed(path: Path, *, max_pixels: int, extension: str = "") -> Kind:
@@ -394,8 +413,9 @@ def refusing_damage(kind: Kind, max_pixels: int) -> Iterator[None]:
         raise
 
 
-def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previews:
-    """Sniff, decode with bounded memory, and return metadata with a 256 px and a 1600 px WebP."""
+def make_previews(path: Path, *, max_pixels: int, extension: str = "", grade: bool = True) -> Previews:
+    """Sniff, decode with bounded memory, and return metadata with a 256 px and a 1600 px WebP; with ``grade``,
+    the measured complexity of the preview's pixels too (``Inspection.complexity``)."""
     kind = sniffed(path, max_pixels=max_pixels, extension=extension)
     with refusing_damage(kind, max_pixels):
         made = None
@@ -416,8 +436,10 @@ def make_previews(path: Path, *, max_pixels: int, extension: str = "") -> Previe
             thumb = preview.resize(_target(preview.width, preview.height, THUMBNAIL_PX), Image.Resampling.LANCZOS,
                                    reducing_gap=3.0)
             # Lossless thumbnail, as on the libvips path.
-            made = encode_webp(thumb, method=1, lossless=True), encode_webp(preview, method=0), thumb
-    thumbnail, preview_webp, thumb_pixels = made
+            made = encode_webp(thumb, method=1, lossless=True), encode_webp(preview, method=0), thumb, preview
+        thumbnail, preview_webp, thumb_pixels, shown = made
+        if grade:
+            info.complexity = measured_complexity(shown)
     # Clipping shares are statistics: the thumbnail's 40 000 pixels give them to 0.1 %, at 1/40 the cost.
     info.clipped_highlights, info.clipped_shadows = _clipping(thumb_pixels)
     return Previews(info, thumbnail, preview_webp)

@@ -112,12 +112,12 @@ atexit.register(SERVER.stop)
 
 
 def _run(job: str, path: Path, outdir: Path, *, extension: str, max_pixels: int, memory_bytes: int,
-         cpu_seconds: int, wall_seconds: int) -> dict[str, Any]:
+         cpu_seconds: int, wall_seconds: int, grade: bool = False) -> dict[str, Any]:
     """One request to the decoder server: the child's ``result.json``, or ``{"ok": False, "reason"}``
     for a child that crashed, ran out of its limits or of time."""
     request = {"job": job, "input": str(Path(path).resolve()), "outdir": str(outdir), "extension": extension[:10],
                "max_pixels": max_pixels, "memory_bytes": memory_bytes, "cpu_seconds": cpu_seconds,
-               "wall_seconds": wall_seconds}
+               "wall_seconds": wall_seconds, "grade": grade}
     try:
         answer = SERVER.run(request)
     except ServerGone:
@@ -136,12 +136,13 @@ def _run(job: str, path: Path, outdir: Path, *, extension: str, max_pixels: int,
 
 
 def inspect_file(path: Path, *, extension: str, max_pixels: int, memory_bytes: int = 4 << 30,
-                 cpu_seconds: int = 120, wall_seconds: int = 180) -> Outcome:
-    """Decode ``path`` in a limited child. Never raises for anything the file does."""
+                 cpu_seconds: int = 120, wall_seconds: int = 180, grade: bool = False) -> Outcome:
+    """Decode ``path`` in a limited child (with ``grade``, measuring its complexity too: originals). Never raises
+    for anything the file does."""
     with tempfile.TemporaryDirectory(prefix="loupe-decode-") as outdir:
         out = Path(outdir)
         result = _run("previews", path, out, extension=extension, max_pixels=max_pixels, memory_bytes=memory_bytes,
-                      cpu_seconds=cpu_seconds, wall_seconds=wall_seconds)
+                      cpu_seconds=cpu_seconds, wall_seconds=wall_seconds, grade=grade)
         if not result["ok"]:
             return Outcome(False, result["reason"])
         return Outcome(True, inspection=result["inspection"], thumbnail=(out / "thumbnail.webp").read_bytes(),

@@ -84,6 +84,7 @@ class IngestKind:
     may_complete: Callable[[Any, Any], bool]   # permissions function (user, row)
     accept: Callable[[Any, Any, dict[str, Any]], str]  # (row, outcome, fields) → final status
     live: Callable[[Any], tuple[str, str]] | None = None  # (row) → the live topic told of the outcome, its audience
+    grade: bool = False                        # measure the picture's complexity (originals: the quote's grade)
 
 
 def upload_key(kind: IngestKind, row: Any, filename: str) -> str:
@@ -365,7 +366,7 @@ def _process(kind: IngestKind, row_id: Any, *, label: Callable[[Any], str]) -> s
             discard(row.upload_key)
             return rejected
         outcome: Outcome = inspect_file(local, extension=key_extension(label(row)),
-                                        max_pixels=settings.LOUPE_MAX_IMAGE_PIXELS)
+                                        max_pixels=settings.LOUPE_MAX_IMAGE_PIXELS, grade=kind.grade)
     reason = outcome.reason if not outcome.ok else too_small(outcome.inspection or {})
     if reason:
         reject(kind, row.pk, reason)

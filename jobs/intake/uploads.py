@@ -21,7 +21,7 @@ from jobs import permissions
 from jobs.events import record_event
 from jobs.intake import ingest, tiles
 from jobs.intake.ingest import key_extension, max_upload_bytes, safe_filename
-from jobs.models import Audience, ImageStatus, Order, OrderImage, OrderStatus, image_prefix
+from jobs.models import Audience, Complexity, ImageStatus, Order, OrderImage, OrderStatus, image_prefix
 from jobs.workflow import IMAGES
 
 UPLOADABLE_ORDER_STATES = {OrderStatus.DRAFT, OrderStatus.SUBMITTED}
@@ -32,8 +32,35 @@ __all__ = ["key_extension", "max_upload_bytes", "safe_filename"]
 def _accept(image: OrderImage, outcome: Any, fields: dict[str, Any]) -> str:
     info = outcome.inspection or {}
     image = OrderImage.objects.select_related("order__style_guide").get(pk=image.pk)
-    IMAGES.claim(OrderImage.objects.filter(pk=image.pk), "receive", preflight=preflight_warnings(image, info), **fields)
+    IMAGES.claim(OrderImage.objects.filter(pk=image.pk), "receive", preflight=preflight_warnings(image, info),
+                 **fields, **estimated_complexity(image, info.get("complexity") or {}))
     return ImageStatus.RECEIVED
+
+
+def estimated_complexity(image: OrderImage, measured: dict[str, Any]) -> dict[str, Any]:
+    """The fields a measured grade sets on a received image: the estimate and its features, and the grade the quote
+    and the schedule use, unless a manager already graded it with a reason (their word stands)."""
+    grade = measured.get("grade")
+    if grade not in Complexity.values:
+        return {}
+    fields = {"complexity_estimate": grade, "complexity_features": {
+        "score": measured.get("score"), **(measured.get("features") or {})}}
+    if not image.complexity_reason:
+        fields["complexity"] = grade
+    return fields
+
+
+def complexity_override(image: OrderImage, complexity: str, reason: str) -> str:
+    """The one rule for a manager's grade: one that differs from the measured estimate needs a reason (kept, and
+    counted in the quality report); the estimate's own grade needs none (and clears an earlier reason). Returns
+    the reason to keep."""
+    if not image.complexity_estimate or complexity == image.complexity_estimate:
+        return ""
+    if not reason:
+        raise RuleViolation(
+            f"{image.filename} was measured {image.get_complexity_estimate_display().lower()}; say why you grade it "
+            f"{Complexity(complexity).label.lower()} (the reason is kept with the grade).", field="complexity_reason")
+    return reason
 
 
 ORIGINALS = ingest.IngestKind(
@@ -43,6 +70,7 @@ ORIGINALS = ingest.IngestKind(
     may_complete=lambda user, image: permissions.can_upload_images(user, image.order),
     accept=_accept,
     live=lambda image: (f"order:{image.order_id}", Audience.CLIENT),
+    grade=True,
 )
 
 
@@ -194,38 +222,51 @@ def files_discard(*, files: list[list[Any]]) -> int:
     return sum(len(keys) for _, _, keys in files)
 
 
-IMAGE_FIELDS = ("sku", "instructions", "complexity")
+IMAGE_FIELDS = ("sku", "instructions", "complexity", "complexity_reason")
+GRADING_FIELDS = {"complexity", "complexity_reason"}
 
 
 @transaction.atomic
 def image_update(*, image: OrderImage, by: User, **fields: Any) -> OrderImage:
     """Change an image's SKU, its own instructions for the retoucher or (the studio) its complexity,
-    until production starts; after that, changes are asked for in the order's messages."""
+    until production starts; after that, changes are asked for in the order's messages. A grade other than
+    the measured one needs a reason (``complexity_override``)."""
     order = Order.objects.select_for_update().get(pk=image.order_id)
     _check_images_editable(order, by, "edit the images of",
                            after=" Write to the studio in the order's messages instead.")
     unknown = set(fields) - set(IMAGE_FIELDS)
     if unknown:
         raise RuleViolation(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
-    if "complexity" in fields and not permissions.can_grade_complexity(by):
+    if GRADING_FIELDS & set(fields) and not permissions.can_grade_complexity(by):
         raise NotPermitted("The studio grades complexity when it quotes.")
     image = OrderImage.objects.select_for_update().get(pk=image.pk)
-    changed = []
+    cleaned = {}
     for name, value in fields.items():
         field = OrderImage._meta.get_field(name)
         try:
-            value = field.clean(value.strip() if isinstance(value, str) else value, image)
+            cleaned[name] = field.clean(value.strip() if isinstance(value, str) else value, image)
         except DjangoValidationError as exc:
             raise RuleViolation(" ".join(exc.messages), field=name) from exc
-        if getattr(image, name) != value:
-            setattr(image, name, value)
-            changed.append(name)
+    if GRADING_FIELDS & set(cleaned):
+        cleaned["complexity_reason"] = complexity_override(
+            image, cleaned.get("complexity", image.complexity), cleaned.get("complexity_reason", image.complexity_reason))
+    changed = [name for name, value in cleaned.items() if getattr(image, name) != value]
+    for name in changed:
+        setattr(image, name, cleaned[name])
     if changed:
         image.save(update_fields=changed)
-        labels = ", ".join(str(OrderImage._meta.get_field(n).verbose_name) for n in changed)
-        record_event(audience=Audience.CLIENT, order=order, actor=by, verb="image.updated",
-                     message=f"{image.filename}: {labels} changed",
-                     data={"image": str(image.pk), "fields": changed})
+        shown = [n for n in changed if n != "complexity_reason"]
+        if shown:
+            labels = ", ".join(str(OrderImage._meta.get_field(n).verbose_name) for n in shown)
+            record_event(audience=Audience.CLIENT, order=order, actor=by, verb="image.updated",
+                         message=f"{image.filename}: {labels} changed",
+                         data={"image": str(image.pk), "fields": shown})
+        if image.complexity_reason and GRADING_FIELDS & set(changed):
+            record_event(audience=Audience.MANAGERS, order=order, actor=by, verb="image.regraded",
+                         message=f"{image.filename}: graded {image.complexity} (measured {image.complexity_estimate}): "
+                                 f"{image.complexity_reason}",
+                         data={"image": str(image.pk), "complexity": image.complexity,
+                               "estimate": image.complexity_estimate, "reason": image.complexity_reason})
     return image
 
 

@@ -77,7 +77,7 @@ def order_promise(order: Order, *, now: datetime | None = None, calendar: Calend
     if proposal.unassignable:
         reason = next(iter(proposal.unassignable.values()))
         return Promise(due, due, finish, f"{len(proposal.unassignable)} image(s) cannot be scheduled: {reason}.", None)
-    if finish is None or finish <= due:
+    if kept_date(due, finish) == due:
         return Promise(due, due, finish, "", order.turnaround)
     services = list(order.services.all())
     minutes = sum(estimated_minutes(i.complexity, services) for i in images)
@@ -89,6 +89,29 @@ def order_promise(order: Order, *, now: datetime | None = None, calendar: Calend
                      if sla.sla_due(now, t, calendar) >= finish), None)
     note += f"; {feasible} can be met." if feasible else "; no tier can be met, so the promise follows the schedule."
     return Promise(finish, due, finish, note, feasible)
+
+
+def kept_date(due: datetime, finish: datetime | None) -> datetime:
+    """The promise's one rule: the tier's SLA due date, or the schedule's earliest finish when that is later."""
+    return due if finish is None or finish <= due else finish
+
+
+def earliest_ready(*, minutes: list[int], services: list[Any], turnaround: str, now: datetime | None = None,
+                   calendar: Calendar | None = None) -> tuple[datetime | None, str]:
+    """When pictures of these estimated minutes each could be ready if they were ordered now with these services
+    and this turnaround: the promise an order would get (``kept_date``) against the live schedule (every booked
+    assignment stays where it is). None, with why, when no retoucher has every service."""
+    now = now or timezone.now()
+    calendar = calendar or studio_calendar()
+    start = now.astimezone(calendar.tz).date()
+    required = frozenset(s.pk for s in services)
+    jobs = [scheduling.Job(f"picture-{n}", each, required, None, "estimate", n) for n, each in enumerate(minutes)]
+    proposal = scheduling.propose(jobs, retoucher_pool(start=start, calendar=calendar), start=start, calendar=calendar)
+    if proposal.unassignable:
+        return None, "No retoucher does every service chosen yet; the studio will confirm the date."
+    due = sla.sla_due(now, turnaround, calendar)
+    ready = kept_date(due, proposal.finish)
+    return ready, "" if ready == due else "The schedule is busy: the earliest free capacity sets the date."
 
 
 def workload(*, start: date, days: int = 14, calendar: Calendar | None = None) -> list[dict[str, Any]]:

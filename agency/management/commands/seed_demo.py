@@ -28,7 +28,7 @@ from billing.workflow import quote_accept, quote_send
 from clients.models import Background, Client, Finish, Membership, Metal, Shadow, StyleGuide
 from jobs import workflow
 from jobs.imaging.demo import encode_jpeg, encode_master, render_jewelry, render_retouched
-from jobs.intake.uploads import image_process, upload_complete, uploads_create
+from jobs.intake.uploads import image_process, image_update, upload_complete, uploads_create
 from jobs.models import (
     Annotation,
     Assignment,
@@ -304,7 +304,7 @@ class Command(BaseCommand):
                                  services=Service.objects.filter(code__in=codes), turnaround=tier,
                                  instructions="Please keep the hallmark inside the band legible.",
                                  po_number=f"PO-{2026_0100 + index}")
-            self._upload_originals(order, client_user, kinds, seed=index * 10)
+            self._upload_originals(order, client_user, manager, kinds, seed=index * 10)
             if state == OrderStatus.DRAFT:
                 created += 1
                 continue
@@ -331,7 +331,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {order.client.name}: {order.title} quoted again (its quote had expired)")
             quote_send(quote=quote_draft(order=order, by=manager), by=manager)
 
-    def _upload_originals(self, order: Order, by: User, kinds: list[str], *, seed: int) -> None:
+    def _upload_originals(self, order: Order, by: User, manager: User, kinds: list[str], *, seed: int) -> None:
         files = []
         for n, kind in enumerate(kinds, start=1):
             shape = CAMERA_SHAPES[(seed + n) % len(CAMERA_SHAPES)]
@@ -344,8 +344,10 @@ class Command(BaseCommand):
             _put(image.upload_key, data)
             upload_complete(image=image, by=by)
             image_process(image_id=image.pk)  # the worker would do it after commit; the demo needs it now
-            OrderImage.objects.filter(pk=image.pk).update(
-                sku=f"SKU-{seed + n:04d}", complexity=[Complexity.SIMPLE, Complexity.STANDARD, Complexity.COMPLEX][n % 3])
+            OrderImage.objects.filter(pk=image.pk).update(sku=f"SKU-{seed + n:04d}")
+            if n == 2:  # the studio renders are measured simple; a manager grades one otherwise, saying why
+                image_update(image=OrderImage.objects.get(pk=image.pk), by=manager, complexity=Complexity.COMPLEX,
+                             complexity_reason="Pavé band: every stone needs cleaning and its own highlight")
 
     def _version(self, image: OrderImage, retoucher: User, kind: str, *, seed: int) -> Version:
         start = OrderImage.objects.get(pk=image.pk)
