@@ -195,6 +195,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LOUPE_MAX_BODY_BYTES", 2_621_440)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 300
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The one exception: the storefront's instant estimate takes up to five sample photos in its form, each at most
+# this size, graded in the sandbox and deleted at once (storefront/estimates.py).
+LOUPE_SAMPLE_MAX_BYTES = env_int("LOUPE_SAMPLE_MAX_BYTES", 30 * 1024**2)
 
 LOUPE_MAX_IMAGE_PIXELS = env_int("LOUPE_MAX_IMAGE_PIXELS", 250_000_000)
 # Smaller photographs are refused (a style guide's own resolution is only a pre-flight warning).
@@ -275,7 +278,8 @@ SPECTACULAR_SETTINGS = {
                             "VersionStatusEnum": "jobs.models.VersionStatus", "DeliveryStatusEnum": "jobs.models.DeliveryStatus",
                             "PaymentMethodEnum": "billing.models.PaymentMethod",
                             "QcDecisionEnum": ["pass", "reject"], "AudienceEnum": "jobs.models.Audience",
-                            "MarkAudienceEnum": ["client", "studio"]},
+                            "MarkAudienceEnum": ["client", "studio"], "ComplexityEnum": "jobs.models.Complexity",
+                            "TurnaroundEnum": "jobs.models.Turnaround"},
 }
 
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is

@@ -45,6 +45,7 @@ api_urlpatterns = [
     path("orders/<uuid:pk>/revision-price/", billing_api.RevisionPriceView.as_view(), name="order-revision-price"),
     path("orders/<uuid:pk>/rating/", storefront_api.OrderRatingView.as_view(), name="order-rating"),
     path("public/ratings/", storefront_api.PublicRatingsView.as_view(), name="public-ratings"),
+    path("public/estimates/", storefront_api.PublicEstimateView.as_view(), name="public-estimates"),
     path("public/portfolio/", storefront_api.PublicPortfolioView.as_view(), name="public-portfolio"),
     path("orders/<uuid:pk>/portfolio-consent/", storefront_api.OrderConsentView.as_view(), name="order-portfolio-consent"),
     path("exports/invoices/", billing_api.InvoiceExportView.as_view(), name="export-invoices"),

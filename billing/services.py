@@ -26,7 +26,7 @@ from billing.models import (
     RevisionCharge,
 )
 from jobs.events import record_event
-from jobs.models import Audience, Order, OrderStatus, RevisionRound, RoundStatus
+from jobs.models import Audience, Order, OrderStatus, RevisionRound, RoundStatus, Turnaround
 from jobs.review.proofing import change_count, is_billable_round
 
 QUOTE_VALID_DAYS = 14
@@ -100,6 +100,31 @@ def _recalculate(quote: Quote) -> None:
     quote.save(update_fields=["net_total", "tax_total", "total"])
 
 
+def quote_lines(*, price_list: PriceList, services: list[Any], complexities: Counter[str], turnaround: str,
+                minimum: Decimal = Decimal("0")) -> list[pricing.Line]:
+    """The lines a quote starts with for pictures of these complexities (grade → count) and these services: a
+    line per service × complexity, the volume discount, the turnaround surcharge and, given the ``minimum``,
+    the minimum-order top-up (a quote adds its own after every edit: ``_recalculate``). One rule for the quote
+    and the storefront's estimate."""
+    rules = {(r.service_id, r.complexity): r.unit_price for r in PriceRule.objects.filter(price_list=price_list)}
+    currency = price_list.currency
+    service_lines = []
+    for service in services:
+        for complexity, count in sorted(complexities.items()):
+            price = rules.get((service.pk, complexity))
+            if price is None:
+                raise InvalidTransition(f"The price list “{price_list.name}” has no price for {service.name.lower()} "
+                                        f"({complexity}).")
+            service_lines.append(pricing.service_line(description=f"{service.name} — {complexity}", quantity=count,
+                                                      unit_price=price, currency=currency, service_id=service.pk,
+                                                      complexity=complexity))
+    image_count = sum(complexities.values())
+    return pricing.price_lines(services=service_lines, image_count=image_count,
+                               discount_percent=price_list.discount_percent(image_count),
+                               multiplier=price_list.multiplier(turnaround), tier_label=Turnaround(turnaround).label,
+                               minimum=minimum, currency=currency)
+
+
 @transaction.atomic
 def quote_draft(*, order: Order, by: User) -> Quote:
     """Draft a quote from the order: a line per service × complexity with quantities from the images,
@@ -117,23 +142,9 @@ def quote_draft(*, order: Order, by: User) -> Quote:
     complexities = Counter(order.images.accepted().values_list("complexity", flat=True))
     if not complexities:
         raise InvalidTransition(f"Order {order.number} has no received images to price.")
-    rules = {(r.service_id, r.complexity): r.unit_price for r in PriceRule.objects.filter(price_list=price_list)}
     currency = price_list.currency
-    service_lines = []
-    for service in order.services.all():
-        for complexity, count in sorted(complexities.items()):
-            price = rules.get((service.pk, complexity))
-            if price is None:
-                raise InvalidTransition(f"The price list “{price_list.name}” has no price for {service.name.lower()} "
-                                        f"({complexity}).")
-            service_lines.append(pricing.service_line(description=f"{service.name} — {complexity}", quantity=count,
-                                                      unit_price=price, currency=currency, service_id=service.pk,
-                                                      complexity=complexity))
-    image_count = sum(complexities.values())
-    lines = pricing.price_lines(services=service_lines, image_count=image_count,
-                                discount_percent=price_list.discount_percent(image_count),
-                                multiplier=price_list.multiplier(order.turnaround),
-                                tier_label=order.get_turnaround_display(), minimum=Decimal("0"), currency=currency)
+    lines = quote_lines(price_list=price_list, services=list(order.services.all()), complexities=complexities,
+                        turnaround=order.turnaround)
     tax_rate = tax.rate_for(order.client, fallback=price_list.tax_rate)
     quote = Quote.objects.create(order=order, currency=currency, tax_rate=tax_rate, created_by=by,
                                  price_list_name=str(price_list), minimum_order=price_list.minimum_order,

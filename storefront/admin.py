@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from storefront.models import PortfolioConsent, PortfolioPair, Rating
+from storefront.models import Estimate, PortfolioConsent, PortfolioPair, Rating
 
 
 @admin.register(Rating)
@@ -41,6 +41,21 @@ class PortfolioPairAdmin(admin.ModelAdmin):
     list_display = ["title", "client", "service", "piece", "position", "published", "copies_at"]
     list_filter = ["published", "service", "piece"]
     search_fields = ["title", "client__name", "image__filename"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Estimate)
+class EstimateAdmin(admin.ModelAdmin):
+    """What visitors were told (figures only; deleted after a day): read, or deleted early."""
+
+    list_display = ["created_at", "count", "price", "currency", "turnaround", "ready_by", "expires_at"]
+    list_filter = ["turnaround"]
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -10,18 +10,21 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agency.exceptions import NotPermitted, problem_response
+from agency.exceptions import NotPermitted, RuleViolation, problem_response
 from agency.throttle import PerAddress
 from jobs.selectors import order_get
-from storefront import permissions, selectors, services
+from storefront import estimates, permissions, selectors, services
 from storefront.models import Piece, PortfolioService
 from storefront.serializers import (
     ConsentInputSerializer,
+    EstimateInputSerializer,
+    EstimateSerializer,
     PairInputSerializer,
     PairSerializer,
     PairUpdateSerializer,
@@ -67,6 +70,41 @@ class PublicRatingsView(APIView):
     def get(self, request: Request) -> Response:
         response = Response(selectors.public_ratings().as_data())
         response["Cache-Control"] = "public, no-cache"
+        return response
+
+
+class EstimateThrottle(PerAddress):
+    """Grading decodes photographs: twenty estimates an hour per network address."""
+
+    scope, limit, window_seconds = "public-estimate", 20, 3600
+
+
+def estimate_input(request: Any) -> dict[str, Any]:
+    """The estimate's form fields as ``estimates.estimate_create`` takes them (the page and the API); ``services``
+    repeated or comma-separated. A body larger than five samples at their limit is refused before it is read."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > estimates.max_request_bytes():
+        raise RuleViolation(f"Send at most {estimates.MAX_SAMPLES} samples of at most "
+                            f"{estimates.max_sample_bytes() / 1024**2:.0f} MB each.", field="files")
+    data, files = request.POST, request.FILES  # a page's request or DRF's (which parses them the same way)
+    services = [code for value in data.getlist("services") for code in value.split(",")]
+    return {"files": files.getlist("files"), "services": services, "turnaround": data.get("turnaround", ""),
+            "count": data.get("count", "")}
+
+
+class PublicEstimateView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [EstimateThrottle]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": EstimateInputSerializer}, responses={201: EstimateSerializer},
+                   summary="An instant estimate for pictures like the samples: the price the studio's quote would give, "
+                           "the date the live schedule allows, and each sample's measured grade (anonymous, 20 an hour "
+                           "per address; the samples are deleted at once)")
+    def post(self, request: Request) -> Response:
+        made = estimates.estimate_create(**estimate_input(request))
+        response = Response(EstimateSerializer(made).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
         return response
 
 

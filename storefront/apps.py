@@ -1,4 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="Delete estimates older than a day",
+        defaults={"func": "storefront.tasks.delete_expired_estimates", "schedule_type": Schedule.HOURLY, "repeats": -1},
+    )
 
 
 class StorefrontConfig(AppConfig):
@@ -10,6 +20,7 @@ class StorefrontConfig(AppConfig):
         from agency.notifications import register as register_kind
         from storefront import permissions, receivers
 
+        post_migrate.connect(ensure_schedules, sender=self)
         register("storefront:portfolio_manage", "Portfolio", permissions.can_curate_portfolio, position=92)
         register_kind("rating_request", "A finished order waits for your rating", {"client_admin"})
         # jobs never imports the storefront: it announces what happened, and the storefront follows.

@@ -31,3 +31,28 @@ class PairForm(forms.Form):
 
     def clean_position(self) -> int:
         return self.cleaned_data.get("position") or 0
+
+
+class SamplesInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class EstimateForm(forms.Form):
+    """The instant estimate's form: shapes only (the rules and their words are ``storefront.estimates``')."""
+
+    files = forms.Field(required=False, label="Sample photos", widget=SamplesInput(
+        attrs={"accept": "image/jpeg,image/png,image/tiff,.jpg,.jpeg,.png,.tif,.tiff"}),
+        help_text="Up to 5 typical pictures: JPEG, PNG or TIFF. They are graded and deleted at once; nobody sees them.")
+    services = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple,
+                                         label="What should we do?")
+    turnaround = forms.ChoiceField(choices=[], widget=forms.RadioSelect, required=False, label="Turnaround",
+                                   initial="standard")
+    count = forms.CharField(required=False, label="How many pictures like these?", initial="20",
+                            widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}))
+
+    def __init__(self, *args: object, services: list[tuple[str, str]], turnarounds: list[tuple[str, str]],
+                 max_count: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["services"].choices = services
+        self.fields["turnaround"].choices = turnarounds
+        self.fields["count"].widget.attrs["max"] = max_count

@@ -136,3 +136,29 @@ class PortfolioPair(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Estimate(models.Model):
+    """What an anonymous visitor was told for their own pictures (``storefront.estimates``): the figures only. The
+    sample photos themselves are graded in the sandbox and deleted before the answer is sent; the figures are
+    kept a day (``expires_at``: the trial refers to them), then deleted by an hourly task. Not a tenant's data:
+    no company yet; it is read by its unguessable id only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(db_index=True)
+    services = models.JSONField(default=list, help_text="The service codes chosen.")
+    turnaround = models.CharField(max_length=10)
+    count = models.PositiveIntegerField(help_text="How many pictures like the samples the visitor has.")
+    price = models.DecimalField(max_digits=12, decimal_places=2, help_text="Net, as the quote would price them.")
+    currency = models.CharField(max_length=3)
+    ready_by = models.DateTimeField(null=True, blank=True)
+    schedule_note = models.CharField(max_length=200, blank=True)
+    samples = models.JSONField(default=list, help_text="Per sample: its name, grade, score and features.")
+    mix = models.JSONField(default=dict, help_text="The pictures priced per grade (the samples' shares of count).")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.count} pictures: {self.price} {self.currency}"

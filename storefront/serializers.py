@@ -3,7 +3,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from agency.api import ScopedRelatedField
-from storefront.models import RATING_COMMENT_MAX, Piece, PortfolioPair, PortfolioService, Rating
+from jobs.models import Complexity, Turnaround
+from storefront.models import RATING_COMMENT_MAX, Estimate, Piece, PortfolioPair, PortfolioService, Rating
 from storefront.selectors import picture_list
 
 
@@ -66,3 +67,39 @@ class PairSerializer(serializers.ModelSerializer):
 
     def get_shown(self, pair: PortfolioPair) -> bool:
         return bool(pair.published and pair.copies_at and getattr(pair, "consented", False))
+
+
+class EstimateInputSerializer(serializers.Serializer):
+    """The form of ``POST /api/v1/public/estimates/`` (multipart); the rules are ``storefront.estimates``'."""
+
+    files = serializers.ListField(child=serializers.FileField(), help_text="1 to 5 sample photos: JPEG, PNG or TIFF.")
+    services = serializers.ListField(child=serializers.CharField(), help_text="Service codes (repeat the field, or "
+                                                                              "separate them with commas).")
+    turnaround = serializers.ChoiceField(choices=Turnaround.choices)
+    count = serializers.IntegerField(help_text="How many pictures like these you have (1 to 5,000).")
+
+
+class EstimateSampleSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    grade = serializers.ChoiceField(choices=Complexity.choices)
+    score = serializers.FloatField(allow_null=True, help_text="The measured difficulty, 0 to 12 (null: not measured).")
+    features = serializers.DictField(child=serializers.FloatField(), help_text="docs/complexity.md")
+
+
+class EstimateSerializer(serializers.ModelSerializer):
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True,
+                                     help_text="Net, as the studio's quote would price these pictures.")
+    samples = EstimateSampleSerializer(many=True)
+    mix = serializers.DictField(child=serializers.IntegerField(), help_text="The pictures priced per grade.")
+    drivers = serializers.SerializerMethodField(help_text="What drives the price, in a line.")
+
+    class Meta:
+        model = Estimate
+        fields = ["id", "services", "turnaround", "count", "price", "currency", "ready_by", "schedule_note", "mix",
+                  "samples", "drivers", "created_at", "expires_at"]
+        read_only_fields = fields
+
+    def get_drivers(self, estimate: Estimate) -> str:
+        from storefront.estimates import estimate_drivers
+
+        return estimate_drivers(estimate)

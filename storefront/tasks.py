@@ -88,3 +88,10 @@ def delete_copies(keys: list[str]) -> int:
             default_storage.delete(key)
             gone += 1
     return gone
+
+
+def delete_expired_estimates() -> int:
+    """Hourly: an estimate's figures are kept a day (the samples were never kept)."""
+    from storefront.estimates import delete_expired
+
+    return delete_expired()

@@ -5,6 +5,8 @@ from storefront import views
 app_name = "storefront"
 urlpatterns = [
     path("studio/", views.studio_home, name="home"),
+    path("studio/estimate/", views.estimate_page, name="estimate_form"),
+    path("studio/estimate/<uuid:pk>/", views.estimate_detail, name="estimate"),
     path("studio/work/<uuid:pk>/<str:side>.webp", views.pair_file, name="pair_file"),
     path("studio/portfolio/", views.portfolio_manage, name="portfolio_manage"),
     path("studio/portfolio/<uuid:pk>/", views.pair_edit, name="pair_edit"),

@@ -12,16 +12,20 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from agency.auth import client_ip
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.permissions import require
-from jobs.models import OrderStatus
-from jobs.selectors import order_get
-from storefront import permissions, selectors, services
-from storefront.forms import PairForm, RatingForm
-from storefront.models import Piece, PortfolioService
+from agency.throttle import allow
+from jobs.models import Complexity, OrderStatus, Turnaround
+from jobs.selectors import order_get, service_list
+from storefront import estimates, permissions, selectors, services
+from storefront.api import EstimateThrottle, estimate_input
+from storefront.forms import EstimateForm, PairForm, RatingForm
+from storefront.models import Estimate, Piece, PortfolioService
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -49,6 +53,52 @@ def studio_home(request: HttpRequest) -> HttpResponse:
         "ratings": ratings, "stars": stars, "studio": settings.LOUPE_STUDIO_NAME, "pairs": pairs,
         "services": PortfolioService.choices, "pieces": Piece.choices, "service": service, "piece": piece,
         "filtered": bool(service or piece)}))
+
+
+def _estimate_form(request: HttpRequest) -> EstimateForm:
+    services = [(s.code, s.name) for s in service_list()]
+    hours = settings.LOUPE_TURNAROUND_HOURS
+    tiers = [(value, f"{label} ({hours[value]} business hours)") for value, label in Turnaround.choices]
+    return EstimateForm(request.POST or None, services=services, turnarounds=tiers, max_count=estimates.MAX_COUNT)
+
+
+def estimate_page(request: HttpRequest) -> HttpResponse:
+    """The instant estimate (anonymous): the form, and on a valid one the figures' own page (a reload asks nothing
+    twice). Twenty estimates an hour per network address, like the API's."""
+    form = _estimate_form(request)
+    status = 200
+    if request.method == "POST":
+        limit = EstimateThrottle
+        if not allow(limit.scope, client_ip(request), limit=limit.limit, window_seconds=limit.window_seconds):
+            form.add_error(None, f"That is {limit.limit} estimates from your network within the hour; please try "
+                                 "again later, or sign in and ask the studio for a quote.")
+            status = 429
+        elif form.is_valid():
+            made = run_service(form, lambda: estimates.estimate_create(**estimate_input(request)))
+            if made is not None:
+                return redirect("storefront:estimate", pk=made.pk)
+            status = 400
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    response = render(request, "storefront/estimate_form.html", {
+        "form": form, "studio": settings.LOUPE_STUDIO_NAME, "max_samples": estimates.MAX_SAMPLES}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def estimate_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    """An estimate's figures, for the day they are kept (by their unguessable address only)."""
+    made = get_object_or_404(Estimate, pk=pk, expires_at__gt=timezone.now())
+    names = dict(service_list(active_only=False).values_list("code", "name"))
+    response = render(request, "storefront/estimate.html", {
+        "estimate": made, "studio": settings.LOUPE_STUDIO_NAME, "drivers": estimates.estimate_drivers(made),
+        "services": [names.get(code, code) for code in made.services],
+        "turnaround": Turnaround(made.turnaround).label, "mix": [(grade, made.mix[grade]) for grade in
+                                                                  Complexity.values if made.mix.get(grade)]})
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @require_GET
