@@ -5,6 +5,8 @@ from storefront import views
 app_name = "storefront"
 urlpatterns = [
     path("studio/", views.studio_home, name="home"),
+    path("sitemap.xml", views.sitemap, name="sitemap"),
+    path("robots.txt", views.robots, name="robots"),
     path("studio/estimate/", views.estimate_page, name="estimate_form"),
     path("studio/estimate/<uuid:pk>/", views.estimate_detail, name="estimate"),
     path("studio/work/<uuid:pk>/<str:side>.webp", views.pair_file, name="pair_file"),

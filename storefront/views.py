@@ -102,6 +102,32 @@ def estimate_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @require_GET
+def sitemap(request: HttpRequest) -> HttpResponse:
+    """The public pages for search engines: the studio's home, each of its filtered views that shows work, and the
+    estimate. Addresses on ``LOUPE_BASE_URL`` (the studio's domain)."""
+    base = settings.LOUPE_BASE_URL.rstrip("/")
+    shown = selectors.public_pairs()
+    latest = shown.order_by("-copies_at").values_list("copies_at", flat=True).first()
+    services = sorted(set(shown.values_list("service", flat=True)))
+    pieces = sorted(set(shown.values_list("piece", flat=True)))
+    home = reverse("storefront:home")
+    pages = [(home, latest), (reverse("storefront:estimate_form"), None)]
+    pages += [(f"{home}?service={code}", None) for code in services] + [(f"{home}?piece={code}", None) for code in pieces]
+    response = render(request, "storefront/sitemap.xml", {"pages": [(base + path, when) for path, when in pages]},
+                      content_type="application/xml")
+    return _public(response)
+
+
+@require_GET
+def robots(request: HttpRequest) -> HttpResponse:
+    """Crawlers read the studio's public pages; everything else is behind a sign-in."""
+    base = settings.LOUPE_BASE_URL.rstrip("/")
+    body = (f"User-agent: *\nAllow: {reverse('storefront:home')}\nDisallow: /\n"
+            f"Sitemap: {base}{reverse('storefront:sitemap')}\n")
+    return _public(HttpResponse(body, content_type="text/plain"))
+
+
+@require_GET
 def pair_file(request: HttpRequest, pk: Any, side: str) -> HttpResponse:
     """A public pair's web copy, served only while the pair is shown: a cache must ask again each time (no-cache
     with an ETag), so a withdrawn picture stops being served at once, from caches too."""

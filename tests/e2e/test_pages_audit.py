@@ -59,6 +59,19 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
     image = submitted.images.first()
     client_id = submitted.client_id
     prices = PriceList.objects.filter(client__isnull=True).first()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from storefront.models import Estimate
+
+    estimate = Estimate.objects.create(  # what a visitor was told (figures only; the samples are never kept)
+        expires_at=timezone.now() + timedelta(hours=24), services=["colour-correction", "clipping-path"],
+        turnaround="express", count=1200, price="12345.67", currency="EUR", ready_by=timezone.now() + timedelta(days=9),
+        schedule_note="The schedule is busy: the earliest free capacity sets the date.", mix={"simple": 400, "complex": 800},
+        samples=[{"name": "A" * 120 + ".jpg", "grade": "complex", "score": 9.1,
+                  "features": {"clutter": 0.4, "product": 0.2, "highlights": 0.05, "outline": 4.2, "dust": 20.0}},
+                 {"name": "ring.jpg", "grade": "simple", "score": 2.0, "features": {}}])
     invoice = Invoice.objects.exclude(number="").order_by("number").first()
     return {
         "ava@northwind.test": [("order-list", "/orders/"), ("order-delivered", f"/orders/{delivered.pk}/"),
@@ -81,7 +94,8 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
         "camille@aurelia.test": [("client-invoices", "/invoices/"), ("client-invoice", f"/invoices/{invoice.pk}/"),
                                  ("team", "/team/"), ("security-log", "/security/"), ("webhooks", "/webhooks/"),
                                  ("two-factor-setup", "/profile/two-factor/"), ("order-completed", f"/orders/{completed.pk}/"),
-                                 ("rating", f"/orders/{completed.pk}/rating/"), ("studio", "/studio/")],
+                                 ("rating", f"/orders/{completed.pk}/rating/"), ("studio", "/studio/"),
+                                 ("estimate-form", "/studio/estimate/"), ("estimate", f"/studio/estimate/{estimate.pk}/")],
     }
 
 

@@ -65,3 +65,38 @@ def test_rate_allow_publish_see_and_withdraw(cast, live_server, browser):
     assert visitor.request.get(file_url).status == 404
     assert PortfolioPair.objects.get().published is False
     visitor_context.close()
+
+
+def test_a_visitor_prices_their_own_pictures_on_a_phone(cast, live_server, browser, tmp_path):
+    """From /studio/ to the figures at 390 px: two camera-shaped samples, a service, a turnaround and a count."""
+    from jobs.imaging import difficulty
+    from storefront.models import Estimate
+    from tests.factories import default_price_list, retoucher
+
+    default_price_list()
+    retoucher("Rita Estimate", ["colour-correction"])
+    files = []
+    for n, levels in enumerate((difficulty.Levels(0, 0, 0, 0), difficulty.Levels(3, 3, 3, 3))):
+        path = tmp_path / f"autumn-collection-pendant-{n + 1}.jpg"
+        difficulty.picture(levels, seed=8 + n).resize((2400, 1600)).save(path, quality=90)
+        files.append(str(path))
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    visitor = context.new_page()
+    visitor.goto(f"{live_server.url}/studio/")
+    visitor.get_by_role("link", name="Price your pictures in seconds").click()
+    visitor.get_by_role("button", name="Estimate").click()  # nothing chosen: the reason, nothing made
+    expect(visitor.get_by_text("Choose at least one service.")).to_be_visible()
+    visitor.get_by_label("Sample photos").set_input_files(files)
+    visitor.get_by_label("Colour correction").check()
+    visitor.get_by_label("Express (24 business hours)").check()
+    visitor.get_by_label("How many pictures like these?").fill("120")
+    visitor.get_by_role("button", name="Estimate").click()
+    expect(visitor.get_by_role("heading", name="120 pictures like these")).to_be_visible()
+    made = Estimate.objects.get()
+    expect(visitor.get_by_text(f"{made.price} EUR")).to_be_visible()
+    expect(visitor.get_by_text("1 of 2 samples is complex")).to_be_visible()
+    expect(visitor.get_by_text("autumn-collection-pendant-2.jpg")).to_be_visible()
+    assert made.mix == {"simple": 60, "complex": 60} and made.turnaround == "express"
+    assert visitor.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    shoot(visitor, "storefront-estimate-phone")
+    context.close()

@@ -4,6 +4,7 @@ the studio's managers; a withdrawal takes a pair off the page, the API and the f
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.files.storage import default_storage
@@ -381,3 +382,22 @@ def test_the_public_rule_itself_requires_consent_in_force_whatever_the_pairs_fla
     PortfolioConsent.objects.filter(image=images[0]).update(withdrawn_at=timezone.now())
     PortfolioConsent.objects.create(client=cast.acme, order=order, image=images[1], given_by=cast.acme_admin)
     assert not selectors.public_pairs().exists()
+
+
+def test_the_sitemap_lists_the_public_pages_and_the_views_that_show_work(cast, client, django_capture_on_commit_callbacks,
+                                                                         settings):
+    settings.LOUPE_BASE_URL = "https://retouch.example.test"
+    empty = client.get("/sitemap.xml")
+    assert empty.status_code == 200 and empty["Content-Type"] == "application/xml"
+    urls = re.findall(r"<loc>([^<]+)</loc>", empty.content.decode())
+    assert urls == ["https://retouch.example.test/studio/", "https://retouch.example.test/studio/estimate/"]
+    order, _, pair = shown_pair(cast, django_capture_on_commit_callbacks)
+    listed = client.get("/sitemap.xml").content.decode()
+    assert f"<loc>https://retouch.example.test/studio/?service={pair.service}</loc>" in listed
+    assert f"<loc>https://retouch.example.test/studio/?piece={pair.piece}</loc>" in listed
+    assert "<lastmod>" in listed
+    services.consent_withdraw(order=order, by=cast.acme_admin)  # withdrawn: its views leave the map
+    assert "?service=" not in client.get("/sitemap.xml").content.decode()
+    robots = client.get("/robots.txt").content.decode()
+    assert robots.splitlines() == ["User-agent: *", "Allow: /studio/", "Disallow: /",
+                                   "Sitemap: https://retouch.example.test/sitemap.xml"]
