@@ -51,7 +51,8 @@ def test_rate_allow_publish_see_and_withdraw(cast, live_server, browser):
     expect(pair).to_have_count(1)
     expect(pair.get_by_text("Autumn solitaire", exact=True)).to_be_visible()
     expect(visitor.get_by_text("Every prong spotless at 100 %.")).to_be_visible()
-    assert visitor.evaluate("[...document.querySelectorAll('[data-pair] img')].every(i => i.complete && i.naturalWidth > 0)")
+    # the copies load lazily: wait until both are decoded (reading them at once raced the load under a busy suite)
+    visitor.wait_for_function("[...document.querySelectorAll('[data-pair] img')].every(i => i.complete && i.naturalWidth > 0)")
     pair.get_by_label("Show more of the original or of the retouched picture: Autumn solitaire").fill("20")
     assert pair.locator(".pair-frame").evaluate("f => f.style.getPropertyValue('--split')") == "20%"
     shoot(visitor, "storefront-home")
