@@ -60,8 +60,8 @@ def max_upload_bytes() -> int:
 
 
 def size_words(size: int) -> str:
-    """A file size as limits are said to people: 2 GiB, 1.5 GiB, 500 MiB."""
-    unit, name = (1024**3, "GiB") if size >= 1024**3 else (MiB, "MiB")
+    """A file size as limits are said to people: 2 GiB, 1.5 GiB, 500 MiB, 48.8 KiB."""
+    unit, name = (1024**3, "GiB") if size >= 1024**3 else (MiB, "MiB") if size >= MiB else (1024, "KiB")
     return f"{size / unit:.1f}".removesuffix(".0") + f" {name}"
 
 

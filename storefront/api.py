@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from agency.exceptions import NotPermitted, RuleViolation, problem_response
 from agency.throttle import PerAddress
+from agency.uploads import size_words
 from jobs.selectors import order_get
 from storefront import estimates, permissions, selectors, services
 from storefront.models import Piece, PortfolioService
@@ -79,12 +80,21 @@ class EstimateThrottle(PerAddress):
     scope, limit, window_seconds = "public-estimate", 20, 3600
 
 
+def refuse_large_body(request: Any) -> None:
+    """A body larger than five samples at their limit is refused before anything reads it."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > estimates.max_request_bytes():
+        raise RuleViolation(f"Send at most {estimates.MAX_SAMPLES} samples of at most "
+                            f"{size_words(estimates.max_sample_bytes())} each.", field="files")
+
+
 def estimate_input(request: Any) -> dict[str, Any]:
     """The estimate's form fields as ``estimates.estimate_create`` takes them (the page and the API); ``services``
-    repeated or comma-separated. A body larger than five samples at their limit is refused before it is read."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > estimates.max_request_bytes():
-        raise RuleViolation(f"Send at most {estimates.MAX_SAMPLES} samples of at most "
-                            f"{estimates.max_sample_bytes() / 1024**2:.0f} MB each.", field="files")
+    repeated or comma-separated. The body's size is checked first (``refuse_large_body``)."""
+    refuse_large_body(request)
     data, files = request.POST, request.FILES  # a page's request or DRF's (which parses them the same way)
     services = [code for value in data.getlist("services") for code in value.split(",")]
     return {"files": files.getlist("files"), "services": services, "turnaround": data.get("turnaround", ""),

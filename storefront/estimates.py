@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, RuleViolation
+from agency.uploads import size_words
 from billing.models import PriceList
 from billing.pricing import round_money
 from billing.services import quote_lines
@@ -99,8 +100,8 @@ def _checked_files(files: list[Any]) -> None:
     limit = max_sample_bytes()
     for upload in files:
         if upload.size > limit:
-            raise RuleViolation(f"{_name(upload)} is {upload.size / 1024**2:.0f} MB; a sample may be at most "
-                                f"{limit / 1024**2:.0f} MB.", field="files")
+            raise RuleViolation(f"{_name(upload)} is {size_words(upload.size)}; a sample may be at most "
+                                f"{size_words(limit)}.", field="files")
 
 
 def _name(upload: Any) -> str:

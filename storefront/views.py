@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +23,7 @@ from agency.throttle import allow
 from jobs.models import Complexity, OrderStatus, Turnaround
 from jobs.selectors import order_get, service_list
 from storefront import estimates, permissions, selectors, services
-from storefront.api import EstimateThrottle, estimate_input
+from storefront.api import EstimateThrottle, estimate_input, refuse_large_body
 from storefront.forms import EstimateForm, PairForm, RatingForm
 from storefront.models import Estimate, Piece, PortfolioService
 
@@ -55,17 +55,25 @@ def studio_home(request: HttpRequest) -> HttpResponse:
         "filtered": bool(service or piece)}))
 
 
-def _estimate_form(request: HttpRequest) -> EstimateForm:
+def _estimate_form(data: Any) -> EstimateForm:
     services = [(s.code, s.name) for s in service_list()]
     hours = settings.LOUPE_TURNAROUND_HOURS
     tiers = [(value, f"{label} ({hours[value]} business hours)") for value, label in Turnaround.choices]
-    return EstimateForm(request.POST or None, services=services, turnarounds=tiers, max_count=estimates.MAX_COUNT)
+    return EstimateForm(data, services=services, turnarounds=tiers, max_count=estimates.MAX_COUNT)
 
 
 def estimate_page(request: HttpRequest) -> HttpResponse:
     """The instant estimate (anonymous): the form, and on a valid one the figures' own page (a reload asks nothing
     twice). Twenty estimates an hour per network address, like the API's."""
-    form = _estimate_form(request)
+    if request.method == "POST":
+        try:
+            refuse_large_body(request)  # before the form reads the body
+        except RuleViolation as exc:
+            form = _estimate_form(QueryDict())
+            form.add_error(None, exc.message)
+            return render(request, "storefront/estimate_form.html", {
+                "form": form, "studio": settings.LOUPE_STUDIO_NAME, "max_samples": estimates.MAX_SAMPLES}, status=400)
+    form = _estimate_form(request.POST or None)
     status = 200
     if request.method == "POST":
         limit = EstimateThrottle

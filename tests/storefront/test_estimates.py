@@ -205,6 +205,9 @@ def test_a_sample_over_the_size_limit_and_a_body_over_five_of_them_are_refused(c
     answer = HttpClient().post(URL, data=b"x" * 10, content_type="multipart/form-data; boundary=x",
                                CONTENT_LENGTH=str(5 * 50_000 + 70_000))
     assert answer.status_code == 400 and "Send at most 5 samples" in answer.json()["detail"]
+    page = HttpClient().post(reverse("storefront:estimate_form"), data=b"x" * 10,
+                             content_type="multipart/form-data; boundary=x", CONTENT_LENGTH=str(5 * 50_000 + 70_000))
+    assert page.status_code == 400 and "Send at most 5 samples of at most 48.8 KiB each." in page_text(page.content)
     assert Estimate.objects.count() == 0
 
 
@@ -281,3 +284,10 @@ def test_the_page_is_rate_limited_like_the_api(cast, studio):
 def test_the_studio_home_leads_to_the_estimate(cast):
     home = HttpClient().get(reverse("storefront:home")).content.decode()
     assert reverse("storefront:estimate_form") in home and "Price your pictures in seconds" in home
+
+
+def test_limits_are_said_in_words_at_each_unit():
+    from agency.uploads import size_words
+
+    assert [size_words(n) for n in (2 * 1024**3, 1024**3 - 1, 1024**2, 1024**2 - 1, 50_000)] == [
+        "2 GiB", "1024 MiB", "1 MiB", "1024 KiB", "48.8 KiB"]
