@@ -16,6 +16,8 @@ from PIL import Image
 from jobs.imaging import sandbox
 from jobs.imaging.sandbox import SERVER, inspect_file
 
+pytestmark = pytest.mark.engine_independent  # decoding only: it runs once, in the SQLite pass
+
 MAX = 250_000_000
 
 

@@ -11,6 +11,8 @@ from PIL import Image, ImageChops, ImageStat, UnidentifiedImageError
 
 from jobs.imaging.proofmark import watermark
 
+pytestmark = pytest.mark.engine_independent  # decoding only: it runs once, in the SQLite pass
+
 
 def _encoded(picture: Image.Image, fmt: str, **options) -> bytes:
     out = io.BytesIO()
