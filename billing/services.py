@@ -32,13 +32,18 @@ from jobs.review.proofing import change_count, is_billable_round
 QUOTE_VALID_DAYS = 14
 
 
+def default_price_list() -> PriceList | None:
+    """The studio's default list (at most one: ``PriceList``'s constraint), or None before finance made it."""
+    return PriceList.objects.filter(client__isnull=True).first()
+
+
 def price_list_for(order: Order) -> PriceList:
     """The client's own list if it has one, else the studio's default list when it is in the client's
     currency (a client is always quoted in its own currency)."""
     own = PriceList.objects.filter(client=order.client).first()
     if own is not None:
         return own
-    default = PriceList.objects.filter(client__isnull=True).first()
+    default = default_price_list()
     if default is None:
         raise InvalidTransition("There is no price list yet; finance must create the default list first.")
     if default.currency != order.client.currency:

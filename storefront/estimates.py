@@ -15,21 +15,19 @@ from __future__ import annotations
 import math
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, RuleViolation
 from agency.uploads import size_words
-from billing.models import PriceList
 from billing.pricing import round_money
-from billing.services import quote_lines
+from billing.services import default_price_list, quote_lines
 from jobs.imaging.complexity import describe
 from jobs.imaging.sandbox import inspect_file
 from jobs.imaging.sniff import sniff
@@ -37,6 +35,7 @@ from jobs.intake.ingest import key_extension, too_small
 from jobs.models import Complexity, Service, Turnaround
 from jobs.production.capacity import estimated_minutes
 from jobs.production.planning import earliest_ready
+from jobs.selectors import service_list
 from storefront.models import Estimate
 
 MAX_SAMPLES = 5
@@ -64,9 +63,6 @@ class Sample:
     score: float | None
     features: dict[str, float]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "grade": self.grade, "score": self.score, "features": self.features}
-
 
 def checked_choice(*, services: list[str], turnaround: str, count: Any) -> tuple[list[Service], int]:
     """The form's choices, each refused with the field it concerns: known active services (at least one),
@@ -74,7 +70,7 @@ def checked_choice(*, services: list[str], turnaround: str, count: Any) -> tuple
     codes = [str(code).strip() for code in services if str(code).strip()]
     if not codes:
         raise RuleViolation("Choose at least one service.", field="services")
-    found = {s.code: s for s in Service.objects.filter(code__in=codes, is_active=True)}
+    found = {s.code: s for s in service_list().filter(code__in=codes)}
     unknown = [code for code in codes if code not in found]
     if unknown:
         raise RuleViolation(f"There is no service “{unknown[0][:40]}”; choose from the list.", field="services")
@@ -171,19 +167,14 @@ def drivers(samples: list[Sample]) -> str:
     return said + (f": {'; '.join(reasons)}" if reasons else "")
 
 
-def default_price_list() -> PriceList:
-    found = PriceList.objects.filter(client__isnull=True).first()
-    if found is None:
-        raise InvalidTransition("The studio has not published its prices yet; ask it for a quote.")
-    return found
-
-
 def estimate_create(*, files: list[Any], services: list[str], turnaround: str, count: Any,
                     now: datetime | None = None) -> Estimate:
     """Grade the samples, price ``count`` pictures like them and date them; returns the kept figures. The cheap
     checks come first: nothing is decoded for a form that would be refused anyway."""
     chosen, number = checked_choice(services=services, turnaround=turnaround, count=count)
     price_list = default_price_list()
+    if price_list is None:
+        raise InvalidTransition("The studio has not published its prices yet; ask it for a quote.")
     samples = grade_samples(files)
     shares = mix([s.grade for s in samples], number)
     lines = quote_lines(price_list=price_list, services=chosen, complexities=shares, turnaround=turnaround,
@@ -192,15 +183,14 @@ def estimate_create(*, files: list[Any], services: list[str], turnaround: str, c
     now = now or timezone.now()
     minutes = [estimated_minutes(grade, chosen) for grade, n in shares.items() for _ in range(n)]
     ready_by, note = earliest_ready(minutes=minutes, services=chosen, turnaround=turnaround, now=now)
-    with transaction.atomic():
-        return Estimate.objects.create(
-            created_at=now, expires_at=now + LIFETIME, services=[s.code for s in chosen], turnaround=turnaround,
-            count=number, price=price, currency=price_list.currency, ready_by=ready_by, schedule_note=note,
-            samples=[s.as_dict() for s in samples], mix=dict(shares))
+    return Estimate.objects.create(
+        created_at=now, expires_at=now + LIFETIME, services=[s.code for s in chosen], turnaround=turnaround,
+        count=number, price=price, currency=price_list.currency, ready_by=ready_by, schedule_note=note,
+        samples=[asdict(s) for s in samples], mix=dict(shares))
 
 
 def estimate_drivers(estimate: Estimate) -> str:
-    return drivers([Sample(s["name"], s["grade"], s.get("score"), s.get("features") or {}) for s in estimate.samples])
+    return drivers([Sample(**sample) for sample in estimate.samples])
 
 
 def delete_expired(*, now: datetime | None = None) -> int:

@@ -13,13 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModif
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agency.auth import client_ip
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.permissions import require
-from agency.throttle import allow
 from jobs.models import Complexity, OrderStatus, Turnaround
 from jobs.selectors import order_get, service_list
 from storefront import estimates, permissions, selectors, services
@@ -62,36 +60,36 @@ def _estimate_form(data: Any) -> EstimateForm:
     return EstimateForm(data, services=services, turnarounds=tiers, max_count=estimates.MAX_COUNT)
 
 
+@require_http_methods(["GET", "POST"])
 def estimate_page(request: HttpRequest) -> HttpResponse:
     """The instant estimate (anonymous): the form, and on a valid one the figures' own page (a reload asks nothing
     twice). Twenty estimates an hour per network address, like the API's."""
+    form, status = _estimate_form(None), 200
     if request.method == "POST":
-        try:
-            refuse_large_body(request)  # before the form reads the body
-        except RuleViolation as exc:
-            form = _estimate_form(QueryDict())
-            form.add_error(None, exc.message)
-            return render(request, "storefront/estimate_form.html", {
-                "form": form, "studio": settings.LOUPE_STUDIO_NAME, "max_samples": estimates.MAX_SAMPLES}, status=400)
-    form = _estimate_form(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        limit = EstimateThrottle
-        if not allow(limit.scope, client_ip(request), limit=limit.limit, window_seconds=limit.window_seconds):
-            form.add_error(None, f"That is {limit.limit} estimates from your network within the hour; please try "
-                                 "again later, or sign in and ask the studio for a quote.")
-            status = 429
-        elif form.is_valid():
-            made = run_service(form, lambda: estimates.estimate_create(**estimate_input(request)))
-            if made is not None:
-                return redirect("storefront:estimate", pk=made.pk)
-            status = 400
-    elif request.method != "GET":
-        return HttpResponse(status=405)
+        made, form, status = _estimate_answer(request)
+        if made is not None:
+            return redirect("storefront:estimate", pk=made.pk)
     response = render(request, "storefront/estimate_form.html", {
         "form": form, "studio": settings.LOUPE_STUDIO_NAME, "max_samples": estimates.MAX_SAMPLES}, status=status)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _estimate_answer(request: HttpRequest) -> tuple[Estimate | None, EstimateForm, int]:
+    """The posted form's estimate, or the form with the reason it was refused and the status to answer."""
+    try:
+        refuse_large_body(request)  # before the form reads the body
+    except RuleViolation as exc:
+        form = _estimate_form(QueryDict())
+        form.add_error(None, exc.message)
+        return None, form, 400
+    form = _estimate_form(request.POST)
+    if not EstimateThrottle().allow_request(request, None):
+        form.add_error(None, f"That is {EstimateThrottle.limit} estimates from your network within the hour; please "
+                             "try again later, or sign in and ask the studio for a quote.")
+        return None, form, 429
+    made = run_service(form, lambda: estimates.estimate_create(**estimate_input(request))) if form.is_valid() else None
+    return made, form, 200 if made is not None else 400
 
 
 @require_GET
@@ -114,12 +112,10 @@ def sitemap(request: HttpRequest) -> HttpResponse:
     """The public pages for search engines: the studio's home, each of its filtered views that shows work, and the
     estimate. Addresses on ``LOUPE_BASE_URL`` (the studio's domain)."""
     base = settings.LOUPE_BASE_URL.rstrip("/")
-    shown = selectors.public_pairs()
-    latest = shown.order_by("-copies_at").values_list("copies_at", flat=True).first()
-    services = sorted(set(shown.values_list("service", flat=True)))
-    pieces = sorted(set(shown.values_list("piece", flat=True)))
+    shown = list(selectors.public_pairs().order_by().values_list("service", "piece", "copies_at"))
+    services, pieces = sorted({row[0] for row in shown}), sorted({row[1] for row in shown})
     home = reverse("storefront:home")
-    pages = [(home, latest), (reverse("storefront:estimate_form"), None)]
+    pages = [(home, max((row[2] for row in shown), default=None)), (reverse("storefront:estimate_form"), None)]
     pages += [(f"{home}?service={code}", None) for code in services] + [(f"{home}?piece={code}", None) for code in pieces]
     response = render(request, "storefront/sitemap.xml", {"pages": [(base + path, when) for path, when in pages]},
                       content_type="application/xml")

@@ -338,8 +338,8 @@ def _vips_preview(path: Path, info: Inspection, icc: bytes | None) -> Any:
 
 
 def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[bytes, bytes, Any, Any] | None:
-    """The WebP preview and thumbnail, the thumbnail's pixels and the preview's (as a Pillow image, for the
-    complexity grade) through libvips, or None where Pillow must do it. One reduced decode feeds both sizes: a
+    """The WebP preview and thumbnail, the thumbnail's pixels and the preview image (for the complexity grade)
+    through libvips, or None where Pillow must do it. One reduced decode feeds both sizes: a
     JPEG is decoded at the smallest DCT scale that still covers the preview (streamed into the resize), the
     thumbnail is made from the preview, and the two files are encoded at once on two threads (libvips releases
     the GIL)."""
@@ -361,19 +361,23 @@ def _vips_previews(path: Path, info: Inspection, icc: bytes | None) -> tuple[byt
             thumb_bytes = thumb_webp.result()
         pixels = np.ndarray(buffer=thumb.write_to_memory(), dtype=np.uint8,
                             shape=[thumb.height, thumb.width, thumb.bands])
-        shown = Image.fromarray(np.ndarray(buffer=preview.write_to_memory(), dtype=np.uint8,
-                                           shape=[preview.height, preview.width, preview.bands])[..., :3])
     except pyvips.Error as exc:
         raise StopProcessing(_damaged(Kind(info.format, info.format), OSError(str(exc)))) from exc
-    return thumb_bytes, preview_webp, pixels, shown
+    return thumb_bytes, preview_webp, pixels, preview
 
 
-def measured_complexity(preview: Image.Image) -> dict[str, Any]:
-    """The grade, score and features of the preview's pixels (``jobs.imaging.complexity``); {} if they cannot be
-    measured: a grade is advice for the quote, never a reason to refuse a file the decoder accepted."""
+def measured_complexity(preview: Any) -> dict[str, Any]:
+    """The grade, score and features of the preview's pixels (a Pillow image, or libvips' in memory:
+    ``jobs.imaging.complexity``); {} if they cannot be measured: a grade is advice for the quote, never a reason
+    to refuse a file the decoder accepted."""
+    import numpy as np
+
     from jobs.imaging import complexity
 
     try:
+        if not isinstance(preview, Image.Image):  # libvips' pixels, read as they are (no copy to encode)
+            preview = Image.fromarray(np.ndarray(buffer=preview.write_to_memory(), dtype=np.uint8,
+                                                 shape=[preview.height, preview.width, preview.bands])[..., :3])
         found = complexity.features(preview)
         return {"grade": complexity.grade(found), "score": round(complexity.score(found), 3),
                 "features": found.as_dict()}

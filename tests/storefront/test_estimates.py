@@ -291,3 +291,15 @@ def test_limits_are_said_in_words_at_each_unit():
 
     assert [size_words(n) for n in (2 * 1024**3, 1024**3 - 1, 1024**2, 1024**2 - 1, 50_000)] == [
         "2 GiB", "1024 MiB", "1 MiB", "1024 KiB", "48.8 KiB"]
+
+
+def test_what_drives_the_price_in_each_case():
+    hard = {"clutter": 0.45, "product": 0.4, "highlights": 0.01, "outline": 2.0, "dust": 3.0}
+    samples = [estimates.Sample("a.jpg", "complex", 9.0, hard), estimates.Sample("b.jpg", "complex", 8.0, hard),
+               estimates.Sample("c.jpg", "simple", 1.0, {})]
+    assert estimates.drivers(samples) == "2 of 3 samples are complex: background clutter 45% of the border"
+    assert estimates.drivers(samples[2:]) == "1 of 1 is simple"
+    assert estimates.drivers([samples[2], estimates.Sample("d.jpg", "standard", 6.0, {})] * 2) == (
+        "2 of 4 are simple; 2 of 4 are standard")
+    unmeasured = [samples[0], estimates.Sample("e.tif", "standard", None, {})]
+    assert estimates.drivers(unmeasured) == "1 of 2 samples could not be measured and is priced as standard"
