@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from agency import two_factor
-from agency.models import ApiToken, BusinessCalendar, Closure, SecurityEvent, StaffProfile, TimeOff, User
+from agency.models import ApiToken, BusinessCalendar, Closure, SecurityEvent, StaffProfile, StudioBrand, TimeOff, User
 
 
 class SecondFactorAdminSite(admin.AdminSite):
@@ -138,4 +138,20 @@ class SecurityEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(StudioBrand)
+class StudioBrandAdmin(admin.ModelAdmin):
+    """Read here; changed on Brand (/settings/brand/) or PATCH /api/v1/brand/, which check the colours' contrast and
+    re-encode the logo (``agency.brand``)."""
+
+    list_display = ("name", "accent", "header", "sender_email", "domain", "updated_at")
+    readonly_fields = ("name", "tagline", "logo", "accent", "header", "sender_name", "sender_email", "footer", "domain",
+                       "updated_at", "updated_by")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

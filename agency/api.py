@@ -7,11 +7,13 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +22,7 @@ from agency import two_factor, uploads
 from agency.auth import COMPANY_SUSPENDED, ExpiringTokenAuthentication, suspended_company_user
 from agency.exceptions import NotPermitted, RuleViolation
 from agency.idempotency import shown_once
-from agency.models import ApiToken, Notification
+from agency.models import ApiToken, Notification, StudioBrand
 from agency.notifications import mark_read, unread_count
 from agency.permissions import is_client_user
 from agency.selectors import token_list
@@ -280,3 +282,55 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
                     "description": ERRORS[code],
                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
     return result
+
+
+class BrandSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    tagline = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    accent = serializers.CharField(max_length=7, required=False, allow_blank=True,
+                                   help_text="#RRGGBB; white text on it and links in it need 4.5:1 contrast.")
+    header = serializers.CharField(max_length=7, required=False, allow_blank=True,
+                                   help_text="#RRGGBB behind the header's white text (4.5:1 contrast).")
+    sender_name = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    sender_email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    footer = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    domain = serializers.CharField(max_length=253, required=False, allow_blank=True)
+    logo = serializers.FileField(required=False, write_only=True, help_text="PNG, JPEG or WebP, at most 512 KiB "
+                                                                            "(multipart).")
+    remove_logo = serializers.BooleanField(required=False, default=False, write_only=True)
+
+
+def _brand_data(request: Request) -> dict[str, Any]:
+    from agency import brand
+
+    shown = brand.current()
+    row = StudioBrand.objects.filter(pk=1).first() or StudioBrand()
+    return {"name": shown.name, "tagline": shown.tagline, "accent": shown.accent, "header": shown.header,
+            "sender_name": row.sender_name, "sender_email": row.sender_email, "sender": shown.sender,
+            "footer": shown.footer, "domain": row.domain, "base_url": shown.base_url,
+            "logo_url": request.build_absolute_uri(f"{reverse('brand_logo')}?v={shown.version}") if shown.logo else None}
+
+
+class BrandView(APIView):
+    """The studio's brand (``agency.brand``): anyone signed in reads it, admins change it."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The studio's brand as pages and mails use it")
+    def get(self, request: Request) -> Response:
+        return Response(_brand_data(request))
+
+    @extend_schema(request={"application/json": BrandSerializer, "multipart/form-data": BrandSerializer},
+                   responses={200: OpenApiTypes.OBJECT},
+                   summary="Change the brand (admins): the fields sent, empty back to the default; a logo as multipart")
+    def patch(self, request: Request) -> Response:
+        from agency import brand
+
+        if not brand.can_edit_brand(request.user):
+            raise NotPermitted("Only the studio's admins change its brand.")
+        data = BrandSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        upload = fields.pop("logo", None)
+        brand.brand_update(by=request.user, logo=upload.read() if upload else None, **fields)
+        return Response(_brand_data(request))

@@ -6,6 +6,8 @@ class AgencyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from agency import receivers
+        from agency import brand, receivers
+        from agency.navigation import register
 
         receivers.connect()
+        register("brand_settings", "Brand", brand.can_edit_brand, position=96)

@@ -9,13 +9,13 @@ time and elapsed time agree inside every working interval.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from agency.process_cache import Kept
 
 DEFAULT_HOURS = {0: (time(9), time(18)), 1: (time(9), time(18)), 2: (time(9), time(18)), 3: (time(9), time(18)),
                  4: (time(9), time(17))}
@@ -141,26 +141,16 @@ def parse_hours(raw: dict[str, Iterable[str]]) -> dict[int, tuple[time, time]]:
 # too); an edit in this process drops it at once (signals in agency/apps.py), other processes pick
 # the change up within CACHE_SECONDS.
 CACHE_SECONDS = 300
-_cached: dict[str, Any] = {"calendar": None, "at": 0.0}
-_lock = threading.Lock()
 
 
 def studio_calendar() -> Calendar:
     """The configured calendar (``agency.BusinessCalendar`` and its closures), cached per process."""
-    with _lock:
-        calendar, at = _cached["calendar"], _cached["at"]
-        if calendar is not None and monotonic() - at < CACHE_SECONDS:
-            return calendar
-    calendar = _load_calendar()
-    with _lock:
-        _cached.update(calendar=calendar, at=monotonic())
-    return calendar
+    return _kept.get()
 
 
 def forget_studio_calendar(**kwargs: Any) -> None:
     """Drop the cached calendar (after an edit of the calendar or a closure)."""
-    with _lock:
-        _cached.update(calendar=None, at=0.0)
+    _kept.forget()
 
 
 def _load_calendar() -> Calendar:
@@ -178,3 +168,6 @@ def _load_calendar() -> Calendar:
     if config is None:
         return Calendar(settings.TIME_ZONE, dict(DEFAULT_HOURS), settings.LOUPE_COUNTRY, frozenset(closures))
     return Calendar(config.time_zone, parse_hours(config.hours), config.country, frozenset(closures))
+
+
+_kept: Kept[Calendar] = Kept(_load_calendar, CACHE_SECONDS)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -451,3 +452,41 @@ class LiveMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic}: {self.body[:60]}"
+
+
+HEX_COLOUR = RegexValidator(r"^#[0-9A-Fa-f]{6}$", "Use a hex colour such as #FFFFFF.")
+
+
+class StudioBrand(models.Model):
+    """The studio's own brand (one row, ``agency.brand``): its name, logo and colours in the portal, the public
+    pages and the invoices, and the sender of its mail. Empty fields fall back to the defaults that ship."""
+
+    name = models.CharField(max_length=80, blank=True,
+                            help_text="The studio's name on every page and mail; empty: the installation's default.")
+    tagline = models.CharField(max_length=200, blank=True, help_text="One line under the name on the public page.")
+    logo = models.CharField(max_length=300, blank=True, editable=False, help_text="Storage key of the logo (PNG).")
+    logo_width = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    logo_height = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    accent = models.CharField("accent colour", max_length=7, blank=True, validators=[HEX_COLOUR],
+                              help_text="Links and buttons (white text on it).")
+    header = models.CharField("header colour", max_length=7, blank=True, validators=[HEX_COLOUR],
+                              help_text="The top bar behind the name and menu (white text on it).")
+    sender_name = models.CharField("mail sender name", max_length=80, blank=True)
+    sender_email = models.EmailField("mail sender address", blank=True,
+                                     help_text="The From: of every mail; your mail provider must allow it.")
+    footer = models.CharField(max_length=300, blank=True, help_text="A line at the foot of every page and mail.")
+    domain = models.CharField("custom domain", max_length=253, blank=True,
+                              help_text="Where clients reach the studio (retouch.example.com): links in mail and the "
+                                        "sitemap use it. Point it at this server first.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "studio brand"
+
+    def __str__(self) -> str:
+        return self.name or "Studio brand"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.pk = 1  # a single row
+        super().save(*args, **kwargs)  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.http import Http404
 from django.utils import timezone
@@ -50,6 +49,16 @@ def header_safe(text: str) -> str:
     return " ".join(str(text).split())[:200]
 
 
+def send_branded(subject: str, body: str, to: list[str]) -> int:
+    """Every mail Loupe sends goes through here: from the studio's sender (``agency.brand``), its subject header-safe,
+    the brand's footer line under the text."""
+    from agency import brand
+
+    shown = brand.current()
+    footer = f"\n-- \n{shown.footer}\n" if shown.footer else ""
+    return send_mail(header_safe(subject), f"{body.rstrip()}\n{footer}", shown.sender, to)
+
+
 def notify(users: Iterable[User], *, kind: str, source: str, title: str, body: str = "", url: str = "",
            actor: User | None = None) -> int:
     """Tell ``users`` (the actor excluded, inactive people skipped) about one thing, once each.
@@ -75,7 +84,7 @@ def notify(users: Iterable[User], *, kind: str, source: str, title: str, body: s
             with timezone.override(zone_of(person)):
                 title = render_times(note.title, name_zone=True)
                 text = render_times(note.body or note.title, name_zone=True)
-            send_mail(header_safe(f"[{settings.LOUPE_STUDIO_NAME}] {title}"), f"{text}{link}\n", None, [person.email])
+            send_branded(f"[{studio_name()}] {title}", f"{text}{link}\n", [person.email])
         except Exception:
             Notification.objects.filter(pk=note.pk).update(emailed_at=None)
             logger.warning("mail for notification %s failed; released for a retry", note.pk)
@@ -89,8 +98,18 @@ def unread_count(user: User) -> int:
 
 
 def absolute_url(path: str) -> str:
-    """A link that works outside the browser (a mail, a webhook body): ``LOUPE_BASE_URL`` + ``path``."""
-    return f"{settings.LOUPE_BASE_URL.rstrip('/')}{path}"
+    """A link that works outside the browser (a mail, a webhook body): the studio's domain (``agency.brand``: its
+    custom domain, else ``LOUPE_BASE_URL``) + ``path``."""
+    from agency import brand
+
+    return f"{brand.current().base_url}{path}"
+
+
+def studio_name() -> str:
+    """The studio's name as every page and mail says it (``agency.brand``)."""
+    from agency import brand
+
+    return brand.current().name
 
 
 def mark_read(user: User, ids: Iterable[str] | None = None) -> int:

@@ -44,6 +44,11 @@ def receives_kind(user: Any, roles: Any) -> bool:
 LANDING = {Role.RETOUCHER: "jobs:work_queue", Role.QC: "jobs:qc_queue", Role.FINANCE: "billing:invoice_list"}
 
 
+def can_edit_brand(user: Any) -> bool:
+    """The studio's brand (``agency.brand``) is an admin's decision."""
+    return signed_in(user) and user.role == Role.ADMIN
+
+
 def landing_page(user: Any) -> str | None:
     return LANDING.get(user.role) if signed_in(user) else None
 

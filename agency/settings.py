@@ -198,6 +198,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # The one exception: the storefront's instant estimate takes up to five sample photos in its form, each at most
 # this size, graded in the sandbox and deleted at once (storefront/estimates.py).
 LOUPE_SAMPLE_MAX_BYTES = env_int("LOUPE_SAMPLE_MAX_BYTES", 30 * 1024**2)
+# How many pictures the studio retouches free for a new company's trial (storefront/trials.py); 0: no trials.
+LOUPE_TRIAL_PICTURES = env_int("LOUPE_TRIAL_PICTURES", 10)
 
 LOUPE_MAX_IMAGE_PIXELS = env_int("LOUPE_MAX_IMAGE_PIXELS", 250_000_000)
 # Smaller photographs are refused (a style guide's own resolution is only a pre-flight warning).
@@ -279,7 +281,8 @@ SPECTACULAR_SETTINGS = {
                             "PaymentMethodEnum": "billing.models.PaymentMethod",
                             "QcDecisionEnum": ["pass", "reject"], "AudienceEnum": "jobs.models.Audience",
                             "MarkAudienceEnum": ["client", "studio"], "ComplexityEnum": "jobs.models.Complexity",
-                            "TurnaroundEnum": "jobs.models.Turnaround"},
+                            "TurnaroundEnum": "jobs.models.Turnaround", "TrialStatusEnum": "storefront.models.TrialStatus",
+                            "PilotStatusEnum": ["running", "approved"]},
 }
 
 # Background tasks (django-q2). `retry` stays above `timeout` plus a margin so a running task is

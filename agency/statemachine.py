@@ -88,7 +88,8 @@ IRREGULAR = {"submit": "submitted", "send": "sent", "hold": "put on hold", "requ
              "cancel": "cancelled", "pay": "paid", "pay_part": "partly paid", "give_up": "given up",
              "reject_file": "refused", "qc_pass": "passed by QC", "qc_reject": "sent back by QC",
              "start_production": "started in production", "request_revision": "sent back for changes",
-             "withdraw": "withdrawn", "retry": "retried"}
+             "withdraw": "withdrawn", "retry": "retried", "start_rest": "started on the rest of its pictures",
+             "wait_for_pilot": "held for the pilot"}
 
 
 def action_words(action: str) -> str:

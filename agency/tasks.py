@@ -34,3 +34,13 @@ def queue_probe(sent_at: float) -> float:
     import time
 
     return time.time() - sent_at
+
+
+def delete_brand_file(key: str) -> bool:
+    """A replaced or removed logo of the studio's brand leaves storage (after the change committed)."""
+    from django.core.files.storage import default_storage
+
+    if key.startswith("brand/") and default_storage.exists(key):
+        default_storage.delete(key)
+        return True
+    return False

@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from agency import api as agency_api
-from agency import views
+from agency import views, views_brand
 from billing import api as billing_api
 from clients import api as clients_api
 from jobs import api as jobs_api
@@ -37,6 +37,7 @@ router.register("revision-items", jobs_api.RevisionItemViewSet, basename="revisi
 router.register("annotations", jobs_api.AnnotationViewSet, basename="annotation")
 router.register("annotation-replies", jobs_api.AnnotationReplyViewSet, basename="annotation-reply")
 router.register("portfolio", storefront_api.PortfolioPairViewSet, basename="portfolio-pair")
+router.register("trials", storefront_api.TrialViewSet, basename="trial")
 
 api_urlpatterns = [
     path("auth/token/", agency_api.TokenView.as_view(), name="api-token"),
@@ -44,8 +45,12 @@ api_urlpatterns = [
     path("orders/<uuid:pk>/quote/", billing_api.OrderQuoteView.as_view(), name="order-quote"),
     path("orders/<uuid:pk>/revision-price/", billing_api.RevisionPriceView.as_view(), name="order-revision-price"),
     path("orders/<uuid:pk>/rating/", storefront_api.OrderRatingView.as_view(), name="order-rating"),
+    path("orders/<uuid:pk>/rating/visibility/", storefront_api.OrderRatingVisibilityView.as_view(),
+         name="order-rating-visibility"),
     path("public/ratings/", storefront_api.PublicRatingsView.as_view(), name="public-ratings"),
     path("public/estimates/", storefront_api.PublicEstimateView.as_view(), name="public-estimates"),
+    path("public/trials/", storefront_api.PublicTrialView.as_view(), name="public-trials"),
+    path("brand/", agency_api.BrandView.as_view(), name="brand"),
     path("public/portfolio/", storefront_api.PublicPortfolioView.as_view(), name="public-portfolio"),
     path("orders/<uuid:pk>/portfolio-consent/", storefront_api.OrderConsentView.as_view(), name="order-portfolio-consent"),
     path("exports/invoices/", billing_api.InvoiceExportView.as_view(), name="export-invoices"),
@@ -83,6 +88,8 @@ urlpatterns = [
     path("healthz/", views.health, name="health"),
     path("readyz/", views.ready, name="ready"),
     path("favicon.ico", views.favicon, name="favicon"),
+    path("settings/brand/", views_brand.brand_settings, name="brand_settings"),
+    path("brand/logo.png", views_brand.brand_logo, name="brand_logo"),
     path("files/<str:token>/", views.local_file, name="local-file"),
     # personal review links (jobs.review.shares): nobody signs in, the token opens the link
     path("r/<str:token>/", views_guest.guest_review, name="guest_review"),

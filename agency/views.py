@@ -39,8 +39,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
 
+from agency import brand, navigation, notifications, security_log, services, two_factor
 from agency import health as health_checks
-from agency import navigation, notifications, security_log, services, two_factor
 from agency.auth import COMPANY_SUSPENDED, client_ip, is_locked_out, lockout_response, suspended_company_user
 from agency.exceptions import RuleViolation, problem_response
 from agency.fields import TimeZoneField
@@ -167,8 +167,10 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "registration/password_reset_subject.txt"
 
     def form_valid(self, form: Any) -> HttpResponse:
-        # the link leads to LOUPE_BASE_URL, as every mailed link does (never the Host the request named)
-        self.extra_email_context = {"base_url": settings.LOUPE_BASE_URL, "studio": settings.LOUPE_STUDIO_NAME,
+        # the link leads to the studio's domain, as every mailed link does (never the Host the request named)
+        shown = brand.current()
+        self.from_email = shown.sender
+        self.extra_email_context = {"base_url": shown.base_url, "studio": shown.name,
                                     "hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
         email = form.cleaned_data["email"].strip().lower()
         ip = client_ip(self.request)
@@ -208,7 +210,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         if context.get("validlink") and user is not None:
             membership = getattr(user, "membership", None)
             context.update(invitation=not user.has_usable_password(), person=user,
-                           company=membership.client.name if membership else "", studio=settings.LOUPE_STUDIO_NAME)
+                           company=membership.client.name if membership else "", studio=brand.current().name)
         return context
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
@@ -235,7 +237,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
             messages.success(self.request, "Your password is saved. Sign in with it and your authenticator's code.")
             return redirect("login")
         auth_login(self.request, locked, backend="agency.auth.UserBackend")
-        messages.success(self.request, f"Welcome to {settings.LOUPE_STUDIO_NAME}, {locked.full_name}: your password "
+        messages.success(self.request, f"Welcome to {brand.current().name}, {locked.full_name}: your password "
                          "is saved and you are signed in." if accepted else "Your new password is saved; you are "
                          "signed in.")
         return redirect("home")

@@ -10,6 +10,7 @@ the invoice number as the reference) that banking apps scan.
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from datetime import date
@@ -122,6 +123,12 @@ def logo_image(data: bytes | None) -> Any:
         return image
     except Exception:  # a broken logo file must not stop an invoice; the name is printed instead
         return None
+
+
+def _accent(seller: dict[str, str]) -> Any:
+    """The studio's accent as it was when the document was issued (``agency.brand``), else Loupe's."""
+    value = seller.get("accent", "")
+    return colors.HexColor(value) if re.fullmatch(r"#[0-9A-Fa-f]{6}", value or "") else ACCENT
 
 
 def _p(text: str, style: ParagraphStyle = BASE) -> Paragraph:
@@ -248,7 +255,7 @@ def render_pdf(document: Invoice, lines: Iterable[InvoiceLine] | None = None, lo
                  seller.get("footer", "")]
         canvas.drawString(18 * mm, 10 * mm, " · ".join(p for p in parts if p)[:170])
         canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{document.number} · page {doc.page}")
-        canvas.setStrokeColor(ACCENT)
+        canvas.setStrokeColor(_accent(seller))
         canvas.setLineWidth(2)
         canvas.line(0, A4[1] - 4, A4[0], A4[1] - 4)
         canvas.restoreState()

@@ -536,7 +536,7 @@ def invoice_credit(*, invoice: Invoice, by: User, reason: str, amount: Decimal |
                                    description=f"Credit on {invoice.number}: {reason.strip()}"[:200],
                                    quantity=Decimal("1"), unit_price=amount, amount=amount)
     _recalculate(note)
-    _issue(note, by, BillingProfile(**invoice.seller), invoice.buyer, 0)
+    _issue(note, by, BillingProfile.from_snapshot(invoice.seller), invoice.buyer, 0)
     note.tax_category = invoice.tax_category  # the note follows the invoice it corrects
     note.due_date = None
     note.save(update_fields=["tax_category", "due_date"])

@@ -172,6 +172,8 @@ class Quote(models.Model):
     valid_until = models.DateTimeField(null=True, blank=True)
     promised_due_at = models.DateTimeField(null=True, blank=True)
     promise_note = models.CharField(max_length=500, blank=True)
+    promise_pilot = models.CharField("pilot", max_length=300, blank=True,
+                                     help_text="What the promise says about the order's pilot (jobs.production.pilots).")
     decline_reason = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -267,8 +269,18 @@ class BillingProfile(models.Model):
         return self.legal_name
 
     def snapshot(self) -> dict[str, str]:
-        """What an invoice freezes of the seller, the logo by its stored name."""
-        return {**{name: getattr(self, name) for name in SELLER_FIELDS}, "logo": self.logo.name or ""}
+        """What an invoice freezes of the seller, the logo by its stored name (the billing profile's, else the studio
+        brand's, ``agency.brand``) and the brand's accent colour for the document's rule."""
+        from agency import brand
+
+        shown = brand.current()
+        return {**{name: getattr(self, name) for name in SELLER_FIELDS}, "logo": self.logo.name or shown.logo,
+                "accent": shown.accent}
+
+    @classmethod
+    def from_snapshot(cls, seller: dict[str, str]) -> BillingProfile:
+        """The seller an issued document froze, as a profile again (a credit note follows its invoice's seller)."""
+        return cls(**{name: seller.get(name, "") for name in SELLER_FIELDS}, logo=seller.get("logo", ""))
 
 
 SELLER_FIELDS = ("legal_name", "street", "postcode", "city", "country", "vat_number", "registration", "email",

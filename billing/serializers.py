@@ -72,12 +72,13 @@ class QuoteSerializer(serializers.ModelSerializer):
     lines = QuoteLineSerializer(many=True, read_only=True)
     order = serializers.UUIDField(source="order_id", read_only=True)
     promise_note = LocalTimesField()
+    promise_pilot = LocalTimesField()
 
     class Meta:
         model = Quote
         fields = ["id", "order", "status", "currency", "price_list_name", "lines", "net_total", "tax_rate", "tax_total",
-                  "total", "valid_until", "promised_due_at", "promise_note", "decline_reason", "created_at", "sent_at",
-                  "answered_at"]
+                  "total", "valid_until", "promised_due_at", "promise_note", "promise_pilot", "decline_reason", "created_at",
+                  "sent_at", "answered_at"]
         read_only_fields = fields
 
 

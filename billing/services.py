@@ -150,9 +150,16 @@ def quote_draft(*, order: Order, by: User) -> Quote:
     currency = price_list.currency
     lines = quote_lines(price_list=price_list, services=list(order.services.all()), complexities=complexities,
                         turnaround=order.turnaround)
+    free = order.free_pictures is not None  # a free trial (storefront.trials): priced, then taken off, no minimum
+    if free:
+        work = sum((line.amount for line in lines if line.kind not in DERIVED), Decimal("0"))
+        lines = [line for line in lines if line.kind not in DERIVED]
+        lines.append(pricing.Line(LineKind.DISCOUNT, f"Free trial ({sum(complexities.values())} pictures)",
+                                  Decimal(1), -work, -work))
     tax_rate = tax.rate_for(order.client, fallback=price_list.tax_rate)
     quote = Quote.objects.create(order=order, currency=currency, tax_rate=tax_rate, created_by=by,
-                                 price_list_name=str(price_list), minimum_order=price_list.minimum_order,
+                                 price_list_name=str(price_list),
+                                 minimum_order=Decimal("0") if free else price_list.minimum_order,
                                  surcharge_multiplier=price_list.multiplier(order.turnaround))
     QuoteLine.objects.bulk_create([
         QuoteLine(quote=quote, position=n, kind=line.kind, description=line.description, service_id=line.service_id,

@@ -75,10 +75,11 @@ def quote_send(*, quote: Quote, by: User, valid_days: int = 14) -> Quote:
     promise = planning.order_promise(quote.order)
     now = timezone.now()
     _move(quote, "send", sent_at=now, valid_until=now + timedelta(days=valid_days), promised_due_at=promise.due_at,
-          promise_note=promise.note[:500])
+          promise_note=promise.note[:500], promise_pilot=promise.pilot[:300])
     # The cause before its effect on the timeline: "Quote sent", then the order's "waiting for the answer".
     record_event(audience=Audience.CLIENT, order=quote.order, actor=by, verb="quote.sent",
-                 message=f"Quote sent, valid until {stamp(quote.valid_until)}; delivery promised by {stamp(promise.due_at)}",
+                 message=f"Quote sent, valid until {stamp(quote.valid_until)}; delivery promised by {stamp(promise.due_at)}"
+                         + (" (the pilot's pictures)" if promise.pilot else ""),
                  data={"quote": str(quote.pk)})
     workflow.order_quote(order_id=quote.order_id, by=by)
     return quote

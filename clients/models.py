@@ -7,13 +7,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from agency.models import studio_time_zone, validate_time_zone
+from agency.models import HEX_COLOUR, studio_time_zone, validate_time_zone
 
-hex_colour = RegexValidator(r"^#[0-9A-Fa-f]{6}$", "Use a hex colour such as #FFFFFF.")
+hex_colour = HEX_COLOUR  # one colour rule (agency.models), kept under this name for the migrations
 
 
 class Currency(models.TextChoices):
@@ -32,7 +32,9 @@ class Invoicing(models.TextChoices):
 
 
 def validate_country(value: str) -> None:
-    if not (len(value) == 2 and value.isalpha() and value.isupper()):
+    from clients.countries import CODES
+
+    if value not in CODES:
         raise ValidationError("Give the ISO 3166 country code in two capital letters, e.g. DE or US.")
 
 
@@ -43,7 +45,7 @@ class Client(models.Model):
     # The contract terms the studio edits, in form order (the page form and the API share this list).
     TERMS_FIELDS = ("name", "billing_email", "vat_number", "billing_street", "billing_postcode", "billing_city",
                     "billing_country", "currency", "time_zone", "tax_rate", "payment_terms_days", "invoicing",
-                    "pay_before_download", "free_revision_rounds", "auto_approve_days", "keep_files_days",
+                    "pay_before_download", "free_revision_rounds", "pilot_size", "auto_approve_days", "keep_files_days",
                     "keep_deliveries_days", "legal_hold", "account_manager", "notes", "is_active")
     BILLING_ADDRESS = ("billing_street", "billing_postcode", "billing_city", "billing_country")
 
@@ -74,6 +76,11 @@ class Client(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text="Approve a delivery automatically after this many days without an answer (a reminder goes out "
                   "the day before). Empty: never.")
+    # Pilot batches (jobs/production/pilots.py): a new style guide's first order starts with this many pictures.
+    pilot_size = models.PositiveSmallIntegerField(
+        "pilot pictures", default=5, validators=[MaxValueValidator(50)],
+        help_text="A style guide never delivered under starts with a pilot: this many pictures of its first order are "
+                  "produced, delivered and approved before the rest start. 0: no pilot.")
     # How long an order's files are kept after it completes (jobs/retention.py); empty: the studio's default.
     keep_files_days = models.PositiveSmallIntegerField(
         "keep originals and versions (days)", null=True, blank=True,
@@ -270,6 +277,7 @@ class WebhookEvent(models.TextChoices):
     ORDER_DELIVERED = "order.delivered", "An order was delivered"
     REVISION_REQUESTED = "revision.requested", "Revisions were requested"
     REVIEW_DECIDED = "review.decided", "A reviewer approved pictures or asked for changes"
+    PILOT_APPROVED = "order.pilot_approved", "A pilot was approved and the rest of its order started"
     ORDER_COMPLETED = "order.completed", "An order was completed"
     INVOICE_ISSUED = "invoice.issued", "An invoice was issued"
     PING = "ping", "Test delivery"

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Replace
@@ -23,7 +22,7 @@ from django.utils.http import urlsafe_base64_encode
 from agency import security_log
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import CLIENT_ROLES, ApiToken, Role, SecurityEvent, User
-from agency.notifications import absolute_url, header_safe
+from agency.notifications import absolute_url, send_branded, studio_name
 from agency.tasks import enqueue_on_commit
 from clients.models import Client, Membership, StyleGuide
 from clients.permissions import can_edit_style_guide, can_manage_clients, can_manage_team
@@ -128,7 +127,7 @@ def invitation_send(*, user_id: Any, invited_by_id: Any = None) -> int:
     membership = getattr(user, "membership", None)  # None for nobody and for studio staff
     if membership is None or user.has_usable_password() or not membership.client.is_active:
         return 0
-    client, studio = membership.client, settings.LOUPE_STUDIO_NAME
+    client, studio = membership.client, studio_name()
     path = reverse("password_reset_confirm", kwargs={
         "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user),
     })
@@ -147,7 +146,7 @@ def invitation_send(*, user_id: Any, invited_by_id: Any = None) -> int:
         "user": user, "client_name": client.name, "path": absolute_url(path), "studio": studio, "who": who,
         "until": until_words, "role": INVITED_AS[can_manage_team(user, client)],
     })
-    sent = send_mail(header_safe(f"{who} invited you to {studio}"), body, None, [user.email])
+    sent = send_branded(f"{who} invited you to {studio}", body, [user.email])
     logger.info("invitation sent to user %s", user.pk)
     return sent
 
@@ -304,10 +303,26 @@ def style_guide_set_reference(*, guide: StyleGuide, by: User, key: str, label: s
     return _revise(guide, by, {"reference_key": key[:300], "reference_label": label[:255]})
 
 
+def style_guide_amend(*, guide: StyleGuide, note: str) -> StyleGuide:
+    """Add ``note`` to the current version of ``guide``'s family as the studio's rule requires (an approved pilot's
+    changes, ``jobs.production.pilots``): a new version when the current one is in use, and locked, since the order
+    that asked for it follows it. No person's permission is asked: the client's approval is the reason."""
+    current = StyleGuide.objects.select_for_update().get(family=guide.family, is_current=True)
+    notes = f"{current.notes}\n\n{note}".strip() if current.notes else note
+    amended = _new_version(current, None, {"notes": notes[:StyleGuide._meta.get_field("notes").max_length]})
+    style_guide_lock(guide=amended)
+    amended.refresh_from_db(fields=["locked_at"])
+    return amended
+
+
 def _revise(guide: StyleGuide, by: User, content: dict[str, Any]) -> StyleGuide:
     if not can_edit_style_guide(by, guide.client):
         raise NotPermitted("You cannot edit this company's style guides.")
     guide = StyleGuide.objects.select_for_update().get(pk=guide.pk)
+    return _new_version(guide, by, content)
+
+
+def _new_version(guide: StyleGuide, by: User | None, content: dict[str, Any]) -> StyleGuide:
     if not guide.is_current:
         raise InvalidTransition(f"Version {guide.version} has been replaced by a newer version; edit that one.")
     if not guide.is_locked:

@@ -36,13 +36,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, RuleViolation
-from agency.notifications import absolute_url
+from agency.notifications import absolute_url, send_branded
 from agency.permissions import require
 from agency.statemachine import StateTable
 from agency.tasks import enqueue_on_commit
@@ -428,10 +427,10 @@ def mail_switched_off(*, endpoint_id: Any) -> int:
     if endpoint.is_active or owner is None or not owner.is_active:
         return 0
     url = absolute_url(f"/webhooks/{endpoint.pk}/")
-    return send_mail(
+    return send_branded(
         f"Webhook switched off: {endpoint.url}",
         f"Loupe could not deliver events to {endpoint.url} for 24 hours ({endpoint.disabled_reason}). Fix the "
-        f"receiver, switch it on again and send the failed deliveries again:\n{url}\n", None, [owner.email])
+        f"receiver, switch it on again and send the failed deliveries again:\n{url}\n", [owner.email])
 
 
 def due_deliveries() -> list[str]:

@@ -31,8 +31,8 @@ class ServiceAdmin(admin.ModelAdmin):
 class OrderImageInline(admin.TabularInline):
     model = OrderImage
     extra = 0
-    fields = ("filename", "sku", "status", "complexity", "complexity_estimate", "width", "height", "format")
-    readonly_fields = ("complexity_estimate", "width", "height", "format")
+    fields = ("filename", "sku", "status", "complexity", "complexity_estimate", "in_pilot", "width", "height", "format")
+    readonly_fields = ("complexity_estimate", "in_pilot", "width", "height", "format")
 
 
 class EventInline(admin.TabularInline):
@@ -49,14 +49,15 @@ class EventInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("number", "title", "client", "status", "turnaround", "created_at", "due_at")
-    list_filter = ("status", "turnaround", "legal_hold", "client")
+    list_filter = ("status", "turnaround", "pilot_status", "legal_hold", "client")
     search_fields = ("number", "title", "po_number", "client__name")
     list_select_related = ("client",)
     date_hierarchy = "created_at"
     # Status changes go through the workflow (with their events), never through a plain edit; so does a legal
-    # hold (the order page or POST /api/v1/orders/{id}/legal-hold/, which write the timeline).
-    readonly_fields = ("number", "status", "held_from", "created_at", "submitted_at", "due_at", "created_by",
-                       "legal_hold", "files_deleted_at", "deliveries_deleted_at")
+    # hold (the order page or POST /api/v1/orders/{id}/legal-hold/, which write the timeline), and the pilot
+    # (jobs.production.pilots: chosen on the order page or POST /api/v1/orders/{id}/pilot/).
+    readonly_fields = ("number", "status", "held_from", "pilot_status", "created_at", "submitted_at", "due_at",
+                       "created_by", "legal_hold", "files_deleted_at", "deliveries_deleted_at")
     filter_horizontal = ("services",)
     raw_id_fields = ("style_guide",)
     inlines = [OrderImageInline, EventInline]
@@ -65,14 +66,14 @@ class OrderAdmin(admin.ModelAdmin):
 @admin.register(OrderImage)
 class OrderImageAdmin(admin.ModelAdmin):
     list_display = ("filename", "order", "status", "complexity", "complexity_estimate", "format", "width", "height")
-    list_filter = ("status", "complexity", "complexity_estimate", "format")
+    list_filter = ("status", "complexity", "complexity_estimate", "in_pilot", "format")
     search_fields = ("filename", "sku", "order__number", "sha256")
     list_select_related = ("order",)
     raw_id_fields = ("order",)
     # What the upload pinned and checked, for support: the parts' checksums, the pinned ETag, attempts.
     readonly_fields = ("declared_size", "declared_sha256", "upload_key", "upload_id", "upload_etag", "part_checksums",
                        "parts_sha256", "uploaded_at", "attempts", "processing_started_at", "sha256", "size_bytes",
-                       "complexity_estimate", "complexity_features")
+                       "complexity_estimate", "complexity_features", "in_pilot")
 
 
 @admin.register(Event)

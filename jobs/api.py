@@ -24,7 +24,7 @@ from clients.tenancy import client_id_of
 from jobs import company_export, downloads, permissions, retention, selectors, services, workflow
 from jobs.intake import tiles, uploads
 from jobs.models import ImageStatus, VersionStatus
-from jobs.production import assignment, planning, qc, versions
+from jobs.production import assignment, pilots, planning, qc, versions
 from jobs.review import annotations as marks
 from jobs.review import deliveries, messages, proofing, references, reviewers, shares
 from jobs.serializers import (
@@ -51,6 +51,7 @@ from jobs.serializers import (
     OrderOutputSerializer,
     OrderUpdateSerializer,
     PartSignInputSerializer,
+    PilotChoiceSerializer,
     ProposalSerializer,
     QcInputSerializer,
     ReclassInputSerializer,
@@ -188,6 +189,16 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = LegalHoldInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._output(retention.set_legal_hold(order=order, by=request.user, **data.validated_data))
+
+    @extend_schema(request=PilotChoiceSerializer, responses=OrderOutputSerializer,
+                   summary="Choose the pilot's pictures (before production; docs/pilots.md)")
+    @action(detail=True, methods=["post"])
+    def pilot(self, request: Request, pk: Any = None) -> Response:
+        order = self.get_object()
+        data = PilotChoiceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pilots.pilot_choose(order=order, by=request.user, images=data.validated_data["images"])
+        return self._output(order)
 
     @extend_schema(request=None, responses=OrderOutputSerializer, summary="Resume an order on hold")
     @action(detail=True, methods=["post"])

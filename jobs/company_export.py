@@ -23,11 +23,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agency import live, security_log
+from agency import brand, live, security_log
 from agency.exceptions import InvalidTransition, NotPermitted
 from agency.models import SecurityEvent, User
 from agency.tasks import enqueue_on_commit
@@ -93,7 +92,7 @@ def _orders(user: Any, client: Client) -> tuple[list[dict[str, Any]], list[list[
     for mark in selectors.annotation_queryset(user).filter(order__in=orders).order_by("number"):
         marks_of.setdefault(mark.image_id, []).append(mark)
     rows, files, counts = [], [], {"orders": len(orders), "images": 0, "versions": 0, "marks": 0, "messages": 0}
-    base = (settings.LOUPE_BASE_URL or "").rstrip("/")
+    base = brand.current().base_url
     for order in orders:
         messages = [{"at": _when(m.created_at), "by": m.author.full_name if m.author else None, "text": m.body}
                     for m in messages_of.get(order.pk, [])]

@@ -27,6 +27,8 @@ VERBS: dict[str, str] = {
     "order.created": CLIENT, "order.updated": CLIENT, "order.submitted": CLIENT, "order.cancelled": CLIENT,
     "order.quoted": CLIENT, "order.requote": CLIENT, "order.in_production": CLIENT, "order.held": CLIENT,
     "order.resumed": CLIENT, "order.delivered": CLIENT, "order.revision": CLIENT, "order.completed": CLIENT,
+    # pilot batches (jobs.production.pilots)
+    "order.pilot_started": CLIENT, "order.pilot_chosen": CLIENT, "order.pilot_approved": CLIENT,
     "order.sla_at_risk": MANAGERS, "order.sla_breached": MANAGERS,
     # retention (jobs.retention): the client reads what was deleted; a legal hold is the studio's managers'
     "order.files_deleted": CLIENT, "order.deliveries_deleted": CLIENT,
@@ -42,7 +44,7 @@ VERBS: dict[str, str] = {
     "revision.reclassed": CLIENT,
     # the storefront (storefront.services): the company's verdict on the order, and which pictures it lets the
     # studio show in public
-    "order.rated": CLIENT,
+    "order.rated": CLIENT, "order.rating_hidden": CLIENT, "order.rating_shown": CLIENT,
     "portfolio.consented": CLIENT, "portfolio.withdrawn": CLIENT, "portfolio.shown": CLIENT, "portfolio.hidden": CLIENT,
     # quotes (billing): the client reads that a quote was sent or answered, never a draft's amounts
     "quote.drafted": MANAGERS, "quote.edited": MANAGERS, "quote.line_added": MANAGERS,

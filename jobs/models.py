@@ -71,6 +71,14 @@ class OrderStatus(models.TextChoices):
     ON_HOLD = "on_hold", "On hold"
 
 
+class PilotStatus(models.TextChoices):
+    """A new style guide's first order (jobs/production/pilots.py): none, its pilot in work, or approved."""
+
+    NONE = "", "None"
+    RUNNING = "running", "In work"
+    APPROVED = "approved", "Approved"
+
+
 # Named groups of order states, declared once (CONVENTIONS.md §2.3); the tables, the clock, scheduling,
 # production, proofing and the lists import them.
 # The studio owes work: its SLA clock runs, work is assigned, started and uploaded.
@@ -137,6 +145,11 @@ class Order(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    free_pictures = models.PositiveSmallIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="A free trial (storefront.trials): at most this many pictures, none charged, all of them a pilot.")
+    pilot_status = models.CharField(max_length=10, choices=PilotStatus.choices, blank=True, default=PilotStatus.NONE,
+                                    editable=False, help_text="Set when production starts (jobs/production/pilots.py).")
     # Pay before download (a client setting): billing releases the files through jobs.review.payment_holds.
     downloads_held = models.BooleanField(default=False, editable=False,
                                          help_text="The client sees watermarked previews until the invoice is paid.")
@@ -174,6 +187,7 @@ class ImageStatus(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     APPROVED = "approved", "Approved"
     REVISION_REQUESTED = "revision_requested", "Revision requested"
+    WAITING_PILOT = "waiting_pilot", "Waiting for the pilot's approval"
 
 
 # Work its retoucher still has to do on an image: booked against their capacity and counted in the
@@ -291,6 +305,8 @@ class OrderImage(StoredImage):
     original = models.FileField(upload_to=_legacy_key, max_length=300, blank=True)
     preflight = models.JSONField(default=list, blank=True, help_text="Pre-flight warnings: [{code, message}].")
     position = models.PositiveIntegerField(default=0)
+    in_pilot = models.BooleanField("in the pilot", default=False,
+                                   help_text="Produced and approved first; the studio may choose it before production.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Production: when the retoucher last started work on it (minutes to submission are measured from here).
     work_started_at = models.DateTimeField(null=True, blank=True, editable=False)

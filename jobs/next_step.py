@@ -23,7 +23,7 @@ from typing import Any
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
 from jobs import permissions
-from jobs.models import IN_WORK, NOT_ACCEPTED, ImageStatus, OrderStatus, RevisionRound, RoundStatus
+from jobs.models import IN_WORK, NOT_ACCEPTED, ImageStatus, OrderStatus, PilotStatus, RevisionRound, RoundStatus
 
 S = OrderStatus
 
@@ -48,6 +48,9 @@ STEPS: tuple[Step, ...] = (
     Step("confirm", Q(status=S.REVISION, awaiting_round=True), permissions.is_client_admin,
          "Confirm the billable revision round", "Waiting for your company admin to confirm the revision round",
          "Waiting for the client admin to confirm a billable round"),
+    Step("review", Q(status=S.DELIVERED, pilot_status=PilotStatus.RUNNING, waiting_count__gt=0), permissions.is_client_user,
+         "Review the pilot: the other {waiting} picture{waiting_s} start when you approve it",
+         "The pilot is delivered: review it", "Waiting for the client's review of the pilot"),
     Step("review", Q(status=S.DELIVERED), permissions.is_client_user,
          "Review the delivery", "Delivered: review it", "Waiting for the client's review"),
     Step("deliver", Q(status__in=IN_WORK, ready_count__gt=0), permissions.runs_orders,
@@ -75,6 +78,10 @@ def _facts() -> dict[str, Any]:
         "ready_count": Count("images", filter=Q(images__status=ImageStatus.READY), distinct=True),
         "delivered_count": Count("images", filter=Q(images__status=ImageStatus.DELIVERED), distinct=True),
         "to_schedule_count": Count("images", filter=Q(images__status=ImageStatus.RECEIVED), distinct=True),
+        "waiting_count": Count("images", filter=Q(images__status=ImageStatus.WAITING_PILOT), distinct=True),
+        "pilot_count": Count("images", filter=Q(images__in_pilot=True), distinct=True),
+        "pilot_approved_count": Count("images", filter=Q(images__in_pilot=True, images__status=ImageStatus.APPROVED),
+                                      distinct=True),
         "awaiting_round": Exists(RevisionRound.objects.filter(order=OuterRef("pk"),
                                                              status=RoundStatus.AWAITING_CONFIRMATION)),
     }
@@ -156,7 +163,7 @@ class NextStep:
 
 def next_step(order: Any, user: Any) -> NextStep | None:
     """The order's next step in words for ``user`` (the order comes from ``with_next_step``)."""
-    counts = {name: getattr(order, f"{name}_count", 0) or 0 for name in ("ready", "to_schedule", "delivered")}
+    counts = {name: getattr(order, f"{name}_count", 0) or 0 for name in ("ready", "to_schedule", "delivered", "waiting")}
     words = {**counts, **{f"{name}_s": "" if n == 1 else "s" for name, n in counts.items()}}
     # Two parties may each have a move (the client reviews what was delivered while the studio delivers
     # the rest of a round): the viewer's own step wins for them.

@@ -24,11 +24,15 @@ ORDER_EVENTS = {
 }
 
 
-def announce_order_change(*, order: Any, from_status: str, to_status: str, **kwargs: Any) -> None:
+# Moves that are news of their own, whatever state they lead to.
+ACTION_EVENTS = {"start_rest": WebhookEvent.PILOT_APPROVED}
+
+
+def announce_order_change(*, order: Any, from_status: str, to_status: str, action: str = "", **kwargs: Any) -> None:
     """Each status change a connected system cares about (submitted, quoted, in production, delivered,
-    revision, completed) becomes one webhook event for the company's endpoints and the studio's
-    (``clients.webhooks.emit``); a resumed hold is not news."""
-    event = ORDER_EVENTS.get(to_status)
+    revision, completed, a pilot approved and the rest started) becomes one webhook event for the company's
+    endpoints and the studio's (``clients.webhooks.emit``); a resumed hold is not news."""
+    event = ACTION_EVENTS.get(action) or ORDER_EVENTS.get(to_status)
     if event is None or from_status == OrderStatus.ON_HOLD:
         return
     webhooks.emit(event, client_id=order.client_id, data=webhooks.order_data(order))

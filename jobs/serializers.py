@@ -132,6 +132,21 @@ class LegalHoldInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
 
 
+class PilotSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["running", "approved"],
+                                     help_text="running: the pilot's pictures are in work or review; approved: the rest "
+                                               "started.")
+    pictures = serializers.IntegerField(help_text="Pictures in the pilot.")
+    approved = serializers.IntegerField(help_text="Of those, approved by the client.")
+    waiting = serializers.IntegerField(help_text="Pictures waiting for the pilot's approval (0 once it is approved).")
+
+
+class PilotChoiceSerializer(serializers.Serializer):
+    images = serializers.ListField(child=serializers.UUIDField(), max_length=50, allow_empty=True,
+                                   help_text="The pictures that make the pilot, at most the client's pilot size; [] "
+                                             "leaves it to the first pictures by position.")
+
+
 class OrderOutputSerializer(serializers.ModelSerializer):
     held_from = HeldFromField(help_text="While on hold: the state it returns to; otherwise null.")
     client = serializers.SerializerMethodField()
@@ -142,13 +157,21 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     image_count = serializers.IntegerField(read_only=True)
     actions = OrderActionsField()
     retention = serializers.SerializerMethodField()
+    pilot = serializers.SerializerMethodField(
+        help_text="A new style guide's first order starts with a pilot (docs/pilots.md); null: no pilot.")
 
     class Meta:
         model = Order
         fields = ["id", "number", "title", "status", "held_from", "client", "style_guide", "services", "turnaround",
                   "instructions", "po_number", "image_count", "created_at", "submitted_at", "due_at", "sla", "actions",
-                  "next_step", "retention"]
+                  "next_step", "pilot", "retention"]
         read_only_fields = fields
+
+    @extend_schema_field(PilotSerializer(allow_null=True))
+    def get_pilot(self, order: Order) -> dict[str, Any] | None:
+        from jobs.production import pilots
+
+        return pilots.facts(order)
 
     @extend_schema_field(RetentionSerializer)
     def get_retention(self, order: Order) -> dict[str, Any]:
@@ -341,7 +364,7 @@ class ImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderImage
         fields = ["id", "order", "filename", "sku", "instructions", "status", "reason", "processing", "complexity",
-                  "complexity_estimate", "complexity_features", "complexity_reason", "format", "width", "height",
+                  "complexity_estimate", "complexity_features", "complexity_reason", "in_pilot", "format", "width", "height",
                   "megapixels", "mode", "bit_depth", "icc_profile", "has_alpha", "dpi",
                   "size_bytes", "sha256", "preflight", "thumbnail", "preview", "tiles", "versions", "created_at"]
         read_only_fields = fields

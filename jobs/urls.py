@@ -16,6 +16,7 @@ urlpatterns = [
     path("orders/<uuid:pk>/deliveries/new/", production.delivery_create, name="delivery_create"),
     path("orders/<uuid:pk>/messages/", production.message_post, name="message_post"),
     path("orders/<uuid:pk>/legal-hold/", views.order_legal_hold, name="order_legal_hold"),
+    path("orders/<uuid:pk>/pilot/", views.order_pilot, name="order_pilot"),
     path("clients/<uuid:pk>/data/", views.company_exports, name="company_exports"),
     path("data/<uuid:pk>/download/", views.company_export_download, name="company_export_download"),
     path("orders/<uuid:pk>/<slug:action>/", views.order_transition, name="order_transition"),

@@ -24,9 +24,17 @@ from clients.tenancy import client_id_of
 from jobs import company_export, permissions, retention, selectors, services, workflow
 from jobs.forms import ImageForm, OrderFilterForm, OrderForm, TransitionForm
 from jobs.intake import uploads
-from jobs.models import BEFORE_PRODUCTION, DELIVERED_WORK, CompanyExport, DeliveryStatus, ImageStatus, OrderStatus
+from jobs.models import (
+    BEFORE_PRODUCTION,
+    DELIVERED_WORK,
+    NOT_ACCEPTED,
+    CompanyExport,
+    DeliveryStatus,
+    ImageStatus,
+    OrderStatus,
+)
 from jobs.next_step import next_step
-from jobs.production import assignment, planning, sla
+from jobs.production import assignment, pilots, planning, sla
 from jobs.review import annotations, payment_holds
 from jobs.views_production import production_context
 
@@ -216,7 +224,30 @@ def _images_context(user: Any, order: Any) -> dict[str, Any]:
         "rejected_count": sum(1 for i in images if i.status == ImageStatus.REJECTED),
         "can_upload": uploads.images_editable(user, order),
         "grades": permissions.can_grade_complexity(user),  # the measured grade beside each picture
+        **_pilot_context(user, order, images, before_production),
     }
+
+
+def _pilot_context(user: Any, order: Any, images: list[Any], before_production: bool) -> dict[str, Any]:
+    """The order's pilot (``jobs.production.pilots``): before production the one it will run (the studio may choose
+    its pictures), afterwards its counts. The grid marks the pilot's pictures."""
+    plan = pilots.plan(order, [i for i in images if i.status not in NOT_ACCEPTED]) if before_production else None
+    if plan is not None:
+        return {"pilot_plan": plan, "pilot_ids": {i.pk for i in plan.pilot},
+                "can_choose_pilot": permissions.runs_orders(user) and order.status in BEFORE_PRODUCTION}
+    facts = pilots.facts(order)
+    return {"pilot": facts, "pilot_ids": {i.pk for i in images if i.in_pilot} if facts else set()}
+
+
+@login_required
+@require_POST
+def order_pilot(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The studio chooses the pilot's pictures (``pilots.pilot_choose``); the same choice twice changes nothing."""
+    order = selectors.order_get(request.user, pk)
+    chosen = pilots.pilot_choose(order=order, by=request.user, images=request.POST.getlist("images"))
+    messages.success(request, f"The pilot is {len(chosen)} chosen picture{'s' if len(chosen) != 1 else ''}, topped up "
+                              "with the first by position." if chosen else "The pilot is the first pictures by position.")
+    return redirect(f"{reverse('jobs:order_detail', args=[order.pk])}#images")
 
 
 @login_required

@@ -16,7 +16,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from agency.calendar import studio_calendar
-from agency.exceptions import InvalidTransition, NotPermitted
+from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import User
 from agency.statemachine import StateTable
 from jobs import permissions
@@ -30,6 +30,7 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderStatus,
+    PilotStatus,
     RoundStatus,
     VersionStatus,
 )
@@ -51,6 +52,8 @@ ORDERS.add("resume", {S.ON_HOLD}, lambda order: order.held_from, when=lambda ord
 ORDERS.add("deliver", {S.IN_PRODUCTION, S.REVISION, S.DELIVERED}, S.DELIVERED)
 ORDERS.add("request_revision", {S.DELIVERED}, S.REVISION)
 ORDERS.add("complete", {S.DELIVERED}, S.COMPLETED)
+# A pilot's approval (jobs/production/pilots.py) starts the rest of the order: back into production, a new clock.
+ORDERS.add("start_rest", {S.DELIVERED}, S.IN_PRODUCTION)
 
 IM = ImageStatus
 # Per image (DESIGN.md §4): received → assigned → in_progress → in_qc → (qc_rejected → in_progress) →
@@ -66,6 +69,15 @@ IMAGES.add("qc_reject", {IM.IN_QC}, IM.QC_REJECTED)
 IMAGES.add("deliver", {IM.READY}, IM.DELIVERED)
 IMAGES.add("approve", {IM.DELIVERED}, IM.APPROVED)
 IMAGES.add("request_revision", {IM.DELIVERED}, IM.REVISION_REQUESTED)
+# Pilot batches: an order's pictures beyond its pilot wait (never scheduled) until the client approves the pilot.
+IMAGES.add("wait_for_pilot", {IM.RECEIVED}, IM.WAITING_PILOT)
+IMAGES.add("release", {IM.WAITING_PILOT}, IM.RECEIVED)
+
+P = PilotStatus
+# An order's pilot: set going when production starts, approved when the client approved every pilot picture.
+PILOTS = StateTable("pilot", dict(P.choices), field_name="pilot_status")
+PILOTS.add("start", {P.NONE}, P.RUNNING)
+PILOTS.add("approve", {P.RUNNING}, P.APPROVED)
 
 V = VersionStatus
 VERSIONS = StateTable("version", dict(V.choices))
@@ -153,6 +165,11 @@ def order_submit(*, order_id: Any, by: User) -> Order:
     ORDERS.check("submit", order, refusal)
     if not order.services.exists():
         raise InvalidTransition(f"Order {order.number} has no services; choose at least one before submitting.")
+    if order.free_pictures is not None:  # a free trial (storefront.trials) is at most its pictures
+        extra = OrderImage.objects.filter(order=order).accepted().count() - order.free_pictures
+        if extra > 0:
+            raise RuleViolation(f"Order {order.number} is a free trial of at most {order.free_pictures} pictures; remove "
+                                f"{extra} before submitting.", field="images")
     blocking = OrderImage.objects.filter(order=order).blocking().count()
     if blocking:
         raise InvalidTransition(
@@ -205,6 +222,9 @@ def order_start_production(*, order_id: Any, by: User, promised: Any = None) -> 
     changes = {name: getattr(order, name) for name in fields}
     # A pay-before-download client gets watermarked previews until billing records the payment.
     changes["downloads_held"] = order.client.pay_before_download
+    from jobs.production import pilots  # pilots moves images along this module's tables
+
+    changes.update(pilots.begin(order, by=by))  # a new style guide's first order starts with its pilot
     return _transition(order, "start_production", by=by, verb="order.in_production",
                        message="Quote accepted; production started", **changes)
 
@@ -252,6 +272,17 @@ def order_request_revision(*, order: Order, by: User, message: str, data: dict[s
     fields = sla.start_revision(order, now=timezone.now(), calendar=studio_calendar())
     clock = {name: getattr(order, name) for name in fields}
     return _transition(order, "request_revision", by=by, verb="order.revision", message=message, data=data, **clock)
+
+
+def order_start_rest(*, order: Order, by: User | None, message: str, data: dict[str, Any], promised: Any = None,
+                     **changes: Any) -> Order:
+    """The client approved the pilot (``jobs.production.pilots.release``, order row locked): the rest of the order
+    goes into production with a new SLA clock (due: the tier's or the schedule's promise, whichever is later)."""
+    ORDERS.check("start_rest", order, _refusal(order, "the rest of an order starts when its delivered pilot is approved."))
+    fields = sla.start(order, now=timezone.now(), calendar=studio_calendar(), promised=promised)
+    clock = {name: getattr(order, name) for name in fields}
+    return _transition(order, "start_rest", by=by, verb="order.pilot_approved", message=message, data=data,
+                       **clock, **changes)
 
 
 def order_complete(*, order: Order, by: User | None, message: str) -> Order:

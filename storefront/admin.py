@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from storefront.models import Estimate, PortfolioConsent, PortfolioPair, Rating
+from storefront.models import Estimate, PortfolioConsent, PortfolioPair, Rating, TrialRequest
 
 
 @admin.register(Rating)
@@ -56,6 +56,24 @@ class EstimateAdmin(admin.ModelAdmin):
     list_display = ["created_at", "count", "price", "currency", "turnaround", "ready_by", "expires_at"]
     list_filter = ["turnaround"]
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(TrialRequest)
+class TrialRequestAdmin(admin.ModelAdmin):
+    """Prospects' trial requests: read here; answered on Trials (/trials/) or the API, which create the company
+    and its free order in one go (``storefront.trials``)."""
+
+    list_display = ["created_at", "company", "contact_name", "email", "country", "pictures", "status", "decided_by"]
+    list_filter = ["status", "country"]
+    search_fields = ["company", "contact_name", "email", "vat_number"]
+    date_hierarchy = "created_at"
+    list_select_related = ["decided_by"]
 
     def has_add_permission(self, request: object) -> bool:
         return False

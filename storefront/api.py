@@ -10,6 +10,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,7 +21,7 @@ from agency.exceptions import NotPermitted, RuleViolation, problem_response
 from agency.throttle import PerAddress
 from agency.uploads import size_words
 from jobs.selectors import order_get
-from storefront import estimates, permissions, selectors, services
+from storefront import estimates, permissions, selectors, services, trials
 from storefront.models import Piece, PortfolioService
 from storefront.serializers import (
     ConsentInputSerializer,
@@ -31,6 +32,10 @@ from storefront.serializers import (
     PairUpdateSerializer,
     RatingInputSerializer,
     RatingSerializer,
+    TrialDeclineSerializer,
+    TrialInputSerializer,
+    TrialReceiptSerializer,
+    TrialSerializer,
 )
 
 
@@ -59,6 +64,24 @@ class OrderRatingView(APIView):
         data.is_valid(raise_exception=True)
         rating = services.rating_give(order=order, by=request.user, **data.validated_data)
         return Response(RatingSerializer(selectors.order_rating(request.user, order) or rating).data)
+
+
+class RatingVisibilitySerializer(serializers.Serializer):
+    hidden = serializers.BooleanField(help_text="true takes the published comment off the public page, false shows it.")
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="",
+                                   help_text="Why (needed to hide; its author reads it).")
+
+
+class OrderRatingVisibilityView(APIView):
+    @extend_schema(request=RatingVisibilitySerializer, responses={200: RatingSerializer},
+                   summary="Take the order's published comment off the public page, saying why, or show it again "
+                           "(the studio's managers; the rating still counts)")
+    def post(self, request: Request, pk: Any) -> Response:
+        order = order_get(request.user, pk)
+        data = RatingVisibilitySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(RatingSerializer(services.comment_visibility(order=order, by=request.user,
+                                                                     **data.validated_data)).data)
 
 
 class PublicRatingsView(APIView):
@@ -116,6 +139,57 @@ class PublicEstimateView(APIView):
         response = Response(EstimateSerializer(made).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
+
+
+class TrialThrottle(PerAddress):
+    """A trial request reaches the studio's managers: ten an hour per network address."""
+
+    scope, limit, window_seconds = "public-trial", 10, 3600
+
+
+class PublicTrialView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TrialThrottle]
+
+    @extend_schema(request=TrialInputSerializer, responses={201: TrialReceiptSerializer},
+                   summary="Ask the studio for a free trial (anonymous, ten an hour per address): a manager accepts it "
+                           "(you are invited as your company's admin with a free first order) or declines it, by mail")
+    def post(self, request: Request) -> Response:
+        data = TrialInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        estimate = fields.pop("estimate", None)
+        made = trials.trial_request(estimate_id=estimate, ip_address=request.META.get("REMOTE_ADDR"), **fields)
+        response = Response(TrialReceiptSerializer(made).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@extend_schema_view(list=extend_schema(summary="Trial requests, newest first (the studio's managers)"),
+                    retrieve=extend_schema(summary="One trial request"))
+class TrialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TrialSerializer
+
+    def get_queryset(self) -> Any:
+        if self.action == "list" and not permissions.can_answer_trials(self.request.user):
+            raise NotPermitted("The studio's managers read and answer trial requests.")
+        return selectors.trial_list(self.request.user)  # nobody else's scope holds one: 404
+
+    @extend_schema(request=None, responses=TrialSerializer, summary="Accept: the company, its admin (invited by mail), "
+                   "its first style guide and its free first order are created at once")
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: Any = None) -> Response:
+        return Response(TrialSerializer(trials.trial_accept(trial=self.get_object(), by=request.user)).data)
+
+    @extend_schema(request=TrialDeclineSerializer, responses=TrialSerializer,
+                   summary="Decline with a reason (sent to the contact by mail)")
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: Any = None) -> Response:
+        data = TrialDeclineSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(TrialSerializer(trials.trial_decline(trial=self.get_object(), by=request.user,
+                                                             **data.validated_data)).data)
 
 
 def pair_url(request: Request, pair: Any, side: str) -> str:

@@ -22,6 +22,8 @@ class StorefrontConfig(AppConfig):
 
         post_migrate.connect(ensure_schedules, sender=self)
         register("storefront:portfolio_manage", "Portfolio", permissions.can_curate_portfolio, position=92)
+        register("storefront:trial_list", "Trials", permissions.can_answer_trials, position=93)
         register_kind("rating_request", "A finished order waits for your rating", {"client_admin"})
+        register_kind("trial_requested", "A prospect asks for a free trial", {"account_manager", "admin"})
         # jobs never imports the storefront: it announces what happened, and the storefront follows.
         receivers.connect()

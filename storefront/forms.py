@@ -56,3 +56,38 @@ class EstimateForm(forms.Form):
         self.fields["services"].choices = services
         self.fields["turnaround"].choices = turnarounds
         self.fields["count"].widget.attrs["max"] = max_count
+
+
+class TrialForm(forms.Form):
+    """The free trial's request: shapes only (the rules and their words are ``storefront.trials``')."""
+
+    company = forms.CharField(label="Company", max_length=200, required=False,
+                              widget=forms.TextInput(attrs={"autocomplete": "organization"}))
+    contact_name = forms.CharField(label="Your name", max_length=150, required=False,
+                                   widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.CharField(label="E-mail", max_length=254, required=False,
+                            widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+                            help_text="The studio answers here; if it accepts, your invitation to sign in comes here too.")
+    country = forms.CharField(label="Country", max_length=2, required=False,
+                              widget=forms.TextInput(attrs={"autocomplete": "country", "size": 3,
+                                                            "placeholder": "FR"}),
+                              help_text="Two letters, as on your VAT id: FR, DE, US…")
+    vat_number = forms.CharField(label="VAT id (optional)", max_length=32, required=False)
+    services = forms.MultipleChoiceField(choices=[], required=False, widget=forms.CheckboxSelectMultiple,
+                                         label="What should we do?")
+    pictures = forms.CharField(label="Free pictures", required=False,
+                               widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}))
+    message = forms.CharField(label="Anything we should know? (optional)", required=False, max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    estimate = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, services: list[tuple[str, str]], offered: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["services"].choices = services
+        self.fields["pictures"].widget.attrs["max"] = offered
+        self.fields["pictures"].help_text = f"Up to {offered}, retouched free of charge as your first order."
+
+
+class TrialDeclineForm(forms.Form):
+    reason = forms.CharField(label="Why (sent to them)", max_length=500,
+                             widget=forms.Textarea(attrs={"rows": 2}))

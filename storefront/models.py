@@ -38,6 +38,12 @@ class Rating(models.Model):
     # When the current answer was given: a changed rating counts from its change (the public page's
     # twelve months are counted on it).
     rated_at = models.DateTimeField(default=timezone.now)
+    # The studio may take an abusive published comment off its page (``services.comment_visibility``); the rating
+    # still counts. A changed comment is shown again until the studio hides it anew.
+    hidden_at = models.DateTimeField(null=True, blank=True, editable=False)
+    hidden_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", editable=False)
+    hidden_reason = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     tenant_path = "client"
@@ -162,3 +168,47 @@ class Estimate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} pictures: {self.price} {self.currency}"
+
+
+class TrialStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+
+
+class TrialRequest(models.Model):
+    """A prospect's request for a free trial (``storefront.trials``), usually from their estimate. A manager
+    accepts it (the company is created with the contact invited as its admin, and a free first order that is a
+    pilot) or declines it with a reason the contact is told. Not a tenant's data until accepted: the studio's
+    managers read it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.CharField(max_length=200)
+    contact_name = models.CharField(max_length=150)
+    email = models.EmailField()
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2.")
+    vat_number = models.CharField("VAT number", max_length=32, blank=True)
+    pictures = models.PositiveSmallIntegerField(help_text="Free pictures asked for (at most the studio's offer).")
+    services = models.JSONField(default=list, help_text="The service codes wanted.")
+    message = models.TextField(blank=True, max_length=2000)
+    estimate = models.ForeignKey(Estimate, null=True, blank=True, on_delete=models.SET_NULL, related_name="trials")
+    # the estimate's figures, kept with the request (the estimate itself is deleted after a day)
+    estimate_summary = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=TrialStatus.choices, default=TrialStatus.REQUESTED)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.CharField(max_length=500, blank=True)
+    client = models.ForeignKey("clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               help_text="The company created when it was accepted.")
+    order = models.ForeignKey("jobs.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              help_text="The free first order created when it was accepted.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "-created_at"], name="trial_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.company} ({self.get_status_display().lower()})"

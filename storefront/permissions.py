@@ -43,3 +43,8 @@ def can_see_portfolio_consent(user: Any, order: Any) -> bool:
 def can_curate_portfolio(user: Any) -> bool:
     """Choosing, describing, ordering and publishing the public pairs: the studio's managers."""
     return signed_in(user) and user.role in MANAGER_ROLES
+
+
+def can_answer_trials(user: Any) -> bool:
+    """Trial requests are prospects' data and the studio's decision: its managers read and answer them."""
+    return signed_in(user) and user.role in MANAGER_ROLES

@@ -68,7 +68,7 @@ def public_ratings(*, now: datetime | None = None) -> PublicRatings:
         stars[row["score"]] = row["n"]
     count = sum(stars.values())
     total = sum(score * n for score, n in stars.items())
-    published = recent.filter(publish=True).exclude(comment="")
+    published = recent.filter(publish=True, hidden_at__isnull=True).exclude(comment="")
     return PublicRatings(since=since, count=count, average=_average(total, count), stars=stars,
                          comments=list(published.order_by("-rated_at")[:PUBLIC_COMMENTS]),
                          comments_total=published.count())
@@ -203,3 +203,30 @@ def order_portfolio(user: Any, order: Order) -> OrderPortfolio:
     pairs = {image.pk: getattr(image, "portfolio_pair", None) for image in images}
     return OrderPortfolio(whole_order=whole, pictures=[
         (image, whole is not None or image.pk in one_by_one, pairs[image.pk]) for image in images])
+
+
+def trial_list(user: Any) -> Any:
+    """Trial requests, newest first, for the studio's managers (nobody else reads them)."""
+    from storefront.models import TrialRequest
+    from storefront.permissions import can_answer_trials
+
+    if not can_answer_trials(user):
+        return TrialRequest.objects.none()
+    return TrialRequest.objects.select_related("decided_by", "client", "order")
+
+
+def trial_get(user: Any, pk: Any) -> Any:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(trial_list(user), pk=pk)
+
+
+def published_comments(user: Any, *, limit: int = 100) -> list[Rating]:
+    """The comments authors chose to publish, shown or taken off by the studio, newest first (the managers' list)."""
+    from storefront.permissions import can_curate_portfolio
+
+    if not can_curate_portfolio(user):
+        return []
+    return list(Rating.objects.filter(publish=True).exclude(comment="").select_related("order", "client", "hidden_by")
+                .order_by("-rated_at")[:limit])
+

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from agency.api import ScopedRelatedField
 from jobs.models import Complexity, Turnaround
-from storefront.models import RATING_COMMENT_MAX, Estimate, Piece, PortfolioPair, PortfolioService, Rating
+from storefront.models import RATING_COMMENT_MAX, Estimate, Piece, PortfolioPair, PortfolioService, Rating, TrialRequest
 from storefront.selectors import picture_list
 
 
@@ -25,7 +25,8 @@ class RatingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Rating
-        fields = ["id", "order", "score", "comment", "publish", "shown_name", "shown_company", "by", "rated_at"]
+        fields = ["id", "order", "score", "comment", "publish", "shown_name", "shown_company", "by", "rated_at",
+                  "hidden_at", "hidden_reason"]
         read_only_fields = fields
 
 
@@ -103,3 +104,50 @@ class EstimateSerializer(serializers.ModelSerializer):
         from storefront.estimates import estimate_drivers
 
         return estimate_drivers(estimate)
+
+
+class TrialInputSerializer(serializers.Serializer):
+    """The shape of a trial request; its rules and their words are ``storefront.trials``'."""
+
+    company = serializers.CharField(max_length=300, allow_blank=True, default="")
+    contact_name = serializers.CharField(max_length=300, allow_blank=True, default="")
+    email = serializers.CharField(max_length=300, allow_blank=True, default="")
+    country = serializers.CharField(max_length=10, allow_blank=True, default="", help_text="ISO 3166-1 alpha-2.")
+    vat_number = serializers.CharField(max_length=64, allow_blank=True, default="")
+    pictures = serializers.IntegerField(help_text="Free pictures asked for, at most the studio's offer.")
+    services = serializers.ListField(child=serializers.CharField(max_length=40), max_length=20, default=list,
+                                     help_text="Service codes (GET /api/v1/services/).")
+    message = serializers.CharField(max_length=2000, allow_blank=True, default="")
+    estimate = serializers.UUIDField(required=False, allow_null=True, default=None,
+                                     help_text="The estimate it follows (kept a day), if any.")
+
+
+class TrialSerializer(serializers.ModelSerializer):
+    client = serializers.UUIDField(source="client_id", read_only=True, allow_null=True)
+    order = serializers.UUIDField(source="order_id", read_only=True, allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.full_name", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = TrialRequest
+        fields = ["id", "company", "contact_name", "email", "country", "vat_number", "pictures", "services", "message",
+                  "estimate_summary", "status", "decline_reason", "decided_by", "decided_at", "client", "order",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class TrialReceiptSerializer(serializers.ModelSerializer):
+    """What the anonymous requester is told: their request's id, state and what happens next."""
+
+    next = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrialRequest
+        fields = ["id", "status", "pictures", "next", "created_at"]
+        read_only_fields = fields
+
+    def get_next(self, trial: TrialRequest) -> str:
+        return "The studio answers by e-mail; if it accepts, the invitation to sign in and upload comes with it."
+
+
+class TrialDeclineSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, allow_blank=True, default="")

@@ -59,6 +59,8 @@ def rating_give(*, order: Order, by: Any, score: Any, comment: str = "", publish
         changed = rating is not None
         if rating is None:
             rating = Rating(order=order, client_id=order.client_id)
+        if rating.hidden_at and rating.comment != comment:  # a new comment is the author's again
+            rating.hidden_at, rating.hidden_by, rating.hidden_reason = None, None, ""
         for name, value in answer.items():
             setattr(rating, name, value)
         rating.by, rating.rated_at = by, timezone.now()
@@ -262,3 +264,31 @@ def pair_remove(*, pair: PortfolioPair, by: Any) -> None:
             record_event(order=pair.image.order, actor=by, verb="portfolio.hidden", audience=CLIENT,
                          data={"image": str(pair.image_id)},
                          message=f"{pair.image.filename} is no longer shown on the studio's public page")
+
+
+def comment_visibility(*, order: Order, by: Any, hidden: bool, reason: str = "") -> Rating:
+    """The studio takes a published comment off its public page (abuse, a name that should not be there), saying
+    why, or shows it again. The rating itself still counts in the average. The studio's managers only; the same
+    answer twice changes nothing; a rating without a published comment has nothing to hide."""
+    if not permissions.can_curate_portfolio(by):
+        raise NotPermitted("The studio's managers decide what its public page shows.")
+    reason = " ".join(str(reason or "").split())
+    if hidden and not reason:
+        raise RuleViolation("Say why the comment is taken off the page (its author reads it).", field="reason")
+    if len(reason) > 300:
+        raise RuleViolation("Keep the reason under 300 characters.", field="reason")
+    with transaction.atomic():
+        rating = Rating.objects.select_for_update().filter(order=order).first()
+        if rating is None or not (rating.publish and rating.comment):
+            raise InvalidTransition(f"{order.number} has no published comment to hide or show.")
+        if bool(rating.hidden_at) == hidden:
+            return rating
+        rating.hidden_at, rating.hidden_by = (timezone.now(), by) if hidden else (None, None)
+        rating.hidden_reason = reason if hidden else ""
+        rating.save(update_fields=["hidden_at", "hidden_by", "hidden_reason"])
+        record_event(order=order, actor=by, verb="order.rating_hidden" if hidden else "order.rating_shown",
+                     audience=CLIENT, data={"reason": reason} if hidden else {},
+                     message=f"The studio took the rating's comment off its public page: {reason}" if hidden
+                     else "The studio shows the rating's comment on its public page again")
+    return rating
+

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import secrets
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from agency import brand
 from agency.notifications import notify
 from agency.tasks import enqueue_on_commit
 from jobs.imaging import pairs
@@ -49,7 +49,7 @@ def make_copies(pair_id: str) -> str:
         return "not allowed"
     try:
         before, after = (_read(f.name) for f in (pair.image.preview, pair.version.preview))
-        made = pairs.web_pair(before, after, mark=settings.LOUPE_STUDIO_NAME)
+        made = pairs.web_pair(before, after, mark=brand.current().name)
     except (OSError, ValueError, Image.DecompressionBombError, Image.UnidentifiedImageError) as exc:
         reason = "the original or the version has no preview yet" if isinstance(exc, FileNotFoundError) else (
             f"the previews could not be read ({type(exc).__name__})")
@@ -95,3 +95,25 @@ def delete_expired_estimates() -> int:
     from storefront.estimates import delete_expired
 
     return delete_expired()
+
+
+def announce_trial(trial_id: str) -> int:
+    """A prospect asked for a trial: the studio's managers hear of it (bell and mail)."""
+    from storefront.trials import announce_trial as announce
+
+    return announce(trial_id)
+
+
+def send_trial_declined(trial_id: str) -> int:
+    """Tell a declined prospect why, in a plain mail from the studio (they have no account)."""
+    from agency.notifications import send_branded, studio_name
+    from storefront.models import TrialRequest, TrialStatus
+
+    trial = TrialRequest.objects.filter(pk=trial_id, status=TrialStatus.DECLINED).first()
+    if trial is None:
+        return 0
+    studio = studio_name()
+    body = (f"Hello {trial.contact_name},\n\nthank you for asking {studio} for a free trial for {trial.company}. "
+            f"We cannot offer one this time:\n\n{trial.decline_reason}\n\nYou are welcome to ask us for a quote "
+            f"instead.\n\n{studio}\n")
+    return send_branded(f"Your trial request to {studio}", body, [trial.email])

@@ -8,22 +8,26 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.db.models import Case, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agency import brand
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
+from agency.notifications import studio_name
 from agency.permissions import require
 from jobs.models import Complexity, OrderStatus, Turnaround
 from jobs.selectors import order_get, service_list
-from storefront import estimates, permissions, selectors, services
-from storefront.api import EstimateThrottle, estimate_input, refuse_large_body
-from storefront.forms import EstimateForm, PairForm, RatingForm
-from storefront.models import Estimate, Piece, PortfolioService
+from storefront import estimates, permissions, selectors, services, trials
+from storefront.api import EstimateThrottle, TrialThrottle, estimate_input, refuse_large_body
+from storefront.forms import EstimateForm, PairForm, RatingForm, TrialDeclineForm, TrialForm
+from storefront.models import Estimate, Piece, PortfolioService, TrialStatus
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -48,9 +52,9 @@ def studio_home(request: HttpRequest) -> HttpResponse:
     piece = _choice(request.GET.get("piece", ""), Piece)
     pairs = list(selectors.public_pairs(service=service, piece=piece)[:selectors.PUBLIC_PAIRS])
     return _public(render(request, "storefront/home.html", {
-        "ratings": ratings, "stars": stars, "studio": settings.LOUPE_STUDIO_NAME, "pairs": pairs,
+        "ratings": ratings, "stars": stars, "studio": studio_name(), "pairs": pairs,
         "services": PortfolioService.choices, "pieces": Piece.choices, "service": service, "piece": piece,
-        "filtered": bool(service or piece)}))
+        "filtered": bool(service or piece), "trial_offer": trials.offered()}))
 
 
 def _estimate_form(data: Any) -> EstimateForm:
@@ -70,7 +74,7 @@ def estimate_page(request: HttpRequest) -> HttpResponse:
         if made is not None:
             return redirect("storefront:estimate", pk=made.pk)
     response = render(request, "storefront/estimate_form.html", {
-        "form": form, "studio": settings.LOUPE_STUDIO_NAME, "max_samples": estimates.MAX_SAMPLES}, status=status)
+        "form": form, "studio": studio_name(), "max_samples": estimates.MAX_SAMPLES}, status=status)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -98,7 +102,8 @@ def estimate_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     made = get_object_or_404(Estimate, pk=pk, expires_at__gt=timezone.now())
     names = dict(service_list(active_only=False).values_list("code", "name"))
     response = render(request, "storefront/estimate.html", {
-        "estimate": made, "studio": settings.LOUPE_STUDIO_NAME, "drivers": estimates.estimate_drivers(made),
+        "estimate": made, "studio": studio_name(), "drivers": estimates.estimate_drivers(made),
+        "trial_offer": trials.offered(),
         "services": [names.get(code, code) for code in made.services],
         "turnaround": Turnaround(made.turnaround).label, "mix": [(grade, made.mix[grade]) for grade in
                                                                   Complexity.values if made.mix.get(grade)]})
@@ -110,12 +115,13 @@ def estimate_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_GET
 def sitemap(request: HttpRequest) -> HttpResponse:
     """The public pages for search engines: the studio's home, each of its filtered views that shows work, and the
-    estimate. Addresses on ``LOUPE_BASE_URL`` (the studio's domain)."""
-    base = settings.LOUPE_BASE_URL.rstrip("/")
+    estimate. Addresses on the studio's domain (``agency.brand``)."""
+    base = brand.current().base_url
     shown = list(selectors.public_pairs().order_by().values_list("service", "piece", "copies_at"))
     services, pieces = sorted({row[0] for row in shown}), sorted({row[1] for row in shown})
     home = reverse("storefront:home")
     pages = [(home, max((row[2] for row in shown), default=None)), (reverse("storefront:estimate_form"), None)]
+    pages += [(reverse("storefront:trial_form"), None)] if trials.offered() else []
     pages += [(f"{home}?service={code}", None) for code in services] + [(f"{home}?piece={code}", None) for code in pieces]
     response = render(request, "storefront/sitemap.xml", {"pages": [(base + path, when) for path, when in pages]},
                       content_type="application/xml")
@@ -125,7 +131,7 @@ def sitemap(request: HttpRequest) -> HttpResponse:
 @require_GET
 def robots(request: HttpRequest) -> HttpResponse:
     """Crawlers read the studio's public pages; everything else is behind a sign-in."""
-    base = settings.LOUPE_BASE_URL.rstrip("/")
+    base = brand.current().base_url
     body = (f"User-agent: *\nAllow: {reverse('storefront:home')}\nDisallow: /\n"
             f"Sitemap: {base}{reverse('storefront:sitemap')}\n")
     return _public(HttpResponse(body, content_type="text/plain"))
@@ -235,6 +241,7 @@ def portfolio_manage(request: HttpRequest) -> HttpResponse:
     pairs = list(selectors.pair_list(request.user))
     return render(request, "storefront/portfolio_manage.html", {
         "pairs": pairs, "candidates": selectors.candidates(request.user), "form": form,
+        "comments": selectors.published_comments(request.user),
         "services": PortfolioService.choices, "pieces": Piece.choices}, status=400 if form.errors else 200)
 
 
@@ -258,3 +265,102 @@ def pair_edit(request: HttpRequest, pk: Any) -> HttpResponse:
         services.pair_update(pair=pair, by=request.user, **form.cleaned_data)
         flash.success(request, f"“{form.cleaned_data['title']}” is saved.")
     return redirect(reverse("storefront:portfolio_manage") + f"#pair-{pair.pk}")
+
+
+def _trial_form(data: Any, initial: dict[str, Any] | None = None) -> TrialForm:
+    return TrialForm(data, initial=initial, services=[(s.code, s.name) for s in service_list()],
+                     offered=trials.offered())
+
+
+def trial_input(data: Any) -> dict[str, Any]:
+    """The trial's fields as ``trials.trial_request`` takes them (the page and the API)."""
+    services = [code for value in data.getlist("services") for code in value.split(",")] if hasattr(data, "getlist") \
+        else list(data.get("services") or [])
+    return {"company": data.get("company", ""), "contact_name": data.get("contact_name", ""),
+            "email": data.get("email", ""), "country": data.get("country", ""), "vat_number": data.get("vat_number", ""),
+            "pictures": data.get("pictures", ""), "services": services, "message": data.get("message", ""),
+            "estimate_id": data.get("estimate") or None}
+
+
+@require_http_methods(["GET", "POST"])
+def trial_page(request: HttpRequest) -> HttpResponse:
+    """A free trial's request (anonymous), from the estimate or on its own; ten an hour per network address."""
+    estimate = None
+    wanted = request.GET.get("estimate") or request.POST.get("estimate")
+    if wanted:
+        try:
+            estimate = Estimate.objects.filter(pk=wanted, expires_at__gt=timezone.now()).first()
+        except (ValueError, ValidationError):
+            estimate = None
+    initial = {"services": estimate.services, "estimate": str(estimate.pk),
+               "pictures": min(trials.offered(), estimate.count)} if estimate else {"pictures": trials.offered()}
+    form, status = _trial_form(None, initial), 200
+    if request.method == "POST":
+        form = _trial_form(request.POST)
+        if not TrialThrottle().allow_request(request, None):
+            form.add_error(None, f"That is {TrialThrottle.limit} requests from your network within the hour; please "
+                                 "try again later.")
+            status = 429
+        elif form.is_valid() and run_service(form, lambda: trials.trial_request(
+                ip_address=request.META.get("REMOTE_ADDR"), **trial_input(request.POST))):
+            return redirect("storefront:trial_sent")
+        else:
+            status = 400
+    response = render(request, "storefront/trial_form.html", {
+        "form": form, "studio": studio_name(), "offered": trials.offered(), "estimate": estimate},
+        status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def trial_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "storefront/trial_sent.html", {"studio": studio_name()})
+
+
+@login_required
+@require_GET
+def trial_list(request: HttpRequest) -> HttpResponse:
+    """The studio's managers: trial requests, those waiting for an answer first."""
+    require(permissions.can_answer_trials(request.user))
+    rows = list(selectors.trial_list(request.user).order_by(
+        Case(When(status=TrialStatus.REQUESTED, then=Value(0)), default=Value(1)), "-created_at")[:200])
+    return render(request, "storefront/trial_list.html", {"trials": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def trial_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    """One request; POST answers it (``action``: accept, or decline with a reason). Answering twice is refused
+    with the state it is in (409), and changes nothing."""
+    trial = selectors.trial_get(request.user, pk)
+    require(permissions.can_answer_trials(request.user))
+    decline = TrialDeclineForm(request.POST if request.POST.get("action") == "decline" else None)
+    if request.method == "POST":
+        if request.POST.get("action") == "accept":
+            trial = trials.trial_accept(trial=trial, by=request.user)
+            flash.success(request, f"{trial.company} is a client now: {trial.contact_name} is invited as its admin, and "
+                                   f"its free trial order {trial.order.number if trial.order else ''} waits for their "
+                                   "pictures.")
+            return redirect("storefront:trial_detail", pk=trial.pk)
+        if decline.is_valid() and run_service(decline, lambda: trials.trial_decline(
+                trial=trial, by=request.user, reason=decline.cleaned_data["reason"])):
+            flash.success(request, f"Declined; {trial.contact_name} is told why by mail.")
+            return redirect("storefront:trial_detail", pk=trial.pk)
+    names = dict(service_list(active_only=False).values_list("code", "name"))
+    return render(request, "storefront/trial_detail.html", {
+        "trial": trial, "decline": decline, "services": [names.get(code, code) for code in trial.services]},
+        status=400 if decline.errors else 200)
+
+
+@login_required
+@require_POST
+def rating_visibility(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The studio takes an order's published comment off its public page, saying why, or shows it again; the form
+    says which, so a second click changes nothing."""
+    order = order_get(request.user, pk)
+    hide = request.POST.get("hidden") == "1"
+    services.comment_visibility(order=order, by=request.user, hidden=hide, reason=request.POST.get("reason", ""))
+    flash.success(request, f"The comment on {order.number} is {'off' if hide else 'back on'} the public page.")
+    return redirect(f"{reverse('storefront:portfolio_manage')}#comments")
+

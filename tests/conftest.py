@@ -183,14 +183,16 @@ def _use_the_copy_as_it_is(name: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Any:
-    """Per-process caches (throttle counters, the studio calendar) start empty in every test, as a
+    """Per-process caches (throttle counters, the studio calendar, its brand) start empty in every test, as a
     rolled-back test's rows never told them it ended."""
     from django.core.cache import cache
 
+    from agency import brand
     from agency.calendar import forget_studio_calendar
 
     cache.clear()
     forget_studio_calendar()
+    brand.forget()
     yield
 
 

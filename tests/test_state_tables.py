@@ -48,10 +48,12 @@ ORDER_ALLOWED = {
     "deliver": {("in_production", ""), ("revision", ""), ("delivered", "")},
     "request_revision": {("delivered", "")},
     "complete": {("delivered", "")},
+    "start_rest": {("delivered", "")},
 }
 ORDER_TARGET = {"submit": "submitted", "cancel": "cancelled", "quote": "quoted", "requote": "submitted",
                 "start_production": "in_production", "hold": "on_hold", "resume": "<held from>",
-                "deliver": "delivered", "request_revision": "revision", "complete": "completed"}
+                "deliver": "delivered", "request_revision": "revision", "complete": "completed",
+                "start_rest": "in_production"}
 # The studio owes work in these; resuming an order held from one of them runs the SLA clock again.
 CLOCK_RESTARTS = {"in_production", "revision"}
 
@@ -62,7 +64,9 @@ IMAGE_ALLOWED = {
     "submit": ({"in_progress"}, "in_qc"), "qc_pass": ({"in_qc"}, "ready"), "qc_reject": ({"in_qc"}, "qc_rejected"),
     "deliver": ({"ready"}, "delivered"), "approve": ({"delivered"}, "approved"),
     "request_revision": ({"delivered"}, "revision_requested"),
+    "wait_for_pilot": ({"received"}, "waiting_pilot"), "release": ({"waiting_pilot"}, "received"),
 }
+PILOT_ALLOWED = {"start": ({""}, "running"), "approve": ({"running"}, "approved")}
 VERSION_ALLOWED = {"receive": ({"uploading"}, "in_qc"), "reject_file": ({"uploading"}, "rejected"),
                    "pass": ({"in_qc"}, "passed"), "fail": ({"in_qc"}, "failed")}
 QUOTE_ALLOWED = {"send": ({"draft"}, "sent"), "accept": ({"sent"}, "accepted"), "decline": ({"sent"}, "declined"),
@@ -109,6 +113,16 @@ def test_each_table_allows_exactly_what_is_written(name, table, allowed, states)
         for state in states:
             assert table.can(action, Row(state)) == (state in sources), f"{name}: {action} from {state}"
         assert table.target(action, Row(next(iter(sources)))) == target, f"{name}: {action} leads elsewhere"
+
+
+def test_the_pilot_table_allows_exactly_what_is_written():
+    """An order's pilot (``pilot_status``, jobs/production/pilots.py): started once, approved once."""
+    assert set(workflow.PILOTS.actions) == set(PILOT_ALLOWED)
+    for action, (sources, target) in PILOT_ALLOWED.items():
+        for state in ["", "running", "approved"]:
+            row = Row("delivered", pilot_status=state)
+            assert workflow.PILOTS.can(action, row) == (state in sources), f"pilot: {action} from {state or 'none'}"
+        assert workflow.PILOTS.target(action, Row("delivered", pilot_status=next(iter(sources)))) == target
 
 
 def test_the_order_table_allows_exactly_what_is_written():
@@ -462,13 +476,15 @@ ACTION_WORDS = {
     "accept": "accepted", "decline": "declined", "expire": "expired", "suspend": "suspended", "reopen": "reopened",
     "withdraw": "withdrawn", "issue": "issued", "pay_part": "partly paid", "settle": "settled", "void": "voided",
     "finish": "finished", "retry": "retried", "confirm": "confirmed", "give_up": "given up",
+    "start_rest": "started on the rest of its pictures", "wait_for_pilot": "held for the pilot", "release": "released",
 }
 
 
 def test_every_action_has_its_words():
     from agency.statemachine import action_words
 
-    tables = [workflow.ORDERS, workflow.IMAGES, workflow.VERSIONS, workflow.ROUNDS, quotes.QUOTES, invoicing.INVOICES,
+    tables = [workflow.ORDERS, workflow.IMAGES, workflow.PILOTS, workflow.VERSIONS, workflow.ROUNDS, quotes.QUOTES,
+              invoicing.INVOICES,
               deliveries.DELIVERIES, billing_exports.EXPORTS, webhooks.WEBHOOK_DELIVERIES]
     actions = {action for table in tables for action in table.actions}
     assert actions <= set(ACTION_WORDS)

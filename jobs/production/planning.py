@@ -6,7 +6,7 @@ whole proposal applied in one click, in a fixed number of queries whatever the n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -63,14 +63,28 @@ class Promise:
     earliest_finish: datetime | None
     note: str
     feasible_tier: str | None
+    pilot: str = ""  # what the quote says about the order's pilot, for everyone (``pilots.promise_words``)
 
 
-def order_promise(order: Order, *, now: datetime | None = None, calendar: Calendar | None = None) -> Promise:
-    """The date the studio can keep: the later of the tier's SLA due date and the earliest finish the
+def order_promise(order: Order, *, now: datetime | None = None, calendar: Calendar | None = None,
+                  images: list[OrderImage] | None = None) -> Promise:
+    """The date the studio can keep for ``images`` (by default the order's accepted pictures, or its pilot's when
+    it will start with one, ``pilots.plan``): the later of the tier's SLA due date and the earliest finish the
     current schedule allows; when the tier cannot be met, why, and the next tier that can."""
+    from jobs.production import pilots
+
     now = now or timezone.now()
     calendar = calendar or studio_calendar()
-    images = list(order.images.accepted())
+    pilot = pilots.plan(order) if images is None else None
+    promise = _promise(order, now, calendar, pilot.pilot if pilot else list(order.images.accepted())
+                       if images is None else images)
+    if pilot is None:
+        return promise
+    words = pilots.promise_words(pilot, promise.due_at, order.get_turnaround_display().lower())
+    return replace(promise, pilot=words)
+
+
+def _promise(order: Order, now: datetime, calendar: Calendar, images: list[OrderImage]) -> Promise:
     proposal = order_proposal(order, now=now, calendar=calendar, images=images)
     finish = proposal.finish
     due = sla.sla_due(now, order.turnaround, calendar)

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agency.exceptions import RuleViolation
-from agency.notifications import notify
+from agency.notifications import notify, send_branded, studio_name
 from agency.tasks import enqueue_on_commit
 from agency.timefmt import stamp
 from jobs import selectors
@@ -183,10 +183,8 @@ def digest_mail(*, link_ids: list[Any], now: datetime) -> int:
     """The task's body for a guest's digest: the reviews waiting on one address, each with the company, the deadline
     and who sent the link (the mail cannot carry the links: only their digests are kept). Nothing when none waits."""
     from django.conf import settings
-    from django.core.mail import send_mail
     from django.template.loader import render_to_string
 
-    from agency.notifications import header_safe
     from agency.timefmt import render_times
     from jobs.review.shares import owner_of
 
@@ -198,6 +196,6 @@ def digest_mail(*, link_ids: list[Any], now: datetime) -> int:
     zone = rows[0][1].delivery.order.client.time_zone or settings.TIME_ZONE
     with timezone.override(zone):
         lines = [render_times(row.line(now), name_zone=True) + f" (sent by {owner_of(link)})" for link, row in rows]
-    body = render_to_string("jobs/guest/digest_email.txt", {"lines": lines, "studio": settings.LOUPE_STUDIO_NAME,
+    body = render_to_string("jobs/guest/digest_email.txt", {"lines": lines, "studio": studio_name(),
                                                              "name": rows[0][0].guest_name})
-    return send_mail(header_safe(f"{len(rows)} reviews wait for you"), body, None, [rows[0][0].email])
+    return send_branded(f"{len(rows)} reviews wait for you", body, [rows[0][0].email])

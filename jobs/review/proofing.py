@@ -47,6 +47,7 @@ from jobs.models import (
     Version,
 )
 from jobs.notifications import client_users
+from jobs.production import pilots
 from jobs.review import annotations, deliveries, reviewers, shares
 from jobs.workflow import IMAGES, ROUNDS
 
@@ -317,6 +318,8 @@ def _start_round(order: Order, round_: RevisionRound, by: User | None, behalf: s
 
 
 def _complete_if_done(order: Order, by: User | None) -> bool:
+    if pilots.ready_to_release(order):  # the pilot's last approval starts the rest, if any
+        pilots.release(order=order, by=by)
     images = OrderImage.objects.filter(order=order).accepted()
     if order.status != OrderStatus.DELIVERED or images.exclude(status=ImageStatus.APPROVED).exists():
         return False

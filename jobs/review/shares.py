@@ -24,7 +24,6 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F
@@ -36,7 +35,7 @@ from rest_framework import status
 from agency import security_log
 from agency.exceptions import DomainError, InvalidTransition, NotPermitted, RuleViolation
 from agency.models import SecurityEvent, User
-from agency.notifications import header_safe
+from agency.notifications import absolute_url, send_branded, studio_name
 from agency.tasks import enqueue_on_commit
 from jobs import permissions
 from jobs.events import record_event
@@ -77,13 +76,13 @@ def link_path(token: str) -> str:
 
 
 def absolute_link(token: str) -> str:
-    return (settings.LOUPE_BASE_URL or "").rstrip("/") + link_path(token)
+    return absolute_url(link_path(token))
 
 
 def owner_of(link: ShareLink) -> str:
     """Whom a guest asks about their link: the person who sent it."""
     sender = link.created_by
-    return f"{sender.full_name} ({sender.email})" if sender is not None else settings.LOUPE_STUDIO_NAME
+    return f"{sender.full_name} ({sender.email})" if sender is not None else studio_name()
 
 
 def _clean_email(email: str) -> str:
@@ -168,7 +167,7 @@ def share_mail(*, link_id: Any, sealed: str) -> int:
         return 0
     if link is None or not link.is_active or digest(token) != link.digest:
         return 0
-    order, studio = link.delivery.order, settings.LOUPE_STUDIO_NAME
+    order, studio = link.delivery.order, studio_name()
     sender = link.created_by.full_name if link.created_by else studio
     with timezone.override(order.client.time_zone or settings.TIME_ZONE):
         until = dateformat.format(timezone.localtime(link.expires_at), "l j F Y, H:i T")
@@ -176,8 +175,7 @@ def share_mail(*, link_id: Any, sealed: str) -> int:
         "link": link, "order": order, "sender": sender, "url": absolute_link(token), "until": until,
         "studio": studio, "company": order.client.name,
     })
-    return send_mail(header_safe(f"{sender} asks for your review of {order.title or order.number}"), body, None,
-                     [link.email])
+    return send_branded(f"{sender} asks for your review of {order.title or order.number}", body, [link.email])
 
 
 def _revoke(links: Any, by: User) -> int:
@@ -318,8 +316,8 @@ def code_mail(*, link_id: Any, sealed: str) -> int:
     order = link.delivery.order
     body = (f"Your code to open the review of {order.title or order.number}: {code}\n\n"
             f"It works for {CODE_MINUTES} minutes. If you did not ask for it, someone has your review link: tell "
-            f"{owner_of(link)}.\n\n{settings.LOUPE_STUDIO_NAME}\n")
-    return send_mail(header_safe(f"{code} is your code for {order.number}"), body, None, [link.email])
+            f"{owner_of(link)}.\n\n{studio_name()}\n")
+    return send_branded(f"{code} is your code for {order.number}", body, [link.email])
 
 
 def guest_confirm_code(*, link: ShareLink, name: str, code: str) -> ShareLink:
@@ -372,9 +370,8 @@ def reminder_mail(*, link_id: Any, closes_at: datetime) -> int:
     body = render_to_string("jobs/guest/reminder_email.txt", {
         "link": link, "order": order, "closes": closes, "sent": sent, "owner": owner_of(link),
         "automatic": link.delivery.review_by is None and bool(order.client.auto_approve_days),
-        "studio": settings.LOUPE_STUDIO_NAME, "company": order.client.name})
-    return send_mail(header_safe(f"Your review of {order.title or order.number} closes tomorrow"), body, None,
-                     [link.email])
+        "studio": studio_name(), "company": order.client.name})
+    return send_branded(f"Your review of {order.title or order.number} closes tomorrow", body, [link.email])
 
 
 def noted_download(link: ShareLink, what: str) -> None:

@@ -37,7 +37,7 @@ def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
     roles = [role for _, role in first["users"]]
     assert roles.count(Role.ADMIN) == 1 and roles.count(Role.ACCOUNT_MANAGER) == 2
     assert roles.count(Role.RETOUCHER) == 4 and roles.count(Role.QC) == 1 and roles.count(Role.FINANCE) == 1
-    assert first["clients"] == 3 and first["memberships"] == 6 and first["guides"] == 3
+    assert first["clients"] == 3 and first["memberships"] == 6 and first["guides"] == 4
     assert {status for _, status in first["orders"]} == set(OrderStatus.values)
     capacities = set(StaffProfile.objects.values_list("daily_capacity_minutes", flat=True))
     skills = {tuple(sorted(u.skills.values_list("code", flat=True))) for u in User.objects.filter(role=Role.RETOUCHER)}
@@ -46,7 +46,7 @@ def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
     assert image.original.size > 10_000 and image.thumbnail.read(4) == b"RIFF"
     # one progress line per step, nothing else; the deliveries are packed and nobody is mailed
     lines = out.getvalue().splitlines()
-    assert lines[-1] == "Demo data ready (9 new orders)." and len(lines) <= 14
+    assert lines[-1] == "Demo data ready (10 new orders)." and len(lines) <= 15
     assert all(line.startswith("  ") for line in lines[:-1]) and any("packing" in line for line in lines)
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.READY}
     assert not Event.objects.filter(notified_at__isnull=True).exists() and mail.outbox == []
@@ -59,6 +59,15 @@ def test_seed_demo_builds_the_demo_studio_and_is_idempotent():
 
     assert [(p.piece, p.width == p.height) for p in public_pairs()] == [("necklace", True), ("ring", True),
                                                                        ("earrings", True)]
+    # a new style guide's first order runs its pilot: two pictures in work, two waiting; a trial request waits
+    from jobs.models import PilotStatus
+    from storefront.models import TrialRequest
+
+    pilot = Order.objects.get(title="Velvet lookbook")
+    assert (pilot.status, pilot.pilot_status) == (OrderStatus.IN_PRODUCTION, PilotStatus.RUNNING)
+    assert sorted(pilot.images.values_list("in_pilot", "status")) == [(False, "waiting_pilot")] * 2 + [
+        (True, "assigned")] * 2
+    assert TrialRequest.objects.get().status == "requested"
     logins = "\n".join(demo_logins())
     assert "camille@aurelia.test" in logins and "quinn.qc@loupe.test" in logins
     # VAT follows the parties: the Berlin studio charges German VAT to Munich, reverse-charges Paris and

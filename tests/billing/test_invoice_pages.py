@@ -192,8 +192,8 @@ def test_the_client_form_edits_the_billing_address_and_terms(ready):
         "name": "Acme Jewels", "billing_email": "ap@acme.test", "vat_number": "FR12345678901",
         "billing_street": "1 rue de Rivoli", "billing_postcode": "75001", "billing_city": "Paris", "billing_country": "FR",
         "currency": "EUR", "time_zone": "Europe/Paris", "tax_rate": "0", "payment_terms_days": "14",
-        "invoicing": "monthly", "pay_before_download": "on", "free_revision_rounds": "1", "auto_approve_days": "",
-        "is_active": "on"}.items()}
+        "invoicing": "monthly", "pay_before_download": "on", "free_revision_rounds": "1", "pilot_size": "3",
+        "auto_approve_days": "", "is_active": "on"}.items()}
     response = web.post(f"/clients/{ready.acme.pk}/edit/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     ready.acme.refresh_from_db()

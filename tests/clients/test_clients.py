@@ -21,7 +21,7 @@ def test_account_manager_creates_and_edits_a_client(cast, web):
     client = web(cast.account_manager)
     response = client.post(reverse("clients:client_create"), {
         "name": "Tiara & Co", "currency": "CHF", "time_zone": "Europe/Zurich", "tax_rate": "8.10",
-        "payment_terms_days": 14, "invoicing": "per_order", "free_revision_rounds": 1, "is_active": "on"})
+        "payment_terms_days": 14, "invoicing": "per_order", "free_revision_rounds": 1, "pilot_size": 5, "is_active": "on"})
     new = Client.objects.get(name="Tiara & Co")
     assert response.status_code == 302 and str(new.tax_rate) == "8.10"
     response = client.post(reverse("clients:client_edit", args=[new.pk]), {
@@ -45,7 +45,7 @@ def test_auto_approval_is_a_contract_term_on_the_page_and_in_the_api(cast, web, 
     acme = cast.acme
     page = web(cast.account_manager).post(reverse("clients:client_edit", args=[acme.pk]), {
         "name": acme.name, "currency": acme.currency, "time_zone": acme.time_zone, "tax_rate": acme.tax_rate,
-        "payment_terms_days": acme.payment_terms_days, "invoicing": "per_order", "free_revision_rounds": 2,
+        "payment_terms_days": acme.payment_terms_days, "invoicing": "per_order", "free_revision_rounds": 2, "pilot_size": 5,
         "auto_approve_days": 5,
         "is_active": "on"})
     assert page.status_code == 302

@@ -101,3 +101,58 @@ def test_a_visitor_prices_their_own_pictures_on_a_phone(cast, live_server, brows
     assert visitor.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     shoot(visitor, "storefront-estimate-phone")
     context.close()
+
+
+def test_a_prospects_trial_from_the_estimate_to_their_free_pilot_order(cast, live_server, browser):
+    """A visitor on a phone asks for a trial from their estimate; a manager accepts it; the new client admin signs in
+    and finds the free order that is the pilot of their first style guide."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from agency.models import User
+    from storefront.models import Estimate, TrialRequest
+    from tests.factories import PASSWORD
+
+    estimate = Estimate.objects.create(expires_at=timezone.now() + timedelta(hours=20), services=["colour-correction"],
+                                       turnaround="standard", count=120, price=Decimal("342.00"), currency="EUR")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    visitor = context.new_page()
+    visitor.goto(f"{live_server.url}/studio/estimate/{estimate.pk}/")
+    visitor.get_by_role("link", name="Try 10 free").click()
+    expect(visitor.get_by_text("Following your estimate: 120 pictures, 342.00 EUR net.")).to_be_visible()
+    visitor.get_by_label("Company").fill("Maison Opale Haute Joaillerie de la Place Vendôme")
+    visitor.get_by_label("Your name").fill("Inès Laurent")
+    visitor.get_by_label("E-mail").fill("ines@opale.test")
+    visitor.get_by_label("Country").fill("XX")
+    visitor.get_by_label("Free pictures").fill("6")
+    visitor.get_by_role("button", name="Ask for the trial").click()  # a bad country: the reason, nothing made
+    expect(visitor.get_by_text("Choose your company's country")).to_be_visible()
+    assert TrialRequest.objects.count() == 0
+    visitor.get_by_label("Country").fill("FR")
+    visitor.get_by_role("button", name="Ask for the trial").click()
+    expect(visitor.get_by_role("heading", name="Thank you: your request is with us")).to_be_visible()
+    assert visitor.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+    trial = TrialRequest.objects.get()
+    assert (trial.pictures, trial.services, trial.estimate_id) == (6, ["colour-correction"], estimate.pk)
+
+    manager = Person(browser, live_server, cast.account_manager)
+    page = manager.go("/trials/")
+    page.get_by_role("link", name="Maison Opale Haute Joaillerie de la Place Vendôme").click()
+    expect(page.get_by_text("120 pictures: 342.00 EUR net")).to_be_visible()
+    shoot(page, "storefront-trial-request")
+    page.get_by_role("button", name="Accept the trial").click()
+    expect(page.get_by_text("is a client now")).to_be_visible()
+    trial.refresh_from_db()
+    assert trial.status == "accepted" and trial.order.free_pictures == 6
+
+    admin = User.objects.get(email="ines@opale.test")
+    admin.set_password(PASSWORD)  # what the invitation's link lets them do
+    admin.save()
+    client_admin = Person(browser, live_server, admin)
+    order_page = client_admin.go(f"/orders/{trial.order_id}/")
+    expect(order_page.get_by_role("heading", name=f"{trial.order.number} Free trial: 6 pictures")).to_be_visible()
+    expect(order_page.get_by_text("Free trial of up to 6 pictures.")).to_be_visible()
+    shoot(order_page, "trial-order")

@@ -71,6 +71,7 @@ from jobs.models import (
     VersionStatus,
 )
 from jobs.review import shares
+from storefront.models import TrialRequest
 from tests.conftest import Cast, api_for, build_cast, received_image, web_for
 from tests.factories import PASSWORD, UserFactory, add_images, default_price_list, make_order, submitted_order
 
@@ -87,7 +88,7 @@ TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production
                   "token", "colleague", "colleague_person", "invitation", "webhook", "webhook_delivery", "notification",
                   "mark", "mark_reply", "mark_resolved", "mark_studio", "company_export", "share",
                   "image_approved", "order_shown", "pair"}
-SHARED_OBJECTS = {"service", "price_list", "retoucher", "export"}
+SHARED_OBJECTS = {"service", "price_list", "retoucher", "export", "trial"}
 OBJECT_NAMES = TENANT_OBJECTS | SHARED_OBJECTS
 # Who must get 404 for tenant B's real objects: A's client users and the retouchers (who work on A's
 # images only). The studio's managers, finance and admins see every tenant by design, and QC every
@@ -138,6 +139,8 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
     """One tenant's objects, one of each kind the matrix names. Tenant B's titles carry the canary."""
     label = f"{CANARY}-7f3a " if client == cast.globex else ""
     order = make_order(client, by=member, title=f"{label}Draft", guide=guide)
+    Order.objects.filter(pk=order.pk).update(free_pictures=5)  # a free trial: a pilot as a whole (order-pilot rows)
+    order.refresh_from_db()
     submitted = make_order(client, by=member, status=OrderStatus.SUBMITTED, title=f"{label}Submitted", guide=guide)
     add_images(submitted, {"standard": 1})
     production = make_order(client, by=member, status=OrderStatus.IN_PRODUCTION, title=f"{label}Production", guide=guide)
@@ -341,10 +344,13 @@ def _production(client: Client, guide: StyleGuide, member: User, production: Ord
 
 def _portfolio(client: Client, member: User, approved_order: Order, shown_order: Order, shown_image: OrderImage,
                shown_version: Version) -> dict[str, Any]:
-    from storefront.models import PortfolioConsent, PortfolioPair
+    from storefront.models import PortfolioConsent, PortfolioPair, Rating
 
     for order in (approved_order, shown_order):
         PortfolioConsent.objects.create(client=client, order=order, given_by=member)
+    # a published comment the studio may take off its page (order-rating-visibility rows)
+    Rating.objects.create(order=shown_order, client=client, score=2, comment="Slow and rude", publish=True,
+                          shown_name="A buyer", by=member)
     keys = [default_storage.save(f"portfolio/matrix-{client.pk.hex[:8]}/{side}.webp", ContentFile(b"RIFF"))
             for side in ("before", "after")]
     pair = PortfolioPair.objects.create(client=client, image=shown_image, version=shown_version, title="Matrix ring",
@@ -408,6 +414,9 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Any:
             shared = {"service": Service.objects.get(code="colour-correction"), "price_list": default_price_list(),
                       "retoucher": cast.retoucher}
             shared["service"].skilled_staff.add(cast.retoucher)
+            shared["trial"] = TrialRequest.objects.create(
+                company="Maison Opale", contact_name="Inès Laurent", email="ines@opale.test", country="FR",
+                pictures=5, services=["colour-correction"])  # a prospect's request: the studio's managers answer it
             from tests.billing.invoicing_setup import billing_profile
 
             billing_profile()
@@ -655,7 +664,7 @@ def test_every_write_row_sends_a_body_or_needs_none():
                 "billing:invoice_issue_drafts", "token_revoke", "clients:member_resend", "member-resend",
                 "member-detail", "webhook-ping", "webhook-rotate-secret", "annotation-resolve", "annotation-reopen",
                 "member-erase", "clients:member_erase", "jobs:company_exports", "jobs:delivery_shares_revoke",
-                "jobs:share_revoke", "order-portfolio-consent"}
+                "jobs:share_revoke", "order-portfolio-consent", "trial-accept"}
     for surface in ("api", "pages"):
         for name, specs in MATRIX[surface].items():
             for spec in specs:

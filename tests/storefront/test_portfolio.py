@@ -390,7 +390,8 @@ def test_the_sitemap_lists_the_public_pages_and_the_views_that_show_work(cast, c
     empty = client.get("/sitemap.xml")
     assert empty.status_code == 200 and empty["Content-Type"] == "application/xml"
     urls = re.findall(r"<loc>([^<]+)</loc>", empty.content.decode())
-    assert urls == ["https://retouch.example.test/studio/", "https://retouch.example.test/studio/estimate/"]
+    assert urls == ["https://retouch.example.test/studio/", "https://retouch.example.test/studio/estimate/",
+                    "https://retouch.example.test/studio/trial/"]
     order, _, pair = shown_pair(cast, django_capture_on_commit_callbacks)
     listed = client.get("/sitemap.xml").content.decode()
     assert f"<loc>https://retouch.example.test/studio/?service={pair.service}</loc>" in listed

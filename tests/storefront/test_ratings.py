@@ -306,6 +306,7 @@ def test_the_public_page_runs_a_fixed_number_of_queries(cast, client, django_ass
     for n in range(12):
         rated(cast.acme, cast.acme_admin, 1 + n % 5, at=now - timedelta(days=n + 1), comment=f"Comment {n}",
               publish=True, shown_name=f"Person {n}")
+    client.get(reverse("storefront:home"))  # the studio's brand is read once a minute per process (agency.brand)
     with django_assert_max_num_queries(4):
         assert client.get(reverse("storefront:home")).status_code == 200
 
@@ -345,3 +346,55 @@ def test_a_company_reads_only_its_own_ratings(cast, api):
     assert selectors.order_rating(cast.acme_member, globex_order) is None
     answer = api(cast.acme_member).get(f"/api/v1/orders/{acme_order.pk}/rating/")
     assert answer.json()["comment"] == "Acme's words"
+
+
+# -- the studio takes an abusive published comment off its page --------------------------------------------
+
+def test_a_manager_takes_a_comment_off_the_page_and_the_rating_still_counts(cast, api, web, client):
+    now = timezone.now()
+    abusive = rated(cast.acme, cast.acme_admin, 1, at=now - timedelta(days=2), comment="Maria Manager is an idiot",
+                    publish=True, shown_name="Ann")
+    rated(cast.globex, cast.globex_admin, 5, at=now - timedelta(days=3), comment="Flawless", publish=True,
+          shown_name="Bea")
+    order = abusive.order
+    refused = api(cast.account_manager).post(f"/api/v1/orders/{order.pk}/rating/visibility/", {"hidden": True},
+                                             format="json")
+    assert refused.status_code == 400 and "reason" in str(refused.json())
+    for who, refusal in ((cast.acme_admin, 403), (cast.finance, 403), (cast.qc, 404)):  # QC sees retouched work only
+        answer = api(who).post(f"/api/v1/orders/{order.pk}/rating/visibility/", {"hidden": True, "reason": "x"},
+                               format="json")
+        assert answer.status_code == refusal
+    assert Rating.objects.get(pk=abusive.pk).hidden_at is None
+    answer = api(cast.account_manager).post(f"/api/v1/orders/{order.pk}/rating/visibility/",
+                                            {"hidden": True, "reason": "Names a person"}, format="json")
+    assert answer.status_code == 200 and answer.json()["hidden_reason"] == "Names a person"
+    figures = selectors.public_ratings()
+    assert [r.comment for r in figures.comments] == ["Flawless"] and (figures.count, figures.average) == (2, Decimal("3.0"))
+    assert "idiot" not in client.get(reverse("storefront:home")).content.decode()
+    events = Event.objects.filter(order=order, verb="order.rating_hidden")
+    assert events.count() == 1 and events.get().audience == "client"
+    # twice changes nothing; the author reads why on their rating page
+    api(cast.account_manager).post(f"/api/v1/orders/{order.pk}/rating/visibility/",
+                                   {"hidden": True, "reason": "Again"}, format="json")
+    assert Rating.objects.get(pk=abusive.pk).hidden_reason == "Names a person" and events.count() == 1
+    page = web(cast.acme_admin).get(reverse("storefront:order_rating", args=[order.pk])).content.decode()
+    assert "The studio took your comment off its public page" in page and "Names a person" in page
+    # a changed comment is the author's again; the managers' page shows it back and lets them take it off anew
+    rate(order, cast.acme_admin, 2, comment="Two retouches missed the deadline", publish=True, shown_name="Ann")
+    assert Rating.objects.get(pk=abusive.pk).hidden_at is None
+    listing = web(cast.account_manager).get(reverse("storefront:portfolio_manage")).content.decode()
+    assert "Two retouches missed the deadline" in listing and "Take off" in listing
+    shown = web(cast.account_manager).post(reverse("storefront:rating_visibility", args=[order.pk]),
+                                           {"hidden": "1", "reason": "Off topic"})
+    assert shown.status_code == 302 and Rating.objects.get(pk=abusive.pk).hidden_reason == "Off topic"
+    web(cast.account_manager).post(reverse("storefront:rating_visibility", args=[order.pk]), {"hidden": "0"})
+    assert Rating.objects.get(pk=abusive.pk).hidden_at is None
+
+
+def test_there_is_nothing_to_hide_without_a_published_comment(cast, api):
+    quiet = rated(cast.acme, cast.acme_admin, 3, at=timezone.now() - timedelta(days=1), comment="Fine")  # unpublished
+    before = snapshot()
+    answer = api(cast.account_manager).post(f"/api/v1/orders/{quiet.order_id}/rating/visibility/",
+                                            {"hidden": True, "reason": "x"}, format="json")
+    assert answer.status_code == 409 and "no published comment" in answer.json()["detail"]
+    assert snapshot() == before

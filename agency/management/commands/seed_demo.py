@@ -108,7 +108,7 @@ CLIENTS: list[dict[str, Any]] = [
         "name": "Rosewood Atelier", "currency": "EUR", "time_zone": "Europe/Berlin", "tax_rate": "19.00",
         "manager": "maria.manager@loupe.test",
         "billing": {"billing_street": "Theatinerstraße 14", "billing_postcode": "80333", "billing_city": "München",
-                    "billing_country": "DE", "vat_number": "DE811128135", "invoicing": "monthly"},
+                    "billing_country": "DE", "vat_number": "DE811128135", "invoicing": "monthly", "pilot_size": 2},
         "users": [("olivia@rosewood.test", "Olivia Hughes", Role.CLIENT_ADMIN),
                   ("harry@rosewood.test", "Harry Evans", Role.CLIENT_MEMBER)],
         "guide": {"name": "Editorial blush", "background": Background.COLOUR, "background_colour": "#F4E9E4",
@@ -164,6 +164,8 @@ class Command(BaseCommand):
             self.stdout.write("  price lists")
             self._prices(clients)
             created = self._orders(users, clients)
+            created += self._pilot_order(users, clients[2])
+            self._trial()
             self.stdout.write("  invoices")
             self._invoices(users)
             self._ratings()
@@ -321,6 +323,40 @@ class Command(BaseCommand):
                     self._produce(order, users, manager, client_user, state, kinds, seed=index * 10)
             created += 1
         return created
+
+    def _pilot_order(self, users: dict[str, User], rosewood: tuple[Client, StyleGuide, User]) -> int:
+        """A new style guide's first order, in production with its pilot (jobs.production.pilots): two pictures in
+        work, two waiting for Rosewood's approval of them."""
+        client, _guide, client_user = rosewood
+        title = "Velvet lookbook"
+        if Order.objects.filter(client=client, title=title).exists():
+            return 0
+        self.stdout.write(f"  seeding {client.name}: {title} (in production, pilot first)")
+        manager = client.account_manager or users["maria.manager@loupe.test"]
+        guide = StyleGuide(client=client, created_by=manager, name="Lookbook velvet", background=Background.COLOUR,
+                           background_colour="#2B2A33", output_formats=["JPEG"], long_edge_px=1600, square_canvas=True,
+                           shadow=Shadow.NONE, metal=Metal.ROSE_GOLD, finish=Finish.POLISHED,
+                           notes="Dark velvet, one soft highlight per piece.")
+        guide.full_clean()
+        guide.save()
+        order = order_create(client=client, created_by=client_user, title=title, style_guide=guide,
+                             services=Service.objects.filter(code__in=["colour-correction", "reflection-shine"]),
+                             turnaround="standard", po_number="PO-20260199")
+        self._upload_originals(order, client_user, manager, ["ring", "pendant", "earrings", "ring"], seed=90)
+        workflow.order_submit(order_id=order.pk, by=client_user)
+        quote = quote_send(quote=quote_draft(order=order, by=manager), by=manager)
+        quote_accept(quote=quote, by=client_user)
+        schedule_apply(order=order, by=manager)
+        return 1
+
+    def _trial(self) -> None:
+        """A prospect's free-trial request waiting for a manager's answer (storefront.trials)."""
+        from storefront.models import TrialRequest
+
+        TrialRequest.objects.get_or_create(email="lea@opaline.test", defaults={
+            "company": "Opaline Joaillerie", "contact_name": "Léa Moreau", "country": "FR", "pictures": 8,
+            "services": ["colour-correction", "background-removal"],
+            "message": "Silver rings on white, 40 new pieces a month. Could we try eight first?"})
 
     def _keep_current(self, order: Order, state: str, manager: User) -> None:
         """Undo what the passing of time alone did to a demo order, as the studio would: a quoted order
