@@ -73,6 +73,10 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
                   "features": {"clutter": 0.4, "product": 0.2, "highlights": 0.05, "outline": 4.2, "dust": 20.0}},
                  {"name": "ring.jpg", "grade": "simple", "score": 2.0, "features": {}}])
     invoice = Invoice.objects.exclude(number="").order_by("number").first()
+    from storefront.models import TrialRequest
+
+    trial = TrialRequest.objects.first()
+    pilot = Order.objects.exclude(pilot_status="").get()  # the demo's new style guide, running its pilot
     return {
         "ava@northwind.test": [("order-list", "/orders/"), ("order-delivered", f"/orders/{delivered.pk}/"),
                                ("review", f"/orders/{delivered.pk}/review/"), ("new-order-form", "/orders/new/"),
@@ -84,7 +88,11 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
                                      ("schedule", f"/orders/{production.pk}/schedule/"), ("dashboard", "/dashboard/"),
                                      ("workload", "/workload/"), ("clients", "/clients/"),
                                      ("client", f"/clients/{client_id}/"), ("reports", "/reports/on-time/"),
-                                     ("quality", "/reports/quality/"), ("portfolio", "/studio/portfolio/")],
+                                     ("quality", "/reports/quality/"), ("portfolio", "/studio/portfolio/"),
+                                     ("trials", "/trials/"), ("trial", f"/trials/{trial.pk}/"),
+                                     ("pilot-order", f"/orders/{pilot.pk}/")],
+        "admin@loupe.test": [("brand", "/settings/brand/")],
+        "olivia@rosewood.test": [("pilot-order-client", f"/orders/{pilot.pk}/")],
         "rita.retoucher@loupe.test": [("work-queue", "/work/"), ("workspace", f"/images/{working.pk}/work/")],
         "quinn.qc@loupe.test": [("qc-queue", "/qc/"), ("qc-review", f"/versions/{in_qc.pk}/qc/")],
         "fiona.finance@loupe.test": [("order-list-finance", "/orders/"), ("price-lists", "/price-lists/"),
@@ -95,7 +103,8 @@ def _pages() -> dict[str, list[tuple[str, str]]]:
                                  ("team", "/team/"), ("security-log", "/security/"), ("webhooks", "/webhooks/"),
                                  ("two-factor-setup", "/profile/two-factor/"), ("order-completed", f"/orders/{completed.pk}/"),
                                  ("rating", f"/orders/{completed.pk}/rating/"), ("studio", "/studio/"),
-                                 ("estimate-form", "/studio/estimate/"), ("estimate", f"/studio/estimate/{estimate.pk}/")],
+                                 ("estimate-form", "/studio/estimate/"), ("estimate", f"/studio/estimate/{estimate.pk}/"),
+                                 ("trial-form", f"/studio/trial/?estimate={estimate.pk}")],
     }
 
 
