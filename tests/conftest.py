@@ -267,7 +267,8 @@ DATE_SENSITIVE = (
     "tests/jobs/test_scheduling.py", "tests/jobs/test_workflow.py", "tests/jobs/test_review_rules.py",
     "tests/jobs/test_production.py", "tests/jobs/test_lists.py", "tests/jobs/test_retention.py",
     "tests/jobs/test_company_export.py", "tests/jobs/test_shares.py", "tests/jobs/test_review_deadlines.py",
-    "tests/jobs/test_reviewers.py", "tests/storefront/test_ratings.py", "tests/storefront/test_estimates.py",
+    "tests/jobs/test_reviewers.py", "tests/jobs/test_pilots.py", "tests/storefront/test_ratings.py",
+    "tests/storefront/test_estimates.py", "tests/storefront/test_trials.py",
     "tests/security/test_revocation.py",
 )
 

@@ -165,8 +165,9 @@ def test_choosing_the_pilot_is_refused_with_a_reason_and_changes_nothing(acme):
 def test_the_quote_promises_the_pilot_and_says_when_the_rest_start(acme):
     order = _submitted(acme, 12)
     plan = pilots.plan(order)
-    expected = planning.order_promise(order, images=plan.pilot)
-    quote = _accepted(acme, order)
+    with time_machine.travel(timezone.now(), tick=False):  # one instant for both promises
+        expected = planning.order_promise(order, images=plan.pilot)
+        quote = _accepted(acme, order)
     assert quote.promised_due_at == expected.due_at
     assert quote.promise_pilot.startswith("Pilot first: 5 of 12 pictures by ")
     assert "the other 7 start when you approve the pilot, with the standard turnaround from then" in quote.promise_pilot
