@@ -31,6 +31,7 @@ import ssl
 import time
 import unicodedata
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -238,16 +239,17 @@ def _body(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> str:
                        "data": data}, separators=(",", ":"), sort_keys=True)
 
 
-def emit(event_type: str, *, client_id: Any, data: dict[str, Any]) -> int:
+def emit(event_type: str, *, client_id: Any, data: dict[str, Any] | Callable[[], dict[str, Any]]) -> int:
     """Queue ``event_type`` for the company's endpoints and the studio's that want it (after commit).
-    Returns the number of deliveries made."""
+    ``data`` may be a function: a payload that costs queries (``review.decided``'s tallies) is then made only
+    when some endpoint wants the event. Returns the number of deliveries made."""
     endpoints = [e for e in WebhookEndpoint.objects.filter(Q(client_id=client_id) | Q(client__isnull=True),
                                                            is_active=True)
                  if event_type in e.events]
     if not endpoints:
         return 0
     event_id = uuid.uuid4()
-    body = _body(event_id, event_type, data)
+    body = _body(event_id, event_type, data() if callable(data) else data)
     made = WebhookDelivery.objects.bulk_create([
         WebhookDelivery(endpoint=e, event_id=event_id, event_type=event_type, body=body) for e in endpoints])
     for delivery in made:

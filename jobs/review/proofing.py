@@ -218,18 +218,22 @@ def _approve(order: Order, approve: list[Any], images: dict[Any, OrderImage], ve
 
 def reviewers_webhook(order: Order, by: Any, items: list[DeliveryItem], images: dict[Any, OrderImage]) -> None:
     """``review.decided`` for the company's and the studio's endpoints: who decided what on which pictures, and
-    each picture's reviewers with their status (the company's decision is the image's status, as it is now)."""
-    ids = [item.image_id for item in items]
-    tallies = reviewers.tallies(None, ids)
-    status = dict(OrderImage.objects.filter(pk__in=ids).values_list("pk", "status"))
-    pictures = [{"image": {"id": str(item.image_id), "filename": images[item.image_id].filename,
-                           "status": status[item.image_id]},
-                 "delivery": item.delivery.number, "version": item.version.number,
-                 "reviews": tallies[item.image_id].as_data()} for item in items]
-    reviewer = ({"name": by.guest_name or by.email, "email": by.email, "guest": True} if is_guest(by)
-                else {"id": str(by.pk), "name": by.full_name, "guest": False})
-    webhooks.emit(WebhookEvent.REVIEW_DECIDED, client_id=order.client_id,
-                  data={**webhooks.order_data(order), "reviewer": reviewer, "pictures": pictures})
+    each picture's reviewers with their status (the company's decision is the image's status, as it is now). The
+    tallies are counted only when an endpoint wants the event."""
+
+    def payload() -> dict[str, Any]:
+        ids = [item.image_id for item in items]
+        tallies = reviewers.tallies(None, ids)
+        status = dict(OrderImage.objects.filter(pk__in=ids).values_list("pk", "status"))
+        pictures = [{"image": {"id": str(item.image_id), "filename": images[item.image_id].filename,
+                               "status": status[item.image_id]},
+                     "delivery": item.delivery.number, "version": item.version.number,
+                     "reviews": tallies[item.image_id].as_data()} for item in items]
+        reviewer = ({"name": by.guest_name or by.email, "email": by.email, "guest": True} if is_guest(by)
+                    else {"id": str(by.pk), "name": by.full_name, "guest": False})
+        return {**webhooks.order_data(order), "reviewer": reviewer, "pictures": pictures}
+
+    webhooks.emit(WebhookEvent.REVIEW_DECIDED, client_id=order.client_id, data=payload)
 
 
 def _guest_data(guest: Any) -> dict[str, Any]:

@@ -680,3 +680,22 @@ def test_who_manages_webhooks_is_said_in_full(cast):
     assert refused.value.message == (
         "Only the company's admins (for the company) or the studio's managers manage webhooks.")
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_payload_that_costs_queries_is_made_only_when_an_endpoint_wants_the_event(cast):
+    """``review.decided`` counts every reviewer's answer for its payload: nobody subscribed, nothing is counted."""
+    made = []
+
+    def payload() -> dict[str, Any]:
+        made.append(1)
+        return webhooks.order_data(cast.acme_order)
+
+    assert webhooks.emit("review.decided", client_id=cast.acme.pk, data=payload) == 0 and made == []
+    WebhookEndpoint.objects.create(client=cast.acme, url="http://127.0.0.1:9/hook", events=["order.submitted"],
+                                   secret="s" * 32)
+    assert webhooks.emit("review.decided", client_id=cast.acme.pk, data=payload) == 0 and made == []  # not this event
+    WebhookEndpoint.objects.create(client=None, url="http://127.0.0.1:9/studio", events=["review.decided"],
+                                   secret="s" * 32)
+    assert webhooks.emit("review.decided", client_id=cast.acme.pk, data=payload) == 1 and made == [1]
+    body = json.loads(WebhookDelivery.objects.get(event_type="review.decided").body)
+    assert body["data"]["order"]["number"] == cast.acme_order.number
