@@ -71,7 +71,7 @@ class OrderFilterForm(forms.Form):
     status = forms.ChoiceField(required=False)
     client = forms.ModelChoiceField(queryset=None, required=False, empty_label="All clients")
     q = forms.CharField(required=False, max_length=100, label="Search",
-                        widget=forms.TextInput(attrs={"placeholder": "Number, title or PO", "type": "search"}))
+                        widget=forms.TextInput(attrs={"placeholder": "Number, title, PO, SKU or file name", "type": "search"}))
     mine = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, clients: Any, statuses: Any, **kwargs: Any) -> None:
