@@ -120,6 +120,8 @@ def pilot_choose(*, order: Order, by: User, images: list[Any]) -> list[OrderImag
     order = Order.objects.select_for_update().select_related("client", "style_guide").get(pk=order.pk)
     if order.status not in BEFORE_PRODUCTION:
         raise InvalidTransition(f"Order {order.number} is already in production; its pilot was set when it started.")
+    if order.free_pictures is not None:
+        raise InvalidTransition(f"Order {order.number} is a free trial: every picture of it is the pilot.")
     size = order.client.pilot_size
     chosen = list(dict.fromkeys(str(pk) for pk in images))
     if len(chosen) > size:
@@ -130,6 +132,9 @@ def pilot_choose(*, order: Order, by: User, images: list[Any]) -> list[OrderImag
         raise RuleViolation("Choose among this order's received pictures.", field="images")
     if plan(order) is None:
         raise InvalidTransition(no_pilot_reason(order))
+    current = {str(pk) for pk in OrderImage.objects.filter(order=order, in_pilot=True).values_list("pk", flat=True)}
+    if current == set(chosen):
+        return [found[pk] for pk in chosen]  # the same choice again: nothing to change or to say
     OrderImage.objects.filter(order=order).update(in_pilot=False)
     OrderImage.objects.filter(pk__in=chosen).update(in_pilot=True)
     names = ", ".join(found[pk].filename for pk in chosen[:3]) + ("…" if len(chosen) > 3 else "")

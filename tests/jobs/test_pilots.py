@@ -126,8 +126,10 @@ def test_the_studio_chooses_the_pilot_and_the_first_by_position_fill_it(acme):
     pictures = _pictures(order)
     chosen = pilots.pilot_choose(order=order, by=acme.account_manager, images=[pictures[6].pk, pictures[7].pk])
     assert [i.pk for i in chosen] == [pictures[6].pk, pictures[7].pk]
+    events = Event.objects.filter(order=order, verb="order.pilot_chosen").count()
     again = pilots.pilot_choose(order=order, by=acme.account_manager, images=[pictures[7].pk, pictures[6].pk])
     assert {i.pk for i in again} == {pictures[6].pk, pictures[7].pk}  # the same choice twice changes nothing
+    assert Event.objects.filter(order=order, verb="order.pilot_chosen").count() == events == 1
     _accepted(acme, order)
     pilot = {i.pk for i in _pictures(order) if i.in_pilot}
     assert pilot == {pictures[n].pk for n in (0, 1, 2, 6, 7)}

@@ -73,12 +73,13 @@ from jobs.models import (
 from jobs.review import shares
 from storefront.models import TrialRequest
 from tests.conftest import Cast, api_for, build_cast, received_image, web_for
-from tests.factories import PASSWORD, UserFactory, add_images, default_price_list, make_order, submitted_order
+from tests.factories import PASSWORD, StyleGuideFactory, UserFactory, add_images, default_price_list, make_order, submitted_order
 
 MATRIX = yaml.safe_load((Path(__file__).parent / "authz_matrix.yaml").read_text())
 PERSONAS = ["anon", "client_admin_A", "client_member_A", "client_member_B", "account_manager",
             "retoucher_assigned", "retoucher_other", "qc", "finance", "admin", "client_admin_B"]
-TENANT_OBJECTS = {"order", "order_submitted", "order_on_hold", "order_production", "order_quoted", "client", "guide",
+TENANT_OBJECTS = {"order", "order_pilot", "image_pilot", "order_submitted", "order_on_hold", "order_production",
+                  "order_quoted", "client", "guide",
                   "image", "image_uploading", "image_production", "delivery", "membership", "quote", "quote_line",
                   "image_assigned", "image_multipart", "version_multipart", "version_held", "image_held", "delivery_held",
                   "quote_draft", "quote_draft_line", "image_work", "version_in_qc", "version_uploading", "order_delivered",
@@ -139,8 +140,12 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
     """One tenant's objects, one of each kind the matrix names. Tenant B's titles carry the canary."""
     label = f"{CANARY}-7f3a " if client == cast.globex else ""
     order = make_order(client, by=member, title=f"{label}Draft", guide=guide)
-    Order.objects.filter(pk=order.pk).update(free_pictures=5)  # a free trial: a pilot as a whole (order-pilot rows)
-    order.refresh_from_db()
+    # a draft under a style guide never delivered, of a company that pilots one picture: it will run a pilot
+    Client.objects.filter(pk=client.pk).update(pilot_size=1)
+    client.refresh_from_db()
+    order_pilot = make_order(client, by=member, title=f"{label}Velvet lookbook",
+                             guide=StyleGuideFactory(client=client, name=f"{label}Velvet"))
+    image_pilot = add_images(order_pilot, {"standard": 2})[0]
     submitted = make_order(client, by=member, status=OrderStatus.SUBMITTED, title=f"{label}Submitted", guide=guide)
     add_images(submitted, {"standard": 1})
     production = make_order(client, by=member, status=OrderStatus.IN_PRODUCTION, title=f"{label}Production", guide=guide)
@@ -156,6 +161,7 @@ def _tenant(cast: Cast, client: Client, guide: StyleGuide, member: User, manager
         **_production(client, guide, member, production, rita, label), **_invoices(cast, client, member, manager),
         **_uploads(member, order), **_held(cast, client, guide, member, rita, label),
         "order": order, "order_submitted": submitted, "client": client, "guide": guide,
+        "order_pilot": order_pilot, "image_pilot": image_pilot,
         "image": received_image(order),
         "image_uploading": OrderImage.objects.create(order=submitted, filename="late.jpg", declared_size=10,
                                                      upload_key=f"clients/{client.pk}/pending/late.jpg"),

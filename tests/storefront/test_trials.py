@@ -19,6 +19,7 @@ from billing import services as quoting
 from billing import workflow as quotes
 from clients.models import Client, Membership, StyleGuide
 from jobs import workflow
+from jobs.production import pilots
 from jobs.models import (
     Delivery,
     DeliveryItem,
@@ -143,6 +144,8 @@ def test_the_free_order_is_at_most_its_pictures_costs_nothing_and_is_a_pilot(cas
     assert Order.objects.get(pk=order.pk).status == before
     OrderImage.objects.filter(order=order, complexity="complex").delete()
     workflow.order_submit(order_id=order.pk, by=admin)
+    with pytest.raises(InvalidTransition, match="free trial: every picture of it is the pilot"):
+        pilots.pilot_choose(order=order, by=cast.account_manager, images=[])
     quote = quoting.quote_draft(order=order, by=cast.account_manager)
     assert (quote.total, quote.net_total, quote.minimum_order) == (Decimal("0.00"), Decimal("0.00"), Decimal("0"))
     lines = list(quote.lines.values_list("kind", "description", "amount"))
