@@ -70,8 +70,8 @@ def search_condition(search: str, user: Any) -> Q:
     pictures the user may see (a retoucher: theirs). Case-insensitive substrings, as one list of order ids (a
     UNION of the two sides, so that on PostgreSQL each side reads its trigram indexes, jobs/migrations/
     0019_search_indexes.py, where an OR with a subquery would scan every order); on SQLite a plain scan."""
-    by_order = Order.objects.filter(Q(number__icontains=search) | Q(title__icontains=search)
-                                    | Q(po_number__icontains=search)).order_by().values("pk")
+    by_order = scope(Order.objects.filter(Q(number__icontains=search) | Q(title__icontains=search)
+                                          | Q(po_number__icontains=search)), user).order_by().values("pk")
     by_picture = scope(OrderImage.objects.all(), user).filter(
         Q(sku__icontains=search) | Q(filename__icontains=search)).order_by().values("order_id")
     return Q(pk__in=by_order.union(by_picture))
