@@ -19,7 +19,6 @@ from billing import services as quoting
 from billing import workflow as quotes
 from clients.models import Client, Membership, StyleGuide
 from jobs import workflow
-from jobs.production import pilots
 from jobs.models import (
     Delivery,
     DeliveryItem,
@@ -32,6 +31,7 @@ from jobs.models import (
     Version,
     VersionStatus,
 )
+from jobs.production import pilots
 from storefront import trials
 from storefront.models import Estimate, TrialRequest, TrialStatus
 from tests.conftest import api_for, web_for
