@@ -506,8 +506,6 @@
           return;
         }
         var saved = answer.body;
-        // the page hears of its own mark on its event stream too: that is no news to its reader (page.js)
-        (window.loupeOwnChanges = window.loupeOwnChanges || new Set()).add(String(saved.id));
         self.data.marks.push({id: saved.id, number: saved.number, file: self.main, shape: saved.shape, box: mark.box,
                               draw: mark.draw || {}, resolved: false, studio: saved.audience !== "client",
                               text: saved.body[0].value});

@@ -40,15 +40,10 @@
   document.body.addEventListener("htmx:sseOpen", function () {
     if (timer) { window.clearInterval(timer); timer = null; }
   });
-  // a page that must not redraw itself under the reader (a review being written) says that something changed,
-  // unless the change is the reader's own (a mark this page just saved: canvas.js keeps its ids)
+  // a page that must not redraw itself under the reader (a review being written) says that something changed
   document.body.addEventListener("htmx:sseMessage", function (e) {
     var news = e.target && e.target.closest ? e.target.closest("[data-live-news]") : null;
-    if (!news) return;
-    var ref = null;
-    try { ref = JSON.parse((e.detail && e.detail.data) || "{}").ref; } catch (ignored) { ref = null; }
-    if (ref && window.loupeOwnChanges && window.loupeOwnChanges.has(String(ref))) return;
-    news.hidden = false;
+    if (news) news.hidden = false;
   });
 })();
 
