@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agency.auth import client_ip
 from agency.exceptions import NotPermitted, RuleViolation, problem_response
 from agency.throttle import PerAddress
 from agency.uploads import size_words
@@ -160,7 +161,7 @@ class PublicTrialView(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         estimate = fields.pop("estimate", None)
-        made = trials.trial_request(estimate_id=estimate, ip_address=request.META.get("REMOTE_ADDR"), **fields)
+        made = trials.trial_request(estimate_id=estimate, ip_address=client_ip(request), **fields)
         response = Response(TrialReceiptSerializer(made).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response

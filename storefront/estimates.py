@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from agency.exceptions import InvalidTransition, RuleViolation
@@ -191,6 +192,14 @@ def estimate_create(*, files: list[Any], services: list[str], turnaround: str, c
 
 def estimate_drivers(estimate: Estimate) -> str:
     return drivers([Sample(**sample) for sample in estimate.samples])
+
+
+def live(pk: Any) -> Estimate | None:
+    """An estimate while its day lasts, by its id (a malformed id is none), for its page and the trial that follows it."""
+    try:
+        return Estimate.objects.filter(pk=pk, expires_at__gt=timezone.now()).first()
+    except (ValueError, ValidationError):
+        return None
 
 
 def delete_expired(*, now: datetime | None = None) -> int:

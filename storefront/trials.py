@@ -28,11 +28,13 @@ from agency.tasks import enqueue_on_commit
 from clients import services as clients
 from clients import vat
 from clients.models import Client, validate_country
-from jobs import permissions as job_permissions
-from jobs.models import Order, Service, Turnaround
+from jobs.models import Order, Turnaround
+from jobs.selectors import service_list
 from jobs.services import order_create
 from storefront.estimates import checked_choice
+from storefront.estimates import live as live_estimate
 from storefront.models import Estimate, TrialRequest, TrialStatus
+from storefront.permissions import can_answer_trials
 
 T = TrialStatus
 TRIALS = StateTable("trial", dict(T.choices))
@@ -47,9 +49,9 @@ def offered() -> int:
     return max(0, int(settings.LOUPE_TRIAL_PICTURES))
 
 
-def _text(value: Any, field: str, words: str, limit: int, *, required: bool = True) -> str:
+def _text(value: Any, field: str, words: str, limit: int) -> str:
     text = " ".join(str(value or "").split())
-    if required and not text:
+    if not text:
         raise RuleViolation(f"Give {words}.", field=field)
     if len(text) > limit:
         raise RuleViolation(f"{words[0].upper()}{words[1:]} can be at most {limit} characters.", field=field)
@@ -102,7 +104,7 @@ def trial_request(*, estimate_id: Any = None, ip_address: str | None = None, **f
     checked = checked_request(**fields)
     estimate = None
     if estimate_id:
-        estimate = Estimate.objects.filter(pk=estimate_id, expires_at__gt=timezone.now()).first()
+        estimate = live_estimate(estimate_id)
         if estimate is None:
             raise RuleViolation("That estimate has expired; ask for the trial without it, or estimate again.",
                                 field="estimate")
@@ -136,7 +138,7 @@ def trial_accept(*, trial: TrialRequest, by: User) -> TrialRequest:
     """Accept: the company, its first style guide, its admin (invited by mail) and its free first order, at once.
     Account managers and admins only; refused when the company's name or the contact's address is already known
     (nothing is created then)."""
-    if not job_permissions.runs_orders(by):
+    if not can_answer_trials(by):
         raise NotPermitted("Only an account manager answers trial requests.")
     trial = _locked(trial)
     TRIALS.check("accept", trial, _refusal(trial))
@@ -149,7 +151,7 @@ def trial_accept(*, trial: TrialRequest, by: User) -> TrialRequest:
     guide = clients.style_guide_create(client=client, by=by, name="First style guide", output_formats=["JPEG"],
                                        notes=_guide_notes(trial))
     order = order_create(client=client, created_by=by, title=f"Free trial: {trial.pictures} pictures", style_guide=guide,
-                         services=Service.objects.filter(code__in=trial.services, is_active=True), turnaround=Turnaround.STANDARD,
+                         services=service_list().filter(code__in=trial.services), turnaround=Turnaround.STANDARD,
                          instructions=trial.message)
     Order.objects.filter(pk=order.pk).update(free_pictures=trial.pictures)
     TRIALS.move(trial, "accept")
@@ -166,7 +168,7 @@ def _guide_notes(trial: TrialRequest) -> str:
 @transaction.atomic
 def trial_decline(*, trial: TrialRequest, by: User, reason: str) -> TrialRequest:
     """Decline with a reason, which the contact is told by mail. Account managers and admins only."""
-    if not job_permissions.runs_orders(by):
+    if not can_answer_trials(by):
         raise NotPermitted("Only an account manager answers trial requests.")
     reason = " ".join(str(reason or "").split())
     if not reason:

@@ -8,16 +8,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db.models import Case, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agency import brand
+from agency.auth import client_ip
 from agency.exceptions import RuleViolation
 from agency.forms import run_service
 from agency.notifications import studio_name
@@ -99,7 +98,9 @@ def _estimate_answer(request: HttpRequest) -> tuple[Estimate | None, EstimateFor
 @require_GET
 def estimate_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     """An estimate's figures, for the day they are kept (by their unguessable address only)."""
-    made = get_object_or_404(Estimate, pk=pk, expires_at__gt=timezone.now())
+    made = estimates.live(pk)
+    if made is None:
+        raise Http404("This estimate has expired (its figures are kept a day).")
     names = dict(service_list(active_only=False).values_list("code", "name"))
     response = render(request, "storefront/estimate.html", {
         "estimate": made, "studio": studio_name(), "drivers": estimates.estimate_drivers(made),
@@ -273,9 +274,8 @@ def _trial_form(data: Any, initial: dict[str, Any] | None = None) -> TrialForm:
 
 
 def trial_input(data: Any) -> dict[str, Any]:
-    """The trial's fields as ``trials.trial_request`` takes them (the page and the API)."""
-    services = [code for value in data.getlist("services") for code in value.split(",")] if hasattr(data, "getlist") \
-        else list(data.get("services") or [])
+    """The trial form's fields as ``trials.trial_request`` takes them (the API has its serializer)."""
+    services = [code for value in data.getlist("services") for code in value.split(",")]
     return {"company": data.get("company", ""), "contact_name": data.get("contact_name", ""),
             "email": data.get("email", ""), "country": data.get("country", ""), "vat_number": data.get("vat_number", ""),
             "pictures": data.get("pictures", ""), "services": services, "message": data.get("message", ""),
@@ -285,13 +285,8 @@ def trial_input(data: Any) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def trial_page(request: HttpRequest) -> HttpResponse:
     """A free trial's request (anonymous), from the estimate or on its own; ten an hour per network address."""
-    estimate = None
     wanted = request.GET.get("estimate") or request.POST.get("estimate")
-    if wanted:
-        try:
-            estimate = Estimate.objects.filter(pk=wanted, expires_at__gt=timezone.now()).first()
-        except (ValueError, ValidationError):
-            estimate = None
+    estimate = estimates.live(wanted) if wanted else None
     initial = {"services": estimate.services, "estimate": str(estimate.pk),
                "pictures": min(trials.offered(), estimate.count)} if estimate else {"pictures": trials.offered()}
     form, status = _trial_form(None, initial), 200
@@ -302,7 +297,7 @@ def trial_page(request: HttpRequest) -> HttpResponse:
                                  "try again later.")
             status = 429
         elif form.is_valid() and run_service(form, lambda: trials.trial_request(
-                ip_address=request.META.get("REMOTE_ADDR"), **trial_input(request.POST))):
+                ip_address=client_ip(request), **trial_input(request.POST))):
             return redirect("storefront:trial_sent")
         else:
             status = 400

@@ -64,6 +64,7 @@ def test_a_prospect_asks_on_the_api_and_the_managers_hear_of_it(cast, django_cap
     trial = TrialRequest.objects.get(pk=body["id"])
     assert (trial.email, trial.country, trial.vat_number, trial.services) == (
         "ines@opale.test", "FR", "FR40303265045", ["colour-correction", "background-removal"])
+    assert trial.ip_address == "127.0.0.1"  # the address agency.auth.client_ip names (behind a proxy: its client's)
     assert cast.account_manager.notifications.filter(kind="trial_requested").exists()
     assert any("Maison Opale asks for a free trial of 8 pictures" in m.subject for m in mail.outbox)
 
