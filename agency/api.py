@@ -22,9 +22,9 @@ from agency import two_factor, uploads
 from agency.auth import COMPANY_SUSPENDED, ExpiringTokenAuthentication, suspended_company_user
 from agency.exceptions import NotPermitted, RuleViolation
 from agency.idempotency import shown_once
-from agency.models import ApiToken, Notification, StudioBrand
+from agency.models import ApiToken, Notification
 from agency.notifications import mark_read, unread_count
-from agency.permissions import is_client_user
+from agency.permissions import can_edit_brand, is_client_user
 from agency.selectors import token_list
 from agency.services import token_create, token_issue, token_revoke
 from agency.timefmt import LocalTimesField
@@ -304,7 +304,7 @@ def _brand_data(request: Request) -> dict[str, Any]:
     from agency import brand
 
     shown = brand.current()
-    row = StudioBrand.objects.filter(pk=1).first() or StudioBrand()
+    row = brand.stored()
     return {"name": shown.name, "tagline": shown.tagline, "accent": shown.accent, "header": shown.header,
             "sender_name": row.sender_name, "sender_email": row.sender_email, "sender": shown.sender,
             "footer": shown.footer, "domain": row.domain, "base_url": shown.base_url,
@@ -326,7 +326,7 @@ class BrandView(APIView):
     def patch(self, request: Request) -> Response:
         from agency import brand
 
-        if not brand.can_edit_brand(request.user):
+        if not can_edit_brand(request.user):
             raise NotPermitted("Only the studio's admins change its brand.")
         data = BrandSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

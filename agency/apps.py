@@ -6,8 +6,9 @@ class AgencyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from agency import brand, receivers
+        from agency import receivers
         from agency.navigation import register
+        from agency.permissions import can_edit_brand
 
         receivers.connect()
-        register("brand_settings", "Brand", brand.can_edit_brand, position=96)
+        register("brand_settings", "Brand", can_edit_brand, position=96)

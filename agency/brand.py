@@ -70,8 +70,14 @@ def forget(**kwargs: Any) -> None:
     _kept.forget()
 
 
+def stored(*, lock: bool = False) -> StudioBrand:
+    """The brand's one row as an admin set it (an unsaved empty one until then: every field its default)."""
+    rows = StudioBrand.objects.select_for_update() if lock else StudioBrand.objects
+    return rows.filter(pk=1).first() or StudioBrand()
+
+
 def _load() -> Brand:
-    row = StudioBrand.objects.filter(pk=1).first() or StudioBrand()
+    row = stored()
     name = row.name or settings.LOUPE_STUDIO_NAME
     if row.sender_email:
         sender = f"{_mail_name(row.sender_name or name)} <{row.sender_email}>"
@@ -180,7 +186,7 @@ def brand_update(*, by: User, logo: bytes | None = None, remove_logo: bool = Fal
     if not can_edit_brand(by):
         raise NotPermitted("Only the studio's admins change its brand.")
     cleaned = _clean(fields)
-    row = StudioBrand.objects.select_for_update().filter(pk=1).first() or StudioBrand()
+    row = stored(lock=True)
     old_logo = row.logo
     if logo is not None:
         png, width, height = logo_png(logo)

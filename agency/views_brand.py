@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agency import brand
 from agency.forms import run_service
 from agency.models import StudioBrand
-from agency.permissions import require
+from agency.permissions import can_edit_brand, require
 
 
 class BrandForm(forms.ModelForm):
@@ -45,8 +45,8 @@ class BrandForm(forms.ModelForm):
 @require_http_methods(["GET", "POST"])
 def brand_settings(request: HttpRequest) -> HttpResponse:
     """One page for the studio's brand: name, logo, colours (checked for contrast), mail sender, footer, domain."""
-    require(brand.can_edit_brand(request.user))
-    row = StudioBrand.objects.filter(pk=1).first() or StudioBrand()
+    require(can_edit_brand(request.user))
+    row = brand.stored()
     form = BrandForm(request.POST or None, request.FILES or None, instance=row)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data.get("logo_file")
