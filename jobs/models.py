@@ -159,6 +159,18 @@ class Order(models.Model):
                                             help_text="When its originals and versions were deleted under the terms.")
     deliveries_deleted_at = models.DateTimeField(null=True, blank=True, editable=False,
                                                  help_text="When its delivered files were deleted under the terms.")
+    # Its stored facts (jobs/facts.py): kept by database triggers on its pictures and rounds, read by the lists'
+    # "whose move is it" (jobs.next_step); never written from Python (``save`` leaves them out).
+    image_count = models.PositiveIntegerField(default=0, editable=False, help_text="Pictures accepted.")
+    approved_count = models.PositiveIntegerField(default=0, editable=False)
+    ready_count = models.PositiveIntegerField(default=0, editable=False)
+    delivered_count = models.PositiveIntegerField(default=0, editable=False)
+    to_schedule_count = models.PositiveIntegerField(default=0, editable=False)
+    waiting_count = models.PositiveIntegerField(default=0, editable=False, help_text="Waiting for the pilot.")
+    pilot_count = models.PositiveIntegerField(default=0, editable=False)
+    pilot_approved_count = models.PositiveIntegerField(default=0, editable=False)
+    awaiting_rounds = models.PositiveIntegerField(default=0, editable=False,
+                                                  help_text="Revision rounds waiting for a client admin's confirmation.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -173,6 +185,18 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The stored facts belong to the database's triggers: an instance read before its pictures moved must
+        # not write its old counts back. A new order has none yet (0), so an insert writes every column.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [field.name for field in self._meta.concrete_fields
+                                       if not field.primary_key and field.name not in ORDER_FACTS]
+        super().save(*args, **kwargs)
+
+
+ORDER_FACTS = frozenset({"image_count", "approved_count", "ready_count", "delivered_count", "to_schedule_count",
+                         "waiting_count", "pilot_count", "pilot_approved_count", "awaiting_rounds"})
 
 
 class ImageStatus(models.TextChoices):

@@ -1,9 +1,9 @@
 """What happens next on an order, and whose move it is: the one table behind "Action needed" on the
 order lists and the order page (UI.md "Lists").
 
-Each ``Step`` names a condition on an order row annotated by ``with_next_step`` (status and image
-counts), who acts (a ``permissions`` function of the viewer; the order is already in their scope) and
-the words for the one who acts, for the client's other users and for the rest of the studio. The first
+Each ``Step`` names a condition on an order row (its status and its stored facts, jobs/facts.py: picture
+counts, rounds awaiting confirmation), who acts (a ``permissions`` function of the viewer; the order is
+already in their scope) and the words for the one who acts, for the client's other users and for the rest of the studio. The first
 step whose condition holds is the order's next step.
 
 The conditions are read in two places from this one table: the database evaluates "one of the viewer's
@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from jobs import permissions
-from jobs.models import IN_WORK, NOT_ACCEPTED, ImageStatus, OrderStatus, PilotStatus, RevisionRound, RoundStatus
+from jobs.models import IN_WORK, OrderStatus, PilotStatus
 
 S = OrderStatus
 
@@ -45,7 +44,7 @@ STEPS: tuple[Step, ...] = (
          "Send a quote", "The studio is preparing your quote", "Waiting for a quote"),
     Step("answer", Q(status=S.QUOTED), permissions.is_client_admin,
          "Answer the quote", "Waiting for your company admin to answer the quote", "Waiting for the client's answer"),
-    Step("confirm", Q(status=S.REVISION, awaiting_round=True), permissions.is_client_admin,
+    Step("confirm", Q(status=S.REVISION, awaiting_rounds__gt=0), permissions.is_client_admin,
          "Confirm the billable revision round", "Waiting for your company admin to confirm the revision round",
          "Waiting for the client admin to confirm a billable round"),
     Step("review", Q(status=S.DELIVERED, pilot_status=PilotStatus.RUNNING, waiting_count__gt=0), permissions.is_client_user,
@@ -68,25 +67,6 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-@cache
-def _facts() -> dict[str, Any]:
-    """The per-order facts the steps' conditions read, as annotations (built once: an expression is
-    copied when a queryset resolves it, never changed)."""
-    return {
-        "image_count": Count("images", filter=~Q(images__status__in=NOT_ACCEPTED), distinct=True),
-        "approved_count": Count("images", filter=Q(images__status=ImageStatus.APPROVED), distinct=True),
-        "ready_count": Count("images", filter=Q(images__status=ImageStatus.READY), distinct=True),
-        "delivered_count": Count("images", filter=Q(images__status=ImageStatus.DELIVERED), distinct=True),
-        "to_schedule_count": Count("images", filter=Q(images__status=ImageStatus.RECEIVED), distinct=True),
-        "waiting_count": Count("images", filter=Q(images__status=ImageStatus.WAITING_PILOT), distinct=True),
-        "pilot_count": Count("images", filter=Q(images__in_pilot=True), distinct=True),
-        "pilot_approved_count": Count("images", filter=Q(images__in_pilot=True, images__status=ImageStatus.APPROVED),
-                                      distinct=True),
-        "awaiting_round": Exists(RevisionRound.objects.filter(order=OuterRef("pk"),
-                                                             status=RoundStatus.AWAITING_CONFIRMATION)),
-    }
-
-
 def _mine(user: Any) -> list[int]:
     return [i for i, step in enumerate(STEPS) if step.actor is not None and step.actor(user)]
 
@@ -98,19 +78,11 @@ def _any_of(indexes: list[int]) -> Q:
     return condition
 
 
-def _names(condition: Q) -> set[str]:
-    names: set[str] = set()
-    for child in condition.children:
-        names |= _names(child) if isinstance(child, Q) else {child[0].split("__")[0]}
-    return names
-
-
 def with_next_step(orders: QuerySet[Any], user: Any) -> QuerySet[Any]:
-    """Annotate the facts the steps read (image counts, a round awaiting confirmation) and
-    ``action_first`` (0 when one of the viewer's steps holds), so lists can sort the viewer's actions
-    first; ``next_step`` names the step from the facts."""
+    """Annotate ``action_first`` (0 when one of the viewer's steps holds), so lists can sort the viewer's
+    actions first; ``next_step`` names the step from the order's stored facts (jobs/facts.py)."""
     mine = _mine(user)
-    return orders.annotate(**_facts()).annotate(
+    return orders.annotate(
         action_first=(Case(When(_any_of(mine), then=Value(0)), default=Value(1), output_field=IntegerField())
                       if mine else Value(1, output_field=IntegerField())),
     )
@@ -144,14 +116,9 @@ def first_step(row: Any, indexes: Iterable[int] | None = None) -> int | None:
 
 
 def needing_action(orders: QuerySet[Any], user: Any) -> QuerySet[Any]:
-    """The orders where one of the viewer's steps holds (``action_first == 0``), with only the facts
-    those steps read: the "Needs your action" count, without the list's other annotations."""
+    """The orders where one of the viewer's steps holds (``action_first == 0``): the "Needs your action" count."""
     mine = _mine(user)
-    if not mine:
-        return orders.none()
-    condition = _any_of(mine)
-    facts = {name: expression for name, expression in _facts().items() if name in _names(condition)}
-    return (orders.annotate(**facts) if facts else orders).filter(condition)
+    return orders.filter(_any_of(mine)) if mine else orders.none()
 
 
 @dataclass(frozen=True)
