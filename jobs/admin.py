@@ -10,6 +10,7 @@ from jobs.models import (
     Order,
     OrderImage,
     OrderNumberSequence,
+    QualityTally,
     RequiredReviewer,
     ReviewDecision,
     Service,
@@ -215,6 +216,24 @@ class RequiredReviewerAdmin(admin.ModelAdmin):
     search_fields = ("delivery__order__number", "user__email", "share__email")
     list_select_related = ("delivery__order", "user", "share", "added_by")
     readonly_fields = [f.name for f in RequiredReviewer._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(QualityTally)
+class QualityTallyAdmin(admin.ModelAdmin):
+    """The quality report's closed months as the worker counted them (``jobs.quality``), read here: the daily task
+    writes them. Deleting them all makes the report count everything live until the next run, which counts every
+    closed month again."""
+
+    list_display = ("month", "kind", "per", "client", "retoucher", "hits", "total")
+    list_filter = ("kind", "per", "month")
+    list_select_related = ("client", "retoucher")
+    readonly_fields = [f.name for f in QualityTally._meta.fields]
 
     def has_add_permission(self, request: Any) -> bool:
         return False

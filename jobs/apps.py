@@ -29,6 +29,10 @@ def ensure_schedules(sender: AppConfig, **kwargs: object) -> None:
         defaults={"func": "jobs.tasks.apply_retention", "schedule_type": Schedule.DAILY, "repeats": -1},
     )
     Schedule.objects.update_or_create(
+        name="Count the quality report's closed months",
+        defaults={"func": "jobs.tasks.tally_quality", "schedule_type": Schedule.DAILY, "repeats": -1},
+    )
+    Schedule.objects.update_or_create(
         name="Retry webhook deliveries",
         defaults={"func": "clients.tasks.retry_webhooks", "schedule_type": Schedule.MINUTES, "minutes": 1,
                   "repeats": -1},

@@ -23,19 +23,23 @@ def _quoted(values: Iterable[str]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
+def _in(row: str, *states: str) -> str:
+    return f"{row}.status IN ({_quoted(states)})"
+
+
 # Each fact: the table it counts and the condition on a row ("{row}" is NEW, OLD or the table's alias).
 PICTURE_FACTS: dict[str, Callable[[str], str]] = {
     "image_count": lambda row: f"{row}.status NOT IN ({_quoted(NOT_ACCEPTED)})",
-    "approved_count": lambda row: f"{row}.status = '{ImageStatus.APPROVED}'",
-    "ready_count": lambda row: f"{row}.status = '{ImageStatus.READY}'",
-    "delivered_count": lambda row: f"{row}.status = '{ImageStatus.DELIVERED}'",
-    "to_schedule_count": lambda row: f"{row}.status = '{ImageStatus.RECEIVED}'",
-    "waiting_count": lambda row: f"{row}.status = '{ImageStatus.WAITING_PILOT}'",
+    "approved_count": lambda row: _in(row, ImageStatus.APPROVED),
+    "ready_count": lambda row: _in(row, ImageStatus.READY),
+    "delivered_count": lambda row: _in(row, ImageStatus.DELIVERED),
+    "to_schedule_count": lambda row: _in(row, ImageStatus.RECEIVED),
+    "waiting_count": lambda row: _in(row, ImageStatus.WAITING_PILOT),
     "pilot_count": lambda row: f"{row}.in_pilot",
-    "pilot_approved_count": lambda row: f"({row}.in_pilot AND {row}.status = '{ImageStatus.APPROVED}')",
+    "pilot_approved_count": lambda row: f"({row}.in_pilot AND {_in(row, ImageStatus.APPROVED)})",
 }
 ROUND_FACTS: dict[str, Callable[[str], str]] = {
-    "awaiting_rounds": lambda row: f"{row}.status = '{RoundStatus.AWAITING_CONFIRMATION}'",
+    "awaiting_rounds": lambda row: _in(row, RoundStatus.AWAITING_CONFIRMATION),
 }
 FACTS = (*PICTURE_FACTS, *ROUND_FACTS)
 TABLES = {"jobs_orderimage": PICTURE_FACTS, "jobs_revisionround": ROUND_FACTS}

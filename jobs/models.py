@@ -340,7 +340,9 @@ class OrderImage(StoredImage):
 
     class Meta:
         ordering = ["order", "position", "created_at"]
-        indexes = [models.Index(fields=["status", "uploaded_at"])]
+        # the quality report counts the months after its tallies live (jobs.quality): by approval and by intake
+        indexes = [models.Index(fields=["status", "uploaded_at"]), models.Index(fields=["approved_at"]),
+                   models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display()})"
@@ -418,7 +420,7 @@ class Version(StoredImage):
         constraints = [models.UniqueConstraint(fields=["image", "number"], name="version_number_unique"),
                        models.CheckConstraint(condition=models.Q(status__in=VersionStatus.values),
                                               name="version_status_valid")]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["qc_at"])]
 
     def __str__(self) -> str:
         return f"v{self.number} of {self.image.filename}"
@@ -1060,3 +1062,35 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.body[:40]}"
+
+
+class QualityTally(models.Model):
+    """One closed month's counts behind the quality report (``jobs.quality``), per client or per retoucher: a
+    measure's total (pictures approved, versions QC reviewed, pictures graded at intake) and its hits (first time,
+    sent back, graded otherwise). Written by the worker; the report adds them up instead of counting years of rows."""
+
+    class Kind(models.TextChoices):
+        FTAR = "ftar", "First-time approval"
+        QC = "qc", "QC reject rate"
+        OVERRIDE = "override", "Grades changed"
+
+    class Per(models.TextChoices):
+        CLIENT = "client", "Client"
+        RETOUCHER = "retoucher", "Retoucher"
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    per = models.CharField(max_length=10, choices=Per.choices)
+    month = models.DateField(help_text="The first day of the studio's month counted.")
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    retoucher = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    total = models.PositiveIntegerField()
+    hits = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["month", "kind", "per"]
+        indexes = [models.Index(fields=["kind", "per", "month"]), models.Index(fields=["month"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.month:%Y-%m} per {self.per}: {self.hits} of {self.total}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -18,8 +17,6 @@ from jobs.models import (
     Delivery,
     DeliveryItem,
     Event,
-    ImageStatus,
-    ItemKind,
     Message,
     Order,
     OrderImage,
@@ -319,49 +316,6 @@ def proofing_images(user: Any, order: Order) -> list[dict[str, Any]]:
              "delivery": latest[image.pk][0] if image.pk in latest else None, "requests": items.get(image.pk, []),
              "next_mark": (numbers.get(image.pk) or 0) + 1}
             for image in images]
-
-
-def quality_report(user: Any, only: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """First-time approval (delivered images approved without a defect round), QC reject rates and how often
-    managers graded a picture otherwise than measured at intake, per retoucher, client and month, with the
-    counts behind each percentage. ``only`` names the sections wanted (one query each); default all."""
-    from django.db.models.functions import TruncMonth
-
-    defect = RevisionItem.objects.filter(image=OuterRef("pk"), kind=ItemKind.DEFECT)
-    approved = scope(OrderImage.objects.filter(status=ImageStatus.APPROVED), user).annotate(defect=Exists(defect))
-    first_version = Version.objects.filter(image=OuterRef("pk"), status=VersionStatus.PASSED).order_by("number")
-    approved = approved.annotate(retoucher=Subquery(first_version.values("created_by__full_name")[:1]),
-                                 month=TruncMonth("approved_at"))
-
-    def ftar(key: str) -> list[dict[str, Any]]:
-        rows = (approved.values(key).annotate(images=Count("id", distinct=True),
-                                              first_time=Count("id", filter=Q(defect=False), distinct=True))
-                .order_by(key))
-        return [{"key": row[key], "images": row["images"], "first_time": row["first_time"],
-                 "percent": round(100 * row["first_time"] / row["images"], 1) if row["images"] else None} for row in rows]
-
-    decisions = scope(Version.objects.filter(qc_at__isnull=False), user)
-
-    def rejects(key: str) -> list[dict[str, Any]]:
-        rows = (decisions.annotate(month=TruncMonth("qc_at")).values(key)
-                .annotate(reviewed=Count("id"), rejected=Count("id", filter=Q(status=VersionStatus.FAILED))).order_by(key))
-        return [{"key": row[key], "reviewed": row["reviewed"], "rejected": row["rejected"],
-                 "percent": round(100 * row["rejected"] / row["reviewed"], 1) if row["reviewed"] else None} for row in rows]
-
-    measured = scope(OrderImage.objects.exclude(complexity_estimate=""), user).annotate(month=TruncMonth("created_at"))
-
-    def overrides(key: str) -> list[dict[str, Any]]:
-        rows = (measured.values(key).annotate(measured=Count("id"),
-                                              overridden=Count("id", filter=~Q(complexity=F("complexity_estimate"))))
-                .order_by(key))
-        return [{"key": row[key], "measured": row["measured"], "overridden": row["overridden"],
-                 "percent": round(100 * row["overridden"] / row["measured"], 1)} for row in rows]
-
-    sections = {"ftar_retoucher": lambda: ftar("retoucher"), "ftar_client": lambda: ftar("order__client__name"),
-                "ftar_month": lambda: ftar("month"), "qc_retoucher": lambda: rejects("created_by__full_name"),
-                "qc_client": lambda: rejects("image__order__client__name"), "qc_month": lambda: rejects("month"),
-                "override_client": lambda: overrides("order__client__name"), "override_month": lambda: overrides("month")}
-    return {name: compute() for name, compute in sections.items() if only is None or name in only}
 
 
 def delivery_get(user: Any, pk: Any) -> Delivery:

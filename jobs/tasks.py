@@ -151,6 +151,13 @@ def build_delivery(delivery_id: str) -> str:
     return deliveries.delivery_build(delivery_id=delivery_id)
 
 
+def tally_quality() -> int:
+    """Daily: count the quality report's closed months (jobs.quality), so that the report never counts years of rows."""
+    from jobs import quality
+
+    return quality.tally_closed_months()
+
+
 def sla_sweep() -> dict[str, int]:
     """Every 10 minutes: mark orders at risk or breached and tell the account manager once."""
     return sla.sla_sweep()

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from agency.exceptions import InvalidTransition, RuleViolation
 from agency.idempotency import shown_once
 from agency.permissions import require
-from jobs import permissions, selectors
+from jobs import permissions, quality, selectors
 from jobs.canvas import canvases
 from jobs.intake import ingest
 from jobs.models import (
@@ -396,7 +396,7 @@ def image_marks(request: HttpRequest, pk: Any) -> HttpResponse:
 def quality_report(request: HttpRequest) -> HttpResponse:
     """First-time approval, QC reject rates and grade overrides per retoucher, client and month, with their counts."""
     require(permissions.can_view_quality_report(request.user))
-    report = selectors.quality_report(request.user)
+    report = quality.report(request.user)
     sections = [("First-time approval per retoucher", report["ftar_retoucher"], "Retoucher"),
                 ("QC reject rate per retoucher", report["qc_retoucher"], "Retoucher"),
                 ("First-time approval per client", report["ftar_client"], "Client"),

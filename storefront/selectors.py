@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from clients.tenancy import scope
 from jobs.models import ImageStatus, Order, OrderImage, Version, VersionStatus
-from jobs.selectors import quality_report
+from jobs.quality import report as quality_report
 from storefront.models import PortfolioConsent, PortfolioPair, Rating
 
 PUBLIC_COMMENTS = 50

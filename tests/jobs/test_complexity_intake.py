@@ -13,7 +13,7 @@ from django.urls import reverse
 from PIL import Image
 
 from billing.services import quote_draft
-from jobs import selectors
+from jobs import quality
 from jobs.imaging import complexity, difficulty, pipeline
 from jobs.imaging.sandbox import inspect_file
 from jobs.intake import uploads
@@ -137,13 +137,13 @@ def test_the_quote_prices_the_measured_grades(cast, received):
 def test_the_quality_report_counts_how_often_managers_changed_the_measured_grade(cast, received, web):
     plain, hard = received
     uploads.image_update(image=hard, by=cast.account_manager, complexity="standard", complexity_reason="Simple band")
-    report = selectors.quality_report(cast.account_manager, only={"override_client", "override_month"})
+    report = quality.report(cast.account_manager, only={"override_client", "override_month"})
     assert report["override_client"] == [{"key": cast.acme.name, "measured": 2, "overridden": 1, "percent": 50.0}]
     assert [(r["measured"], r["overridden"]) for r in report["override_month"]] == [(2, 1)]
     OrderImage.objects.filter(pk=hard.pk).update(complexity="complex")  # agreeing again
-    report = selectors.quality_report(cast.account_manager, only={"override_client"})
+    report = quality.report(cast.account_manager, only={"override_client"})
     assert report["override_client"][0]["overridden"] == 0
-    assert set(selectors.quality_report(cast.account_manager, only={"qc_month"})) == {"qc_month"}
+    assert set(quality.report(cast.account_manager, only={"qc_month"})) == {"qc_month"}
     page = page_text(web(cast.account_manager).get(reverse("jobs:quality_report")).content)
     assert "Grades changed from the measured one, per client" in page and "0 of 2" in page
 

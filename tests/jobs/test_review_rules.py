@@ -15,7 +15,7 @@ from django.utils import timezone
 from agency.exceptions import InvalidTransition, NotPermitted, RuleViolation
 from agency.models import Notification, NotificationPreference
 from billing.models import RevisionCharge
-from jobs import selectors
+from jobs import quality
 from jobs.models import (
     Annotation,
     Delivery,
@@ -462,7 +462,7 @@ def test_the_quality_report_counts_first_time_approval_and_qc_rejects(cast, deli
     Version.objects.create(image=images[0], number=2, status=VersionStatus.FAILED, qc_at=timezone.now(),
                            created_by=cast.retoucher, qc_category="dust")
     Version.objects.filter(image__in=images[1:]).update(qc_at=timezone.now())
-    report = selectors.quality_report(cast.account_manager)
+    report = quality.report(cast.account_manager)
     assert report["ftar_client"] == [{"key": "Acme Jewels", "images": 2, "first_time": 2, "percent": 100.0}]
     qc = {row["key"]: row for row in report["qc_retoucher"]}
     assert qc[cast.retoucher.full_name]["reviewed"] == 3 and qc[cast.retoucher.full_name]["rejected"] == 1
