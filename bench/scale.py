@@ -202,7 +202,10 @@ def compact(database: str) -> None:
     import psycopg
 
     with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute("VACUUM (FULL, ANALYZE)")
+        # Loupe's own tables only: a database-wide VACUUM FULL also rewrites the cluster's shared catalogs, and
+        # while it waits for their lock no new connection to any database of the server can sign in.
+        tables = [row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        conn.execute("VACUUM (FULL, ANALYZE) " + ", ".join(f'"{name}"' for name in tables))
 
 
 def exists(database: str) -> bool:
