@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -90,14 +90,15 @@ def _month_start(day: date) -> datetime:
 
 
 def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timezone.timedelta(days=4)).replace(day=1)
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def report(user: Any, only: Iterable[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """The report's sections (``only``: the ones named; default all) as the page and the tests read them."""
     wanted = [name for name in SECTIONS if only is None or name in only]
-    tallied = permissions.can_view_studio_reports(user) and QualityTally.objects.exists()
-    through = QualityTally.objects.order_by("-month").values_list("month", flat=True).first() if tallied else None
+    # the tallies are the whole studio's: only a viewer who sees the whole studio reads them
+    through = (QualityTally.objects.order_by("-month").values_list("month", flat=True).first()
+               if permissions.can_view_studio_reports(user) else None)
     live_from = _month_start(_next_month(through)) if through else None
     return {name: _section(user, *SECTIONS[name], through, live_from) for name in wanted}
 
@@ -131,7 +132,7 @@ def tally_closed_months(now: datetime | None = None) -> int:
     """Count every closed month not tallied yet, and the last closed month again; returns the rows written."""
     today = timezone.localtime(now or timezone.now(), _zone()).date()
     current = today.replace(day=1)
-    last_closed = _month_start(current - timezone.timedelta(days=1)).date()
+    last_closed = _month_start(current - timedelta(days=1)).date()
     through = QualityTally.objects.order_by("-month").values_list("month", flat=True).first()
     first = _first_month()
     if first is None or first >= current:
